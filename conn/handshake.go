@@ -1,0 +1,238 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// Client runs the handshake as the dialing side over raw and returns the
+// EncryptedConn. If expected is not the zero ID, any other identity is
+// refused with an *UnexpectedPeerError. One deadline, the earlier of ctx's and
+// cfg.HandshakeTimeout, covers the whole handshake. On error raw is closed.
+func Client(ctx context.Context, raw net.Conn, cfg *SecureConfig, expected crypto.ID) (*EncryptedConn, error) {
+	return handshake(ctx, raw, cfg, crypto.RoleDialer, expected)
+}
+
+// Server runs the handshake as the accepting side over raw. On error raw is
+// closed.
+func Server(ctx context.Context, raw net.Conn, cfg *SecureConfig) (*EncryptedConn, error) {
+	return handshake(ctx, raw, cfg, crypto.RoleAcceptor, crypto.ID{})
+}
+
+func handshake(ctx context.Context, raw net.Conn, cfg *SecureConfig, role crypto.Role, expected crypto.ID) (*EncryptedConn, error) {
+	r, err := cfg.resolve()
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	start := r.Now()
+	deadline := start.Add(r.HandshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := raw.SetDeadline(deadline); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	h := &handshaker{raw: raw, cfg: r, role: role, expected: expected, stage: "hello"}
+	c, err := h.run()
+	stop()
+	if err == nil {
+		err = raw.SetDeadline(time.Time{})
+	}
+	if err != nil {
+		raw.Close()
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("conn: handshake: %w", ctx.Err())
+		case isTimeout(err):
+			return nil, &HandshakeTimeoutError{After: r.HandshakeTimeout, Stage: h.stage}
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// handshaker holds one handshake's state.
+type handshaker struct {
+	raw      net.Conn
+	cfg      *resolved
+	role     crypto.Role
+	expected crypto.ID
+	stage    string // for timeout errors
+}
+
+func (h *handshaker) run() (*EncryptedConn, error) {
+	rnd := h.cfg.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var seed [32]byte
+	if _, err := io.ReadFull(rnd, seed[:]); err != nil {
+		return nil, fmt.Errorf("conn: ephemeral key: %w", err)
+	}
+	eph, err := ecdh.X25519().NewPrivateKey(seed[:])
+	clear(seed[:])
+	if err != nil {
+		return nil, fmt.Errorf("conn: ephemeral key: %w", err)
+	}
+	local := hello{version: ProtocolVersion, networkTag: h.cfg.networkTag}
+	copy(local.ephemeral[:], eph.PublicKey().Bytes())
+	var localBytes, remoteBytes [HelloSize]byte
+	appendHello(localBytes[:0], &local)
+
+	// Both sides send their hello at once; it fits any socket buffer.
+	if _, err := h.raw.Write(localBytes[:]); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(h.raw, remoteBytes[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: connection closed during hello", ErrNotPeerwire)
+		}
+		return nil, err
+	}
+	remote, err := parseHello(remoteBytes[:])
+	if err != nil {
+		return nil, err
+	}
+	if remote.version < MinProtocolVersion {
+		return nil, &IncompatibleError{Field: "protocol_version", Local: strconv.Itoa(ProtocolVersion), Remote: strconv.Itoa(int(remote.version))}
+	}
+	if remote.networkTag != local.networkTag {
+		return nil, &IncompatibleError{Field: "network_id", Local: h.cfg.NetworkID, Remote: fmt.Sprintf("(tag %x)", remote.networkTag)}
+	}
+	if remote.ephemeral == local.ephemeral {
+		return nil, ErrReflection
+	}
+	remotePub, err := ecdh.X25519().NewPublicKey(remote.ephemeral[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+	}
+	shared, err := eph.ECDH(remotePub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadKey, err) // low-order point: all-zero output
+	}
+	th := crypto.Transcript(h.cfg.NetworkID, localBytes[:], local.ephemeral[:], remoteBytes[:], remote.ephemeral[:])
+	keys, err := crypto.DeriveSessionKeys(shared, th)
+	clear(shared)
+	if err != nil {
+		return nil, err
+	}
+	send, recv := keys.LowKey, keys.HighKey
+	if bytes.Compare(local.ephemeral[:], remote.ephemeral[:]) > 0 {
+		send, recv = recv, send
+	}
+	c := newEncryptedConn(h.raw, h.cfg, h.role == crypto.RoleDialer, send, recv)
+	clear(keys.LowKey[:])
+	clear(keys.HighKey[:])
+
+	h.stage = "auth"
+	if err := h.sendAuth(c, keys.Challenge); err != nil {
+		return nil, err
+	}
+	if err := h.receiveAuth(c, keys.Challenge); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// sendAuth signs the challenge, our role and our PeerMeta and sends the auth
+// message as the first encrypted frame.
+func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) error {
+	id := h.cfg.Identity
+	sig := id.Sign(crypto.AuthSigningInput(nil, challenge, h.role, h.cfg.metaBytes))
+	msg, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.Auth{
+		IdentityKey: id.PublicKey(),
+		Meta:        h.cfg.metaBytes,
+		Signature:   sig,
+	})
+	if err != nil {
+		return fmt.Errorf("conn: encoding auth: %w", err)
+	}
+	var buf [frameHeaderSize + 1 + MaxAuthSize + tagSize]byte
+	frame, err := c.sealFrame(buf[:0], frameAuth, msg)
+	if err != nil {
+		return err
+	}
+	_, err = h.raw.Write(frame)
+	return err
+}
+
+// receiveAuth reads the peer's auth frame and checks, in order: the frame
+// authenticates, the signature verifies for the peer's role, the identity is
+// not ours, it is the one expected, and the PeerMeta is compatible.
+func (h *handshaker) receiveAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) error {
+	c.rd.Lock()
+	defer c.rd.Unlock()
+	typ, body, err := c.readFrame(1 + MaxAuthSize)
+	if err != nil {
+		c.releaseReadBuf()
+		switch {
+		case errors.Is(err, crypto.ErrOpen):
+			return authErrorf("auth frame failed authentication (keys differ: man in the middle or corrupted hello)")
+		case errors.Is(err, ErrTruncated), errors.Is(err, io.ErrUnexpectedEOF):
+			return authErrorf("connection closed before the peer's auth")
+		}
+		return err
+	}
+	var auth pb.Auth
+	if typ != frameAuth {
+		err = protocolErrorf("first frame has type 0x%02x, want auth", typ)
+	} else if uerr := proto.Unmarshal(body, &auth); uerr != nil {
+		err = authErrorf("malformed auth message: %v", uerr)
+	}
+	if err == nil && c.rd.start == c.rd.end {
+		c.releaseReadBuf()
+	}
+	if err != nil {
+		c.releaseReadBuf()
+		return err
+	}
+	if len(auth.IdentityKey) != ed25519.PublicKeySize || len(auth.Signature) != ed25519.SignatureSize {
+		return authErrorf("identity key or signature has the wrong length")
+	}
+	input := crypto.AuthSigningInput(nil, challenge, h.role.Opposite(), auth.Meta)
+	if !ed25519.Verify(auth.IdentityKey, input, auth.Signature) {
+		return authErrorf("bad identity signature")
+	}
+	pub := ed25519.PublicKey(bytes.Clone(auth.IdentityKey))
+	id := crypto.IDFromPublicKey(pub)
+	if id == h.cfg.Identity.ID() {
+		return ErrSelfConnection
+	}
+	if !h.expected.IsZero() && id != h.expected {
+		return &UnexpectedPeerError{Expected: h.expected, Got: id}
+	}
+	var meta pb.PeerMeta
+	if err := proto.Unmarshal(auth.Meta, &meta); err != nil {
+		return protocolErrorf("malformed PeerMeta: %v", err)
+	}
+	if err := checkMeta(&meta); err != nil {
+		return protocolErrorf("PeerMeta: %v", err)
+	}
+	switch {
+	case meta.NetworkId != h.cfg.NetworkID:
+		return &IncompatibleError{Field: "network_id", Local: h.cfg.NetworkID, Remote: meta.NetworkId}
+	case meta.ChainId != h.cfg.ChainID:
+		return &IncompatibleError{Field: "chain_id", Local: h.cfg.ChainID, Remote: meta.ChainId}
+	case meta.ProtocolVersion < MinProtocolVersion:
+		return &IncompatibleError{Field: "protocol_version", Local: strconv.Itoa(ProtocolVersion), Remote: strconv.Itoa(int(meta.ProtocolVersion))}
+	}
+	c.remoteID, c.remoteKey, c.remoteMeta = id, pub, &meta
+	return nil
+}
