@@ -230,7 +230,7 @@ func (c *EncryptedConn) sendCloseNotifyLocked() {
 	if err != nil {
 		return
 	}
-	_ = c.raw.SetWriteDeadline(c.cfg.Now().Add(c.cfg.CloseNotifyTimeout))
+	_ = c.raw.SetWriteDeadline(time.Now().Add(c.cfg.CloseNotifyTimeout))
 	_, _ = c.raw.Write(buf)
 }
 
@@ -318,12 +318,16 @@ func (c *EncryptedConn) releaseReadBuf() {
 // The caller holds the read lock and has consumed the previous body.
 func (c *EncryptedConn) readFrame(maxPlain int) (typ byte, body []byte, err error) {
 	if c.rd.buf == nil {
-		// Idle: wait for the next header without holding a pooled buffer.
+		// Idle: wait for the next header without holding a pooled buffer,
+		// and judge the length before taking one.
 		if _, err := io.ReadFull(c.raw, c.rd.hdr[:]); err != nil {
 			if errors.Is(err, io.EOF) {
 				return 0, nil, ErrTruncated
 			}
 			return 0, nil, err
+		}
+		if n := int(binary.BigEndian.Uint16(c.rd.hdr[:])); n < 1 || n > maxPlain {
+			return 0, nil, protocolErrorf("frame length %d outside 1-%d", n, maxPlain)
 		}
 		c.rd.buf = getIOBuf()
 		copy(*c.rd.buf, c.rd.hdr[:])

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -39,8 +40,8 @@ func handshake(ctx context.Context, raw net.Conn, cfg *SecureConfig, role crypto
 		raw.Close()
 		return nil, err
 	}
-	start := r.Now()
-	deadline := start.Add(r.HandshakeTimeout)
+	// Socket deadlines follow the real clock; Now only drives rekey timing.
+	deadline := time.Now().Add(r.HandshakeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -151,6 +152,13 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	return c, nil
 }
 
+func (h *handshaker) authReadError(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return authErrorf("connection closed before the peer's auth")
+	}
+	return err
+}
+
 // sendAuth signs the challenge, our role and our PeerMeta and sends the auth
 // message as the first encrypted frame.
 func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) error {
@@ -164,8 +172,7 @@ func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) 
 	if err != nil {
 		return fmt.Errorf("conn: encoding auth: %w", err)
 	}
-	var buf [frameHeaderSize + 1 + MaxAuthSize + tagSize]byte
-	frame, err := c.sealFrame(buf[:0], frameAuth, msg)
+	frame, err := c.sealFrame(make([]byte, 0, frameHeaderSize+1+len(msg)+tagSize), frameAuth, msg)
 	if err != nil {
 		return err
 	}
@@ -175,33 +182,32 @@ func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) 
 
 // receiveAuth reads the peer's auth frame and checks, in order: the frame
 // authenticates, the signature verifies for the peer's role, the identity is
-// not ours, it is the one expected, and the PeerMeta is compatible.
+// not ours, it is the one expected, and the PeerMeta is compatible. The frame
+// is read into a buffer of exactly its size, after its length is checked
+// against MaxAuthSize, so a stalled stranger holds no pooled buffer.
 func (h *handshaker) receiveAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) error {
-	c.rd.Lock()
-	defer c.rd.Unlock()
-	typ, body, err := c.readFrame(1 + MaxAuthSize)
+	var hdr [frameHeaderSize]byte
+	if _, err := io.ReadFull(h.raw, hdr[:]); err != nil {
+		return h.authReadError(err)
+	}
+	plainLen := int(binary.BigEndian.Uint16(hdr[:]))
+	if plainLen < 1 || plainLen > 1+MaxAuthSize {
+		return protocolErrorf("auth frame length %d outside 1-%d", plainLen, 1+MaxAuthSize)
+	}
+	ct := make([]byte, plainLen+tagSize)
+	if _, err := io.ReadFull(h.raw, ct); err != nil {
+		return h.authReadError(err)
+	}
+	plain, err := c.rd.cs.Open(ct[:0], ct, hdr[:])
 	if err != nil {
-		c.releaseReadBuf()
-		switch {
-		case errors.Is(err, crypto.ErrOpen):
-			return authErrorf("auth frame failed authentication (keys differ: man in the middle or corrupted hello)")
-		case errors.Is(err, ErrTruncated), errors.Is(err, io.ErrUnexpectedEOF):
-			return authErrorf("connection closed before the peer's auth")
-		}
-		return err
+		return authErrorf("auth frame failed authentication (keys differ: man in the middle or corrupted hello)")
+	}
+	if plain[0] != frameAuth {
+		return protocolErrorf("first frame has type 0x%02x, want auth", plain[0])
 	}
 	var auth pb.Auth
-	if typ != frameAuth {
-		err = protocolErrorf("first frame has type 0x%02x, want auth", typ)
-	} else if uerr := proto.Unmarshal(body, &auth); uerr != nil {
-		err = authErrorf("malformed auth message: %v", uerr)
-	}
-	if err == nil && c.rd.start == c.rd.end {
-		c.releaseReadBuf()
-	}
-	if err != nil {
-		c.releaseReadBuf()
-		return err
+	if err := proto.Unmarshal(plain[1:], &auth); err != nil {
+		return authErrorf("malformed auth message: %v", err)
 	}
 	if len(auth.IdentityKey) != ed25519.PublicKeySize || len(auth.Signature) != ed25519.SignatureSize {
 		return authErrorf("identity key or signature has the wrong length")
@@ -210,7 +216,7 @@ func (h *handshaker) receiveAuth(c *EncryptedConn, challenge [crypto.KeySize]byt
 	if !ed25519.Verify(auth.IdentityKey, input, auth.Signature) {
 		return authErrorf("bad identity signature")
 	}
-	pub := ed25519.PublicKey(bytes.Clone(auth.IdentityKey))
+	pub := ed25519.PublicKey(auth.IdentityKey)
 	id := crypto.IDFromPublicKey(pub)
 	if id == h.cfg.Identity.ID() {
 		return ErrSelfConnection

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -14,8 +15,9 @@ import (
 
 // SecureConfig configures the handshake and the EncryptedConn it produces.
 // The zero value of every field but Identity and NetworkID means its
-// documented default. A SecureConfig may be shared by many handshakes and
-// must not be modified while they run.
+// documented default. A SecureConfig may be shared by many concurrent
+// handshakes; it is validated once, at first use, and must be neither
+// modified nor copied after that.
 type SecureConfig struct {
 	// Identity is this node's long-term key. Required.
 	Identity *crypto.Identity
@@ -48,17 +50,32 @@ type SecureConfig struct {
 	// Default 1 s.
 	CloseNotifyTimeout time.Duration
 
-	// Now returns the current time; nil means time.Now.
+	// Now returns the current time for rekey timing; nil means time.Now.
+	// Socket deadlines always follow the real clock.
 	Now func() time.Time
 	// Rand supplies ephemeral keys; nil means crypto/rand. Tests fix it to
 	// reproduce the vectors of docs/PROTOCOL.md.
 	Rand io.Reader
+
+	// cache holds the config resolved at first use, so handshakes do not
+	// re-validate and re-serialize PeerMeta each time.
+	cache atomic.Pointer[resolved]
 }
 
 // resolved is a validated SecureConfig with defaults applied and the signed
-// parts of our auth message prepared once.
+// parts of our auth message prepared once. It is immutable.
 type resolved struct {
-	SecureConfig
+	Identity           *crypto.Identity
+	NetworkID, ChainID string
+	HandshakeTimeout   time.Duration
+	RekeyAfterFrames   uint64
+	RekeyAfterBytes    uint64
+	RekeyAfterTime     time.Duration
+	RejectAfterFrames  uint64
+	CloseNotifyTimeout time.Duration
+	Now                func() time.Time
+	Rand               io.Reader
+
 	networkTag [crypto.NetworkTagSize]byte
 	metaBytes  []byte
 	localMeta  *pb.PeerMeta
@@ -74,7 +91,16 @@ func (c *SecureConfig) resolve() (*resolved, error) {
 	if c == nil {
 		return nil, errors.New("conn: SecureConfig is nil")
 	}
-	r := &resolved{SecureConfig: *c}
+	if r := c.cache.Load(); r != nil {
+		return r, nil
+	}
+	r := &resolved{
+		Identity: c.Identity, NetworkID: c.NetworkID, ChainID: c.ChainID,
+		HandshakeTimeout: c.HandshakeTimeout, RekeyAfterFrames: c.RekeyAfterFrames,
+		RekeyAfterBytes: c.RekeyAfterBytes, RekeyAfterTime: c.RekeyAfterTime,
+		RejectAfterFrames: c.RejectAfterFrames, CloseNotifyTimeout: c.CloseNotifyTimeout,
+		Now: c.Now, Rand: c.Rand,
+	}
 	switch {
 	case c.Identity == nil:
 		return nil, errors.New("conn: SecureConfig.Identity is required")
@@ -121,6 +147,7 @@ func (c *SecureConfig) resolve() (*resolved, error) {
 	r.metaBytes = b
 	r.localMeta = meta
 	r.networkTag = crypto.NetworkTag(c.NetworkID)
+	c.cache.Store(r)
 	return r, nil
 }
 
