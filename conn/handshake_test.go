@@ -181,14 +181,14 @@ func TestConfigValidation(t *testing.T) {
 	id := testIdentity(t, 1)
 	tests := []struct {
 		name  string
-		cfg   SecureConfig
+		cfg   *SecureConfig
 		field string
 	}{
-		{"no identity", SecureConfig{NetworkID: "n"}, "Identity"},
-		{"no network", SecureConfig{Identity: id}, "NetworkID"},
-		{"long chain", SecureConfig{Identity: id, NetworkID: "n", ChainID: string(make([]byte, 65))}, "ChainID"},
-		{"negative timeout", SecureConfig{Identity: id, NetworkID: "n", HandshakeTimeout: -1}, "HandshakeTimeout"},
-		{"reject 1", SecureConfig{Identity: id, NetworkID: "n", RejectAfterFrames: 1}, "RejectAfterFrames"},
+		{"no identity", &SecureConfig{NetworkID: "n"}, "Identity"},
+		{"no network", &SecureConfig{Identity: id}, "NetworkID"},
+		{"long chain", &SecureConfig{Identity: id, NetworkID: "n", ChainID: string(make([]byte, 65))}, "ChainID"},
+		{"negative timeout", &SecureConfig{Identity: id, NetworkID: "n", HandshakeTimeout: -1}, "HandshakeTimeout"},
+		{"reject 1", &SecureConfig{Identity: id, NetworkID: "n", RejectAfterFrames: 1}, "RejectAfterFrames"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
