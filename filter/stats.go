@@ -37,7 +37,7 @@ type Stats struct {
 }
 
 // Count returns s.Decisions[dir][r], or 0 for values out of range.
-func (s *Stats) Count(dir Direction, r Reason) uint64 {
+func (s Stats) Count(dir Direction, r Reason) uint64 {
 	if dir >= numDirections || r >= numReasons {
 		return 0
 	}
