@@ -1,0 +1,399 @@
+package peerbook
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+)
+
+// Book is the bounded, bucketed, persistent book of known peers. It is safe
+// for concurrent use; every method takes one lock for a bounded amount of
+// work, except Entries, Save and Open, which are O(n).
+type Book struct {
+	cfg    Config // immutable after construction
+	path   string // "" for a book made by New
+	secret [32]byte
+
+	done      chan struct{} // closed by Close; ends Run
+	closeOnce sync.Once
+
+	save struct {
+		sync.Mutex        // serialises Save; protects gen
+		gen        uint64 // generation of the last successful save
+	}
+	afterSave func() // test hook called by Run after each save; nil normally
+
+	mu struct {
+		sync.Mutex // protects everything below
+		byID       map[crypto.ID]*entry
+		slots      [3][]*entry // by table; slots[tableNone] is unused
+		all        []*entry
+		ready      [3][]*entry
+		waiting    waitHeap
+		count      [3]int // entries per table
+		nProtected int
+		bans       map[crypto.ID]banInfo
+		ipBans     map[netip.Addr]banInfo
+		pexOut     map[crypto.ID]time.Time // outstanding PEX requests: deadline
+		rng        *rand.Rand
+		gen        uint64 // bumped by every change worth saving
+		closed     bool
+	}
+}
+
+// New returns an empty in-memory Book. Its Save returns ErrNoPath; use Open
+// for a book backed by a file.
+func New(cfg Config) (*Book, error) {
+	b, err := newBook(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.newSecret(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func newBook(cfg Config) (*Book, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &Book{cfg: cfg, done: make(chan struct{})}
+	var seed [32]byte
+	if _, err := io.ReadFull(cfg.Rand, seed[:]); err != nil {
+		return nil, fmt.Errorf("peerbook: reading Config.Rand: %w", err)
+	}
+	b.mu.rng = rand.New(rand.NewChaCha8(seed))
+	b.reset()
+	return b, nil
+}
+
+// reset empties the book's state (not its secret).
+func (b *Book) reset() {
+	m := &b.mu
+	m.byID = make(map[crypto.ID]*entry)
+	m.slots[tableNew] = make([]*entry, b.cfg.NewBuckets*b.cfg.BucketSize)
+	m.slots[tableTried] = make([]*entry, b.cfg.TriedBuckets*b.cfg.BucketSize)
+	m.all, m.ready[tableNew], m.ready[tableTried], m.waiting = nil, nil, nil, nil
+	m.count = [3]int{}
+	m.nProtected = 0
+	m.bans = make(map[crypto.ID]banInfo)
+	m.ipBans = make(map[netip.Addr]banInfo)
+	m.pexOut = make(map[crypto.ID]time.Time)
+}
+
+func (b *Book) newSecret() error {
+	if _, err := io.ReadFull(b.cfg.Rand, b.secret[:]); err != nil {
+		return fmt.Errorf("peerbook: reading Config.Rand: %w", err)
+	}
+	return nil
+}
+
+func (b *Book) touch() { b.mu.gen++ }
+
+// Add records addr, learned from src, as a candidate for dialing. It is for
+// bootstrap, manual and inbound sources; PEX responses go through IngestPex.
+//
+// A new peer enters the new table if its slot is free (or held by a failing
+// entry) and the book has room. For a known peer, a bootstrap or manual
+// source replaces the address; so does an inbound source (the peer's own
+// authenticated word) unless the entry is protected; a PEX source never
+// does. Add returns nil if the peer is stored, and otherwise ErrSelf,
+// ErrBanned, ErrInvalidAddress, ErrUnroutable (inbound sources only; the
+// operator's own addresses are trusted), ErrBucketFull or ErrBookFull.
+func (b *Book) Add(addr crypto.Address, src Source) error {
+	ip, err := validAddress(addr)
+	if err != nil {
+		return err
+	}
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if src.Kind == SourceInbound || src.Kind == SourcePEX {
+		if r := b.checkHost(addr.Host, ip); r != ignoreNone {
+			return r.err()
+		}
+	}
+	r := b.addLocked(addr, ip, src, now)
+	if r == IgnoreKnown {
+		return nil
+	}
+	return r.err()
+}
+
+// validAddress checks that addr is what crypto.ParseAddress would return for
+// its string form, and returns its IP (zero for a DNS name).
+func validAddress(addr crypto.Address) (netip.Addr, error) {
+	if addr.ID.IsZero() || addr.Port == 0 || addr.Host == "" {
+		return netip.Addr{}, fmt.Errorf("%w: %q needs an ID, a host and a port", ErrInvalidAddress, addr.String())
+	}
+	p, err := crypto.ParseAddress(addr.String())
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%w: %v", ErrInvalidAddress, err)
+	}
+	if p != addr {
+		return netip.Addr{}, fmt.Errorf("%w: %q is not in canonical form (%q)", ErrInvalidAddress, addr.String(), p.String())
+	}
+	ap, _ := addr.AddrPort()
+	return ap.Addr(), nil
+}
+
+func (b *Book) checkHost(host string, ip netip.Addr) IgnoreReason {
+	if ip.IsValid() {
+		return b.checkIP(ip)
+	}
+	return b.checkName(host)
+}
+
+// srcGroupOf returns the source group for an address of host reported by src.
+func (b *Book) srcGroupOf(src Source, host string) groupKey {
+	switch src.Kind {
+	case SourcePEX:
+		if src.Host != "" {
+			return b.groupOf(src.Host)
+		}
+		return peerGroup(src.From)
+	case SourceInbound:
+		if src.Host != "" {
+			return b.groupOf(src.Host)
+		}
+		return b.groupOf(host)
+	}
+	return b.groupOf("")
+}
+
+// addLocked stores addr or says why not. IgnoreKnown means the peer was
+// already there with this address, or with another one that src may not
+// replace.
+func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now time.Time) IgnoreReason {
+	m := &b.mu
+	id := addr.ID
+	if id == b.cfg.SelfID {
+		return IgnoreSelf
+	}
+	if b.isBannedLocked(id, ip, now) {
+		return IgnoreBanned
+	}
+	if e, ok := m.byID[id]; ok {
+		if e.addr == addr || src.Kind == SourcePEX || src.Kind == SourceUnknown ||
+			(src.Kind == SourceInbound && e.protected) {
+			if src.Kind != SourcePEX && e.addr == addr {
+				e.lastSeen = now
+				b.touch()
+			}
+			return IgnoreKnown
+		}
+		return b.readdress(e, addr, ip, src, now)
+	}
+	e := &entry{
+		addr: addr, ip: ip, src: src,
+		group:     b.groupOf(addr.Host),
+		srcGroup:  b.srcGroupOf(src, addr.Host),
+		firstSeen: now, lastSeen: now,
+		pos: -1, allIdx: -1, readyIdx: -1, heapIdx: -1,
+	}
+	pos := b.newPos(e)
+	if r := b.makeRoomNew(pos, now); r != ignoreNone {
+		return r
+	}
+	m.byID[id] = e
+	b.link(e, tableNew, pos, now)
+	b.touch()
+	return ignoreNone
+}
+
+// readdress gives the known peer e a new address from src. The peer starts
+// over in the new table at its new position (its success and failure
+// history was for the old address); if that slot is taken, nothing changes.
+func (b *Book) readdress(e *entry, addr crypto.Address, ip netip.Addr, src Source, now time.Time) IgnoreReason {
+	upd := *e
+	upd.addr, upd.ip, upd.src = addr, ip, src
+	upd.group = b.groupOf(addr.Host)
+	upd.srcGroup = b.srcGroupOf(src, addr.Host)
+	upd.lastSeen = now
+	upd.failures, upd.nextAttempt = 0, time.Time{}
+	if e.protected {
+		*e = upd
+		b.touch()
+		return ignoreNone
+	}
+	pos := b.newPos(&upd)
+	if occ := b.mu.slots[tableNew][pos]; occ != nil && occ != e && !b.terrible(occ, now) {
+		return IgnoreBucketFull
+	}
+	b.unlink(e)
+	if occ := b.mu.slots[tableNew][pos]; occ != nil {
+		b.evict(occ)
+	}
+	upd.table, upd.pos, upd.allIdx, upd.readyIdx, upd.heapIdx = tableNone, -1, -1, -1, -1
+	*e = upd
+	b.link(e, tableNew, pos, now)
+	b.touch()
+	return ignoreNone
+}
+
+// Protect adds addr as a must-connect peer, or makes the known peer with its
+// ID one, with addr as its address. Protected entries live outside the
+// buckets, so they never compete for slots, are never evicted, and are
+// neither picked for dialing nor shared through PEX: the peer set dials
+// them itself. Protect returns ErrSelf, ErrInvalidAddress or
+// ErrTooManyProtected; it does not check routability or bans.
+func (b *Book) Protect(addr crypto.Address) error {
+	ip, err := validAddress(addr)
+	if err != nil {
+		return err
+	}
+	if addr.ID == b.cfg.SelfID {
+		return ErrSelf
+	}
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m := &b.mu
+	e, ok := m.byID[addr.ID]
+	if ok && e.protected {
+		if e.addr != addr {
+			e.addr, e.ip, e.group = addr, ip, b.groupOf(addr.Host)
+			e.failures, e.nextAttempt = 0, time.Time{}
+		}
+		b.touch()
+		return nil
+	}
+	if m.nProtected >= MaxProtected {
+		return ErrTooManyProtected
+	}
+	if ok {
+		b.unlink(e)
+		if e.addr != addr {
+			e.addr, e.ip, e.group = addr, ip, b.groupOf(addr.Host)
+			e.failures, e.nextAttempt = 0, time.Time{}
+		}
+	} else {
+		e = &entry{
+			addr: addr, ip: ip, src: Source{Kind: SourceManual},
+			group: b.groupOf(addr.Host), srcGroup: b.groupOf(""),
+			firstSeen: now, lastSeen: now,
+			pos: -1, allIdx: -1, readyIdx: -1, heapIdx: -1,
+		}
+		m.byID[addr.ID] = e
+	}
+	e.protected = true
+	m.nProtected++
+	b.touch()
+	return nil
+}
+
+// Unprotect makes a protected peer an ordinary entry again. It joins the new
+// table (or the tried one, if it was reached), or leaves the book if its slot
+// is held by a good entry or the book is full. Unprotect returns
+// ErrUnknownPeer for an unknown ID and nil otherwise.
+func (b *Book) Unprotect(id crypto.ID) error {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if !ok {
+		return ErrUnknownPeer
+	}
+	if !e.protected {
+		return nil
+	}
+	e.protected = false
+	b.mu.nProtected--
+	b.touch()
+	e.srcGroup = b.srcGroupOf(e.src, e.addr.Host)
+	pos := b.newPos(e)
+	if b.makeRoomNew(pos, now) != ignoreNone {
+		delete(b.mu.byID, id)
+		return nil
+	}
+	b.link(e, tableNew, pos, now)
+	if !e.lastSuccess.IsZero() {
+		b.moveToTried(e, now)
+	}
+	return nil
+}
+
+// Remove deletes the peer, protected or not, and reports whether it was
+// there. Bans on it stay.
+func (b *Book) Remove(id crypto.ID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if ok {
+		b.evict(e)
+		b.touch()
+	}
+	return ok
+}
+
+// Get returns a snapshot of the peer's entry.
+func (b *Book) Get(id crypto.ID) (Entry, bool) {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if !ok {
+		return Entry{}, false
+	}
+	return b.snapshotLocked(e, now), true
+}
+
+func (b *Book) snapshotLocked(e *entry, now time.Time) Entry {
+	s := e.snapshot()
+	if ban, ok := b.mu.bans[e.addr.ID]; ok && ban.until.After(now) {
+		s.BanUntil, s.BanReason = ban.until, ban.reason
+	}
+	return s
+}
+
+// Entries returns snapshots of every entry, in no particular order. It is
+// O(n) and meant for admin views, not hot paths.
+func (b *Book) Entries() []Entry {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Entry, 0, len(b.mu.byID))
+	for _, e := range b.mu.byID {
+		out = append(out, b.snapshotLocked(e, now))
+	}
+	return out
+}
+
+// Len returns the number of entries, protected ones included.
+func (b *Book) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.mu.byID)
+}
+
+// Stats is a snapshot of the book's counters for metrics.
+type Stats struct {
+	New, Tried, Protected int // entries per place
+	Ready, Waiting        int // table entries dialable now / in backoff
+	Bans, IPBans          int // bans in force (expired ones may linger until the next save)
+	PexOutstanding        int // PEX requests awaiting a response
+}
+
+// Stats returns the book's counters. It is O(1).
+func (b *Book) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m := &b.mu
+	return Stats{
+		New:            m.count[tableNew],
+		Tried:          m.count[tableTried],
+		Protected:      m.nProtected,
+		Ready:          len(m.ready[tableNew]) + len(m.ready[tableTried]),
+		Waiting:        len(m.waiting),
+		Bans:           len(m.bans),
+		IPBans:         len(m.ipBans),
+		PexOutstanding: len(m.pexOut),
+	}
+}

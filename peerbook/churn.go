@@ -1,0 +1,106 @@
+package peerbook
+
+import (
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// MarkAttempt records that a dial to the peer starts now. Until it ends
+// (MarkSuccess or MarkFailure) or BackoffBase passes, the peer is not picked
+// again. It returns ErrUnknownPeer for an unknown ID.
+func (b *Book) MarkAttempt(id crypto.ID) error {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if !ok {
+		return ErrUnknownPeer
+	}
+	e.lastAttempt = now
+	if hold := now.Add(b.cfg.BackoffBase); hold.After(e.nextAttempt) {
+		e.nextAttempt = hold
+	}
+	b.schedule(e, now)
+	b.touch()
+	return nil
+}
+
+// MarkSuccess records that a dial to the peer succeeded (the handshake
+// completed): failures reset, backoff ends, and the entry moves to the tried
+// table. It returns ErrUnknownPeer for an unknown ID.
+func (b *Book) MarkSuccess(id crypto.ID) error {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if !ok {
+		return ErrUnknownPeer
+	}
+	if e.lastAttempt.IsZero() {
+		e.lastAttempt = now
+	}
+	e.lastSuccess, e.lastSeen = now, now
+	e.failures, e.nextAttempt = 0, time.Time{}
+	b.schedule(e, now)
+	b.moveToTried(e, now)
+	b.touch()
+	return nil
+}
+
+// MarkFailure records a failed dial to the peer: one more consecutive
+// failure and a capped, jittered exponential backoff before the next pick.
+// After Config.MaxFailures consecutive failures an unprotected entry is
+// evicted, which MarkFailure reports. It returns ErrUnknownPeer for an
+// unknown ID.
+func (b *Book) MarkFailure(id crypto.ID) (evicted bool, err error) {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if !ok {
+		return false, ErrUnknownPeer
+	}
+	b.touch()
+	e.lastAttempt = now
+	if e.failures < b.cfg.MaxFailures {
+		e.failures++
+	}
+	if e.failures >= b.cfg.MaxFailures && !e.protected {
+		b.evict(e)
+		return true, nil
+	}
+	e.nextAttempt = now.Add(b.backoff(e.failures))
+	b.schedule(e, now)
+	return false, nil
+}
+
+// backoff returns the delay after n consecutive failures: BackoffBase
+// doubled n-1 times, capped at BackoffCap, then drawn uniformly from
+// [d/2, d] so peers that failed together do not retry together.
+func (b *Book) backoff(n int) time.Duration {
+	d := b.cfg.BackoffBase
+	for i := 1; i < n && d < b.cfg.BackoffCap; i++ {
+		d *= 2
+	}
+	d = min(d, b.cfg.BackoffCap)
+	half := d / 2
+	return half + time.Duration(b.mu.rng.Int64N(int64(d-half)+1))
+}
+
+// SetMeta records the peer's handshake metadata. Call it only with the
+// PeerMeta of an authenticated handshake with that peer. It returns
+// ErrUnknownPeer for an unknown ID.
+func (b *Book) SetMeta(id crypto.ID, meta *pb.PeerMeta) error {
+	m := MetaFromPB(meta)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if !ok {
+		return ErrUnknownPeer
+	}
+	e.meta = m
+	b.touch()
+	return nil
+}

@@ -1,0 +1,489 @@
+package peerbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+)
+
+const (
+	backupSuffix  = ".bak"
+	tempInfix     = ".tmp-"
+	corruptInfix  = ".corrupt-"
+	corruptLayout = "20060102T150405.000000000Z" // UTC, no colons: valid on every file system
+)
+
+// Origin says where a loaded book came from.
+type Origin string
+
+// Origins of a loaded book.
+const (
+	OriginFile   Origin = "file"   // the book file
+	OriginBackup Origin = "backup" // <file>.bak, because the file was unusable
+	OriginEmpty  Origin = "empty"  // no file, or neither file nor backup was usable
+)
+
+// LoadReport describes what Open found. Problems are not fatal: the book
+// starts with what could be recovered.
+type LoadReport struct {
+	Path     string
+	Origin   Origin
+	Entries  int          // entries loaded
+	Bans     int          // bans loaded
+	Dropped  int          // entries and bans dropped: invalid, duplicate, expired or over the configured bounds
+	Problems []*FileError // unusable files, moved aside as <name>.corrupt-<time>
+}
+
+// Open loads the book saved at path, or starts an empty one if there is no
+// file. A file that is unreadable as a book (corrupt, truncated, empty, of
+// another version, over MaxFileSize) is moved aside as
+// path.corrupt-<time> (time from Config.Now, UTC, without colons) and listed
+// in the report, and the backup path.bak, the previous good file, is tried
+// the same way; if neither is usable the book starts empty. Open returns an
+// error only for an invalid Config or a file it cannot read at all (for
+// example, permission denied), because starting empty then would overwrite
+// a good file at the next save.
+//
+// The returned Book saves to path with Save, Run and Close.
+func Open(path string, cfg Config) (*Book, *LoadReport, error) {
+	b, err := newBook(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.path = path
+	rep := &LoadReport{Path: path, Origin: OriginEmpty}
+	b.removeTemps()
+	now := b.cfg.Now()
+	for i, p := range []string{path, path + backupSuffix} {
+		data, err := readBounded(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			if i == 0 {
+				break // no book yet: the backup is not consulted
+			}
+			continue
+		}
+		var d *decodedFile
+		if err == nil {
+			d, err = decodeFile(data, b.cfg.MaxEntries+MaxProtected)
+		} else if !errors.Is(err, ErrCorruptFile) {
+			return nil, rep, fmt.Errorf("peerbook: reading book file: %w", err)
+		}
+		if err == nil {
+			b.secret = d.secret
+			rep.Entries, rep.Bans, rep.Dropped = b.build(d, now)
+			rep.Origin = OriginFile
+			if i == 1 {
+				rep.Origin = OriginBackup
+			}
+			break
+		}
+		fe := &FileError{Path: p, Err: err}
+		fe.MovedTo, fe.MoveErr = moveAside(p, now)
+		rep.Problems = append(rep.Problems, fe)
+		b.cfg.Logger.Warn("peerbook: unusable book file", slog.String("path", p), slog.Any("error", fe))
+		b.reset()
+	}
+	if rep.Origin == OriginEmpty {
+		if err := b.newSecret(); err != nil {
+			return nil, rep, err
+		}
+	}
+	b.cfg.Logger.Info("peerbook: loaded", slog.String("path", path), slog.String("origin", string(rep.Origin)),
+		slog.Int("entries", rep.Entries), slog.Int("bans", rep.Bans), slog.Int("dropped", rep.Dropped))
+	return b, rep, nil
+}
+
+// readBounded reads a regular file of at most MaxFileSize bytes. Larger or
+// irregular files are corrupt.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, corrupt("not a regular file")
+	}
+	if st.Size() > MaxFileSize {
+		return nil, corrupt("%d bytes exceeds %d", st.Size(), MaxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, corrupt("more than %d bytes", MaxFileSize)
+	}
+	return data, nil
+}
+
+// moveAside renames path to path.corrupt-<now>, adding -1, -2 ... if that
+// name is taken.
+func moveAside(path string, now time.Time) (string, error) {
+	base := path + corruptInfix + now.UTC().Format(corruptLayout)
+	for i := 0; i < 100; i++ {
+		dst := base
+		if i > 0 {
+			dst += "-" + strconv.Itoa(i)
+		}
+		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		if err := os.Rename(path, dst); err != nil {
+			return "", err
+		}
+		syncDir(filepath.Dir(path))
+		return dst, nil
+	}
+	return "", fmt.Errorf("peerbook: no free name for %s", base)
+}
+
+// removeTemps deletes temp files left by saves that were interrupted.
+func (b *Book) removeTemps() {
+	dir, base := filepath.Split(b.path)
+	if dir == "" {
+		dir = "."
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		if strings.HasPrefix(de.Name(), base+tempInfix) && de.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, de.Name()))
+		}
+	}
+}
+
+// build fills the empty book from a decoded file and returns the entries and
+// bans loaded and the number dropped.
+func (b *Book) build(d *decodedFile, now time.Time) (entries, bans, dropped int) {
+	m := &b.mu
+	dropped = d.extra
+	for i := range d.entries {
+		if b.buildEntry(&d.entries[i], now) {
+			entries++
+		} else {
+			dropped++
+		}
+	}
+	for _, fb := range d.bans {
+		until := fb.Until
+		if !until.After(now) {
+			dropped++
+			continue
+		}
+		if limit := now.Add(MaxBanDuration); until.After(limit) {
+			until = limit
+		}
+		ban := banInfo{until, truncate(fb.Reason, maxReasonLen)}
+		switch {
+		case fb.ID != "" && fb.IP == "" && len(m.bans) < MaxBans:
+			id, err := crypto.ParseID(fb.ID)
+			if err != nil {
+				dropped++
+				continue
+			}
+			m.bans[id] = ban
+		case fb.IP != "" && fb.ID == "" && len(m.ipBans) < MaxBans:
+			ip, err := netip.ParseAddr(fb.IP)
+			if err != nil {
+				dropped++
+				continue
+			}
+			m.ipBans[normIP(ip)] = ban
+		default:
+			dropped++
+			continue
+		}
+		bans++
+	}
+	return entries, bans, dropped
+}
+
+func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
+	m := &b.mu
+	addr, err := crypto.ParseAddress(fe.Addr)
+	if err != nil || addr.Port == 0 || addr.ID == b.cfg.SelfID {
+		return false
+	}
+	if _, dup := m.byID[addr.ID]; dup {
+		return false
+	}
+	if len(fe.SourceHost) > 253 {
+		return false
+	}
+	src := Source{Kind: parseSourceKind(fe.Source), Host: fe.SourceHost}
+	if fe.SourceFrom != "" {
+		if src.From, err = crypto.ParseID(fe.SourceFrom); err != nil {
+			return false
+		}
+	}
+	ap, _ := addr.AddrPort()
+	e := &entry{
+		addr: addr, ip: ap.Addr(), src: src, meta: fe.Meta.bounded(), protected: fe.Protected,
+		group:     b.groupOf(addr.Host),
+		srcGroup:  b.srcGroupOf(src, addr.Host),
+		firstSeen: fe.FirstSeen, lastSeen: fe.LastSeen, lastAttempt: fe.LastAttempt,
+		lastSuccess: fe.LastSuccess, nextAttempt: fe.NextAttempt,
+		failures: min(max(fe.Failures, 0), b.cfg.MaxFailures),
+		pos:      -1, allIdx: -1, readyIdx: -1, heapIdx: -1,
+	}
+	if limit := now.Add(b.cfg.BackoffCap); e.nextAttempt.After(limit) {
+		e.nextAttempt = limit
+	}
+	if e.protected {
+		if m.nProtected >= MaxProtected {
+			return false
+		}
+		m.nProtected++
+		m.byID[addr.ID] = e
+		return true
+	}
+	if e.failures >= b.cfg.MaxFailures || len(m.all) >= b.cfg.MaxEntries {
+		return false
+	}
+	if fe.Tried {
+		if pos := b.triedPos(e); m.slots[tableTried][pos] == nil {
+			m.byID[addr.ID] = e
+			b.link(e, tableTried, pos, now)
+			return true
+		}
+	}
+	pos := b.newPos(e)
+	if m.slots[tableNew][pos] != nil {
+		return false
+	}
+	m.byID[addr.ID] = e
+	b.link(e, tableNew, pos, now)
+	return true
+}
+
+// Save writes the book to its file atomically: a temp file in the same
+// directory is written and fsynced, the current file becomes path.bak (a
+// hard link, or a copy where links are not supported), the temp file is
+// renamed over path, and the directory is fsynced. A crash at any point
+// leaves a complete file at path (once one was saved) and the previous one
+// at path.bak. Save returns ErrNoPath for a book made by New and ErrClosed
+// after Close. It holds the book's lock only to copy the entries.
+func (b *Book) Save() error {
+	if b.path == "" {
+		return ErrNoPath
+	}
+	b.save.Lock()
+	defer b.save.Unlock()
+	if b.isClosed() {
+		return ErrClosed
+	}
+	return b.saveLocked()
+}
+
+func (b *Book) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mu.closed
+}
+
+// saveLocked saves; the caller holds b.save.
+func (b *Book) saveLocked() error {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	m := &b.mu
+	pruneBans(m.bans, now)
+	pruneBans(m.ipBans, now)
+	gen := m.gen
+	snap := make([]entry, 0, len(m.byID))
+	for _, e := range m.byID {
+		snap = append(snap, *e)
+	}
+	bans := make([]fileBan, 0, len(m.bans)+len(m.ipBans))
+	for id, v := range m.bans {
+		bans = append(bans, fileBan{ID: id.String(), Until: v.until, Reason: v.reason})
+	}
+	for ip, v := range m.ipBans {
+		bans = append(bans, fileBan{IP: ip.String(), Until: v.until, Reason: v.reason})
+	}
+	b.mu.Unlock()
+
+	entries := make([]fileEntry, len(snap))
+	for i := range snap {
+		e := &snap[i]
+		fe := fileEntry{
+			Addr: e.addr.String(), Source: e.src.Kind.String(), SourceHost: e.src.Host,
+			Protected: e.protected, Tried: e.table == tableTried,
+			FirstSeen: e.firstSeen, LastSeen: e.lastSeen, LastAttempt: e.lastAttempt,
+			LastSuccess: e.lastSuccess, NextAttempt: e.nextAttempt, Failures: e.failures,
+			Meta: e.meta,
+		}
+		if !e.src.From.IsZero() {
+			fe.SourceFrom = e.src.From.String()
+		}
+		entries[i] = fe
+	}
+	data, err := encodeFile(b.secret, now, entries, bans)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(b.path, data); err != nil {
+		return err
+	}
+	b.save.gen = gen
+	return nil
+}
+
+// writeAtomic replaces path with data as Save describes.
+func writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, base+tempInfix+"*")
+	if err != nil {
+		return fmt.Errorf("peerbook: saving: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("peerbook: saving: %w", err)
+	}
+	if err = rotateBackup(path); err != nil {
+		return fmt.Errorf("peerbook: saving: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("peerbook: saving: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// rotateBackup makes path.bak the current path, if there is one, without
+// ever leaving path missing.
+func rotateBackup(path string) error {
+	bak := path + backupSuffix
+	if err := os.Remove(bak); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	err := os.Link(path, bak)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	// No hard links here: copy through a temp file.
+	data, err := readBounded(path)
+	if err != nil {
+		return nil // nothing good to keep
+	}
+	dir, base := filepath.Split(bak)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, base+tempInfix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, bak)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+// Run saves the book every Config.SaveInterval if it changed, until ctx ends
+// or the book is closed. When ctx ends it saves once more if the book
+// changed and returns that save's error (nil if none); when the book is
+// closed it returns nil (Close saves). Save failures on the interval are
+// logged and retried at the next tick. Run returns ErrNoPath for a book made
+// by New.
+func (b *Book) Run(ctx context.Context) error {
+	if b.path == "" {
+		return ErrNoPath
+	}
+	t := time.NewTicker(b.cfg.SaveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return b.saveIfChanged()
+		case <-b.done:
+			return nil
+		case <-t.C:
+			if err := b.saveIfChanged(); err != nil {
+				b.cfg.Logger.Warn("peerbook: save failed", slog.String("path", b.path), slog.Any("error", err))
+			}
+			if b.afterSave != nil {
+				b.afterSave()
+			}
+		}
+	}
+}
+
+func (b *Book) saveIfChanged() error {
+	b.save.Lock()
+	defer b.save.Unlock()
+	b.mu.Lock()
+	closed, gen := b.mu.closed, b.mu.gen
+	b.mu.Unlock()
+	if closed || gen == b.save.gen {
+		return nil
+	}
+	return b.saveLocked()
+}
+
+// Close ends Run and, for a book with a file, saves it a last time and
+// returns that save's error. Later Saves return ErrClosed; the book still
+// answers queries. Close is idempotent: later calls return nil.
+func (b *Book) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.done)
+		b.save.Lock()
+		defer b.save.Unlock()
+		if b.path != "" {
+			err = b.saveLocked()
+		}
+		b.mu.Lock()
+		b.mu.closed = true
+		b.mu.Unlock()
+	})
+	return err
+}
