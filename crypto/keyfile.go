@@ -139,7 +139,8 @@ func SaveKeyFile(path string, k *Identity, overwrite bool) error {
 }
 
 // LoadOrCreateKeyFile loads the key at path, or creates one there if no file
-// exists. created reports which happened.
+// exists. created reports which happened. When several callers race to create
+// the file, one creates it and the others load that key.
 func LoadOrCreateKeyFile(path string) (k *Identity, created bool, err error) {
 	k, err = LoadKeyFile(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
@@ -149,6 +150,12 @@ func LoadOrCreateKeyFile(path string) (k *Identity, created bool, err error) {
 		return nil, false, err
 	}
 	if err := SaveKeyFile(path, k, false); err != nil {
+		if errors.Is(err, ErrKeyFileExists) {
+			// Another writer won; SaveKeyFile links only a complete,
+			// synced file into place, so its key can be loaded now.
+			k, err = LoadKeyFile(path)
+			return k, false, err
+		}
 		return nil, false, err
 	}
 	return k, true, nil
