@@ -205,40 +205,51 @@ func (h *handshaker) receiveAuth(c *EncryptedConn, challenge [crypto.KeySize]byt
 	if plain[0] != frameAuth {
 		return protocolErrorf("first frame has type 0x%02x, want auth", plain[0])
 	}
+	id, pub, meta, err := verifyAuth(plain[1:], challenge, h.role.Opposite(), h.cfg, h.expected)
+	if err != nil {
+		return err
+	}
+	c.remoteID, c.remoteKey, c.remoteMeta = id, pub, meta
+	return nil
+}
+
+// verifyAuth decodes and checks a peer's auth message (docs/PROTOCOL.md §5)
+// signed for peerRole. It never panics on any input.
+func verifyAuth(body []byte, challenge [crypto.KeySize]byte, peerRole crypto.Role, cfg *resolved, expected crypto.ID) (crypto.ID, ed25519.PublicKey, *pb.PeerMeta, error) {
+	var none crypto.ID
 	var auth pb.Auth
-	if err := proto.Unmarshal(plain[1:], &auth); err != nil {
-		return authErrorf("malformed auth message: %v", err)
+	if err := proto.Unmarshal(body, &auth); err != nil {
+		return none, nil, nil, authErrorf("malformed auth message: %v", err)
 	}
 	if len(auth.IdentityKey) != ed25519.PublicKeySize || len(auth.Signature) != ed25519.SignatureSize {
-		return authErrorf("identity key or signature has the wrong length")
+		return none, nil, nil, authErrorf("identity key or signature has the wrong length")
 	}
-	input := crypto.AuthSigningInput(nil, challenge, h.role.Opposite(), auth.Meta)
+	input := crypto.AuthSigningInput(nil, challenge, peerRole, auth.Meta)
 	if !ed25519.Verify(auth.IdentityKey, input, auth.Signature) {
-		return authErrorf("bad identity signature")
+		return none, nil, nil, authErrorf("bad identity signature")
 	}
 	pub := ed25519.PublicKey(auth.IdentityKey)
 	id := crypto.IDFromPublicKey(pub)
-	if id == h.cfg.Identity.ID() {
-		return ErrSelfConnection
+	if id == cfg.Identity.ID() {
+		return none, nil, nil, ErrSelfConnection
 	}
-	if !h.expected.IsZero() && id != h.expected {
-		return &UnexpectedPeerError{Expected: h.expected, Got: id}
+	if !expected.IsZero() && id != expected {
+		return none, nil, nil, &UnexpectedPeerError{Expected: expected, Got: id}
 	}
 	var meta pb.PeerMeta
 	if err := proto.Unmarshal(auth.Meta, &meta); err != nil {
-		return protocolErrorf("malformed PeerMeta: %v", err)
+		return none, nil, nil, protocolErrorf("malformed PeerMeta: %v", err)
 	}
 	if err := checkMeta(&meta); err != nil {
-		return protocolErrorf("PeerMeta: %v", err)
+		return none, nil, nil, protocolErrorf("PeerMeta: %v", err)
 	}
 	switch {
-	case meta.NetworkId != h.cfg.NetworkID:
-		return &IncompatibleError{Field: "network_id", Local: h.cfg.NetworkID, Remote: meta.NetworkId}
-	case meta.ChainId != h.cfg.ChainID:
-		return &IncompatibleError{Field: "chain_id", Local: h.cfg.ChainID, Remote: meta.ChainId}
+	case meta.NetworkId != cfg.NetworkID:
+		return none, nil, nil, &IncompatibleError{Field: "network_id", Local: cfg.NetworkID, Remote: meta.NetworkId}
+	case meta.ChainId != cfg.ChainID:
+		return none, nil, nil, &IncompatibleError{Field: "chain_id", Local: cfg.ChainID, Remote: meta.ChainId}
 	case meta.ProtocolVersion < MinProtocolVersion:
-		return &IncompatibleError{Field: "protocol_version", Local: strconv.Itoa(ProtocolVersion), Remote: strconv.Itoa(int(meta.ProtocolVersion))}
+		return none, nil, nil, &IncompatibleError{Field: "protocol_version", Local: strconv.Itoa(ProtocolVersion), Remote: strconv.Itoa(int(meta.ProtocolVersion))}
 	}
-	c.remoteID, c.remoteKey, c.remoteMeta = id, pub, &meta
-	return nil
+	return id, pub, &meta, nil
 }
