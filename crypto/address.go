@@ -34,11 +34,15 @@ func (e *AddressError) Error() string {
 // ParseAddress parses "ID@host:port", where host is an IPv4 address, an IPv6
 // address in brackets, or a DNS name.
 func ParseAddress(s string) (Address, error) {
-	at := strings.IndexByte(s, '@')
-	if at < 0 {
+	if len(s) <= MaxAddressLen && strings.IndexByte(s, '@') < 0 {
 		return Address{}, &AddressError{s, "missing \"ID@\" before host:port"}
 	}
-	return parseAddress(s, true)
+	a, err := parseAddress(s, true)
+	if err == nil && a.ID.IsZero() {
+		// String omits a zero ID, so this address would not survive a round trip.
+		return Address{}, &AddressError{s, "peer ID is all zeros, which means unknown"}
+	}
+	return a, err
 }
 
 // ParseDialAddress parses "ID@host:port" or plain "host:port"; in the second
