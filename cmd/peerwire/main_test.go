@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/peerwire/peerwire/crypto"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestKeygen(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "node.key")
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{"writes", []string{"-out", key, "-host", "10.1.2.3", "-port", "4000"}, 0, "@10.1.2.3:4000", ""},
+		{"refuses overwrite", []string{"-out", key}, 1, "", "-force"},
+		{"force", []string{"-out", key, "-force"}, 0, "peer ID:", ""},
+		{"bad port", []string{"-out", key, "-port", "0"}, 2, "", "-port"},
+		{"bad host", []string{"-out", key, "-host", "a b"}, 2, "", "-host"},
+		{"stray arg", []string{"extra"}, 2, "", "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"keygen"}, tc.args...), &out, &errb)
+			if code != tc.code || !strings.Contains(out.String(), tc.inStdout) || !strings.Contains(errb.String(), tc.inStderr) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tc.code, out.String(), errb.String())
+			}
+		})
+	}
+	id, err := crypto.LoadKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(key)
+	if st.Mode().Perm() != 0o600 || id.ID().IsZero() {
+		t.Fatalf("key file mode %v", st.Mode())
+	}
+}
+
+func TestDemo(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"demo", "-mib", "4"}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "demo OK") || !strings.Contains(out.String(), "SHA-256 matched") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Fatalf("exit %d, stderr %s", code, errb.String())
+	}
+}
