@@ -387,14 +387,16 @@ func (x *PexResponse) GetAddrs() []*PeerAddress {
 }
 
 // GossipEnvelope wraps an application message flooded through the network.
+// Its message ID is not carried: every receiver computes it from the content
+// (docs/PROTOCOL.md §9), so no peer can claim another message's ID.
 type GossipEnvelope struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`         // message ID, 32 bytes (SHA-256 of origin and payload)
-	Hops          uint32                 `protobuf:"varint,2,opt,name=hops,proto3" json:"hops,omitempty"`    // hops left; a node forwards only when hops > 1
+	Hops          uint32                 `protobuf:"varint,2,opt,name=hops,proto3" json:"hops,omitempty"`    // hops left including this one; forwarded only when hops > 1
 	Origin        []byte                 `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"` // origin's peer ID, 20 bytes
-	Payload       []byte                 `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
-	OriginKey     []byte                 `protobuf:"bytes,5,opt,name=origin_key,json=originKey,proto3" json:"origin_key,omitempty"` // origin's Ed25519 public key when the topic requires signatures
-	Signature     []byte                 `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`                  // origin's signature over the gossip signing input
+	Nonce         uint64                 `protobuf:"varint,4,opt,name=nonce,proto3" json:"nonce,omitempty"`  // chosen by the origin so equal payloads get distinct IDs
+	Payload       []byte                 `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
+	OriginKey     []byte                 `protobuf:"bytes,6,opt,name=origin_key,json=originKey,proto3" json:"origin_key,omitempty"` // origin's Ed25519 public key, when the topic requires signatures
+	Signature     []byte                 `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`                  // origin's signature over the gossip signing input
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -429,13 +431,6 @@ func (*GossipEnvelope) Descriptor() ([]byte, []int) {
 	return file_peerwire_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *GossipEnvelope) GetId() []byte {
-	if x != nil {
-		return x.Id
-	}
-	return nil
-}
-
 func (x *GossipEnvelope) GetHops() uint32 {
 	if x != nil {
 		return x.Hops
@@ -448,6 +443,13 @@ func (x *GossipEnvelope) GetOrigin() []byte {
 		return x.Origin
 	}
 	return nil
+}
+
+func (x *GossipEnvelope) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
 }
 
 func (x *GossipEnvelope) GetPayload() []byte {
@@ -470,6 +472,89 @@ func (x *GossipEnvelope) GetSignature() []byte {
 	}
 	return nil
 }
+
+// PexMessage is the body of every message on the node's PEX topic.
+type PexMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*PexMessage_Request
+	//	*PexMessage_Response
+	Msg           isPexMessage_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PexMessage) Reset() {
+	*x = PexMessage{}
+	mi := &file_peerwire_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PexMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PexMessage) ProtoMessage() {}
+
+func (x *PexMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_peerwire_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PexMessage.ProtoReflect.Descriptor instead.
+func (*PexMessage) Descriptor() ([]byte, []int) {
+	return file_peerwire_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PexMessage) GetMsg() isPexMessage_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *PexMessage) GetRequest() *PexRequest {
+	if x != nil {
+		if x, ok := x.Msg.(*PexMessage_Request); ok {
+			return x.Request
+		}
+	}
+	return nil
+}
+
+func (x *PexMessage) GetResponse() *PexResponse {
+	if x != nil {
+		if x, ok := x.Msg.(*PexMessage_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+type isPexMessage_Msg interface {
+	isPexMessage_Msg()
+}
+
+type PexMessage_Request struct {
+	Request *PexRequest `protobuf:"bytes,1,opt,name=request,proto3,oneof"`
+}
+
+type PexMessage_Response struct {
+	Response *PexResponse `protobuf:"bytes,2,opt,name=response,proto3,oneof"`
+}
+
+func (*PexMessage_Request) isPexMessage_Msg() {}
+
+func (*PexMessage_Response) isPexMessage_Msg() {}
 
 var File_peerwire_proto protoreflect.FileDescriptor
 
@@ -497,15 +582,20 @@ const file_peerwire_proto_rawDesc = "" +
 	"PexRequest\x12\x10\n" +
 	"\x03max\x18\x01 \x01(\rR\x03max\"=\n" +
 	"\vPexResponse\x12.\n" +
-	"\x05addrs\x18\x01 \x03(\v2\x18.peerwire.v1.PeerAddressR\x05addrs\"\xa3\x01\n" +
-	"\x0eGossipEnvelope\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\fR\x02id\x12\x12\n" +
+	"\x05addrs\x18\x01 \x03(\v2\x18.peerwire.v1.PeerAddressR\x05addrs\"\xaf\x01\n" +
+	"\x0eGossipEnvelope\x12\x12\n" +
 	"\x04hops\x18\x02 \x01(\rR\x04hops\x12\x16\n" +
-	"\x06origin\x18\x03 \x01(\fR\x06origin\x12\x18\n" +
-	"\apayload\x18\x04 \x01(\fR\apayload\x12\x1d\n" +
+	"\x06origin\x18\x03 \x01(\fR\x06origin\x12\x14\n" +
+	"\x05nonce\x18\x04 \x01(\x04R\x05nonce\x12\x18\n" +
+	"\apayload\x18\x05 \x01(\fR\apayload\x12\x1d\n" +
 	"\n" +
-	"origin_key\x18\x05 \x01(\fR\toriginKey\x12\x1c\n" +
-	"\tsignature\x18\x06 \x01(\fR\tsignature*{\n" +
+	"origin_key\x18\x06 \x01(\fR\toriginKey\x12\x1c\n" +
+	"\tsignature\x18\a \x01(\fR\tsignatureJ\x04\b\x01\x10\x02\"\x80\x01\n" +
+	"\n" +
+	"PexMessage\x123\n" +
+	"\arequest\x18\x01 \x01(\v2\x17.peerwire.v1.PexRequestH\x00R\arequest\x126\n" +
+	"\bresponse\x18\x02 \x01(\v2\x18.peerwire.v1.PexResponseH\x00R\bresponseB\x05\n" +
+	"\x03msg*{\n" +
 	"\bNodeRole\x12\x19\n" +
 	"\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13NODE_ROLE_VALIDATOR\x10\x01\x12\x12\n" +
@@ -526,7 +616,7 @@ func file_peerwire_proto_rawDescGZIP() []byte {
 }
 
 var file_peerwire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_peerwire_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_peerwire_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_peerwire_proto_goTypes = []any{
 	(NodeRole)(0),          // 0: peerwire.v1.NodeRole
 	(*PeerMeta)(nil),       // 1: peerwire.v1.PeerMeta
@@ -535,15 +625,18 @@ var file_peerwire_proto_goTypes = []any{
 	(*PexRequest)(nil),     // 4: peerwire.v1.PexRequest
 	(*PexResponse)(nil),    // 5: peerwire.v1.PexResponse
 	(*GossipEnvelope)(nil), // 6: peerwire.v1.GossipEnvelope
+	(*PexMessage)(nil),     // 7: peerwire.v1.PexMessage
 }
 var file_peerwire_proto_depIdxs = []int32{
 	0, // 0: peerwire.v1.PeerMeta.role:type_name -> peerwire.v1.NodeRole
 	3, // 1: peerwire.v1.PexResponse.addrs:type_name -> peerwire.v1.PeerAddress
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 2: peerwire.v1.PexMessage.request:type_name -> peerwire.v1.PexRequest
+	5, // 3: peerwire.v1.PexMessage.response:type_name -> peerwire.v1.PexResponse
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_peerwire_proto_init() }
@@ -551,13 +644,17 @@ func file_peerwire_proto_init() {
 	if File_peerwire_proto != nil {
 		return
 	}
+	file_peerwire_proto_msgTypes[6].OneofWrappers = []any{
+		(*PexMessage_Request)(nil),
+		(*PexMessage_Response)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_peerwire_proto_rawDesc), len(file_peerwire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
