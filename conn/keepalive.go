@@ -1,0 +1,134 @@
+package conn
+
+import (
+	"fmt"
+	"time"
+)
+
+// Keepalive: the writer sends a PING with a fresh nonce every PingInterval;
+// the peer answers the most recent ping with a PONG echoing its nonce, and
+// the round trip is measured. Liveness does not depend on pongs: any
+// inbound bytes count. One timer per connection (Clock.AfterFunc) drives
+// both pings and the idle check, so keepalive costs no goroutine.
+
+// RTTStats is the round-trip time measured by pings.
+type RTTStats struct {
+	Last     time.Duration // the latest sample
+	Smoothed time.Duration // exponentially weighted, 1/8 per sample (as TCP's SRTT)
+	Min      time.Duration // the smallest sample
+	Samples  uint64        // how many pongs were matched
+}
+
+// RTT returns the connection's round-trip time measurements. It is zero
+// until the first pong.
+func (c *MultiConn) RTT() RTTStats {
+	c.ka.Lock()
+	defer c.ka.Unlock()
+	return c.ka.rtt
+}
+
+func (c *MultiConn) startKeepalive() {
+	c.ka.Lock()
+	defer c.ka.Unlock()
+	c.ka.nextPing = c.p.pingInterval
+	c.ka.timer = c.clock.AfterFunc(c.p.pingInterval, c.keepaliveTick)
+}
+
+func (c *MultiConn) stopKeepalive() {
+	c.ka.Lock()
+	defer c.ka.Unlock()
+	c.ka.stopped = true
+	if c.ka.timer != nil {
+		c.ka.timer.Stop()
+	}
+}
+
+// keepaliveTick runs on the timer: it closes a connection whose peer has
+// been silent (or has not read) for IdleTimeout, sends the ping when due,
+// and rearms the timer for the next event.
+func (c *MultiConn) keepaliveTick() {
+	now := c.clock.Now()
+	off := time.Duration(c.offset(now))
+	idle := c.p.idleTimeout
+	last := time.Duration(c.lastRecv.Load())
+	if off-last >= idle {
+		c.timedOut(fmt.Sprintf("nothing received for %v", (off - last).Round(time.Millisecond)))
+		return
+	}
+	next := last + idle
+	if ws := c.writeStart.Load(); ws != 0 {
+		started := time.Duration(ws - 1)
+		if off-started >= idle {
+			c.timedOut(fmt.Sprintf("a write blocked for %v", (off - started).Round(time.Millisecond)))
+			return
+		}
+		next = min(next, started+idle)
+	}
+	c.ka.Lock()
+	if c.ka.stopped {
+		c.ka.Unlock()
+		return
+	}
+	due := off >= c.ka.nextPing
+	if due {
+		c.ka.nextPing = off + c.p.pingInterval
+	}
+	next = min(next, c.ka.nextPing)
+	c.ka.timer.Reset(max(next-off, time.Millisecond))
+	c.ka.Unlock()
+	// Lock order: c.w before c.ka (the writer records pings holding c.w).
+	if due {
+		c.w.Lock()
+		if c.w.state != stateFinal {
+			c.w.pingDue = true
+			c.kickLocked()
+		}
+		c.w.Unlock()
+	}
+}
+
+func (c *MultiConn) timedOut(text string) {
+	ge := &GoAwayError{Code: GoAwayTimeout, Text: text, Err: fmt.Errorf("%w: %s", ErrIdleTimeout, text)}
+	c.p.log.Info("conn: peer timed out", "peer", c.remote.Short(), "reason", text)
+	c.fail(ge, ge, 0)
+}
+
+// pingSent records the ping the writer is sending; the caller holds c.w.
+func (c *MultiConn) pingSent(nonce uint64, now time.Time) {
+	c.ka.Lock()
+	c.ka.outstanding, c.ka.outstandingAt, c.ka.waiting = nonce, now, true
+	c.ka.Unlock()
+	c.st.pingsSent.Add(1)
+}
+
+// pongReceived matches a pong against the outstanding ping. Late pongs of
+// earlier pings are ignored.
+func (c *MultiConn) pongReceived(nonce uint64, now time.Time) {
+	c.ka.Lock()
+	defer c.ka.Unlock()
+	if !c.ka.waiting || nonce != c.ka.outstanding {
+		return
+	}
+	c.ka.waiting = false
+	rtt := max(now.Sub(c.ka.outstandingAt), 0)
+	r := &c.ka.rtt
+	r.Last = rtt
+	if r.Samples == 0 {
+		r.Smoothed, r.Min = rtt, rtt
+	} else {
+		r.Smoothed += (rtt - r.Smoothed) / 8
+		r.Min = min(r.Min, rtt)
+	}
+	r.Samples++
+}
+
+// queuePong asks the writer to answer a ping; a newer ping replaces an
+// unanswered older one.
+func (c *MultiConn) queuePong(nonce uint64) {
+	c.w.Lock()
+	if c.w.state != stateFinal {
+		c.w.pongDue, c.w.pongNonce = true, nonce
+		c.kickLocked()
+	}
+	c.w.Unlock()
+}

@@ -1,0 +1,145 @@
+package conn
+
+import "time"
+
+// Limits and defaults of MultiConn. Each wire limit is part of the protocol
+// (docs/PROTOCOL-multiconn.md); each default is what a zero field of
+// MultiConfig or TopicConfig means.
+
+// Wire limits.
+const (
+	// frameBudget is the number of application bytes one EncryptedConn Write
+	// turns into one frame (and one syscall): MaxFramePayload. The writer never
+	// hands the transport more than this in one call.
+	frameBudget = MaxFramePayload
+
+	// packetHeaderLen is the length in bytes of every packet header:
+	// topic, flags or control type, payload length.
+	packetHeaderLen = 4
+	// firstHeaderLen is the header length of the first packet of a message,
+	// which adds the 4-byte total message length.
+	firstHeaderLen = packetHeaderLen + 4
+
+	// MaxPacketPayloadLimit is the largest packet payload in bytes that a
+	// MultiConn accepts from a peer or can be configured to send: one
+	// first-packet header plus this payload fill exactly one frame.
+	MaxPacketPayloadLimit = frameBudget - firstHeaderLen
+	// MinPacketPayload is the smallest MaxPacketPayload in bytes a MultiConfig
+	// may set; smaller packets only waste headers.
+	MinPacketPayload = 512
+
+	// MaxMessageSizeLimit is the largest message in bytes any topic may allow
+	// (1 GiB): total lengths are 32-bit and a peer must never make us
+	// allocate more than this for one message.
+	MaxMessageSizeLimit = 1 << 30
+
+	// MessageCreditOverhead is the credit in bytes that each message costs on
+	// top of its length, so that even empty messages use up the receiver's
+	// window and the number of messages a peer can make us hold is bounded
+	// by RecvWindow / MessageCreditOverhead.
+	MessageCreditOverhead = 64
+
+	// MaxRecvWindow is the largest per-topic receive window in bytes (2 GiB - 1):
+	// windows travel as 32-bit numbers.
+	MaxRecvWindow = 1<<31 - 1
+
+	// maxGoAwayText is the longest goaway text in bytes; longer text is cut.
+	maxGoAwayText = 256
+
+	// maxControlBody is the longest control-message body in bytes: a
+	// SETTINGS message declaring all 255 topics.
+	maxControlBody = settingsFixedLen + 255*settingsEntryLen
+
+	// settingsVersion is the version of the SETTINGS message we send and the
+	// only one we accept.
+	settingsVersion = 1
+)
+
+// Defaults (the meaning of a zero field).
+const (
+	// DefaultMaxPacketPayload is the default largest packet payload in bytes
+	// (16 KiB): a packet of a lower-priority message delays a higher-priority
+	// one by at most ~16 KiB of wire time, 130 µs at 1 Gbit/s.
+	DefaultMaxPacketPayload = 16 << 10
+
+	// DefaultMaxMessageSize is the default largest message of a topic (1 MiB).
+	DefaultMaxMessageSize = 1 << 20
+
+	// DefaultSendQueue is the default number of messages a topic queues for
+	// sending before Send blocks and TrySend fails.
+	DefaultSendQueue = 256
+
+	// minDefaultRecvWindow is the smallest default receive window in bytes
+	// (1 MiB); the default is max(2 × MaxMessageSize, this) so that a
+	// sender can keep one message in flight while the previous one is
+	// consumed.
+	minDefaultRecvWindow = 1 << 20
+
+	// maxWindowUpdateThreshold caps the credit in bytes the receiver gathers
+	// before it sends a window update: updates go out when a quarter of the
+	// window or 64 KiB has been consumed, whichever is smaller.
+	maxWindowUpdateThreshold = 64 << 10
+
+	// DefaultPingInterval is how often a ping is sent (10 s). Pings measure
+	// RTT; they are not needed for liveness while other traffic flows.
+	DefaultPingInterval = 10 * time.Second
+
+	// DefaultIdleTimeout is how long a peer may send nothing at all before it
+	// is declared dead (60 s). Any authenticated inbound byte counts, pongs
+	// are never queued behind bulk data (control goes first, packets are
+	// ≤ 16 KiB, the kernel's unsent queue is capped by TCP_NOTSENT_LOWAT), so a
+	// validator on a 200 ms transatlantic link receiving a 64 MiB block at
+	// 10 Mbit/s (54 s) still answers each ping within a second and is never
+	// dropped; 60 s is six missed pings.
+	DefaultIdleTimeout = 60 * time.Second
+
+	// DefaultCloseTimeout bounds a graceful close (5 s): the time to flush
+	// queued messages, send the goaway and wait for the peer to close.
+	DefaultCloseTimeout = 5 * time.Second
+
+	// DefaultSetupTimeout bounds the SETTINGS exchange in NewMultiConn when
+	// the context has no earlier deadline (10 s).
+	DefaultSetupTimeout = 10 * time.Second
+
+	// DefaultNotSentLowat is the default TCP_NOTSENT_LOWAT in bytes (128 KiB):
+	// at most this much unsent data waits in the kernel in front of a
+	// consensus message; 1 ms at 1 Gbit/s.
+	DefaultNotSentLowat = 128 << 10
+
+	// DefaultPingRate is how many inbound pings (and pongs) per second a peer
+	// may send on average (1/s, ten times our own default rate).
+	DefaultPingRate = 1.0
+	// DefaultPingBurst is how many inbound pings a peer may send at once.
+	DefaultPingBurst = 10
+
+	// DefaultExcessTolerance is how many inbound rate-limit excesses are
+	// tolerated within DefaultExcessPeriod before the connection is closed
+	// with goaway "rate limit".
+	DefaultExcessTolerance = 100
+	// DefaultExcessPeriod is the period over which excess is counted (10 s).
+	DefaultExcessPeriod = 10 * time.Second
+
+	// recvRateBurst is how many seconds of the configured inbound byte rate a
+	// peer may send at once before it counts as excess: network bunching
+	// makes a conforming sender look bursty at the receiver.
+	recvRateBurst = 2
+	// sendRateBurstDiv: the outbound limiter's burst is rate/10 (100 ms worth)
+	// but never less than one frame.
+	sendRateBurstDiv = 10
+
+	// goAwayWriteTimeout bounds the write of a goaway when the connection is
+	// aborted; a peer that does not read does not hold us up.
+	goAwayWriteTimeout = time.Second
+	// abortLinger is how long Abort waits for the peer to close after the
+	// goaway, so the goaway is not lost to a TCP reset.
+	abortLinger = time.Second
+
+	// smallReadLen is the size of the fixed read buffer an idle reader blocks
+	// on: a header plus a ping fits, and nothing bigger is held while idle.
+	smallReadLen = 64
+	// directReadMin: payload remainders at least this long are read straight
+	// into the message buffer instead of through the pooled read buffer.
+	directReadMin = 4 << 10
+	// bigBufLen is the size of the pooled read and write buffers.
+	bigBufLen = frameBudget
+)
