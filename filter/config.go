@@ -148,8 +148,8 @@ type Config struct {
 	// never from CIDR or country rules.
 	ExemptPrivate bool
 
-	// Now returns the current time for the attempt throttle. Nil means
-	// time.Now. Tests inject a fake clock here.
+	// Now returns the current time for the attempt throttle; it is called
+	// concurrently. Nil means time.Now. Tests inject a fake clock here.
 	Now func() time.Time
 
 	// Logger receives database reload events and errors, never anything

@@ -84,10 +84,10 @@ func newFilter(cfg Config, h hooks) (*Filter, error) {
 		return nil, &DBError{Path: s.dbPath, Err: err}
 	}
 	if s.dbInterval > 0 {
-		tick, stop := h.newTicker, func() {}
 		var c <-chan time.Time
-		if tick != nil {
-			c, stop = tick(s.dbInterval)
+		var stop func()
+		if h.newTicker != nil {
+			c, stop = h.newTicker(s.dbInterval)
 		} else {
 			t := time.NewTicker(s.dbInterval)
 			c, stop = t.C, t.Stop

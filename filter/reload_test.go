@@ -1,10 +1,13 @@
 package filter
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +24,9 @@ func TestReloadExplicit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "country.mmdb")
 	mod := time.Unix(1700000000, 0)
 	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV1), mod)
-	f := newTestFilter(t, Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: -1})
+	var logs bytes.Buffer
+	f := newTestFilter(t, Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: -1,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	a := addr("127.0.1.1")
 	if d := f.CheckRules(a); d != (Decision{ReasonCountryDenied, "DE"}) {
 		t.Fatalf("v1: %v", d)
@@ -54,6 +59,14 @@ func TestReloadExplicit(t *testing.T) {
 	wantErr(t, f.Reload(), `filter: country database "`+path+`": open: no such file or directory`)
 	if s := f.Stats(); s.ReloadErrors != 2 {
 		t.Errorf("ReloadErrors %d, want 2", s.ReloadErrors)
+	}
+	for _, want := range []string{
+		`level=INFO msg="filter: country database loaded" path=` + path + ` type=DBIP-Country-Lite`,
+		`level=WARN msg="filter: country database not reloaded; keeping the loaded one"`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
 	}
 
 	if err := newTestFilter(t, Config{}).Reload(); err != ErrNoDatabase {
