@@ -382,8 +382,12 @@ func writeAtomic(path string, data []byte) (err error) {
 }
 
 // rotateBackup makes path.bak the current path, if there is one, without
-// ever leaving path missing.
+// ever leaving path missing. Without a current file (the first save, or the
+// file was moved aside as corrupt) the backup stays as it is.
 func rotateBackup(path string) error {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	bak := path + backupSuffix
 	if err := os.Remove(bak); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

@@ -1,0 +1,481 @@
+package peerbook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+func openTestBook(t testing.TB, path string, cfg Config) (*Book, *LoadReport) {
+	t.Helper()
+	b, rep, err := Open(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, rep
+}
+
+// populate gives b a bit of everything the file must carry.
+func populate(t testing.TB, b *Book, clk *fakeClock) {
+	t.Helper()
+	for i := range 50 {
+		a := addrOf(idN(uint64(i+1)), publicIP(uint32(i)<<16), 26656)
+		if err := b.Add(a, Source{Kind: SourceInbound}); errors.Is(err, ErrBucketFull) {
+			continue // a slot collision; rare
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch i % 5 {
+		case 0:
+			_ = b.MarkAttempt(a.ID)
+			_ = b.MarkSuccess(a.ID)
+		case 1:
+			_, _ = b.MarkFailure(a.ID)
+			_, _ = b.MarkFailure(a.ID)
+		}
+	}
+	ingest(t, b, addrOf(idN(900), "20.1.1.1", 1), pexResp(addrOf(idN(901), "21.1.1.1", 1)))
+	if err := b.Add(crypto.Address{ID: idN(902), Host: "seed.example.org", Port: 26656}, Source{Kind: SourceBootstrap}); err != nil && !errors.Is(err, ErrBucketFull) {
+		t.Fatal(err)
+	}
+	if err := b.Protect(addrOf(idN(903), "22.1.1.1", 26656)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetMeta(idN(1), &pb.PeerMeta{ChainId: "test-1", ProtocolVersion: 2, Topics: []byte{0, 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ban(idN(3), 24*time.Hour, "bad blocks"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.BanIP(netip.MustParseAddr("2a01::7"), 2*time.Hour, "flood"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ban(idN(4), time.Second, "short"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second) // the short ban expires before the save
+}
+
+func sameEntry(a, b Entry) bool {
+	tm := func(x, y time.Time) bool { return x.Equal(y) }
+	return a.Addr == b.Addr && a.Source == b.Source && a.Protected == b.Protected && a.Tried == b.Tried &&
+		tm(a.FirstSeen, b.FirstSeen) && tm(a.LastSeen, b.LastSeen) && tm(a.LastAttempt, b.LastAttempt) &&
+		tm(a.LastSuccess, b.LastSuccess) && tm(a.NextAttempt, b.NextAttempt) && a.Failures == b.Failures &&
+		tm(a.BanUntil, b.BanUntil) && a.BanReason == b.BanReason &&
+		a.Meta.ChainID == b.Meta.ChainID && a.Meta.ProtocolVersion == b.Meta.ProtocolVersion && bytes.Equal(a.Meta.Topics, b.Meta.Topics)
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	clk := newClock()
+	cfg := testConfig(clk)
+	path := filepath.Join(t.TempDir(), "peerbook.json")
+	b, rep := openTestBook(t, path, cfg)
+	if rep.Origin != OriginEmpty || len(rep.Problems) != 0 {
+		t.Fatalf("fresh: %+v", rep)
+	}
+	populate(t, b, clk)
+	before := map[crypto.ID]Entry{}
+	pos := map[crypto.ID][2]int{}
+	for _, e := range b.Entries() {
+		before[e.Addr.ID] = e
+	}
+	for id, e := range b.mu.byID {
+		pos[id] = [2]int{int(e.table), e.pos}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Save(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Save after Close: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+
+	cfg.Rand = seeded(99) // a different generator: the secret must come from the file
+	b2, rep := openTestBook(t, path, cfg)
+	defer b2.Close()
+	if rep.Origin != OriginFile || rep.Entries != len(before) || rep.Bans != 2 || rep.Dropped != 0 || len(rep.Problems) != 0 {
+		t.Fatalf("report %+v, want %d entries and 2 bans", rep, len(before))
+	}
+	if b2.secret != b.secret {
+		t.Fatal("secret not restored")
+	}
+	for _, e := range b2.Entries() {
+		if !sameEntry(e, before[e.Addr.ID]) {
+			t.Fatalf("entry changed:\n have %+v\n want %+v", e, before[e.Addr.ID])
+		}
+	}
+	for id, e := range b2.mu.byID {
+		if p := pos[id]; p != [2]int{int(e.table), e.pos} {
+			t.Fatalf("%s moved from %v to %d/%d", id.Short(), p, e.table, e.pos)
+		}
+	}
+	if !b2.IsBanned(idN(3)) || !b2.IsIPBanned(netip.MustParseAddr("2a01::7")) || b2.IsBanned(idN(4)) {
+		t.Fatal("bans not restored")
+	}
+	// Backoff survives: entries with failures are not picked until their time.
+	for _, a := range b2.Pick(1000, nil) {
+		if e := before[a.ID]; e.Failures > 0 {
+			t.Fatalf("backed-off %v picked after reload", a)
+		}
+	}
+	clk.Advance(DefaultBackoffCap)
+	if n := len(b2.Pick(1000, nil)); n != len(before)-2 { // all but the protected and the banned
+		t.Fatalf("after backoff: %d picked, want %d", n, len(before)-2)
+	}
+	checkInvariants(t, b2)
+}
+
+func TestSaveRotatesBackup(t *testing.T) {
+	clk := newClock()
+	path := filepath.Join(t.TempDir(), "book.json")
+	b, _ := openTestBook(t, path, testConfig(clk))
+	defer b.Close()
+	if _, err := os.Stat(path + backupSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("backup before any save")
+	}
+	_ = b.Add(addrOf(idN(1), "11.1.1.1", 1), Source{Kind: SourceManual})
+	if err := b.Save(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(path)
+	_ = b.Add(addrOf(idN(2), "12.1.1.1", 1), Source{Kind: SourceManual})
+	if err := b.Save(); err != nil {
+		t.Fatal(err)
+	}
+	bak, _ := os.ReadFile(path + backupSuffix)
+	if !bytes.Equal(first, bak) {
+		t.Fatal("backup is not the previous file")
+	}
+	des, _ := os.ReadDir(filepath.Dir(path))
+	if len(des) != 2 {
+		t.Fatalf("stray files: %v", des)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+}
+
+func TestOpenRemovesTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "book.json")
+	stale := path + tempInfix + "12345"
+	other := filepath.Join(dir, "other.json.tmp-1")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := openTestBook(t, path, testConfig(newClock()))
+	defer b.Close()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("stale temp file kept")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal("someone else's file removed")
+	}
+}
+
+// goodFile returns the bytes of a saved book with two entries.
+func goodFile(t testing.TB) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "good.json")
+	b, _ := openTestBook(t, path, testConfig(newClock()))
+	_ = b.Add(addrOf(idN(1), "11.1.1.1", 1), Source{Kind: SourceManual})
+	_ = b.Add(addrOf(idN(2), "12.1.1.1", 1), Source{Kind: SourceManual})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestCorruptFiles: each unusable file is moved aside with its bytes intact,
+// reported, and the book starts from the backup or empty.
+func TestCorruptFiles(t *testing.T) {
+	good := goodFile(t)
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr error
+	}{
+		{"empty", nil, ErrCorruptFile},
+		{"whitespace", []byte(" \n"), ErrCorruptFile},
+		{"truncated", good[:len(good)/2], ErrCorruptFile},
+		{"truncated at end", good[:len(good)-3], ErrCorruptFile},
+		{"one byte", good[:1], ErrCorruptFile},
+		{"garbage", []byte("\x00\xff\x13 not json"), ErrCorruptFile},
+		{"array", []byte("[]"), ErrCorruptFile},
+		{"trailing data", append(append([]byte(nil), good...), "{}"...), ErrCorruptFile},
+		{"wrong version", bytes.Replace(good, []byte(`"version":1`), []byte(`"version":2`), 1), ErrFileVersion},
+		{"version zero", bytes.Replace(good, []byte(`"version":1`), []byte(`"version":0`), 1), ErrFileVersion},
+		{"no version", bytes.Replace(good, []byte(`"version":1,`), nil, 1), ErrCorruptFile},
+		{"no secret", []byte(`{"version":1,"entries":[]}`), ErrCorruptFile},
+		{"short secret", []byte(`{"version":1,"secret":"abcd","entries":[]}`), ErrCorruptFile},
+		{"entries not array", []byte(`{"version":1,"secret":"` + strings.Repeat("00", 32) + `","entries":{}}`), ErrCorruptFile},
+		{"entry wrong type", []byte(`{"version":1,"secret":"` + strings.Repeat("00", 32) + `","entries":[{"failures":"x"}]}`), ErrCorruptFile},
+	}
+	for _, tt := range tests {
+		for _, backup := range []string{"none", "good", "corrupt"} {
+			t.Run(tt.name+"/backup="+backup, func(t *testing.T) {
+				clk := newClock()
+				dir := t.TempDir()
+				path := filepath.Join(dir, "peerbook.json")
+				if err := os.WriteFile(path, tt.data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				switch backup {
+				case "good":
+					_ = os.WriteFile(path+backupSuffix, good, 0o600)
+				case "corrupt":
+					_ = os.WriteFile(path+backupSuffix, []byte("{"), 0o600)
+				}
+				b, rep := openTestBook(t, path, testConfig(clk))
+				defer b.Close()
+				wantProblems, wantOrigin, wantLen := 1, OriginEmpty, 0
+				switch backup {
+				case "good":
+					wantOrigin, wantLen = OriginBackup, 2
+				case "corrupt":
+					wantProblems = 2
+				}
+				if rep.Origin != wantOrigin || len(rep.Problems) != wantProblems || b.Len() != wantLen {
+					t.Fatalf("report %+v, %d entries", rep, b.Len())
+				}
+				p := rep.Problems[0]
+				if !errors.Is(p, tt.wantErr) || p.Path != path {
+					t.Fatalf("problem %v, want %v", p, tt.wantErr)
+				}
+				wantName := path + ".corrupt-20250301T120000.000000000Z"
+				if p.MovedTo != wantName || strings.Contains(filepath.Base(p.MovedTo), ":") {
+					t.Fatalf("moved to %q, want %q", p.MovedTo, wantName)
+				}
+				kept, err := os.ReadFile(p.MovedTo)
+				if err != nil || !bytes.Equal(kept, tt.data) {
+					t.Fatalf("original not kept aside: %v", err)
+				}
+				if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+					t.Fatal("corrupt file still in place")
+				}
+				if backup == "corrupt" {
+					if q := rep.Problems[1]; q.Path != path+backupSuffix || q.MovedTo != path+backupSuffix+".corrupt-20250301T120000.000000000Z" {
+						t.Fatalf("backup problem %+v", q)
+					}
+				}
+				// The book works and saves over the moved file's old name.
+				if err := b.Add(addrOf(idN(9), "13.1.1.1", 1), Source{Kind: SourceManual}); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Save(); err != nil {
+					t.Fatal(err)
+				}
+				if backup == "good" {
+					if data, _ := os.ReadFile(path + backupSuffix); !bytes.Equal(data, good) {
+						t.Fatal("the good backup was replaced")
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestCorruptNameCollision(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "peerbook.json")
+	for i := range 3 {
+		_ = os.WriteFile(path, []byte("bad"), 0o600)
+		b, rep := openTestBook(t, path, testConfig(clk)) // same clock reading each time
+		_ = b.Close()
+		want := path + ".corrupt-20250301T120000.000000000Z"
+		if i > 0 {
+			want += "-" + string(rune('0'+i))
+		}
+		if rep.Problems[0].MovedTo != want {
+			t.Fatalf("moved to %q, want %q", rep.Problems[0].MovedTo, want)
+		}
+		_ = os.Remove(path)
+	}
+}
+
+func TestOversizedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "peerbook.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxFileSize + 1); err != nil { // sparse: no real disk use
+		t.Fatal(err)
+	}
+	f.Close()
+	b, rep := openTestBook(t, path, testConfig(newClock()))
+	defer b.Close()
+	if len(rep.Problems) != 1 || !errors.Is(rep.Problems[0], ErrCorruptFile) || rep.Origin != OriginEmpty {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestMissingFileIsEmpty(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "peerbook.json")
+	// A lone backup is not used: removing the book is how an operator resets it.
+	_ = os.WriteFile(path+backupSuffix, goodFile(t), 0o600)
+	b, rep := openTestBook(t, path, testConfig(newClock()))
+	defer b.Close()
+	if rep.Origin != OriginEmpty || len(rep.Problems) != 0 || b.Len() != 0 {
+		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestUnreadableFileIsAnError(t *testing.T) {
+	if os.Getuid() == 0 {
+		t.Skip("root reads any file")
+	}
+	path := filepath.Join(t.TempDir(), "peerbook.json")
+	_ = os.WriteFile(path, goodFile(t), 0o000)
+	if _, _, err := Open(path, testConfig(newClock())); err == nil {
+		t.Fatal("unreadable file opened as empty; the next save would destroy it")
+	}
+}
+
+// TestLoadBounds: entries beyond the configured capacity, invalid entries
+// and expired bans are dropped one by one, not the file.
+func TestLoadBounds(t *testing.T) {
+	clk := newClock()
+	path := filepath.Join(t.TempDir(), "peerbook.json")
+	big := testConfig(clk)
+	b, _ := openTestBook(t, path, big)
+	for i := range 300 {
+		_ = b.Add(addrOf(idN(uint64(i+1)), publicIP(uint32(i)<<16), 1), Source{Kind: SourceInbound})
+	}
+	n := b.Len()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	small := testConfig(clk)
+	small.MaxEntries = 100
+	b2, rep := openTestBook(t, path, small)
+	defer b2.Close()
+	if rep.Entries != 100 || rep.Dropped != n-100 || b2.Len() != 100 {
+		t.Fatalf("report %+v, len %d", rep, b2.Len())
+	}
+	checkInvariants(t, b2)
+
+	secret := strings.Repeat("ab", 32)
+	data := `{"version":1,"secret":"` + secret + `","unknown":{"x":[1,2]},"entries":[
+{"addr":"` + idN(1).String() + `@11.1.1.1:1","failures":-5,"next_attempt":"2999-01-01T00:00:00Z"},
+{"addr":"` + idN(1).String() + `@11.1.1.2:1"},
+{"addr":"11.1.1.3:1"},
+{"addr":"` + idN(2).String() + `@11.1.1.4:0"},
+{"addr":"` + idN(3).String() + `@11.1.1.5:1","source_from":"zz"},
+{"addr":"` + idN(4).String() + `@11.1.1.6:1","failures":99},
+{"addr":"` + idN(5).String() + `@11.1.1.7:1","meta":{"chain_id":"` + strings.Repeat("c", 500) + `"}}
+],"bans":[
+{"id":"` + idN(9).String() + `","until":"2999-01-01T00:00:00Z"},
+{"id":"` + idN(10).String() + `","until":"2000-01-01T00:00:00Z"},
+{"ip":"nonsense","until":"2999-01-01T00:00:00Z"},
+{"id":"` + idN(11).String() + `","ip":"1.2.3.4","until":"2999-01-01T00:00:00Z"}
+]}`
+	path2 := filepath.Join(t.TempDir(), "peerbook.json")
+	_ = os.WriteFile(path2, []byte(data), 0o600)
+	b3, rep := openTestBook(t, path2, testConfig(clk))
+	defer b3.Close()
+	if rep.Origin != OriginFile || rep.Entries != 2 || rep.Bans != 1 || rep.Dropped != 8 {
+		t.Fatalf("report %+v", rep)
+	}
+	e, _ := b3.Get(idN(1))
+	if e.Failures != 0 || e.NextAttempt.After(clk.Now().Add(DefaultBackoffCap)) {
+		t.Fatalf("counts not bounded: %+v", e)
+	}
+	if e, _ := b3.Get(idN(5)); len(e.Meta.ChainID) != maxMetaString {
+		t.Fatalf("meta not bounded: %d", len(e.Meta.ChainID))
+	}
+	if ban := b3.Bans(); len(ban) != 1 || ban[0].Until.After(clk.Now().Add(MaxBanDuration)) {
+		t.Fatalf("ban not bounded: %+v", ban)
+	}
+	checkInvariants(t, b3)
+}
+
+func TestNoPath(t *testing.T) {
+	b := newTestBook(t, testConfig(newClock()))
+	if err := b.Save(); !errors.Is(err, ErrNoPath) {
+		t.Fatal(err)
+	}
+	if err := b.Run(context.Background()); !errors.Is(err, ErrNoPath) {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRun: the interval saver saves changes, a cancelled context saves once
+// more, and Close ends Run. Synchronisation is by channels, not sleeps.
+func TestRun(t *testing.T) {
+	clk := newClock()
+	cfg := testConfig(clk)
+	cfg.SaveInterval = time.Millisecond
+	path := filepath.Join(t.TempDir(), "peerbook.json")
+	b, _ := openTestBook(t, path, cfg)
+	saved := make(chan struct{}, 1)
+	b.afterSave = func() {
+		select {
+		case saved <- struct{}{}:
+		default:
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+
+	_ = b.Add(addrOf(idN(1), "11.1.1.1", 1), Source{Kind: SourceManual})
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case <-saved:
+			case <-deadline:
+				t.Fatalf("no save with %d entries", want)
+			}
+			if b2, rep, err := Open(path, testConfig(clk)); err == nil {
+				n := rep.Entries
+				_ = b2.Close() // a book without changes does not write
+				if n == want {
+					return
+				}
+			}
+		}
+	}
+	waitFor(1)
+	_ = b.Add(addrOf(idN(2), "12.1.1.1", 1), Source{Kind: SourceManual})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, rep, _ := Open(path, testConfig(clk)); rep.Entries != 2 {
+		t.Fatalf("final save of Run: %d entries", rep.Entries)
+	}
+
+	go func() { done <- b.Run(context.Background()) }()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
