@@ -99,6 +99,9 @@ func Open(path string, cfg Config) (*Book, *LoadReport, error) {
 			return nil, rep, err
 		}
 	}
+	if len(rep.Problems) > 0 {
+		b.touch() // write a good file at the next save, so the backup is not the only copy
+	}
 	b.cfg.Logger.Info("peerbook: loaded", slog.String("path", path), slog.String("origin", string(rep.Origin)),
 		slog.Int("entries", rep.Entries), slog.Int("bans", rep.Bans), slog.Int("dropped", rep.Dropped))
 	return b, rep, nil
@@ -301,7 +304,20 @@ func (b *Book) isClosed() bool {
 
 // saveLocked saves; the caller holds b.save.
 func (b *Book) saveLocked() error {
-	now := b.cfg.Now()
+	data, gen, err := b.marshal(b.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(b.path, data); err != nil {
+		return err
+	}
+	b.save.gen = gen
+	return nil
+}
+
+// marshal encodes the book as of now and returns the generation it holds.
+// It holds the book's lock only to copy the entries and bans.
+func (b *Book) marshal(now time.Time) ([]byte, uint64, error) {
 	b.mu.Lock()
 	m := &b.mu
 	pruneBans(m.bans, now)
@@ -336,14 +352,7 @@ func (b *Book) saveLocked() error {
 		entries[i] = fe
 	}
 	data, err := encodeFile(b.secret, now, entries, bans)
-	if err != nil {
-		return err
-	}
-	if err := writeAtomic(b.path, data); err != nil {
-		return err
-	}
-	b.save.gen = gen
-	return nil
+	return data, gen, err
 }
 
 // writeAtomic replaces path with data as Save describes.
@@ -473,16 +482,20 @@ func (b *Book) saveIfChanged() error {
 	return b.saveLocked()
 }
 
-// Close ends Run and, for a book with a file, saves it a last time and
-// returns that save's error. Later Saves return ErrClosed; the book still
-// answers queries. Close is idempotent: later calls return nil.
+// Close ends Run and, for a book with a file, saves it a last time if it
+// changed since it was loaded or saved, and returns that save's error. Later
+// Saves return ErrClosed; the book still answers queries. Close is
+// idempotent: later calls return nil.
 func (b *Book) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
 		close(b.done)
 		b.save.Lock()
 		defer b.save.Unlock()
-		if b.path != "" {
+		b.mu.Lock()
+		changed := b.mu.gen != b.save.gen
+		b.mu.Unlock()
+		if b.path != "" && changed {
 			err = b.saveLocked()
 		}
 		b.mu.Lock()
