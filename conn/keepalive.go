@@ -101,13 +101,13 @@ func (c *MultiConn) pingSent(nonce uint64, now time.Time) {
 	c.st.pingsSent.Add(1)
 }
 
-// pongReceived matches a pong against the outstanding ping. Late pongs of
-// earlier pings are ignored.
-func (c *MultiConn) pongReceived(nonce uint64, now time.Time) {
+// pongReceived matches a pong against the outstanding ping and reports
+// whether it did. Late pongs of earlier pings are ignored.
+func (c *MultiConn) pongReceived(nonce uint64, now time.Time) bool {
 	c.ka.Lock()
 	defer c.ka.Unlock()
 	if !c.ka.waiting || nonce != c.ka.outstanding {
-		return
+		return false
 	}
 	c.ka.waiting = false
 	rtt := max(now.Sub(c.ka.outstandingAt), 0)
@@ -120,6 +120,7 @@ func (c *MultiConn) pongReceived(nonce uint64, now time.Time) {
 		r.Min = min(r.Min, rtt)
 	}
 	r.Samples++
+	return true
 }
 
 // queuePong asks the writer to answer a ping; a newer ping replaces an

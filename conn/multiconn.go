@@ -412,7 +412,6 @@ func (c *MultiConn) GoAway(ctx context.Context, code GoAwayCode, text string) er
 	case <-ctx.Done():
 	}
 	unsent := c.fail(ge, ge, 0)
-	c.t.Close()
 	<-c.done
 	return fmt.Errorf("conn: graceful close of %s incomplete, %d queued messages not sent: %w", c.remote.Short(), unsent, ctx.Err())
 }
@@ -434,7 +433,13 @@ func (c *MultiConn) fail(cause error, send *GoAwayError, linger time.Duration) (
 	c.setCause(cause)
 	c.w.Lock()
 	if c.w.state == stateFinal {
+		// Already ending. If the goaway is out and the writer lingers for the
+		// peer to close, stop waiting.
+		sent := c.w.goawaySent
 		c.w.Unlock()
+		if sent {
+			c.t.Close()
+		}
 		return 0
 	}
 	if c.w.state == stateOpen {

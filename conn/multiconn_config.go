@@ -50,7 +50,7 @@ type MultiConfig struct {
 	// persists, disconnected. Reading is never slowed down, so control
 	// messages are never delayed.
 	RecvRate int
-	// PingRate and PingBurst limit inbound pings and pongs (per second, at
+	// PingRate and PingBurst limit inbound pings and unsolicited pongs (per second, at
 	// once); more is a ping flood, a protocol violation. Defaults 1/s and 10.
 	PingRate  float64
 	PingBurst int

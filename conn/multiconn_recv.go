@@ -256,14 +256,13 @@ func (c *MultiConn) readControl(h *packetHeader) error {
 			return err
 		}
 		now := c.clock.Now()
-		if !c.pingLim.AllowN(now, 1) {
-			return violation(ViolationPingFlood, 0, "more than %d pings and pongs at once or %v per second", c.p.pingBurst, c.p.pingRate)
+		// Pings, and pongs that answer no ping of ours, are rate-limited.
+		if (h.kind == ctrlPing || !c.pongReceived(nonce, now)) && !c.pingLim.AllowN(now, 1) {
+			return violation(ViolationPingFlood, 0, "pings or unsolicited pongs beyond %d at once or %v per second", c.p.pingBurst, c.p.pingRate)
 		}
 		if h.kind == ctrlPing {
 			c.st.pingsRecv.Add(1)
 			c.queuePong(nonce)
-		} else {
-			c.pongReceived(nonce, now)
 		}
 		return nil
 	case ctrlWindowUpdate:
