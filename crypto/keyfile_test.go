@@ -184,6 +184,24 @@ func TestParseKeyFile(t *testing.T) {
 				t.Error("returned an identity along with an error")
 			}
 		})
+		// LoadKeyFile reports the same problem, naming the file.
+		t.Run(tt.name+"/LoadKeyFile", func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "node.key")
+			if err := os.WriteFile(path, []byte(tt.in), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			k, err := LoadKeyFile(path)
+			if tt.wantErr == "" {
+				if err != nil || k.ID().String() != rfc8032ID {
+					t.Fatalf("LoadKeyFile = %v, %v", k, err)
+				}
+				return
+			}
+			var kfe *KeyFileError
+			if !errors.As(err, &kfe) || kfe.Path != path || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("LoadKeyFile error = %v, want a *KeyFileError for %s containing %q", err, path, tt.wantErr)
+			}
+		})
 	}
 }
 
