@@ -1,0 +1,183 @@
+package peerset
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+)
+
+// t0 is the fake clock's start.
+var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clock is a manual clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// fakeConn records Close calls.
+type fakeConn struct {
+	name   string
+	mu     sync.Mutex
+	closes int
+	reason DisconnectReason
+}
+
+func (c *fakeConn) Close(r DisconnectReason, _ string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closes++
+	if c.closes == 1 {
+		c.reason = r
+	}
+	return nil
+}
+
+func (c *fakeConn) closed() (int, DisconnectReason) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closes, c.reason
+}
+
+// fakeCounter caps peers per IP and per /24 (IPv4) or /48 (IPv6), like the
+// filter package does. A cap of 0 means none.
+type fakeCounter struct {
+	maxIP, maxSub int
+
+	mu   sync.Mutex
+	ips  map[netip.Addr]int
+	subs map[netip.Prefix]int
+}
+
+func newCounter(maxIP, maxSub int) *fakeCounter {
+	return &fakeCounter{maxIP: maxIP, maxSub: maxSub, ips: map[netip.Addr]int{}, subs: map[netip.Prefix]int{}}
+}
+
+func subnetOf(ip netip.Addr) netip.Prefix {
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
+func (c *fakeCounter) Acquire(ip netip.Addr) (func(), bool, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.maxIP > 0 && c.ips[ip] >= c.maxIP {
+		return nil, false, "ip-cap"
+	}
+	if c.maxSub > 0 && c.subs[subnetOf(ip)] >= c.maxSub {
+		return nil, false, "subnet-cap"
+	}
+	return c.add(ip), true, ""
+}
+
+func (c *fakeCounter) AcquireExempt(ip netip.Addr) func() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.add(ip)
+}
+
+func (c *fakeCounter) add(ip netip.Addr) func() {
+	c.ips[ip]++
+	c.subs[subnetOf(ip)]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.ips[ip]--
+			c.subs[subnetOf(ip)]--
+		})
+	}
+}
+
+// total returns the number of peers counted.
+func (c *fakeCounter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.ips {
+		n += v
+	}
+	return n
+}
+
+// pid returns a test peer ID that sorts by n.
+func pid(n int) crypto.ID {
+	var id crypto.ID
+	id[0] = byte(n >> 8)
+	id[1] = byte(n)
+	id[19] = 0x5a
+	return id
+}
+
+// selfID is the default Self in tests: above every pid.
+var selfID = func() crypto.ID {
+	var id crypto.ID
+	for i := range id {
+		id[i] = 0xff
+	}
+	return id
+}()
+
+// addrOf returns a distinct address per n (n < 2560), each in its own /16
+// network group so outbound peers do not collide.
+func addrOf(n int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{20 + byte(n>>8), byte(n), 7, 1}), 26656)
+}
+
+func info(n int, dir Direction) PeerInfo {
+	return PeerInfo{ID: pid(n), Direction: dir, Remote: addrOf(n), Conn: &fakeConn{name: fmt.Sprint(n)}}
+}
+
+func newSet(t testing.TB, cfg Config) (*Set, *clock) {
+	t.Helper()
+	c := newClock()
+	if cfg.Self.IsZero() {
+		cfg.Self = selfID
+	}
+	if cfg.Now == nil {
+		cfg.Now = c.Now
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s, c
+}
+
+func mustAdmit(t testing.TB, s *Set, in PeerInfo, now time.Time) *Peer {
+	t.Helper()
+	p, _, err := s.Admit(in, now)
+	if err != nil {
+		t.Fatalf("Admit %v: %v", in.ID.Short(), err)
+	}
+	return p
+}
+
+func mustAddr(n int) crypto.Address {
+	ap := addrOf(n)
+	return crypto.Address{ID: pid(n), Host: ap.Addr().String(), Port: ap.Port()}
+}
