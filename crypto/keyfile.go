@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,12 +81,11 @@ func LoadKeyFile(path string) (*Identity, error) {
 	if st.Size() > MaxKeyFileSize {
 		return nil, &KeyFileError{path, fmt.Sprintf("%d bytes is too large for a key file (max %d)", st.Size(), MaxKeyFileSize)}
 	}
-	buf := make([]byte, st.Size()+1)
-	n, err := f.Read(buf)
-	if err != nil && n == 0 && st.Size() > 0 {
+	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	if err != nil {
 		return nil, fmt.Errorf("crypto: key file: %w", err)
 	}
-	return ParseKeyFile(path, buf[:n])
+	return ParseKeyFile(path, data)
 }
 
 // SaveKeyFile writes k to path with permissions 0600, atomically (a temporary

@@ -51,8 +51,9 @@ func NetworkTag(networkID string) [NetworkTagSize]byte {
 // Transcript hashes what both sides sent in the clear: SHA-256 of the label,
 // the network ID (16-bit big-endian length, then bytes), and the two hello
 // messages in canonical order (the hello whose ephemeral key is bytewise
-// smaller first). lowEph and highEph select that order; the caller passes the
-// hellos' ephemeral keys and the hellos themselves.
+// smaller first). The caller passes each hello with its ephemeral key; the
+// hellos are fixed-size, so their concatenation needs no length prefixes.
+// The network ID is at most 64 bytes, so its 16-bit length never truncates.
 func Transcript(networkID string, helloA, ephA, helloB, ephB []byte) [32]byte {
 	if bytes.Compare(ephA, ephB) > 0 {
 		helloA, helloB = helloB, helloA
