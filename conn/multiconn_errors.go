@@ -93,7 +93,7 @@ func (e *ViolationError) Error() string {
 func (e *ViolationError) text() string {
 	s := e.Kind.String()
 	if e.Topic != 0 {
-		s += fmt.Sprintf(" on topic %d", e.Topic)
+		s += fmt.Sprintf(" (topic %d)", e.Topic)
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail

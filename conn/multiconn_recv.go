@@ -186,7 +186,7 @@ func (c *MultiConn) readPackets() error {
 func (c *MultiConn) readData(h *packetHeader) error {
 	t := c.topicByID(h.topic)
 	if t == nil {
-		return violation(ViolationUnknownTopic, h.topic, "we did not declare it")
+		return violation(ViolationUnknownTopic, h.topic, "not declared by us")
 	}
 	if h.length > c.p.maxPacket {
 		return violation(ViolationPacketTooLarge, h.topic, "%d-byte payload, limit %d", h.length, c.p.maxPacket)
