@@ -13,7 +13,7 @@ import (
 
 // Book is the bounded, bucketed, persistent book of known peers. It is safe
 // for concurrent use; every method takes one lock for a bounded amount of
-// work, except Entries, Save and Open, which are O(n).
+// work, except Entries, Bans, Save and Open, which are O(n).
 type Book struct {
 	cfg    Config // immutable after construction
 	path   string // "" for a book made by New
@@ -97,7 +97,8 @@ func (b *Book) newSecret() error {
 
 func (b *Book) touch() { b.mu.gen++ }
 
-// Add records addr, learned from src, as a candidate for dialing. It is for
+// Add records addr, learned from src, as a candidate for dialing. addr must
+// be in the canonical form crypto.ParseAddress returns. It is for
 // bootstrap, manual and inbound sources; PEX responses go through IngestPex.
 //
 // A new peer enters the new table if its slot is free (or held by a failing
@@ -128,10 +129,18 @@ func (b *Book) Add(addr crypto.Address, src Source) error {
 }
 
 // validAddress checks that addr is what crypto.ParseAddress would return for
-// its string form, and returns its IP (zero for a DNS name).
+// its string form, and returns its IP (zero for a DNS name). IP hosts are
+// checked without allocating.
 func validAddress(addr crypto.Address) (netip.Addr, error) {
 	if addr.ID.IsZero() || addr.Port == 0 || addr.Host == "" {
 		return netip.Addr{}, fmt.Errorf("%w: %q needs an ID, a host and a port", ErrInvalidAddress, addr.String())
+	}
+	if ip, err := netip.ParseAddr(addr.Host); err == nil {
+		var buf [64]byte
+		if ip.Zone() != "" || ip.Is4In6() || string(ip.AppendTo(buf[:0])) != addr.Host {
+			return netip.Addr{}, fmt.Errorf("%w: host %q is not in canonical form", ErrInvalidAddress, addr.Host)
+		}
+		return ip, nil
 	}
 	p, err := crypto.ParseAddress(addr.String())
 	if err != nil {

@@ -1,7 +1,9 @@
 package peerbook
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -324,6 +326,62 @@ func TestSetMeta(t *testing.T) {
 		t.Fatalf("meta %+v", e.Meta)
 	}
 	if err := b.SetMeta(idN(2), nil); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatal(err)
+	}
+}
+
+// TestConcurrentUse runs every kind of call at once under the race detector,
+// with Run saving in the background.
+func TestConcurrentUse(t *testing.T) {
+	clk := newClock()
+	cfg := testConfig(clk)
+	cfg.SaveInterval = 20 * time.Millisecond
+	b, _, err := Open(t.TempDir()+"/peerbook.json", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- b.Run(ctx) }()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 0))
+			from := addrOf(idN(uint64(1<<50+w)), "15.1.1.1", 1)
+			for i := range 300 {
+				a := addrOf(idN(uint64(w*1000+i+1)), randomPublicIP(r), 26656)
+				_ = b.Add(a, Source{Kind: SourceInbound})
+				switch i % 6 {
+				case 0:
+					_ = b.MarkSuccess(a.ID)
+				case 1:
+					_, _ = b.MarkFailure(a.ID)
+				case 2:
+					_ = b.MarkPexRequested(from.ID)
+					_, _ = b.IngestPex(from, pexResp(addrOf(idN(uint64(w*1000+i+500)), randomPublicIP(r), 1)))
+				case 3:
+					_ = b.Ban(a.ID, time.Minute, "x")
+					_ = b.AnswerPex(&pb.PexRequest{}, a.ID)
+				case 4:
+					_ = b.Pick(4, nil)
+					_ = b.DueForProbe(4, nil)
+					clk.Advance(time.Second)
+				case 5:
+					_ = b.Stats()
+					_ = b.Entries()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, b)
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -112,6 +112,8 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error returns "peerbook: Config.<Field>: <reason>".
+// Error returns "peerbook: Config.<Field>: <reason>".
 func (e *ConfigError) Error() string { return "peerbook: Config." + e.Field + ": " + e.Reason }
 
 // withDefaults returns c with defaults filled in, or the first invalid field.

@@ -31,8 +31,9 @@ const (
 	// MaxBucketSize bounds Config.BucketSize, in entries.
 	MaxBucketSize = 1024
 	// MaxSlots bounds NewBuckets*BucketSize + TriedBuckets*BucketSize, in
-	// entries: about 4 million, a few hundred MiB at most in memory.
-	MaxSlots = 1 << 22
+	// entries: about a million, roughly 500 MiB of memory when full (an
+	// entry takes about 420 bytes with its indexes).
+	MaxSlots = 1 << 20
 
 	// DefaultIPv4GroupBits is the prefix length of an IPv4 network group.
 	// A /16 is what one operator can cheaply fill; see Bitcoin's addrman.
@@ -107,7 +108,8 @@ const (
 	maxMetaTopics = 256
 
 	// MaxFileSize bounds a book file read from disk, in bytes. 100,000
-	// entries take about 40 MiB.
+	// entries take about 20 MiB; 64 MiB leaves room for long DNS names and
+	// metadata.
 	MaxFileSize = 64 << 20
 	// maxFileEntries bounds the entries decoded from one file.
 	maxFileEntries = MaxSlots + MaxProtected

@@ -147,8 +147,10 @@ type entry struct {
 }
 
 func (e *entry) snapshot() Entry {
+	meta := e.meta
+	meta.Topics = append([]byte(nil), meta.Topics...)
 	return Entry{
-		Addr: e.addr, Source: e.src, Meta: e.meta, Protected: e.protected, Tried: e.table == tableTried,
+		Addr: e.addr, Source: e.src, Meta: meta, Protected: e.protected, Tried: e.table == tableTried,
 		FirstSeen: e.firstSeen, LastSeen: e.lastSeen, LastAttempt: e.lastAttempt,
 		LastSuccess: e.lastSuccess, NextAttempt: e.nextAttempt, Failures: e.failures,
 	}

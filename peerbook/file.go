@@ -42,6 +42,7 @@ type FileError struct {
 	MoveErr error
 }
 
+// Error describes the file, the problem and where the file went.
 func (e *FileError) Error() string {
 	s := "peerbook: book file " + e.Path + ": " + e.Err.Error()
 	if e.MovedTo != "" {
@@ -136,6 +137,9 @@ func decodeFile(data []byte, keep int) (*decodedFile, error) {
 				var fe fileEntry
 				if err := dec.Decode(&fe); err != nil {
 					return err
+				}
+				if d.entries == nil {
+					d.entries = make([]fileEntry, 0, min(keep, len(data)/128+1)) // a saved entry takes 150-400 bytes
 				}
 				if len(d.entries) < keep {
 					d.entries = append(d.entries, fe)
