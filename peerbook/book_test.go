@@ -3,8 +3,8 @@ package peerbook
 import (
 	"context"
 	"errors"
-	"sync"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
