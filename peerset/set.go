@@ -70,7 +70,8 @@ func New(cfg Config) (*Set, error) {
 // older one is stale on its side). When the new connection survives, the
 // old Peer is removed and returned as replaced, for the Node to close with
 // ReasonDuplicate; its Remove is then a no-op. The survivor keeps the
-// score and needs no free slot.
+// score and needs no free slot: it replaces the old connection one for one,
+// so a direction may go over its limit while the total does not.
 //
 // A must-connect peer is exempt from slots, groups and caps (it is counted
 // with Counter.AcquireExempt) and its redial schedule stops while it is
