@@ -36,7 +36,7 @@ type Book struct {
 		ready      [3][]*entry
 		waiting    waitHeap
 		count      [3]int // entries per table
-		nProtected int
+		protected  map[crypto.ID]*entry // must-connect entries, outside the tables
 		bans       map[crypto.ID]banInfo
 		ipBans     map[netip.Addr]banInfo
 		pexOut     map[crypto.ID]time.Time // outstanding PEX requests: deadline
@@ -82,7 +82,7 @@ func (b *Book) reset() {
 	m.slots[tableTried] = make([]*entry, b.cfg.TriedBuckets*b.cfg.BucketSize)
 	m.all, m.ready[tableNew], m.ready[tableTried], m.waiting = nil, nil, nil, nil
 	m.count = [3]int{}
-	m.nProtected = 0
+	m.protected = make(map[crypto.ID]*entry)
 	m.bans = make(map[crypto.ID]banInfo)
 	m.ipBans = make(map[netip.Addr]banInfo)
 	m.pexOut = make(map[crypto.ID]time.Time)
@@ -251,7 +251,7 @@ func (b *Book) readdress(e *entry, addr crypto.Address, ip netip.Addr, src Sourc
 // ID one, with addr as its address. Protected entries live outside the
 // buckets, so they never compete for slots, are never evicted, and are
 // neither picked for dialing nor shared through PEX: the peer set dials
-// them itself. Protect returns ErrSelf, ErrInvalidAddress or
+// them itself, listing them with Protected. Protect returns ErrSelf, ErrInvalidAddress or
 // ErrTooManyProtected; it does not check routability or bans.
 func (b *Book) Protect(addr crypto.Address) error {
 	ip, err := validAddress(addr)
@@ -274,7 +274,7 @@ func (b *Book) Protect(addr crypto.Address) error {
 		b.touch()
 		return nil
 	}
-	if m.nProtected >= MaxProtected {
+	if len(m.protected) >= MaxProtected {
 		return ErrTooManyProtected
 	}
 	if ok {
@@ -293,7 +293,7 @@ func (b *Book) Protect(addr crypto.Address) error {
 		m.byID[addr.ID] = e
 	}
 	e.protected = true
-	m.nProtected++
+	m.protected[e.addr.ID] = e
 	b.touch()
 	return nil
 }
@@ -314,7 +314,7 @@ func (b *Book) Unprotect(id crypto.ID) error {
 		return nil
 	}
 	e.protected = false
-	b.mu.nProtected--
+	delete(b.mu.protected, id)
 	b.touch()
 	e.srcGroup = b.srcGroupOf(e.src, e.addr.Host)
 	pos := b.newPos(e)
@@ -362,6 +362,19 @@ func (b *Book) snapshotLocked(e *entry, now time.Time) Entry {
 	return s
 }
 
+// Protected returns snapshots of the protected (must-connect) entries, for
+// the peer set to dial. It is O(number of protected entries).
+func (b *Book) Protected() []Entry {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Entry, 0, len(b.mu.protected))
+	for _, e := range b.mu.protected {
+		out = append(out, b.snapshotLocked(e, now))
+	}
+	return out
+}
+
 // Entries returns snapshots of every entry, in no particular order. It is
 // O(n) and meant for admin views, not hot paths.
 func (b *Book) Entries() []Entry {
@@ -398,7 +411,7 @@ func (b *Book) Stats() Stats {
 	return Stats{
 		New:            m.count[tableNew],
 		Tried:          m.count[tableTried],
-		Protected:      m.nProtected,
+		Protected:      len(m.protected),
 		Ready:          len(m.ready[tableNew]) + len(m.ready[tableTried]),
 		Waiting:        len(m.waiting),
 		Bans:           len(m.bans),

@@ -146,6 +146,9 @@ func TestProtect(t *testing.T) {
 	if r := b.AnswerPex(&pb.PexRequest{}, idN(5)); len(r.Addrs) != 0 {
 		t.Fatalf("shared protected %v", r.Addrs)
 	}
+	if ps := b.Protected(); len(ps) != 1 || ps[0].Addr.Host != "11.1.1.9" {
+		t.Fatalf("Protected() = %+v", ps)
+	}
 	if err := b.Protect(addrOf(b.cfg.SelfID, "11.1.1.1", 1)); !errors.Is(err, ErrSelf) {
 		t.Fatalf("Protect(self) = %v", err)
 	}

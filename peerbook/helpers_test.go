@@ -170,8 +170,13 @@ func checkInvariants(t testing.TB, b *Book) {
 			t.Fatalf("heap order broken at %d", i)
 		}
 	}
-	if protected != m.nProtected || protected > MaxProtected {
-		t.Fatalf("protected %d, counted %d", protected, m.nProtected)
+	if protected != len(m.protected) || protected > MaxProtected {
+		t.Fatalf("protected %d, in the protected map %d", protected, len(m.protected))
+	}
+	for id, e := range m.protected {
+		if m.byID[id] != e || !e.protected {
+			t.Fatalf("protected map holds %s wrongly", id.Short())
+		}
 	}
 	if len(m.bans) > MaxBans || len(m.ipBans) > MaxBans || len(m.pexOut) > maxPexOutstanding {
 		t.Fatalf("bans or PEX requests over bound")

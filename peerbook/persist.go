@@ -251,10 +251,10 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 		e.nextAttempt = limit
 	}
 	if e.protected {
-		if m.nProtected >= MaxProtected {
+		if len(m.protected) >= MaxProtected {
 			return false
 		}
-		m.nProtected++
+		m.protected[addr.ID] = e
 		m.byID[addr.ID] = e
 		return true
 	}

@@ -138,7 +138,7 @@ func (b *Book) terrible(e *entry, now time.Time) bool {
 func (b *Book) evict(e *entry) {
 	b.unlink(e)
 	if e.protected {
-		b.mu.nProtected--
+		delete(b.mu.protected, e.addr.ID)
 	}
 	delete(b.mu.byID, e.addr.ID)
 }
