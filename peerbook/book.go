@@ -35,7 +35,7 @@ type Book struct {
 		all        []*entry
 		ready      [3][]*entry
 		waiting    waitHeap
-		count      [3]int // entries per table
+		count      [3]int               // entries per table
 		protected  map[crypto.ID]*entry // must-connect entries, outside the tables
 		bans       map[crypto.ID]banInfo
 		ipBans     map[netip.Addr]banInfo
