@@ -93,7 +93,7 @@ type Config struct {
 	Counter Counter
 
 	// Now is the clock for the methods that take no time argument (Report,
-	// Record, Ban, Remove, AddMustConnect) and for New. Nil means
+	// Record, Ban, Remove) and for New, which starts the decay clock. Nil means
 	// time.Now. The Node passes the same clock it uses for the methods
 	// that do take one.
 	Now func() time.Time

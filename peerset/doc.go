@@ -15,8 +15,9 @@
 //
 //   - Accept: after the filter and the handshake, Admit(PeerInfo{Direction:
 //     Inbound, ...}, now). On error, close the new connection with
-//     ReasonOf(err). When replaced is not nil, replaced.Disconnect(
-//     ReasonDuplicate, ""). When the connection ends, Remove(p).
+//     ReasonOf(err). When replaced is not nil, close it with
+//     replaced.Disconnect(ReasonDuplicate, ""). When the connection ends,
+//     Remove(p).
 //   - Dial: CheckDial(id, ip, now) before dialing a book entry; after the
 //     handshake Admit(PeerInfo{Direction: Outbound, ...}, now) as above.
 //   - Must-connect redial service: sleep until EarliestRedial(now), dial
@@ -34,9 +35,19 @@
 //   - Stop: Close(), then Disconnect(ReasonShutdown, "") each peer it
 //     returns.
 //
+// Duplicate connections: when a second connection to a connected peer
+// arrives, both peers keep the same one without talking about it. Of two
+// connections dialed by different sides, the one dialed by the peer with
+// the lower ID (compared bytewise) survives; of two dialed by the same side,
+// the newer. Both peers know both IDs and who dialed what, so the rule gives
+// the same answer on each side whatever order the connections arrive in.
+// One limitation: if the lower-ID node still holds a stale connection it
+// dialed and the other node restarts and dials back, the new connection is
+// refused as a duplicate until keepalive ends the stale one.
+//
 // Must-connect peers do not occupy inbound or outbound slots, so the node
 // holds at most MaxInbound + MaxOutbound + the must-connect peers. They are
 // never trimmed, never refused for slots, groups or caps, and never banned
 // or disconnected for their score (which is still tracked); an explicit Ban
-// does apply to them.
+// does apply to them. The Node asks IsMustConnect to spare them from churn.
 package peerset

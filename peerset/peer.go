@@ -76,7 +76,6 @@ type Peer struct {
 	score   float64
 	must    bool         // a must-connect peer: not in the counts, never trimmed or auto-banned
 	group   netip.Prefix // network group of Remote, for outbound diversity
-	grouped bool         // counted in Set.mu.groups
 	release func()       // undoes the Counter's count; nil without a Counter
 }
 

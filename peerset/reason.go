@@ -95,14 +95,22 @@ func (r DisconnectReason) String() string {
 // Sentinel errors, one per refusal reason. A *RefusedError matches the one
 // of its Reason with errors.Is.
 var (
-	ErrClosed       = errors.New("peerset: closed")
+	// ErrClosed matches ReasonShutdown; AddMustConnect returns it after Close.
+	ErrClosed = errors.New("peerset: closed")
+	// ErrTooManyPeers matches ReasonTooManyPeers.
 	ErrTooManyPeers = errors.New("peerset: too many peers")
-	ErrDuplicate    = errors.New("peerset: duplicate connection")
-	ErrBanned       = errors.New("peerset: peer is banned")
-	ErrSelf         = errors.New("peerset: connection to self")
-	ErrAddressCap   = errors.New("peerset: per-IP or per-subnet cap reached")
+	// ErrDuplicate matches ReasonDuplicate.
+	ErrDuplicate = errors.New("peerset: duplicate connection")
+	// ErrBanned matches ReasonBanned.
+	ErrBanned = errors.New("peerset: peer is banned")
+	// ErrSelf matches ReasonSelf.
+	ErrSelf = errors.New("peerset: connection to self")
+	// ErrAddressCap matches ReasonAddressCap.
+	ErrAddressCap = errors.New("peerset: per-IP or per-subnet cap reached")
+	// ErrNetworkGroup matches ReasonNetworkGroup.
 	ErrNetworkGroup = errors.New("peerset: outbound network group taken")
-	ErrInvalid      = errors.New("peerset: invalid peer info")
+	// ErrInvalid matches ReasonInvalid.
+	ErrInvalid = errors.New("peerset: invalid peer info")
 )
 
 var reasonErrs = [numReasons]error{
