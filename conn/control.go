@@ -17,6 +17,8 @@ const (
 	ctrlWindowUpdate uint8 = 4
 	// ctrlGoAway is the last packet its sender sends: code and text.
 	ctrlGoAway uint8 = 5
+	// ctrlAck acknowledges the data-packet bytes read so far.
+	ctrlAck uint8 = 6
 )
 
 // Control body sizes in bytes.
@@ -29,6 +31,8 @@ const (
 	nonceLen = 8
 	// windowEntryLen: topic u8, increment u32.
 	windowEntryLen = 1 + 4
+	// ackLen: cumulative data bytes read, u64.
+	ackLen = 8
 )
 
 // controlBodyBounds returns the shortest and longest valid body of control
@@ -44,6 +48,8 @@ func controlBodyBounds(typ uint8) (lo, hi int, ok bool) {
 		return windowEntryLen, 255 * windowEntryLen, true
 	case ctrlGoAway:
 		return 1, 1 + maxGoAwayText, true
+	case ctrlAck:
+		return ackLen, ackLen, true
 	}
 	return 0, 0, false
 }

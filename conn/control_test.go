@@ -23,6 +23,7 @@ func TestControlVectors(t *testing.T) {
 		{"pong", appendNonceMsg(nil, ctrlPong, 1), []byte{0, 3, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1}},
 		{"window update", appendWindowUpdates(nil, []windowUpdate{{1, 65536}, {200, 1}}), []byte{0, 4, 0, 10, 1, 0, 1, 0, 0, 200, 0, 0, 0, 1}},
 		{"goaway", appendGoAwayMsg(nil, GoAwayBanned, "spam"), []byte{0, 5, 0, 5, 3, 's', 'p', 'a', 'm'}},
+		{"ack", appendAck(nil, 1<<32+5), []byte{0, 6, 0, 8, 0, 0, 0, 1, 0, 0, 0, 5}},
 	} {
 		if !bytes.Equal(tc.got, tc.want) {
 			t.Errorf("%s:\n got %x\nwant %x", tc.name, tc.got, tc.want)
@@ -49,6 +50,7 @@ func FuzzControl(f *testing.F) {
 	f.Add(ctrlPing, []byte{1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add(ctrlWindowUpdate, []byte{1, 0, 0, 1, 0, 2, 0, 0, 0, 9})
 	f.Add(ctrlGoAway, []byte{4, 'b', 'a', 'd', 0xff})
+	f.Add(ctrlAck, []byte{0, 0, 0, 0, 0, 1, 0, 0})
 	f.Add(uint8(99), []byte{})
 	f.Fuzz(func(t *testing.T, typ uint8, body []byte) {
 		isViolation := func(err error) {
@@ -85,6 +87,10 @@ func FuzzControl(f *testing.F) {
 				return
 			}
 			re = appendWindowUpdates(nil, ups)
+		case ctrlAck:
+			n, err := parseAck(body)
+			isViolation(err)
+			re = appendAck(nil, n)
 		case ctrlGoAway:
 			code, text, err := parseGoAway(body)
 			isViolation(err)

@@ -142,4 +142,28 @@ const (
 	directReadMin = 4 << 10
 	// bigBufLen is the size of the pooled read and write buffers.
 	bigBufLen = frameBudget
+
+	// ackEvery: the receiver acknowledges data-packet bytes each time it has
+	// read this many more (32 KiB: ~8,000 ACKs/s at 256 MB/s, each a 12-byte
+	// packet on the otherwise quiet reverse direction).
+	ackEvery = 32 << 10
+	// minInFlight is the smallest in-flight cap in bytes (128 KiB, four ACK
+	// intervals, so an ACK is always due while the sender waits): at 1 Gbit/s
+	// it drains in 1 ms, which bounds what bulk data adds to an urgent
+	// message's delay on fast links.
+	minInFlight = 128 << 10
+	// initialInFlight is the cap before the first measurements (512 KiB).
+	initialInFlight = 512 << 10
+	// maxInFlight caps the in-flight limit (64 MiB: 10 Gbit/s at 50 ms).
+	maxInFlight = 64 << 20
+	// inFlightGain multiplies the measured bandwidth-delay product, as BBR's
+	// cwnd gain: enough to keep the pipe full while the estimates lag.
+	inFlightGain = 2
+	// inFlightHeadroom is the extra in-flight allowance of each priority
+	// level above the lowest (64 KiB): urgent packets are never held back
+	// by bulk data that filled the cap.
+	inFlightHeadroom = 64 << 10
+	// inFlightWindow is how long a minimum RTT or maximum rate sample is
+	// kept before a worse one replaces it (10 s, as BBR's filters).
+	inFlightWindow = 10 * time.Second
 )

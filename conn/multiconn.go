@@ -81,6 +81,8 @@ type MultiConn struct {
 		linger     time.Duration // after the goaway, how long to wait for the peer to close
 		rateUntil  time.Time     // no data before this (outbound rate limit)
 		rateTimer  Timer
+		ackDue     bool
+		fl         inflight
 	}
 
 	end struct {
@@ -99,6 +101,9 @@ type MultiConn struct {
 		waiting       bool
 		rtt           RTTStats
 	}
+
+	rxData  atomic.Uint64 // data-packet bytes read (acknowledged in ACKs)
+	nextAck uint64        // rxData at which the next ACK is due; reader only
 
 	lastRecv   atomic.Int64 // offset (ns) of the last inbound bytes
 	writeStart atomic.Int64 // offset (ns) + 1 of the Write in progress; 0: none
@@ -298,6 +303,8 @@ func (c *MultiConn) applySettings(s *settings) {
 		}
 	}
 	c.w.pingNonce = rand.Uint64()
+	c.w.fl.cap = initialInFlight
+	c.nextAck = ackEvery
 }
 
 // topicByID returns our topic id, or nil.

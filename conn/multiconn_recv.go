@@ -221,6 +221,7 @@ func (c *MultiConn) readData(h *packetHeader) error {
 		return err
 	}
 	t.roff += h.length
+	c.dataRead(h.length + headerLen(h.topic, h.kind))
 	if t.roff < len(t.rbuf) {
 		return nil
 	}
@@ -267,6 +268,12 @@ func (c *MultiConn) readControl(h *packetHeader) error {
 		return nil
 	case ctrlWindowUpdate:
 		return parseWindowUpdates(body, c.grantCredit)
+	case ctrlAck:
+		n, err := parseAck(body)
+		if err != nil {
+			return err
+		}
+		return c.ackReceived(n)
 	case ctrlGoAway:
 		code, text, err := parseGoAway(body)
 		if err != nil {

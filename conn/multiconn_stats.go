@@ -20,6 +20,13 @@ type MultiStats struct {
 	RateExcess      uint64        // inbound excesses over RecvRate or a topic's InboundRate
 	Violations      uint64        // protocol violations by the peer (at most 1)
 	Unsent          uint64        // accepted messages dropped because the connection ended
+
+	InFlight      int64         // data bytes sent and not yet acknowledged by the peer's reader
+	InFlightCap   int64         // current cap on InFlight for the lowest priority
+	InFlightWaits uint64        // times data waited for the in-flight cap
+	AckRTT        time.Duration // latest round trip measured by ACKs (includes queueing)
+	MinAckRTT     time.Duration // lowest recent ACK round trip
+	DeliveryRate  float64       // highest recent delivery rate, bytes per second
 }
 
 // TopicStats are one topic's counters on one connection.
@@ -44,6 +51,7 @@ type connCounters struct {
 	rateWaits, rateWaitNanos atomic.Uint64
 	rateExcess, violations   atomic.Uint64
 	unsent                   atomic.Uint64
+	inFlightWaits            atomic.Uint64
 }
 
 type topicCounters struct {
@@ -70,6 +78,8 @@ func (c *MultiConn) Stats() MultiStats {
 		Unsent:          c.st.unsent.Load(),
 	}
 	c.w.Lock()
+	s.InFlight, s.InFlightCap, s.InFlightWaits = c.w.fl.used(), c.w.fl.cap, c.st.inFlightWaits.Load()
+	s.AckRTT, s.MinAckRTT, s.DeliveryRate = c.w.fl.lastAckRTT, c.w.fl.minRTT, c.w.fl.maxRate
 	for i, t := range c.topics {
 		s.Topics[i] = TopicStats{
 			ID: t.id, Name: t.cfg.Name,

@@ -145,6 +145,8 @@ func TestProtocolViolations(t *testing.T) {
 		{"window update of odd length", rawCtrl(ctrlWindowUpdate, 1, 0, 0, 0, 1, 0), ViolationMalformedControl, GoAwayProtocolViolation, 0},
 		{"window update that overflows", rawCtrl(ctrlWindowUpdate, 1, 0, 0, 0, 1), ViolationWindowOverflow, GoAwayProtocolViolation, 1},
 		{"window update of 2^32-1", rawCtrl(ctrlWindowUpdate, 2, 0xff, 0xff, 0xff, 0xff), ViolationWindowOverflow, GoAwayProtocolViolation, 2},
+		{"ack of bytes never sent", rawCtrl(ctrlAck, 0, 0, 0, 0, 0, 0, 0, 1), ViolationMalformedControl, GoAwayProtocolViolation, 0},
+		{"short ack", rawCtrl(ctrlAck, 0, 0, 0, 1), ViolationMalformedControl, GoAwayProtocolViolation, 0},
 		{"goaway code 0", rawCtrl(ctrlGoAway, 0), ViolationMalformedControl, GoAwayProtocolViolation, 0},
 		{"oversized goaway", rawCtrl(ctrlGoAway, make([]byte, 1+maxGoAwayText+1)...), ViolationMalformedControl, GoAwayProtocolViolation, 0},
 		{"ping flood", pings(5), ViolationPingFlood, GoAwayProtocolViolation, 0},

@@ -244,6 +244,10 @@ func (c *MultiConn) fillLocked(b []byte, now time.Time) (batch []byte, final boo
 		b = appendNonceMsg(b, ctrlPong, c.w.pongNonce)
 		c.w.pongDue = false
 	}
+	if c.w.ackDue {
+		c.w.ackDue = false
+		b = appendAck(b, c.rxData.Load())
+	}
 	if c.w.windowDue {
 		c.w.windowDue = false
 		b = c.appendWindowUpdates(b)
@@ -254,7 +258,11 @@ func (c *MultiConn) fillLocked(b []byte, now time.Time) (batch []byte, final boo
 		b = appendNonceMsg(b, ctrlPing, c.w.pingNonce)
 		c.pingSent(c.w.pingNonce, now)
 	}
+	sent := c.w.fl.sent
 	b = c.appendData(b, now)
+	if c.w.fl.sent != sent {
+		c.w.fl.record(now)
+	}
 	if c.w.state == stateClosing && c.queuesEmptyLocked() {
 		b = appendGoAwayMsg(b, c.w.goaway.Code, c.w.goaway.Text)
 		c.w.goawaySent = true
@@ -303,8 +311,13 @@ func (c *MultiConn) appendData(b []byte, now time.Time) []byte {
 	}
 	for ci := range c.w.classes {
 		cl := &c.w.classes[ci]
+		limit := c.w.fl.limit(ci, len(c.w.classes))
 		sent := false
 		for {
+			if c.w.fl.used() >= limit {
+				c.st.inFlightWaits.Add(1)
+				return b // lower priorities have lower limits
+			}
 			t := c.nextReadyLocked(cl)
 			if t == nil {
 				break
@@ -378,6 +391,7 @@ func (c *MultiConn) appendPacket(b []byte, t *topic, now time.Time) (_ []byte, o
 	}
 	b = append(b, msg[t.off:t.off+n]...)
 	t.off += n
+	c.w.fl.sent += uint64(hl + n)
 	if t.off == len(msg) {
 		t.st.msgsSent.Add(1)
 		t.st.bytesSent.Add(uint64(len(msg)))
