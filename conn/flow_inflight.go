@@ -26,16 +26,18 @@ type inflight struct {
 	cap     int64  // current limit on sent - acked (lowest priority)
 	samples [32]struct {
 		cum uint64
-		at  time.Time
+		at  time.Duration // when the bytes up to cum went out
 	}
 	head, n int
 
+	// Times are offsets from the connection's start (MultiConn.offset).
 	minRTT     time.Duration
-	minRTTAt   time.Time
+	minRTTAt   time.Duration
 	maxRate    float64 // bytes per second
-	maxRateAt  time.Time
+	maxRateAt  time.Duration
 	rateFrom   uint64 // acked count at the start of the current rate sample
-	rateFromAt time.Time
+	rateFromAt time.Duration
+	rateStart  bool // rateFrom is set
 	lastAckRTT time.Duration
 }
 
@@ -49,7 +51,7 @@ func (f *inflight) limit(ci, classes int) int64 {
 func (f *inflight) used() int64 { return int64(f.sent - f.acked) }
 
 // record notes that the data bytes up to f.sent went out at now.
-func (f *inflight) record(now time.Time) {
+func (f *inflight) record(now time.Duration) {
 	if f.n > 0 {
 		last := &f.samples[(f.head+f.n-1)%len(f.samples)]
 		if last.cum == f.sent {
@@ -67,29 +69,30 @@ func (f *inflight) record(now time.Time) {
 
 // ack applies the peer's acknowledgement of the first a data bytes at now
 // and recomputes the cap. It reports false when a is impossible.
-func (f *inflight) ack(a uint64, now time.Time) bool {
+func (f *inflight) ack(a uint64, now time.Duration) bool {
 	if a < f.acked || a > f.sent {
 		return false
 	}
 	f.acked = a
-	var sentAt time.Time
+	popped := false
+	var sentAt time.Duration
 	for f.n > 0 && f.samples[f.head].cum <= a {
-		sentAt = f.samples[f.head].at
+		sentAt, popped = f.samples[f.head].at, true
 		f.head = (f.head + 1) % len(f.samples)
 		f.n--
 	}
-	if !sentAt.IsZero() {
-		rtt := max(now.Sub(sentAt), time.Microsecond)
+	if popped {
+		rtt := max(now-sentAt, time.Microsecond)
 		f.lastAckRTT = rtt
-		if f.minRTT == 0 || rtt <= f.minRTT || now.Sub(f.minRTTAt) > inFlightWindow {
+		if f.minRTT == 0 || rtt <= f.minRTT || now-f.minRTTAt > inFlightWindow {
 			f.minRTT, f.minRTTAt = rtt, now
 		}
 	}
-	if f.rateFromAt.IsZero() {
-		f.rateFrom, f.rateFromAt = a, now
-	} else if dt := now.Sub(f.rateFromAt); dt >= max(f.minRTT, time.Millisecond) {
+	if !f.rateStart {
+		f.rateFrom, f.rateFromAt, f.rateStart = a, now, true
+	} else if dt := now - f.rateFromAt; dt >= max(f.minRTT, time.Millisecond) {
 		rate := float64(a-f.rateFrom) / dt.Seconds()
-		if rate >= f.maxRate || now.Sub(f.maxRateAt) > inFlightWindow {
+		if rate >= f.maxRate || now-f.maxRateAt > inFlightWindow {
 			f.maxRate, f.maxRateAt = rate, now
 		}
 		f.rateFrom, f.rateFromAt = a, now
@@ -133,7 +136,7 @@ func (c *MultiConn) dataRead(n int) {
 
 // ackReceived applies the peer's ACK.
 func (c *MultiConn) ackReceived(n uint64) error {
-	now := c.clock.Now()
+	now := time.Duration(c.offset(c.clock.Now()))
 	c.w.Lock()
 	defer c.w.Unlock()
 	if !c.w.fl.ack(n, now) {

@@ -261,7 +261,7 @@ func (c *MultiConn) fillLocked(b []byte, now time.Time) (batch []byte, final boo
 	sent := c.w.fl.sent
 	b = c.appendData(b, now)
 	if c.w.fl.sent != sent {
-		c.w.fl.record(now)
+		c.w.fl.record(time.Duration(c.offset(now)))
 	}
 	if c.w.state == stateClosing && c.queuesEmptyLocked() {
 		b = appendGoAwayMsg(b, c.w.goaway.Code, c.w.goaway.Text)

@@ -1,0 +1,67 @@
+package conn
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMultiConfigValidation: every invalid field is refused with an error
+// that names it.
+func TestMultiConfigValidation(t *testing.T) {
+	ok := func(*Message) {}
+	for _, tc := range []struct {
+		name string
+		cfg  *MultiConfig
+		want string
+	}{
+		{"no topics", &MultiConfig{OnMessage: ok}, "MultiConfig.Topics"},
+		{"no OnMessage", &MultiConfig{Topics: []TopicConfig{{ID: 1}}}, "MultiConfig.OnMessage"},
+		{"topic 0", &MultiConfig{Topics: []TopicConfig{{ID: 0, Name: "ctl"}}, OnMessage: ok}, `conn: topic 0 ("ctl"): ID 0`},
+		{"duplicate", &MultiConfig{Topics: []TopicConfig{{ID: 4}, {ID: 4, Name: "again"}}, OnMessage: ok}, `topic 4 ("again"): ID declared twice`},
+		{"huge message", &MultiConfig{Topics: []TopicConfig{{ID: 3, Name: "blocks", MaxMessageSize: 2 << 30}}, OnMessage: ok}, `conn: topic 3 ("blocks"): MaxMessageSize`},
+		{"negative message", &MultiConfig{Topics: []TopicConfig{{ID: 3, MaxMessageSize: -1}}, OnMessage: ok}, "MaxMessageSize"},
+		{"small window", &MultiConfig{Topics: []TopicConfig{{ID: 3, MaxMessageSize: 1000, RecvWindow: 1000}}, OnMessage: ok}, "RecvWindow 1000 outside 1064"},
+		{"negative queue", &MultiConfig{Topics: []TopicConfig{{ID: 3, SendQueue: -1}}, OnMessage: ok}, "SendQueue"},
+		{"negative rate", &MultiConfig{Topics: []TopicConfig{{ID: 3, InboundRate: -1}}, OnMessage: ok}, "InboundRate"},
+		{"long name", &MultiConfig{Topics: []TopicConfig{{ID: 3, Name: strings.Repeat("n", 65)}}, OnMessage: ok}, "Name"},
+		{"tiny packets", &MultiConfig{Topics: []TopicConfig{{ID: 1}}, OnMessage: ok, MaxPacketPayload: 100}, "MultiConfig.MaxPacketPayload 100"},
+		{"ping after timeout", &MultiConfig{Topics: []TopicConfig{{ID: 1}}, OnMessage: ok, PingInterval: time.Minute, IdleTimeout: time.Second}, "MultiConfig.IdleTimeout"},
+		{"negative send rate", &MultiConfig{Topics: []TopicConfig{{ID: 1}}, OnMessage: ok, SendRate: -1}, "MultiConfig.SendRate"},
+		{"negative timeout", &MultiConfig{Topics: []TopicConfig{{ID: 1}}, OnMessage: ok, CloseTimeout: -1}, "MultiConfig.CloseTimeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "conn: ") {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	var zero MultiConfig
+	zero.Topics, zero.OnMessage = []TopicConfig{{ID: 9}, {ID: 2}}, ok
+	p, err := zero.params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := p.topics[1]
+	if p.topics[0].ID != 2 || tc.MaxMessageSize != DefaultMaxMessageSize || tc.SendQueue != DefaultSendQueue ||
+		tc.RecvWindow != 2*DefaultMaxMessageSize+MessageCreditOverhead || p.maxPacket != DefaultMaxPacketPayload ||
+		p.idleTimeout != DefaultIdleTimeout || p.pingInterval != DefaultPingInterval {
+		t.Fatalf("defaults not applied: %+v %+v", p, tc)
+	}
+	if got := TopicIDs(zero.Topics); string(got) != "\x02\x09" {
+		t.Fatalf("TopicIDs %v", got)
+	}
+}
+
+// TestTopicsMustMatchPeerMeta: a MultiConfig serving other topics than the
+// handshake declared is refused before anything is sent.
+func TestTopicsMustMatchPeerMeta(t *testing.T) {
+	cfg, _ := mcConfig(mcTestTopics())
+	ea, _ := securePair(t, mcSecureConfig(t, 1, mcTestTopics()[:1]), mcSecureConfig(t, 2, mcTestTopics()))
+	_, err := NewMultiConn(context.Background(), ea, cfg)
+	if err == nil || !strings.Contains(err.Error(), "declared in our PeerMeta") {
+		t.Fatalf("NewMultiConn: %v", err)
+	}
+}
