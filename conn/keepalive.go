@@ -7,8 +7,10 @@ import (
 
 // Keepalive: the writer sends a PING with a fresh nonce every PingInterval;
 // the peer answers the most recent ping with a PONG echoing its nonce, and
-// the round trip is measured. Liveness does not depend on pongs: any
-// inbound bytes count. One timer per connection (Clock.AfterFunc) drives
+// the round trip is measured. A connection dies after IdleTimeout when the
+// peer sent nothing at all (any inbound bytes count as life), or when no
+// pong answered our pings (a path dead in one direction only), or when one
+// write made no progress. One timer per connection (Clock.AfterFunc) drives
 // both pings and the idle check, so keepalive costs no goroutine.
 
 // RTTStats is the round-trip time measured by pings.
@@ -56,6 +58,16 @@ func (c *MultiConn) keepaliveTick() {
 		return
 	}
 	next := last + idle
+	c.ka.Lock()
+	waiting, unanswered := c.ka.waiting, c.ka.unanswered
+	c.ka.Unlock()
+	if waiting {
+		if off-unanswered >= idle {
+			c.timedOut(fmt.Sprintf("no pong for %v", (off - unanswered).Round(time.Millisecond)))
+			return
+		}
+		next = min(next, unanswered+idle)
+	}
 	if ws := c.writeStart.Load(); ws != 0 {
 		started := time.Duration(ws - 1)
 		if off-started >= idle {
@@ -96,18 +108,27 @@ func (c *MultiConn) timedOut(text string) {
 // pingSent records the ping the writer is sending; the caller holds c.w.
 func (c *MultiConn) pingSent(nonce uint64, now time.Time) {
 	c.ka.Lock()
+	if !c.ka.waiting {
+		c.ka.firstNonce, c.ka.unanswered = nonce, time.Duration(c.offset(now))
+	}
 	c.ka.outstanding, c.ka.outstandingAt, c.ka.waiting = nonce, now, true
 	c.ka.Unlock()
 	c.st.pingsSent.Add(1)
 }
 
-// pongReceived matches a pong against the outstanding ping and reports
-// whether it did. Late pongs of earlier pings are ignored.
+// pongReceived matches a pong against the unanswered pings and reports
+// whether it answers one of them. Only the latest ping's pong is an RTT
+// sample (the peer answers the latest ping it has seen), but any of them
+// shows the path works both ways.
 func (c *MultiConn) pongReceived(nonce uint64, now time.Time) bool {
 	c.ka.Lock()
 	defer c.ka.Unlock()
-	if !c.ka.waiting || nonce != c.ka.outstanding {
+	if !c.ka.waiting || nonce-c.ka.firstNonce > c.ka.outstanding-c.ka.firstNonce {
 		return false
+	}
+	if nonce != c.ka.outstanding {
+		c.ka.firstNonce, c.ka.unanswered = nonce+1, time.Duration(c.offset(c.ka.outstandingAt)) // still waiting for newer ones
+		return true
 	}
 	c.ka.waiting = false
 	rtt := max(now.Sub(c.ka.outstandingAt), 0)

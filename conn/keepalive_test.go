@@ -3,8 +3,8 @@ package conn
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +17,7 @@ import (
 // blackhole is called; from then on it neither reads nor writes, but keeps
 // both sockets open, as a peer that vanished behind a NAT or a dead link.
 type blackholeProxy struct {
-	holed   atomic.Bool
+	holed   [2]atomic.Bool // [0]: client to server, [1]: server to client
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	sockets []net.Conn
@@ -31,8 +31,8 @@ func proxyPair(t *testing.T) (client, server net.Conn, p *blackholeProxy) {
 	client, fromClient := tcpPair(t)
 	p = &blackholeProxy{stop: make(chan struct{}), sockets: []net.Conn{toServer, fromClient}}
 	p.wg.Add(2)
-	go p.pipe(toServer, fromClient)
-	go p.pipe(fromClient, toServer)
+	go p.pipe(toServer, fromClient, &p.holed[0])
+	go p.pipe(fromClient, toServer, &p.holed[1])
 	t.Cleanup(func() {
 		close(p.stop)
 		for _, s := range p.sockets {
@@ -45,12 +45,12 @@ func proxyPair(t *testing.T) (client, server net.Conn, p *blackholeProxy) {
 	return client, server, p
 }
 
-func (p *blackholeProxy) pipe(dst, src net.Conn) {
+func (p *blackholeProxy) pipe(dst, src net.Conn, holed *atomic.Bool) {
 	defer p.wg.Done()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := src.Read(buf)
-		if p.holed.Load() {
+		if holed.Load() {
 			<-p.stop
 			return
 		}
@@ -65,7 +65,9 @@ func (p *blackholeProxy) pipe(dst, src net.Conn) {
 	}
 }
 
-func (p *blackholeProxy) blackhole() { p.holed.Store(true) }
+// blackhole stops both directions; blackholeToServer only the client's.
+func (p *blackholeProxy) blackhole()         { p.holed[0].Store(true); p.holed[1].Store(true) }
+func (p *blackholeProxy) blackholeToServer() { p.holed[0].Store(true) }
 
 // TestMultiConnDeadPeer: a peer that stops reading and writing at the TCP
 // level is detected within the idle timeout, on both sides.
@@ -106,16 +108,54 @@ func TestMultiConnDeadPeer(t *testing.T) {
 	}
 }
 
-// TestKeepaliveFakeClock drives pings and the idle check with a manual clock:
-// a ping is sent each interval and its pong measured; a peer silent for the
-// idle timeout is sent goaway "timeout", which the peer receives.
+// TestMultiConnOneWayDeadPath: when only the client's direction dies, the
+// client still hears the server's pings but gets no pongs, and gives up
+// within the idle timeout of its first unanswered ping (at most one ping
+// interval after the cut), although inbound traffic never stopped.
+func TestMultiConnOneWayDeadPath(t *testing.T) {
+	const idle, interval = 300 * time.Millisecond, 50 * time.Millisecond
+	ca, _ := mcConfig(mcTestTopics())
+	cb, _ := mcConfig(mcTestTopics())
+	ca.PingInterval, ca.IdleTimeout, ca.PingRate = interval, idle, 100
+	cb.PingInterval, cb.IdleTimeout, cb.PingRate = interval, 20*idle, 100 // the server waits longer
+	rawC, rawS, proxy := proxyPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ec, es := handshakePair(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
+	if ec.err != nil || es.err != nil {
+		t.Fatal(ec.err, es.err)
+	}
+	a, _ := mcStart(t, ec.c, es.c, ca, cb)
+	start := time.Now()
+	proxy.blackholeToServer()
+	mcWaitDone(t, a, 5*idle)
+	elapsed := time.Since(start)
+	ge := goAwayOf(t, a.Err())
+	if ge.Code != GoAwayTimeout || ge.Remote || !strings.HasPrefix(ge.Text, "no pong for") {
+		t.Fatalf("err %v, want our own pong timeout", a.Err())
+	}
+	if elapsed > idle+interval+200*time.Millisecond {
+		t.Fatalf("one-way dead path detected after %v", elapsed)
+	}
+	t.Logf("%v after %v", a.Err(), elapsed)
+}
+
+// TestKeepaliveFakeClock drives pings and the idle check with a manual
+// clock: a ping goes out each interval and its pong is measured; once the
+// path goes dark, the connection ends exactly when the idle timeout expires.
 func TestKeepaliveFakeClock(t *testing.T) {
 	clk := newMCFakeClock()
 	ca, _ := mcConfig(mcTestTopics())
 	ca.Clock, ca.PingInterval, ca.IdleTimeout = clk, time.Second, 5*time.Second
 	cb, _ := mcConfig(mcTestTopics()) // real clock, default (long) timers
-	a, b := mcPair(t, ca, cb)
-
+	rawC, rawS, proxy := proxyPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ec, es := handshakePair(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
+	if ec.err != nil || es.err != nil {
+		t.Fatal(ec.err, es.err)
+	}
+	a, b := mcStart(t, ec.c, es.c, ca, cb)
 	for i := range 3 {
 		clk.Advance(time.Second)
 		eventually(t, 5*time.Second, "the pong", func() bool { return a.RTT().Samples == uint64(i+1) })
@@ -123,18 +163,17 @@ func TestKeepaliveFakeClock(t *testing.T) {
 	if a.Err() != nil || b.Stats().PingsRecv != 3 || a.Stats().PingsSent != 3 {
 		t.Fatalf("after 3 intervals: err %v, pings sent %d received %d", a.Err(), a.Stats().PingsSent, b.Stats().PingsRecv)
 	}
-	// b pings only every 10 s of real time, so a hears nothing more: after
-	// 5 s of fake time since the last pong a gives up. Pings keep coming
-	// due on the way; the peer's pongs would reset the idle clock, so stop
-	// b from answering by letting the fake clock jump past the deadline.
-	clk.Advance(5 * time.Second)
-	mcWaitDone(t, a, 5*time.Second)
-	if ge := goAwayOf(t, a.Err()); ge.Code != GoAwayTimeout || !errors.Is(a.Err(), ErrIdleTimeout) {
-		t.Fatalf("a: %v", a.Err())
+	proxy.blackhole()
+	clk.Advance(5*time.Second - time.Millisecond)
+	select {
+	case <-a.Done():
+		t.Fatalf("ended before the idle timeout: %v", a.Err())
+	default:
 	}
-	mcWaitDone(t, b, 5*time.Second)
-	if ge := b.RemoteGoAway(); ge == nil || ge.Code != GoAwayTimeout || !ge.Remote {
-		t.Fatalf("b: remote goaway %+v, err %v", ge, b.Err())
+	clk.Advance(time.Millisecond)
+	mcWaitDone(t, a, 5*time.Second)
+	if ge := goAwayOf(t, a.Err()); ge.Code != GoAwayTimeout || !errors.Is(a.Err(), ErrIdleTimeout) || ge.Text != "nothing received for 5s" {
+		t.Fatalf("a: %v", a.Err())
 	}
 }
 
@@ -267,5 +306,3 @@ func TestGracefulCloseTimeout(t *testing.T) {
 		t.Fatalf("peer saw %v", b.Err())
 	}
 }
-
-var _ = io.EOF

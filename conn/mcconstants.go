@@ -106,8 +106,8 @@ const (
 	// consensus message; 1 ms at 1 Gbit/s.
 	DefaultNotSentLowat = 128 << 10
 
-	// DefaultPingRate is how many inbound pings (and pongs) per second a peer
-	// may send on average (1/s, ten times our own default rate).
+	// DefaultPingRate is how many inbound pings (and unsolicited pongs) per
+	// second a peer may send on average (1/s, ten times our default rate).
 	DefaultPingRate = 1.0
 	// DefaultPingBurst is how many inbound pings a peer may send at once.
 	DefaultPingBurst = 10

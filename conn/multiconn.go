@@ -96,9 +96,11 @@ type MultiConn struct {
 		timer         Timer
 		stopped       bool
 		nextPing      time.Duration // offset of the next ping
-		outstanding   uint64        // nonce of the ping awaiting its pong
-		outstandingAt time.Time
-		waiting       bool
+		outstanding   uint64        // nonce of the latest ping awaiting its pong
+		outstandingAt time.Time     // when it was sent
+		waiting       bool          // a ping awaits its pong
+		firstNonce    uint64        // nonce of the oldest unanswered ping
+		unanswered    time.Duration // offset at which it was sent
 		rtt           RTTStats
 	}
 
@@ -233,11 +235,16 @@ func (c *MultiConn) exchangeSettings(ctx context.Context) (settings, error) {
 		deadline = d
 	}
 	c.t.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { c.t.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.t.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	defer func() {
-		if stop() {
-			c.t.SetDeadline(time.Time{})
+		if !stop() {
+			<-fired // ctx ended meanwhile: undo its deadline after it is set
 		}
+		c.t.SetDeadline(time.Time{})
 	}()
 	fail := func(err error) (settings, error) {
 		if ctx.Err() != nil {
@@ -399,8 +406,8 @@ func (c *MultiConn) Close() error {
 // goaway with code and text, and the peer is given until ctx ends (and at
 // most CloseTimeout) to close its side. If ctx ends first, the rest is
 // dropped, the goaway is still tried, and the error says so. GoAway returns
-// when the connection has ended; on a connection that is already closing it
-// just waits for that.
+// when the connection has ended, nil if it ended with this goaway; on a
+// connection that is already closing it waits for that and returns Err.
 func (c *MultiConn) GoAway(ctx context.Context, code GoAwayCode, text string) error {
 	ge := &GoAwayError{Code: code, Text: cutText(text)}
 	c.w.Lock()
@@ -415,6 +422,9 @@ func (c *MultiConn) GoAway(ctx context.Context, code GoAwayCode, text string) er
 	c.w.Unlock()
 	select {
 	case <-c.done:
+		if err := c.Err(); err != ge {
+			return err // the connection had ended, or ended, for another reason
+		}
 		return nil
 	case <-ctx.Done():
 	}

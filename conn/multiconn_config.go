@@ -29,8 +29,9 @@ type MultiConfig struct {
 	// PingInterval is how often we ping to measure RTT. Default 10 s.
 	PingInterval time.Duration
 	// IdleTimeout closes the connection (goaway "timeout") when the peer has
-	// sent nothing at all for this long, or when one write of ours has made
-	// no progress for this long. Any authenticated inbound traffic counts as
+	// sent nothing at all for this long, when no pong has answered our pings
+	// for this long (a path dead in one direction), or when one write of
+	// ours has made no progress for this long. Any authenticated inbound traffic counts as
 	// life, and pongs are never queued behind bulk data, so the default of
 	// 60 s keeps a transatlantic validator receiving a 64 MiB block connected.
 	// Must be larger than PingInterval. Default 60 s.
