@@ -1,0 +1,283 @@
+package p2p
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/peerset"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// ErrUnknownTopic is returned for a topic the node did not declare.
+var ErrUnknownTopic = errors.New("p2p: unknown topic")
+
+// onMessage runs on a connection's reader goroutine and must not block: it
+// queues the message for its topic's goroutine.
+func (n *Node) onMessage(pc *peerConn, m *conn.Message) {
+	if m.Topic == PexTopic {
+		n.onPex(pc, m)
+		return
+	}
+	t := n.topics[m.Topic]
+	if t == nil || pc.refused.Load() {
+		m.Done()
+		return
+	}
+	t.push(inMsg{pc: pc, m: m, at: n.s.Now()})
+}
+
+// handleApp turns a received message into what the inbox delivers, or nil
+// when nothing is to be delivered (a duplicate, an ignored or rejected
+// gossip message, a malformed message).
+func (n *Node) handleApp(t *topicState, im inMsg) *Message {
+	data := im.m.Data
+	if len(data) == 0 {
+		n.malformed(im.pc, "empty message")
+		return nil
+	}
+	switch data[0] {
+	case kindDirect:
+		if len(data)-1 > t.cfg.MaxMessageSize {
+			n.malformed(im.pc, "direct message over the topic's maximum")
+			return nil
+		}
+		return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:]}
+	case kindGossip:
+		return n.handleGossip(t, im, data[1:])
+	}
+	n.malformed(im.pc, fmt.Sprintf("unknown message kind 0x%02x", data[0]))
+	return nil
+}
+
+func (n *Node) malformed(pc *peerConn, why string) {
+	n.st.malformed.Add(1)
+	n.log.debug("malformed message", "peer", pc.id.Short(), "why", why)
+	n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
+}
+
+// handleGossip checks, de-duplicates, validates and forwards a gossip
+// message, and returns it for delivery when it is new and accepted.
+func (n *Node) handleGossip(t *topicState, im inMsg, body []byte) *Message {
+	n.st.gossipReceived.Add(1)
+	var env pb.GossipEnvelope
+	if err := proto.Unmarshal(body, &env); err != nil {
+		n.malformed(im.pc, "gossip envelope: "+err.Error())
+		return nil
+	}
+	if len(env.Payload) > t.cfg.MaxMessageSize {
+		n.malformed(im.pc, "gossip payload over the topic's maximum")
+		return nil
+	}
+	id, origin, err := checkEnvelope(t.cfg.ID, &env, uint32(n.s.HopLimit), t.cfg.SignGossip)
+	if err != nil {
+		n.malformed(im.pc, err.Error())
+		return nil
+	}
+	if origin == n.ID() || !n.seen.Add(id.key(), n.s.Now()) {
+		n.st.gossipDuplicates.Add(1)
+		return nil
+	}
+	if v := t.cfg.Validator; v != nil {
+		switch v(im.pc.id, origin, env.Payload) {
+		case Ignore:
+			n.st.gossipIgnored.Add(1)
+			return nil
+		case Reject:
+			n.st.gossipRejected.Add(1)
+			n.applyBan(n.set.Record(im.pc.id, peerset.EventInvalidMessage))
+			return nil
+		}
+	}
+	if env.Hops > 1 {
+		env.Hops--
+		if fwd, err := encodeGossip(&env); err == nil {
+			n.forward(t.cfg.ID, fwd, im.pc.id)
+		}
+	}
+	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: env.Payload,
+		Gossip: true, Origin: origin, ID: id}
+}
+
+func encodeGossip(env *pb.GossipEnvelope) ([]byte, error) {
+	b := make([]byte, 1, 1+proto.Size(env))
+	b[0] = kindGossip
+	return proto.MarshalOptions{}.MarshalAppend(b, env)
+}
+
+// forward sends a gossip message to every peer but the one it came from.
+// It never blocks: a peer whose queue is full misses this copy (counted in
+// Stats as GossipForwardDropped); flooding gives it other paths.
+func (n *Node) forward(topic uint8, msg []byte, except crypto.ID) {
+	for _, pc := range n.connected() {
+		if pc.id == except || !pc.mc.CanSend(topic) {
+			continue
+		}
+		if err := pc.mc.TrySend(topic, msg); err != nil {
+			n.st.gossipForwardDropped.Add(1)
+			continue
+		}
+		n.st.gossipForwarded.Add(1)
+	}
+}
+
+// connected returns the admitted peers' connections.
+func (n *Node) connected() []*peerConn {
+	n.peers.RLock()
+	defer n.peers.RUnlock()
+	out := make([]*peerConn, 0, len(n.peers.byID))
+	for _, pc := range n.peers.byID {
+		out = append(out, pc)
+	}
+	return out
+}
+
+func (n *Node) peerConn(id crypto.ID) (*peerConn, error) {
+	n.peers.RLock()
+	pc := n.peers.byID[id]
+	n.peers.RUnlock()
+	if pc == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, id.Short())
+	}
+	return pc, nil
+}
+
+func (n *Node) direct(topic uint8, data []byte) ([]byte, error) {
+	t := n.topics[topic]
+	if t == nil {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
+	}
+	if len(data) > t.cfg.MaxMessageSize {
+		return nil, fmt.Errorf("p2p: message of %d bytes exceeds topic %d's maximum of %d", len(data), topic, t.cfg.MaxMessageSize)
+	}
+	b := make([]byte, 1+len(data))
+	b[0] = kindDirect
+	copy(b[1:], data)
+	return b, nil
+}
+
+// Send sends data to one connected peer on topic, waiting while the topic's
+// queue to that peer is full, until ctx ends. Messages to one peer on one
+// topic arrive in the order sent. It fails at once if the peer did not
+// declare the topic.
+func (n *Node) Send(ctx context.Context, peer crypto.ID, topic uint8, data []byte) error {
+	pc, err := n.peerConn(peer)
+	if err != nil {
+		return err
+	}
+	msg, err := n.direct(topic, data)
+	if err != nil {
+		return err
+	}
+	return pc.mc.Send(ctx, topic, msg)
+}
+
+// TrySend is Send that fails at once (conn.ErrQueueFull) instead of waiting.
+func (n *Node) TrySend(peer crypto.ID, topic uint8, data []byte) error {
+	pc, err := n.peerConn(peer)
+	if err != nil {
+		return err
+	}
+	msg, err := n.direct(topic, data)
+	if err != nil {
+		return err
+	}
+	return pc.mc.TrySend(topic, msg)
+}
+
+// Broadcast sends data on topic to every connected peer that declared the
+// topic, concurrently, and returns each peer's result (nil for success).
+func (n *Node) Broadcast(ctx context.Context, topic uint8, data []byte) (map[crypto.ID]error, error) {
+	msg, err := n.direct(topic, data)
+	if err != nil {
+		return nil, err
+	}
+	return n.sendAll(ctx, topic, msg, crypto.ID{}), nil
+}
+
+func (n *Node) sendAll(ctx context.Context, topic uint8, msg []byte, except crypto.ID) map[crypto.ID]error {
+	peers := n.connected()
+	res := make(map[crypto.ID]error, len(peers))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, pc := range peers {
+		if pc.id == except || !pc.mc.CanSend(topic) {
+			continue
+		}
+		// Try without a goroutine first: the common case is a free queue.
+		err := pc.mc.TrySend(topic, msg)
+		if !errors.Is(err, conn.ErrQueueFull) {
+			mu.Lock()
+			res[pc.id] = err
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := pc.mc.Send(ctx, topic, msg)
+			mu.Lock()
+			res[pc.id] = err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// SendRandom sends data on topic to one connected peer chosen at random
+// among those that declared the topic, and returns its ID.
+func (n *Node) SendRandom(ctx context.Context, topic uint8, data []byte) (crypto.ID, error) {
+	msg, err := n.direct(topic, data)
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	var cands []*peerConn
+	for _, pc := range n.connected() {
+		if pc.mc.CanSend(topic) {
+			cands = append(cands, pc)
+		}
+	}
+	if len(cands) == 0 {
+		return crypto.ID{}, fmt.Errorf("%w: no connected peer serves topic %d", ErrUnknownPeer, topic)
+	}
+	pc := cands[rand.IntN(len(cands))]
+	return pc.id, pc.mc.Send(ctx, topic, msg)
+}
+
+// Gossip floods data on topic through the network: every node delivers it
+// to its inbox once and forwards it, up to the hop limit. It returns the
+// message ID and each direct peer's send result. The node itself does not
+// deliver its own gossip to its inbox.
+func (n *Node) Gossip(ctx context.Context, topic uint8, data []byte) (MessageID, map[crypto.ID]error, error) {
+	t := n.topics[topic]
+	if t == nil {
+		return MessageID{}, nil, fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
+	}
+	if len(data) > t.cfg.MaxMessageSize {
+		return MessageID{}, nil, fmt.Errorf("p2p: message of %d bytes exceeds topic %d's maximum of %d", len(data), topic, t.cfg.MaxMessageSize)
+	}
+	self := n.ID()
+	var nb [8]byte
+	binary.LittleEndian.PutUint64(nb[:], rand.Uint64())
+	env := &pb.GossipEnvelope{Hops: uint32(n.s.HopLimit), Origin: self[:], Nonce: binary.LittleEndian.Uint64(nb[:]), Payload: data}
+	id := gossipID(topic, self, env.Nonce, data)
+	if t.cfg.SignGossip {
+		env.OriginKey = n.id.PublicKey()
+		env.Signature = n.id.Sign(gossipSigningInput(id))
+	}
+	n.seen.Add(id.key(), n.s.Now())
+	msg, err := encodeGossip(env)
+	if err != nil {
+		return id, nil, err
+	}
+	n.st.gossipOriginated.Add(1)
+	return id, n.sendAll(ctx, topic, msg, crypto.ID{}), nil
+}

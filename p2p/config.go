@@ -1,0 +1,313 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// ValidationResult is a gossip validator's verdict on a message.
+type ValidationResult uint8
+
+// Validator verdicts.
+const (
+	// Accept delivers the message and forwards it.
+	Accept ValidationResult = iota
+	// Ignore drops the message without penalty: neither delivered nor forwarded.
+	Ignore
+	// Reject drops the message and lowers the sender's reputation.
+	Reject
+)
+
+// Validator decides what happens to a gossip message before it is delivered
+// or forwarded. It runs on the topic's own goroutine, one message at a
+// time, and should be quick. from is the peer that relayed it.
+type Validator func(from crypto.ID, origin crypto.ID, data []byte) ValidationResult
+
+// TopicConfig declares an application topic. The zero value of each optional
+// field means the default documented on conn.TopicConfig.
+type TopicConfig struct {
+	// ID is 1–254; 255 is the node's PEX topic.
+	ID uint8
+	// Name appears in logs, stats and metrics.
+	Name string
+	// Priority: a higher priority is always sent first (consensus above
+	// blocks above transactions).
+	Priority uint8
+	// MaxMessageSize bounds one application message. Default 1 MiB.
+	MaxMessageSize int
+	// SendQueue bounds messages queued per peer. Default 256.
+	SendQueue int
+	// RecvWindow is the credit per peer in bytes; see conn.TopicConfig.
+	RecvWindow int
+	// InboundRate and InboundBurst limit inbound messages per second per peer.
+	InboundRate  float64
+	InboundBurst int
+	// Validator, if set, judges gossip on this topic.
+	Validator Validator
+	// SignGossip makes the origin sign each gossip message and every hop
+	// verify the signature before delivering or forwarding, so a relay
+	// cannot forge or alter what it forwards. Costs one Ed25519 verification
+	// per hop.
+	SignGossip bool
+}
+
+// Config configures a Node. The zero value of every field except NetworkID
+// and Topics means its documented default. New copies what it needs.
+type Config struct {
+	// Identity is the node's key. If nil, the key file DataDir/node.key is
+	// loaded, or created on first run.
+	Identity *crypto.Identity
+	// DataDir holds the key file and the peer book (peerbook.json). If empty,
+	// nothing is persisted and Identity is required.
+	DataDir string
+
+	// ListenAddr is the TCP address to listen on. Default "0.0.0.0:26656";
+	// use "127.0.0.1:0" in tests. "-" means do not listen.
+	ListenAddr string
+	// AdvertiseAddrs are the "host:port" addresses peers should dial us at,
+	// sent in the handshake. Default: the listen address, when it is not
+	// unspecified (0.0.0.0 or ::).
+	AdvertiseAddrs []string
+	// DialLocalIP, if valid, is the local address outbound connections are
+	// bound to (tests use distinct 127.0.0.x addresses).
+	DialLocalIP netip.Addr
+
+	// NetworkID names the network; required. ChainID names the chain.
+	NetworkID, ChainID string
+	// Role is this node's role, told to peers.
+	Role pb.NodeRole
+	// SoftwareVersion is told to peers; at most 64 bytes.
+	SoftwareVersion string
+	// Topics are the application's topics; at least one.
+	Topics []TopicConfig
+
+	// Bootstrap peers, "ID@host:port" or plain "host:port". A plain address
+	// is weaker: the identity is learned at the handshake and then pinned in
+	// the book, so the first connection trusts whoever answers there.
+	Bootstrap []string
+	// MustConnect peers, "ID@host:port": dialed at start, redialed forever,
+	// exempt from caps, trimming, churn and automatic bans.
+	MustConnect []string
+
+	// Peers configures limits, watermarks and reputation (peerset.Config);
+	// its Self, Now, Counter and MustConnect fields are set by the node.
+	Peers peerset.Config
+	// Filter configures admission rules (filter.Config); its Now is set by the node.
+	Filter filter.Config
+	// Book configures the peer book (peerbook.Config); its Self, Now and
+	// Filter fields are set by the node.
+	Book peerbook.Config
+
+	// HandshakeTimeout bounds a handshake. Default 5 s.
+	HandshakeTimeout time.Duration
+	// PingInterval, IdleTimeout, SendRate, RecvRate and MaxPacketPayload
+	// configure every connection; see conn.MultiConfig for defaults.
+	PingInterval     time.Duration
+	IdleTimeout      time.Duration
+	SendRate         int
+	RecvRate         int
+	MaxPacketPayload int
+
+	// DialTimeout bounds one TCP dial. Default 5 s.
+	DialTimeout time.Duration
+	// MaxConcurrentDials bounds dials in flight. Default 8.
+	MaxConcurrentDials int
+	// DialRate bounds dials started per second. Default 10.
+	DialRate float64
+	// MaxHandshakes bounds inbound handshakes in flight. Default 64.
+	MaxHandshakes int
+
+	// FillInterval, PexInterval, ChurnInterval, SaveInterval,
+	// MaintainInterval and StatusInterval pace the node's services;
+	// defaults in constants.go. A negative ChurnInterval or StatusInterval
+	// turns that service off.
+	FillInterval     time.Duration
+	PexInterval      time.Duration
+	ChurnInterval    time.Duration
+	SaveInterval     time.Duration
+	MaintainInterval time.Duration
+	StatusInterval   time.Duration
+	// PexAnswerInterval is the least time between two PEX answers to one
+	// peer; faster requests are a rate excess. Default 5 s.
+	PexAnswerInterval time.Duration
+	// SeedMode makes the node crawl: it dials book entries, asks each for
+	// addresses, answers PEX requests, and disconnects peers once done.
+	SeedMode bool
+
+	// HopLimit bounds how far gossip travels. Default 10.
+	HopLimit int
+	// SeenCacheSize bounds remembered gossip IDs. Default 100,000.
+	SeenCacheSize int
+	// SeenTTL is how long a gossip ID is remembered. Default 2 min.
+	SeenTTL time.Duration
+
+	// Logger receives the node's logs; nil means silent.
+	Logger *slog.Logger
+	// Now is the clock for backoff, bans, TTLs and decay; nil means time.Now.
+	Now func() time.Time
+}
+
+// settings is a validated Config with defaults applied.
+type settings struct {
+	Config
+	listen     string // "" when not listening
+	bootstrap  []crypto.Address
+	must       []crypto.Address
+	advertise  []string
+	topicByID  map[uint8]*TopicConfig
+	appTopics  []TopicConfig
+	keyPath    string
+	bookPath   string
+	connTopics []conn.TopicConfig
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return fmt.Errorf("p2p: Config.%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+func (c *Config) settings() (*settings, error) {
+	s := &settings{Config: *c, topicByID: map[uint8]*TopicConfig{}}
+	if c.NetworkID == "" {
+		return nil, fieldErr("NetworkID", "required")
+	}
+	if c.Identity == nil && c.DataDir == "" {
+		return nil, fieldErr("Identity", "required when DataDir is empty")
+	}
+	if c.DataDir != "" {
+		s.keyPath = filepath.Join(c.DataDir, keyFileName)
+		s.bookPath = filepath.Join(c.DataDir, bookFileName)
+	}
+	switch c.ListenAddr {
+	case "":
+		s.listen = "0.0.0.0:26656"
+	case "-":
+	default:
+		if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+			return nil, fieldErr("ListenAddr", "%q: %v", c.ListenAddr, err)
+		}
+		s.listen = c.ListenAddr
+	}
+	for i, a := range c.AdvertiseAddrs {
+		ad, err := crypto.ParseDialAddress(a)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("AdvertiseAddrs[%d]", i), "%v", err)
+		}
+		ad.ID = crypto.ID{}
+		s.advertise = append(s.advertise, ad.HostPort())
+	}
+	if len(c.Topics) == 0 {
+		return nil, fieldErr("Topics", "at least one topic is required")
+	}
+	for i := range c.Topics {
+		tc := c.Topics[i]
+		if tc.ID == 0 || tc.ID == PexTopic {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d: application topics are 1-254", tc.ID)
+		}
+		if _, dup := s.topicByID[tc.ID]; dup {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d declared twice", tc.ID)
+		}
+		if tc.MaxMessageSize == 0 {
+			tc.MaxMessageSize = conn.DefaultMaxMessageSize
+		}
+		if tc.MaxMessageSize < 0 || tc.MaxMessageSize > conn.MaxMessageSizeLimit-gossipOverhead {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].MaxMessageSize", i), "%d outside 1-%d", tc.MaxMessageSize, conn.MaxMessageSizeLimit-gossipOverhead)
+		}
+		ct := conn.TopicConfig{ID: tc.ID, Name: tc.Name, Priority: tc.Priority, MaxMessageSize: tc.MaxMessageSize + gossipOverhead,
+			SendQueue: tc.SendQueue, RecvWindow: tc.RecvWindow, InboundRate: tc.InboundRate, InboundBurst: tc.InboundBurst}
+		s.appTopics = append(s.appTopics, tc)
+		s.connTopics = append(s.connTopics, ct)
+	}
+	for i := range s.appTopics {
+		s.topicByID[s.appTopics[i].ID] = &s.appTopics[i]
+	}
+	s.connTopics = append(s.connTopics, conn.TopicConfig{ID: PexTopic, Name: "pex", MaxMessageSize: pexMaxMessage})
+	for i, b := range c.Bootstrap {
+		a, err := crypto.ParseDialAddress(b)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("Bootstrap[%d]", i), "%v", err)
+		}
+		s.bootstrap = append(s.bootstrap, a)
+	}
+	for i, m := range c.MustConnect {
+		a, err := crypto.ParseAddress(m)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("MustConnect[%d]", i), "%v (must-connect peers need their ID)", err)
+		}
+		s.must = append(s.must, a)
+	}
+	type dur struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}
+	for _, d := range []dur{
+		{"HandshakeTimeout", &s.HandshakeTimeout, conn.DefaultHandshakeTimeout},
+		{"DialTimeout", &s.DialTimeout, DefaultDialTimeout},
+		{"FillInterval", &s.FillInterval, DefaultFillInterval},
+		{"PexInterval", &s.PexInterval, DefaultPexInterval},
+		{"ChurnInterval", &s.ChurnInterval, DefaultChurnInterval},
+		{"SaveInterval", &s.SaveInterval, DefaultSaveInterval},
+		{"MaintainInterval", &s.MaintainInterval, DefaultMaintainInterval},
+		{"StatusInterval", &s.StatusInterval, DefaultStatusInterval},
+		{"PexAnswerInterval", &s.PexAnswerInterval, DefaultPexAnswerInterval},
+		{"SeenTTL", &s.SeenTTL, DefaultSeenTTL},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 && d.name != "ChurnInterval" && d.name != "StatusInterval" {
+			return nil, fieldErr(d.name, "%v is negative", *d.v)
+		}
+	}
+	type num struct {
+		name string
+		v    *int
+		def  int
+	}
+	for _, n := range []num{
+		{"MaxConcurrentDials", &s.MaxConcurrentDials, DefaultMaxConcurrentDials},
+		{"MaxHandshakes", &s.MaxHandshakes, DefaultMaxHandshakes},
+		{"HopLimit", &s.HopLimit, DefaultHopLimit},
+		{"SeenCacheSize", &s.SeenCacheSize, DefaultSeenCacheSize},
+	} {
+		if *n.v == 0 {
+			*n.v = n.def
+		}
+		if *n.v < 0 {
+			return nil, fieldErr(n.name, "%d is negative", *n.v)
+		}
+	}
+	if s.HopLimit > 255 {
+		return nil, fieldErr("HopLimit", "%d is above 255", s.HopLimit)
+	}
+	if s.DialRate == 0 {
+		s.DialRate = DefaultDialRate
+	}
+	if s.DialRate < 0 {
+		return nil, fieldErr("DialRate", "%v is negative", s.DialRate)
+	}
+	if len(s.SoftwareVersion) > 64 {
+		return nil, fieldErr("SoftwareVersion", "longer than 64 bytes")
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+var errStopped = errors.New("p2p: node is stopped")

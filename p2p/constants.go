@@ -1,0 +1,67 @@
+package p2p
+
+import "time"
+
+// Node-level limits and defaults, with their units.
+const (
+	// PexTopic is the topic ID the node reserves for peer exchange; the
+	// application's topics use 1–254.
+	PexTopic uint8 = 255
+	// pexMaxMessage bounds a PEX message: 32 addresses of ≤ 300 bytes fit easily.
+	pexMaxMessage = 64 << 10
+
+	// envelope kinds: the first byte of every message on an application topic.
+	kindDirect byte = 0x00
+	kindGossip byte = 0x01
+	// gossipOverhead is what an envelope adds to a payload at most: kind,
+	// hops, origin, nonce, key, signature and protobuf tags.
+	gossipOverhead = 256
+
+	// DefaultHopLimit is how many hops a gossip message travels at most.
+	DefaultHopLimit = 10
+	// DefaultSeenCacheSize bounds remembered gossip IDs (16 bytes each plus map overhead).
+	DefaultSeenCacheSize = 100_000
+	// DefaultSeenTTL is how long a gossip ID is remembered; longer than any
+	// message takes to cross the network.
+	DefaultSeenTTL = 2 * time.Minute
+
+	// DefaultMaxInbound and DefaultMaxOutbound bound connected peers.
+	DefaultMaxInbound  = 40
+	DefaultMaxOutbound = 10
+	// DefaultDialTimeout bounds one TCP dial.
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultMaxConcurrentDials bounds dials in flight.
+	DefaultMaxConcurrentDials = 8
+	// DefaultDialRate is how many dials per second the node starts at most.
+	DefaultDialRate = 10
+	// DefaultMaxHandshakes bounds inbound handshakes in flight, so a flood of
+	// strangers that never finish costs a bounded number of goroutines.
+	DefaultMaxHandshakes = 64
+
+	// DefaultFillInterval is how often the node tops up its outbound peers.
+	DefaultFillInterval = 2 * time.Second
+	// DefaultPexInterval is how often the node asks a random peer for
+	// addresses while it is below its outbound target.
+	DefaultPexInterval = 10 * time.Second
+	// DefaultPexAnswerInterval is the minimum time between two PEX answers
+	// to one peer; more frequent requests are a rate excess.
+	DefaultPexAnswerInterval = 5 * time.Second
+	// DefaultChurnInterval is how often one book entry is probed.
+	DefaultChurnInterval = 30 * time.Second
+	// DefaultSaveInterval is how often the book is saved.
+	DefaultSaveInterval = time.Minute
+	// DefaultMaintainInterval drives reputation decay, trimming and
+	// must-connect redials.
+	DefaultMaintainInterval = time.Second
+	// DefaultStatusInterval is how often the one-line status is logged.
+	DefaultStatusInterval = 30 * time.Second
+	// DefaultStopTimeout bounds a graceful Stop when its context has no deadline.
+	DefaultStopTimeout = 5 * time.Second
+
+	// keyFileName and bookFileName live in Config.DataDir.
+	keyFileName  = "node.key"
+	bookFileName = "peerbook.json"
+	// eventBuffer is each subscriber's event queue; a subscriber that falls
+	// further behind misses events and its Dropped count says how many.
+	eventBuffer = 256
+)

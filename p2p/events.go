@@ -1,0 +1,113 @@
+package p2p
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+)
+
+// EventKind says what happened to a peer.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventConnected EventKind = iota + 1
+	EventDisconnected
+	EventBanned
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventConnected:
+		return "connected"
+	case EventDisconnected:
+		return "disconnected"
+	case EventBanned:
+		return "banned"
+	}
+	return "unknown"
+}
+
+// Event is a change in the node's peers.
+type Event struct {
+	Kind      EventKind
+	Peer      crypto.ID
+	Direction string // "inbound" or "outbound" for connect and disconnect
+	Reason    string // why a peer left or was banned
+	Time      time.Time
+}
+
+// Subscription receives events until it is cancelled or the node stops.
+type Subscription struct {
+	// C delivers events; it is closed by Cancel or at Stop.
+	C <-chan Event
+	c chan Event
+	h *eventHub
+	// dropped counts events that did not fit in C because the reader lagged.
+	dropped atomic.Uint64
+}
+
+// Dropped returns how many events were lost because C was full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Cancel ends the subscription and closes C.
+func (s *Subscription) Cancel() { s.h.remove(s) }
+
+// eventHub fans events out to subscribers without ever blocking the node.
+type eventHub struct {
+	mu     sync.Mutex // guards the fields below
+	subs   map[*Subscription]struct{}
+	closed bool
+}
+
+// Subscribe returns a subscription to connect, disconnect and ban events.
+// Each subscriber has a buffer of 256 events; a subscriber that falls
+// further behind loses events and Dropped says how many.
+func (n *Node) Subscribe() *Subscription {
+	c := make(chan Event, eventBuffer)
+	s := &Subscription{C: c, c: c, h: &n.events}
+	n.events.mu.Lock()
+	defer n.events.mu.Unlock()
+	if n.events.closed {
+		close(c)
+		return s
+	}
+	if n.events.subs == nil {
+		n.events.subs = map[*Subscription]struct{}{}
+	}
+	n.events.subs[s] = struct{}{}
+	return s
+}
+
+func (h *eventHub) publish(e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		select {
+		case s.c <- e:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+}
+
+func (h *eventHub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.c)
+	}
+}
+
+func (h *eventHub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		close(s.c)
+	}
+	h.subs = nil
+}

@@ -1,0 +1,161 @@
+package p2p
+
+import (
+	"sync"
+	"time"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// Message is one message delivered to an inbox.
+type Message struct {
+	// Topic is the topic it arrived on.
+	Topic uint8
+	// From is the peer that sent it to us (for gossip: the last hop).
+	From crypto.ID
+	// Meta is what From said about itself in the handshake.
+	Meta *pb.PeerMeta
+	// ReceivedAt is when it arrived, by the node's clock.
+	ReceivedAt time.Time
+	// Data is the application's bytes.
+	Data []byte
+	// Gossip reports whether it was gossiped; then Origin and ID are set.
+	Gossip bool
+	// Origin is the peer that gossiped it first.
+	Origin crypto.ID
+	// ID is the gossip message ID.
+	ID MessageID
+}
+
+// inMsg is a message received from a connection, waiting for its topic's
+// goroutine. Its bytes stay charged to the sender's credit until done.
+type inMsg struct {
+	pc *peerConn
+	m  *conn.Message
+	at time.Time
+}
+
+// topicState is one application topic: its queue of received messages and
+// the inbox the application reads. The queue needs no bound of its own:
+// each peer can have at most its credit window of bytes in it, so the total
+// is bounded by peers × RecvWindow, and nothing is ever dropped.
+type topicState struct {
+	cfg   *TopicConfig
+	inbox chan *Message // unbuffered: credit returns when the application receives
+
+	q struct {
+		sync.Mutex // guards the fields below
+		items      []inMsg
+		head       int
+		closed     bool
+	}
+	wake chan struct{} // capacity 1
+	once sync.Once
+}
+
+func newTopicState(cfg *TopicConfig) *topicState {
+	return &topicState{cfg: cfg, inbox: make(chan *Message), wake: make(chan struct{}, 1)}
+}
+
+// push queues a received message; it never blocks (it runs on a
+// connection's reader goroutine).
+func (t *topicState) push(im inMsg) {
+	t.q.Lock()
+	if t.q.closed {
+		t.q.Unlock()
+		im.m.Done()
+		return
+	}
+	t.q.items = append(t.q.items, im)
+	t.q.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop takes the oldest queued message, if any.
+func (t *topicState) pop() (inMsg, bool) {
+	t.q.Lock()
+	defer t.q.Unlock()
+	if t.q.head == len(t.q.items) {
+		if cap(t.q.items) > 1024 {
+			t.q.items = nil // give back a large backlog's array once drained
+		} else {
+			t.q.items = t.q.items[:0]
+		}
+		t.q.head = 0
+		return inMsg{}, false
+	}
+	im := t.q.items[t.q.head]
+	t.q.items[t.q.head] = inMsg{}
+	t.q.head++
+	return im, true
+}
+
+// depth returns the number of queued messages.
+func (t *topicState) depth() int {
+	t.q.Lock()
+	defer t.q.Unlock()
+	return len(t.q.items) - t.q.head
+}
+
+// drain returns every queued message's credit; used at Stop.
+func (t *topicState) drain() {
+	t.q.Lock()
+	t.q.closed = true
+	items := t.q.items[t.q.head:]
+	t.q.items, t.q.head = nil, 0
+	t.q.Unlock()
+	for _, im := range items {
+		im.m.Done()
+	}
+}
+
+func (t *topicState) closeInbox() { t.once.Do(func() { close(t.inbox) }) }
+
+// Inbox returns the receive-only channel of topic's messages, from every
+// peer, each message once, in order per sender. A message stays charged to
+// its sender's credit until it is received here, so a slow reader slows
+// only this topic's senders and nothing is dropped. The channel is closed
+// after Stop. It returns nil for an unknown topic.
+func (n *Node) Inbox(topic uint8) <-chan *Message {
+	t := n.topics[topic]
+	if t == nil {
+		return nil
+	}
+	return t.inbox
+}
+
+// pump is the topic's goroutine: it handles queued messages in order,
+// gossip first through validation, de-duplication and forwarding, then
+// delivers to the inbox.
+func (n *Node) pump(t *topicState) {
+	defer t.drain()
+	for {
+		im, ok := t.pop()
+		if !ok {
+			select {
+			case <-t.wake:
+				continue
+			case <-n.ctx.Done():
+				return
+			}
+		}
+		msg := n.handleApp(t, im)
+		if msg == nil {
+			im.m.Done()
+			continue
+		}
+		select {
+		case t.inbox <- msg:
+			im.m.Done()
+			n.st.delivered.Add(1)
+		case <-n.ctx.Done():
+			im.m.Done()
+			return
+		}
+	}
+}

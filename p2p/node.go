@@ -1,0 +1,357 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// Node is a peerwire node: see the package documentation. All methods are
+// safe for concurrent use.
+type Node struct {
+	s      *settings
+	id     *crypto.Identity
+	secure *conn.SecureConfig
+	filter *filter.Filter
+	book   *peerbook.Book
+	set    *peerset.Set
+	seen   *seenCache
+	topics map[uint8]*topicState
+	log    *loggers
+
+	loadReport *peerbook.LoadReport
+
+	ctx    context.Context // ends at Stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the node starts
+	state  atomic.Int32   // 0 new, 1 started, 2 stopped
+	ln     net.Listener
+	listen crypto.Address // our listen address with our ID, once listening
+
+	handshakes chan struct{} // inbound handshake slots
+	dials      chan struct{} // dial slots
+	dialLim    *rate.Limiter
+
+	peers struct {
+		sync.RWMutex // guards the fields below
+		byID         map[crypto.ID]*peerConn
+		dialing      map[crypto.ID]bool
+	}
+
+	events eventHub
+	st     nodeCounters
+}
+
+// peerConn is one connection from its handshake on.
+type peerConn struct {
+	n      *Node
+	ec     *conn.EncryptedConn
+	mc     *conn.MultiConn
+	id     crypto.ID
+	meta   *pb.PeerMeta
+	dir    peerset.Direction
+	remote netip.AddrPort
+	since  time.Time
+	peer   *peerset.Peer // nil until admitted
+	pexMu  sync.Mutex    // guards lastPexAnswer
+	// lastPexAnswer is when we last answered this peer's PEX request.
+	lastPexAnswer time.Time
+	refused       atomic.Bool
+	// ready is closed once admission is decided; mc and peer are set
+	// before. Callbacks that need them wait on it (microseconds at most).
+	ready chan struct{}
+}
+
+// Close implements peerset.Conn: a graceful goaway with the mapped code.
+// It returns at once; the close completes in the background.
+func (pc *peerConn) Close(reason peerset.DisconnectReason, text string) error {
+	code := goAwayCode(reason)
+	if text == "" {
+		text = reason.String()
+	}
+	pc.n.goAway(pc.mc, code, text)
+	return nil
+}
+
+func goAwayCode(r peerset.DisconnectReason) conn.GoAwayCode {
+	switch r {
+	case peerset.ReasonTooManyPeers, peerset.ReasonAddressCap, peerset.ReasonNetworkGroup:
+		return conn.GoAwayTooManyPeers
+	case peerset.ReasonBanned, peerset.ReasonLowReputation:
+		return conn.GoAwayBanned
+	case peerset.ReasonDuplicate:
+		return conn.GoAwayDuplicate
+	case peerset.ReasonTrimmed:
+		return conn.GoAwayTrimmed
+	case peerset.ReasonShutdown:
+		return conn.GoAwayShutdown
+	case peerset.ReasonSelf:
+		return conn.GoAwayDuplicate
+	}
+	return conn.GoAwayInternal
+}
+
+// counter adapts the filter's caps to peerset.Counter.
+type counter struct{ f *filter.Filter }
+
+func (c counter) Acquire(ip netip.Addr) (func(), bool, string) {
+	release, d := c.f.Acquire(ip)
+	if !d.Allowed() {
+		return nil, false, d.Reason.String()
+	}
+	return release, true, ""
+}
+
+func (c counter) AcquireExempt(ip netip.Addr) func() { return c.f.AcquireExempt(ip) }
+
+// bookFilter adapts the filter's rules to peerbook.AddrFilter.
+type bookFilter struct{ f *filter.Filter }
+
+func (b bookFilter) AllowPEX(ip netip.Addr) (bool, string) {
+	d := b.f.Check(ip, filter.PEX)
+	return d.Allowed(), d.Reason.String()
+}
+
+func (b bookFilter) AllowDial(ip netip.Addr) (bool, string) {
+	d := b.f.CheckRules(ip)
+	return d.Allowed(), d.Reason.String()
+}
+
+// New validates cfg, loads or creates the identity, opens the peer book and
+// prepares the node. It starts nothing; call Start.
+func New(cfg Config) (*Node, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{s: s, topics: map[uint8]*topicState{}, log: newLoggers(s.Logger)}
+	n.peers.byID = map[crypto.ID]*peerConn{}
+	n.peers.dialing = map[crypto.ID]bool{}
+	n.id = s.Identity
+	if n.id == nil {
+		id, created, err := crypto.LoadOrCreateKeyFile(s.keyPath)
+		if err != nil {
+			return nil, fmt.Errorf("p2p: Config.DataDir: %w", err)
+		}
+		if created {
+			n.log.info("created identity key", "path", s.keyPath, "id", id.ID().String())
+		}
+		n.id = id
+	}
+	fc := s.Filter
+	if fc.Now == nil {
+		fc.Now = s.Now
+	}
+	if n.filter, err = filter.New(fc); err != nil {
+		return nil, fmt.Errorf("p2p: Config.Filter: %w", err)
+	}
+	bc := s.Book
+	bc.SelfID = n.id.ID()
+	if bc.SaveInterval == 0 {
+		bc.SaveInterval = s.SaveInterval
+	}
+	bc.Now = s.Now
+	bc.Filter = bookFilter{n.filter}
+	if s.bookPath != "" {
+		n.book, n.loadReport, err = peerbook.Open(s.bookPath, bc)
+	} else {
+		n.book, err = peerbook.New(bc)
+	}
+	if err != nil {
+		n.filter.Close()
+		return nil, fmt.Errorf("p2p: Config.Book: %w", err)
+	}
+	pc := s.Peers
+	pc.Self = n.id.ID()
+	pc.Now = s.Now
+	pc.Counter = counter{n.filter}
+	pc.MustConnect = append(append([]crypto.Address(nil), pc.MustConnect...), s.must...)
+	if n.set, err = peerset.New(pc); err != nil {
+		n.book.Close()
+		n.filter.Close()
+		return nil, fmt.Errorf("p2p: Config.Peers: %w", err)
+	}
+	for _, a := range pc.MustConnect {
+		if err := n.book.Protect(a); err != nil {
+			n.log.warn("must-connect peer not kept in the book", "addr", a.String(), "err", err)
+		}
+	}
+	for _, a := range s.bootstrap {
+		if !a.ID.IsZero() {
+			if err := n.book.Add(a, peerbook.Source{Kind: peerbook.SourceBootstrap}); err != nil {
+				n.log.debug("bootstrap address not added to the book", "addr", a.String(), "err", err)
+			}
+		}
+	}
+	n.seen = newSeenCache(s.SeenCacheSize, s.SeenTTL)
+	for i := range s.appTopics {
+		tc := &s.appTopics[i]
+		n.topics[tc.ID] = newTopicState(tc)
+	}
+	n.handshakes = make(chan struct{}, s.MaxHandshakes)
+	n.dials = make(chan struct{}, s.MaxConcurrentDials)
+	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	return n, nil
+}
+
+// ID returns the node's peer ID.
+func (n *Node) ID() crypto.ID { return n.id.ID() }
+
+// Identity returns the node's identity key.
+func (n *Node) Identity() *crypto.Identity { return n.id }
+
+// ListenAddr returns the address the node listens on, with its ID, or the
+// zero Address before Start or when not listening.
+func (n *Node) ListenAddr() crypto.Address { return n.listen }
+
+// LoadReport says what happened when the peer book file was loaded: nil
+// without a data directory.
+func (n *Node) LoadReport() *peerbook.LoadReport { return n.loadReport }
+
+// Start opens the listener and starts the node's services. ctx bounds only
+// the start itself; the node runs until Stop.
+func (n *Node) Start(ctx context.Context) error {
+	if !n.state.CompareAndSwap(0, 1) {
+		return errors.New("p2p: Start called twice or after Stop")
+	}
+	if n.s.listen != "" {
+		lc := net.ListenConfig{}
+		ln, err := lc.Listen(ctx, "tcp", n.s.listen)
+		if err != nil {
+			n.state.Store(2)
+			n.closeStores()
+			return fmt.Errorf("p2p: Config.ListenAddr: %w", err)
+		}
+		n.ln = ln
+		ap := ln.Addr().(*net.TCPAddr).AddrPort()
+		n.listen = crypto.Address{ID: n.ID(), Host: ap.Addr().Unmap().String(), Port: ap.Port()}
+		if len(n.s.advertise) == 0 && !ap.Addr().IsUnspecified() {
+			n.s.advertise = []string{n.listen.HostPort()}
+		}
+	}
+	meta := &pb.PeerMeta{Role: n.s.Role, SoftwareVersion: n.s.SoftwareVersion}
+	for _, a := range n.s.advertise {
+		meta.ListenAddrs = append(meta.ListenAddrs, n.ID().String()+"@"+a)
+	}
+	ids := make([]conn.TopicConfig, len(n.s.connTopics))
+	copy(ids, n.s.connTopics)
+	meta.Topics = conn.TopicIDs(ids)
+	n.secure = &conn.SecureConfig{Identity: n.id, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID, Meta: meta,
+		HandshakeTimeout: n.s.HandshakeTimeout}
+	if err := n.secure.Validate(); err != nil {
+		n.state.Store(2)
+		if n.ln != nil {
+			n.ln.Close()
+		}
+		n.closeStores()
+		return fmt.Errorf("p2p: %w", err)
+	}
+	if err := n.multiConfig(&peerConn{n: n}).Validate(); err != nil {
+		n.state.Store(2)
+		if n.ln != nil {
+			n.ln.Close()
+		}
+		n.closeStores()
+		return fmt.Errorf("p2p: %w", err)
+	}
+	for _, t := range n.topics {
+		n.spawn(func() { n.pump(t) })
+	}
+	if n.ln != nil {
+		n.spawn(n.acceptLoop)
+	}
+	n.spawn(func() {
+		if err := n.book.Run(n.ctx); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.warn("peer book saver stopped", "err", err)
+		}
+	})
+	n.startServices()
+	n.log.info("node started", "id", n.ID().String(), "listen", n.listen.String(), "topics", len(n.topics))
+	return nil
+}
+
+// spawn runs f on a goroutine the node waits for at Stop.
+func (n *Node) spawn(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+// Stop ends the node: it stops accepting and dialing, sends every peer a
+// goaway "shutdown" (flushing queued messages until ctx ends, at most
+// DefaultStopTimeout when ctx has no deadline), waits for every goroutine the
+// node started, saves the peer book and closes the inboxes.
+func (n *Node) Stop(ctx context.Context) error {
+	prev := n.state.Swap(2)
+	if prev == 2 {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultStopTimeout)
+		defer cancel()
+	}
+	if n.ln != nil {
+		n.ln.Close()
+	}
+	var wg sync.WaitGroup
+	for _, p := range n.set.Close() {
+		pc, _ := p.Conn.(*peerConn)
+		if pc == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = pc.mc.GoAway(ctx, conn.GoAwayShutdown, "node stopping")
+		}()
+	}
+	// Connections not admitted (still in setup) end with the node's context.
+	wg.Wait()
+	n.cancel()
+	n.peers.RLock()
+	rest := make([]*peerConn, 0, len(n.peers.byID))
+	for _, pc := range n.peers.byID {
+		rest = append(rest, pc)
+	}
+	n.peers.RUnlock()
+	for _, pc := range rest {
+		pc.mc.Abort(conn.GoAwayShutdown, "node stopping")
+	}
+	n.wg.Wait()
+	for _, t := range n.topics {
+		t.closeInbox()
+	}
+	err := n.closeStores()
+	n.events.closeAll()
+	n.log.info("node stopped", "id", n.ID().String())
+	return err
+}
+
+func (n *Node) closeStores() error {
+	err := n.book.Close()
+	if ferr := n.filter.Close(); err == nil && ferr != nil && !errors.Is(ferr, filter.ErrClosed) {
+		err = ferr
+	}
+	return err
+}
+
+// stopped reports whether Stop has begun.
+func (n *Node) stopped() bool { return n.state.Load() == 2 }

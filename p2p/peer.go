@@ -1,0 +1,351 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+)
+
+// Admission errors a dial can return, besides the handshake's (package conn).
+var (
+	ErrFiltered    = errors.New("p2p: address refused by the filter")
+	ErrBanned      = errors.New("p2p: peer or address is banned")
+	ErrDialing     = errors.New("p2p: already dialing that peer")
+	ErrConnected   = errors.New("p2p: already connected to that peer")
+	ErrRefused     = errors.New("p2p: peer refused by the peer set")
+	ErrUnknownPeer = errors.New("p2p: no such connected peer")
+)
+
+// multiConfig builds the MultiConfig of one connection: its callbacks know
+// their peerConn, so no lookup is needed per message.
+func (n *Node) multiConfig(pc *peerConn) *conn.MultiConfig {
+	return &conn.MultiConfig{
+		Topics:           n.s.connTopics,
+		MaxPacketPayload: n.s.MaxPacketPayload,
+		PingInterval:     n.s.PingInterval,
+		IdleTimeout:      n.s.IdleTimeout,
+		SendRate:         n.s.SendRate,
+		RecvRate:         n.s.RecvRate,
+		OnMessage:        func(m *conn.Message) { n.onMessage(pc, m) },
+		OnViolation:      func(_ *conn.MultiConn, v *conn.ViolationError) { n.onViolation(pc, v) },
+		OnRateExcess:     func(_ *conn.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
+		OnClose:          func(_ *conn.MultiConn, err error) { n.onClose(pc, err) },
+		Logger:           n.s.Logger,
+	}
+}
+
+// acceptLoop accepts inbound connections until the listener closes.
+func (n *Node) acceptLoop() {
+	for {
+		raw, err := n.ln.Accept()
+		if err != nil {
+			if n.stopped() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			n.log.warn("accept failed", "err", err)
+			select {
+			case <-time.After(50 * time.Millisecond): // e.g. out of file descriptors
+			case <-n.ctx.Done():
+				return
+			}
+			continue
+		}
+		n.admitRaw(raw)
+	}
+}
+
+// admitRaw applies everything that can be judged before the handshake:
+// filter rules, the per-IP attempt throttle and caps, IP bans, and the cap
+// on handshakes in flight. It never blocks the accept loop.
+func (n *Node) admitRaw(raw net.Conn) {
+	ap := addrPortOf(raw.RemoteAddr())
+	ip := ap.Addr()
+	if d := n.filter.Check(ip, filter.Inbound); !d.Allowed() {
+		n.st.refused(d.Reason.String())
+		raw.Close()
+		return
+	}
+	if n.book.IsIPBanned(ip) {
+		n.st.refused("ip-banned")
+		raw.Close()
+		return
+	}
+	select {
+	case n.handshakes <- struct{}{}:
+	default:
+		n.st.refused("handshakes-full")
+		raw.Close()
+		return
+	}
+	n.spawn(func() {
+		defer func() { <-n.handshakes }()
+		ec, err := conn.Server(n.ctx, raw, n.secure)
+		if err != nil {
+			n.st.handshakeFailed(err)
+			n.log.debug("inbound handshake failed", "remote", ap.String(), "err", err)
+			return
+		}
+		n.setupPeer(ec, peerset.Inbound, ap)
+	})
+}
+
+// setupPeer turns an authenticated connection into an admitted peer, or
+// refuses it with a goaway that says why. It reports the admission error.
+func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip.AddrPort) error {
+	id := ec.RemoteID()
+	now := n.s.Now()
+	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now, ready: make(chan struct{})}
+	defer closeOnce(pc.ready)
+	if n.book.IsBanned(id) {
+		// Still set up the MultiConn so the refused peer learns why.
+		pc.refused.Store(true)
+	}
+	mc, err := conn.NewMultiConn(n.ctx, ec, n.multiConfig(pc))
+	if err != nil {
+		n.st.handshakeFailed(err)
+		n.log.debug("connection setup failed", "peer", id.Short(), "err", err)
+		return err
+	}
+	pc.mc = mc
+	if pc.refused.Load() {
+		close(pc.ready)
+		n.goAway(mc, conn.GoAwayBanned, "banned")
+		return ErrBanned
+	}
+	p, replaced, err := n.set.Admit(peerset.PeerInfo{ID: id, Direction: dir, Remote: ap, Conn: pc, Meta: pc.meta}, now)
+	if err != nil {
+		pc.refused.Store(true)
+		close(pc.ready)
+		reason := peerset.ReasonOf(err)
+		n.st.refused(reason.String())
+		n.goAway(mc, goAwayCode(reason), reason.String())
+		n.log.debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	pc.peer = p
+	close(pc.ready)
+	if replaced != nil {
+		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
+	}
+	n.peers.Lock()
+	n.peers.byID[id] = pc
+	n.peers.Unlock()
+	n.recordContact(pc)
+	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
+	n.log.debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
+	n.onAdmitted(pc)
+	return nil
+}
+
+// recordContact updates the book after a successful admission: outbound
+// peers are marked reached; inbound peers' advertised addresses are learned.
+func (n *Node) recordContact(pc *peerConn) {
+	if pc.dir == peerset.Outbound {
+		_ = n.book.MarkSuccess(pc.id)
+	} else {
+		for _, s := range pc.meta.GetListenAddrs() {
+			a, err := crypto.ParseAddress(s)
+			if err != nil || a.ID != pc.id {
+				continue
+			}
+			_ = n.book.Add(a, peerbook.Source{Kind: peerbook.SourceInbound, From: pc.id})
+			break
+		}
+	}
+	_ = n.book.SetMeta(pc.id, pc.meta)
+}
+
+// goAway closes mc gracefully in the background, bounded by the node's
+// life: Stop aborts what is still flushing.
+func (n *Node) goAway(mc *conn.MultiConn, code conn.GoAwayCode, text string) {
+	n.spawn(func() {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+		defer cancel()
+		_ = mc.GoAway(ctx, code, text)
+	})
+}
+
+// onClose runs when a connection has ended: the peer leaves the set and
+// the registry, and the book learns of the outcome.
+func (n *Node) onClose(pc *peerConn, err error) {
+	<-pc.ready
+	if pc.peer == nil {
+		return
+	}
+	n.set.Remove(pc.peer)
+	n.peers.Lock()
+	if n.peers.byID[pc.id] == pc {
+		delete(n.peers.byID, pc.id)
+	}
+	n.peers.Unlock()
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+	}
+	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
+	n.log.debug("peer disconnected", "peer", pc.id.Short(), "err", err)
+}
+
+// onViolation records a protocol violation: a heavy reputation hit.
+func (n *Node) onViolation(pc *peerConn, v *conn.ViolationError) {
+	<-pc.ready
+	n.st.violations.Add(1)
+	n.log.info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
+	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
+}
+
+func (n *Node) onRateExcess(pc *peerConn, topic uint8) {
+	n.st.rateExcess.Add(1)
+	n.applyBan(n.set.Record(pc.id, peerset.EventRateExceeded))
+}
+
+// applyBan carries out a ban decision of the peer set: the book keeps the
+// ban across restarts and the connection is closed.
+func (n *Node) applyBan(d *peerset.BanDecision) {
+	if d == nil {
+		return
+	}
+	now := n.s.Now()
+	_ = n.book.Ban(d.ID, d.Until.Sub(now), d.Reason)
+	n.st.bans.Add(1)
+	if d.Peer != nil {
+		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
+	}
+	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
+	n.log.info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
+}
+
+// dial connects to addr (whose ID may be zero: then the identity is learned
+// and pinned), runs the handshake and admits the peer.
+func (n *Node) dial(ctx context.Context, addr crypto.Address, must bool) error {
+	if n.stopped() {
+		return errStopped
+	}
+	if addr.ID == n.ID() {
+		return conn.ErrSelfConnection
+	}
+	ap, isIP := addr.AddrPort()
+	if isIP {
+		if d := n.filter.CheckRules(ap.Addr()); !d.Allowed() {
+			return fmt.Errorf("%w: %s", ErrFiltered, d)
+		}
+		if !must {
+			if d := n.filter.Check(ap.Addr(), filter.Outbound); !d.Allowed() {
+				return fmt.Errorf("%w: %s", ErrFiltered, d)
+			}
+		}
+		if n.book.IsIPBanned(ap.Addr()) {
+			return ErrBanned
+		}
+	}
+	if !addr.ID.IsZero() {
+		if n.book.IsBanned(addr.ID) {
+			return ErrBanned
+		}
+		if !must {
+			if err := n.set.CheckDial(addr.ID, ap.Addr(), n.s.Now()); err != nil {
+				return fmt.Errorf("%w: %w", ErrRefused, err)
+			}
+		}
+		n.peers.Lock()
+		_, connected := n.peers.byID[addr.ID]
+		busy := n.peers.dialing[addr.ID]
+		if !connected && !busy {
+			n.peers.dialing[addr.ID] = true
+		}
+		n.peers.Unlock()
+		if connected {
+			return ErrConnected
+		}
+		if busy {
+			return ErrDialing
+		}
+		defer func() {
+			n.peers.Lock()
+			delete(n.peers.dialing, addr.ID)
+			n.peers.Unlock()
+		}()
+	}
+	select {
+	case n.dials <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.ctx.Done():
+		return errStopped
+	}
+	defer func() { <-n.dials }()
+	if err := n.dialLim.Wait(ctx); err != nil {
+		return err
+	}
+	if !addr.ID.IsZero() {
+		_ = n.book.MarkAttempt(addr.ID)
+	}
+	n.st.dials.Add(1)
+	ec, err := n.handshakeOut(ctx, addr)
+	if err != nil {
+		n.st.dialFailures.Add(1)
+		if !addr.ID.IsZero() {
+			_, _ = n.book.MarkFailure(addr.ID)
+		}
+		return err
+	}
+	remote := addrPortOf(ec.RemoteAddr())
+	if addr.ID.IsZero() {
+		// A plain host:port bootstrap: pin the identity we found.
+		pinned := addr
+		pinned.ID = ec.RemoteID()
+		if err := n.book.Add(pinned, peerbook.Source{Kind: peerbook.SourceBootstrap}); err == nil {
+			_ = n.book.MarkSuccess(pinned.ID)
+		}
+	}
+	return n.setupPeer(ec, peerset.Outbound, remote)
+}
+
+// handshakeOut dials addr within DialTimeout and runs the client handshake.
+// Every failure path closes the socket.
+func (n *Node) handshakeOut(ctx context.Context, addr crypto.Address) (*conn.EncryptedConn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(n.ctx, cancel)
+	defer stop()
+	d := net.Dialer{Timeout: n.s.DialTimeout}
+	if n.s.DialLocalIP.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: n.s.DialLocalIP.AsSlice()}
+	}
+	raw, err := d.DialContext(ctx, "tcp", addr.HostPort())
+	if err != nil {
+		return nil, err
+	}
+	ec, err := conn.Client(ctx, raw, n.secure, addr.ID)
+	if err != nil {
+		n.st.handshakeFailed(err)
+		return nil, err
+	}
+	return ec, nil
+}
+
+func closeOnce(c chan struct{}) {
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}

@@ -1,0 +1,141 @@
+package p2p
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// pexAsk is how many addresses a PEX request asks for.
+const pexAsk = 32
+
+// onPex handles a PEX message on the connection's reader goroutine: the
+// book work is bounded and quick, and sends use TrySend, so it never blocks.
+func (n *Node) onPex(pc *peerConn, m *conn.Message) {
+	defer m.Done()
+	<-pc.ready
+	if pc.refused.Load() || pc.peer == nil {
+		return
+	}
+	var msg pb.PexMessage
+	if err := proto.Unmarshal(m.Data, &msg); err != nil {
+		n.malformed(pc, "PEX message: "+err.Error())
+		return
+	}
+	switch {
+	case msg.GetRequest() != nil:
+		n.answerPex(pc, msg.GetRequest())
+	case msg.GetResponse() != nil:
+		n.ingestPex(pc, msg.GetResponse())
+	default:
+		n.malformed(pc, "empty PEX message")
+	}
+}
+
+// answerPex answers a request with a sample of the book, at most once per
+// PexAnswerInterval per peer; faster requests are a rate excess.
+func (n *Node) answerPex(pc *peerConn, req *pb.PexRequest) {
+	now := n.s.Now()
+	pc.pexMu.Lock()
+	tooSoon := !pc.lastPexAnswer.IsZero() && now.Sub(pc.lastPexAnswer) < n.s.PexAnswerInterval
+	if !tooSoon {
+		pc.lastPexAnswer = now
+	}
+	pc.pexMu.Unlock()
+	if tooSoon {
+		n.st.rateExcess.Add(1)
+		n.applyBan(n.set.Record(pc.id, peerset.EventRateExceeded))
+		return
+	}
+	resp := n.book.AnswerPex(req, pc.id)
+	b, err := proto.Marshal(&pb.PexMessage{Msg: &pb.PexMessage_Response{Response: resp}})
+	if err != nil {
+		return
+	}
+	if err := pc.mc.TrySend(PexTopic, b); err == nil {
+		n.st.pexAnswers.Add(1)
+	}
+	if n.s.SeedMode && pc.dir == peerset.Inbound {
+		// A seed's job with an inbound peer ends once it has answered.
+		_ = pc.peer.Disconnect(peerset.ReasonShutdown, "seed: answered")
+	}
+}
+
+// ingestPex stores the addresses of a response; the book refuses
+// unsolicited and oversized ones, which cost the sender reputation.
+func (n *Node) ingestPex(pc *peerConn, resp *pb.PexResponse) {
+	from := pexSource(pc)
+	res, err := n.book.IngestPex(from, resp)
+	n.st.pexAdded.Add(uint64(res.Added))
+	switch {
+	case errors.Is(err, peerbook.ErrPexUnsolicited), errors.Is(err, peerbook.ErrPexTooMany):
+		n.applyBan(n.set.Record(pc.id, peerset.EventBadPEX))
+	case err == nil && res.Added > 0:
+		n.applyBan(n.set.Record(pc.id, peerset.EventGoodPEX))
+	}
+	if n.s.SeedMode && pc.dir == peerset.Outbound {
+		_ = pc.peer.Disconnect(peerset.ReasonShutdown, "seed: crawled")
+	}
+}
+
+// pexSource is the reporting peer's address for the book's source
+// grouping: its advertised address when it has one, else the connection's.
+func pexSource(pc *peerConn) crypto.Address {
+	for _, s := range pc.meta.GetListenAddrs() {
+		if a, err := crypto.ParseAddress(s); err == nil && a.ID == pc.id {
+			return a
+		}
+	}
+	host, port, _ := net.SplitHostPort(pc.remote.String())
+	p, _ := strconv.Atoi(port)
+	return crypto.Address{ID: pc.id, Host: host, Port: uint16(p)}
+}
+
+// requestPex asks pc for addresses.
+func (n *Node) requestPex(pc *peerConn) {
+	if !pc.mc.CanSend(PexTopic) {
+		return
+	}
+	if err := n.book.MarkPexRequested(pc.id); err != nil {
+		return
+	}
+	b, err := proto.Marshal(&pb.PexMessage{Msg: &pb.PexMessage_Request{Request: &pb.PexRequest{Max: pexAsk}}})
+	if err != nil {
+		return
+	}
+	if pc.mc.TrySend(PexTopic, b) == nil {
+		n.st.pexRequests.Add(1)
+	}
+}
+
+// pexRound asks one random peer for addresses while the node is below its
+// outbound target (always, in seed mode).
+func (n *Node) pexRound() {
+	c := n.set.Counts()
+	if !n.s.SeedMode && c.OutboundSlots >= n.maxOutbound() && n.book.Len() > 0 {
+		return
+	}
+	peers := n.connected()
+	if len(peers) == 0 {
+		return
+	}
+	n.requestPex(peers[rand.IntN(len(peers))])
+}
+
+// onAdmitted runs once a peer is admitted: a node that still needs peers
+// asks a new outbound peer for addresses at once instead of waiting for the
+// next PEX round.
+func (n *Node) onAdmitted(pc *peerConn) {
+	if pc.dir == peerset.Outbound && (n.s.SeedMode || n.set.Counts().OutboundSlots < n.maxOutbound()) {
+		n.requestPex(pc)
+	}
+}

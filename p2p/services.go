@@ -1,0 +1,144 @@
+package p2p
+
+import (
+	"context"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/peerset"
+)
+
+// startServices starts the node's periodic services, each one goroutine
+// that ends with the node.
+func (n *Node) startServices() {
+	n.every(n.s.FillInterval, n.fill)
+	n.every(n.s.PexInterval, n.pexRound)
+	n.every(n.s.MaintainInterval, n.maintain)
+	if n.s.ChurnInterval > 0 {
+		n.every(n.s.ChurnInterval, n.churn)
+	}
+	if n.s.StatusInterval > 0 {
+		n.every(n.s.StatusInterval, n.status)
+	}
+}
+
+// every runs f now and then on each tick of interval until the node stops.
+func (n *Node) every(interval time.Duration, f func()) {
+	n.spawn(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			f()
+			select {
+			case <-t.C:
+			case <-n.ctx.Done():
+				return
+			}
+		}
+	})
+}
+
+func (n *Node) maxOutbound() int {
+	switch m := n.s.Peers.MaxOutbound; {
+	case m == 0:
+		return peerset.DefaultMaxOutbound
+	case m < 0:
+		return 0
+	default:
+		return m
+	}
+}
+
+// busy reports whether id is connected or being dialed.
+func (n *Node) busy(id crypto.ID) bool {
+	n.peers.RLock()
+	defer n.peers.RUnlock()
+	_, connected := n.peers.byID[id]
+	return connected || n.peers.dialing[id]
+}
+
+// fill dials book entries while outbound slots are free; with an empty
+// book it dials the bootstrap peers.
+func (n *Node) fill() {
+	free := n.maxOutbound() - n.set.Counts().OutboundSlots
+	if free <= 0 {
+		return
+	}
+	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
+	picks := n.book.Pick(free, exclude)
+	if len(picks) == 0 {
+		for _, a := range n.s.bootstrap {
+			if a.ID.IsZero() || !n.busy(a.ID) {
+				picks = append(picks, a)
+			}
+		}
+	}
+	for _, a := range picks {
+		n.spawn(func() {
+			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.HandshakeTimeout)
+			defer cancel()
+			if err := n.dial(ctx, a, false); err != nil {
+				n.log.debug("dial failed", "addr", a.String(), "err", err)
+			}
+		})
+	}
+}
+
+// maintain decays reputation, trims above the high watermark and redials
+// must-connect peers that are due.
+func (n *Node) maintain() {
+	now := n.s.Now()
+	n.set.Decay(now)
+	for _, p := range n.set.Trim(now) {
+		_ = p.Disconnect(peerset.ReasonTrimmed, "trimmed: too many peers")
+	}
+	for _, a := range n.set.DueRedials(now) {
+		n.spawn(func() {
+			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.HandshakeTimeout)
+			defer cancel()
+			if err := n.dial(ctx, a, true); err != nil && err != ErrConnected {
+				n.set.RedialFailed(a.ID, n.s.Now())
+				n.log.debug("must-connect dial failed", "addr", a.String(), "err", err)
+			}
+		})
+	}
+}
+
+// churn probes one book entry that is due: a handshake, then a clean
+// close. Success and failure go to the book, which evicts entries that keep
+// failing (never must-connect ones).
+func (n *Node) churn() {
+	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
+	for _, a := range n.book.DueForProbe(1, exclude) {
+		if ap, ok := a.AddrPort(); ok {
+			if d := n.filter.Check(ap.Addr(), filter.Outbound); !d.Allowed() {
+				continue
+			}
+		}
+		n.spawn(func() {
+			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.HandshakeTimeout)
+			defer cancel()
+			_ = n.book.MarkAttempt(a.ID)
+			ec, err := n.handshakeOut(ctx, a)
+			if err != nil {
+				if evicted, _ := n.book.MarkFailure(a.ID); evicted {
+					n.log.debug("book entry evicted after failed probes", "addr", a.String())
+				}
+				return
+			}
+			_ = n.book.MarkSuccess(a.ID)
+			ec.Close()
+		})
+	}
+}
+
+// status logs the one-line summary.
+func (n *Node) status() {
+	s := n.Stats()
+	n.log.info("status",
+		"in", s.Inbound, "out", s.Outbound,
+		"must", s.MustConnectUp, "must_total", s.MustConnectTotal,
+		"book", s.BookSize, "bytes_in", s.BytesIn, "bytes_out", s.BytesOut,
+		"gossip_dedup", s.DedupRatio())
+}

@@ -1,0 +1,187 @@
+package p2p
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/peerbook"
+)
+
+// nodeCounters are the node's running totals.
+type nodeCounters struct {
+	delivered            atomic.Uint64
+	malformed            atomic.Uint64
+	violations           atomic.Uint64
+	rateExcess           atomic.Uint64
+	bans                 atomic.Uint64
+	dials                atomic.Uint64
+	dialFailures         atomic.Uint64
+	gossipOriginated     atomic.Uint64
+	gossipReceived       atomic.Uint64
+	gossipDuplicates     atomic.Uint64
+	gossipIgnored        atomic.Uint64
+	gossipRejected       atomic.Uint64
+	gossipForwarded      atomic.Uint64
+	gossipForwardDropped atomic.Uint64
+	pexRequests          atomic.Uint64
+	pexAnswers           atomic.Uint64
+	pexAdded             atomic.Uint64
+
+	mu         sync.Mutex // guards the maps below
+	refusals   map[string]uint64
+	handshakes map[string]uint64
+}
+
+func (c *nodeCounters) refused(reason string) {
+	c.mu.Lock()
+	if c.refusals == nil {
+		c.refusals = map[string]uint64{}
+	}
+	c.refusals[reason]++
+	c.mu.Unlock()
+}
+
+// handshakeFailed counts a failed handshake by the kind of its error.
+func (c *nodeCounters) handshakeFailed(err error) {
+	reason := "other"
+	switch {
+	case errors.Is(err, conn.ErrHandshakeTimeout):
+		reason = "timeout"
+	case errors.Is(err, conn.ErrAuthFailed):
+		reason = "auth"
+	case errors.Is(err, conn.ErrSelfConnection):
+		reason = "self"
+	case errors.Is(err, conn.ErrUnexpectedPeer):
+		reason = "unexpected-peer"
+	case errors.Is(err, conn.ErrIncompatible):
+		reason = "incompatible"
+	case errors.Is(err, conn.ErrNotPeerwire):
+		reason = "not-peerwire"
+	case errors.Is(err, conn.ErrReflection), errors.Is(err, conn.ErrBadKey):
+		reason = "bad-key"
+	case errors.Is(err, conn.ErrProtocol):
+		reason = "protocol"
+	}
+	c.mu.Lock()
+	if c.handshakes == nil {
+		c.handshakes = map[string]uint64{}
+	}
+	c.handshakes[reason]++
+	c.mu.Unlock()
+}
+
+// PeerInfo describes one connected peer.
+type PeerInfo struct {
+	ID          crypto.ID
+	Direction   string // "inbound" or "outbound"
+	Remote      string // remote TCP address
+	ListenAddrs []string
+	Role        string
+	Software    string
+	ConnectedAt time.Time
+	Score       float64
+	MustConnect bool
+	RTT         conn.RTTStats
+	Conn        conn.MultiStats
+}
+
+// TopicStats sums a topic's traffic over all connected peers.
+type TopicStats struct {
+	ID                      uint8
+	Name                    string
+	MessagesIn, MessagesOut uint64
+	BytesIn, BytesOut       uint64
+	QueueDepth              int // messages waiting for the application
+}
+
+// Stats is a snapshot for metrics and status lines.
+type Stats struct {
+	Inbound, Outbound                int
+	MustConnectUp, MustConnectTotal  int
+	BookSize                         int
+	Bans                             int
+	Topics                           []TopicStats
+	BytesIn, BytesOut                uint64
+	Delivered                        uint64
+	Malformed, Violations            uint64
+	RateExcess                       uint64
+	Dials, DialFailures              uint64
+	GossipOriginated, GossipReceived uint64
+	GossipDuplicates                 uint64
+	GossipIgnored, GossipRejected    uint64
+	GossipForwarded                  uint64
+	GossipForwardDropped             uint64
+	PexRequests, PexAnswers          uint64
+	PexAdded                         uint64
+	// Refusals counts admissions refused, by reason.
+	Refusals map[string]uint64
+	// HandshakeFailures counts failed handshakes, by kind.
+	HandshakeFailures map[string]uint64
+	// Filter is the admission filter's own snapshot.
+	Filter filter.Stats
+	// Book is the peer book's snapshot.
+	Book peerbook.Stats
+}
+
+// DedupRatio is the share of received gossip copies that were duplicates.
+func (s Stats) DedupRatio() float64 {
+	if s.GossipReceived == 0 {
+		return 0
+	}
+	return float64(s.GossipDuplicates) / float64(s.GossipReceived)
+}
+
+// Stats returns a snapshot of the node's counters and its peers' traffic.
+func (n *Node) Stats() Stats {
+	c := n.set.Counts()
+	s := Stats{
+		Inbound: c.Inbound, Outbound: c.Outbound, MustConnectUp: c.MustConnectUp, MustConnectTotal: c.MustConnectTotal,
+		BookSize: n.book.Len(), Bans: len(n.book.Bans()),
+		Delivered: n.st.delivered.Load(), Malformed: n.st.malformed.Load(), Violations: n.st.violations.Load(),
+		RateExcess: n.st.rateExcess.Load(), Dials: n.st.dials.Load(), DialFailures: n.st.dialFailures.Load(),
+		GossipOriginated: n.st.gossipOriginated.Load(), GossipReceived: n.st.gossipReceived.Load(),
+		GossipDuplicates: n.st.gossipDuplicates.Load(), GossipIgnored: n.st.gossipIgnored.Load(),
+		GossipRejected: n.st.gossipRejected.Load(), GossipForwarded: n.st.gossipForwarded.Load(),
+		GossipForwardDropped: n.st.gossipForwardDropped.Load(),
+		PexRequests:          n.st.pexRequests.Load(), PexAnswers: n.st.pexAnswers.Load(), PexAdded: n.st.pexAdded.Load(),
+		Filter: n.filter.Stats(), Book: n.book.Stats(),
+	}
+	n.st.mu.Lock()
+	s.Refusals = copyMap(n.st.refusals)
+	s.HandshakeFailures = copyMap(n.st.handshakes)
+	n.st.mu.Unlock()
+	byID := map[uint8]*TopicStats{}
+	for _, tc := range n.s.appTopics {
+		s.Topics = append(s.Topics, TopicStats{ID: tc.ID, Name: tc.Name, QueueDepth: n.topics[tc.ID].depth()})
+	}
+	for i := range s.Topics {
+		byID[s.Topics[i].ID] = &s.Topics[i]
+	}
+	for _, pc := range n.connected() {
+		ms := pc.mc.Stats()
+		for _, ts := range ms.Topics {
+			if t := byID[ts.ID]; t != nil {
+				t.MessagesIn += ts.MsgsRecv
+				t.MessagesOut += ts.MsgsSent
+				t.BytesIn += ts.BytesRecv
+				t.BytesOut += ts.BytesSent
+			}
+		}
+		s.BytesIn += ms.BytesRecv
+		s.BytesOut += ms.BytesSent
+	}
+	return s
+}
+
+func copyMap(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
