@@ -3,16 +3,11 @@ package conn
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/proto/pb"
 )
 
 // mcInbox collects delivered messages per topic, as a Node's inbox would. It
@@ -144,18 +139,6 @@ func mcWaitDone(t testing.TB, c *MultiConn, timeout time.Duration) {
 	}
 }
 
-// plainTransport makes a plain net.Conn a Transport, for tests that need raw
-// access below the encryption.
-type plainTransport struct {
-	net.Conn
-	id         crypto.ID
-	meta, mine *pb.PeerMeta
-}
-
-func (p *plainTransport) RemoteID() crypto.ID      { return p.id }
-func (p *plainTransport) RemoteMeta() *pb.PeerMeta { return p.meta }
-func (p *plainTransport) LocalMeta() *pb.PeerMeta  { return p.mine }
-
 // mcFakeClock is a manual Clock: timers fire when Advance passes them.
 type mcFakeClock struct {
 	mu     sync.Mutex
@@ -259,5 +242,3 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	i := int(float64(len(ds)-1) * p)
 	return ds[i]
 }
-
-var _ = fmt.Sprint
