@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -116,4 +117,56 @@ func BenchmarkHandshake(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
+}
+
+// BenchmarkHandshakeParallel measures handshake throughput with both cores
+// busy: several dialers at once against one accepting loop, TCP connect and
+// close included. Allocations of both ends are counted.
+func BenchmarkHandshakeParallel(b *testing.B) {
+	cc, sc := testSecureConfig(b, 1), testSecureConfig(b, 2)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	accepted := make(chan struct{})
+	var servers sync.WaitGroup
+	go func() {
+		defer close(accepted)
+		for {
+			raw, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			servers.Add(1)
+			go func() {
+				defer servers.Done()
+				if s, err := Server(context.Background(), raw, sc); err == nil {
+					s.Abort()
+				}
+			}()
+		}
+	}()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			raw, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			c, err := Client(context.Background(), raw, cc, crypto.ID{})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			c.Abort()
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
+	ln.Close()
+	<-accepted
+	servers.Wait()
 }
