@@ -135,8 +135,9 @@ const (
 	abortLinger = time.Second
 
 	// smallReadLen is the size of the fixed read buffer an idle reader blocks
-	// on: a header plus a ping fits, and nothing bigger is held while idle.
-	smallReadLen = 64
+	// on: a header plus a ping, an ACK or a 64-byte vote fits, and nothing
+	// bigger is held while idle.
+	smallReadLen = 128
 	// directReadMin: payload remainders at least this long are read straight
 	// into the message buffer instead of through the pooled read buffer.
 	directReadMin = 4 << 10
