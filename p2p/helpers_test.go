@@ -3,14 +3,19 @@ package p2p
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
+	"github.com/peerwire/peerwire/proto/pb"
 )
 
 // Topic IDs used across the tests.
@@ -110,4 +115,175 @@ func recv(t testing.TB, ch <-chan *Message, d time.Duration) *Message {
 func connectedTo(n *Node, id crypto.ID) bool {
 	_, ok := n.Peer(id)
 	return ok
+}
+
+// fakeClock is a settable clock for Config.Now: bans, backoff and TTLs
+// advance only when the test says so.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// quietConfig is testConfig without automatic dialing: the fill and PEX
+// services tick once an hour, so the test alone decides the topology.
+func quietConfig(t testing.TB, i int) Config {
+	cfg := testConfig(t, i)
+	cfg.FillInterval = time.Hour
+	cfg.PexInterval = time.Hour
+	cfg.MaintainInterval = 200 * time.Millisecond
+	cfg.Peers.MaxOutbound = 20
+	cfg.Peers.MaxInbound = 40
+	return cfg
+}
+
+// inboxCounter drains every topic's inbox of a node until it closes at
+// Stop, counting each message by topic and data, and keeping the order
+// of arrival.
+type inboxCounter struct {
+	mu   sync.Mutex
+	seen map[string]int
+	all  []*Message
+}
+
+func drainInboxes(n *Node) *inboxCounter {
+	c := &inboxCounter{seen: map[string]int{}}
+	for _, tc := range n.s.appTopics {
+		ch := n.Inbox(tc.ID)
+		go func() {
+			for m := range ch {
+				c.mu.Lock()
+				c.seen[fmt.Sprintf("%d/%s", m.Topic, m.Data)]++
+				c.all = append(c.all, m)
+				c.mu.Unlock()
+			}
+		}()
+	}
+	return c
+}
+
+// count returns how many times data arrived on topic.
+func (c *inboxCounter) count(topic uint8, data string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[fmt.Sprintf("%d/%s", topic, data)]
+}
+
+// total returns how many messages arrived.
+func (c *inboxCounter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.all)
+}
+
+// messages returns a copy of what arrived, in order.
+func (c *inboxCounter) messages() []*Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Message(nil), c.all...)
+}
+
+// dial connects from to to and waits until both sides have admitted it.
+func dial(t testing.TB, from, to *Node) {
+	t.Helper()
+	if _, err := from.Dial(context.Background(), to.ListenAddr().String()); err != nil {
+		t.Fatalf("dial %s → %s: %v", from.ID().Short(), to.ID().Short(), err)
+	}
+	eventually(t, 10*time.Second, "connection admitted on both sides", func() bool {
+		return connectedTo(from, to.ID()) && connectedTo(to, from.ID())
+	})
+}
+
+// rawPeer is a hand-driven peer: a conn.Client handshake and a bare
+// MultiConn speaking the node's topics, so a test can send what a Node
+// never would. Its EncryptedConn is exposed for writing raw packets.
+type rawPeer struct {
+	id    *crypto.Identity
+	ec    *conn.EncryptedConn
+	mc    *conn.MultiConn
+	inbox chan *conn.Message
+}
+
+// dialRaw connects a rawPeer with identity id to n, declaring extra topics
+// beyond the node's own when given. It does not wait for n to admit it.
+func dialRaw(t testing.TB, n *Node, id *crypto.Identity, localIP string) (*rawPeer, error) {
+	t.Helper()
+	topics := append([]conn.TopicConfig(nil), n.s.connTopics...)
+	secure := &conn.SecureConfig{Identity: id, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
+		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(topics)}}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if localIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
+	}
+	raw, err := d.Dial("tcp", n.ListenAddr().HostPort())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ec, err := conn.Client(ctx, raw, secure, n.ID())
+	if err != nil {
+		return nil, err
+	}
+	p := &rawPeer{id: id, ec: ec, inbox: make(chan *conn.Message, 1024)}
+	mc, err := conn.NewMultiConn(ctx, ec, &conn.MultiConfig{Topics: topics, OnMessage: func(m *conn.Message) {
+		m.Done()
+		select {
+		case p.inbox <- m:
+		default:
+		}
+	}})
+	if err != nil {
+		return nil, err
+	}
+	p.mc = mc
+	t.Cleanup(func() { mc.Abort(conn.GoAwayShutdown, "test over"); <-mc.Done() })
+	return p, nil
+}
+
+// goAwayOf returns the goaway the peer sent on mc once it has ended.
+func goAwayOf(t testing.TB, mc *conn.MultiConn) *conn.GoAwayError {
+	t.Helper()
+	select {
+	case <-mc.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("connection not closed by the node")
+	}
+	var ge *conn.GoAwayError
+	if !errors.As(mc.Err(), &ge) || !ge.Remote {
+		t.Fatalf("connection ended without a goaway from the node: %v", mc.Err())
+	}
+	return ge
+}
+
+// waitEvent reads events from sub until one matches want, within d.
+func waitEvent(t testing.TB, sub *Subscription, d time.Duration, what string, want func(Event) bool) Event {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				t.Fatalf("subscription closed while waiting for %s", what)
+			}
+			if want(e) {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no event %s within %v", what, d)
+		}
+	}
 }
