@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Known-answer encodings of control messages (docs/PROTOCOL-multiconn.md).
+// Known-answer encodings of control messages (docs/PROTOCOL.md §8).
 func TestControlVectors(t *testing.T) {
 	s := settings{maxPacket: 16384, recvRate: 1 << 20, topics: []topicSettings{{id: 1, maxMessage: 65536, window: 1 << 20}}}
 	for _, tc := range []struct {

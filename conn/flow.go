@@ -6,7 +6,7 @@ import (
 	"github.com/peerwire/peerwire/crypto"
 )
 
-// Flow control (docs/PROTOCOL-multiconn.md): every topic has its own byte
+// Flow control (docs/PROTOCOL.md §8): every topic has its own byte
 // credit in each direction. The receiver announces a window per topic in
 // SETTINGS; a message costs its length plus MessageCreditOverhead, charged
 // whole at its first packet, so a receiver never allocates a message it has

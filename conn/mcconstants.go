@@ -3,7 +3,7 @@ package conn
 import "time"
 
 // Limits and defaults of MultiConn. Each wire limit is part of the protocol
-// (docs/PROTOCOL-multiconn.md); each default is what a zero field of
+// (docs/PROTOCOL.md §8); each default is what a zero field of
 // MultiConfig or TopicConfig means.
 
 // Wire limits.

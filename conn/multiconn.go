@@ -33,7 +33,7 @@ type Transport interface {
 }
 
 // MultiConn carries many prioritised topics of messages over one Transport
-// (docs/PROTOCOL-multiconn.md). Messages are split into packets that
+// (docs/PROTOCOL.md §8). Messages are split into packets that
 // interleave across topics; one writer goroutine sends control messages
 // first, then topics by strict priority, round-robin within a priority;
 // per-topic credit keeps a slow consumer of one topic from stalling the

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Packets are the unit of the MultiConn wire format (docs/PROTOCOL-multiconn.md):
+// Packets are the unit of the MultiConn wire format (docs/PROTOCOL.md §8):
 //
 //	data packet     topic(1..255) flags  length:u16  [total:u32 if flags&first]  payload[length]
 //	control packet  0             type   length:u16  body[length]

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Known-answer encodings of packet headers (docs/PROTOCOL-multiconn.md).
+// Known-answer encodings of packet headers (docs/PROTOCOL.md §8).
 func TestPacketHeaderVectors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
