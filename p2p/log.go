@@ -1,9 +1,6 @@
 package p2p
 
-import (
-	"context"
-	"log/slog"
-)
+import "log/slog"
 
 // loggers wraps the node's slog.Logger; the library is silent unless the
 // application passes a logger.
@@ -14,6 +11,3 @@ func newLoggers(l *slog.Logger) *loggers { return &loggers{l} }
 func (g *loggers) debug(msg string, args ...any) { g.l.Debug(msg, args...) }
 func (g *loggers) info(msg string, args ...any)  { g.l.Info(msg, args...) }
 func (g *loggers) warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
-
-// enabled reports whether level is logged, to skip building arguments.
-func (g *loggers) enabled(level slog.Level) bool { return g.l.Enabled(context.Background(), level) }
