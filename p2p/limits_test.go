@@ -1,0 +1,206 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/filter"
+)
+
+// TestInboundCap: with MaxInbound 2 filled, a third node is refused with a
+// goaway "too many peers" that reaches the dialer: a Node sees it as the
+// disconnect reason, a bare MultiConn as the goaway code.
+func TestInboundCap(t *testing.T) {
+	cfg := quietConfig(t, 600)
+	cfg.Peers.MaxInbound = 2
+	hub := startNode(t, cfg)
+	for i := 0; i < 2; i++ {
+		dial(t, startNode(t, quietConfig(t, 601+i)), hub)
+	}
+	extra := startNode(t, quietConfig(t, 603))
+	sub := extra.Subscribe()
+	defer sub.Cancel()
+	if _, err := extra.Dial(context.Background(), hub.ListenAddr().String()); err != nil {
+		t.Fatalf("dial: %v", err) // admitted on the dialer's side; the hub's refusal follows
+	}
+	e := waitEvent(t, sub, 10*time.Second, "disconnect from the full hub", func(e Event) bool {
+		return e.Kind == EventDisconnected && e.Peer == hub.ID()
+	})
+	if !strings.Contains(e.Reason, "goaway from peer: too many peers") {
+		t.Fatalf("disconnect reason %q does not carry the hub's goaway", e.Reason)
+	}
+
+	raw, err := dialRaw(t, hub, testIdentity(t, 604), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ge := goAwayOf(t, raw.mc); ge.Code != conn.GoAwayTooManyPeers || ge.Text != "too-many-peers" {
+		t.Fatalf("goaway %v (code %d, text %q), want too many peers", ge, ge.Code, ge.Text)
+	}
+	if s := hub.Stats(); s.Inbound != 2 || s.Refusals["too-many-peers"] != 2 {
+		t.Fatalf("hub: %d inbound, refusals %v", s.Inbound, s.Refusals)
+	}
+}
+
+// capHub is a node that counts loopback peers against its caps: no
+// loopback exemption and no attempt throttle (not under test here).
+func capHub(t *testing.T, i int, f filter.Config) *Node {
+	cfg := quietConfig(t, i)
+	f.ExemptLoopback = false
+	f.AttemptInterval = -1
+	cfg.Filter = f
+	return startNode(t, cfg)
+}
+
+// fromIP is a node that dials from a given 127.x.y.z source address.
+func fromIP(t *testing.T, i int, ip string) *Node {
+	cfg := quietConfig(t, i)
+	cfg.DialLocalIP = netip.MustParseAddr(ip)
+	return startNode(t, cfg)
+}
+
+// TestPerIPCap: with MaxPerIP 1, a second peer from the same source address
+// is refused before its handshake; one from another address gets in.
+func TestPerIPCap(t *testing.T) {
+	hub := capHub(t, 610, filter.Config{MaxPerIP: 1, MaxPerSubnet: -1})
+	dial(t, fromIP(t, 611, "127.0.0.2"), hub)
+	second := fromIP(t, 612, "127.0.0.2")
+	if _, err := second.Dial(context.Background(), hub.ListenAddr().String()); err == nil {
+		t.Fatal("a second peer from 127.0.0.2 was admitted")
+	}
+	dial(t, fromIP(t, 613, "127.0.0.3"), hub)
+	if s := hub.Stats(); s.Inbound != 2 || s.Refusals["ip-cap"] != 1 {
+		t.Fatalf("hub: %d inbound, refusals %v", s.Inbound, s.Refusals)
+	}
+	if connectedTo(hub, second.ID()) {
+		t.Fatal("capped peer connected")
+	}
+}
+
+// TestPerSubnetCap: with MaxPerSubnet 1 over /24s, a second peer from
+// 127.0.5.0/24 is refused; one from 127.0.6.0/24 gets in.
+func TestPerSubnetCap(t *testing.T) {
+	hub := capHub(t, 620, filter.Config{MaxPerIP: -1, MaxPerSubnet: 1, IPv4SubnetBits: 24})
+	dial(t, fromIP(t, 621, "127.0.5.2"), hub)
+	second := fromIP(t, 622, "127.0.5.3")
+	if _, err := second.Dial(context.Background(), hub.ListenAddr().String()); err == nil {
+		t.Fatal("a second peer from 127.0.5.0/24 was admitted")
+	}
+	dial(t, fromIP(t, 623, "127.0.6.2"), hub)
+	if s := hub.Stats(); s.Inbound != 2 || s.Refusals["subnet-cap"] != 1 {
+		t.Fatalf("hub: %d inbound, refusals %v", s.Inbound, s.Refusals)
+	}
+}
+
+// countryDB writes a MaxMind-format country database placing 127.0.1.0/24
+// in Germany and 127.0.2.0/24 in the United States (the approach of
+// filter/helpers_test.go).
+func countryDB(t *testing.T) string {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{
+		DatabaseType:            "GeoLite2-Country",
+		Languages:               []string{"en"},
+		IncludeReservedNetworks: true, // 127/8 is reserved
+		RecordSize:              24,
+		BuildEpoch:              1_700_000_000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cidr, country := range map[string]string{"127.0.1.0/24": "DE", "127.0.2.0/24": "US"} {
+		_, ipnet, err := net.ParseCIDR(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tree.Insert(ipnet, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(country)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := tree.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "country.mmdb")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCountryRule: a node denying "US" refuses a peer dialing from
+// 127.0.2.0/24, admits one from 127.0.1.0/24, and will not dial a US
+// address itself.
+func TestCountryRule(t *testing.T) {
+	db := countryDB(t)
+	hub := capHub(t, 630, filter.Config{CountryDB: db, DenyCountries: []string{"us"}, DBCheckInterval: -1})
+	dial(t, fromIP(t, 631, "127.0.1.5"), hub)
+	us := fromIP(t, 632, "127.0.2.5")
+	if _, err := us.Dial(context.Background(), hub.ListenAddr().String()); err == nil {
+		t.Fatal("a peer from a denied country was admitted")
+	}
+	if s := hub.Stats(); s.Inbound != 1 || s.Refusals["country-denied"] != 1 {
+		t.Fatalf("hub: %d inbound, refusals %v", s.Inbound, s.Refusals)
+	}
+	// Outbound: a node listening in the denied range is not dialed.
+	cfg := quietConfig(t, 633)
+	cfg.ListenAddr = "127.0.2.9:0"
+	usListener := startNode(t, cfg)
+	if _, err := hub.Dial(context.Background(), usListener.ListenAddr().String()); !errors.Is(err, ErrFiltered) {
+		t.Fatalf("dial to a denied country: %v, want ErrFiltered", err)
+	}
+}
+
+// TestBanUntilExpiry: a banned peer is disconnected, is refused (goaway
+// "banned") while the ban lasts, and gets back in once the node's clock
+// passes its end.
+func TestBanUntilExpiry(t *testing.T) {
+	clk := newFakeClock()
+	cfg := quietConfig(t, 640)
+	cfg.Now = clk.Now
+	hub := startNode(t, cfg)
+	peer := startNode(t, quietConfig(t, 641))
+	dial(t, peer, hub)
+	sub := peer.Subscribe()
+	defer sub.Cancel()
+	if err := hub.Ban(peer.ID(), time.Hour, "test ban"); err != nil {
+		t.Fatal(err)
+	}
+	e := waitEvent(t, sub, 10*time.Second, "disconnect by the ban", func(e Event) bool { return e.Kind == EventDisconnected })
+	if !strings.Contains(e.Reason, "banned") {
+		t.Fatalf("disconnect reason %q", e.Reason)
+	}
+	if bans := hub.Bans(); len(bans) != 1 || bans[0].ID != peer.ID() || bans[0].Reason != "test ban" {
+		t.Fatalf("bans %+v", bans)
+	}
+	eventually(t, 5*time.Second, "hub drops the peer", func() bool { return !connectedTo(hub, peer.ID()) })
+
+	clk.Advance(59 * time.Minute)
+	raw, err := dialRaw(t, hub, testIdentity(t, 641), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ge := goAwayOf(t, raw.mc); ge.Code != conn.GoAwayBanned {
+		t.Fatalf("goaway %v, want banned", ge)
+	}
+	if connectedTo(hub, peer.ID()) {
+		t.Fatal("banned peer admitted")
+	}
+
+	clk.Advance(2 * time.Minute)
+	dial(t, peer, hub)
+	if len(hub.Bans()) != 0 {
+		t.Fatalf("ban still listed after expiry: %+v", hub.Bans())
+	}
+}
