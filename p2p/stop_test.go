@@ -1,0 +1,137 @@
+package p2p
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/peerwire/peerwire/peerbook"
+)
+
+// TestStopEndsEverything: after Stop, no goroutine of the node remains,
+// not even with connections in every state (admitted and busy, refused,
+// stuck before the handshake), and the book is on disk: peerbook.Open
+// reads back the peers the node knew.
+func TestStopEndsEverything(t *testing.T) {
+	dir := t.TempDir()
+	cfg := quietConfig(t, 1100)
+	cfg.Identity = nil
+	cfg.DataDir = dir
+	cfg.Peers.MaxInbound = 2
+	hub, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var others []*Node
+	for i := 0; i < 3; i++ {
+		o, err := New(quietConfig(t, 1101+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		others = append(others, o)
+	}
+	dial(t, others[0], hub) // inbound
+	dial(t, others[1], hub) // inbound: now full
+	dial(t, hub, others[2]) // outbound
+	// A refused peer and a stranger that never says hello.
+	refused := startNode(t, quietConfig(t, 1104))
+	_, _ = refused.Dial(context.Background(), hub.ListenAddr().String())
+	stuck, err := net.Dial("tcp", hub.ListenAddr().HostPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	// Traffic in flight on every connection.
+	drainInboxes(others[0])
+	for _, o := range others {
+		for i := 0; i < 50; i++ {
+			_ = hub.TrySend(o.ID(), topicBlocks, make([]byte, 32<<10))
+		}
+	}
+
+	if err := refused.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range others {
+		if err := o.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hub.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stuck.Close()
+	// Stop has returned for every node: nothing of theirs may still run,
+	// not even briefly (goleak alone retries for a while).
+	if left := peerwireGoroutines(); len(left) > 0 {
+		t.Fatalf("%d goroutines still running peerwire code after Stop:\n\n%s", len(left), strings.Join(left, "\n\n"))
+	}
+	goleak.VerifyNone(t)
+
+	if _, err := os.Stat(filepath.Join(dir, "peerbook.json")); err != nil {
+		t.Fatalf("book not on disk: %v", err)
+	}
+	book, rep, err := peerbook.Open(filepath.Join(dir, "peerbook.json"), peerbook.Config{AllowLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer book.Close()
+	inBook := map[string]bool{}
+	for _, e := range book.Entries() {
+		inBook[e.Addr.ID.String()] = true
+	}
+	for i, o := range others {
+		if !inBook[o.ID().String()] {
+			t.Errorf("peer %d (%s) missing from the book on disk (report %+v)", i, o.ID().Short(), rep)
+		}
+	}
+}
+
+// peerwireGoroutines returns the stacks of the goroutines that run code of
+// this module and were started by it, not by a test.
+func peerwireGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 {
+			continue // the caller's own, listed first
+		}
+		lines := strings.Split(strings.TrimSpace(g), "\n")
+		created := -1
+		for i, l := range lines {
+			if strings.HasPrefix(l, "created by ") {
+				created = i
+			}
+		}
+		if created < 0 || created+1 >= len(lines) || strings.Contains(lines[created+1], "_test.go:") {
+			continue // the main goroutine, or one a test started
+		}
+		if len(lines) > 1 && strings.HasPrefix(lines[1], "github.com/peerwire/peerwire/p2p.(*Node).spawn.func1(") {
+			continue // its work is done: it called wg.Done and is returning
+		}
+		if strings.Contains(g, "github.com/peerwire/peerwire/") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
