@@ -1,0 +1,249 @@
+package metrics
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/p2p"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+)
+
+// fakeSource returns whatever the test sets.
+type fakeSource struct {
+	mu    sync.Mutex
+	stats p2p.Stats
+	peers []p2p.PeerInfo
+}
+
+func (f *fakeSource) Stats() p2p.Stats { f.mu.Lock(); defer f.mu.Unlock(); return f.stats }
+func (f *fakeSource) Peers() []p2p.PeerInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]p2p.PeerInfo(nil), f.peers...)
+}
+
+func (f *fakeSource) set(st p2p.Stats, peers ...p2p.PeerInfo) {
+	f.mu.Lock()
+	f.stats, f.peers = st, peers
+	f.mu.Unlock()
+}
+
+func peer(id byte, since time.Time, dir, role string, votesIn, votesOut uint64, stalls uint64, rtt time.Duration, samples uint64) p2p.PeerInfo {
+	return p2p.PeerInfo{
+		ID: crypto.ID{id}, Direction: dir, Role: role, ConnectedAt: since,
+		RTT: conn.RTTStats{Last: rtt, Samples: samples},
+		Conn: conn.MultiStats{
+			BytesRecv: votesIn * 10, BytesSent: votesOut * 10,
+			Topics: []conn.TopicStats{
+				{ID: 1, Name: "consensus", MsgsRecv: votesIn, MsgsSent: votesOut, BytesRecv: votesIn * 8, BytesSent: votesOut * 8, CreditStalls: stalls, SendQueue: 2},
+				{ID: 255, Name: "pex", MsgsRecv: 1},
+			},
+		},
+	}
+}
+
+func TestCollectorFromSnapshots(t *testing.T) {
+	src := &fakeSource{}
+	t0 := time.Unix(1000, 0)
+	st := p2p.Stats{
+		MustConnectUp: 1, MustConnectTotal: 2, BookSize: 7, Bans: 1,
+		Book:              peerbook.Stats{New: 5, Tried: 2, Protected: 2},
+		Topics:            []p2p.TopicStats{{ID: 1, Name: "consensus", QueueDepth: 3}, {ID: 2, Name: "blocks"}},
+		HandshakeFailures: map[string]uint64{"timeout": 4, "auth": 1},
+		Refusals:          map[string]uint64{"too many peers": 2},
+		GossipDuplicates:  9, GossipReceived: 12,
+	}
+	st.Filter.Decisions[filter.Inbound][filter.ReasonCIDRDenied] = 3
+	st.Filter.Decisions[filter.Inbound][filter.ReasonAllowed] = 100
+	src.set(st,
+		peer(1, t0, "outbound", "NODE_ROLE_VALIDATOR", 10, 20, 1, 2*time.Millisecond, 1),
+		peer(2, t0, "inbound", "NODE_ROLE_FULL", 5, 5, 0, 0, 0))
+	c := NewCollector(src)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+
+	want := `
+# HELP peerwire_topic_messages_total Messages per topic and direction (in, out).
+# TYPE peerwire_topic_messages_total counter
+peerwire_topic_messages_total{direction="in",topic="blocks"} 0
+peerwire_topic_messages_total{direction="in",topic="consensus"} 15
+peerwire_topic_messages_total{direction="out",topic="blocks"} 0
+peerwire_topic_messages_total{direction="out",topic="consensus"} 25
+# HELP peerwire_topic_credit_stalls_total Times a message to a peer had to wait for flow-control credit, per topic.
+# TYPE peerwire_topic_credit_stalls_total counter
+peerwire_topic_credit_stalls_total{topic="blocks"} 0
+peerwire_topic_credit_stalls_total{topic="consensus"} 1
+# HELP peerwire_handshake_failures_total Failed handshakes by reason.
+# TYPE peerwire_handshake_failures_total counter
+peerwire_handshake_failures_total{reason="auth"} 1
+peerwire_handshake_failures_total{reason="timeout"} 4
+# HELP peerwire_must_connect_up Must-connect peers currently connected.
+# TYPE peerwire_must_connect_up gauge
+peerwire_must_connect_up 1
+# HELP peerwire_must_connect_configured Must-connect peers configured.
+# TYPE peerwire_must_connect_configured gauge
+peerwire_must_connect_configured 2
+# HELP peerwire_book_entries Entries in the peer book.
+# TYPE peerwire_book_entries gauge
+peerwire_book_entries 7
+# HELP peerwire_bans Bans in force.
+# TYPE peerwire_bans gauge
+peerwire_bans 1
+`
+	names := []string{"peerwire_topic_messages_total", "peerwire_topic_credit_stalls_total", "peerwire_handshake_failures_total",
+		"peerwire_must_connect_up", "peerwire_must_connect_configured", "peerwire_book_entries", "peerwire_bans"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+
+	// Peer 2 disconnects and peer 1 reconnects (new connection, counters
+	// from zero): the totals keep what was counted and grow by the new
+	// connection's traffic, never shrink.
+	src.set(st, peer(1, t0.Add(time.Minute), "outbound", "NODE_ROLE_VALIDATOR", 4, 1, 0, 3*time.Millisecond, 1))
+	want2 := `
+# HELP peerwire_topic_messages_total Messages per topic and direction (in, out).
+# TYPE peerwire_topic_messages_total counter
+peerwire_topic_messages_total{direction="in",topic="blocks"} 0
+peerwire_topic_messages_total{direction="in",topic="consensus"} 19
+peerwire_topic_messages_total{direction="out",topic="blocks"} 0
+peerwire_topic_messages_total{direction="out",topic="consensus"} 26
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want2), "peerwire_topic_messages_total"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Gauges and the remaining families, checked by value.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, lp := range m.GetLabel() {
+				key += "," + lp.GetName() + "=" + lp.GetValue()
+			}
+			switch {
+			case m.GetGauge() != nil:
+				got[key] = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				got[key] = m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				got[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for key, v := range map[string]float64{
+		"peerwire_peers,direction=outbound,role=validator":                    1,
+		"peerwire_peers,direction=inbound,role=full":                          0,
+		"peerwire_topic_queue_depth,queue=inbox,topic=consensus":              3,
+		"peerwire_topic_queue_depth,queue=send,topic=consensus":               2,
+		"peerwire_filter_refusals_total,direction=inbound,reason=cidr-denied": 3,
+		"peerwire_gossip_messages_total,event=duplicate":                      9,
+		"peerwire_admission_refusals_total,reason=too many peers":             2,
+		"peerwire_rtt_seconds":                                                2, // one sample per connection
+		"peerwire_book_table_entries,table=tried":                             2,
+	} {
+		if g, ok := got[key]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", key, g, ok, v)
+		}
+	}
+	if t.Failed() {
+		for k, v := range got {
+			t.Logf("%s %v", k, v)
+		}
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", err, problems)
+	}
+}
+
+func testNode(t *testing.T, i int) *p2p.Node {
+	t.Helper()
+	seed := sha256.Sum256([]byte(fmt.Sprintf("metrics-%d", i)))
+	id, err := crypto.IdentityFromSeed(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := p2p.New(p2p.Config{
+		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "metrics-test",
+		Topics:       []p2p.TopicConfig{{ID: 1, Name: "consensus", Priority: 10}},
+		Peers:        peerset.Config{MaxOutboundPerGroup: -1},
+		Filter:       filter.Config{ExemptLoopback: true},
+		Book:         peerbook.Config{AllowLoopback: true},
+		PingInterval: 50 * time.Millisecond, ChurnInterval: -1, StatusInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop(context.Background()) })
+	return n
+}
+
+// TestHandlerRealNode scrapes a node that exchanged messages with another.
+func TestHandlerRealNode(t *testing.T) {
+	a, b := testNode(t, 1), testNode(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.Dial(ctx, b.ListenAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := a.Send(ctx, b.ID(), 1, []byte("vote")); err != nil {
+			t.Fatal(err)
+		}
+		<-b.Inbox(1)
+	}
+	// Wait for a ping round trip so the histogram has a sample.
+	for {
+		p, ok := a.Peer(b.ID())
+		if ok && p.RTT.Samples > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no RTT sample")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	srv := httptest.NewServer(Handler(a))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	for _, want := range []string{
+		`peerwire_topic_messages_total{direction="out",topic="consensus"} 5`,
+		`peerwire_peers{direction="outbound",role="unspecified"} 1`,
+		`peerwire_rtt_seconds_count 1`,
+		`# TYPE peerwire_rtt_seconds histogram`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(text)
+	}
+}
