@@ -1,0 +1,398 @@
+// Package httpapi is the admin HTTP API of a p2p.Node, as an http.Handler
+// the user mounts in a server of their own.
+//
+//	GET    /peers             connected peers (filter: ?role=validator|full|seed|light)
+//	GET    /peers/{id}        one connected peer
+//	POST   /peers             dial {"addr":"ID@host:port"} or add {"addr":...,"must_connect":true}
+//	DELETE /peers/{id}        disconnect (?must_connect=false also stops redialing it)
+//	GET    /book              the peer book
+//	GET    /bans              bans in force
+//	POST   /bans              ban {"id":...,"duration":"1h","reason":...}
+//	DELETE /bans/{id}         lift a ban
+//	GET    /healthz           liveness, never behind the token
+//	GET    /metrics           Prometheus text format, when Options.Metrics is set
+//
+// Every answer is JSON (except /metrics); errors are {"code","message"}
+// with a matching status: 400 for a bad body, ID or parameter, 401 for a
+// missing or wrong token, 403 for an address the filters refuse, 404 for an
+// unknown peer, ban or path, 405 for a wrong method, 409 for a conflict
+// (already connected, banned), 502 when a dial fails, 503 when the node is
+// stopped.
+//
+// The package does not import Prometheus: pass metrics.Handler(node) from
+// github.com/peerwire/peerwire/p2p/metrics as Options.Metrics.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/p2p"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+)
+
+// Limits of the API, with their units.
+const (
+	// MaxBodyBytes bounds a request body: the largest valid one is a ban
+	// with a 256-byte reason.
+	MaxBodyBytes = 16 << 10
+	// DefaultDialTimeout bounds POST /peers when Options.DialTimeout is zero.
+	DefaultDialTimeout = 15 * time.Second
+	// MaxBanDuration is the longest ban POST /bans accepts.
+	MaxBanDuration = peerset.MaxBanDuration
+)
+
+// Options configures the handler. The zero value serves every endpoint but
+// /metrics without authentication.
+type Options struct {
+	// Token, if not empty, is required as "Authorization: Bearer <Token>"
+	// on every request except GET /healthz. Compared in constant time.
+	Token string
+	// Metrics, if set, serves GET /metrics (e.g. metrics.Handler(node)).
+	Metrics http.Handler
+	// DialTimeout bounds a dial by POST /peers. Default DefaultDialTimeout.
+	DialTimeout time.Duration
+}
+
+type api struct {
+	n    *p2p.Node
+	opts Options
+}
+
+// New returns the API over n. The handler is safe for concurrent use.
+func New(n *p2p.Node, opts Options) http.Handler {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	a := &api{n: n, opts: opts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.health)
+	mux.Handle("GET /peers", a.auth(a.listPeers))
+	mux.Handle("POST /peers", a.auth(a.dial))
+	mux.Handle("GET /peers/{id}", a.auth(a.getPeer))
+	mux.Handle("DELETE /peers/{id}", a.auth(a.disconnect))
+	mux.Handle("GET /book", a.auth(a.book))
+	mux.Handle("GET /bans", a.auth(a.listBans))
+	mux.Handle("POST /bans", a.auth(a.ban))
+	mux.Handle("DELETE /bans/{id}", a.auth(a.unban))
+	mux.Handle("GET /metrics", a.auth(a.metrics))
+	// Known paths with another method get a JSON 405; anything else a JSON 404.
+	for path, allow := range map[string]string{
+		"/healthz": "GET, HEAD", "/peers": "GET, HEAD, POST", "/peers/{id}": "GET, HEAD, DELETE",
+		"/book": "GET, HEAD", "/bans": "GET, HEAD, POST", "/bans/{id}": "DELETE", "/metrics": "GET, HEAD",
+	} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allow)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+	})
+	return mux
+}
+
+// auth wraps h with the bearer-token check when a token is configured.
+func (a *api) auth(h http.HandlerFunc) http.Handler {
+	if a.opts.Token == "" {
+		return h
+	}
+	want := []byte(a.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="peerwire"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid \"Authorization: Bearer <token>\" header is required")
+			return
+		}
+		h(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, Error{Code: code, Message: msg})
+}
+
+// decode reads one JSON object of at most MaxBodyBytes into v, refusing
+// unknown fields and trailing data. It writes the error answer itself.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is over %d bytes", MaxBodyBytes))
+			return false
+		}
+		if errors.Is(err, io.EOF) {
+			err = errors.New("empty body")
+		}
+		writeError(w, http.StatusBadRequest, "bad_body", "request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// pathID parses the {id} path value; it writes the error answer itself.
+func pathID(w http.ResponseWriter, r *http.Request) (crypto.ID, bool) {
+	id, err := crypto.ParseID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf("peer ID %q: want %d hex digits", clip(r.PathValue("id")), 2*crypto.IDLen))
+		return crypto.ID{}, false
+	}
+	return id, true
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func (a *api) health(w http.ResponseWriter, _ *http.Request) {
+	st := a.n.Stats()
+	h := Health{Status: "ok", ID: a.n.ID().String(), Inbound: st.Inbound, Outbound: st.Outbound}
+	if l := a.n.ListenAddr(); !l.ID.IsZero() {
+		h.Listen = l.String()
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+var roles = map[string]bool{"validator": true, "full": true, "seed": true, "light": true, "unspecified": true}
+
+func (a *api) listPeers(w http.ResponseWriter, r *http.Request) {
+	role := strings.ToLower(r.URL.Query().Get("role"))
+	if role != "" && !roles[role] {
+		writeError(w, http.StatusBadRequest, "bad_role", fmt.Sprintf("role %q: want validator, full, seed, light or unspecified", clip(role)))
+		return
+	}
+	out := []Peer{}
+	for _, p := range a.n.Peers() {
+		if role == "" || roleName(p.Role) == role {
+			out = append(out, peerJSON(p))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) getPeer(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	p, ok := a.n.Peer(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_peer", "no connected peer "+id.String())
+		return
+	}
+	writeJSON(w, http.StatusOK, peerJSON(p))
+}
+
+func (a *api) dial(w http.ResponseWriter, r *http.Request) {
+	var req DialRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Addr == "" {
+		writeError(w, http.StatusBadRequest, "bad_body", `"addr" is required`)
+		return
+	}
+	if req.MustConnect {
+		addr, err := crypto.ParseAddress(req.Addr)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_addr", err.Error()+" (a must-connect peer needs its ID)")
+			return
+		}
+		if addr.ID == a.n.ID() {
+			writeError(w, http.StatusBadRequest, "self", "that is this node's own ID")
+			return
+		}
+		if err := a.n.AddMustConnect(req.Addr); err != nil {
+			writeNodeError(w, err)
+			return
+		}
+		_, connected := a.n.Peer(addr.ID)
+		writeJSON(w, http.StatusAccepted, DialResponse{ID: addr.ID.String(), MustConnect: true, Connected: connected})
+		return
+	}
+	addr, err := crypto.ParseDialAddress(req.Addr)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_addr", err.Error())
+		return
+	}
+	if addr.ID == a.n.ID() {
+		writeError(w, http.StatusBadRequest, "self", "that is this node's own ID")
+		return
+	}
+	if _, ok := a.n.Peer(addr.ID); ok && !addr.ID.IsZero() {
+		writeError(w, http.StatusConflict, "already_connected", "already connected to "+addr.ID.String())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.DialTimeout)
+	defer cancel()
+	id, err := a.n.Dial(ctx, req.Addr)
+	if err != nil {
+		writeNodeError(w, err)
+		return
+	}
+	p, connected := a.n.Peer(id)
+	writeJSON(w, http.StatusCreated, DialResponse{ID: id.String(), MustConnect: p.MustConnect, Connected: connected})
+}
+
+// writeNodeError maps the node's errors to statuses.
+func writeNodeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, p2p.ErrConnected), errors.Is(err, peerset.ErrDuplicate):
+		writeError(w, http.StatusConflict, "already_connected", err.Error())
+	case errors.Is(err, p2p.ErrDialing):
+		writeError(w, http.StatusConflict, "already_dialing", err.Error())
+	case errors.Is(err, p2p.ErrBanned), errors.Is(err, peerset.ErrBanned), errors.Is(err, peerbook.ErrBanned):
+		writeError(w, http.StatusConflict, "banned", err.Error())
+	case errors.Is(err, p2p.ErrFiltered):
+		writeError(w, http.StatusForbidden, "filtered", err.Error())
+	case errors.Is(err, p2p.ErrRefused), errors.Is(err, peerset.ErrTooManyPeers),
+		errors.Is(err, peerset.ErrAddressCap), errors.Is(err, peerset.ErrNetworkGroup):
+		writeError(w, http.StatusConflict, "refused", err.Error())
+	case errors.Is(err, p2p.ErrUnknownPeer), errors.Is(err, peerbook.ErrUnknownPeer):
+		writeError(w, http.StatusNotFound, "unknown_peer", err.Error())
+	case errors.Is(err, peerset.ErrSelf), errors.Is(err, peerbook.ErrSelf):
+		writeError(w, http.StatusBadRequest, "self", err.Error())
+	case errors.Is(err, peerbook.ErrTooManyBans), errors.Is(err, peerbook.ErrTooManyProtected):
+		writeError(w, http.StatusConflict, "limit", err.Error())
+	case errors.Is(err, peerset.ErrClosed), errors.Is(err, peerbook.ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, "stopped", err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "timeout", err.Error())
+	default:
+		writeError(w, http.StatusBadGateway, "dial_failed", err.Error())
+	}
+}
+
+func (a *api) disconnect(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	keepMust := true
+	switch v := r.URL.Query().Get("must_connect"); v {
+	case "", "true":
+	case "false":
+		keepMust = false
+	default:
+		writeError(w, http.StatusBadRequest, "bad_parameter", fmt.Sprintf("must_connect=%q: want true or false", clip(v)))
+		return
+	}
+	removed := false
+	if !keepMust {
+		removed = a.n.RemoveMustConnect(id)
+	}
+	if err := a.n.Disconnect(id, "disconnected by operator"); err != nil {
+		if removed && errors.Is(err, p2p.ErrUnknownPeer) {
+			w.WriteHeader(http.StatusNoContent) // not connected, but no longer must-connect
+			return
+		}
+		writeNodeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) book(w http.ResponseWriter, _ *http.Request) {
+	out := []BookEntry{}
+	for _, e := range a.n.BookEntries() {
+		out = append(out, bookJSON(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) listBans(w http.ResponseWriter, _ *http.Request) {
+	out := []Ban{}
+	for _, b := range a.n.Bans() {
+		out = append(out, banJSON(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) ban(w http.ResponseWriter, r *http.Request) {
+	var req BanRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	id, err := crypto.ParseID(req.ID)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits`, clip(req.ID), 2*crypto.IDLen))
+		return
+	}
+	d, err := time.ParseDuration(req.Duration)
+	if err != nil || d <= 0 || d > MaxBanDuration {
+		writeError(w, http.StatusBadRequest, "bad_duration", fmt.Sprintf(`"duration" %q: want a Go duration in (0, %v], e.g. "1h"`, clip(req.Duration), MaxBanDuration))
+		return
+	}
+	if id == a.n.ID() {
+		writeError(w, http.StatusBadRequest, "self", "that is this node's own ID")
+		return
+	}
+	if len(req.Reason) > 256 {
+		writeError(w, http.StatusBadRequest, "bad_reason", `"reason" is over 256 bytes`)
+		return
+	}
+	if req.Reason == "" {
+		req.Reason = "banned by operator"
+	}
+	if err := a.n.Ban(id, d, req.Reason); err != nil {
+		writeNodeError(w, err)
+		return
+	}
+	for _, b := range a.n.Bans() {
+		if b.ID == id {
+			writeJSON(w, http.StatusCreated, banJSON(b))
+			return
+		}
+	}
+	writeJSON(w, http.StatusCreated, Ban{ID: id.String(), Reason: req.Reason})
+}
+
+func (a *api) unban(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if !a.n.Unban(id) {
+		writeError(w, http.StatusNotFound, "not_banned", "no ban on "+id.String())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) metrics(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Metrics == nil {
+		writeError(w, http.StatusNotFound, "metrics_disabled", "metrics are not enabled on this handler")
+		return
+	}
+	a.opts.Metrics.ServeHTTP(w, r)
+}

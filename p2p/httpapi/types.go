@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"strings"
+	"time"
+
+	"github.com/peerwire/peerwire/p2p"
+	"github.com/peerwire/peerwire/peerbook"
+)
+
+// Peer is a connected peer as GET /peers and GET /peers/{id} return it.
+type Peer struct {
+	ID          string      `json:"id"`
+	Direction   string      `json:"direction"`
+	Remote      string      `json:"remote"`
+	ListenAddrs []string    `json:"listen_addrs"`
+	Role        string      `json:"role"`
+	Software    string      `json:"software,omitempty"`
+	ConnectedAt time.Time   `json:"connected_at"`
+	Score       float64     `json:"score"`
+	MustConnect bool        `json:"must_connect"`
+	RTT         RTT         `json:"rtt"`
+	BytesIn     uint64      `json:"bytes_in"`
+	BytesOut    uint64      `json:"bytes_out"`
+	Topics      []PeerTopic `json:"topics"`
+}
+
+// RTT is a peer's ping round-trip times in milliseconds.
+type RTT struct {
+	LastMs     float64 `json:"last_ms"`
+	SmoothedMs float64 `json:"smoothed_ms"`
+	MinMs      float64 `json:"min_ms"`
+	Samples    uint64  `json:"samples"`
+}
+
+// PeerTopic is one topic's traffic with one peer.
+type PeerTopic struct {
+	Name         string `json:"name"`
+	MessagesIn   uint64 `json:"messages_in"`
+	MessagesOut  uint64 `json:"messages_out"`
+	BytesIn      uint64 `json:"bytes_in"`
+	BytesOut     uint64 `json:"bytes_out"`
+	SendQueue    int    `json:"send_queue"`
+	CreditStalls uint64 `json:"credit_stalls"`
+}
+
+// BookEntry is a peer book entry as GET /book returns it.
+type BookEntry struct {
+	Addr        string    `json:"addr"`
+	ID          string    `json:"id"`
+	Source      string    `json:"source"`
+	Role        string    `json:"role"`
+	Protected   bool      `json:"protected"`
+	Tried       bool      `json:"tried"`
+	FirstSeen   time.Time `json:"first_seen"`
+	LastSeen    time.Time `json:"last_seen"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	Failures    int       `json:"failures"`
+	BanUntil    time.Time `json:"ban_until,omitzero"`
+}
+
+// Ban is a ban in force as GET /bans returns it.
+type Ban struct {
+	ID     string    `json:"id,omitempty"`
+	IP     string    `json:"ip,omitempty"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+}
+
+// DialRequest is the body of POST /peers.
+type DialRequest struct {
+	// Addr is "ID@host:port", or "host:port" to dial and learn the ID
+	// (not with MustConnect).
+	Addr string `json:"addr"`
+	// MustConnect adds the peer as must-connect (dialed in the background
+	// and redialed forever) instead of dialing it once now.
+	MustConnect bool `json:"must_connect"`
+}
+
+// DialResponse is the answer to POST /peers.
+type DialResponse struct {
+	ID          string `json:"id"`
+	MustConnect bool   `json:"must_connect"`
+	// Connected says whether the peer is connected now: after a dial,
+	// always; after adding a must-connect peer, only if it already was.
+	Connected bool `json:"connected"`
+}
+
+// BanRequest is the body of POST /bans.
+type BanRequest struct {
+	ID       string `json:"id"`
+	Duration string `json:"duration"` // Go duration, e.g. "1h"
+	Reason   string `json:"reason"`
+}
+
+// Health is the answer to GET /healthz.
+type Health struct {
+	Status   string `json:"status"`
+	ID       string `json:"id"`
+	Listen   string `json:"listen,omitempty"`
+	Inbound  int    `json:"inbound"`
+	Outbound int    `json:"outbound"`
+}
+
+// Error is every error's body.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// roleName turns "NODE_ROLE_VALIDATOR" into "validator".
+func roleName(role string) string {
+	role = strings.ToLower(strings.TrimPrefix(role, "NODE_ROLE_"))
+	if role == "" {
+		return "unspecified"
+	}
+	return role
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func peerJSON(p p2p.PeerInfo) Peer {
+	out := Peer{
+		ID: p.ID.String(), Direction: p.Direction, Remote: p.Remote, ListenAddrs: p.ListenAddrs,
+		Role: roleName(p.Role), Software: p.Software, ConnectedAt: p.ConnectedAt, Score: p.Score, MustConnect: p.MustConnect,
+		RTT:     RTT{LastMs: ms(p.RTT.Last), SmoothedMs: ms(p.RTT.Smoothed), MinMs: ms(p.RTT.Min), Samples: p.RTT.Samples},
+		BytesIn: p.Conn.BytesRecv, BytesOut: p.Conn.BytesSent, Topics: []PeerTopic{},
+	}
+	if out.ListenAddrs == nil {
+		out.ListenAddrs = []string{}
+	}
+	for _, t := range p.Conn.Topics {
+		out.Topics = append(out.Topics, PeerTopic{Name: t.Name, MessagesIn: t.MsgsRecv, MessagesOut: t.MsgsSent,
+			BytesIn: t.BytesRecv, BytesOut: t.BytesSent, SendQueue: t.SendQueue, CreditStalls: t.CreditStalls})
+	}
+	return out
+}
+
+func bookJSON(e peerbook.Entry) BookEntry {
+	return BookEntry{
+		Addr: e.Addr.String(), ID: e.Addr.ID.String(), Source: e.Source.Kind.String(), Role: roleName(e.Meta.Role.String()),
+		Protected: e.Protected, Tried: e.Tried, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen, LastSuccess: e.LastSuccess,
+		Failures: e.Failures, BanUntil: e.BanUntil,
+	}
+}
+
+func banJSON(b peerbook.Ban) Ban {
+	out := Ban{Until: b.Until, Reason: b.Reason}
+	if !b.ID.IsZero() {
+		out.ID = b.ID.String()
+	}
+	if b.IP.IsValid() {
+		out.IP = b.IP.String()
+	}
+	return out
+}
