@@ -1,0 +1,180 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// binaries built once per test binary run.
+var bins struct {
+	once     sync.Once
+	dir      string
+	labnode  string
+	peerwire string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bins.dir != "" {
+		os.RemoveAll(bins.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBins builds labnode and peerwire (if its node command exists).
+func buildBins(t testing.TB) {
+	t.Helper()
+	bins.once.Do(func() {
+		bins.dir, bins.err = os.MkdirTemp("", "pwlab-bin-")
+		if bins.err != nil {
+			return
+		}
+		build := func(out, pkg string) error {
+			cmd := exec.Command("go", "build", "-o", out, pkg)
+			cmd.Dir = repoRoot()
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+			}
+			return nil
+		}
+		bins.labnode = filepath.Join(bins.dir, "labnode")
+		if bins.err = build(bins.labnode, "./lab/cmd/labnode"); bins.err != nil {
+			return
+		}
+		bins.peerwire = filepath.Join(bins.dir, "peerwire")
+		bins.err = build(bins.peerwire, "./cmd/peerwire")
+	})
+	if bins.err != nil {
+		t.Fatal(bins.err)
+	}
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+const (
+	p2pPort   = "26656"
+	adminPort = "7000"
+)
+
+// labNode is a labnode process in a host.
+type labNode struct {
+	*Proc
+	name string
+	addr string // ID@host:port
+}
+
+func nodeName(i int) string { return fmt.Sprintf("n%d", i) }
+
+// listenAddr is host h's p2p address.
+func listenAddr(h *Host) string { return h.Addr.String() + ":" + p2pPort }
+
+// startLabNode runs labnode called name on h with extra flags.
+func startLabNode(t testing.TB, h *Host, name string, args ...string) *labNode {
+	t.Helper()
+	buildBins(t)
+	all := append([]string{"-name", name, "-listen", listenAddr(h), "-admin", "127.0.0.1:" + adminPort, "-index", fmt.Sprint(h.Index)}, args...)
+	p := h.Start(t, name, bins.labnode, all...)
+	ln := &labNode{Proc: p, name: name, addr: NodeAddr(name, listenAddr(h))}
+	Eventually(t, 20*time.Second, name+" admin up", func() bool {
+		_, err := ln.stats(context.Background())
+		return err == nil
+	})
+	return ln
+}
+
+// Report mirrors labnode's JSON report.
+type Report struct {
+	ID, Listen               string
+	Peers                    []PeerReport
+	Inbound, Outbound        int
+	MustConnectUp, MustTotal int
+	BookSize, Bans           int
+	SentVotes, SentBlocks    uint64
+	RecvVotes, RecvBlocks    map[string]uint64
+	Dups                     uint64
+	Goroutines               int
+	HeapAllocKiB, HeapSysKiB uint64
+	Disconnects              uint64
+	Violations, Malformed    uint64
+	HandshakeFailures        map[string]uint64
+	Refusals                 map[string]uint64
+	GossipForwardDropped     uint64
+}
+
+// PeerReport mirrors labnode's per-peer report.
+type PeerReport struct {
+	ID, Direction, Remote string
+	MustConnect           bool
+	PingRTTms             float64
+	AppRTTms              float64
+	AppRTTMaxms           float64
+	Score                 float64
+}
+
+func (n *labNode) stats(ctx context.Context) (*Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	b, err := n.Host.Get(ctx, "http://127.0.0.1:"+adminPort+"/stats")
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func (n *labNode) mustStats(t testing.TB) *Report {
+	t.Helper()
+	r, err := n.stats(context.Background())
+	if err != nil {
+		t.Fatalf("%s: %v", n.name, err)
+	}
+	return r
+}
+
+func (n *labNode) get(t testing.TB, path string) {
+	t.Helper()
+	if _, err := n.Host.Get(context.Background(), "http://127.0.0.1:"+adminPort+path); err != nil {
+		t.Fatalf("%s %s: %v", n.name, path, err)
+	}
+}
+
+// peerIDs is the set of connected peer IDs in r.
+func (r *Report) peerIDs() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range r.Peers {
+		m[p.ID] = true
+	}
+	return m
+}
+
+// figure logs a measured figure in a form docs/RELIABILITY.md is written from.
+func figure(t testing.TB, format string, args ...any) {
+	t.Helper()
+	t.Logf("FIGURE %s: %s", t.Name(), fmt.Sprintf(format, args...))
+}
+
+func joinAddrs(ns []*labNode, skip int) string {
+	var out []string
+	for i, n := range ns {
+		if i != skip {
+			out = append(out, n.addr)
+		}
+	}
+	return strings.Join(out, ",")
+}
