@@ -92,6 +92,18 @@ func (t *topicState) pop() (inMsg, bool) {
 	im := t.q.items[t.q.head]
 	t.q.items[t.q.head] = inMsg{}
 	t.q.head++
+	// Under steady traffic the queue may never empty; move the waiting
+	// messages to the front once the consumed prefix is half the slice, so
+	// the array stays proportional to what is queued (bounded by credit)
+	// rather than to everything that ever passed through. Each message is
+	// moved at most once per time it waits behind as many consumed ones,
+	// so this is amortised O(1).
+	if t.q.head >= 64 && 2*t.q.head >= len(t.q.items) {
+		n := copy(t.q.items, t.q.items[t.q.head:])
+		clear(t.q.items[n:])
+		t.q.items = t.q.items[:n]
+		t.q.head = 0
+	}
 	return im, true
 }
 
