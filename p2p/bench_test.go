@@ -1,0 +1,299 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// Benchmarks of the Node on loopback TCP, with the bare MultiConn measured
+// in the same run as the baseline for Send:
+//
+//	go test -run '^$' -bench . -benchmem -count 3 ./p2p/
+//
+// Figures are in docs/BENCHMARKS.md.
+
+// benchTopicConfigs mirror conn's benchmark topics: a small-message topic
+// and a bulk one with room for a few 1 MiB messages in flight.
+func benchTopicConfigs() []TopicConfig {
+	return []TopicConfig{
+		{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20},
+		{ID: topicBlocks, Name: "blocks", MaxMessageSize: 1 << 20, SendQueue: 16, RecvWindow: 8 << 20},
+		{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20},
+	}
+}
+
+func benchConfig(b *testing.B, i int) Config {
+	cfg := quietConfig(b, i)
+	cfg.Topics = benchTopicConfigs()
+	return cfg
+}
+
+var sendSizes = []struct {
+	name  string
+	topic uint8
+	size  int
+}{
+	{"256", topicVotes, 256},
+	{"1MiB", topicBlocks, 1 << 20},
+}
+
+// BenchmarkNodeSend: Node.Send to one peer, received through the peer's
+// inbox by an application goroutine. Compare with BenchmarkBareMultiConn.
+func BenchmarkNodeSend(b *testing.B) {
+	for _, sz := range sendSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			a := startNode(b, benchConfig(b, 1))
+			r := startNode(b, benchConfig(b, 2))
+			dial(b, a, r)
+			var got atomic.Int64
+			done := make(chan struct{})
+			want := int64(b.N)
+			go func() {
+				for range r.Inbox(sz.topic) {
+					if got.Add(1) == want {
+						close(done)
+					}
+				}
+			}()
+			msg := make([]byte, sz.size)
+			ctx := context.Background()
+			b.SetBytes(int64(sz.size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := a.Send(ctx, r.ID(), sz.topic, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			<-done
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// barePair connects two bare MultiConns over EncryptedConns on loopback
+// with the topics a Node of benchConfig declares; r's messages go to onR.
+func barePair(b *testing.B, topics []conn.TopicConfig, onR func(*conn.Message)) (s, r *conn.MultiConn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	secure := func(i int) *conn.SecureConfig {
+		return &conn.SecureConfig{Identity: testIdentity(b, i), NetworkID: "test",
+			Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), topics...))}}
+	}
+	ctx := context.Background()
+	type res struct {
+		mc  *conn.MultiConn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		raw, err := ln.Accept()
+		if err != nil {
+			ch <- res{nil, err}
+			return
+		}
+		ec, err := conn.Server(ctx, raw, secure(2))
+		if err != nil {
+			ch <- res{nil, err}
+			return
+		}
+		mc, err := conn.NewMultiConn(ctx, ec, &conn.MultiConfig{Topics: topics, OnMessage: onR})
+		ch <- res{mc, err}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ec, err := conn.Client(ctx, raw, secure(1), crypto.ID{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err = conn.NewMultiConn(ctx, ec, &conn.MultiConfig{Topics: topics, OnMessage: func(m *conn.Message) { m.Done() }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rr := <-ch
+	if rr.err != nil {
+		b.Fatal(rr.err)
+	}
+	b.Cleanup(func() {
+		s.Abort(conn.GoAwayShutdown, "")
+		rr.mc.Abort(conn.GoAwayShutdown, "")
+		<-s.Done()
+		<-rr.mc.Done()
+	})
+	return s, rr.mc
+}
+
+// nodeConnTopics returns the conn topics a Node of benchConfig declares.
+func nodeConnTopics(b *testing.B) []conn.TopicConfig {
+	cfg := benchConfig(b, 1)
+	s, err := cfg.settings()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s.connTopics
+}
+
+// BenchmarkBareMultiConn: the baseline for BenchmarkNodeSend: a MultiConn
+// with the same topics, whose receiver hands each message to an
+// application goroutine through a channel, as the Node's inbox does.
+func BenchmarkBareMultiConn(b *testing.B) {
+	for _, sz := range sendSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			inbox := make(chan *conn.Message, 1024) // credit bounds what queues here
+			s, _ := barePair(b, nodeConnTopics(b), func(m *conn.Message) { inbox <- m })
+			var got atomic.Int64
+			done := make(chan struct{})
+			want := int64(b.N)
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				for {
+					select {
+					case m := <-inbox:
+						m.Done()
+						if got.Add(1) == want {
+							close(done)
+						}
+					case <-stop:
+						return
+					}
+				}
+			}()
+			msg := make([]byte, sz.size)
+			ctx := context.Background()
+			b.SetBytes(int64(sz.size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := s.Send(ctx, sz.topic, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			<-done
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkGossip50: the time for one gossip message to reach every node
+// of a connected random 50-node loopback network (each node dialed about 3
+// others), and the duplicate factor: copies each node received per message.
+func BenchmarkGossip50(b *testing.B) {
+	const size = 50
+	nodes := randomGraph(b, size, 3, 1, func(i int) Config { return benchConfig(b, 100+i) })
+	var got, target atomic.Int64
+	reached := make(chan struct{}, 1)
+	for _, n := range nodes {
+		ch := n.Inbox(topicVotes)
+		go func() {
+			for range ch {
+				if got.Add(1) == target.Load() {
+					reached <- struct{}{}
+				}
+			}
+		}()
+	}
+	received := func() (sum uint64) {
+		for _, n := range nodes {
+			sum += n.Stats().GossipReceived
+		}
+		return sum
+	}
+	before := received()
+	payload := make([]byte, 256)
+	ctx := context.Background()
+	k := 0
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		target.Store(got.Load() + size - 1)
+		copy(payload, fmt.Sprint(k))
+		if _, _, err := nodes[k%size].Gossip(ctx, topicVotes, payload); err != nil {
+			b.Fatal(err)
+		}
+		k++
+		select {
+		case <-reached:
+		case <-time.After(10 * time.Second):
+			b.Fatalf("message %d reached %d of %d nodes", k, got.Load()-(target.Load()-size+1), size-1)
+		}
+	}
+	elapsed := b.Elapsed()
+	// Copies still in flight are duplicates; let them land before counting.
+	eventually(b, 10*time.Second, "no gossip in flight", func() bool {
+		var fwd uint64
+		for _, n := range nodes {
+			fwd += n.Stats().GossipForwarded
+		}
+		return received() == fwd+directCopies(nodes)
+	})
+	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(k), "ms/msg")
+	b.ReportMetric(float64(received()-before)/float64(k*(size-1)), "copies/node")
+}
+
+// BenchmarkPeerCost: heap bytes and goroutines per connected peer of a
+// node. The peers are bare MultiConns in this process, so the cost of one
+// bare connection end (measured first, from pairs) is subtracted; it is
+// reported too, as bare-B/conn.
+func BenchmarkPeerCost(b *testing.B) {
+	const peers = 40
+	topics := nodeConnTopics(b)
+	measure := func() (heap uint64, goroutines int) {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc, runtime.NumGoroutine()
+	}
+	b.ReportAllocs()
+	var nodeHeap, bareHeap, nodeG, bareG float64
+	for b.Loop() {
+		h0, g0 := measure()
+		var pairs []*conn.MultiConn
+		for range peers {
+			s, r := barePair(b, topics, func(m *conn.Message) { m.Done() })
+			pairs = append(pairs, s, r)
+		}
+		h1, g1 := measure()
+		bareHeap = float64(h1-h0) / (2 * peers)
+		bareG = float64(g1-g0) / (2 * peers)
+		for _, mc := range pairs {
+			mc.Abort(conn.GoAwayShutdown, "")
+			<-mc.Done()
+		}
+
+		cfg := benchConfig(b, 1)
+		cfg.Peers.MaxInbound = peers
+		hub := startNode(b, cfg)
+		h2, g2 := measure()
+		for i := range peers {
+			if _, err := dialRaw(b, hub, testIdentity(b, 10+i), ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+		eventually(b, 10*time.Second, "all peers admitted", func() bool { return len(hub.Peers()) == peers })
+		h3, g3 := measure()
+		nodeHeap = float64(h3-h2)/peers - bareHeap
+		nodeG = float64(g3-g2)/peers - bareG
+		hub.Stop(context.Background())
+	}
+	b.ReportMetric(nodeHeap, "heap-B/peer")
+	b.ReportMetric(nodeG, "goroutines/peer")
+	b.ReportMetric(bareHeap, "bare-B/conn")
+}
