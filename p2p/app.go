@@ -76,6 +76,12 @@ func (n *Node) handleGossip(t *topicState, im inMsg, body []byte) *Message {
 		n.malformed(im.pc, "gossip payload over the topic's maximum")
 		return nil
 	}
+	// The hop limit is each node's own setting: a neighbour with a higher
+	// one is not misbehaving, so its count is cut to ours rather than
+	// refused (hops are outside the ID and the signature).
+	if env.Hops > uint32(n.s.HopLimit) {
+		env.Hops = uint32(n.s.HopLimit)
+	}
 	id, origin, err := checkEnvelope(t.cfg.ID, &env, uint32(n.s.HopLimit), t.cfg.SignGossip)
 	if err != nil {
 		n.malformed(im.pc, err.Error())
