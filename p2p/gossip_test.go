@@ -334,3 +334,39 @@ func TestGossipSignedForgery(t *testing.T) {
 		t.Fatalf("forging relay's score %v %v, want negative", s, ok)
 	}
 }
+
+// TestGossipHopLimitsDiffer: a node's hop limit is its own setting. A
+// neighbour configured with a higher limit is not punished for starting
+// messages with more hops than ours: we deliver them and forward them
+// with at most our own limit.
+func TestGossipHopLimitsDiffer(t *testing.T) {
+	nodes := line(t, 5, func(i int) Config {
+		cfg := quietConfig(t, 250+i)
+		cfg.HopLimit = 2
+		if i == 0 {
+			cfg.HopLimit = 20
+		}
+		return cfg
+	})
+	counters := make([]*inboxCounter, len(nodes))
+	for i, n := range nodes {
+		counters[i] = drainInboxes(n)
+	}
+	const msgs = 15 // beyond the ten malformed messages that would ban the origin
+	for k := 0; k < msgs; k++ {
+		if _, _, err := nodes[0].Gossip(context.Background(), topicTxs, []byte(fmt.Sprintf("gossip-%d", k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "every message two hops out", func() bool {
+		return counters[1].total() == msgs && counters[2].total() == msgs
+	})
+	marker := sendMarker(t, nodes[2], nodes[3], topicTxs)
+	eventually(t, 10*time.Second, "marker at node 3", func() bool { return counters[3].count(topicTxs, marker) == 1 })
+	if got := counters[3].total(); got != 1 {
+		t.Fatalf("node 3 got %d messages; node 1's hop limit of 2 should have stopped them at node 2", got-1)
+	}
+	if s, _ := nodes[1].Score(nodes[0].ID()); s < 0 || nodes[1].Stats().Malformed != 0 {
+		t.Fatalf("origin with a higher hop limit scored %v, %d messages counted malformed", s, nodes[1].Stats().Malformed)
+	}
+}
