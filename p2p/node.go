@@ -38,7 +38,14 @@ type Node struct {
 	ctx    context.Context // ends at Stop
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the node starts
-	state  atomic.Int32   // 0 new, 1 started, 2 stopped
+	// spawning orders every wg.Add before Stop's wg.Wait: API calls
+	// (Dial, Disconnect, Ban, Report, AddMustConnect) start goroutines
+	// from the application's goroutines, which the WaitGroup does not count.
+	spawning struct {
+		sync.Mutex      // guards closed
+		closed     bool // Stop is waiting: start nothing more
+	}
+	state  atomic.Int32 // 0 new, 1 started, 2 stopped
 	ln     net.Listener
 	listen crypto.Address // our listen address with our ID, once listening
 
@@ -285,13 +292,21 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// spawn runs f on a goroutine the node waits for at Stop.
-func (n *Node) spawn(f func()) {
+// spawn runs f on a goroutine the node waits for at Stop. Once Stop waits
+// for the node's goroutines it runs nothing and returns false.
+func (n *Node) spawn(f func()) bool {
+	n.spawning.Lock()
+	if n.spawning.closed {
+		n.spawning.Unlock()
+		return false
+	}
 	n.wg.Add(1)
+	n.spawning.Unlock()
 	go func() {
 		defer n.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // Stop ends the node: it stops accepting and dialing, sends every peer a
@@ -335,6 +350,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	for _, pc := range rest {
 		pc.mc.Abort(conn.GoAwayShutdown, "node stopping")
 	}
+	n.spawning.Lock()
+	n.spawning.closed = true
+	n.spawning.Unlock()
 	n.wg.Wait()
 	for _, t := range n.topics {
 		t.closeInbox()

@@ -86,7 +86,7 @@ func (n *Node) admitRaw(raw net.Conn) {
 		raw.Close()
 		return
 	}
-	n.spawn(func() {
+	started := n.spawn(func() {
 		defer func() { <-n.handshakes }()
 		ec, err := conn.Server(n.ctx, raw, n.secure)
 		if err != nil {
@@ -96,6 +96,10 @@ func (n *Node) admitRaw(raw net.Conn) {
 		}
 		n.setupPeer(ec, peerset.Inbound, ap)
 	})
+	if !started { // the node is stopping
+		<-n.handshakes
+		raw.Close()
+	}
 }
 
 // setupPeer turns an authenticated connection into an admitted peer, or
@@ -165,13 +169,17 @@ func (n *Node) recordContact(pc *peerConn) {
 }
 
 // goAway closes mc gracefully in the background, bounded by the node's
-// life: Stop aborts what is still flushing.
+// life: Stop aborts what is still flushing. Once Stop is waiting for the
+// node's goroutines it aborts mc at once instead.
 func (n *Node) goAway(mc *conn.MultiConn, code conn.GoAwayCode, text string) {
-	n.spawn(func() {
+	started := n.spawn(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 		defer cancel()
 		_ = mc.GoAway(ctx, code, text)
 	})
+	if !started {
+		mc.Abort(code, text)
+	}
 }
 
 // onClose runs when a connection has ended: the peer leaves the set and
