@@ -2,12 +2,14 @@ package p2p
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -61,6 +63,19 @@ func TestStopEndsEverything(t *testing.T) {
 		}
 	}
 
+	// The address the hub dialed itself is kept in its book, unless its
+	// slot was taken (all loopback peers share one bucket): then adding
+	// it again fails for that reason, where without it it would succeed.
+	if _, ok := hub.book.Get(others[2].ID()); !ok {
+		if err := hub.book.Add(others[2].ListenAddr(), peerbook.Source{Kind: peerbook.SourceManual}); !errors.Is(err, peerbook.ErrBucketFull) {
+			t.Fatalf("dialed address not in the book (adding it now: %v)", err)
+		}
+	}
+	known := hub.BookEntries()
+	if len(known) == 0 {
+		t.Fatal("hub's book is empty")
+	}
+
 	if err := refused.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +107,9 @@ func TestStopEndsEverything(t *testing.T) {
 	for _, e := range book.Entries() {
 		inBook[e.Addr.ID.String()] = true
 	}
-	for i, o := range others {
-		if !inBook[o.ID().String()] {
-			t.Errorf("peer %d (%s) missing from the book on disk (report %+v)", i, o.ID().Short(), rep)
+	for _, e := range known {
+		if !inBook[e.Addr.ID.String()] {
+			t.Errorf("%s in the book at Stop but not on disk (report %+v)", e.Addr, rep)
 		}
 	}
 }
@@ -126,12 +141,67 @@ func peerwireGoroutines() []string {
 		if created < 0 || created+1 >= len(lines) || strings.Contains(lines[created+1], "_test.go:") {
 			continue // the main goroutine, or one a test started
 		}
-		if len(lines) > 1 && strings.HasPrefix(lines[1], "github.com/peerwire/peerwire/p2p.(*Node).spawn.func1(") {
-			continue // its work is done: it called wg.Done and is returning
+		if len(lines) > 1 && (strings.HasPrefix(lines[1], "github.com/peerwire/peerwire/p2p.(*Node).spawn.func1(") ||
+			strings.HasPrefix(lines[1], "runtime.goexit")) {
+			continue // its work is done: it called wg.Done and is exiting
 		}
 		if strings.Contains(g, "github.com/peerwire/peerwire/") {
 			out = append(out, g)
 		}
 	}
 	return out
+}
+
+// TestStopDuringDials: Stop while the application is dialing many peers
+// at once returns promptly, every Dial returns, and nothing of the node
+// keeps running.
+func TestStopDuringDials(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		hub, err := New(quietConfig(t, 1150))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hub.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var peers []*Node
+		for i := 0; i < 12; i++ {
+			p, err := New(quietConfig(t, 1151+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			peers = append(peers, p)
+		}
+		dialed := make(chan error, len(peers))
+		for _, p := range peers {
+			go func() {
+				_, err := hub.Dial(context.Background(), p.ListenAddr().String())
+				dialed <- err
+			}()
+		}
+		<-dialed // at least one through: the rest are anywhere in the dial path
+		start := time.Now()
+		if err := hub.Stop(context.Background()); err != nil {
+			t.Logf("stop: %v", err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("Stop took %v", took)
+		}
+		for range peers[1:] {
+			select {
+			case <-dialed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("a Dial did not return after Stop")
+			}
+		}
+		for _, p := range peers {
+			p.Stop(context.Background())
+		}
+		if left := peerwireGoroutines(); len(left) > 0 {
+			t.Fatalf("round %d: %d goroutines still running peerwire code after Stop:\n\n%s", round, len(left), strings.Join(left, "\n\n"))
+		}
+	}
 }
