@@ -1,0 +1,82 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/conn"
+)
+
+// TestBanSurvivesRestart: a ban is kept in the book, so the node still
+// refuses the peer after a restart from its data directory.
+func TestBanSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := quietConfig(t, 1400)
+	cfg.Identity = nil
+	cfg.DataDir = dir
+	hub, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bad := testIdentity(t, 1401)
+	if err := hub.Ban(bad.ID(), time.Hour, "kept across restarts"); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hub = startNode(t, cfg)
+	if bans := hub.Bans(); len(bans) != 1 || bans[0].ID != bad.ID() {
+		t.Fatalf("bans after restart: %+v", bans)
+	}
+	p, err := dialRaw(t, hub, bad, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+		t.Fatalf("goaway %v, want banned", ge)
+	}
+}
+
+// TestMustConnectExemptFromAutomaticBans: a must-connect peer that sends
+// enough malformed messages to ban anyone else keeps its connection (its
+// score still shows it); an explicit Ban does apply to it.
+func TestMustConnectExemptFromAutomaticBans(t *testing.T) {
+	must := testIdentity(t, 1411)
+	cfg := quietConfig(t, 1410)
+	cfg.MustConnect = []string{fmt.Sprintf("%s@127.0.0.1:%d", must.ID(), closedPort(t))}
+	hub := startNode(t, cfg)
+	p, err := dialRaw(t, hub, must, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "must-connect peer admitted", func() bool { return connectedTo(hub, must.ID()) })
+	for i := 0; i < 15; i++ {
+		if err := p.mc.Send(context.Background(), topicTxs, []byte{0x07}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "all malformed messages judged", func() bool { return hub.Stats().Malformed == 15 })
+	if s, _ := hub.Score(must.ID()); s > -100 {
+		t.Fatalf("score %v: the misbehaviour should be tracked", s)
+	}
+	if len(hub.Bans()) != 0 || !connectedTo(hub, must.ID()) {
+		t.Fatalf("must-connect peer banned automatically: bans %+v, connected %v", hub.Bans(), connectedTo(hub, must.ID()))
+	}
+	if err := hub.Ban(must.ID(), time.Hour, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+		t.Fatalf("goaway %v, want banned", ge)
+	}
+	if p, err := dialRaw(t, hub, must, ""); err != nil {
+		t.Fatal(err)
+	} else if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+		t.Fatalf("banned must-connect peer's new connection: goaway %v", ge)
+	}
+}
