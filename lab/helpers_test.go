@@ -121,6 +121,8 @@ type PeerReport struct {
 	PingRTTms             float64
 	AppRTTms              float64
 	AppRTTMaxms           float64
+	AppRTTMinms           float64
+	AppRTTSamples         bool
 	Score                 float64
 }
 

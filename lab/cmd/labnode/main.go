@@ -53,6 +53,7 @@ type opts struct {
 	probeEvery                   time.Duration
 	allowPrivate                 bool
 	logLevel                     string
+	paused                       bool
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.DurationVar(&o.probeEvery, "probe-every", time.Second, "consensus-topic echo probe to every peer this often (0: never)")
 	flag.BoolVar(&o.allowPrivate, "allow-private", false, "admit private addresses from PEX")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
+	flag.BoolVar(&o.paused, "paused", false, "start with gossip generation paused (GET /resume starts it)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "labnode:", err)
@@ -129,6 +131,7 @@ type peerRTT struct {
 	mu  sync.Mutex
 	rtt map[crypto.ID]time.Duration
 	max map[crypto.ID]time.Duration
+	min map[crypto.ID]time.Duration
 }
 
 // Report is what GET /stats returns.
@@ -157,6 +160,8 @@ type PeerReport struct {
 	PingRTTms             float64 // control-topic ping (smoothed)
 	AppRTTms              float64 // consensus-topic echo, latest
 	AppRTTMaxms           float64
+	AppRTTMinms           float64
+	AppRTTSamples         bool
 	Score                 float64
 }
 
@@ -213,9 +218,9 @@ func run(o opts) error {
 		sentVotes, sentBlocks, disconnects atomic.Uint64
 		generating                         atomic.Bool
 	)
-	generating.Store(true)
+	generating.Store(!o.paused)
 	votes, blocks := newCounts(), newCounts()
-	rtts := &peerRTT{rtt: map[crypto.ID]time.Duration{}, max: map[crypto.ID]time.Duration{}}
+	rtts := &peerRTT{rtt: map[crypto.ID]time.Duration{}, max: map[crypto.ID]time.Duration{}, min: map[crypto.ID]time.Duration{}}
 	start := time.Now()
 	sub := n.Subscribe()
 	go func() {
@@ -246,6 +251,9 @@ func run(o opts) error {
 			rtts.rtt[m.From] = d
 			if d > rtts.max[m.From] {
 				rtts.max[m.From] = d
+			}
+			if v, ok := rtts.min[m.From]; !ok || d < v {
+				rtts.min[m.From] = d
 			}
 			rtts.mu.Unlock()
 		}
@@ -339,7 +347,8 @@ func run(o opts) error {
 		for _, p := range n.Peers() {
 			rep.Peers = append(rep.Peers, PeerReport{
 				ID: p.ID.String(), Direction: p.Direction, Remote: p.Remote, MustConnect: p.MustConnect,
-				PingRTTms: ms2(p.RTT.Smoothed), AppRTTms: ms2(rtts.rtt[p.ID]), AppRTTMaxms: ms2(rtts.max[p.ID]), Score: p.Score,
+				PingRTTms: ms2(p.RTT.Smoothed), AppRTTms: ms2(rtts.rtt[p.ID]), AppRTTMaxms: ms2(rtts.max[p.ID]),
+				AppRTTMinms: ms2(rtts.min[p.ID]), AppRTTSamples: rtts.min[p.ID] > 0, Score: p.Score,
 			})
 		}
 		rtts.mu.Unlock()
@@ -357,9 +366,14 @@ func run(o opts) error {
 		generating.Store(false)
 		fmt.Fprintln(w, "paused")
 	})
+	mux.HandleFunc("/resume", func(w http.ResponseWriter, r *http.Request) {
+		generating.Store(true)
+		fmt.Fprintln(w, "generating")
+	})
 	mux.HandleFunc("/resetrtt", func(w http.ResponseWriter, r *http.Request) {
 		rtts.mu.Lock()
 		clear(rtts.max)
+		clear(rtts.min)
 		rtts.mu.Unlock()
 		fmt.Fprintln(w, "ok")
 	})
