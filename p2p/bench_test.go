@@ -297,3 +297,76 @@ func BenchmarkPeerCost(b *testing.B) {
 	b.ReportMetric(nodeG, "goroutines/peer")
 	b.ReportMetric(bareHeap, "bare-B/conn")
 }
+
+// BenchmarkSendRatio measures Node.Send and the bare MultiConn of
+// BenchmarkBareMultiConn in alternating chunks on the same machine, so
+// that load drifting on a shared machine hits both alike, and reports the
+// node's throughput as a share of the bare connection's (target ≥ 0.9).
+func BenchmarkSendRatio(b *testing.B) {
+	for _, sz := range sendSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			// Chunks of about 16 MiB, at most 4096 messages: long enough that
+			// filling and draining the pipeline at each switch costs little.
+			chunk := min(max(1, (16<<20)/sz.size), 4096)
+			// The node pair, its receiver draining the inbox.
+			a := startNode(b, benchConfig(b, 1))
+			r := startNode(b, benchConfig(b, 2))
+			dial(b, a, r)
+			nodeGot := make(chan struct{}, 1)
+			var nodeN atomic.Int64
+			go func() {
+				for range r.Inbox(sz.topic) {
+					if nodeN.Add(1)%int64(chunk) == 0 {
+						nodeGot <- struct{}{}
+					}
+				}
+			}()
+			// The bare pair, its receiver draining a channel.
+			inbox := make(chan *conn.Message, 1024)
+			s, _ := barePair(b, nodeConnTopics(b), func(m *conn.Message) { inbox <- m })
+			bareGot := make(chan struct{}, 1)
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				var n int
+				for {
+					select {
+					case m := <-inbox:
+						m.Done()
+						if n++; n%chunk == 0 {
+							bareGot <- struct{}{}
+						}
+					case <-stop:
+						return
+					}
+				}
+			}()
+			msg := make([]byte, sz.size)
+			ctx := context.Background()
+			var nodeT, bareT time.Duration
+			b.SetBytes(int64(2 * chunk * sz.size))
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				for range chunk {
+					if err := a.Send(ctx, r.ID(), sz.topic, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				<-nodeGot
+				t1 := time.Now()
+				for range chunk {
+					if err := s.Send(ctx, sz.topic, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				<-bareGot
+				nodeT += t1.Sub(t0)
+				bareT += time.Since(t1)
+			}
+			b.ReportMetric(bareT.Seconds()/nodeT.Seconds(), "node/bare")
+			b.ReportMetric(float64(chunk)*float64(b.N)/nodeT.Seconds(), "node-msgs/s")
+			b.ReportMetric(float64(chunk)*float64(b.N)/bareT.Seconds(), "bare-msgs/s")
+		})
+	}
+}
