@@ -1,5 +1,6 @@
-// Command peerwire runs a peerwire node, makes identity keys, and runs a
-// local demo network. Run "peerwire help" for the list of commands.
+// Command peerwire runs a peerwire node, makes identity keys, looks at a
+// running node through its admin API, and runs a local demo network. Run
+// "peerwire help" for the list of commands.
 package main
 
 import (
@@ -22,8 +23,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"node", "run a node (flags, or PEERWIRE_* environment variables)", runNode},
 		{"keygen", "write a new identity key file and print the node's peer ID", runKeygen},
-		{"demo", "run a local demo on loopback and report what happened", runDemo},
+		{"peers", "list a running node's connected peers (admin API)", runPeers},
+		{"book", "list a running node's peer book (admin API)", runBook},
+		{"bans", "list a running node's bans (admin API)", runBans},
+		{"demo", "run a local network on loopback and check what happened", runDemo},
 	}
 }
 
@@ -33,20 +38,39 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+func main() { os.Exit(mainWithSignals(os.Args[1:])) }
+
+// mainWithSignals runs the command with SIGINT and SIGTERM cancelling its
+// context; a second signal exits at once with status 130.
+func mainWithSignals(args []string) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		s, ok := <-sigs
+		if !ok {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "peerwire: %v: stopping (signal again to force exit)\n", s)
+		cancel()
+		if s, ok = <-sigs; ok {
+			fmt.Fprintf(os.Stderr, "peerwire: %v: forced exit\n", s)
+			os.Exit(130)
+		}
+	}()
+	return run(ctx, args, os.Stdout, os.Stderr)
 }
 
 // run dispatches to a subcommand and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout)
 		if len(args) == 0 {
+			usage(stderr)
 			return 2
 		}
+		usage(stdout)
 		return 0
 	}
 	for _, c := range commands() {
@@ -78,25 +102,4 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
 	}
 	fmt.Fprintln(w, "\nRun \"peerwire <command> -h\" for a command's flags.")
-}
-
-// newFlagSet returns a flag set that reports errors instead of exiting.
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("peerwire "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
 }

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/peerwire/peerwire/p2p/httpapi"
+)
+
+// maxAdminResponse bounds what the admin clients read: a full book of
+// tens of thousands of entries fits.
+const maxAdminResponse = 64 << 20
+
+// adminClient is the part of "peers", "book" and "bans" that talks to a
+// node's admin API.
+type adminClient struct {
+	addr      string
+	tokenFile string
+	timeout   time.Duration
+	json      bool
+	token     string
+}
+
+func defineAdminFlags(fs *flag.FlagSet) *adminClient {
+	c := &adminClient{}
+	fs.StringVar(&c.addr, "admin", defaultAdminAddr, "address of the node's admin API (host:port or http(s)://host:port)")
+	fs.StringVar(&c.tokenFile, "admin-token-file", "", "file holding the admin API bearer token (else $PEERWIRE_ADMIN_TOKEN)")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for the answer")
+	fs.BoolVar(&c.json, "json", false, "print the API's JSON instead of a table")
+	return c
+}
+
+func (c *adminClient) setup(lookup lookupEnvFunc) error {
+	if c.addr == "" {
+		return flagError("admin", "must not be empty")
+	}
+	if !strings.Contains(c.addr, "://") {
+		if _, _, err := net.SplitHostPort(c.addr); err != nil {
+			return flagError("admin", "%q: want host:port", c.addr)
+		}
+		c.addr = "http://" + c.addr
+	}
+	if c.timeout <= 0 {
+		return flagError("timeout", "%v: must be positive", c.timeout)
+	}
+	if c.tokenFile != "" {
+		b, err := readBounded(c.tokenFile, maxTokenFile)
+		if err != nil {
+			return flagError("admin-token-file", "%v", err)
+		}
+		c.token = strings.TrimSpace(string(b))
+	} else if tok, ok := lookup(envPrefix + "ADMIN_TOKEN"); ok {
+		c.token = strings.TrimSpace(tok)
+	}
+	return nil
+}
+
+// get fetches path and decodes its JSON into out; it returns the raw body too.
+func (c *adminClient) get(ctx context.Context, path string, out any) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.addr, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	// One request per command: no connection is kept for reuse.
+	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminResponse))
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e httpapi.Error
+		if json.Unmarshal(body, &e) == nil && e.Code != "" {
+			return nil, fmt.Errorf("admin API: %s: %s (%s)", resp.Status, e.Message, e.Code)
+		}
+		return nil, fmt.Errorf("admin API: %s", resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return nil, fmt.Errorf("admin API: bad answer: %w", err)
+	}
+	return body, nil
+}
+
+// adminCommand parses the common flags (plus extra ones) and fetches path.
+func adminCommand(ctx context.Context, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet) func() (string, error), out any) (*adminClient, []byte, error) {
+	fs := newEnvFlagSet(name, "Asks a running node's admin API and prints the answer as a table.", stderr)
+	c := defineAdminFlags(fs)
+	var pathFn func() (string, error)
+	if extra != nil {
+		pathFn = extra(fs)
+	}
+	if err := parseFlagsEnv(fs, args, os.LookupEnv); err != nil {
+		return nil, nil, err
+	}
+	if err := c.setup(os.LookupEnv); err != nil {
+		return nil, nil, err
+	}
+	path := "/" + name
+	if pathFn != nil {
+		p, err := pathFn()
+		if err != nil {
+			return nil, nil, err
+		}
+		path = p
+	}
+	body, err := c.get(ctx, path, out)
+	return c, body, err
+}
+
+func runPeers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var peers []httpapi.Peer
+	c, body, err := adminCommand(ctx, "peers", args, stderr, func(fs *flag.FlagSet) func() (string, error) {
+		role := fs.String("role", "", "only peers with this role: validator, full, seed, light")
+		return func() (string, error) {
+			switch *role {
+			case "":
+				return "/peers", nil
+			case "validator", "full", "seed", "light", "unspecified":
+				return "/peers?role=" + *role, nil
+			}
+			return "", flagError("role", "%q: want validator, full, seed or light", *role)
+		}
+	}, &peers)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tDIR\tROLE\tREMOTE\tRTT(ms)\tIN(KiB)\tOUT(KiB)\tSCORE\tMUST\tSINCE")
+	for _, p := range peers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%.1f\t%.1f\t%.1f\t%s\t%s\n", p.ID, p.Direction, p.Role, p.Remote,
+			p.RTT.SmoothedMs, float64(p.BytesIn)/1024, float64(p.BytesOut)/1024, p.Score, yesNo(p.MustConnect),
+			time.Since(p.ConnectedAt).Round(time.Second))
+	}
+	fmt.Fprintf(tw, "%d peers\n", len(peers))
+	return tw.Flush()
+}
+
+func runBook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var book []httpapi.BookEntry
+	c, body, err := adminCommand(ctx, "book", args, stderr, nil, &book)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tSOURCE\tROLE\tTRIED\tPROTECTED\tFAILURES\tLAST SEEN\tBANNED UNTIL")
+	for _, e := range book {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Addr, e.Source, e.Role, yesNo(e.Tried), yesNo(e.Protected),
+			e.Failures, stamp(e.LastSeen), stamp(e.BanUntil))
+	}
+	fmt.Fprintf(tw, "%d entries\n", len(book))
+	return tw.Flush()
+}
+
+func runBans(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var bans []httpapi.Ban
+	c, body, err := adminCommand(ctx, "bans", args, stderr, nil, &bans)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tIP\tUNTIL\tREASON")
+	for _, b := range bans {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(b.ID), dash(b.IP), stamp(b.Until), b.Reason)
+	}
+	fmt.Fprintf(tw, "%d bans\n", len(bans))
+	return tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// demoArgs is a small, quick network: the race detector slows crypto
+// several times, so blocks are smaller and the RTT bound is loose here.
+var demoArgs = []string{"demo", "-nodes", "4", "-duration", "2s", "-block-size", "131072", "-block-interval", "250ms",
+	"-tx-rate", "40", "-vote-interval", "40ms", "-refresh", "500ms", "-plain"}
+
+func TestDemo(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append(demoArgs, "-max-p99", "2s"), &out, &errb)
+	text := out.String()
+	for _, want := range []string{
+		"discovery  OK    converged",
+		"gossip     OK",
+		"each reached every one of the 3 other nodes exactly once",
+		"consensus  OK",
+		"p50 ", "p99 ",
+		"demo OK",
+		"node  id", // the table
+		"seed ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "\x1b[") {
+		t.Error("ANSI sequences written to a non-terminal")
+	}
+	if code != 0 || t.Failed() {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, text, errb.String())
+	}
+}
+
+// TestDemoFailsCheck: an unmeetable RTT bound fails the consensus check
+// and the exit status says so.
+func TestDemoFailsCheck(t *testing.T) {
+	var out, errb bytes.Buffer
+	args := append(append([]string(nil), demoArgs...), "-max-p99", "1ns", "-duration", "1s")
+	code := run(context.Background(), args, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), "consensus  FAIL") || !strings.Contains(out.String(), "demo FAILED") ||
+		!strings.Contains(errb.String(), "consensus") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+}
+
+func TestDemoFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-nodes", "1"}, "-nodes"},
+		{[]string{"-nodes", "x"}, "-nodes"},
+		{[]string{"-block-size", "0"}, "-block-size"},
+		{[]string{"-duration", "-1s"}, "-duration"},
+		{[]string{"-tx-rate", "0"}, "-tx-rate"},
+		{[]string{"-max-p99", "0"}, "-max-p99"},
+		{[]string{"-refresh", "1ms"}, "-refresh"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append([]string{"demo"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.flag) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errb.String())
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// envPrefix prefixes every environment variable the command reads.
+const envPrefix = "PEERWIRE_"
+
+// envName is the environment variable that stands in for a flag:
+// -max-inbound reads PEERWIRE_MAX_INBOUND.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// lookupEnvFunc is os.LookupEnv, replaceable in tests.
+type lookupEnvFunc func(string) (string, bool)
+
+// newFlagSet returns a flag set that reports errors instead of exiting and
+// prints every flag with its default (empty ones too).
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("peerwire "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: peerwire %s [flags]\n\nflags:\n", name)
+		printDefaults(fs, nil)
+	}
+	return fs
+}
+
+// newEnvFlagSet is newFlagSet whose help also names each flag's
+// environment variable.
+func newEnvFlagSet(name, intro string, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet(name, stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: peerwire %s [flags]\n\n%s\n\nEvery flag falls back to the environment variable named after it (flag > environment > default).\n\nflags:\n", name, intro)
+		printDefaults(fs, envName)
+	}
+	return fs
+}
+
+// printDefaults writes each flag, its usage, its default (always, quoted
+// when it is a string) and, when env is set, its environment variable.
+func printDefaults(fs *flag.FlagSet, env func(string) string) {
+	w := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, text := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		def := f.DefValue
+		if isStringFlag(f) {
+			def = fmt.Sprintf("%q", def)
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n    \t(default %s", line, strings.ReplaceAll(text, "\n", "\n    \t"), def)
+		if env != nil {
+			fmt.Fprintf(w, "; env %s", env(f.Name))
+		}
+		fmt.Fprintln(w, ")")
+	})
+}
+
+func isStringFlag(f *flag.Flag) bool {
+	if g, ok := f.Value.(flag.Getter); ok {
+		_, isStr := g.Get().(string)
+		return isStr
+	}
+	_, isList := f.Value.(*listFlag)
+	return isList
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// parseFlagsEnv parses args, then sets every flag not given on the command
+// line from its environment variable, if that is set (even to ""). A bad
+// value names both the flag and the variable.
+func parseFlagsEnv(fs *flag.FlagSet, args []string, lookup lookupEnvFunc) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] {
+			return
+		}
+		name := envName(f.Name)
+		v, ok := lookup(name)
+		if !ok {
+			return
+		}
+		if serr := fs.Set(f.Name, v); serr != nil {
+			err = usageError{fmt.Errorf("-%s: invalid value %q from %s: %v", f.Name, v, name, serr)}
+		}
+	})
+	return err
+}
+
+// flagError is a usage error naming the flag whose value is wrong.
+func flagError(name, format string, args ...any) error {
+	return usageError{fmt.Errorf("-%s: %s", name, fmt.Sprintf(format, args...))}
+}
+
+// listFlag is a comma- or space-separated list of strings.
+type listFlag []string
+
+func (l *listFlag) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	*l = nil
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		*l = append(*l, f)
+	}
+	return nil
+}
