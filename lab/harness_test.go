@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -59,4 +60,40 @@ func TestHarness(t *testing.T) {
 			t.Fatalf("namespace %s left behind", ns)
 		}
 	}
+}
+
+// TestImpair checks Impair: a TCP connect from an impaired host takes at
+// least the added delay (its SYN waits), and one from a clean host to it
+// too (the SYN-ACK waits), while data still flows both ways.
+func TestImpair(t *testing.T) {
+	l := New(t, 2)
+	how := l.Hosts[0].Impair(Impairment{Delay: 100 * time.Millisecond})
+	ctx := Context(t)
+	ln, err := l.Hosts[1].Listen(l.Hosts[1].Addr.String() + ":9000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write(make([]byte, 1<<20))
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	c, err := l.Hosts[0].DialContext(ctx, "tcp", l.Hosts[1].Addr.String()+":9000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtt := time.Since(start)
+	n, _ := io.Copy(io.Discard, c)
+	c.Close()
+	if rtt < 100*time.Millisecond || rtt > 300*time.Millisecond || n != 1<<20 {
+		t.Fatalf("connect took %v (want 100-300 ms), read %d bytes", rtt, n)
+	}
+	t.Logf("impairment by %s: connect %v, 1 MiB read; emulator %+v", how, rtt, l.Hosts[0].ImpairStats())
 }

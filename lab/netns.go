@@ -50,7 +50,8 @@ type Host struct {
 	// host sits in its own /24 (so per-subnet caps and country rules can
 	// tell them apart) and all share one L2 segment.
 	Addr netip.Addr
-	port string // bridge-side veth name
+	port string    // bridge-side veth name
+	emu  *emulator // userspace link emulator, when Impair needed one
 }
 
 // HostAddr is the address New gives host i.

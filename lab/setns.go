@@ -18,7 +18,10 @@ import (
 // or a listener keeps working in that namespace after the thread returns.
 // If the thread cannot return to its own namespace it stays locked, and the
 // runtime discards it when the goroutine ends.
-func (h *Host) inNS(f func()) error {
+func (h *Host) inNS(f func()) error { return h.inNSNamed(h.NS, f) }
+
+// inNSNamed is inNS for another namespace of the lab (a gateway).
+func (h *Host) inNSNamed(ns string, f func()) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -29,7 +32,7 @@ func (h *Host) inNS(f func()) error {
 			return
 		}
 		defer self.Close()
-		target, err := os.Open("/run/netns/" + h.NS)
+		target, err := os.Open("/run/netns/" + ns)
 		if err != nil {
 			runtime.UnlockOSThread()
 			errc <- err
@@ -38,7 +41,7 @@ func (h *Host) inNS(f func()) error {
 		defer target.Close()
 		if err := setns(target); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("lab: setns %s: %w", h.NS, err)
+			errc <- fmt.Errorf("lab: setns %s: %w", ns, err)
 			return
 		}
 		f()

@@ -48,6 +48,7 @@ type opts struct {
 	index                        int
 	maxIn, maxOut                int
 	ping, idle, redialMax, fill  time.Duration
+	backoffCap                   time.Duration
 	voteEvery, blockEvery        time.Duration
 	voteSize, blockSize          int
 	probeEvery                   time.Duration
@@ -70,6 +71,7 @@ func main() {
 	flag.DurationVar(&o.ping, "ping", 2*time.Second, "keepalive ping interval")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle timeout")
 	flag.DurationVar(&o.redialMax, "redial-max", 2*time.Second, "must-connect redial backoff cap")
+	flag.DurationVar(&o.backoffCap, "backoff-cap", 4*time.Second, "peer book redial backoff cap (base 500ms)")
 	flag.DurationVar(&o.fill, "fill", 500*time.Millisecond, "outbound fill interval")
 	flag.DurationVar(&o.voteEvery, "vote-every", 0, "gossip a vote this often (0: never)")
 	flag.IntVar(&o.voteSize, "vote-size", 200, "vote size in bytes")
@@ -197,7 +199,7 @@ func run(o opts) error {
 			RedialBase:          100 * time.Millisecond, RedialMax: o.redialMax,
 		},
 		Filter:        filter.Config{MaxPerSubnet: -1},
-		Book:          peerbook.Config{AllowPrivate: o.allowPrivate},
+		Book:          peerbook.Config{AllowPrivate: o.allowPrivate, BackoffBase: 500 * time.Millisecond, BackoffCap: o.backoffCap},
 		PingInterval:  o.ping,
 		IdleTimeout:   o.idle,
 		FillInterval:  o.fill,

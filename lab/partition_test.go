@@ -1,0 +1,154 @@
+package lab
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// connectedGraph reports whether the peer graph of reps (by node index) is
+// connected, and how many of the links in want are up.
+func connectedGraph(reps []*Report, ids map[string]int) bool {
+	adj := make([][]int, len(reps))
+	for i, r := range reps {
+		for _, p := range r.Peers {
+			if j, ok := ids[p.ID]; ok {
+				adj[i] = append(adj[i], j)
+				adj[j] = append(adj[j], i)
+			}
+		}
+	}
+	seen := map[int]bool{0: true}
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, j := range adj[i] {
+			if !seen[j] {
+				seen[j] = true
+				stack = append(stack, j)
+			}
+		}
+	}
+	return len(seen) == len(reps)
+}
+
+func allStats(t testing.TB, nodes []*labNode) []*Report {
+	t.Helper()
+	out := make([]*Report, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.mustStats(t)
+	}
+	return out
+}
+
+// TestPartitionHeal splits six hosts into two halves for 15 s and heals
+// them. Nodes 0↔3 and 1↔4 are must-connect peers across the cut; the other
+// links come from bootstrap lists.
+//
+// Bounds: the cross links drop within 10 s (idle timeout 5 s after the last
+// inbound byte, plus the 1 s ping that would have kept it alive, plus
+// margin). After healing, the must-connect links return within 8 s (redial
+// backoff capped at 2 s, the 1 s maintenance tick, a dial and a handshake
+// on a sub-millisecond bridge) and every pre-partition link within 15 s
+// (book backoff capped at 4 s, 0.5 s fill interval); gossip started after
+// the heal reaches every node.
+func TestPartitionHeal(t *testing.T) {
+	l := New(t, 6)
+	names := make([]string, len(l.Hosts))
+	for i := range names {
+		names[i] = nodeName(i)
+	}
+	must := map[int]int{0: 3, 3: 0, 1: 4, 4: 1}
+	ids := map[string]int{}
+	for i, n := range names {
+		ids[Identity(n).ID().String()] = i
+	}
+	nodes := make([]*labNode, len(l.Hosts))
+	for i, h := range l.Hosts {
+		args := []string{"-bootstrap", ringBootstrap(names, l.Hosts, i), "-max-outbound", "3",
+			"-ping", "1s", "-idle", "5s", "-redial-max", "2s", "-backoff-cap", "4s", "-vote-every", "100ms", "-paused"}
+		if j, ok := must[i]; ok {
+			args = append(args, "-must-connect", NodeAddr(names[j], listenAddr(l.Hosts[j])))
+		}
+		nodes[i] = startLabNode(t, h, names[i], args...)
+	}
+	var before []*Report
+	Eventually(t, 30*time.Second, "every node with ≥ 3 peers and its must-connect peer", func() bool {
+		before = allStats(t, nodes)
+		for i, r := range before {
+			if len(r.Peers) < 3 || r.MustConnectUp != r.MustTotal {
+				return false
+			}
+			_ = i
+		}
+		return true
+	})
+	links := map[[2]int]bool{}
+	for i, r := range before {
+		for _, p := range r.Peers {
+			j := ids[p.ID]
+			links[[2]int{min(i, j), max(i, j)}] = true
+		}
+	}
+	side := map[int]bool{0: true, 1: true, 2: true}
+	cross := 0
+	for k := range links {
+		if side[k[0]] != side[k[1]] {
+			cross++
+		}
+	}
+	l.Partition([]*Host{l.Hosts[3], l.Hosts[4], l.Hosts[5]})
+	cut := time.Now()
+	dropped := Eventually(t, 10*time.Second, "every cross-partition link dropped", func() bool {
+		for i, r := range allStats(t, nodes) {
+			for _, p := range r.Peers {
+				if side[i] != side[ids[p.ID]] {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	time.Sleep(15*time.Second - time.Since(cut))
+	l.Heal()
+	mustBack := Eventually(t, 8*time.Second, "must-connect links back", func() bool {
+		for _, r := range allStats(t, nodes) {
+			if r.MustConnectUp != r.MustTotal {
+				return false
+			}
+		}
+		return true
+	})
+	connected := mustBack // the must-connect links alone join the halves
+	allBack := Eventually(t, 15*time.Second, "every pre-partition link back", func() bool {
+		up := map[[2]int]bool{}
+		for i, r := range allStats(t, nodes) {
+			for _, p := range r.Peers {
+				j := ids[p.ID]
+				up[[2]int{min(i, j), max(i, j)}] = true
+			}
+		}
+		for k := range links {
+			if !up[k] {
+				return false
+			}
+		}
+		return true
+	})
+	if !connectedGraph(allStats(t, nodes), ids) {
+		t.Fatal("peer graph not connected after healing")
+	}
+	for _, n := range nodes {
+		n.get(t, "/resume")
+	}
+	time.Sleep(5 * time.Second)
+	for _, n := range nodes {
+		n.get(t, "/pause")
+	}
+	took, _ := waitDelivered(t, nodes, 30*time.Second)
+	_ = context.Background
+	figure(t, "6 hosts split 3|3 for 15 s (%d links, %d across the cut): cross links dropped %v after the cut (idle timeout 5 s, ping 1 s); after healing, must-connect links 0↔3 and 1↔4 back in %v (graph connected), every pre-partition link back in %v; gossip after the heal reached all nodes (last delivery %v after traffic stopped)",
+		len(links), cross, dropped.Round(100*time.Millisecond), mustBack.Round(100*time.Millisecond), allBack.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
+	_ = connected
+}
