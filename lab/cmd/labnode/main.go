@@ -54,6 +54,7 @@ type opts struct {
 	probeEvery                   time.Duration
 	allowPrivate                 bool
 	logLevel                     string
+	network, chain               string
 	paused                       bool
 }
 
@@ -80,6 +81,8 @@ func main() {
 	flag.DurationVar(&o.probeEvery, "probe-every", time.Second, "consensus-topic echo probe to every peer this often (0: never)")
 	flag.BoolVar(&o.allowPrivate, "allow-private", false, "admit private addresses from PEX")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
+	flag.StringVar(&o.network, "network", "peerwire-lab", "network ID")
+	flag.StringVar(&o.chain, "chain", "lab-1", "chain ID")
 	flag.BoolVar(&o.paused, "paused", false, "start with gossip generation paused (GET /resume starts it)")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -184,11 +187,13 @@ func run(o opts) error {
 		Identity:   lab.Identity(o.name),
 		DataDir:    o.dataDir,
 		ListenAddr: o.listen,
-		NetworkID:  "peerwire-lab",
-		ChainID:    "lab-1",
+		NetworkID:  o.network,
+		ChainID:    o.chain,
+		// The topics of `peerwire node`, so the two interoperate.
 		Topics: []p2p.TopicConfig{
-			{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10},
-			{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 2 << 20},
+			{ID: topicVotes, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10},
+			{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
+			{ID: 3, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10},
 		},
 		Bootstrap:   split(o.bootstrap),
 		MustConnect: split(o.must),
@@ -268,6 +273,10 @@ func run(o opts) error {
 	go func() {
 		for m := range n.Inbox(topicBlocks) {
 			handle(m, blocks)
+		}
+	}()
+	go func() {
+		for range n.Inbox(3) {
 		}
 	}()
 	payload := func(kind byte, size int, seq uint64) []byte {
