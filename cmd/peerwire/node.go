@@ -221,6 +221,9 @@ func checkFilter(fc filter.Config) error {
 		"DenyCountries": "deny-countries", "CountryDB": "geoip-db", "UnknownCountry": "unknown-country",
 	}
 	var ce *filter.ConfigError
+	if errors.As(err, &ce) && ce.Field == "CountryDB" && fc.CountryDB == "" {
+		return flagError("geoip-db", "required by -allow-countries and -deny-countries")
+	}
 	if errors.As(err, &ce) {
 		if name, ok := flagOf[ce.Field]; ok {
 			return flagError(name, "%v", err)
