@@ -237,3 +237,17 @@ func (h *Host) inNSOutput() (string, error) {
 	out, err := exec.Command("ip", "-n", h.NS, "route").CombinedOutput()
 	return string(out), err
 }
+
+// AddAddrs gives the host many extra addresses on eth0 at once (CIDR form).
+func (h *Host) AddAddrs(cidrs []string) {
+	h.lab.t.Helper()
+	var b strings.Builder
+	for _, c := range cidrs {
+		fmt.Fprintf(&b, "addr add %s dev eth0\n", c)
+	}
+	cmd := exec.Command("ip", "-n", h.NS, "-batch", "-")
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		h.lab.t.Fatalf("lab: add %d addresses to %s: %v: %s", len(cidrs), h.NS, err, bytes.TrimSpace(out))
+	}
+}

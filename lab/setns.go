@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -129,4 +130,13 @@ func (h *Host) Get(ctx context.Context, url string) ([]byte, error) {
 		return b, fmt.Errorf("lab: GET %s: %s: %s", url, resp.Status, b)
 	}
 	return b, nil
+}
+
+func newPost(ctx context.Context, url, body string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
 }
