@@ -18,8 +18,6 @@ import (
 // in the same run as the baseline for Send:
 //
 //	go test -run '^$' -bench . -benchmem -count 3 ./p2p/
-//
-// Figures are in docs/BENCHMARKS.md.
 
 // benchTopicConfigs mirror conn's benchmark topics: a small-message topic
 // and a bulk one with room for a few 1 MiB messages in flight.

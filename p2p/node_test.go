@@ -36,6 +36,21 @@ func TestTwoNodes(t *testing.T) {
 			}
 		}
 	}
+	// Gossip on every topic both ways: delivered once, marked as gossip,
+	// with the origin and the last hop both the sender.
+	for _, topic := range []uint8{topicVotes, topicBlocks, topicTxs} {
+		for _, dir := range []struct{ from, to *Node }{{a, b}, {b, a}} {
+			payload := []byte(fmt.Sprintf("gossip %d from %s", topic, dir.from.ID().Short()))
+			id, res, err := dir.from.Gossip(ctx, topic, payload)
+			if err != nil || len(res) != 1 || res[dir.to.ID()] != nil {
+				t.Fatalf("gossip on %d: %v %v", topic, err, res)
+			}
+			m := recv(t, dir.to.Inbox(topic), 5*time.Second)
+			if !m.Gossip || m.ID != id || m.Origin != dir.from.ID() || m.From != dir.from.ID() || !bytes.Equal(m.Data, payload) {
+				t.Fatalf("topic %d: got gossip %v from %s origin %s %q", topic, m.Gossip, m.From.Short(), m.Origin.Short(), m.Data)
+			}
+		}
+	}
 	if err := a.Send(ctx, b.ID(), 99, []byte("x")); !errors.Is(err, ErrUnknownTopic) {
 		t.Fatalf("unknown topic: %v", err)
 	}
