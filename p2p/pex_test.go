@@ -93,4 +93,3 @@ func waitPex(t *testing.T, p *rawPeer) *pb.PexMessage {
 		}
 	}
 }
-
