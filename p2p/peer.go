@@ -140,9 +140,19 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	if replaced != nil {
 		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
 	}
+	// Register only while the set still holds this connection: a duplicate
+	// admitted a moment later may already have replaced it, and must not be
+	// overwritten by the loser.
 	n.peers.Lock()
-	n.peers.byID[id] = pc
+	current := false
+	if st, ok := n.set.Get(id); ok && st.Peer == p {
+		n.peers.byID[id] = pc
+		current = true
+	}
 	n.peers.Unlock()
+	if !current {
+		return nil
+	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
 	n.log.debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
