@@ -42,6 +42,11 @@ func dialRaw(ctx context.Context, h *Host, src, target string, id *crypto.Identi
 		raw.Close()
 		return nil, err
 	}
+	return rawSetup(raw, ec)
+}
+
+// rawSetup exchanges SETTINGS on a fresh EncryptedConn.
+func rawSetup(raw net.Conn, ec *conn.EncryptedConn) (*rawPeer, error) {
 	// Our SETTINGS: version 1, max_packet 16384, no rate limit, then per
 	// topic max_message 4 MiB and a window of 8 MiB.
 	body := []byte{1, 0x40, 0, 0, 0, 0, 0}
