@@ -44,7 +44,9 @@ const (
 	voteRequest byte = 1
 	voteAnswer  byte = 2
 	voteSize         = 128 // bytes, about a signed vote
-	demoNetwork      = "peerwire-demo"
+	// gossipSendTimeout bounds how long an origin waits for queue room.
+	gossipSendTimeout = 5 * time.Second
+	demoNetwork       = "peerwire-demo"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -130,6 +132,10 @@ type demo struct {
 		blockBytes int64
 		votes      int
 		voteErrors int
+		// unsent counts gossip messages no peer accepted from their origin.
+		unsent int
+		// drops lists disconnections between nodes after discovery.
+		drops []string
 		// seedReleases counts seed connections the demo closed.
 		seedReleases int
 	}
@@ -183,7 +189,7 @@ func (d *demo) nodeConfig(id *crypto.Identity, role pb.NodeRole) p2p.Config {
 		PexInterval:       200 * time.Millisecond,
 		PexAnswerInterval: 100 * time.Millisecond,
 		MaintainInterval:  100 * time.Millisecond,
-		PingInterval:      500 * time.Millisecond,
+		PingInterval:      2 * time.Second, // peers refuse more than one ping per second (burst 10)
 		ChurnInterval:     -1,
 		StatusInterval:    -1,
 	}
@@ -261,6 +267,7 @@ func (d *demo) startNetwork(ctx context.Context) error {
 		d.nodes = append(d.nodes, dn)
 		d.ids[dn.n.ID()] = dn
 		d.startReaders(dn)
+		d.watchEvents(dn)
 	}
 	return nil
 }
@@ -406,9 +413,25 @@ func (d *demo) traffic(ctx context.Context) {
 	defer cancel()
 	var wg sync.WaitGroup
 	gossip := func(dn *demoNode, topic uint8, data []byte) {
-		id, _, err := dn.n.Gossip(ctx, topic, data)
+		// Not the traffic context: a send still waiting for queue room
+		// when the traffic phase ends must not be cut off.
+		sctx, cancel := context.WithTimeout(context.Background(), gossipSendTimeout)
+		id, res, err := dn.n.Gossip(sctx, topic, data)
+		cancel()
 		if err != nil {
 			return
+		}
+		sentTo := 0
+		for _, e := range res {
+			if e == nil {
+				sentTo++
+			}
+		}
+		if sentTo == 0 {
+			d.sent.Lock()
+			d.sent.unsent++
+			d.sent.Unlock()
+			return // it never left its origin: not the network's to deliver
 		}
 		d.sent.Lock()
 		d.sent.gossip[id] = dn
@@ -562,6 +585,7 @@ func (d *demo) summary(disc discovery) error {
 	missing, dups, delivered := d.missing()
 	d.sent.Lock()
 	blocks, txs, blockBytes, votes, voteErrs := d.sent.blocks, d.sent.txs, d.sent.blockBytes, d.sent.votes, d.sent.voteErrors
+	unsent := d.sent.unsent
 	d.sent.Unlock()
 	var dupCopies, received uint64
 	for _, dn := range d.nodes {
@@ -577,6 +601,10 @@ func (d *demo) summary(disc discovery) error {
 	case blocks+txs == 0:
 		fmt.Fprintln(w, "  gossip     FAIL  nothing was gossiped")
 		fails = append(fails, "gossip")
+	case unsent > 0:
+		fmt.Fprintf(w, "  gossip     FAIL  %d gossip messages could not leave their origin within %v (send queues full)\n", unsent, gossipSendTimeout)
+		fails = append(fails, "gossip")
+		d.explainMissing()
 	case missing == 0 && dups == 0:
 		fmt.Fprintf(w, "  gossip     OK    %d blocks (%.0f MiB) and %d transactions each reached every one of the %d other nodes exactly once (%d deliveries); %.0f%% of received copies were duplicates, dropped\n",
 			blocks, float64(blockBytes)/(1<<20), txs, len(d.nodes)-1, delivered, 100*ratio)
@@ -584,6 +612,7 @@ func (d *demo) summary(disc discovery) error {
 		fmt.Fprintf(w, "  gossip     FAIL  %d blocks and %d transactions: %d deliveries missing, %d duplicate deliveries (of %d expected)\n",
 			blocks, txs, missing, dups, (blocks+txs)*(len(d.nodes)-1))
 		fails = append(fails, "gossip")
+		d.explainMissing()
 	}
 
 	// Consensus round trips.
@@ -647,4 +676,70 @@ func (d *demo) stopAll() {
 	}
 	wg.Wait()
 	d.readers.Wait()
+}
+
+// explainMissing prints, per node, what it lacks and what its node counted
+// as lost, to help find why gossip did not arrive.
+func (d *demo) explainMissing() {
+	d.sent.Lock()
+	ids := make(map[p2p.MessageID]*demoNode, len(d.sent.gossip))
+	for id, origin := range d.sent.gossip {
+		ids[id] = origin
+	}
+	d.sent.Unlock()
+	d.sent.Lock()
+	for _, drop := range d.sent.drops {
+		fmt.Fprintf(d.out, "             link closed at %s\n", drop)
+	}
+	d.sent.Unlock()
+	for _, dn := range d.nodes {
+		missing := 0
+		dn.mu.Lock()
+		for id, origin := range ids {
+			if origin != dn && dn.got[id] == 0 {
+				missing++
+			}
+		}
+		dn.mu.Unlock()
+		st := dn.n.Stats()
+		var unsent uint64
+		for _, p := range dn.n.Peers() {
+			unsent += p.Conn.Unsent
+		}
+		fmt.Fprintf(d.out, "             %s: %d missing; forward copies dropped on full queues: %d; messages lost with closed connections: %d\n",
+			dn.name, missing, st.GossipForwardDropped, unsent)
+		for _, p := range dn.n.Peers() {
+			for _, t := range p.Conn.Topics {
+				if t.SendQueue > 0 || t.RecvHeld > 0 {
+					fmt.Fprintf(d.out, "               %s %s %s: queue %d credit %d stalls %d held %d; inflight %d/%d waits %d ackrtt %v\n",
+						p.Direction, p.ID.Short(), t.Name, t.SendQueue, t.SendCredit, t.CreditStalls, t.RecvHeld,
+						p.Conn.InFlight, p.Conn.InFlightCap, p.Conn.InFlightWaits, p.Conn.AckRTT)
+				}
+			}
+		}
+	}
+}
+
+// watchEvents records disconnections between two nodes (not the seed)
+// after discovery: a link that closes loses the gossip queued on it.
+func (d *demo) watchEvents(dn *demoNode) {
+	sub := dn.n.Subscribe()
+	d.readers.Add(1)
+	go func() {
+		defer d.readers.Done()
+		for ev := range sub.C {
+			if ev.Kind != p2p.EventDisconnected {
+				continue
+			}
+			d.phase.Lock()
+			phase := d.phase.name
+			d.phase.Unlock()
+			d.sent.Lock()
+			other := d.ids[ev.Peer]
+			if other != nil && phase != "discovery" {
+				d.sent.drops = append(d.sent.drops, fmt.Sprintf("%.1fs %s-%s (%s): %s", d.since().Seconds(), dn.name, other.name, ev.Direction, ev.Reason))
+			}
+			d.sent.Unlock()
+		}
+	}()
 }

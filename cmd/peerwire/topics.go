@@ -15,6 +15,8 @@ func defaultTopics() []p2p.TopicConfig {
 	return []p2p.TopicConfig{
 		{ID: topicConsensus, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10},
 		{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
-		{ID: topicTransactions, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10},
+		// Transactions are small, many, and sent after everything else: a
+		// deep queue rides out the seconds a stream of blocks may hold them.
+		{ID: topicTransactions, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096},
 	}
 }
