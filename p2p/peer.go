@@ -113,7 +113,11 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		// Still set up the MultiConn so the refused peer learns why.
 		pc.refused.Store(true)
 	}
-	mc, err := conn.NewMultiConn(n.ctx, ec, n.multiConfig(pc))
+	// The setup has its own deadline rather than the node's context: a Stop
+	// racing it then still ends the connection with a goaway, not a cut.
+	setupCtx, cancel := context.WithTimeout(context.Background(), n.s.HandshakeTimeout)
+	mc, err := conn.NewMultiConn(setupCtx, ec, n.multiConfig(pc))
+	cancel()
 	if err != nil {
 		n.st.handshakeFailed(err)
 		n.log.debug("connection setup failed", "peer", id.Short(), "err", err)
@@ -131,7 +135,11 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		close(pc.ready)
 		reason := peerset.ReasonOf(err)
 		n.st.refused(reason.String())
-		n.goAway(mc, goAwayCode(reason), reason.String())
+		if n.stopped() {
+			n.goAway(mc, conn.GoAwayShutdown, "node stopping")
+		} else {
+			n.goAway(mc, goAwayCode(reason), reason.String())
+		}
 		n.log.debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
