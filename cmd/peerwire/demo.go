@@ -250,6 +250,8 @@ func (d *demo) startNetwork(ctx context.Context) error {
 		return err
 	}
 	d.startReaders(d.seed)
+	// Every node exists (and d.ids is complete, read-only from here on)
+	// before the first one starts. Stop also ends a node never started.
 	for i := range d.o.nodes {
 		id, err := crypto.GenerateIdentity(nil)
 		if err != nil {
@@ -261,11 +263,13 @@ func (d *demo) startNetwork(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		d.nodes = append(d.nodes, dn)
+		d.ids[dn.n.ID()] = dn
+	}
+	for _, dn := range d.nodes {
 		if err := dn.n.Start(ctx); err != nil {
 			return err
 		}
-		d.nodes = append(d.nodes, dn)
-		d.ids[dn.n.ID()] = dn
 		d.startReaders(dn)
 		d.watchEvents(dn)
 	}
