@@ -15,6 +15,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -209,8 +210,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.rtt.Collect(ch)
 	c.mu.Unlock()
 
+	for _, reason := range HandshakeReasons { // known reasons appear at zero
+		counter(c.descs.handshakes, st.HandshakeFailures[reason], reason)
+	}
 	for reason, v := range st.HandshakeFailures {
-		counter(c.descs.handshakes, v, reason)
+		if !slices.Contains(HandshakeReasons, reason) {
+			counter(c.descs.handshakes, v, reason)
+		}
 	}
 	for reason, v := range st.Refusals {
 		counter(c.descs.admission, v, reason)
@@ -295,6 +301,10 @@ func (c *Collector) accumulate(peers []p2p.PeerInfo) {
 		}
 	}
 }
+
+// HandshakeReasons are the reasons p2p.Stats.HandshakeFailures uses; each
+// is exported from the start, at zero.
+var HandshakeReasons = []string{"timeout", "auth", "self", "unexpected-peer", "incompatible", "not-peerwire", "bad-key", "protocol", "other"}
 
 // Roles are the short role names, as RoleName returns them.
 var Roles = []string{"validator", "full", "seed", "light", "unspecified"}

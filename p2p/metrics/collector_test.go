@@ -90,7 +90,14 @@ peerwire_topic_credit_stalls_total{topic="consensus"} 1
 # HELP peerwire_handshake_failures_total Failed handshakes by reason.
 # TYPE peerwire_handshake_failures_total counter
 peerwire_handshake_failures_total{reason="auth"} 1
+peerwire_handshake_failures_total{reason="bad-key"} 0
+peerwire_handshake_failures_total{reason="incompatible"} 0
+peerwire_handshake_failures_total{reason="not-peerwire"} 0
+peerwire_handshake_failures_total{reason="other"} 0
+peerwire_handshake_failures_total{reason="protocol"} 0
+peerwire_handshake_failures_total{reason="self"} 0
 peerwire_handshake_failures_total{reason="timeout"} 4
+peerwire_handshake_failures_total{reason="unexpected-peer"} 0
 # HELP peerwire_must_connect_up Must-connect peers currently connected.
 # TYPE peerwire_must_connect_up gauge
 peerwire_must_connect_up 1
