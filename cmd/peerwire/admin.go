@@ -101,13 +101,16 @@ func (c *adminClient) get(ctx context.Context, path string, out any) ([]byte, er
 
 // adminCommand parses the common flags (plus extra ones) and fetches path.
 func adminCommand(ctx context.Context, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet) func() (string, error), out any) (*adminClient, []byte, error) {
-	fs := newEnvFlagSet(name, "Asks a running node's admin API and prints the answer as a table.", stderr)
+	// Only the flags shared with "peerwire node" read the environment, so
+	// a node's PEERWIRE_ROLE does not become a filter here.
+	envFlags := map[string]bool{"admin": true, "admin-token-file": true}
+	fs := newSomeEnvFlagSet(name, "Asks a running node's admin API and prints the answer as a table.", stderr, envFlags)
 	c := defineAdminFlags(fs)
 	var pathFn func() (string, error)
 	if extra != nil {
 		pathFn = extra(fs)
 	}
-	if err := parseFlagsEnv(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlagsEnv(fs, args, os.LookupEnv, envFlags); err != nil {
 		return nil, nil, err
 	}
 	if err := c.setup(os.LookupEnv); err != nil {

@@ -44,6 +44,22 @@ func newEnvFlagSet(name, intro string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// newSomeEnvFlagSet is newEnvFlagSet where only the named flags read the
+// environment (see parseFlagsEnv's only).
+func newSomeEnvFlagSet(name, intro string, stderr io.Writer, only map[string]bool) *flag.FlagSet {
+	fs := newFlagSet(name, stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: peerwire %s [flags]\n\n%s\n\nflags:\n", name, intro)
+		printDefaults(fs, func(f string) string {
+			if only[f] {
+				return envName(f)
+			}
+			return ""
+		})
+	}
+	return fs
+}
+
 // printDefaults writes each flag, its usage, its default (always, quoted
 // when it is a string) and, when env is set, its environment variable.
 func printDefaults(fs *flag.FlagSet, env func(string) string) {
@@ -59,7 +75,7 @@ func printDefaults(fs *flag.FlagSet, env func(string) string) {
 			def = fmt.Sprintf("%q", def)
 		}
 		fmt.Fprintf(w, "%s\n    \t%s\n    \t(default %s", line, strings.ReplaceAll(text, "\n", "\n    \t"), def)
-		if env != nil {
+		if env != nil && env(f.Name) != "" {
 			fmt.Fprintf(w, "; env %s", env(f.Name))
 		}
 		fmt.Fprintln(w, ")")
@@ -90,9 +106,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // parseFlagsEnv parses args, then sets every flag not given on the command
-// line from its environment variable, if that is set (even to ""). A bad
-// value names both the flag and the variable.
-func parseFlagsEnv(fs *flag.FlagSet, args []string, lookup lookupEnvFunc) error {
+// line (and, if only is not nil, named in only) from its environment
+// variable, if that is set (even to ""). A bad value names both the flag
+// and the variable.
+func parseFlagsEnv(fs *flag.FlagSet, args []string, lookup lookupEnvFunc, only map[string]bool) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -103,7 +120,7 @@ func parseFlagsEnv(fs *flag.FlagSet, args []string, lookup lookupEnvFunc) error 
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || given[f.Name] {
+		if err != nil || given[f.Name] || (only != nil && !only[f.Name]) {
 			return
 		}
 		name := envName(f.Name)

@@ -113,7 +113,7 @@ var roleByName = map[string]pb.NodeRole{
 func parseNode(args []string, lookup lookupEnvFunc, stderr io.Writer) (*nodeOptions, p2p.Config, error) {
 	fs := newEnvFlagSet("node", "Runs one peerwire node until SIGINT or SIGTERM (a second signal forces exit).", stderr)
 	o := defineNodeFlags(fs)
-	if err := parseFlagsEnv(fs, args, lookup); err != nil {
+	if err := parseFlagsEnv(fs, args, lookup, nil); err != nil {
 		return nil, p2p.Config{}, err
 	}
 	if lookup == nil {
