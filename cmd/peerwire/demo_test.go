@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // demoArgs is a small, quick network: the race detector slows crypto
@@ -66,6 +67,36 @@ func TestDemoFlags(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append([]string{"demo"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.flag) {
 			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errb.String())
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = i + 1
+	}
+	for _, tc := range []struct {
+		in   []time.Duration
+		q    float64
+		want time.Duration
+	}{
+		{nil, 0.5, 0},
+		{ms(7), 0.99, 7 * time.Millisecond},
+		{ms(1, 2, 3, 4), 0.5, 2 * time.Millisecond},
+		{ms(hundred...), 0.99, 99 * time.Millisecond},
+		{ms(hundred...), 0.5, 50 * time.Millisecond},
+		{ms(hundred...), 1, 100 * time.Millisecond},
+	} {
+		if got := percentile(tc.in, tc.q); got != tc.want {
+			t.Errorf("percentile(%d samples, %v) = %v, want %v", len(tc.in), tc.q, got, tc.want)
 		}
 	}
 }

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/p2p"
+)
+
+// traffic gossips transactions and blocks and sends votes for the
+// configured duration.
+func (d *demo) traffic(ctx context.Context) {
+	d.setPhase("traffic")
+	ctx, cancel := context.WithTimeout(ctx, d.o.duration)
+	defer cancel()
+	var wg sync.WaitGroup
+	gossip := func(dn *demoNode, topic uint8, data []byte) {
+		// Not the traffic context: a send still waiting for queue room
+		// when the traffic phase ends must not be cut off.
+		sctx, cancel := context.WithTimeout(context.Background(), gossipSendTimeout)
+		id, res, err := dn.n.Gossip(sctx, topic, data)
+		cancel()
+		if err != nil {
+			return
+		}
+		sentTo := 0
+		for _, e := range res {
+			if e == nil {
+				sentTo++
+			}
+		}
+		if sentTo == 0 {
+			d.sent.Lock()
+			d.sent.unsent++
+			d.sent.Unlock()
+			return // it never left its origin: not the network's to deliver
+		}
+		d.sent.Lock()
+		d.sent.gossip[id] = dn
+		if topic == topicBlocks {
+			d.sent.blocks++
+			d.sent.blockBytes += int64(len(data))
+		} else {
+			d.sent.txs++
+		}
+		d.sent.Unlock()
+	}
+	every := func(interval time.Duration, f func(i int)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					f(i)
+				}
+			}
+		}()
+	}
+	// Blocks: proposers take turns. The body is random bytes made once;
+	// each block differs in its first bytes (its number), and gossip IDs
+	// differ anyway by the origin's nonce.
+	body := make([]byte, d.o.blockSize)
+	rand.Read(body)
+	every(d.o.blockInterval, func(i int) {
+		b := slices.Clone(body)
+		binary.LittleEndian.PutUint64(b[:min(8, len(b))], uint64(i))
+		gossip(d.nodes[i%len(d.nodes)], topicBlocks, b)
+	})
+	// Transactions from random nodes.
+	every(time.Duration(float64(time.Second)/d.o.txRate), func(int) {
+		b := make([]byte, d.o.txSize)
+		rand.Read(b)
+		gossip(d.nodes[mrand.IntN(len(d.nodes))], topicTransactions, b)
+	})
+	// Votes: each node to a random peer among the nodes.
+	for _, dn := range d.nodes {
+		every(d.o.voteInterval, func(int) {
+			peers := dn.n.Peers()
+			var cands []crypto.ID
+			for _, p := range peers {
+				if d.ids[p.ID] != nil {
+					cands = append(cands, p.ID)
+				}
+			}
+			if len(cands) == 0 {
+				return
+			}
+			v := make([]byte, voteSize)
+			v[0] = voteRequest
+			binary.LittleEndian.PutUint64(v[1:9], uint64(d.since()))
+			err := dn.n.TrySend(cands[mrand.IntN(len(cands))], topicConsensus, v)
+			d.sent.Lock()
+			if err != nil {
+				d.sent.voteErrors++
+			} else {
+				d.sent.votes++
+			}
+			d.sent.Unlock()
+		})
+	}
+	wg.Wait()
+}
+
+// missing counts, over all nodes, gossip messages not yet delivered, and
+// deliveries beyond the first.
+func (d *demo) missing() (missing, dups, delivered int) {
+	d.sent.Lock()
+	ids := make(map[p2p.MessageID]*demoNode, len(d.sent.gossip))
+	for id, origin := range d.sent.gossip {
+		ids[id] = origin
+	}
+	d.sent.Unlock()
+	for _, dn := range d.nodes {
+		dn.mu.Lock()
+		for id, origin := range ids {
+			if origin == dn {
+				continue
+			}
+			switch c := dn.got[id]; {
+			case c == 0:
+				missing++
+			case c > 1:
+				dups += c - 1
+				delivered++
+			default:
+				delivered++
+			}
+		}
+		for id, c := range dn.got { // delivered copies of its own messages
+			if ids[id] == dn {
+				dups += c
+			}
+		}
+		dn.mu.Unlock()
+	}
+	return missing, dups, delivered
+}
+
+// settle waits for the last gossip to reach every node.
+func (d *demo) settle(ctx context.Context) {
+	d.setPhase("settling")
+	deadline := time.Now().Add(d.o.settleTimeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if m, _, _ := d.missing(); m == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
