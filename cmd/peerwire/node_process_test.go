@@ -222,6 +222,11 @@ func TestTwoNodeProcesses(t *testing.T) {
 	if code := a.wait(15 * time.Second); code != 0 {
 		t.Fatalf("A exit status %d", code)
 	}
+	// A saves its book only every minute by default: B is in it because
+	// the book was saved at the graceful stop.
+	if data, err := os.ReadFile(filepath.Join(aDir, "peerbook.json")); err != nil || !bytes.Contains(data, []byte(bID)) {
+		t.Fatalf("A's book after stop lacks B: %v", err)
+	}
 	for _, p := range []*nodeProc{a, b2} {
 		logText, _ := os.ReadFile(p.log.Name())
 		if !bytes.Contains(logText, []byte("msg=stopped")) {
