@@ -221,6 +221,14 @@ func (d *demo) run(ctx context.Context) error {
 		stop()
 		return errors.New("interrupted")
 	}
+	if !d.tty {
+		if res.converged && res.connected {
+			fmt.Fprintf(d.out, "[%5.1fs] discovery converged in %v; traffic starts\n", d.since().Seconds(), res.took.Round(10*time.Millisecond))
+		} else {
+			fmt.Fprintf(d.out, "[%5.1fs] discovery did not converge (%s); traffic starts anyway\n", d.since().Seconds(), res.detail)
+		}
+		d.printTable(false)
+	}
 	d.traffic(ctx)
 	d.settle(ctx)
 	stop()
