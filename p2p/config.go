@@ -114,6 +114,8 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// PingInterval, IdleTimeout, SendRate, RecvRate and MaxPacketPayload
 	// configure every connection; see conn.MultiConfig for defaults.
+	// PingInterval must be at least MinPingInterval (1 s): peers accept one
+	// ping per second, and faster pinging is a ping flood to them.
 	PingInterval     time.Duration
 	IdleTimeout      time.Duration
 	SendRate         int
@@ -289,6 +291,9 @@ func (c *Config) settings() (*settings, error) {
 			return nil, fieldErr(n.name, "%d is negative", *n.v)
 		}
 	}
+	if s.PingInterval != 0 && s.PingInterval < MinPingInterval {
+		return nil, fieldErr("PingInterval", "%v is below %v: peers take faster pings for a flood", s.PingInterval, MinPingInterval)
+	}
 	if s.HopLimit > 255 {
 		return nil, fieldErr("HopLimit", "%d is above 255", s.HopLimit)
 	}
@@ -300,6 +305,9 @@ func (c *Config) settings() (*settings, error) {
 	}
 	if len(s.SoftwareVersion) > 64 {
 		return nil, fieldErr("SoftwareVersion", "longer than 64 bytes")
+	}
+	if s.SeedMode && s.Role == pb.NodeRole_NODE_ROLE_UNSPECIFIED {
+		s.Role = pb.NodeRole_NODE_ROLE_SEED // so peers know to ask, then leave
 	}
 	if s.Now == nil {
 		s.Now = time.Now

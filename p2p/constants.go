@@ -25,6 +25,13 @@ const (
 	// message takes to cross the network.
 	DefaultSeenTTL = 2 * time.Minute
 
+	// MinPingInterval is the shortest keepalive interval a node may use: a
+	// MultiConn accepts one inbound ping per second (conn.DefaultPingRate).
+	MinPingInterval = time.Second
+	// seedLinger is how long a seed keeps an inbound peer that never asks
+	// for addresses, so it cannot hold that peer's outbound slot for long.
+	seedLinger = 10 * time.Second
+
 	// DefaultMaxInbound and DefaultMaxOutbound bound connected peers.
 	DefaultMaxInbound  = 40
 	DefaultMaxOutbound = 10

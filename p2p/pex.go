@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -134,8 +135,25 @@ func (n *Node) pexRound() {
 // onAdmitted runs once a peer is admitted: a node that still needs peers
 // asks a new outbound peer for addresses at once instead of waiting for the
 // next PEX round.
+//
+// A seed-role peer is always asked, whatever our slots: it answers and
+// disconnects, freeing the slot it holds. A seed, for its part, drops an
+// inbound peer that has not asked within seedLinger.
 func (n *Node) onAdmitted(pc *peerConn) {
-	if pc.dir == peerset.Outbound && (n.s.SeedMode || n.set.Counts().OutboundSlots < n.maxOutbound()) {
+	isSeed := pc.meta.GetRole() == pb.NodeRole_NODE_ROLE_SEED
+	if pc.dir == peerset.Outbound && (isSeed || n.s.SeedMode || n.set.Counts().OutboundSlots < n.maxOutbound()) {
 		n.requestPex(pc)
+	}
+	if n.s.SeedMode && pc.dir == peerset.Inbound {
+		n.spawn(func() {
+			t := time.NewTimer(seedLinger)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				_ = pc.peer.Disconnect(peerset.ReasonShutdown, "seed: done")
+			case <-pc.mc.Done():
+			case <-n.ctx.Done():
+			}
+		})
 	}
 }
