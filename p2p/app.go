@@ -38,23 +38,18 @@ func (n *Node) onMessage(pc *peerConn, m *conn.Message) {
 // when nothing is to be delivered (a duplicate, an ignored or rejected
 // gossip message, a malformed message).
 func (n *Node) handleApp(t *topicState, im inMsg) *Message {
-	data := im.m.Data
-	if len(data) == 0 {
-		n.malformed(im.pc, "empty message")
+	am, err := parseAppMessage(t.cfg, uint32(n.s.HopLimit), im.m.Data)
+	if am.gossip {
+		n.st.gossipReceived.Add(1)
+	}
+	if err != nil {
+		n.malformed(im.pc, err.Error())
 		return nil
 	}
-	switch data[0] {
-	case kindDirect:
-		if len(data)-1 > t.cfg.MaxMessageSize {
-			n.malformed(im.pc, "direct message over the topic's maximum")
-			return nil
-		}
-		return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:]}
-	case kindGossip:
-		return n.handleGossip(t, im, data[1:])
+	if !am.gossip {
+		return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: am.payload}
 	}
-	n.malformed(im.pc, fmt.Sprintf("unknown message kind 0x%02x", data[0]))
-	return nil
+	return n.handleGossip(t, im, am)
 }
 
 func (n *Node) malformed(pc *peerConn, why string) {
@@ -63,36 +58,65 @@ func (n *Node) malformed(pc *peerConn, why string) {
 	n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
 }
 
-// handleGossip checks, de-duplicates, validates and forwards a gossip
-// message, and returns it for delivery when it is new and accepted.
-func (n *Node) handleGossip(t *topicState, im inMsg, body []byte) *Message {
-	n.st.gossipReceived.Add(1)
-	var env pb.GossipEnvelope
-	if err := proto.Unmarshal(body, &env); err != nil {
-		n.malformed(im.pc, "gossip envelope: "+err.Error())
-		return nil
+// appMessage is a decoded message of an application topic.
+type appMessage struct {
+	gossip  bool
+	payload []byte
+	env     *pb.GossipEnvelope // gossip only
+	id      MessageID          // gossip only
+	origin  crypto.ID          // gossip only
+}
+
+// parseAppMessage decodes and checks one message of an application topic
+// (docs/PROTOCOL.md §9): the kind byte, then the application's bytes or a
+// gossip envelope, bounded by the topic's maximum. A hop count above
+// hopLimit is cut to it: the hop limit is each node's own setting, so a
+// neighbour with a higher one is not misbehaving (hops are outside the ID
+// and the signature). It never panics on any input.
+func parseAppMessage(tc *TopicConfig, hopLimit uint32, data []byte) (appMessage, error) {
+	var am appMessage
+	if len(data) == 0 {
+		return am, errors.New("empty message")
 	}
-	if len(env.Payload) > t.cfg.MaxMessageSize {
-		n.malformed(im.pc, "gossip payload over the topic's maximum")
-		return nil
+	switch data[0] {
+	case kindDirect:
+		if len(data)-1 > tc.MaxMessageSize {
+			return am, errors.New("direct message over the topic's maximum")
+		}
+		am.payload = data[1:]
+		return am, nil
+	case kindGossip:
+	default:
+		return am, fmt.Errorf("unknown message kind 0x%02x", data[0])
 	}
-	// The hop limit is each node's own setting: a neighbour with a higher
-	// one is not misbehaving, so its count is cut to ours rather than
-	// refused (hops are outside the ID and the signature).
-	if env.Hops > uint32(n.s.HopLimit) {
-		env.Hops = uint32(n.s.HopLimit)
+	am.gossip = true
+	env := &pb.GossipEnvelope{}
+	if err := proto.Unmarshal(data[1:], env); err != nil {
+		return am, fmt.Errorf("gossip envelope: %w", err)
 	}
-	id, origin, err := checkEnvelope(t.cfg.ID, &env, uint32(n.s.HopLimit), t.cfg.SignGossip)
+	if len(env.Payload) > tc.MaxMessageSize {
+		return am, errors.New("gossip payload over the topic's maximum")
+	}
+	if env.Hops > hopLimit {
+		env.Hops = hopLimit
+	}
+	id, origin, err := checkEnvelope(tc.ID, env, hopLimit, tc.SignGossip)
 	if err != nil {
-		n.malformed(im.pc, err.Error())
-		return nil
+		return am, err
 	}
-	if origin == n.ID() || !n.seen.Add(id.key(), n.s.Now()) {
+	am.env, am.id, am.origin, am.payload = env, id, origin, env.Payload
+	return am, nil
+}
+
+// handleGossip de-duplicates, validates and forwards a checked gossip
+// message, and returns it for delivery when it is new and accepted.
+func (n *Node) handleGossip(t *topicState, im inMsg, am appMessage) *Message {
+	if am.origin == n.ID() || !n.seen.Add(am.id.key(), n.s.Now()) {
 		n.st.gossipDuplicates.Add(1)
 		return nil
 	}
 	if v := t.cfg.Validator; v != nil {
-		switch v(im.pc.id, origin, env.Payload) {
+		switch v(im.pc.id, am.origin, am.payload) {
 		case Ignore:
 			n.st.gossipIgnored.Add(1)
 			return nil
@@ -102,14 +126,14 @@ func (n *Node) handleGossip(t *topicState, im inMsg, body []byte) *Message {
 			return nil
 		}
 	}
-	if env.Hops > 1 {
-		env.Hops--
-		if fwd, err := encodeGossip(&env); err == nil {
+	if am.env.Hops > 1 {
+		am.env.Hops--
+		if fwd, err := encodeGossip(am.env); err == nil {
 			n.forward(t.cfg.ID, fwd, im.pc.id)
 		}
 	}
-	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: env.Payload,
-		Gossip: true, Origin: origin, ID: id}
+	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: am.payload,
+		Gossip: true, Origin: am.origin, ID: am.id}
 }
 
 func encodeGossip(env *pb.GossipEnvelope) ([]byte, error) {

@@ -26,7 +26,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func startNode(t *testing.T, i int, role pb.NodeRole) *p2p.Node {
+func startNode(t testing.TB, i int, role pb.NodeRole) *p2p.Node {
 	t.Helper()
 	seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-%d", i)))
 	id, err := crypto.IdentityFromSeed(seed[:])
