@@ -59,8 +59,9 @@ type Node struct {
 		dialing      map[crypto.ID]bool
 	}
 
-	events eventHub
-	st     nodeCounters
+	events     eventHub
+	st         nodeCounters
+	lastStatus statusMark // status goroutine only
 }
 
 // peerConn is one connection from its handshake on.

@@ -208,11 +208,16 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		return
 	}
 	n.set.Remove(pc.peer)
+	// Fold the connection's counters into the node's totals in the same
+	// step that unregisters it, so Stats never counts it twice or not at all.
+	n.st.closed.Lock()
+	n.st.foldLocked(pc.mc.Stats())
 	n.peers.Lock()
 	if n.peers.byID[pc.id] == pc {
 		delete(n.peers.byID, pc.id)
 	}
 	n.peers.Unlock()
+	n.st.closed.Unlock()
 	reason := ""
 	if err != nil {
 		reason = err.Error()

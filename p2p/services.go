@@ -133,12 +133,29 @@ func (n *Node) churn() {
 	}
 }
 
-// status logs the one-line summary.
+// status logs the one-line summary, with traffic rates since the last one.
 func (n *Node) status() {
 	s := n.Stats()
+	now := time.Now()
+	var inRate, outRate float64
+	if prev := n.lastStatus; !prev.at.IsZero() {
+		if secs := now.Sub(prev.at).Seconds(); secs > 0 {
+			inRate = float64(s.BytesIn-prev.in) / secs
+			outRate = float64(s.BytesOut-prev.out) / secs
+		}
+	}
+	n.lastStatus = statusMark{at: now, in: s.BytesIn, out: s.BytesOut}
 	n.log.info("status",
 		"in", s.Inbound, "out", s.Outbound,
 		"must", s.MustConnectUp, "must_total", s.MustConnectTotal,
-		"book", s.BookSize, "bytes_in", s.BytesIn, "bytes_out", s.BytesOut,
+		"book", s.BookSize,
+		"recv_bytes_per_s", int64(inRate), "sent_bytes_per_s", int64(outRate),
 		"gossip_dedup", s.DedupRatio())
+}
+
+// statusMark is what the previous status line saw; only the status
+// goroutine touches it.
+type statusMark struct {
+	at      time.Time
+	in, out uint64
 }

@@ -35,6 +35,36 @@ type nodeCounters struct {
 	mu         sync.Mutex // guards the maps below
 	refusals   map[string]uint64
 	handshakes map[string]uint64
+
+	// closed holds the traffic of connections that have ended, so totals
+	// never shrink when a peer leaves. Taken before peers' lock.
+	closed struct {
+		sync.Mutex // guards the fields below
+		topics     map[uint8]*TopicStats
+		bytesIn    uint64
+		bytesOut   uint64
+	}
+}
+
+// foldLocked adds an ended connection's counters to the closed totals; the
+// caller holds c.closed.
+func (c *nodeCounters) foldLocked(ms conn.MultiStats) {
+	if c.closed.topics == nil {
+		c.closed.topics = map[uint8]*TopicStats{}
+	}
+	for _, ts := range ms.Topics {
+		t := c.closed.topics[ts.ID]
+		if t == nil {
+			t = &TopicStats{ID: ts.ID}
+			c.closed.topics[ts.ID] = t
+		}
+		t.MessagesIn += ts.MsgsRecv
+		t.MessagesOut += ts.MsgsSent
+		t.BytesIn += ts.BytesRecv
+		t.BytesOut += ts.BytesSent
+	}
+	c.closed.bytesIn += ms.BytesRecv
+	c.closed.bytesOut += ms.BytesSent
 }
 
 func (c *nodeCounters) refused(reason string) {
@@ -90,7 +120,8 @@ type PeerInfo struct {
 	Conn        conn.MultiStats
 }
 
-// TopicStats sums a topic's traffic over all connected peers.
+// TopicStats sums a topic's traffic over every connection since Start,
+// ended ones included, so the counters only grow.
 type TopicStats struct {
 	ID                      uint8
 	Name                    string
@@ -162,6 +193,17 @@ func (n *Node) Stats() Stats {
 	for i := range s.Topics {
 		byID[s.Topics[i].ID] = &s.Topics[i]
 	}
+	n.st.closed.Lock()
+	defer n.st.closed.Unlock()
+	for id, ct := range n.st.closed.topics {
+		if t := byID[id]; t != nil {
+			t.MessagesIn += ct.MessagesIn
+			t.MessagesOut += ct.MessagesOut
+			t.BytesIn += ct.BytesIn
+			t.BytesOut += ct.BytesOut
+		}
+	}
+	s.BytesIn, s.BytesOut = n.st.closed.bytesIn, n.st.closed.bytesOut
 	for _, pc := range n.connected() {
 		ms := pc.mc.Stats()
 		for _, ts := range ms.Topics {

@@ -193,7 +193,7 @@ func testNode(t *testing.T, i int) *p2p.Node {
 		Peers:        peerset.Config{MaxOutboundPerGroup: -1},
 		Filter:       filter.Config{ExemptLoopback: true},
 		Book:         peerbook.Config{AllowLoopback: true},
-		PingInterval: 250 * time.Millisecond, ChurnInterval: -1, StatusInterval: -1,
+		PingInterval: time.Second, ChurnInterval: -1, StatusInterval: -1,
 	})
 	if err != nil {
 		t.Fatal(err)
