@@ -107,6 +107,7 @@ type Report struct {
 	Dups                     uint64
 	Goroutines               int
 	HeapAllocKiB, HeapSysKiB uint64
+	LiveHeapKiB              uint64
 	Disconnects              uint64
 	Violations, Malformed    uint64
 	HandshakeFailures        map[string]uint64
@@ -126,10 +127,17 @@ type PeerReport struct {
 	Score                 float64
 }
 
-func (n *labNode) stats(ctx context.Context) (*Report, error) {
+func (n *labNode) stats(ctx context.Context) (*Report, error) { return n.statsPath(ctx, "/stats") }
+
+// statsGC is stats after a forced GC in the node, so LiveHeapKiB is set.
+func (n *labNode) statsGC(ctx context.Context) (*Report, error) {
+	return n.statsPath(ctx, "/stats?gc=1")
+}
+
+func (n *labNode) statsPath(ctx context.Context, path string) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	b, err := n.Host.Get(ctx, "http://127.0.0.1:"+adminPort+"/stats")
+	b, err := n.Host.Get(ctx, "http://127.0.0.1:"+adminPort+path)
 	if err != nil {
 		return nil, err
 	}

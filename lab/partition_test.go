@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 )
@@ -151,4 +152,51 @@ func TestPartitionHeal(t *testing.T) {
 	figure(t, "6 hosts split 3|3 for 15 s (%d links, %d across the cut): cross links dropped %v after the cut (idle timeout 5 s, ping 1 s); after healing, must-connect links 0↔3 and 1↔4 back in %v (graph connected), every pre-partition link back in %v; gossip after the heal reached all nodes (last delivery %v after traffic stopped)",
 		len(links), cross, dropped.Round(100*time.Millisecond), mustBack.Round(100*time.Millisecond), allBack.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
 	_ = connected
+}
+
+// longLab skips t unless LAB_LONG=1 (make lab): scenarios that wait out
+// production timeouts.
+func longLab(t *testing.T) {
+	t.Helper()
+	if os.Getenv("LAB_LONG") == "" {
+		t.Skip("long scenario: set LAB_LONG=1 (make lab)")
+	}
+}
+
+// TestPartitionMustConnectOperator is the partition scenario with the
+// operator binary and its production timeouts: two `peerwire node`
+// processes that name each other with -must-connect, cut apart for 75 s
+// (longer than the 60 s idle timeout, so the link really drops) and healed.
+//
+// Bounds: the link drops within 75 s of the cut (idle timeout 60 s after the
+// last inbound byte, pings every 10 s). After healing it returns within
+// 75 s: the redial backoff is capped at 60 s (minus up to 25% jitter),
+// plus a 5 s dial timeout, plus margin.
+func TestPartitionMustConnectOperator(t *testing.T) {
+	longLab(t)
+	l := New(t, 3)
+	a := newPWNode(t, l.Hosts[0], "a")
+	b := newPWNode(t, l.Hosts[1], "b")
+	c := newPWNode(t, l.Hosts[2], "c", "-bootstrap", a.addr)
+	a.args = append(a.args, "-must-connect", b.addr)
+	b.args = append(b.args, "-must-connect", a.addr)
+	a.start("run")
+	b.start("run")
+	c.start("run")
+	Eventually(t, 30*time.Second, "a↔b and a↔c connected", func() bool {
+		ps := a.peerSet()
+		return ps[b.id()] && ps[c.id()]
+	})
+	l.Partition([]*Host{l.Hosts[1]})
+	dropped := Eventually(t, 75*time.Second, "a sees b gone", func() bool { return !a.peerSet()[b.id()] })
+	if !a.peerSet()[c.id()] {
+		t.Fatal("a lost c, on its own side of the cut")
+	}
+	time.Sleep(75*time.Second - dropped)
+	l.Heal()
+	back := Eventually(t, 75*time.Second, "must-connect link a↔b back", func() bool {
+		return a.peerSet()[b.id()] && b.peerSet()[a.id()]
+	})
+	figure(t, "two peerwire nodes with -must-connect to each other, cut apart for 75 s: link dropped %v after the cut (60 s idle timeout), back %v after healing (redial backoff cap 60 s); the third node on a's side stayed connected",
+		dropped.Round(100*time.Millisecond), back.Round(100*time.Millisecond))
 }

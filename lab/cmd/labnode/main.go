@@ -151,6 +151,7 @@ type Report struct {
 	Dups                        uint64
 	Goroutines                  int
 	HeapAllocKiB, HeapSysKiB    uint64
+	LiveHeapKiB                 uint64 // after a forced GC, with ?gc=1
 	Disconnects                 uint64
 	Violations, Malformed       uint64
 	HandshakeFailures, Refusals map[string]uint64
@@ -339,13 +340,20 @@ func run(o opts) error {
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		st := n.Stats()
 		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
+		var live uint64
+		if r.URL.Query().Get("gc") == "1" {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			live = ms.HeapAlloc >> 10
+		} else {
+			runtime.ReadMemStats(&ms)
+		}
 		rep := Report{
 			ID: n.ID().String(), Listen: n.ListenAddr().String(),
 			Inbound: st.Inbound, Outbound: st.Outbound, MustConnectUp: st.MustConnectUp, MustTotal: st.MustConnectTotal,
 			BookSize: st.BookSize, Bans: st.Bans,
 			SentVotes: sentVotes.Load(), SentBlocks: sentBlocks.Load(),
-			Goroutines: runtime.NumGoroutine(), HeapAllocKiB: ms.HeapAlloc >> 10, HeapSysKiB: ms.HeapSys >> 10,
+			Goroutines: runtime.NumGoroutine(), HeapAllocKiB: ms.HeapAlloc >> 10, HeapSysKiB: ms.HeapSys >> 10, LiveHeapKiB: live,
 			Disconnects: disconnects.Load(), Violations: st.Violations, Malformed: st.Malformed,
 			HandshakeFailures: st.HandshakeFailures, Refusals: st.Refusals,
 			GossipForwardDropped: st.GossipForwardDropped, Generating: generating.Load(),
