@@ -55,9 +55,12 @@ func waitDelivered(t testing.TB, nodes []*labNode, within time.Duration) (time.D
 // path (100 ms per bad end: netem delay is a fixed added latency) and its
 // minimum over the run is within 80 ms of that (the bridge adds well under
 // 1 ms; the slack covers scheduling on a loaded 2-core machine). No
-// connection closes: with a 1 s ping and a 5 s idle timeout, a timeout needs
-// about 5 s without any inbound byte, which at 1% loss takes four
-// consecutive losses of one retransmitted segment (p ≈ 10⁻⁸).
+// connection drops, with a 1 s ping and a 5 s idle timeout (twelve times
+// tighter than the default 60 s): the worst consensus-topic stall behind
+// 1 MiB blocks and loss recovery on a 200 ms link measures about 1.5 s, and
+// a timeout needs 5 s without any inbound byte or pong. Two nodes that
+// dial each other at once keep one connection and close the other
+// ("duplicate connection"); that is by design and counted apart.
 func TestBadLinks(t *testing.T) {
 	l := New(t, 6)
 	bad := map[int]bool{0: true, 1: true}
@@ -95,12 +98,15 @@ func TestBadLinks(t *testing.T) {
 	}
 	took, reps := waitDelivered(t, nodes, 60*time.Second)
 	var votes, blocks, disc uint64
+	dupes := 0
 	for i, r := range reps {
 		votes += r.SentVotes
 		blocks += r.SentBlocks
-		disc += r.Disconnects
-		if r.Disconnects != 0 {
-			t.Errorf("%s: %d disconnects", names[i], r.Disconnects)
+		n, d := r.unexpectedDisconnects()
+		disc += n
+		dupes += d
+		if n != 0 {
+			t.Errorf("%s: %d disconnects: %q", names[i], n, r.DisconnectReasons)
 		}
 	}
 	idx := map[string]int{}
@@ -141,6 +147,6 @@ func TestBadLinks(t *testing.T) {
 			figure(t, "links with %d ms of added delay: consensus-topic echo RTT minimum %.1f–%.1f ms across links, worst single probe %.0f ms (behind 1 MiB blocks and loss recovery)", d, a.minMin, a.min, a.maxMax)
 		}
 	}
-	figure(t, "hosts 0 and 1 with 100 ms delay and 1%% loss on egress (%s; emulator on host 0: %+v): %d votes and %d blocks of 1 MiB, each delivered to all 5 other nodes (exact counts), last delivery %v after traffic stopped; disconnects %d",
-		how, l.Hosts[0].ImpairStats(), votes, blocks, took.Round(100*time.Millisecond), disc)
+	figure(t, "hosts 0 and 1 with 100 ms delay and 1%% loss on egress (%s; emulator on host 0: %+v): %d votes and %d blocks of 1 MiB, each delivered to all 5 other nodes (exact counts), last delivery %v after traffic stopped; disconnects %d (besides %d duplicate-connection closes from simultaneous dials at start)",
+		how, l.Hosts[0].ImpairStats(), votes, blocks, took.Round(100*time.Millisecond), disc, dupes/2)
 }

@@ -113,6 +113,7 @@ type Report struct {
 	HandshakeFailures        map[string]uint64
 	Refusals                 map[string]uint64
 	GossipForwardDropped     uint64
+	DisconnectReasons        []string
 }
 
 // PeerReport mirrors labnode's per-peer report.
@@ -187,4 +188,17 @@ func joinAddrs(ns []*labNode, skip int) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// unexpectedDisconnects counts r's disconnects other than the closing of
+// a duplicate connection (two nodes that dialed each other at once keep
+// one connection; the other is closed by design, not dropped). Reasons are
+// kept for the first 20 disconnects; any beyond count as unexpected.
+func (r *Report) unexpectedDisconnects() (n uint64, dups int) {
+	for _, s := range r.DisconnectReasons {
+		if strings.Contains(s, "duplicate connection") {
+			dups++
+		}
+	}
+	return r.Disconnects - uint64(dups), dups
 }

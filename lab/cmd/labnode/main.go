@@ -157,6 +157,7 @@ type Report struct {
 	HandshakeFailures, Refusals map[string]uint64
 	GossipForwardDropped        uint64
 	Generating                  bool
+	DisconnectReasons           []string
 }
 
 // PeerReport is one connected peer.
@@ -230,11 +231,20 @@ func run(o opts) error {
 	votes, blocks := newCounts(), newCounts()
 	rtts := &peerRTT{rtt: map[crypto.ID]time.Duration{}, max: map[crypto.ID]time.Duration{}, min: map[crypto.ID]time.Duration{}}
 	start := time.Now()
+	var (
+		reasonsMu sync.Mutex
+		reasons   []string
+	)
 	sub := n.Subscribe()
 	go func() {
 		for e := range sub.C {
 			if e.Kind == p2p.EventDisconnected {
 				disconnects.Add(1)
+				reasonsMu.Lock()
+				if len(reasons) < 20 {
+					reasons = append(reasons, fmt.Sprintf("%s: %s", e.Peer.String()[:8], e.Reason))
+				}
+				reasonsMu.Unlock()
 			}
 		}
 	}()
@@ -358,6 +368,9 @@ func run(o opts) error {
 			HandshakeFailures: st.HandshakeFailures, Refusals: st.Refusals,
 			GossipForwardDropped: st.GossipForwardDropped, Generating: generating.Load(),
 		}
+		reasonsMu.Lock()
+		rep.DisconnectReasons = append([]string(nil), reasons...)
+		reasonsMu.Unlock()
 		var d1, d2 uint64
 		rep.RecvVotes, d1 = votes.snapshot()
 		rep.RecvBlocks, d2 = blocks.snapshot()
