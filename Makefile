@@ -56,3 +56,12 @@ demo:
 
 clean:
 	$(GO) clean -testcache
+
+# lab: every multi-host scenario in network namespaces (root, iproute2), the long ones too.
+# soak: 20 nodes for 10 minutes (LAB_SOAK_DURATION overrides). Figures: docs/RELIABILITY.md.
+.PHONY: lab soak
+lab:
+	LAB_LONG=1 $(GO) test -count=1 -timeout 30m -v ./lab/...
+
+soak:
+	LAB_SOAK=long $(GO) test -count=1 -timeout 30m -run TestSoak -v ./lab/...
