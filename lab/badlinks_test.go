@@ -113,7 +113,7 @@ func TestBadLinks(t *testing.T) {
 	for i, n := range nodes {
 		idx[Identity(n.name).ID().String()] = i
 	}
-	type agg struct{ min, max, minMin, maxMax float64 }
+	type agg struct{ min, minMin, maxMax float64 }
 	byDelay := map[int]*agg{}
 	for i, r := range reps {
 		for _, p := range r.Peers {

@@ -89,8 +89,7 @@ func TestCrashRestart(t *testing.T) {
 	if logContains(v.Log, "moved aside") {
 		t.Fatalf("V's book was unusable after SIGKILL:\n%s", readFile(v.Log))
 	}
-	var flowed time.Duration
-	flowed = Eventually(t, 20*time.Second, "blocks from L0 at L1 again", func() bool {
+	flowed := Eventually(t, 20*time.Second, "blocks from L0 at L1 again", func() bool {
 		return l1.mustStats(t).RecvBlocks[key] >= before+5
 	})
 	_ = restart

@@ -165,29 +165,10 @@ func (n *labNode) get(t testing.TB, path string) {
 	}
 }
 
-// peerIDs is the set of connected peer IDs in r.
-func (r *Report) peerIDs() map[string]bool {
-	m := map[string]bool{}
-	for _, p := range r.Peers {
-		m[p.ID] = true
-	}
-	return m
-}
-
 // figure logs a measured figure in a form docs/RELIABILITY.md is written from.
 func figure(t testing.TB, format string, args ...any) {
 	t.Helper()
 	t.Logf("FIGURE %s: %s", t.Name(), fmt.Sprintf(format, args...))
-}
-
-func joinAddrs(ns []*labNode, skip int) string {
-	var out []string
-	for i, n := range ns {
-		if i != skip {
-			out = append(out, n.addr)
-		}
-	}
-	return strings.Join(out, ",")
 }
 
 // unexpectedDisconnects counts r's disconnects other than the closing of

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ type Proc struct {
 	Log  string
 	done chan struct{}
 	err  error
-	once sync.Once
 }
 
 // Start runs bin with args inside the host (ip netns exec, which execs bin
