@@ -3,8 +3,6 @@ package p2p
 import (
 	"errors"
 	"math/rand/v2"
-	"net"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -89,16 +87,19 @@ func (n *Node) ingestPex(pc *peerConn, resp *pb.PexResponse) {
 }
 
 // pexSource is the reporting peer's address for the book's source
-// grouping: its advertised address when it has one, else the connection's.
+// grouping. Its host is always the connection's IP, which the peer cannot
+// choose, so a poisoner cannot spread its reports over many source groups
+// by advertising addresses elsewhere; the port is the advertised one when
+// the peer has one.
 func pexSource(pc *peerConn) crypto.Address {
+	a := crypto.Address{ID: pc.id, Host: pc.remote.Addr().String(), Port: pc.remote.Port()}
 	for _, s := range pc.meta.GetListenAddrs() {
-		if a, err := crypto.ParseAddress(s); err == nil && a.ID == pc.id {
-			return a
+		if adv, err := crypto.ParseAddress(s); err == nil && adv.ID == pc.id {
+			a.Port = adv.Port
+			break
 		}
 	}
-	host, port, _ := net.SplitHostPort(pc.remote.String())
-	p, _ := strconv.Atoi(port)
-	return crypto.Address{ID: pc.id, Host: host, Port: uint16(p)}
+	return a
 }
 
 // requestPex asks pc for addresses.
