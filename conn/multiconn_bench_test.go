@@ -87,34 +87,14 @@ func BenchmarkMultiSend1MiB(b *testing.B) { benchOneWay(b, 2, 1<<20) }
 func BenchmarkMultiBaselineRawTCP1MiB(b *testing.B) {
 	c, s := tcpPair(b)
 	defer s.Close()
-	benchStream(b, c, s, 1<<20)
+	streamBench(b, c, s, 1<<20)
 }
 
 // BenchmarkMultiBaselineEncrypted1MiB is an EncryptedConn moving 1 MiB
 // writes one way: what MultiConn adds its framing to.
 func BenchmarkMultiBaselineEncrypted1MiB(b *testing.B) {
 	c, s := securePair(b, testSecureConfig(b, 1), testSecureConfig(b, 2))
-	benchStream(b, c, s, 1<<20)
-}
-
-func benchStream(b *testing.B, w io.WriteCloser, r io.Reader, size int) {
-	buf := make([]byte, size)
-	done := make(chan struct{})
-	go func() {
-		io.Copy(io.Discard, r)
-		close(done)
-	}()
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := w.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	w.Close()
-	<-done
-	b.StopTimer()
+	streamBench(b, c, s, 1<<20)
 }
 
 // BenchmarkMultiPingPong measures the round trip of a 64-byte message on the
