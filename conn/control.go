@@ -118,15 +118,6 @@ func parseSettings(body []byte) (settings, error) {
 	return s, nil
 }
 
-// ids returns the topic IDs s declares.
-func (s *settings) ids() []byte {
-	ids := make([]byte, len(s.topics))
-	for i, t := range s.topics {
-		ids[i] = t.id
-	}
-	return ids
-}
-
 // appendNonceMsg appends a PING or PONG control packet.
 func appendNonceMsg(b []byte, typ uint8, nonce uint64) []byte {
 	b = appendControlHeader(b, typ, nonceLen)
@@ -141,20 +132,31 @@ func parseNonce(body []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(body), nil
 }
 
-// windowUpdate grants inc more bytes of credit on a topic.
-type windowUpdate struct {
-	topic uint8
-	inc   uint32
+// WINDOW_UPDATE is encoded in place, as the writer walks its topics:
+// startWindowUpdate, one appendWindowEntry per topic granted, then
+// endWindowUpdate. The writer (MultiConn.appendWindowUpdates) and the
+// fuzz target use exactly these.
+
+// startWindowUpdate appends the header of a WINDOW_UPDATE control packet
+// whose entries follow; endWindowUpdate fills in its length.
+func startWindowUpdate(b []byte) []byte { return appendControlHeader(b, ctrlWindowUpdate, 0) }
+
+// appendWindowEntry appends one WINDOW_UPDATE entry: inc more bytes of
+// credit on topic.
+func appendWindowEntry(b []byte, topic uint8, inc uint32) []byte {
+	b = append(b, topic)
+	return binary.BigEndian.AppendUint32(b, inc)
 }
 
-// appendWindowUpdates appends one WINDOW_UPDATE control packet carrying
-// ups, which holds 1 to 255 entries.
-func appendWindowUpdates(b []byte, ups []windowUpdate) []byte {
-	b = appendControlHeader(b, ctrlWindowUpdate, windowEntryLen*len(ups))
-	for _, u := range ups {
-		b = append(b, u.topic)
-		b = binary.BigEndian.AppendUint32(b, u.inc)
+// endWindowUpdate completes the WINDOW_UPDATE started at b[start:] (by
+// startWindowUpdate, then 1 to 255 entries), or removes it if it has no
+// entries.
+func endWindowUpdate(b []byte, start int) []byte {
+	n := len(b) - start - packetHeaderLen
+	if n == 0 {
+		return b[:start]
 	}
+	binary.BigEndian.PutUint16(b[start+2:], uint16(n))
 	return b
 }
 
@@ -196,7 +198,7 @@ func parseGoAway(body []byte) (GoAwayCode, string, error) {
 	return GoAwayCode(body[0]), cutText(string(body[1:])), nil
 }
 
-// equalIDs reports whether the settings declare exactly the topic list ids.
+// declares reports whether the settings declare exactly the topic list ids.
 func (s *settings) declares(ids []byte) bool {
 	return slices.EqualFunc(s.topics, ids, func(t topicSettings, id byte) bool { return t.id == id })
 }

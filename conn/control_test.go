@@ -21,7 +21,8 @@ func TestControlVectors(t *testing.T) {
 		}},
 		{"ping", appendNonceMsg(nil, ctrlPing, 0x0102030405060708), []byte{0, 2, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8}},
 		{"pong", appendNonceMsg(nil, ctrlPong, 1), []byte{0, 3, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1}},
-		{"window update", appendWindowUpdates(nil, []windowUpdate{{1, 65536}, {200, 1}}), []byte{0, 4, 0, 10, 1, 0, 1, 0, 0, 200, 0, 0, 0, 1}},
+		{"window update", pendingGrants(wuEntry{1, 65536}, wuEntry{200, 1}).appendWindowUpdates(nil), []byte{0, 4, 0, 10, 1, 0, 1, 0, 0, 200, 0, 0, 0, 1}},
+		{"no window update due", pendingGrants().appendWindowUpdates([]byte{7}), []byte{7}},
 		{"goaway", appendGoAwayMsg(nil, GoAwayBanned, "spam"), []byte{0, 5, 0, 5, 3, 's', 'p', 'a', 'm'}},
 		{"ack", appendAck(nil, 1<<32+5), []byte{0, 6, 0, 8, 0, 0, 0, 1, 0, 0, 0, 5}},
 	} {
@@ -77,16 +78,36 @@ func FuzzControl(f *testing.F) {
 			isViolation(err)
 			re = appendNonceMsg(nil, typ, n)
 		case ctrlWindowUpdate:
-			var ups []windowUpdate
+			var ups []wuEntry
+			ascending := true
 			err := parseWindowUpdates(body, func(topic uint8, inc uint32) error {
-				ups = append(ups, windowUpdate{topic, inc})
+				ascending = ascending && (len(ups) == 0 || ups[len(ups)-1].topic < topic) && inc <= MaxRecvWindow
+				ups = append(ups, wuEntry{topic, inc})
 				return nil
 			})
 			isViolation(err)
 			if err != nil {
 				return
 			}
-			re = appendWindowUpdates(nil, ups)
+			re = startWindowUpdate(nil)
+			for _, u := range ups {
+				re = appendWindowEntry(re, u.topic, u.inc)
+			}
+			re = endWindowUpdate(re, 0)
+			if ascending {
+				// Entries the writer itself can produce: its encoder, fed
+				// the same grants, writes the same bytes and hands the
+				// credit over.
+				c := pendingGrants(ups...)
+				if got := c.appendWindowUpdates(nil); !bytes.Equal(got, re) {
+					t.Fatalf("writer encodes %v as %x, want %x", ups, got, re)
+				}
+				for i, tp := range c.topics {
+					if tp.pending.Load() != 0 || tp.avail.Load() != int64(ups[i].inc) {
+						t.Fatalf("topic %d: pending %d, avail %d after granting %d", tp.id, tp.pending.Load(), tp.avail.Load(), ups[i].inc)
+					}
+				}
+			}
 		case ctrlAck:
 			n, err := parseAck(body)
 			isViolation(err)
@@ -109,4 +130,23 @@ func FuzzControl(f *testing.F) {
 			t.Fatalf("type %d body %x re-encodes as %x", typ, body, re[packetHeaderLen:])
 		}
 	})
+}
+
+// wuEntry is one WINDOW_UPDATE entry.
+type wuEntry struct {
+	topic uint8
+	inc   uint32
+}
+
+// pendingGrants returns a MultiConn holding what its writer's
+// appendWindowUpdates reads: topics (ascending, as a MultiConn's are) with
+// credit consumed and due to be granted back.
+func pendingGrants(ups ...wuEntry) *MultiConn {
+	c := &MultiConn{}
+	for _, u := range ups {
+		tp := &topic{id: u.topic, threshold: 1}
+		tp.pending.Store(int64(u.inc))
+		c.topics = append(c.topics, tp)
+	}
+	return c
 }

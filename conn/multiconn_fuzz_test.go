@@ -15,7 +15,7 @@ func FuzzMultiConnReader(f *testing.F) {
 	f.Add(rawMessage(1, 1000, 512))
 	f.Add(cat(rawMessage(2, 10, 512), rawMessage(1, 0, 512), appendNonceMsg(nil, ctrlPing, 1)))
 	f.Add(cat(rawFirst(1, 700, 300), rawFirst(2, 5, 5), rawCont(1, 400)))
-	f.Add(appendWindowUpdates(nil, []windowUpdate{{1, 1}}))
+	f.Add(endWindowUpdate(appendWindowEntry(startWindowUpdate(nil), 1, 1), 0))
 	f.Add(appendGoAwayMsg(nil, GoAwayBanned, "bye"))
 	f.Add(appendNonceMsg(nil, ctrlPong, 42))
 	f.Add([]byte{1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})

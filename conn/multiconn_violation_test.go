@@ -28,7 +28,9 @@ var (
 func rawMultiPeer(t *testing.T, cfg *MultiConfig, clientSettings *settings) (*EncryptedConn, *MultiConn) {
 	t.Helper()
 	csc := testSecureConfig(t, 1)
-	csc.Meta.Topics = clientSettings.ids()
+	for _, ts := range clientSettings.topics {
+		csc.Meta.Topics = append(csc.Meta.Topics, ts.id)
+	}
 	ec, es := securePair(t, csc, mcSecureConfig(t, 2, cfg.Topics))
 	if _, err := ec.Write(appendSettings(nil, clientSettings)); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package conn
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -276,22 +275,15 @@ func (c *MultiConn) fillLocked(b []byte, now time.Time) (batch []byte, final boo
 // consumed on every topic that reached its threshold.
 func (c *MultiConn) appendWindowUpdates(b []byte) []byte {
 	start := len(b)
-	b = appendControlHeader(b, ctrlWindowUpdate, 0)
-	n := 0
+	b = startWindowUpdate(b)
 	for _, t := range c.topics {
 		if p := t.pending.Load(); p > 0 && p >= t.threshold {
 			inc := t.pending.Swap(0)
 			t.avail.Add(inc)
-			b = append(b, t.id)
-			b = binary.BigEndian.AppendUint32(b, uint32(inc))
-			n++
+			b = appendWindowEntry(b, t.id, uint32(inc))
 		}
 	}
-	if n == 0 {
-		return b[:start]
-	}
-	binary.BigEndian.PutUint16(b[start+2:], uint16(n*windowEntryLen))
-	return b
+	return endWindowUpdate(b, start)
 }
 
 func (c *MultiConn) queuesEmptyLocked() bool {
