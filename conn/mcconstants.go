@@ -141,6 +141,12 @@ const (
 	// directReadMin: payload remainders at least this long are read straight
 	// into the message buffer instead of through the pooled read buffer.
 	directReadMin = 4 << 10
+	// reassemblyMinBuf is the head buffer of a message much longer than its
+	// first packet (16 KiB, one default packet); later bytes go to pooled
+	// chunks until half the message has arrived (conn/reassembly.go). So
+	// 255 topics' worth of barely started messages pin at most ~4 MiB per
+	// connection, whatever lengths they declare.
+	reassemblyMinBuf = 16 << 10
 	// bigBufLen is the size of the pooled read and write buffers.
 	bigBufLen = frameBudget
 

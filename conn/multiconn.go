@@ -139,8 +139,7 @@ type topic struct {
 	space    chan struct{}
 
 	// Receive side, reader goroutine only.
-	rbuf  []byte // message being received, allocated at its full size
-	roff  int
+	rx    reassembly // the message being received
 	inMsg bool
 	lim   *rate.Limiter
 

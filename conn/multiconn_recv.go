@@ -120,7 +120,7 @@ func (c *MultiConn) readLoop() {
 	c.rd.release()
 	c.readFailed(err)
 	for _, t := range c.topics {
-		t.rbuf = nil
+		t.rx.reset()
 	}
 	close(c.readerDone)
 	c.exited()
@@ -206,27 +206,26 @@ func (c *MultiConn) readData(h *packetHeader) error {
 		if err := c.checkInboundRate(t); err != nil {
 			return err
 		}
-		t.rbuf = make([]byte, h.total)
-		t.roff = 0
+		t.rx.start(h.total, h.length)
 		t.inMsg = true
 	} else if !t.inMsg {
 		return violation(ViolationMalformedPacket, h.topic, "continuation without a first packet")
-	} else if h.length > len(t.rbuf)-t.roff {
-		return violation(ViolationMalformedPacket, h.topic, "packet runs %d bytes past the message end", h.length-(len(t.rbuf)-t.roff))
+	} else if rest := t.rx.rest(); h.length > rest {
+		return violation(ViolationMalformedPacket, h.topic, "packet runs %d bytes past the message end", h.length-rest)
 	}
 	if err := c.checkRecvRate(h.length + headerLen(h.topic, h.kind)); err != nil {
 		return err
 	}
-	if err := c.rd.readFull(t.rbuf[t.roff : t.roff+h.length]); err != nil {
+	if err := t.rx.read(&c.rd, h.length); err != nil {
 		return err
 	}
-	t.roff += h.length
 	c.dataRead(h.length + headerLen(h.topic, h.kind))
-	if t.roff < len(t.rbuf) {
+	if !t.rx.complete() {
 		return nil
 	}
-	m := &Message{Topic: t.id, From: c.remote, Data: t.rbuf, t: t, c: c, cost: int64(len(t.rbuf)) + MessageCreditOverhead}
-	t.rbuf, t.roff, t.inMsg = nil, 0, false
+	data := t.rx.take()
+	t.inMsg = false
+	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int64(len(data)) + MessageCreditOverhead}
 	t.held.Add(1)
 	t.st.msgsRecv.Add(1)
 	t.st.bytesRecv.Add(uint64(len(m.Data)))
