@@ -244,9 +244,11 @@ func (c *EncryptedConn) wrapIOError(err error) error {
 }
 
 // Read decrypts the next bytes from the peer into p. It returns io.EOF after
-// the peer's close-notify, ErrTruncated if the stream ends without one,
-// and an error matching ErrAuthFailed if a frame fails authentication; in
-// both failure cases no byte of the bad frame is returned.
+// the peer's close-notify, ErrTruncated if the stream ends without one, an
+// error matching ErrAuthFailed if a frame fails authentication, and one
+// matching ErrProtocol if an authentic frame breaks the frame rules (an
+// unknown type, a rekey or close-notify frame with a body); in the failure
+// cases no byte of the bad frame is returned.
 func (c *EncryptedConn) Read(p []byte) (int, error) {
 	c.rd.Lock()
 	defer c.rd.Unlock()
@@ -270,6 +272,10 @@ func (c *EncryptedConn) Read(p []byte) (int, error) {
 			c.rd.cs.Ratchet()
 			c.rd.rekeys++
 		case frameCloseNotify:
+			if len(body) != 0 {
+				c.failRead(protocolErrorf("close-notify frame with %d-byte body", len(body)))
+				return 0, c.rd.err
+			}
 			c.rd.err = io.EOF
 			c.releaseReadBuf()
 			return 0, io.EOF

@@ -103,6 +103,9 @@ func TestTruncationIsNotEOF(t *testing.T) {
 	}{
 		{"close-notify", (*EncryptedConn).Close, io.EOF},
 		{"cut", (*EncryptedConn).Abort, ErrTruncated},
+		// §4.2: close-notify has an empty body; one with a body is a
+		// protocol violation, not a clean end.
+		{"close-notify with a body", func(c *EncryptedConn) error { return sendCloseNotifyBody(c, []byte("bye")) }, ErrProtocol},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +122,9 @@ func TestTruncationIsNotEOF(t *testing.T) {
 			_, err = s.Read(buf)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("after %s: got %v, want %v", tc.name, err, tc.want)
+			}
+			if tc.want != io.EOF && errors.Is(err, io.EOF) {
+				t.Fatalf("after %s: %v reads as a clean end of stream", tc.name, err)
 			}
 			if tc.want == ErrTruncated && !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("ErrTruncated should wrap io.ErrUnexpectedEOF")
@@ -202,4 +208,20 @@ func TestHashOfLargeTransfer(t *testing.T) {
 	if err != nil || n != total {
 		t.Fatalf("copied %d, %v", n, err)
 	}
+}
+
+// sendCloseNotifyBody sends a close-notify frame carrying body, as no
+// correct peer does, then closes the socket.
+func sendCloseNotifyBody(c *EncryptedConn, body []byte) error {
+	c.wr.sem <- struct{}{}
+	defer func() { <-c.wr.sem }()
+	b, err := c.sealFrame(nil, frameCloseNotify, body)
+	if err != nil {
+		return err
+	}
+	if _, err := c.raw.Write(b); err != nil {
+		return err
+	}
+	c.wr.err = ErrClosed
+	return c.closeRaw()
 }

@@ -130,6 +130,10 @@ const (
 	// goAwayWriteTimeout bounds the write of a goaway when the connection is
 	// aborted; a peer that does not read does not hold us up.
 	goAwayWriteTimeout = time.Second
+	// setupDrainMax bounds what a refused setup reads (and discards) from
+	// the peer while it waits for the peer to close after the goaway
+	// (256 KiB: a few frames in flight; a flood is cut there).
+	setupDrainMax = 256 << 10
 	// abortLinger is how long Abort waits for the peer to close after the
 	// goaway, so the goaway is not lost to a TCP reset.
 	abortLinger = time.Second

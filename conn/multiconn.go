@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -157,10 +158,16 @@ type topic struct {
 // must match what t's LocalMeta declared, if t has LocalMeta; the peer's
 // come from t.RemoteMeta(). NewMultiConn sets TCP_NOTSENT_LOWAT on the
 // socket and exchanges SETTINGS with the peer, which takes half a round
-// trip, bounded by ctx and cfg.SetupTimeout.
+// trip, bounded by ctx and cfg.SetupTimeout. If the peer's SETTINGS breaks
+// the protocol, NewMultiConn sends a goaway naming the violation before it
+// closes t, and its error wraps the *ViolationError.
 func NewMultiConn(ctx context.Context, t Transport, cfg *MultiConfig) (*MultiConn, error) {
 	c, err := newMultiConn(ctx, t, cfg)
 	if err != nil {
+		var v *ViolationError
+		if errors.As(err, &v) {
+			refuseSetup(t, v)
+		}
 		t.Close()
 		return nil, err
 	}
@@ -279,6 +286,22 @@ func (c *MultiConn) exchangeSettings(ctx context.Context) (settings, error) {
 		return fail(violation(ViolationMalformedControl, 0, "SETTINGS topics differ from the PeerMeta topics"))
 	}
 	return s, nil
+}
+
+// refuseSetup tells the peer which violation ended the setup (§8.5): a
+// goaway after our SETTINGS, then close-notify, then up to abortLinger for
+// the peer to close its side, so that closing with its bytes unread does
+// not reset the connection before the goaway is read.
+func refuseSetup(t Transport, v *ViolationError) {
+	t.SetWriteDeadline(time.Now().Add(goAwayWriteTimeout))
+	if _, err := t.Write(appendGoAwayMsg(nil, GoAwayProtocolViolation, v.text())); err != nil {
+		return
+	}
+	if cw, ok := t.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	t.SetReadDeadline(time.Now().Add(abortLinger))
+	io.Copy(io.Discard, io.LimitReader(t, setupDrainMax))
 }
 
 // applySettings makes the peer's announced limits ours to respect.

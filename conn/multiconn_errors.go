@@ -55,6 +55,11 @@ const (
 	ViolationPingFlood
 	// ViolationRateExcess: persistent excess over an inbound rate limit.
 	ViolationRateExcess
+	// ViolationMalformedFrame: the secure channel beneath broke its frame
+	// protocol (docs/PROTOCOL.md §4.2: an unknown frame type, a rekey or
+	// close-notify frame with a body, a bad frame length). The
+	// EncryptedConn has closed the socket, so no goaway can follow.
+	ViolationMalformedFrame
 )
 
 var violationNames = [...]string{
@@ -67,6 +72,7 @@ var violationNames = [...]string{
 	ViolationWindowOverflow:   "window overflow",
 	ViolationPingFlood:        "ping flood",
 	ViolationRateExcess:       "rate limit exceeded",
+	ViolationMalformedFrame:   "malformed frame",
 }
 
 // String returns the kind's name.

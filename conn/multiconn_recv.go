@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -131,6 +132,16 @@ func (c *MultiConn) readFailed(err error) {
 	var v *ViolationError
 	var ge *GoAwayError
 	switch {
+	case !errors.As(err, &v) && errors.Is(err, ErrProtocol):
+		// The transport's frame layer refused an authentic frame and has
+		// closed the socket: a violation, but no goaway can go out.
+		v = violation(ViolationMalformedFrame, 0, "%s", strings.TrimPrefix(err.Error(), ErrProtocol.Error()+": "))
+		c.st.violations.Add(1)
+		c.p.log.Info("conn: peer broke the frame protocol", "peer", c.remote.Short(), "violation", v)
+		if c.p.onViolation != nil {
+			c.p.onViolation(c, v)
+		}
+		c.fail(v, nil, 0)
 	case errors.As(err, &v):
 		code := GoAwayProtocolViolation
 		if v.Kind == ViolationRateExcess {

@@ -194,16 +194,17 @@ func TestSettingsRefusals(t *testing.T) {
 	mismatch.topics = mismatch.topics[:1]
 	badWindow := settings{maxPacket: 1024, topics: []topicSettings{{id: 1, maxMessage: 1000, window: 1000}, {id: 2, maxMessage: 1, window: 65}}}
 	for _, tc := range []struct {
-		name  string
-		first []byte
+		name      string
+		first     []byte
+		violation bool // else the setup times out
 	}{
-		{"data first", rawFirst(1, 1, 1)},
-		{"ping first", appendNonceMsg(nil, ctrlPing, 1)},
-		{"topics differ from PeerMeta", appendSettings(nil, &mismatch)},
-		{"window below max message", appendSettings(nil, &badWindow)},
-		{"bad version", func() []byte { b := appendSettings(nil, &violClientSettings); b[4] = 2; return b }()},
-		{"max packet too small", func() []byte { b := appendSettings(nil, &violClientSettings); b[5], b[6] = 0, 1; return b }()},
-		{"truncated", appendSettings(nil, &violClientSettings)[:10]},
+		{"data first", rawFirst(1, 1, 1), true},
+		{"ping first", appendNonceMsg(nil, ctrlPing, 1), true},
+		{"topics differ from PeerMeta", appendSettings(nil, &mismatch), true},
+		{"window below max message", appendSettings(nil, &badWindow), true},
+		{"bad version", func() []byte { b := appendSettings(nil, &violClientSettings); b[4] = 2; return b }(), true},
+		{"max packet too small", func() []byte { b := appendSettings(nil, &violClientSettings); b[5], b[6] = 0, 1; return b }(), true},
+		{"truncated", appendSettings(nil, &violClientSettings)[:10], false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, _ := mcConfig(violTopics)
@@ -214,13 +215,80 @@ func TestSettingsRefusals(t *testing.T) {
 			if _, err := ec.Write(tc.first); err != nil {
 				t.Fatal(err)
 			}
+			// The peer reads what we send until we close, then closes too.
+			got := make(chan []byte, 1)
+			go func() {
+				ec.SetReadDeadline(time.Now().Add(10 * time.Second))
+				b, _ := io.ReadAll(ec)
+				ec.Close()
+				got <- b
+			}()
 			_, err := NewMultiConn(context.Background(), es, cfg)
 			if err == nil || !strings.HasPrefix(err.Error(), "conn: settings exchange") {
 				t.Fatalf("NewMultiConn: %v", err)
 			}
 			t.Log(err)
+			ge := goAwayIn(t, <-got)
+			var v *ViolationError
+			if !tc.violation {
+				if ge != nil || errors.As(err, &v) {
+					t.Fatalf("setup timeout reported as goaway %v, error %v", ge, err)
+				}
+				return
+			}
+			// §8.5: the violation closes with a goaway naming it, and the
+			// error says which violation it was.
+			if !errors.As(err, &v) || v.Kind != ViolationMalformedControl {
+				t.Fatalf("NewMultiConn error %v is not a malformed-control violation", err)
+			}
+			if ge == nil || ge.Code != GoAwayProtocolViolation || ge.Text != v.text() {
+				t.Fatalf("peer received goaway %v, want protocol violation %q", ge, v.text())
+			}
 		})
 	}
+}
+
+// goAwayIn returns the GOAWAY among the packets in b, or nil.
+func goAwayIn(t *testing.T, b []byte) *GoAwayError {
+	t.Helper()
+	for len(b) >= packetHeaderLen && len(b) >= headerLen(b[0], b[1]) {
+		h, err := parsePacketHeader(b)
+		if err != nil {
+			t.Fatalf("bad packet: %v", err)
+		}
+		hl := headerLen(h.topic, h.kind)
+		if len(b) < hl+h.length {
+			break
+		}
+		if h.topic == 0 && h.kind == ctrlGoAway {
+			code, text, err := parseGoAway(b[hl : hl+h.length])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &GoAwayError{Code: code, Text: text, Remote: true}
+		}
+		b = b[hl+h.length:]
+	}
+	return nil
+}
+
+// TestFrameViolation: a frame-layer violation under a MultiConn (here a
+// close-notify with a body, docs/PROTOCOL.md §4.2) ends the connection as
+// a protocol violation reported through OnViolation, not as a clean close.
+func TestFrameViolation(t *testing.T) {
+	cfg, _ := mcConfig(violTopics)
+	var calls atomic.Int32
+	cfg.OnViolation = func(c *MultiConn, v *ViolationError) { calls.Add(1) }
+	e, s := rawMultiPeer(t, cfg, &violClientSettings)
+	if err := sendCloseNotifyBody(e, []byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	mcWaitDone(t, s, 5*time.Second)
+	var v *ViolationError
+	if !errors.As(s.Err(), &v) || v.Kind != ViolationMalformedFrame || calls.Load() != 1 {
+		t.Fatalf("Err %v (OnViolation called %d times), want a %v violation", s.Err(), calls.Load(), ViolationMalformedFrame)
+	}
+	t.Log(s.Err())
 }
 
 // TestSendToUndeclaredTopic: sending on a topic the peer did not declare

@@ -121,6 +121,11 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	if err != nil {
 		n.st.handshakeFailed(err)
 		n.log.debug("connection setup failed", "peer", id.Short(), "err", err)
+		var v *conn.ViolationError
+		if errors.As(err, &v) { // a bad SETTINGS: charged like any violation
+			n.st.violations.Add(1)
+			n.applyBan(n.set.Record(id, peerset.EventProtocolViolation))
+		}
 		return err
 	}
 	pc.mc = mc

@@ -2,12 +2,16 @@ package p2p
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/proto/pb"
 )
 
 // TestProtocolViolationsBan: a peer that breaks the MultiConn protocol (a
@@ -101,5 +105,51 @@ func TestSelfDial(t *testing.T) {
 	}
 	if _, ok := n.book.Get(n.ID()); ok {
 		t.Fatal("own address pinned in the book")
+	}
+}
+
+// TestSetupViolationCostsReputation: a peer whose first packet after the
+// handshake is not a valid SETTINGS gets a goaway naming the violation
+// (docs/PROTOCOL.md §8.5) and pays for it like any other violation.
+func TestSetupViolationCostsReputation(t *testing.T) {
+	hub := startNode(t, quietConfig(t, 720))
+	bad := testIdentity(t, 721)
+	raw, err := net.Dial("tcp", hub.ListenAddr().HostPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	secure := &conn.SecureConfig{Identity: bad, NetworkID: hub.s.NetworkID, ChainID: hub.s.ChainID,
+		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(hub.s.connTopics)}}
+	ec, err := conn.Client(ctx, raw, secure, hub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	// A PING where SETTINGS must come first.
+	if _, err := ec.Write([]byte{0, 2, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	ec.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, _ := io.ReadAll(ec)
+	var code byte
+	var text string
+	for len(b) >= 4 && b[0] == 0 { // control packets only: SETTINGS, then GOAWAY
+		n := int(binary.BigEndian.Uint16(b[2:4]))
+		if len(b) < 4+n {
+			break
+		}
+		if b[1] == 5 && n >= 1 {
+			code, text = b[4], string(b[5:4+n])
+		}
+		b = b[4+n:]
+	}
+	if conn.GoAwayCode(code) != conn.GoAwayProtocolViolation || !strings.HasPrefix(text, "malformed control message") {
+		t.Fatalf("goaway %d %q, want protocol violation naming it", code, text)
+	}
+	eventually(t, 5*time.Second, "the violation counted", func() bool { return hub.Stats().Violations == 1 })
+	if s, ok := hub.Score(bad.ID()); !ok || s >= 0 {
+		t.Fatalf("score %v (known %v) after a setup violation, want negative", s, ok)
 	}
 }
