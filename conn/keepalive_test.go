@@ -209,7 +209,9 @@ func TestGoAwayReasonArrives(t *testing.T) {
 			if got := b.RemoteGoAway(); got != ge {
 				t.Fatalf("RemoteGoAway %+v", got)
 			}
-			if p := closed.Load(); p == nil || *p != b.Err() {
+			// OnClose runs after Done is closed (MultiConn.exited): wait for it.
+			eventually(t, 5*time.Second, "OnClose", func() bool { return closed.Load() != nil })
+			if p := closed.Load(); *p != b.Err() {
 				t.Fatal("OnClose not called with Err")
 			}
 			if local := goAwayOf(t, a.Err()); local.Remote || local.Code != tc.code {
