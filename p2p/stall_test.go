@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -207,4 +208,30 @@ func txsStats(mc *conn.MultiConn) conn.TopicStats {
 		}
 	}
 	return conn.TopicStats{}
+}
+
+// TestStallConfig: the send-queue byte bound and the credit-stall timeout
+// are checked when the node starts, by field name.
+func TestStallConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"byte bound below a message", func(c *Config) { c.Topics[0].SendQueueBytes = c.Topics[0].MaxMessageSize - 1 }, "Config.Topics[0].SendQueueBytes"},
+		{"stall timeout within a ping", func(c *Config) { c.PingInterval, c.CreditStallTimeout = 2*time.Second, time.Second }, "CreditStallTimeout 1s must exceed PingInterval 2s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := quietConfig(t, 950)
+			tc.edit(&cfg)
+			n, err := New(cfg)
+			if err == nil {
+				err = n.Start(context.Background())
+				n.Stop(context.Background())
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
 }
