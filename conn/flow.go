@@ -2,6 +2,7 @@ package conn
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/peerwire/peerwire/crypto"
 )
@@ -78,6 +79,9 @@ func (c *MultiConn) grantCredit(id uint8, inc uint32) error {
 	}
 	t.credit += int64(inc)
 	if t.stalled {
+		// Credit came back: the stall clock restarts, even if it is not
+		// yet enough for the next message.
+		t.stallAt = time.Duration(c.offset(c.clock.Now()))
 		c.kickLocked()
 	}
 	return nil

@@ -25,7 +25,8 @@ const (
 	// GoAwayRateLimit: the peer persistently exceeded an inbound rate limit.
 	GoAwayRateLimit GoAwayCode = 5
 	// GoAwayTimeout: the peer was silent for longer than the idle timeout,
-	// or did not read what we wrote.
+	// did not read what we wrote, or returned no credit on a topic with
+	// queued messages for the credit-stall timeout.
 	GoAwayTimeout GoAwayCode = 6
 	// GoAwayDuplicate: another connection to the same peer was kept.
 	GoAwayDuplicate GoAwayCode = 7

@@ -76,6 +76,16 @@ func (c *MultiConn) keepaliveTick() {
 		}
 		next = min(next, started+idle)
 	}
+	if st := c.p.stallTimeout; st > 0 {
+		id, waited, due := c.creditStallCheck(off, st)
+		if due {
+			c.creditStalled(id, waited)
+			return
+		}
+		if waited > 0 {
+			next = min(next, off-waited+st)
+		}
+	}
 	c.ka.Lock()
 	if c.ka.stopped {
 		c.ka.Unlock()
@@ -102,6 +112,33 @@ func (c *MultiConn) keepaliveTick() {
 func (c *MultiConn) timedOut(text string) {
 	ge := &GoAwayError{Code: GoAwayTimeout, Text: text, Err: fmt.Errorf("%w: %s", ErrIdleTimeout, text)}
 	c.p.log.Info("conn: peer timed out", "peer", c.remote.Short(), "reason", text)
+	c.fail(ge, ge, 0)
+}
+
+// creditStallCheck finds the topic that has waited longest for credit, with
+// messages queued and none returned, at offset off: due reports that it has
+// waited at least the stall timeout st. Only an open connection is judged;
+// a closing one is bounded by its close timeout.
+func (c *MultiConn) creditStallCheck(off, st time.Duration) (id uint8, waited time.Duration, due bool) {
+	c.w.Lock()
+	defer c.w.Unlock()
+	if c.w.state != stateOpen {
+		return 0, 0, false
+	}
+	for _, t := range c.topics {
+		if t.stalled && t.waitsForCredit() && off-t.stallAt > waited {
+			id, waited = t.id, off-t.stallAt
+		}
+	}
+	return id, waited, waited >= st
+}
+
+// creditStalled closes the connection because the peer returned no credit
+// on topic for waited while messages were queued on it.
+func (c *MultiConn) creditStalled(topic uint8, waited time.Duration) {
+	text := fmt.Sprintf("no credit on topic %d for %v", topic, waited.Round(time.Millisecond))
+	ge := &GoAwayError{Code: GoAwayTimeout, Text: text, Err: fmt.Errorf("%w: %s", ErrCreditStall, text)}
+	c.p.log.Info("conn: peer stopped returning credit", "peer", c.remote.Short(), "topic", topic, "waited", waited)
 	c.fail(ge, ge, 0)
 }
 

@@ -69,6 +69,20 @@ const (
 	// sending before Send blocks and TrySend fails.
 	DefaultSendQueue = 256
 
+	// sendQueueBytesFactor, minDefaultSendQueueBytes and
+	// maxDefaultSendQueueBytes derive a topic's default SendQueueBytes:
+	// max(MaxMessageSize, min(max(4 × MaxMessageSize, 1 MiB), 16 MiB)).
+	// Four largest messages keep the writer busy while senders refill the
+	// queue (a message leaves it once written, so the queue only has to
+	// cover the senders' latency, not the link's); the 1 MiB floor leaves
+	// small-message topics bounded by SendQueue (256 messages) rather than
+	// bytes; the 16 MiB cap bounds what one peer that stops returning credit
+	// pins per topic (before: 256 × MaxMessageSize, 16 GiB on a 64 MiB
+	// topic), while a topic of huge messages can still queue one of them.
+	sendQueueBytesFactor     = 4
+	minDefaultSendQueueBytes = 1 << 20
+	maxDefaultSendQueueBytes = 16 << 20
+
 	// minDefaultRecvWindow is the smallest default receive window in bytes
 	// (1 MiB); the default is max(2 × MaxMessageSize, this) so that a
 	// sender can keep one message in flight while the previous one is
@@ -92,6 +106,15 @@ const (
 	// 10 Mbit/s (54 s) still answers each ping within a second and is never
 	// dropped; 60 s is six missed pings.
 	DefaultIdleTimeout = 60 * time.Second
+
+	// The default CreditStallTimeout is the IdleTimeout: a peer that
+	// returns no credit on a topic for which we hold queued messages is as
+	// good as one that does not read the socket (the "write blocked" case
+	// of IdleTimeout) — it pins what we queued for it — and is cut off
+	// after as long. An honest receiver grants credit back as its
+	// application consumes each message; the window (2 × MaxMessageSize by
+	// default) keeps one message in flight while the previous one is
+	// consumed, so a slow link alone never stalls credit.
 
 	// DefaultCloseTimeout bounds a graceful close (5 s): the time to flush
 	// queued messages, send the goaway and wait for the peer to close.

@@ -132,12 +132,17 @@ type topic struct {
 	sendable bool // the peer declared it too
 	sendMax  int  // longest message we may send: ours and the peer's limit
 	q        msgQueue
+	qBytes   int   // bytes of the messages in q
 	started  bool  // the head message's first packet is sent
 	off      int   // bytes of the head message sent
 	credit   int64 // bytes the peer still accepts
 	window   int64 // the peer's window: credit never exceeds it
 	stalled  bool  // waiting for credit
-	space    chan struct{}
+	// stallAt is the offset (MultiConn.offset) at which the topic began
+	// waiting for credit, or at which the peer last returned credit while it
+	// waited: the credit-stall timeout counts from it.
+	stallAt time.Duration
+	space   chan struct{}
 
 	// Receive side, reader goroutine only.
 	rx    reassembly // the message being received

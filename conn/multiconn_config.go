@@ -36,6 +36,16 @@ type MultiConfig struct {
 	// 60 s keeps a transatlantic validator receiving a 64 MiB block connected.
 	// Must be larger than PingInterval. Default 60 s.
 	IdleTimeout time.Duration
+	// CreditStallTimeout closes the connection (goaway "timeout", cause
+	// matching ErrCreditStall) when a topic has had messages queued for
+	// sending, and too little credit to send the next one, for this long
+	// without the peer returning any credit on it: the peer answers pings
+	// but has stopped consuming that topic, and would pin our send queue
+	// for ever. A topic with nothing queued is never judged stalled, however
+	// long its credit stays used up. Must exceed PingInterval (the check
+	// runs on the keepalive timer). Default IdleTimeout; negative turns the
+	// check off.
+	CreditStallTimeout time.Duration
 	// CloseTimeout bounds Close: flushing queued messages, sending the goaway
 	// and waiting for the peer to close. Default 5 s.
 	CloseTimeout time.Duration
@@ -125,6 +135,7 @@ type multiParams struct {
 	maxPacket    int
 	pingInterval time.Duration
 	idleTimeout  time.Duration
+	stallTimeout time.Duration // 0: off
 	closeTimeout time.Duration
 	setupTimeout time.Duration
 	sendRate     int
@@ -168,7 +179,7 @@ func (c *MultiConfig) resolve() (*multiParams, error) {
 		return nil, bad("Topics: no topic declared")
 	}
 	p := &multiParams{
-		maxPacket: c.MaxPacketPayload, pingInterval: c.PingInterval, idleTimeout: c.IdleTimeout,
+		maxPacket: c.MaxPacketPayload, pingInterval: c.PingInterval, idleTimeout: c.IdleTimeout, stallTimeout: c.CreditStallTimeout,
 		closeTimeout: c.CloseTimeout, setupTimeout: c.SetupTimeout, sendRate: c.SendRate,
 		recvRate: c.RecvRate, pingRate: c.PingRate, pingBurst: c.PingBurst,
 		excessTol: c.ExcessTolerance, excessPeriod: c.ExcessPeriod, notSentLowat: c.NotSentLowat,
@@ -210,6 +221,14 @@ func (c *MultiConfig) resolve() (*multiParams, error) {
 	}
 	if p.idleTimeout <= p.pingInterval {
 		return nil, bad("IdleTimeout %v must exceed PingInterval %v", p.idleTimeout, p.pingInterval)
+	}
+	switch {
+	case p.stallTimeout == 0:
+		p.stallTimeout = p.idleTimeout
+	case p.stallTimeout < 0:
+		p.stallTimeout = 0
+	case p.stallTimeout <= p.pingInterval:
+		return nil, bad("CreditStallTimeout %v must exceed PingInterval %v", p.stallTimeout, p.pingInterval)
 	}
 	if p.sendRate < 0 {
 		return nil, bad("SendRate %d is negative", p.sendRate)

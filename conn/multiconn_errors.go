@@ -22,6 +22,10 @@ var (
 	// longer than MultiConfig.IdleTimeout, or did not read what we wrote for
 	// as long.
 	ErrIdleTimeout = errors.New("conn: peer timed out")
+	// ErrCreditStall is the cause of a connection closed because the peer
+	// returned no credit on a topic with queued messages for longer than
+	// MultiConfig.CreditStallTimeout. The goaway sent is "timeout".
+	ErrCreditStall = errors.New("conn: peer returned no credit")
 	// ErrMultiClosed is wrapped by every send call on a closed or closing
 	// MultiConn, together with the reason it closed. It wraps net.ErrClosed
 	// through ErrClosed.

@@ -37,12 +37,14 @@ type TopicStats struct {
 	MsgsSent, BytesSent uint64 // messages fully handed to the transport, and their bytes
 	MsgsRecv, BytesRecv uint64 // messages received whole, and their bytes
 
-	SendQueue    int    // messages waiting to be sent, including the one in progress
-	SendCredit   int64  // bytes of credit the peer has granted us and we have not used
-	CreditStalls uint64 // times the next message had to wait for credit
-	RecvHeld     int64  // delivered messages not yet Done
-	RateExcess   uint64 // messages over InboundRate
-	Sendable     bool   // the peer declared the topic
+	SendQueue      int           // messages waiting to be sent, including the one in progress
+	SendQueueBytes int           // their bytes
+	CreditStalled  time.Duration // how long the next message has waited for credit with none returned; 0: not waiting
+	SendCredit     int64         // bytes of credit the peer has granted us and we have not used
+	CreditStalls   uint64        // times the next message had to wait for credit
+	RecvHeld       int64         // delivered messages not yet Done
+	RateExcess     uint64        // messages over InboundRate
+	Sendable       bool          // the peer declared the topic
 }
 
 type connCounters struct {
@@ -77,13 +79,17 @@ func (c *MultiConn) Stats() MultiStats {
 		Violations:      c.st.violations.Load(),
 		Unsent:          c.st.unsent.Load(),
 	}
+	now := time.Duration(c.offset(c.clock.Now()))
 	c.w.Lock()
 	s.InFlight, s.InFlightCap, s.InFlightWaits = c.w.fl.used(), c.w.fl.cap, c.st.inFlightWaits.Load()
 	s.AckRTT, s.MinAckRTT, s.DeliveryRate = c.w.fl.lastAckRTT, c.w.fl.minRTT, c.w.fl.maxRate
 	for i, t := range c.topics {
 		s.Topics[i] = TopicStats{
 			ID: t.id, Name: t.cfg.Name,
-			SendQueue: t.q.n, SendCredit: t.credit, Sendable: t.sendable,
+			SendQueue: t.q.n, SendQueueBytes: t.qBytes, SendCredit: t.credit, Sendable: t.sendable,
+		}
+		if t.stalled && t.waitsForCredit() {
+			s.Topics[i].CreditStalled = now - t.stallAt
 		}
 	}
 	c.w.Unlock()

@@ -206,7 +206,9 @@ func TestMultiConnPriority(t *testing.T) {
 
 // TestMultiConnSlowConsumer: one topic's consumer stops; the other topic
 // and pings keep flowing; the connection outlives the idle timeout five
-// times over; when the consumer resumes, every held message arrives in order.
+// times over (within the credit-stall timeout, set well above that here;
+// TestCreditStallTimeout covers a consumer that never resumes); when the
+// consumer resumes, every held message arrives in order.
 func TestMultiConnSlowConsumer(t *testing.T) {
 	topics := []TopicConfig{
 		{ID: 1, Name: "fast", Priority: 5, MaxMessageSize: 4 << 10},
@@ -216,6 +218,7 @@ func TestMultiConnSlowConsumer(t *testing.T) {
 	cb, inb := mcConfig(topics)
 	for _, c := range []*MultiConfig{ca, cb} {
 		c.PingInterval, c.IdleTimeout, c.PingRate = 20*time.Millisecond, 100*time.Millisecond, 100
+		c.CreditStallTimeout = time.Minute
 	}
 	a, b := mcPair(t, ca, cb)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

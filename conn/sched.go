@@ -60,14 +60,14 @@ func (q *msgQueue) pop() {
 	}
 }
 
-// Send queues msg on topic, blocking while the topic's send queue is full,
-// until ctx ends (returning ctx's error) or the connection closes. It
-// returns at once an error matching ErrTopicNotConfigured,
-// ErrTopicNotDeclared or ErrMessageTooLarge if msg can never be sent. Send
-// does not copy msg: the caller must not modify it afterwards. A nil error
-// means the message will be sent unless the connection ends first (counted
-// in MultiStats.Unsent). Messages of one topic are sent in the order their
-// Send calls returned.
+// Send queues msg on topic, blocking while the topic's send queue is full
+// (SendQueue messages, or msg would take it past SendQueueBytes), until ctx
+// ends (returning ctx's error) or the connection closes. It returns at once
+// an error matching ErrTopicNotConfigured, ErrTopicNotDeclared or
+// ErrMessageTooLarge if msg can never be sent. Send does not copy msg: the
+// caller must not modify it afterwards. A nil error means the message will
+// be sent unless the connection ends first (counted in MultiStats.Unsent).
+// Messages of one topic are sent in the order their Send calls returned.
 func (c *MultiConn) Send(ctx context.Context, topic uint8, msg []byte) error {
 	t, err := c.sendTopic(topic, len(msg))
 	if err != nil {
@@ -79,7 +79,7 @@ func (c *MultiConn) Send(ctx context.Context, topic uint8, msg []byte) error {
 			c.w.Unlock()
 			return c.closedErr()
 		}
-		if t.q.n < t.cfg.SendQueue {
+		if t.hasRoom(len(msg)) {
 			c.enqueueLocked(t, msg)
 			c.w.Unlock()
 			return nil
@@ -100,7 +100,7 @@ func (c *MultiConn) Send(ctx context.Context, topic uint8, msg []byte) error {
 }
 
 // TrySend queues msg on topic like Send but never blocks: it returns
-// ErrQueueFull when the topic's send queue is full.
+// ErrQueueFull when the topic's send queue is full, in messages or bytes.
 func (c *MultiConn) TrySend(topic uint8, msg []byte) error {
 	t, err := c.sendTopic(topic, len(msg))
 	if err != nil {
@@ -114,8 +114,24 @@ func (c *MultiConn) TrySend(topic uint8, msg []byte) error {
 	if t.q.n >= t.cfg.SendQueue {
 		return fmt.Errorf("%w: topic %d holds %d messages", ErrQueueFull, topic, t.q.n)
 	}
+	if !t.hasRoom(len(msg)) {
+		return fmt.Errorf("%w: topic %d holds %d bytes, %d more exceed SendQueueBytes %d",
+			ErrQueueFull, topic, t.qBytes, len(msg), t.cfg.SendQueueBytes)
+	}
 	c.enqueueLocked(t, msg)
 	return nil
+}
+
+// hasRoom reports whether t's send queue takes another n-byte message.
+// The caller holds MultiConn.w.
+func (t *topic) hasRoom(n int) bool {
+	return t.q.n < t.cfg.SendQueue && t.qBytes+n <= t.cfg.SendQueueBytes
+}
+
+// waitsForCredit reports whether t's next message cannot start for lack of
+// credit. The caller holds MultiConn.w.
+func (t *topic) waitsForCredit() bool {
+	return t.q.n > 0 && !t.started && t.credit < int64(len(t.q.front()))+MessageCreditOverhead
 }
 
 // sendTopic returns the topic to send an n-byte message on, or why not.
@@ -134,6 +150,7 @@ func (c *MultiConn) sendTopic(id uint8, n int) (*topic, error) {
 
 func (c *MultiConn) enqueueLocked(t *topic, msg []byte) {
 	t.q.push(msg)
+	t.qBytes += len(msg)
 	c.kickLocked()
 }
 
@@ -161,7 +178,7 @@ func (c *MultiConn) dropQueuesLocked() int {
 	n := 0
 	for _, t := range c.topics {
 		n += t.q.n
-		t.q = msgQueue{}
+		t.q, t.qBytes = msgQueue{}, 0
 		t.started, t.off = false, 0
 	}
 	return n
@@ -310,7 +327,7 @@ func (c *MultiConn) appendData(b []byte, now time.Time) []byte {
 				c.st.inFlightWaits.Add(1)
 				return b // lower priorities have lower limits
 			}
-			t := c.nextReadyLocked(cl)
+			t := c.nextReadyLocked(cl, now)
 			if t == nil {
 				break
 			}
@@ -329,17 +346,19 @@ func (c *MultiConn) appendData(b []byte, now time.Time) []byte {
 }
 
 // nextReadyLocked returns the class's next topic with a packet that may go
-// now, advancing the turn, or nil.
-func (c *MultiConn) nextReadyLocked(cl *prioClass) *topic {
+// now, advancing the turn, or nil. A topic found waiting for credit starts
+// its credit-stall clock.
+func (c *MultiConn) nextReadyLocked(cl *prioClass, now time.Time) *topic {
 	for i := range cl.topics {
 		j := (cl.next + i) % len(cl.topics)
 		t := cl.topics[j]
 		if t.q.n == 0 {
 			continue
 		}
-		if !t.started && t.credit < int64(len(t.q.front()))+MessageCreditOverhead {
+		if t.waitsForCredit() {
 			if !t.stalled {
 				t.stalled = true
+				t.stallAt = time.Duration(c.offset(now))
 				t.st.creditStalls.Add(1)
 			}
 			continue
@@ -388,6 +407,7 @@ func (c *MultiConn) appendPacket(b []byte, t *topic, now time.Time) (_ []byte, o
 		t.st.msgsSent.Add(1)
 		t.st.bytesSent.Add(uint64(len(msg)))
 		t.q.pop()
+		t.qBytes -= len(msg)
 		t.started, t.off = false, 0
 		if t.space != nil {
 			close(t.space)

@@ -28,6 +28,15 @@ type TopicConfig struct {
 	// (including the one being sent). Send blocks and TrySend fails while it
 	// is full. Default 256.
 	SendQueue int
+	// SendQueueBytes bounds the bytes of the messages waiting to be sent on
+	// this topic (including the one being sent), so that a peer that stops
+	// returning credit pins a bounded amount of our memory. Send blocks and
+	// TrySend fails while a message would take the queue past it; it must be
+	// at least MaxMessageSize, so that any message fits an empty queue.
+	// Default max(MaxMessageSize, min(max(4 × MaxMessageSize, 1 MiB), 16 MiB)):
+	// 1 MiB for 64 KiB topics, 4 MiB for 1 MiB topics, one message for
+	// topics of 16 MiB and more.
+	SendQueueBytes int
 	// RecvWindow is the inbound credit in bytes: how many bytes of this
 	// topic's messages (each counted as its length plus
 	// MessageCreditOverhead) the peer may send that the application has not
@@ -69,6 +78,13 @@ func (tc TopicConfig) withDefaults() (TopicConfig, error) {
 	if tc.SendQueue < 0 {
 		return tc, bad("SendQueue %d is negative", tc.SendQueue)
 	}
+	if tc.SendQueueBytes == 0 {
+		tc.SendQueueBytes = defaultSendQueueBytes(tc.MaxMessageSize)
+	}
+	if tc.SendQueueBytes < tc.MaxMessageSize {
+		return tc, bad("SendQueueBytes %d below MaxMessageSize %d: the largest message could never be queued",
+			tc.SendQueueBytes, tc.MaxMessageSize)
+	}
 	minWindow := tc.MaxMessageSize + MessageCreditOverhead
 	if tc.RecvWindow == 0 {
 		tc.RecvWindow = min(max(2*tc.MaxMessageSize, minDefaultRecvWindow)+MessageCreditOverhead, MaxRecvWindow)
@@ -87,6 +103,12 @@ func (tc TopicConfig) withDefaults() (TopicConfig, error) {
 		tc.InboundBurst = max(1, int(tc.InboundRate+0.999999))
 	}
 	return tc, nil
+}
+
+// defaultSendQueueBytes returns the default SendQueueBytes of a topic whose
+// largest message is maxMsg bytes (see mcconstants.go for the reasons).
+func defaultSendQueueBytes(maxMsg int) int {
+	return max(maxMsg, min(max(sendQueueBytesFactor*maxMsg, minDefaultSendQueueBytes), maxDefaultSendQueueBytes))
 }
 
 // inboundLimiter returns the topic's inbound message limiter, or nil when

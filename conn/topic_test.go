@@ -24,6 +24,8 @@ func TestMultiConfigValidation(t *testing.T) {
 		{"negative message", &MultiConfig{Topics: []TopicConfig{{ID: 3, MaxMessageSize: -1}}, OnMessage: ok}, "MaxMessageSize"},
 		{"small window", &MultiConfig{Topics: []TopicConfig{{ID: 3, MaxMessageSize: 1000, RecvWindow: 1000}}, OnMessage: ok}, "RecvWindow 1000 outside 1064"},
 		{"negative queue", &MultiConfig{Topics: []TopicConfig{{ID: 3, SendQueue: -1}}, OnMessage: ok}, "SendQueue"},
+		{"byte queue below a message", &MultiConfig{Topics: []TopicConfig{{ID: 3, MaxMessageSize: 1000, SendQueueBytes: 999}}, OnMessage: ok}, "SendQueueBytes 999 below MaxMessageSize 1000"},
+		{"stall before ping", &MultiConfig{Topics: []TopicConfig{{ID: 1}}, OnMessage: ok, PingInterval: time.Second, CreditStallTimeout: time.Second}, "MultiConfig.CreditStallTimeout 1s must exceed PingInterval"},
 		{"negative rate", &MultiConfig{Topics: []TopicConfig{{ID: 3, InboundRate: -1}}, OnMessage: ok}, "InboundRate"},
 		{"long name", &MultiConfig{Topics: []TopicConfig{{ID: 3, Name: strings.Repeat("n", 65)}}, OnMessage: ok}, "Name"},
 		{"tiny packets", &MultiConfig{Topics: []TopicConfig{{ID: 1}}, OnMessage: ok, MaxPacketPayload: 100}, "MultiConfig.MaxPacketPayload 100"},
@@ -47,7 +49,8 @@ func TestMultiConfigValidation(t *testing.T) {
 	tc := p.topics[1]
 	if p.topics[0].ID != 2 || tc.MaxMessageSize != DefaultMaxMessageSize || tc.SendQueue != DefaultSendQueue ||
 		tc.RecvWindow != 2*DefaultMaxMessageSize+MessageCreditOverhead || p.maxPacket != DefaultMaxPacketPayload ||
-		p.idleTimeout != DefaultIdleTimeout || p.pingInterval != DefaultPingInterval {
+		p.idleTimeout != DefaultIdleTimeout || p.pingInterval != DefaultPingInterval ||
+		tc.SendQueueBytes != 4*DefaultMaxMessageSize || p.stallTimeout != DefaultIdleTimeout {
 		t.Fatalf("defaults not applied: %+v %+v", p, tc)
 	}
 	if got := TopicIDs(zero.Topics); string(got) != "\x02\x09" {

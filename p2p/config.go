@@ -49,6 +49,10 @@ type TopicConfig struct {
 	MaxMessageSize int
 	// SendQueue bounds messages queued per peer. Default 256.
 	SendQueue int
+	// SendQueueBytes bounds the bytes queued per peer, at least
+	// MaxMessageSize; a send that would pass it waits (Send) or fails
+	// (TrySend, gossip forwards). Default: see conn.TopicConfig.
+	SendQueueBytes int
 	// RecvWindow is the credit per peer in bytes; see conn.TopicConfig.
 	RecvWindow int
 	// InboundRate and InboundBurst limit inbound messages per second per peer.
@@ -121,6 +125,12 @@ type Config struct {
 	SendRate         int
 	RecvRate         int
 	MaxPacketPayload int
+	// CreditStallTimeout cuts off a peer that returned no credit on a topic
+	// we have messages queued for, for this long (conn.MultiConfig): it
+	// would pin our send queue for ever. The peer loses reputation
+	// (peerset.EventCreditStall); a must-connect one is redialed, never
+	// banned. Default IdleTimeout; negative turns it off.
+	CreditStallTimeout time.Duration
 
 	// DialTimeout bounds one TCP dial. Default 5 s.
 	DialTimeout time.Duration
@@ -159,6 +169,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for backoff, bans, TTLs and decay; nil means time.Now.
 	Now func() time.Time
+
+	// connClock, set by tests, is the connections' clock for keepalive and
+	// the credit-stall timeout (conn.MultiConfig.Clock); nil: real time.
+	connClock conn.Clock
 }
 
 // settings is a validated Config with defaults applied.
@@ -226,8 +240,15 @@ func (c *Config) settings() (*settings, error) {
 		if tc.MaxMessageSize < 0 || tc.MaxMessageSize > conn.MaxMessageSizeLimit-gossipOverhead {
 			return nil, fieldErr(fmt.Sprintf("Topics[%d].MaxMessageSize", i), "%d outside 1-%d", tc.MaxMessageSize, conn.MaxMessageSizeLimit-gossipOverhead)
 		}
+		queueBytes := tc.SendQueueBytes
+		if queueBytes != 0 {
+			if queueBytes < tc.MaxMessageSize {
+				return nil, fieldErr(fmt.Sprintf("Topics[%d].SendQueueBytes", i), "%d below MaxMessageSize %d", queueBytes, tc.MaxMessageSize)
+			}
+			queueBytes = max(queueBytes, tc.MaxMessageSize+gossipOverhead) // room for the largest message in its envelope
+		}
 		ct := conn.TopicConfig{ID: tc.ID, Name: tc.Name, Priority: tc.Priority, MaxMessageSize: tc.MaxMessageSize + gossipOverhead,
-			SendQueue: tc.SendQueue, RecvWindow: tc.RecvWindow, InboundRate: tc.InboundRate, InboundBurst: tc.InboundBurst}
+			SendQueue: tc.SendQueue, SendQueueBytes: queueBytes, RecvWindow: tc.RecvWindow, InboundRate: tc.InboundRate, InboundBurst: tc.InboundBurst}
 		s.appTopics = append(s.appTopics, tc)
 		s.connTopics = append(s.connTopics, ct)
 	}

@@ -28,7 +28,7 @@ var (
 // multiConfig builds the MultiConfig of one connection: its callbacks know
 // their peerConn, so no lookup is needed per message.
 func (n *Node) multiConfig(pc *peerConn) *conn.MultiConfig {
-	return &conn.MultiConfig{
+	cfg := &conn.MultiConfig{
 		Topics:           n.s.connTopics,
 		MaxPacketPayload: n.s.MaxPacketPayload,
 		PingInterval:     n.s.PingInterval,
@@ -41,6 +41,8 @@ func (n *Node) multiConfig(pc *peerConn) *conn.MultiConfig {
 		OnClose:          func(_ *conn.MultiConn, err error) { n.onClose(pc, err) },
 		Logger:           n.s.Logger,
 	}
+	cfg.CreditStallTimeout, cfg.Clock = n.s.CreditStallTimeout, n.s.connClock
+	return cfg
 }
 
 // acceptLoop accepts inbound connections until the listener closes.
@@ -211,6 +213,13 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	<-pc.ready
 	if pc.peer == nil {
 		return
+	}
+	if errors.Is(err, conn.ErrCreditStall) {
+		// The peer pinned our send queue; it pays before it leaves the set,
+		// so the hit lands on its live score. Must-connect peers are never
+		// banned for it (the set spares them) and are redialed as usual.
+		n.log.info("peer stopped returning credit", "peer", pc.id.Short(), "err", err)
+		n.applyBan(n.set.Record(pc.id, peerset.EventCreditStall))
 	}
 	n.set.Remove(pc.peer)
 	// Fold the connection's counters into the node's totals in the same

@@ -145,4 +145,10 @@ const (
 	// DeltaGoodMessage: a gossip message the validator accepted and we had
 	// not seen before.
 	DeltaGoodMessage = 0.5
+	// DeltaCreditStall: the peer stopped consuming a topic and pinned what
+	// we queued for it until the credit-stall timeout cut it off. Milder
+	// than a violation (an overloaded honest node can stall), but a peer
+	// that reconnects only to stall again reaches the ban threshold after
+	// five stalls one default timeout (a minute) apart, decay included.
+	DeltaCreditStall = -25.0
 )

@@ -17,6 +17,7 @@ func TestLabels(t *testing.T) {
 		{DisconnectReason(200).String(), "reason(200)"},
 		{EventProtocolViolation.String(), "protocol-violation"},
 		{EventGoodMessage.String(), "good-message"},
+		{EventCreditStall.String(), "credit-stall"},
 		{Event(0).String(), "event(0)"},
 		{Event(99).String(), "event(99)"},
 	}

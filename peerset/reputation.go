@@ -29,6 +29,10 @@ const (
 	EventGoodPEX
 	// EventGoodMessage: a new gossip message the validator accepted.
 	EventGoodMessage
+	// EventCreditStall: the peer returned no credit on a topic we had
+	// messages queued for, for longer than the credit-stall timeout, and
+	// was disconnected (goaway "timeout").
+	EventCreditStall
 
 	numEvents = iota + 1
 )
@@ -41,6 +45,7 @@ var eventNames = [numEvents]string{
 	"bad-pex",
 	"good-pex",
 	"good-message",
+	"credit-stall",
 }
 
 var defaultDeltas = [numEvents]float64{
@@ -51,6 +56,7 @@ var defaultDeltas = [numEvents]float64{
 	DeltaBadPEX,
 	DeltaGoodPEX,
 	DeltaGoodMessage,
+	DeltaCreditStall,
 }
 
 // String returns the event's stable label, e.g. "protocol-violation".
