@@ -53,6 +53,12 @@ func (n *Node) Dial(ctx context.Context, addr string) (crypto.ID, error) {
 	if err != nil {
 		return crypto.ID{}, err
 	}
+	// The dial runs on the caller's goroutine: Stop must wait for it, and
+	// for the connection it may set up while Stop runs.
+	if !n.enter() {
+		return crypto.ID{}, errStopped
+	}
+	defer n.wg.Done()
 	if err := n.dial(ctx, a, n.set.IsMustConnect(a.ID)); err != nil {
 		return crypto.ID{}, err
 	}

@@ -28,8 +28,9 @@ const (
 	// MinPingInterval is the shortest keepalive interval a node may use: a
 	// MultiConn accepts one inbound ping per second (conn.DefaultPingRate).
 	MinPingInterval = time.Second
-	// seedLinger is how long a seed keeps an inbound peer that never asks
-	// for addresses, so it cannot hold that peer's outbound slot for long.
+	// seedLinger is how long a seed keeps a peer that never asks for (or
+	// never sends) addresses, so neither side's slot is held for long. The
+	// maintain service checks it, within MaintainInterval.
 	seedLinger = 10 * time.Second
 
 	// DefaultMaxInbound and DefaultMaxOutbound bound connected peers.

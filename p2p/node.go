@@ -58,6 +58,12 @@ type Node struct {
 		byID         map[crypto.ID]*peerConn
 		dialing      map[crypto.ID]bool
 	}
+	// conns holds every connection from its MultiConn's start until its
+	// OnClose has run, admitted or not: Stop waits for all of them.
+	conns struct {
+		sync.Mutex // guards live
+		live       map[*peerConn]struct{}
+	}
 
 	events     eventHub
 	st         nodeCounters
@@ -82,6 +88,9 @@ type peerConn struct {
 	// ready is closed once admission is decided; mc and peer are set
 	// before. Callbacks that need them wait on it (microseconds at most).
 	ready chan struct{}
+	// closed is closed when the connection has ended and its OnClose has
+	// run: nothing of it remains but its goroutines' return.
+	closed chan struct{}
 }
 
 // Close implements peerset.Conn: a graceful goaway with the mapped code.
@@ -149,6 +158,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{s: s, topics: map[uint8]*topicState{}, log: newLoggers(s.Logger)}
 	n.peers.byID = map[crypto.ID]*peerConn{}
 	n.peers.dialing = map[crypto.ID]bool{}
+	n.conns.live = map[*peerConn]struct{}{}
 	n.id = s.Identity
 	if n.id == nil {
 		id, created, err := crypto.LoadOrCreateKeyFile(s.keyPath)
@@ -296,18 +306,63 @@ func (n *Node) Start(ctx context.Context) error {
 // spawn runs f on a goroutine the node waits for at Stop. Once Stop waits
 // for the node's goroutines it runs nothing and returns false.
 func (n *Node) spawn(f func()) bool {
-	n.spawning.Lock()
-	if n.spawning.closed {
-		n.spawning.Unlock()
+	if !n.enter() {
 		return false
 	}
-	n.wg.Add(1)
-	n.spawning.Unlock()
 	go func() {
 		defer n.wg.Done()
 		f()
 	}()
 	return true
+}
+
+// enter counts the caller's goroutine among those Stop waits for, until it
+// calls n.wg.Done; it is for API calls that do the node's work on the
+// application's goroutine (Dial). Once Stop waits it returns false.
+func (n *Node) enter() bool {
+	n.spawning.Lock()
+	defer n.spawning.Unlock()
+	if n.spawning.closed {
+		return false
+	}
+	n.wg.Add(1)
+	return true
+}
+
+// track registers pc, whose MultiConn has just started, until its OnClose
+// has run (untrack). Stop waits for every tracked connection.
+func (n *Node) track(pc *peerConn) {
+	n.conns.Lock()
+	n.conns.live[pc] = struct{}{}
+	n.conns.Unlock()
+}
+
+// untrack ends what track began; it is the last thing OnClose does.
+func (n *Node) untrack(pc *peerConn) {
+	n.conns.Lock()
+	delete(n.conns.live, pc)
+	n.conns.Unlock()
+	close(pc.closed)
+}
+
+// waitConns waits until every connection has ended and run its OnClose. It
+// runs once nothing can start one any more. Connections still lingering
+// for their peer to close when ctx ends are cut.
+func (n *Node) waitConns(ctx context.Context) {
+	n.conns.Lock()
+	live := make([]*peerConn, 0, len(n.conns.live))
+	for pc := range n.conns.live {
+		live = append(live, pc)
+	}
+	n.conns.Unlock()
+	for _, pc := range live {
+		select {
+		case <-pc.closed:
+		case <-ctx.Done():
+			pc.mc.Abort(conn.GoAwayShutdown, "node stopping")
+			<-pc.closed
+		}
+	}
 }
 
 // Stop ends the node: it stops accepting and dialing, sends every peer a
@@ -327,6 +382,8 @@ func (n *Node) Stop(ctx context.Context) error {
 	if n.ln != nil {
 		n.ln.Close()
 	}
+	// The goaways run as the node's goroutines (spawn cannot fail before
+	// Stop closes it below), so Stop waits for their very end too.
 	var wg sync.WaitGroup
 	for _, p := range n.set.Close() {
 		pc, _ := p.Conn.(*peerConn)
@@ -334,10 +391,10 @@ func (n *Node) Stop(ctx context.Context) error {
 			continue
 		}
 		wg.Add(1)
-		go func() {
+		n.spawn(func() {
 			defer wg.Done()
 			_ = pc.mc.GoAway(ctx, conn.GoAwayShutdown, "node stopping")
-		}()
+		})
 	}
 	// Connections not admitted (still in setup) end with the node's context.
 	wg.Wait()
@@ -355,6 +412,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.spawning.closed = true
 	n.spawning.Unlock()
 	n.wg.Wait()
+	// Every goroutine that could start a connection has ended; those it
+	// started are refused or closing, some lingering for the peer to close.
+	n.waitConns(ctx)
 	for _, t := range n.topics {
 		t.closeInbox()
 	}

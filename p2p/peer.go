@@ -109,7 +109,8 @@ func (n *Node) admitRaw(raw net.Conn) {
 func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip.AddrPort) error {
 	id := ec.RemoteID()
 	now := n.s.Now()
-	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now, ready: make(chan struct{})}
+	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now,
+		ready: make(chan struct{}), closed: make(chan struct{})}
 	defer closeOnce(pc.ready)
 	if n.book.IsBanned(id) {
 		// Still set up the MultiConn so the refused peer learns why.
@@ -131,6 +132,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		return err
 	}
 	pc.mc = mc
+	n.track(pc) // before ready: OnClose, which untracks, waits for ready
 	if pc.refused.Load() {
 		close(pc.ready)
 		n.goAway(mc, conn.GoAwayBanned, "banned")
@@ -211,6 +213,7 @@ func (n *Node) goAway(mc *conn.MultiConn, code conn.GoAwayCode, text string) {
 // the registry, and the book learns of the outcome.
 func (n *Node) onClose(pc *peerConn, err error) {
 	<-pc.ready
+	defer n.untrack(pc)
 	if pc.peer == nil {
 		return
 	}

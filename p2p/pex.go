@@ -138,23 +138,31 @@ func (n *Node) pexRound() {
 // next PEX round.
 //
 // A seed-role peer is always asked, whatever our slots: it answers and
-// disconnects, freeing the slot it holds. A seed, for its part, drops an
-// inbound peer that has not asked within seedLinger.
+// disconnects, freeing the slot it holds. A seed, for its part, drops a
+// peer that is still connected after seedLinger (seedSweep).
 func (n *Node) onAdmitted(pc *peerConn) {
 	isSeed := pc.meta.GetRole() == pb.NodeRole_NODE_ROLE_SEED
 	if pc.dir == peerset.Outbound && (isSeed || n.s.SeedMode || n.set.Counts().OutboundSlots < n.maxOutbound()) {
 		n.requestPex(pc)
 	}
-	if n.s.SeedMode && pc.dir == peerset.Inbound {
-		n.spawn(func() {
-			t := time.NewTimer(seedLinger)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				_ = pc.peer.Disconnect(peerset.ReasonShutdown, "seed: done")
-			case <-pc.mc.Done():
-			case <-n.ctx.Done():
-			}
-		})
+}
+
+// seedSweep disconnects, in seed mode, every peer connected for seedLinger
+// or longer by the node's clock (Config.Now) — an inbound peer that never
+// asked, an outbound one that never answered — so none holds a slot of
+// ours, or its own, for long. Must-connect peers stay. It returns the
+// peers it disconnected.
+func (n *Node) seedSweep(now time.Time) []crypto.ID {
+	if !n.s.SeedMode {
+		return nil
 	}
+	var out []crypto.ID
+	for _, pc := range n.connected() {
+		if now.Sub(pc.since) < seedLinger || n.set.IsMustConnect(pc.id) {
+			continue
+		}
+		_ = pc.peer.Disconnect(peerset.ReasonShutdown, "seed: done")
+		out = append(out, pc.id)
+	}
+	return out
 }

@@ -85,14 +85,15 @@ func (n *Node) fill() {
 	}
 }
 
-// maintain decays reputation, trims above the high watermark and redials
-// must-connect peers that are due.
+// maintain decays reputation, trims above the high watermark, ends a
+// seed's lingering peers and redials must-connect peers that are due.
 func (n *Node) maintain() {
 	now := n.s.Now()
 	n.set.Decay(now)
 	for _, p := range n.set.Trim(now) {
 		_ = p.Disconnect(peerset.ReasonTrimmed, "trimmed: too many peers")
 	}
+	n.seedSweep(now)
 	for _, a := range n.set.DueRedials(now) {
 		n.spawn(func() {
 			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.HandshakeTimeout)

@@ -2,7 +2,9 @@ package p2p
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +15,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/proto/pb"
 )
 
 // TestStopEndsEverything: after Stop, no goroutine of the node remains,
@@ -138,18 +143,57 @@ func peerwireGoroutines() []string {
 				created = i
 			}
 		}
-		if created < 0 || created+1 >= len(lines) || strings.Contains(lines[created+1], "_test.go:") {
-			continue // the main goroutine, or one a test started
+		if created < 0 || created+1 >= len(lines) || strings.Contains(lines[created+1], "_test.go:") ||
+			strings.HasPrefix(lines[created], "created by testing.") {
+			continue // the main goroutine, a test, or one a test started
 		}
 		if len(lines) > 1 && (strings.HasPrefix(lines[1], "github.com/peerwire/peerwire/p2p.(*Node).spawn.func1(") ||
 			strings.HasPrefix(lines[1], "runtime.goexit")) {
 			continue // its work is done: it called wg.Done and is exiting
+		}
+		if exitingConnGoroutine(lines[1:created]) {
+			continue // its connection has ended and OnClose has run
 		}
 		if strings.Contains(g, "github.com/peerwire/peerwire/") {
 			out = append(out, g)
 		}
 	}
 	return out
+}
+
+// connExitPath is the call path by which a MultiConn's goroutines return
+// once the connection has ended: the last to exit runs OnClose, whose last
+// step tells Stop the connection is gone. A goroutine with no frame
+// outside it has nothing left to do but return.
+var connExitPath = []string{
+	"github.com/peerwire/peerwire/p2p.(*Node).untrack(",
+	"github.com/peerwire/peerwire/p2p.(*Node).onClose(",
+	"github.com/peerwire/peerwire/p2p.(*Node).multiConfig.func", // the OnClose closure
+	"github.com/peerwire/peerwire/conn.(*MultiConn).exited(",
+	"github.com/peerwire/peerwire/conn.(*MultiConn).readLoop(",
+	"github.com/peerwire/peerwire/conn.(*MultiConn).writeLoop.func1(",
+	"github.com/peerwire/peerwire/conn.(*MultiConn).writeLoop(",
+}
+
+// exitingConnGoroutine reports whether frames (function and file lines
+// alternating, innermost first) are all on connExitPath.
+func exitingConnGoroutine(frames []string) bool {
+	if len(frames) == 0 {
+		return false
+	}
+	for i := 0; i < len(frames); i += 2 {
+		on := false
+		for _, f := range connExitPath {
+			if strings.HasPrefix(frames[i], f) {
+				on = true
+				break
+			}
+		}
+		if !on {
+			return false
+		}
+	}
+	return true
 }
 
 // TestStopDuringDials: Stop while the application is dialing many peers
@@ -203,5 +247,144 @@ func TestStopDuringDials(t *testing.T) {
 		if left := peerwireGoroutines(); len(left) > 0 {
 			t.Fatalf("round %d: %d goroutines still running peerwire code after Stop:\n\n%s", round, len(left), strings.Join(left, "\n\n"))
 		}
+	}
+}
+
+// stallSettings plays the far end of a connection whose MultiConn setup
+// is held: it reads the node's SETTINGS from ec, closes inSetup (the node
+// now waits in NewMultiConn), and once release is closed sends the same
+// SETTINGS back, which is a valid reply since it declares the same topics.
+// Then it neither reads nor closes, so the node's close lingers.
+func stallSettings(ec *conn.EncryptedConn, inSetup, release chan struct{}) error {
+	var hdr [4]byte // topic, kind, 16-bit length: docs/PROTOCOL.md §8
+	if _, err := io.ReadFull(ec, hdr[:]); err != nil {
+		return err
+	}
+	body := make([]byte, binary.BigEndian.Uint16(hdr[2:]))
+	if _, err := io.ReadFull(ec, body); err != nil {
+		return err
+	}
+	close(inSetup)
+	<-release
+	_, err := ec.Write(append(hdr[:], body...))
+	return err
+}
+
+// TestStopWaitsForRacingSetups: a connection whose setup completes while
+// Stop runs — dialed by a Dial that raced with Stop, or accepted and still
+// exchanging SETTINGS — is refused and closed, and Stop returns only once
+// it has ended, linger included (the far end never closes, so a Stop that
+// does not wait leaves the node's writer lingering for a second).
+func TestStopWaitsForRacingSetups(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// ready reports when the far end may answer: Stop is far enough.
+		ready func(n *Node) bool
+		// connect makes the stalled connection with n and returns the
+		// Dial's result channel, if a Dial made it.
+		connect func(t *testing.T, n *Node, inSetup, release chan struct{}) <-chan error
+	}{
+		{
+			name:  "Dial racing Stop",
+			ready: func(n *Node) bool { return n.ctx.Err() != nil },
+			connect: func(t *testing.T, n *Node, inSetup, release chan struct{}) <-chan error {
+				far := testIdentity(t, 1171)
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { ln.Close() })
+				secure := &conn.SecureConfig{Identity: far, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
+					Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), n.s.connTopics...))}}
+				go func() {
+					raw, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					t.Cleanup(func() { raw.Close() })
+					ec, err := conn.Server(context.Background(), raw, secure)
+					if err != nil {
+						t.Errorf("far end handshake: %v", err)
+						return
+					}
+					if err := stallSettings(ec, inSetup, release); err != nil {
+						t.Errorf("far end: %v", err)
+					}
+				}()
+				dialed := make(chan error, 1)
+				addr := crypto.Address{ID: far.ID(), Host: "127.0.0.1", Port: uint16(ln.Addr().(*net.TCPAddr).Port)}
+				go func() {
+					_, err := n.Dial(context.Background(), addr.String())
+					dialed <- err
+				}()
+				return dialed
+			},
+		},
+		{
+			name: "inbound in setup",
+			ready: func(n *Node) bool {
+				n.spawning.Lock()
+				defer n.spawning.Unlock()
+				return n.spawning.closed
+			},
+			connect: func(t *testing.T, n *Node, inSetup, release chan struct{}) <-chan error {
+				secure := &conn.SecureConfig{Identity: testIdentity(t, 1172), NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
+					Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), n.s.connTopics...))}}
+				raw, err := net.Dial("tcp", n.ListenAddr().HostPort())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { raw.Close() })
+				ec, err := conn.Client(context.Background(), raw, secure, n.ID())
+				if err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					if err := stallSettings(ec, inSetup, release); err != nil {
+						t.Errorf("far end: %v", err)
+					}
+				}()
+				return nil
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := New(quietConfig(t, 1170))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			inSetup, release := make(chan struct{}), make(chan struct{})
+			dialed := tc.connect(t, n, inSetup, release)
+			select {
+			case <-inSetup:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the node never sent its SETTINGS")
+			}
+			stopped := make(chan error, 1)
+			go func() { stopped <- n.Stop(context.Background()) }()
+			eventually(t, 10*time.Second, "Stop under way", func() bool { return tc.ready(n) })
+			close(release)
+			if dialed != nil {
+				select {
+				case err := <-dialed:
+					if err == nil {
+						t.Error("Dial admitted a peer while the node stopped")
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("Dial did not return")
+				}
+			}
+			select {
+			case <-stopped:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Stop did not return")
+			}
+			if left := peerwireGoroutines(); len(left) > 0 {
+				t.Fatalf("%d goroutines still running peerwire code after Stop:\n\n%s", len(left), strings.Join(left, "\n\n"))
+			}
+		})
 	}
 }
