@@ -28,12 +28,15 @@ func FuzzRequestBodies(f *testing.F) {
 		for _, v := range []any{&DialRequest{}, &BanRequest{}} {
 			w := httptest.NewRecorder()
 			r := httptest.NewRequest(http.MethodPost, "/peers", bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
 			if !decode(w, r, v) && w.Code != http.StatusBadRequest && w.Code != http.StatusRequestEntityTooLarge {
 				t.Fatalf("refused body answered %d", w.Code)
 			}
 		}
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/bans", bytes.NewReader(body)))
+		r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/bans", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, r)
 		switch w.Code {
 		case http.StatusOK, http.StatusCreated, http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge:
 		default:

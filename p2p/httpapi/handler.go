@@ -14,10 +14,18 @@
 //
 // Every answer is JSON (except /metrics); errors are {"code","message"}
 // with a matching status: 400 for a bad body, ID or parameter, 401 for a
-// missing or wrong token, 403 for an address the filters refuse, 404 for an
-// unknown peer, ban or path, 405 for a wrong method, 409 for a conflict
-// (already connected, banned), 502 when a dial fails, 503 when the node is
-// stopped.
+// missing or wrong token, 403 for an address the filters refuse or a
+// request a web page may have forged (below), 404 for an unknown peer, ban
+// or path, 405 for a wrong method, 409 for a conflict (already connected,
+// banned), 415 for a body that is not declared application/json, 502 when
+// a dial fails, 503 when the node is stopped.
+//
+// Web pages cannot drive the API: request bodies must be sent as
+// Content-Type application/json; a request whose Origin is not the API's
+// own, or whose Sec-Fetch-Site is cross-site or same-site, is refused
+// (forbidden_origin); and without a token, a request whose Host is not
+// localhost or a loopback address is refused (forbidden_host), which
+// defeats DNS rebinding.
 //
 // The package does not import Prometheus: pass metrics.Handler(node) from
 // github.com/peerwire/peerwire/p2p/metrics as Options.Metrics.
@@ -30,7 +38,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -98,7 +110,65 @@ func New(n *p2p.Node, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
-	return mux
+	return a.browserGuard(mux)
+}
+
+// browserGuard refuses what a web page can make a browser send to an API
+// on loopback: a request a page of another origin started (its Origin or
+// Sec-Fetch-Site header says so), and, without a token, one whose Host is
+// not a loopback name or address (a DNS name rebound to 127.0.0.1 by an
+// attacker). Writes also need a JSON Content-Type (see decode), which no
+// cross-site form or "simple" request can carry without a CORS preflight,
+// and the API answers no preflight.
+func (a *api) browserGuard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.opts.Token == "" && !isLoopbackHost(r.Host) {
+			writeError(w, http.StatusForbidden, "forbidden_host",
+				fmt.Sprintf("Host %q is not a loopback name or address; without a token the API answers only localhost, 127.0.0.0/8 and ::1", clip(r.Host)))
+			return
+		}
+		if why := crossSite(r); why != "" {
+			writeError(w, http.StatusForbidden, "forbidden_origin", why)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// isLoopbackHost reports whether a Host header (with or without a port)
+// names "localhost" or a loopback IP address.
+func isLoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// crossSite says why r came from a page of another origin, or "" when it
+// did not: a Sec-Fetch-Site other than same-origin or none (direct
+// navigation), or an Origin whose host and port are not the request's Host.
+// Clients other than browsers send neither header.
+func crossSite(r *http.Request) string {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Sprintf("request from another site (Sec-Fetch-Site: %s) refused", clip(site))
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return ""
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, r.Host) {
+		return fmt.Sprintf("request from origin %q refused: only same-origin requests are served", clip(origin))
+	}
+	return ""
 }
 
 // auth wraps h with the bearer-token check when a token is configured.
@@ -131,9 +201,15 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, Error{Code: code, Message: msg})
 }
 
-// decode reads one JSON object of at most MaxBodyBytes into v, refusing
+// decode checks that the body is declared as JSON (Content-Type
+// application/json, parameters allowed) and reads one JSON object of at most MaxBodyBytes into v, refusing
 // unknown fields and trailing data. It writes the error answer itself.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type %q: a request body must be application/json", clip(r.Header.Get("Content-Type"))))
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
