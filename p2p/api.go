@@ -110,12 +110,19 @@ func (n *Node) Disconnect(id crypto.ID, reason string) error {
 	return nil
 }
 
-// Ban disconnects id and refuses it for d, across restarts (the ban is
-// kept in the peer book). It applies to must-connect peers too.
+// Ban disconnects id with goaway "banned" and refuses it for d (0 < d <=
+// MaxBanDuration), across restarts (the ban is kept in the peer book). It
+// applies to must-connect peers too. Either all of that happens or Ban
+// returns an error and changes nothing.
 func (n *Node) Ban(id crypto.ID, d time.Duration, reason string) error {
-	if d <= 0 {
-		return fmt.Errorf("p2p: ban duration %v must be positive", d)
+	if err := checkBan(d); err != nil {
+		return err
 	}
+	if id.IsZero() || id == n.ID() {
+		return fmt.Errorf("p2p: cannot ban the zero ID or this node")
+	}
+	// The book is the one write that can still fail (ErrTooManyBans); the
+	// peer set cannot once the checks above passed.
 	if err := n.book.Ban(id, d, reason); err != nil {
 		return err
 	}
@@ -128,6 +135,14 @@ func (n *Node) Ban(id crypto.ID, d time.Duration, reason string) error {
 		_ = p.Disconnect(peerset.ReasonBanned, "banned: "+reason)
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: id, Reason: reason, Time: n.s.Now()})
+	return nil
+}
+
+// checkBan validates a ban's duration against the node's one cap.
+func checkBan(d time.Duration) error {
+	if d <= 0 || d > MaxBanDuration {
+		return fmt.Errorf("p2p: ban duration %v is outside (0, %v]", d, MaxBanDuration)
+	}
 	return nil
 }
 

@@ -1,6 +1,10 @@
 package p2p
 
-import "time"
+import (
+	"time"
+
+	"github.com/peerwire/peerwire/peerset"
+)
 
 // Node-level limits and defaults, with their units.
 const (
@@ -64,6 +68,11 @@ const (
 	DefaultStatusInterval = 30 * time.Second
 	// DefaultStopTimeout bounds a graceful Stop when its context has no deadline.
 	DefaultStopTimeout = 5 * time.Second
+
+	// MaxBanDuration is the longest ban the node makes or accepts (Ban,
+	// BanIP, automatic bans, the admin API): the peer set's cap, which the
+	// peer book shares, checked before anything is written.
+	MaxBanDuration = peerset.MaxBanDuration
 
 	// keyFileName and bookFileName live in Config.DataDir.
 	keyFileName  = "node.key"

@@ -60,7 +60,7 @@ const (
 	// DefaultDialTimeout bounds POST /peers when Options.DialTimeout is zero.
 	DefaultDialTimeout = 15 * time.Second
 	// MaxBanDuration is the longest ban POST /bans accepts.
-	MaxBanDuration = peerset.MaxBanDuration
+	MaxBanDuration = p2p.MaxBanDuration
 )
 
 // Options configures the handler. The zero value serves every endpoint but
