@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -152,6 +153,45 @@ func (n *Node) Unban(id crypto.ID) bool {
 	b := n.set.Unban(id)
 	return a || b
 }
+
+// BanIP bans every address inside prefix (one address is a /32 or /128;
+// IPv4-mapped prefixes count as IPv4) for d (0 < d <= MaxBanDuration),
+// across restarts: connections from it are refused, it is not dialed, and
+// connected peers inside it are disconnected with goaway "banned". It
+// applies to must-connect peers too. Prefixes broader than
+// peerbook.MinBanPrefixBits4 / MinBanPrefixBits6 are refused. Either all
+// of that happens or BanIP returns an error and changes nothing.
+func (n *Node) BanIP(prefix netip.Prefix, d time.Duration, reason string) error {
+	if err := checkBan(d); err != nil {
+		return err
+	}
+	p, err := peerbook.NormPrefix(prefix)
+	if err != nil {
+		return fmt.Errorf("p2p: ban prefix: %w", err)
+	}
+	return n.banPrefix(p, d, reason)
+}
+
+// banPrefix bans the normalised prefix p in the book, then disconnects
+// the connected peers inside it.
+func (n *Node) banPrefix(p netip.Prefix, d time.Duration, reason string) error {
+	if err := n.book.BanPrefix(p, d, reason); err != nil {
+		return err
+	}
+	n.st.bans.Add(1)
+	for _, st := range n.set.Peers() {
+		if p.Contains(st.Remote.Addr()) {
+			_ = st.Peer.Disconnect(peerset.ReasonBanned, "banned: "+reason)
+		}
+	}
+	n.events.publish(Event{Kind: EventBanned, Prefix: p, Reason: reason, Time: n.s.Now()})
+	n.log.info("address banned", "prefix", p.String(), "for", d, "reason", reason)
+	return nil
+}
+
+// UnbanIP lifts the ban on exactly prefix (not a broader or narrower one)
+// and reports whether there was one.
+func (n *Node) UnbanIP(prefix netip.Prefix) bool { return n.book.UnbanPrefix(prefix) }
 
 // Bans lists the bans in force.
 func (n *Node) Bans() []peerbook.Ban { return n.book.Bans() }

@@ -61,6 +61,13 @@ type Node struct {
 		dialing      map[crypto.ID]bool
 	}
 
+	// strikes remembers, per IPv4 address or IPv6 /64, when identities
+	// connected from it were banned automatically (Config.IPBanAfter).
+	strikes struct {
+		sync.Mutex // guards m
+		m          map[netip.Prefix][]time.Time
+	}
+
 	events     eventHub
 	st         nodeCounters
 	lastStatus statusMark // status goroutine only
@@ -151,6 +158,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{s: s, topics: map[uint8]*topicState{}, log: newLoggers(s.Logger)}
 	n.peers.byID = map[crypto.ID]*peerConn{}
 	n.peers.dialing = map[crypto.ID]bool{}
+	n.strikes.m = map[netip.Prefix][]time.Time{}
 	n.id = s.Identity
 	if n.id == nil {
 		if err := checkDataFile(s.keyPath); err != nil {

@@ -102,6 +102,11 @@ const (
 	// which uses both, checks that they agree), so a ban the book accepts
 	// the peer set accepts too. A longer ban loaded from a file is cut to it.
 	MaxBanDuration = 30 * 24 * time.Hour
+	// MinBanPrefixBits4 and MinBanPrefixBits6 are the broadest IP prefixes
+	// a ban may cover, in bits: a /8 of IPv4 or a /16 of IPv6 is already a
+	// large part of the Internet; anything broader is an operator's typo.
+	MinBanPrefixBits4 = 8
+	MinBanPrefixBits6 = 16
 	// maxReasonLen bounds a ban reason, in bytes.
 	maxReasonLen = 256
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -204,18 +203,19 @@ func (b *Book) build(d *decodedFile, now time.Time) (entries, bans, dropped int)
 			}
 			m.bans[id] = ban
 		case fb.IP != "" && fb.ID == "" && len(m.ipBans) < MaxBans:
-			ip, err := netip.ParseAddr(fb.IP)
+			p, err := ParseBanPrefix(fb.IP)
 			if err != nil {
 				dropped++
 				continue
 			}
-			m.ipBans[normIP(ip)] = ban
+			m.ipBans[p] = ban
 		default:
 			dropped++
 			continue
 		}
 		bans++
 	}
+	b.ipBanLensLocked()
 	return entries, bans, dropped
 }
 
@@ -322,6 +322,7 @@ func (b *Book) marshal(now time.Time) ([]byte, uint64, error) {
 	m := &b.mu
 	pruneBans(m.bans, now)
 	pruneBans(m.ipBans, now)
+	b.ipBanLensLocked()
 	gen := m.gen
 	snap := make([]entry, 0, len(m.byID))
 	for _, e := range m.byID {
@@ -331,8 +332,8 @@ func (b *Book) marshal(now time.Time) ([]byte, uint64, error) {
 	for id, v := range m.bans {
 		bans = append(bans, fileBan{ID: id.String(), Until: v.until, Reason: v.reason})
 	}
-	for ip, v := range m.ipBans {
-		bans = append(bans, fileBan{IP: ip.String(), Until: v.until, Reason: v.reason})
+	for p, v := range m.ipBans {
+		bans = append(bans, fileBan{IP: banPrefixString(p), Until: v.until, Reason: v.reason})
 	}
 	b.mu.Unlock()
 

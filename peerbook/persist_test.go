@@ -59,6 +59,9 @@ func populate(t testing.TB, b *Book, clk *fakeClock) {
 	if err := b.BanIP(netip.MustParseAddr("2a01::7"), 2*time.Hour, "flood"); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.BanPrefix(netip.MustParsePrefix("30.7.0.0/16"), 3*time.Hour, "sybils"); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Ban(idN(4), time.Second, "short"); err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +107,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	cfg.Rand = seeded(99) // a different generator: the secret must come from the file
 	b2, rep := openTestBook(t, path, cfg)
 	defer b2.Close()
-	if rep.Origin != OriginFile || rep.Entries != len(before) || rep.Bans != 2 || rep.Dropped != 0 || len(rep.Problems) != 0 {
-		t.Fatalf("report %+v, want %d entries and 2 bans", rep, len(before))
+	if rep.Origin != OriginFile || rep.Entries != len(before) || rep.Bans != 3 || rep.Dropped != 0 || len(rep.Problems) != 0 {
+		t.Fatalf("report %+v, want %d entries and 3 bans", rep, len(before))
 	}
 	if b2.secret != b.secret {
 		t.Fatal("secret not restored")
@@ -120,7 +123,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Fatalf("%s moved from %v to %d/%d", id.Short(), p, e.table, e.pos)
 		}
 	}
-	if !b2.IsBanned(idN(3)) || !b2.IsIPBanned(netip.MustParseAddr("2a01::7")) || b2.IsBanned(idN(4)) {
+	if !b2.IsBanned(idN(3)) || !b2.IsIPBanned(netip.MustParseAddr("2a01::7")) || b2.IsBanned(idN(4)) ||
+		!b2.IsIPBanned(netip.MustParseAddr("30.7.200.1")) || b2.IsIPBanned(netip.MustParseAddr("30.8.0.1")) {
 		t.Fatal("bans not restored")
 	}
 	// Backoff survives: entries with failures are not picked until their time.

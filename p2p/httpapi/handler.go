@@ -7,8 +7,8 @@
 //	DELETE /peers/{id}        disconnect (?must_connect=false also stops redialing it)
 //	GET    /book              the peer book
 //	GET    /bans              bans in force
-//	POST   /bans              ban {"id":...,"duration":"1h","reason":...}
-//	DELETE /bans/{id}         lift a ban
+//	POST   /bans              ban {"id":...} or {"ip":...} or {"prefix":"CIDR"}, with "duration":"1h","reason":...
+//	DELETE /bans/{target}     lift a ban: a peer ID, an IP address or a CIDR prefix (/bans/192.0.2.0/24)
 //	GET    /healthz           liveness, never behind the token
 //	GET    /metrics           Prometheus text format, when Options.Metrics is set
 //
@@ -95,12 +95,12 @@ func New(n *p2p.Node, opts Options) http.Handler {
 	mux.Handle("GET /book", a.auth(a.book))
 	mux.Handle("GET /bans", a.auth(a.listBans))
 	mux.Handle("POST /bans", a.auth(a.ban))
-	mux.Handle("DELETE /bans/{id}", a.auth(a.unban))
+	mux.Handle("DELETE /bans/{target...}", a.auth(a.unban))
 	mux.Handle("GET /metrics", a.auth(a.metrics))
 	// Known paths with another method get a JSON 405; anything else a JSON 404.
 	for path, allow := range map[string]string{
 		"/healthz": "GET, HEAD", "/peers": "GET, HEAD, POST", "/peers/{id}": "GET, HEAD, DELETE",
-		"/book": "GET, HEAD", "/bans": "GET, HEAD, POST", "/bans/{id}": "DELETE", "/metrics": "GET, HEAD",
+		"/book": "GET, HEAD", "/bans": "GET, HEAD, POST", "/bans/{target...}": "DELETE", "/metrics": "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -419,18 +419,55 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	id, err := crypto.ParseID(req.ID)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits`, clip(req.ID), 2*crypto.IDLen))
+	given := 0
+	for _, f := range []string{req.ID, req.IP, req.Prefix} {
+		if f != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		writeError(w, http.StatusBadRequest, "bad_target", `give exactly one of "id", "ip" and "prefix"`)
 		return
+	}
+	var (
+		id     crypto.ID
+		prefix netip.Prefix
+		err    error
+	)
+	switch {
+	case req.ID != "":
+		if id, err = crypto.ParseID(req.ID); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits`, clip(req.ID), 2*crypto.IDLen))
+			return
+		}
+		if id == a.n.ID() {
+			writeError(w, http.StatusBadRequest, "self", "that is this node's own ID")
+			return
+		}
+	case req.IP != "":
+		ip, perr := netip.ParseAddr(req.IP)
+		if perr == nil {
+			prefix, err = peerbook.NormPrefix(netip.PrefixFrom(ip, ip.BitLen()))
+		}
+		if perr != nil || err != nil {
+			writeError(w, http.StatusBadRequest, "bad_ip", fmt.Sprintf(`"ip" %q: want an IPv4 or IPv6 address`, clip(req.IP)))
+			return
+		}
+	default:
+		p, perr := netip.ParsePrefix(req.Prefix)
+		if perr == nil {
+			p, perr = peerbook.NormPrefix(p)
+		}
+		if perr != nil {
+			writeError(w, http.StatusBadRequest, "bad_prefix", fmt.Sprintf(`"prefix" %q: want a CIDR prefix, at least /%d for IPv4 and /%d for IPv6`,
+				clip(req.Prefix), peerbook.MinBanPrefixBits4, peerbook.MinBanPrefixBits6))
+			return
+		}
+		prefix = p
 	}
 	d, err := time.ParseDuration(req.Duration)
 	if err != nil || d <= 0 || d > MaxBanDuration {
 		writeError(w, http.StatusBadRequest, "bad_duration", fmt.Sprintf(`"duration" %q: want a Go duration in (0, %v], e.g. "1h"`, clip(req.Duration), MaxBanDuration))
-		return
-	}
-	if id == a.n.ID() {
-		writeError(w, http.StatusBadRequest, "self", "that is this node's own ID")
 		return
 	}
 	if len(req.Reason) > 256 {
@@ -440,26 +477,43 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 	if req.Reason == "" {
 		req.Reason = "banned by operator"
 	}
-	if err := a.n.Ban(id, d, req.Reason); err != nil {
+	if prefix.IsValid() {
+		err = a.n.BanIP(prefix, d, req.Reason)
+	} else {
+		err = a.n.Ban(id, d, req.Reason)
+	}
+	if err != nil {
 		writeNodeError(w, err)
 		return
 	}
 	for _, b := range a.n.Bans() {
-		if b.ID == id {
+		if prefix.IsValid() && b.Prefix == prefix || !prefix.IsValid() && b.ID == id {
 			writeJSON(w, http.StatusCreated, banJSON(b))
 			return
 		}
 	}
-	writeJSON(w, http.StatusCreated, Ban{ID: id.String(), Reason: req.Reason})
+	writeJSON(w, http.StatusCreated, banJSON(peerbook.Ban{ID: id, Prefix: prefix, Reason: req.Reason}))
 }
 
+// unban lifts the ban named by the rest of the path: a peer ID, an IP
+// address, or a CIDR prefix (DELETE /bans/192.0.2.0/24).
 func (a *api) unban(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
+	target := r.PathValue("target")
+	if id, err := crypto.ParseID(target); err == nil {
+		if !a.n.Unban(id) {
+			writeError(w, http.StatusNotFound, "not_banned", "no ban on "+id.String())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if !a.n.Unban(id) {
-		writeError(w, http.StatusNotFound, "not_banned", "no ban on "+id.String())
+	p, err := peerbook.ParseBanPrefix(target)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_target", fmt.Sprintf("%q: want a peer ID (%d hex digits), an IP address or a CIDR prefix", clip(target), 2*crypto.IDLen))
+		return
+	}
+	if !a.n.UnbanIP(p) {
+		writeError(w, http.StatusNotFound, "not_banned", "no ban on "+p.String())
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

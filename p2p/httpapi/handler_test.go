@@ -252,7 +252,7 @@ func TestAPI(t *testing.T) {
 	}
 	api.expect("DELETE", "/bans/"+bID, "", 204, "", nil)
 	api.expect("DELETE", "/bans/"+bID, "", 404, "not_banned", nil)
-	api.expect("DELETE", "/bans/nope", "", 400, "bad_id", nil)
+	api.expect("DELETE", "/bans/nope", "", 400, "bad_target", nil)
 
 	// Methods and paths.
 	status, hdr, _ := api.do("PUT", "/peers", `{}`)
