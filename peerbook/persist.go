@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
@@ -109,7 +110,9 @@ func Open(path string, cfg Config) (*Book, *LoadReport, error) {
 // readBounded reads a regular file of at most MaxFileSize bytes. Larger or
 // irregular files are corrupt.
 func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a named pipe must not wait for a writer; the
+	// type check below then refuses it. It changes nothing for a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -481,5 +482,55 @@ func TestRun(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenFIFO: a named pipe as the book file (or its backup) is treated as
+// a corrupt file, moved aside, and the book starts empty; opening it must
+// not wait for a writer. The bound only detects a hang.
+func TestOpenFIFO(t *testing.T) {
+	for _, which := range []string{"file", "backup"} {
+		t.Run(which, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "peerbook.json")
+			fifo := path
+			if which == "backup" {
+				fifo = path + backupSuffix
+				if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				b   *Book
+				rep *LoadReport
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				b, rep, err := Open(path, testConfig(newClock()))
+				done <- result{b, rep, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(20 * time.Second):
+				if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					w.Close() // let the blocked open return, so the goroutine ends
+				}
+				if r = <-done; r.b != nil {
+					r.b.Close()
+				}
+				t.Fatal("Open blocked on a named pipe")
+			}
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			defer r.b.Close()
+			if r.rep.Origin != OriginEmpty || len(r.rep.Problems) == 0 {
+				t.Fatalf("report %+v", r.rep)
+			}
+		})
 	}
 }
