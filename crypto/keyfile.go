@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // KeyFilePEMType is the PEM block type of a peerwire key file. The block's
@@ -63,7 +64,9 @@ func ParseKeyFile(path string, data []byte) (*Identity, error) {
 // LoadKeyFile reads a key file, refusing one that others can read or write
 // (permissions must be 0600 or stricter).
 func LoadKeyFile(path string) (*Identity, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a named pipe must not wait for a writer; the
+	// type check below then refuses it. It changes nothing for a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: key file: %w", err)
 	}

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestKeyFileSaveLoadRoundTrip(t *testing.T) {
@@ -340,5 +342,33 @@ func TestLoadOrCreateKeyFileConcurrent(t *testing.T) {
 	}
 	if ncreated != 1 {
 		t.Errorf("%d callers created the key, want exactly 1", ncreated)
+	}
+}
+
+// TestLoadKeyFileRefusesFIFO: a named pipe is refused at once as not a
+// regular file; opening it must not wait for a writer. The bound only
+// detects a hang.
+func TestLoadKeyFileRefusesFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.key")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadKeyFile(path)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var kfe *KeyFileError
+		if !errors.As(err, &kfe) || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), path) {
+			t.Fatalf("LoadKeyFile(FIFO) error = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close() // let the blocked open return, so the goroutine ends
+		}
+		<-done
+		t.Fatal("LoadKeyFile blocked on a named pipe")
 	}
 }

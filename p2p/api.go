@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -116,12 +117,19 @@ func (n *Node) Disconnect(id crypto.ID, reason string) error {
 	return nil
 }
 
-// Ban disconnects id and refuses it for d, across restarts (the ban is
-// kept in the peer book). It applies to must-connect peers too.
+// Ban disconnects id with goaway "banned" and refuses it for d (0 < d <=
+// MaxBanDuration), across restarts (the ban is kept in the peer book). It
+// applies to must-connect peers too. Either all of that happens or Ban
+// returns an error and changes nothing.
 func (n *Node) Ban(id crypto.ID, d time.Duration, reason string) error {
-	if d <= 0 {
-		return fmt.Errorf("p2p: ban duration %v must be positive", d)
+	if err := checkBan(d); err != nil {
+		return err
 	}
+	if id.IsZero() || id == n.ID() {
+		return fmt.Errorf("p2p: cannot ban the zero ID or this node")
+	}
+	// The book is the one write that can still fail (ErrTooManyBans); the
+	// peer set cannot once the checks above passed.
 	if err := n.book.Ban(id, d, reason); err != nil {
 		return err
 	}
@@ -137,12 +145,59 @@ func (n *Node) Ban(id crypto.ID, d time.Duration, reason string) error {
 	return nil
 }
 
+// checkBan validates a ban's duration against the node's one cap.
+func checkBan(d time.Duration) error {
+	if d <= 0 || d > MaxBanDuration {
+		return fmt.Errorf("p2p: ban duration %v is outside (0, %v]", d, MaxBanDuration)
+	}
+	return nil
+}
+
 // Unban lifts a ban on id; it reports whether there was one.
 func (n *Node) Unban(id crypto.ID) bool {
 	a := n.book.Unban(id)
 	b := n.set.Unban(id)
 	return a || b
 }
+
+// BanIP bans every address inside prefix (one address is a /32 or /128;
+// IPv4-mapped prefixes count as IPv4) for d (0 < d <= MaxBanDuration),
+// across restarts: connections from it are refused, it is not dialed, and
+// connected peers inside it are disconnected with goaway "banned". It
+// applies to must-connect peers too. Prefixes broader than
+// peerbook.MinBanPrefixBits4 / MinBanPrefixBits6 are refused. Either all
+// of that happens or BanIP returns an error and changes nothing.
+func (n *Node) BanIP(prefix netip.Prefix, d time.Duration, reason string) error {
+	if err := checkBan(d); err != nil {
+		return err
+	}
+	p, err := peerbook.NormPrefix(prefix)
+	if err != nil {
+		return fmt.Errorf("p2p: ban prefix: %w", err)
+	}
+	return n.banPrefix(p, d, reason)
+}
+
+// banPrefix bans the normalised prefix p in the book, then disconnects
+// the connected peers inside it.
+func (n *Node) banPrefix(p netip.Prefix, d time.Duration, reason string) error {
+	if err := n.book.BanPrefix(p, d, reason); err != nil {
+		return err
+	}
+	n.st.bans.Add(1)
+	for _, st := range n.set.Peers() {
+		if p.Contains(st.Remote.Addr()) {
+			_ = st.Peer.Disconnect(peerset.ReasonBanned, "banned: "+reason)
+		}
+	}
+	n.events.publish(Event{Kind: EventBanned, Prefix: p, Reason: reason, Time: n.s.Now()})
+	n.log.info("address banned", "prefix", p.String(), "for", d, "reason", reason)
+	return nil
+}
+
+// UnbanIP lifts the ban on exactly prefix (not a broader or narrower one)
+// and reports whether there was one.
+func (n *Node) UnbanIP(prefix netip.Prefix) bool { return n.book.UnbanPrefix(prefix) }
 
 // Bans lists the bans in force.
 func (n *Node) Bans() []peerbook.Ban { return n.book.Bans() }

@@ -20,14 +20,24 @@ import (
 var ErrUnknownTopic = errors.New("p2p: unknown topic")
 
 // onMessage runs on a connection's reader goroutine and must not block: it
-// queues the message for its topic's goroutine.
+// queues the message for its topic's goroutine. The reader starts before
+// the peer set has decided on the connection, so onMessage first waits for
+// that decision (setupPeer makes it without waiting for the reader); a
+// message from a peer that was not admitted is discarded, counted, and its
+// credit returned, so it reaches neither the application, gossip nor PEX.
 func (n *Node) onMessage(pc *peerConn, m *conn.Message) {
+	<-pc.ready
+	if pc.peer == nil {
+		n.st.discarded.Add(1)
+		m.Done()
+		return
+	}
 	if m.Topic == PexTopic {
 		n.onPex(pc, m)
 		return
 	}
 	t := n.topics[m.Topic]
-	if t == nil || pc.refused.Load() {
+	if t == nil {
 		m.Done()
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
 )
 
 // TestBanSurvivesRestart: a ban is kept in the book, so the node still
@@ -78,5 +80,76 @@ func TestMustConnectExemptFromAutomaticBans(t *testing.T) {
 		t.Fatal(err)
 	} else if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
 		t.Fatalf("banned must-connect peer's new connection: goaway %v", ge)
+	}
+}
+
+// TestBanAllOrNothing: a ban longer than the node's one cap (MaxBanDuration)
+// is an error that changes nothing: no ban in the book (nor after a
+// restart), the peer still connected. A ban within the cap is persisted
+// and disconnects the peer with goaway "banned".
+func TestBanAllOrNothing(t *testing.T) {
+	if peerbook.MaxBanDuration != MaxBanDuration || peerset.MaxBanDuration != MaxBanDuration {
+		t.Fatalf("ban caps differ: p2p %v, peerbook %v, peerset %v", MaxBanDuration, peerbook.MaxBanDuration, peerset.MaxBanDuration)
+	}
+	dir := t.TempDir()
+	cfg := quietConfig(t, 1420)
+	cfg.Identity = nil
+	cfg.DataDir = dir
+	hub, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { hub.Stop(context.Background()) }()
+	bad := testIdentity(t, 1421)
+	p, err := dialRaw(t, hub, bad, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "peer admitted", func() bool { return connectedTo(hub, bad.ID()) })
+	for _, d := range []time.Duration{60 * 24 * time.Hour, MaxBanDuration + time.Second, 0, -time.Hour} {
+		if err := hub.Ban(bad.ID(), d, "too long"); err == nil {
+			t.Fatalf("Ban(%v) succeeded", d)
+		}
+		if bans := hub.Bans(); len(bans) != 0 {
+			t.Fatalf("Ban(%v) failed but left bans %+v", d, bans)
+		}
+		if !connectedTo(hub, bad.ID()) {
+			t.Fatalf("Ban(%v) failed but disconnected the peer", d)
+		}
+	}
+	if err := hub.Ban(hub.ID(), time.Hour, "self"); err == nil || len(hub.Bans()) != 0 {
+		t.Fatalf("banning self: %v, bans %+v", err, hub.Bans())
+	}
+	// Nothing was persisted either.
+	if err := hub.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hub = startNode(t, cfg)
+	if bans := hub.Bans(); len(bans) != 0 {
+		t.Fatalf("bans after restart: %+v", bans)
+	}
+	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayShutdown {
+		t.Fatalf("goaway at stop %v", ge)
+	}
+	p, err = dialRaw(t, hub, bad, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "peer admitted again", func() bool { return connectedTo(hub, bad.ID()) })
+	if err := hub.Ban(bad.ID(), MaxBanDuration, "within the cap"); err != nil {
+		t.Fatal(err)
+	}
+	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+		t.Fatalf("goaway %v, want banned", ge)
+	}
+	if err := hub.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hub = startNode(t, cfg)
+	if bans := hub.Bans(); len(bans) != 1 || bans[0].ID != bad.ID() {
+		t.Fatalf("bans after restart: %+v", bans)
 	}
 }

@@ -158,6 +158,18 @@ type Config struct {
 	// addresses, answers PEX requests, and disconnects peers once done.
 	SeedMode bool
 
+	// IPBanAfter is how many identities banned automatically (by score)
+	// while connected from one IPv4 address, or one IPv6 /64, within
+	// IPBanWindow make the node ban that address (or /64) too, for as long
+	// as the last of those ID bans: a banned peer cannot return with a
+	// fresh key. Never for an address of a must-connect peer. Zero means
+	// DefaultIPBanAfter (3); negative turns automatic IP bans off; at most
+	// MaxIPBanAfter.
+	IPBanAfter int
+	// IPBanWindow is the window of IPBanAfter. Zero means
+	// DefaultIPBanWindow (24 h); at most MaxBanDuration.
+	IPBanWindow time.Duration
+
 	// HopLimit bounds how far gossip travels. Default 10.
 	HopLimit int
 	// SeenCacheSize bounds remembered gossip IDs. Default 100,000.
@@ -311,6 +323,20 @@ func (c *Config) settings() (*settings, error) {
 		if *n.v < 0 {
 			return nil, fieldErr(n.name, "%d is negative", *n.v)
 		}
+	}
+	switch {
+	case s.IPBanAfter == 0:
+		s.IPBanAfter = DefaultIPBanAfter
+	case s.IPBanAfter > MaxIPBanAfter:
+		return nil, fieldErr("IPBanAfter", "%d is above %d", s.IPBanAfter, MaxIPBanAfter)
+	}
+	switch {
+	case s.IPBanWindow == 0:
+		s.IPBanWindow = DefaultIPBanWindow
+	case s.IPBanWindow < 0:
+		return nil, fieldErr("IPBanWindow", "%v is negative", s.IPBanWindow)
+	case s.IPBanWindow > MaxBanDuration:
+		return nil, fieldErr("IPBanWindow", "%v is above %v", s.IPBanWindow, MaxBanDuration)
 	}
 	if s.PingInterval != 0 && s.PingInterval < MinPingInterval {
 		return nil, fieldErr("PingInterval", "%v is below %v: peers take faster pings for a flood", s.PingInterval, MinPingInterval)

@@ -1,6 +1,10 @@
 package p2p
 
-import "time"
+import (
+	"time"
+
+	"github.com/peerwire/peerwire/peerset"
+)
 
 // Node-level limits and defaults, with their units.
 const (
@@ -65,6 +69,27 @@ const (
 	DefaultStatusInterval = 30 * time.Second
 	// DefaultStopTimeout bounds a graceful Stop when its context has no deadline.
 	DefaultStopTimeout = 5 * time.Second
+
+	// MaxBanDuration is the longest ban the node makes or accepts (Ban,
+	// BanIP, automatic bans, the admin API): the peer set's cap, which the
+	// peer book shares, checked before anything is written.
+	MaxBanDuration = peerset.MaxBanDuration
+
+	// DefaultIPBanAfter and DefaultIPBanWindow: three identities banned
+	// from one address within a day is no accident, and a day is longer
+	// than a score ban (1 h by default), so a returning attacker is counted.
+	DefaultIPBanAfter  = 3
+	DefaultIPBanWindow = 24 * time.Hour
+	// MaxIPBanAfter bounds Config.IPBanAfter: each tracked address keeps
+	// that many ban times.
+	MaxIPBanAfter = 100
+	// maxStrikeAddrs bounds the addresses whose recent ID bans are
+	// remembered for automatic IP bans (at most MaxIPBanAfter times of 24
+	// bytes each); beyond it the address struck longest ago is forgotten.
+	maxStrikeAddrs = 4096
+	// strikeBits6 is the IPv6 prefix one automatic IP ban covers: a /64 is
+	// what one host or LAN is given, so banning one address of it is moot.
+	strikeBits6 = 64
 
 	// keyFileName and bookFileName live in Config.DataDir.
 	keyFileName  = "node.key"

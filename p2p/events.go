@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +37,10 @@ type Event struct {
 	Peer      crypto.ID
 	Direction string // "inbound" or "outbound" for connect and disconnect
 	Reason    string // why a peer left or was banned
-	Time      time.Time
+	// Prefix is the banned IP prefix of an IP ban (BanIP, or the
+	// automatic one); Peer is then zero.
+	Prefix netip.Prefix
+	Time   time.Time
 }
 
 // Subscription receives events until it is cancelled or the node stops.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +65,13 @@ type Node struct {
 	conns struct {
 		sync.Mutex // guards live
 		live       map[*peerConn]struct{}
+	}
+
+	// strikes remembers, per IPv4 address or IPv6 /64, when identities
+	// connected from it were banned automatically (Config.IPBanAfter).
+	strikes struct {
+		sync.Mutex // guards m
+		m          map[netip.Prefix][]time.Time
 	}
 
 	events     eventHub
@@ -159,8 +168,12 @@ func New(cfg Config) (*Node, error) {
 	n.peers.byID = map[crypto.ID]*peerConn{}
 	n.peers.dialing = map[crypto.ID]bool{}
 	n.conns.live = map[*peerConn]struct{}{}
+	n.strikes.m = map[netip.Prefix][]time.Time{}
 	n.id = s.Identity
 	if n.id == nil {
+		if err := checkDataFile(s.keyPath); err != nil {
+			return nil, err
+		}
 		id, created, err := crypto.LoadOrCreateKeyFile(s.keyPath)
 		if err != nil {
 			return nil, fmt.Errorf("p2p: Config.DataDir: %w", err)
@@ -169,6 +182,11 @@ func New(cfg Config) (*Node, error) {
 			n.log.info("created identity key", "path", s.keyPath, "id", id.ID().String())
 		}
 		n.id = id
+	}
+	if s.bookPath != "" {
+		if err := checkDataFile(s.bookPath); err != nil {
+			return nil, err
+		}
 	}
 	fc := s.Filter
 	if fc.Now == nil {
@@ -225,6 +243,23 @@ func New(cfg Config) (*Node, error) {
 	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
+}
+
+// checkDataFile refuses a file of the data directory that exists but is
+// not a regular file (after symlinks): opening a named pipe would block
+// New for ever, and a device or directory is an operator's mistake.
+func checkDataFile(path string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("p2p: Config.DataDir: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("p2p: Config.DataDir: %s is not a regular file (mode %v)", path, st.Mode())
+	}
+	return nil
 }
 
 // ID returns the node's peer ID.

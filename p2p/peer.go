@@ -112,7 +112,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now,
 		ready: make(chan struct{}), closed: make(chan struct{})}
 	defer closeOnce(pc.ready)
-	if n.book.IsBanned(id) {
+	if n.book.IsBanned(id) || n.book.IsIPBanned(ap.Addr()) {
 		// Still set up the MultiConn so the refused peer learns why.
 		pc.refused.Store(true)
 	}
@@ -169,6 +169,10 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	n.peers.Unlock()
 	if !current {
 		return nil
+	}
+	if n.book.IsIPBanned(ap.Addr()) { // banned (BanIP) since the check above
+		_ = p.Disconnect(peerset.ReasonBanned, "banned")
+		return ErrBanned
 	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
@@ -270,6 +274,95 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
 	n.log.info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
+	if d.Peer != nil {
+		n.strike(d.Peer.Remote.Addr(), d.Until, now)
+	}
+}
+
+// strike counts an automatic ID ban of a peer connected from ip. The
+// IPBanAfter-th within IPBanWindow from one IPv4 address or IPv6 /64 bans
+// that address or /64 until the ID ban ends, unless a must-connect peer
+// uses it.
+func (n *Node) strike(ip netip.Addr, until, now time.Time) {
+	if n.s.IPBanAfter < 0 || !ip.IsValid() {
+		return
+	}
+	ip = ip.Unmap()
+	bits := 32
+	if !ip.Is4() {
+		bits = strikeBits6
+	}
+	p, _ := ip.Prefix(bits)
+	n.strikes.Lock()
+	times := n.strikes.m[p]
+	kept := times[:0]
+	for _, t := range times {
+		if now.Sub(t) < n.s.IPBanWindow {
+			kept = append(kept, t)
+		}
+	}
+	kept = append(kept, now)
+	fire := len(kept) >= n.s.IPBanAfter
+	if fire {
+		delete(n.strikes.m, p)
+	} else {
+		if _, known := n.strikes.m[p]; !known && len(n.strikes.m) >= maxStrikeAddrs {
+			n.forgetStrikeLocked(now)
+		}
+		n.strikes.m[p] = kept
+	}
+	n.strikes.Unlock()
+	if !fire {
+		return
+	}
+	if n.mustConnectIn(p) {
+		n.log.info("address not banned: a must-connect peer uses it", "prefix", p.String(), "bans", len(kept))
+		return
+	}
+	reason := fmt.Sprintf("%d identities banned within %v", len(kept), n.s.IPBanWindow)
+	d := min(until.Sub(now), MaxBanDuration)
+	if d <= 0 {
+		return
+	}
+	if err := n.banPrefix(p, d, reason); err != nil {
+		n.log.warn("automatic address ban failed", "prefix", p.String(), "err", err)
+	}
+}
+
+// forgetStrikeLocked drops the tracked address whose latest strike is
+// oldest; the caller holds n.strikes.
+func (n *Node) forgetStrikeLocked(now time.Time) {
+	var oldest netip.Prefix
+	var at time.Time
+	for p, times := range n.strikes.m {
+		last := times[len(times)-1]
+		if now.Sub(last) >= n.s.IPBanWindow {
+			delete(n.strikes.m, p)
+			continue
+		}
+		if at.IsZero() || last.Before(at) {
+			oldest, at = p, last
+		}
+	}
+	if len(n.strikes.m) >= maxStrikeAddrs {
+		delete(n.strikes.m, oldest)
+	}
+}
+
+// mustConnectIn reports whether a must-connect peer's configured address,
+// or the address it is connected from, lies inside p.
+func (n *Node) mustConnectIn(p netip.Prefix) bool {
+	for _, a := range n.set.MustConnect() {
+		if ap, isIP := a.AddrPort(); isIP && p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	for _, st := range n.set.Peers() {
+		if st.MustConnect && p.Contains(st.Remote.Addr()) {
+			return true
+		}
+	}
+	return false
 }
 
 // dial connects to addr (whose ID may be zero: then the identity is learned

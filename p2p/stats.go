@@ -15,6 +15,7 @@ import (
 // nodeCounters are the node's running totals.
 type nodeCounters struct {
 	delivered            atomic.Uint64
+	discarded            atomic.Uint64
 	malformed            atomic.Uint64
 	violations           atomic.Uint64
 	rateExcess           atomic.Uint64
@@ -132,13 +133,16 @@ type TopicStats struct {
 
 // Stats is a snapshot for metrics and status lines.
 type Stats struct {
-	Inbound, Outbound                int
-	MustConnectUp, MustConnectTotal  int
-	BookSize                         int
-	Bans                             int
-	Topics                           []TopicStats
-	BytesIn, BytesOut                uint64
-	Delivered                        uint64
+	Inbound, Outbound               int
+	MustConnectUp, MustConnectTotal int
+	BookSize                        int
+	Bans                            int
+	Topics                          []TopicStats
+	BytesIn, BytesOut               uint64
+	Delivered                       uint64
+	// Discarded counts messages from peers that were never admitted
+	// (refused or banned at setup): dropped unread, their credit returned.
+	Discarded                        uint64
 	Malformed, Violations            uint64
 	RateExcess                       uint64
 	Dials, DialFailures              uint64
@@ -173,7 +177,7 @@ func (n *Node) Stats() Stats {
 	s := Stats{
 		Inbound: c.Inbound, Outbound: c.Outbound, MustConnectUp: c.MustConnectUp, MustConnectTotal: c.MustConnectTotal,
 		BookSize: n.book.Len(), Bans: len(n.book.Bans()),
-		Delivered: n.st.delivered.Load(), Malformed: n.st.malformed.Load(), Violations: n.st.violations.Load(),
+		Delivered: n.st.delivered.Load(), Discarded: n.st.discarded.Load(), Malformed: n.st.malformed.Load(), Violations: n.st.violations.Load(),
 		RateExcess: n.st.rateExcess.Load(), Dials: n.st.dials.Load(), DialFailures: n.st.dialFailures.Load(),
 		GossipOriginated: n.st.gossipOriginated.Load(), GossipReceived: n.st.gossipReceived.Load(),
 		GossipDuplicates: n.st.gossipDuplicates.Load(), GossipIgnored: n.st.gossipIgnored.Load(),

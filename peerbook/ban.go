@@ -3,15 +3,17 @@ package peerbook
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
 )
 
-// Ban is one ban in force, by peer ID or by IP (the other is zero).
+// Ban is one ban in force, by peer ID or by IP prefix (the other is zero).
+// A ban of one address has a full-length Prefix (/32 or /128).
 type Ban struct {
 	ID     crypto.ID
-	IP     netip.Addr
+	Prefix netip.Prefix
 	Until  time.Time
 	Reason string
 }
@@ -42,13 +44,50 @@ func (b *Book) BanIP(ip netip.Addr, d time.Duration, reason string) error {
 	if !ip.IsValid() {
 		return fmt.Errorf("%w: invalid IP", ErrInvalidAddress)
 	}
+	ip = normIP(ip)
+	return b.BanPrefix(netip.PrefixFrom(ip, ip.BitLen()), d, reason)
+}
+
+// BanPrefix bans every address inside p (IPv4-mapped IPv6 counts as IPv4)
+// for d, like Ban. p is masked to its prefix; it must be at least
+// MinBanPrefixBits4 bits long for IPv4 and MinBanPrefixBits6 for IPv6.
+// Bans of different prefixes are independent: an address is banned while
+// any prefix holding it is.
+func (b *Book) BanPrefix(p netip.Prefix, d time.Duration, reason string) error {
+	p, err := NormPrefix(p)
+	if err != nil {
+		return err
+	}
 	if err := checkBanDuration(d); err != nil {
 		return err
 	}
 	now := b.cfg.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return addBan(b.mu.ipBans, normIP(ip), banInfo{now.Add(d), truncate(reason, maxReasonLen)}, now, b.touch)
+	err = addBan(b.mu.ipBans, p, banInfo{now.Add(d), truncate(reason, maxReasonLen)}, now, b.touch)
+	b.ipBanLensLocked()
+	return err
+}
+
+// NormPrefix returns p as the book keeps it: an IPv4-mapped IPv6 prefix
+// as IPv4, masked, without a zone. It refuses an invalid prefix and one
+// broader than MinBanPrefixBits4 (IPv4) or MinBanPrefixBits6 (IPv6).
+func NormPrefix(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() {
+		return netip.Prefix{}, fmt.Errorf("%w: invalid IP prefix", ErrInvalidAddress)
+	}
+	addr, bits := p.Addr().WithZone(""), p.Bits()
+	if addr.Is4In6() {
+		if bits < 96 {
+			return netip.Prefix{}, fmt.Errorf("%w: IPv4-mapped prefix %s is shorter than /96", ErrInvalidAddress, p)
+		}
+		addr, bits = addr.Unmap(), bits-96
+	}
+	if addr.Is4() && bits < MinBanPrefixBits4 || !addr.Is4() && bits < MinBanPrefixBits6 {
+		return netip.Prefix{}, fmt.Errorf("%w: prefix %s is too broad to ban (at least /%d for IPv4, /%d for IPv6)",
+			ErrInvalidAddress, p, MinBanPrefixBits4, MinBanPrefixBits6)
+	}
+	return netip.PrefixFrom(addr, bits).Masked(), nil
 }
 
 func checkBanDuration(d time.Duration) error {
@@ -113,14 +152,28 @@ func (b *Book) Unban(id crypto.ID) bool {
 	return ok
 }
 
-// UnbanIP lifts the ban on ip and reports whether there was one.
+// UnbanIP lifts the ban on ip alone (not a broader prefix holding it) and
+// reports whether there was one.
 func (b *Book) UnbanIP(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	ip = normIP(ip)
+	return b.UnbanPrefix(netip.PrefixFrom(ip, ip.BitLen()))
+}
+
+// UnbanPrefix lifts the ban on exactly p and reports whether there was one.
+func (b *Book) UnbanPrefix(p netip.Prefix) bool {
+	p, err := NormPrefix(p)
+	if err != nil {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ip = normIP(ip)
-	_, ok := b.mu.ipBans[ip]
-	delete(b.mu.ipBans, ip)
+	_, ok := b.mu.ipBans[p]
+	delete(b.mu.ipBans, p)
 	if ok {
+		b.ipBanLensLocked()
 		b.touch()
 	}
 	return ok
@@ -135,13 +188,15 @@ func (b *Book) IsBanned(id crypto.ID) bool {
 	return ok && ban.until.After(now)
 }
 
-// IsIPBanned reports whether ip is banned now.
+// IsIPBanned reports whether ip is banned now, alone or by a prefix.
 func (b *Book) IsIPBanned(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
 	now := b.cfg.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ban, ok := b.mu.ipBans[normIP(ip)]
-	return ok && ban.until.After(now)
+	return b.ipBannedLocked(normIP(ip), now)
 }
 
 // Bans lists the bans in force, ID bans first, in no particular order
@@ -156,9 +211,9 @@ func (b *Book) Bans() []Ban {
 			out = append(out, Ban{ID: id, Until: v.until, Reason: v.reason})
 		}
 	}
-	for ip, v := range b.mu.ipBans {
+	for p, v := range b.mu.ipBans {
 		if v.until.After(now) {
-			out = append(out, Ban{IP: ip, Until: v.until, Reason: v.reason})
+			out = append(out, Ban{Prefix: p, Until: v.until, Reason: v.reason})
 		}
 	}
 	return out
@@ -171,14 +226,85 @@ func (b *Book) isBannedLocked(id crypto.ID, ip netip.Addr, now time.Time) bool {
 			return true
 		}
 	}
-	if ip.IsValid() && len(b.mu.ipBans) > 0 {
-		if ban, ok := b.mu.ipBans[ip]; ok && ban.until.After(now) {
+	return ip.IsValid() && b.ipBannedLocked(ip, now)
+}
+
+// ipBannedLocked reports whether the normalised ip is inside a prefix
+// banned at now. It looks up one prefix per length in use, so it costs at
+// most 33 (IPv4) or 129 (IPv6) map lookups and usually one or two.
+func (b *Book) ipBannedLocked(ip netip.Addr, now time.Time) bool {
+	if len(b.mu.ipBans) == 0 {
+		return false
+	}
+	lens := b.mu.ipBanLens6
+	if ip.Is4() {
+		lens = b.mu.ipBanLens4
+	}
+	for _, bits := range lens {
+		p, err := ip.Prefix(int(bits))
+		if err != nil {
+			continue
+		}
+		if ban, ok := b.mu.ipBans[p]; ok && ban.until.After(now) {
 			return true
 		}
 	}
 	return false
 }
 
+// ipBanLensLocked recomputes the prefix lengths in use after ipBans
+// changed. It is O(IP bans), and bans change rarely.
+func (b *Book) ipBanLensLocked() {
+	var seen4 [33]bool
+	var seen6 [129]bool
+	for p := range b.mu.ipBans {
+		if p.Addr().Is4() {
+			seen4[p.Bits()] = true
+		} else {
+			seen6[p.Bits()] = true
+		}
+	}
+	b.mu.ipBanLens4, b.mu.ipBanLens6 = b.mu.ipBanLens4[:0], b.mu.ipBanLens6[:0]
+	for i, ok := range seen4 {
+		if ok {
+			b.mu.ipBanLens4 = append(b.mu.ipBanLens4, uint8(i))
+		}
+	}
+	for i, ok := range seen6 {
+		if ok {
+			b.mu.ipBanLens6 = append(b.mu.ipBanLens6, uint8(i))
+		}
+	}
+}
+
 func (b *Book) bannedLocked(e *entry, now time.Time) bool {
 	return b.isBannedLocked(e.addr.ID, e.ip, now)
+}
+
+// ParseBanPrefix parses what an IP ban is written as: an address
+// ("192.0.2.7", "2001:db8::1") for itself alone, or a CIDR prefix
+// ("192.0.2.0/24"), and normalises it as NormPrefix does.
+func ParseBanPrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%w: %v", ErrInvalidAddress, err)
+		}
+		return NormPrefix(p)
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%w: %v", ErrInvalidAddress, err)
+	}
+	ip = normIP(ip)
+	return NormPrefix(netip.PrefixFrom(ip, ip.BitLen()))
+}
+
+// banPrefixString writes p as ParseBanPrefix reads it: a single address
+// without "/bits", so files stay readable by older versions.
+func banPrefixString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
 }

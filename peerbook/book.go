@@ -38,8 +38,10 @@ type Book struct {
 		count      [3]int               // entries per table
 		protected  map[crypto.ID]*entry // must-connect entries, outside the tables
 		bans       map[crypto.ID]banInfo
-		ipBans     map[netip.Addr]banInfo
-		pexOut     map[crypto.ID]time.Time // outstanding PEX requests: deadline
+		ipBans     map[netip.Prefix]banInfo // masked, IPv4 unmapped
+		ipBanLens4 []uint8                  // prefix lengths in ipBans, IPv4
+		ipBanLens6 []uint8                  // and IPv6, ascending
+		pexOut     map[crypto.ID]time.Time  // outstanding PEX requests: deadline
 		rng        *rand.Rand
 		gen        uint64 // bumped by every change worth saving
 		closed     bool
@@ -84,7 +86,8 @@ func (b *Book) reset() {
 	m.count = [3]int{}
 	m.protected = make(map[crypto.ID]*entry)
 	m.bans = make(map[crypto.ID]banInfo)
-	m.ipBans = make(map[netip.Addr]banInfo)
+	m.ipBans = make(map[netip.Prefix]banInfo)
+	m.ipBanLens4, m.ipBanLens6 = nil, nil
 	m.pexOut = make(map[crypto.ID]time.Time)
 }
 

@@ -34,6 +34,7 @@ func FuzzLoad(f *testing.F) {
 		`{"version":1,` + secret + `,"entries":[],"bans":[]}`,
 		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@11.1.1.1:1","tried":true,"failures":3,"protected":true}]}`,
 		`{"version":1,` + secret + `,"entries":[{},{},{}],"bans":[{"ip":"::ffff:1.2.3.4","until":"2999-01-01T00:00:00Z"}]}`,
+		`{"version":1,` + secret + `,"entries":[],"bans":[{"ip":"10.1.0.0/16","until":"2999-01-01T00:00:00Z"},{"ip":"2001:db8::/32","until":"2999-01-01T00:00:00Z"},{"ip":"1.0.0.0/1","until":"2999-01-01T00:00:00Z"},{"ip":"::ffff:1.2.3.0/120","until":"2999-01-01T00:00:00Z"}]}`,
 		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@[2a01::1]:65535","meta":{"topics":"AAEC"}}]}`,
 		`{"version":1,` + secret + `,"x":{"y":[[[[]]]]},"entries":[]}`,
 		`{"version":1,` + secret + `,"entries":[]} trailing`,

@@ -7,11 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
@@ -110,7 +110,9 @@ func Open(path string, cfg Config) (*Book, *LoadReport, error) {
 // readBounded reads a regular file of at most MaxFileSize bytes. Larger or
 // irregular files are corrupt.
 func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a named pipe must not wait for a writer; the
+	// type check below then refuses it. It changes nothing for a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -204,18 +206,19 @@ func (b *Book) build(d *decodedFile, now time.Time) (entries, bans, dropped int)
 			}
 			m.bans[id] = ban
 		case fb.IP != "" && fb.ID == "" && len(m.ipBans) < MaxBans:
-			ip, err := netip.ParseAddr(fb.IP)
+			p, err := ParseBanPrefix(fb.IP)
 			if err != nil {
 				dropped++
 				continue
 			}
-			m.ipBans[normIP(ip)] = ban
+			m.ipBans[p] = ban
 		default:
 			dropped++
 			continue
 		}
 		bans++
 	}
+	b.ipBanLensLocked()
 	return entries, bans, dropped
 }
 
@@ -322,6 +325,7 @@ func (b *Book) marshal(now time.Time) ([]byte, uint64, error) {
 	m := &b.mu
 	pruneBans(m.bans, now)
 	pruneBans(m.ipBans, now)
+	b.ipBanLensLocked()
 	gen := m.gen
 	snap := make([]entry, 0, len(m.byID))
 	for _, e := range m.byID {
@@ -331,8 +335,8 @@ func (b *Book) marshal(now time.Time) ([]byte, uint64, error) {
 	for id, v := range m.bans {
 		bans = append(bans, fileBan{ID: id.String(), Until: v.until, Reason: v.reason})
 	}
-	for ip, v := range m.ipBans {
-		bans = append(bans, fileBan{IP: ip.String(), Until: v.until, Reason: v.reason})
+	for p, v := range m.ipBans {
+		bans = append(bans, fileBan{IP: banPrefixString(p), Until: v.until, Reason: v.reason})
 	}
 	b.mu.Unlock()
 

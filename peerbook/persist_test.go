@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +60,9 @@ func populate(t testing.TB, b *Book, clk *fakeClock) {
 	if err := b.BanIP(netip.MustParseAddr("2a01::7"), 2*time.Hour, "flood"); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.BanPrefix(netip.MustParsePrefix("30.7.0.0/16"), 3*time.Hour, "sybils"); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Ban(idN(4), time.Second, "short"); err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +108,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	cfg.Rand = seeded(99) // a different generator: the secret must come from the file
 	b2, rep := openTestBook(t, path, cfg)
 	defer b2.Close()
-	if rep.Origin != OriginFile || rep.Entries != len(before) || rep.Bans != 2 || rep.Dropped != 0 || len(rep.Problems) != 0 {
-		t.Fatalf("report %+v, want %d entries and 2 bans", rep, len(before))
+	if rep.Origin != OriginFile || rep.Entries != len(before) || rep.Bans != 3 || rep.Dropped != 0 || len(rep.Problems) != 0 {
+		t.Fatalf("report %+v, want %d entries and 3 bans", rep, len(before))
 	}
 	if b2.secret != b.secret {
 		t.Fatal("secret not restored")
@@ -120,7 +124,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Fatalf("%s moved from %v to %d/%d", id.Short(), p, e.table, e.pos)
 		}
 	}
-	if !b2.IsBanned(idN(3)) || !b2.IsIPBanned(netip.MustParseAddr("2a01::7")) || b2.IsBanned(idN(4)) {
+	if !b2.IsBanned(idN(3)) || !b2.IsIPBanned(netip.MustParseAddr("2a01::7")) || b2.IsBanned(idN(4)) ||
+		!b2.IsIPBanned(netip.MustParseAddr("30.7.200.1")) || b2.IsIPBanned(netip.MustParseAddr("30.8.0.1")) {
 		t.Fatal("bans not restored")
 	}
 	// Backoff survives: entries with failures are not picked until their time.
@@ -477,5 +482,55 @@ func TestRun(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenFIFO: a named pipe as the book file (or its backup) is treated as
+// a corrupt file, moved aside, and the book starts empty; opening it must
+// not wait for a writer. The bound only detects a hang.
+func TestOpenFIFO(t *testing.T) {
+	for _, which := range []string{"file", "backup"} {
+		t.Run(which, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "peerbook.json")
+			fifo := path
+			if which == "backup" {
+				fifo = path + backupSuffix
+				if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				b   *Book
+				rep *LoadReport
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				b, rep, err := Open(path, testConfig(newClock()))
+				done <- result{b, rep, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(20 * time.Second):
+				if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					w.Close() // let the blocked open return, so the goroutine ends
+				}
+				if r = <-done; r.b != nil {
+					r.b.Close()
+				}
+				t.Fatal("Open blocked on a named pipe")
+			}
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			defer r.b.Close()
+			if r.rep.Origin != OriginEmpty || len(r.rep.Problems) == 0 {
+				t.Fatalf("report %+v", r.rep)
+			}
+		})
 	}
 }

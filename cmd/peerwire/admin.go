@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
 )
 
@@ -66,11 +71,28 @@ func (c *adminClient) setup(lookup lookupEnvFunc) error {
 
 // get fetches path and decodes its JSON into out; it returns the raw body too.
 func (c *adminClient) get(ctx context.Context, path string, out any) ([]byte, error) {
+	return c.call(ctx, http.MethodGet, path, nil, http.StatusOK, out)
+}
+
+// call sends one request (body, if any, as JSON) and decodes a JSON answer
+// with status want into out (if not nil); it returns the raw body too.
+func (c *adminClient) call(ctx context.Context, method, path string, body any, want int, out any) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.addr, "/")+path, nil)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.addr, "/")+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -82,21 +104,23 @@ func (c *adminClient) get(ctx context.Context, path string, out any) ([]byte, er
 		return nil, fmt.Errorf("admin API: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminResponse))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminResponse))
 	if err != nil {
 		return nil, fmt.Errorf("admin API: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		var e httpapi.Error
-		if json.Unmarshal(body, &e) == nil && e.Code != "" {
+		if json.Unmarshal(raw, &e) == nil && e.Code != "" {
 			return nil, fmt.Errorf("admin API: %s: %s (%s)", resp.Status, e.Message, e.Code)
 		}
 		return nil, fmt.Errorf("admin API: %s", resp.Status)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return nil, fmt.Errorf("admin API: bad answer: %w", err)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, fmt.Errorf("admin API: bad answer: %w", err)
+		}
 	}
-	return body, nil
+	return raw, nil
 }
 
 // adminCommand parses the common flags (plus extra ones) and fetches path.
@@ -193,7 +217,7 @@ func runBans(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tIP\tUNTIL\tREASON")
 	for _, b := range bans {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(b.ID), dash(b.IP), stamp(b.Until), b.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(b.ID), dash(b.IP+b.Prefix), stamp(b.Until), b.Reason)
 	}
 	fmt.Fprintf(tw, "%d bans\n", len(bans))
 	return tw.Flush()
@@ -218,4 +242,111 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// banTarget classifies the argument of "ban" and "unban": a peer ID, an
+// IP address or a CIDR prefix, as the admin API takes them.
+func banTarget(arg string) (httpapi.BanRequest, error) {
+	switch {
+	case arg == "":
+		return httpapi.BanRequest{}, usageError{errors.New("missing the peer ID, IP address or CIDR prefix to ban")}
+	case strings.Contains(arg, "/"):
+		if _, err := netip.ParsePrefix(arg); err != nil {
+			return httpapi.BanRequest{}, usageError{fmt.Errorf("%q: not a CIDR prefix: %v", arg, err)}
+		}
+		return httpapi.BanRequest{Prefix: arg}, nil
+	}
+	if _, err := crypto.ParseID(arg); err == nil {
+		return httpapi.BanRequest{ID: arg}, nil
+	}
+	if _, err := netip.ParseAddr(arg); err == nil {
+		return httpapi.BanRequest{IP: arg}, nil
+	}
+	return httpapi.BanRequest{}, usageError{fmt.Errorf("%q: want a peer ID (%d hex digits), an IP address or a CIDR prefix", arg, 2*crypto.IDLen)}
+}
+
+// parseTargetCommand parses "peerwire <name> <target> [flags]" (the target
+// may also follow the flags): the admin flags plus extra ones, the
+// environment for the admin flags, and exactly one target.
+func parseTargetCommand(name, intro string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*adminClient, string, error) {
+	envFlags := map[string]bool{"admin": true, "admin-token-file": true}
+	define := func() (*flag.FlagSet, *adminClient) {
+		fs := newSomeEnvFlagSet(name, intro, stderr, envFlags)
+		c := defineAdminFlags(fs)
+		if extra != nil {
+			extra(fs)
+		}
+		return fs, c
+	}
+	// A first pass finds the target among the flags; the second parses the
+	// flags alone, with the environment.
+	probe, _ := define()
+	probe.SetOutput(io.Discard)
+	probe.Usage = func() {}
+	target := ""
+	flagArgs := args
+	if err := probe.Parse(args); err == nil && probe.NArg() > 0 {
+		target = probe.Arg(0)
+		rest := probe.Args()
+		flagArgs = append(append([]string(nil), args[:len(args)-len(rest)]...), rest[1:]...)
+	}
+	fs, c := define()
+	if err := parseFlagsEnv(fs, flagArgs, os.LookupEnv, envFlags); err != nil {
+		return nil, "", err
+	}
+	if err := c.setup(os.LookupEnv); err != nil {
+		return nil, "", err
+	}
+	return c, target, nil
+}
+
+func runBan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var d time.Duration
+	var reason string
+	c, target, err := parseTargetCommand("ban", "Bans a peer ID, an IP address or a CIDR prefix on a running node (admin API): peerwire ban <ID|IP|CIDR> -for 24h -reason why",
+		args, stderr, func(fs *flag.FlagSet) {
+			fs.DurationVar(&d, "for", 24*time.Hour, "how long the ban lasts (at most "+p2p.MaxBanDuration.String()+")")
+			fs.StringVar(&reason, "reason", "", "why, kept with the ban (at most 256 bytes)")
+		})
+	if err != nil {
+		return err
+	}
+	req, err := banTarget(target)
+	if err != nil {
+		return err
+	}
+	if d <= 0 || d > p2p.MaxBanDuration {
+		return flagError("for", "%v: want a duration in (0, %v]", d, p2p.MaxBanDuration)
+	}
+	if len(reason) > 256 {
+		return flagError("reason", "%d bytes: at most 256", len(reason))
+	}
+	req.Duration, req.Reason = d.String(), reason
+	var ban httpapi.Ban
+	body, err := c.call(ctx, http.MethodPost, "/bans", req, http.StatusCreated, &ban)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "banned %s until %s: %s\n", dash(ban.ID+ban.IP+ban.Prefix), stamp(ban.Until), ban.Reason)
+	return err
+}
+
+func runUnban(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, target, err := parseTargetCommand("unban", "Lifts a ban on a peer ID, an IP address or a CIDR prefix on a running node (admin API): peerwire unban <ID|IP|CIDR>",
+		args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := banTarget(target); err != nil {
+		return err
+	}
+	if _, err := c.call(ctx, http.MethodDelete, "/bans/"+target, nil, http.StatusNoContent, nil); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "unbanned %s\n", target)
+	return err
 }

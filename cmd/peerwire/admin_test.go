@@ -8,6 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/p2p"
+	"github.com/peerwire/peerwire/p2p/httpapi"
 )
 
 // TestAdminClientEnv: the admin clients take the address and token from
@@ -48,5 +53,81 @@ func TestAdminClientEnv(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "0 peers") || !strings.Contains(out.String(), "0 entries") || !strings.Contains(out.String(), "[]") {
 		t.Fatalf("output %s", out.String())
+	}
+}
+
+// TestBanCommands: "peerwire ban" bans a peer ID, an IP address or a CIDR
+// prefix on a real node through its admin API (target before or after the
+// flags), "peerwire bans" lists them, and "peerwire unban" lifts them; bad
+// targets and durations are usage errors naming what is wrong.
+func TestBanCommands(t *testing.T) {
+	id, err := crypto.IdentityFromSeed(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := p2p.New(p2p.Config{Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "cli-test",
+		Topics: []p2p.TopicConfig{{ID: 1, Name: "t"}}, ChurnInterval: -1, StatusInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop(context.Background())
+	srv := httptest.NewServer(httpapi.New(n, httpapi.Options{}))
+	defer srv.Close()
+	admin := strings.TrimPrefix(srv.URL, "http://")
+	peer := strings.Repeat("ab", crypto.IDLen)
+	runOK := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append(args, "-admin", admin), &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	if out := runOK("ban", peer, "-for", "2h", "-reason", "spam"); !strings.Contains(out, "banned "+peer) || !strings.Contains(out, "spam") {
+		t.Fatalf("ban ID: %s", out)
+	}
+	if out := runOK("ban", "-reason", "flood", "192.0.2.7"); !strings.Contains(out, "banned 192.0.2.7") {
+		t.Fatalf("ban IP: %s", out)
+	}
+	runOK("ban", "198.51.100.0/24")
+	list := runOK("bans")
+	for _, want := range []string{peer, "192.0.2.7", "198.51.100.0/24", "3 bans"} {
+		if !strings.Contains(list, want) {
+			t.Fatalf("bans output lacks %q:\n%s", want, list)
+		}
+	}
+	if !n.Bans()[0].Until.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("bans %+v", n.Bans())
+	}
+	for _, target := range []string{peer, "192.0.2.7", "198.51.100.0/24"} {
+		if out := runOK("unban", target); !strings.Contains(out, "unbanned "+target) {
+			t.Fatalf("unban %s: %s", target, out)
+		}
+	}
+	if len(n.Bans()) != 0 {
+		t.Fatalf("bans left %+v", n.Bans())
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"ban"}, 2, "missing"},
+		{[]string{"ban", "nonsense"}, 2, "nonsense"},
+		{[]string{"ban", "10.0.0.0/33"}, 2, "CIDR"},
+		{[]string{"ban", peer, "-for", "0s"}, 2, "-for"},
+		{[]string{"ban", peer, "-for", "2000h"}, 2, "-for"},
+		{[]string{"ban", peer, "extra"}, 2, "extra"},
+		{[]string{"ban", "0.0.0.0/0"}, 1, "bad_prefix"},
+		{[]string{"unban", "192.0.2.8"}, 1, "not_banned"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(tc.args, "-admin", admin), &out, &errb)
+		if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errb.String(), tc.code, tc.want)
+		}
 	}
 }

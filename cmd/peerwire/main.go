@@ -28,6 +28,8 @@ func commands() []command {
 		{"peers", "list a running node's connected peers (admin API)", runPeers},
 		{"book", "list a running node's peer book (admin API)", runBook},
 		{"bans", "list a running node's bans (admin API)", runBans},
+		{"ban", "ban a peer ID, IP address or CIDR prefix on a running node (admin API)", runBan},
+		{"unban", "lift a ban on a running node (admin API)", runUnban},
 		{"demo", "run a local network on loopback and check what happened", runDemo},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,6 +73,26 @@ func TestUnknownCommand(t *testing.T) {
 	for _, c := range commands() {
 		if !strings.Contains(out.String(), c.name) {
 			t.Errorf("help lacks %s", c.name)
+		}
+	}
+}
+
+// TestREADMEListsCommands: every command and every admin API endpoint the
+// binary serves is documented in the README.
+func TestREADMEListsCommands(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, c := range commands() {
+		if !regexp.MustCompile(`peerwire ` + c.name + `\b`).MatchString(readme) {
+			t.Errorf("README does not mention \"peerwire %s\"", c.name)
+		}
+	}
+	for _, s := range []string{"`POST /bans`", "`DELETE /bans/{target}`", `"prefix"`, `"ip"`, "BanIP", "IPBanAfter", "`-for`", "`-reason`"} {
+		if !strings.Contains(readme, s) {
+			t.Errorf("README does not document %s", s)
 		}
 	}
 }

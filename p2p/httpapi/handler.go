@@ -7,17 +7,25 @@
 //	DELETE /peers/{id}        disconnect (?must_connect=false also stops redialing it)
 //	GET    /book              the peer book
 //	GET    /bans              bans in force
-//	POST   /bans              ban {"id":...,"duration":"1h","reason":...}
-//	DELETE /bans/{id}         lift a ban
+//	POST   /bans              ban {"id":...} or {"ip":...} or {"prefix":"CIDR"}, with "duration":"1h","reason":...
+//	DELETE /bans/{target}     lift a ban: a peer ID, an IP address or a CIDR prefix (/bans/192.0.2.0/24)
 //	GET    /healthz           liveness, never behind the token
 //	GET    /metrics           Prometheus text format, when Options.Metrics is set
 //
 // Every answer is JSON (except /metrics); errors are {"code","message"}
 // with a matching status: 400 for a bad body, ID or parameter, 401 for a
-// missing or wrong token, 403 for an address the filters refuse, 404 for an
-// unknown peer, ban or path, 405 for a wrong method, 409 for a conflict
-// (already connected, banned), 502 when a dial fails, 503 when the node is
-// stopped.
+// missing or wrong token, 403 for an address the filters refuse or a
+// request a web page may have forged (below), 404 for an unknown peer, ban
+// or path, 405 for a wrong method, 409 for a conflict (already connected,
+// banned), 415 for a body that is not declared application/json, 502 when
+// a dial fails, 503 when the node is stopped.
+//
+// Web pages cannot drive the API: request bodies must be sent as
+// Content-Type application/json; a request whose Origin is not the API's
+// own, or whose Sec-Fetch-Site is cross-site or same-site, is refused
+// (forbidden_origin); and without a token, a request whose Host is not
+// localhost or a loopback address is refused (forbidden_host), which
+// defeats DNS rebinding.
 //
 // The package does not import Prometheus: pass metrics.Handler(node) from
 // github.com/peerwire/peerwire/p2p/metrics as Options.Metrics.
@@ -30,7 +38,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -48,7 +60,7 @@ const (
 	// DefaultDialTimeout bounds POST /peers when Options.DialTimeout is zero.
 	DefaultDialTimeout = 15 * time.Second
 	// MaxBanDuration is the longest ban POST /bans accepts.
-	MaxBanDuration = peerset.MaxBanDuration
+	MaxBanDuration = p2p.MaxBanDuration
 )
 
 // Options configures the handler. The zero value serves every endpoint but
@@ -83,12 +95,12 @@ func New(n *p2p.Node, opts Options) http.Handler {
 	mux.Handle("GET /book", a.auth(a.book))
 	mux.Handle("GET /bans", a.auth(a.listBans))
 	mux.Handle("POST /bans", a.auth(a.ban))
-	mux.Handle("DELETE /bans/{id}", a.auth(a.unban))
+	mux.Handle("DELETE /bans/{target...}", a.auth(a.unban))
 	mux.Handle("GET /metrics", a.auth(a.metrics))
 	// Known paths with another method get a JSON 405; anything else a JSON 404.
 	for path, allow := range map[string]string{
 		"/healthz": "GET, HEAD", "/peers": "GET, HEAD, POST", "/peers/{id}": "GET, HEAD, DELETE",
-		"/book": "GET, HEAD", "/bans": "GET, HEAD, POST", "/bans/{id}": "DELETE", "/metrics": "GET, HEAD",
+		"/book": "GET, HEAD", "/bans": "GET, HEAD, POST", "/bans/{target...}": "DELETE", "/metrics": "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -98,7 +110,65 @@ func New(n *p2p.Node, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
-	return mux
+	return a.browserGuard(mux)
+}
+
+// browserGuard refuses what a web page can make a browser send to an API
+// on loopback: a request a page of another origin started (its Origin or
+// Sec-Fetch-Site header says so), and, without a token, one whose Host is
+// not a loopback name or address (a DNS name rebound to 127.0.0.1 by an
+// attacker). Writes also need a JSON Content-Type (see decode), which no
+// cross-site form or "simple" request can carry without a CORS preflight,
+// and the API answers no preflight.
+func (a *api) browserGuard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.opts.Token == "" && !isLoopbackHost(r.Host) {
+			writeError(w, http.StatusForbidden, "forbidden_host",
+				fmt.Sprintf("Host %q is not a loopback name or address; without a token the API answers only localhost, 127.0.0.0/8 and ::1", clip(r.Host)))
+			return
+		}
+		if why := crossSite(r); why != "" {
+			writeError(w, http.StatusForbidden, "forbidden_origin", why)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// isLoopbackHost reports whether a Host header (with or without a port)
+// names "localhost" or a loopback IP address.
+func isLoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// crossSite says why r came from a page of another origin, or "" when it
+// did not: a Sec-Fetch-Site other than same-origin or none (direct
+// navigation), or an Origin whose host and port are not the request's Host.
+// Clients other than browsers send neither header.
+func crossSite(r *http.Request) string {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Sprintf("request from another site (Sec-Fetch-Site: %s) refused", clip(site))
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return ""
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, r.Host) {
+		return fmt.Sprintf("request from origin %q refused: only same-origin requests are served", clip(origin))
+	}
+	return ""
 }
 
 // auth wraps h with the bearer-token check when a token is configured.
@@ -131,9 +201,15 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, Error{Code: code, Message: msg})
 }
 
-// decode reads one JSON object of at most MaxBodyBytes into v, refusing
+// decode checks that the body is declared as JSON (Content-Type
+// application/json, parameters allowed) and reads one JSON object of at most MaxBodyBytes into v, refusing
 // unknown fields and trailing data. It writes the error answer itself.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type %q: a request body must be application/json", clip(r.Header.Get("Content-Type"))))
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -343,18 +419,55 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	id, err := crypto.ParseID(req.ID)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits`, clip(req.ID), 2*crypto.IDLen))
+	given := 0
+	for _, f := range []string{req.ID, req.IP, req.Prefix} {
+		if f != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		writeError(w, http.StatusBadRequest, "bad_target", `give exactly one of "id", "ip" and "prefix"`)
 		return
+	}
+	var (
+		id     crypto.ID
+		prefix netip.Prefix
+		err    error
+	)
+	switch {
+	case req.ID != "":
+		if id, err = crypto.ParseID(req.ID); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits`, clip(req.ID), 2*crypto.IDLen))
+			return
+		}
+		if id == a.n.ID() {
+			writeError(w, http.StatusBadRequest, "self", "that is this node's own ID")
+			return
+		}
+	case req.IP != "":
+		ip, perr := netip.ParseAddr(req.IP)
+		if perr == nil {
+			prefix, err = peerbook.NormPrefix(netip.PrefixFrom(ip, ip.BitLen()))
+		}
+		if perr != nil || err != nil {
+			writeError(w, http.StatusBadRequest, "bad_ip", fmt.Sprintf(`"ip" %q: want an IPv4 or IPv6 address`, clip(req.IP)))
+			return
+		}
+	default:
+		p, perr := netip.ParsePrefix(req.Prefix)
+		if perr == nil {
+			p, perr = peerbook.NormPrefix(p)
+		}
+		if perr != nil {
+			writeError(w, http.StatusBadRequest, "bad_prefix", fmt.Sprintf(`"prefix" %q: want a CIDR prefix, at least /%d for IPv4 and /%d for IPv6`,
+				clip(req.Prefix), peerbook.MinBanPrefixBits4, peerbook.MinBanPrefixBits6))
+			return
+		}
+		prefix = p
 	}
 	d, err := time.ParseDuration(req.Duration)
 	if err != nil || d <= 0 || d > MaxBanDuration {
 		writeError(w, http.StatusBadRequest, "bad_duration", fmt.Sprintf(`"duration" %q: want a Go duration in (0, %v], e.g. "1h"`, clip(req.Duration), MaxBanDuration))
-		return
-	}
-	if id == a.n.ID() {
-		writeError(w, http.StatusBadRequest, "self", "that is this node's own ID")
 		return
 	}
 	if len(req.Reason) > 256 {
@@ -364,26 +477,43 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 	if req.Reason == "" {
 		req.Reason = "banned by operator"
 	}
-	if err := a.n.Ban(id, d, req.Reason); err != nil {
+	if prefix.IsValid() {
+		err = a.n.BanIP(prefix, d, req.Reason)
+	} else {
+		err = a.n.Ban(id, d, req.Reason)
+	}
+	if err != nil {
 		writeNodeError(w, err)
 		return
 	}
 	for _, b := range a.n.Bans() {
-		if b.ID == id {
+		if prefix.IsValid() && b.Prefix == prefix || !prefix.IsValid() && b.ID == id {
 			writeJSON(w, http.StatusCreated, banJSON(b))
 			return
 		}
 	}
-	writeJSON(w, http.StatusCreated, Ban{ID: id.String(), Reason: req.Reason})
+	writeJSON(w, http.StatusCreated, banJSON(peerbook.Ban{ID: id, Prefix: prefix, Reason: req.Reason}))
 }
 
+// unban lifts the ban named by the rest of the path: a peer ID, an IP
+// address, or a CIDR prefix (DELETE /bans/192.0.2.0/24).
 func (a *api) unban(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
+	target := r.PathValue("target")
+	if id, err := crypto.ParseID(target); err == nil {
+		if !a.n.Unban(id) {
+			writeError(w, http.StatusNotFound, "not_banned", "no ban on "+id.String())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if !a.n.Unban(id) {
-		writeError(w, http.StatusNotFound, "not_banned", "no ban on "+id.String())
+	p, err := peerbook.ParseBanPrefix(target)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_target", fmt.Sprintf("%q: want a peer ID (%d hex digits), an IP address or a CIDR prefix", clip(target), 2*crypto.IDLen))
+		return
+	}
+	if !a.n.UnbanIP(p) {
+		writeError(w, http.StatusNotFound, "not_banned", "no ban on "+p.String())
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -71,6 +71,9 @@ func (c client) do(method, path, body string) (int, http.Header, []byte) {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -249,7 +252,7 @@ func TestAPI(t *testing.T) {
 	}
 	api.expect("DELETE", "/bans/"+bID, "", 204, "", nil)
 	api.expect("DELETE", "/bans/"+bID, "", 404, "not_banned", nil)
-	api.expect("DELETE", "/bans/nope", "", 400, "bad_id", nil)
+	api.expect("DELETE", "/bans/nope", "", 400, "bad_target", nil)
 
 	// Methods and paths.
 	status, hdr, _ := api.do("PUT", "/peers", `{}`)

@@ -59,10 +59,12 @@ type BookEntry struct {
 	BanUntil    time.Time `json:"ban_until,omitzero"`
 }
 
-// Ban is a ban in force as GET /bans returns it.
+// Ban is a ban in force as GET /bans returns it: by ID, by one IP address
+// (IP), or by an IP prefix (Prefix, CIDR); the other two are empty.
 type Ban struct {
 	ID     string    `json:"id,omitempty"`
 	IP     string    `json:"ip,omitempty"`
+	Prefix string    `json:"prefix,omitempty"`
 	Until  time.Time `json:"until"`
 	Reason string    `json:"reason"`
 }
@@ -86,9 +88,12 @@ type DialResponse struct {
 	Connected bool `json:"connected"`
 }
 
-// BanRequest is the body of POST /bans.
+// BanRequest is the body of POST /bans: exactly one of ID (a peer), IP
+// (one address) and Prefix (a CIDR prefix, e.g. "192.0.2.0/24").
 type BanRequest struct {
-	ID       string `json:"id"`
+	ID       string `json:"id,omitempty"`
+	IP       string `json:"ip,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
 	Duration string `json:"duration"` // Go duration, e.g. "1h"
 	Reason   string `json:"reason"`
 }
@@ -149,8 +154,12 @@ func banJSON(b peerbook.Ban) Ban {
 	if !b.ID.IsZero() {
 		out.ID = b.ID.String()
 	}
-	if b.IP.IsValid() {
-		out.IP = b.IP.String()
+	switch {
+	case !b.Prefix.IsValid():
+	case b.Prefix.IsSingleIP():
+		out.IP = b.Prefix.Addr().String()
+	default:
+		out.Prefix = b.Prefix.String()
 	}
 	return out
 }
