@@ -84,6 +84,12 @@ type Config struct {
 	AllowPrivate bool
 	// AllowLoopback admits loopback addresses from PEX and inbound reports.
 	AllowLoopback bool
+	// AllowNetworkNames admits DNS names from PEX and inbound reports (and
+	// keeps such entries when a book file is loaded). Off by default: a name
+	// is checked only once it is resolved, at each dial, so a peer could
+	// otherwise point the node anywhere its resolver answers. Names the
+	// operator gives (bootstrap, manual, protected) are always admitted.
+	AllowNetworkNames bool
 
 	// ProbeInterval is how long after its last attempt an entry is due for a
 	// churn probe (default DefaultProbeInterval).

@@ -25,9 +25,10 @@ const (
 	IgnoreDuplicate               // ID already earlier in the same response
 	IgnoreBucketFull              // its slot holds a good entry
 	IgnoreBookFull                // the book is at MaxEntries with nothing to evict
+	IgnoreName                    // a DNS name, and Config.AllowNetworkNames is off
 )
 
-var ignoreNames = [...]string{"none", "invalid", "unroutable", "filtered", "self", "banned", "known", "duplicate", "bucket full", "book full"}
+var ignoreNames = [...]string{"none", "invalid", "unroutable", "filtered", "self", "banned", "known", "duplicate", "bucket full", "book full", "name"}
 
 // String returns a short lower-case description of the reason.
 func (r IgnoreReason) String() string {
