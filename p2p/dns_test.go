@@ -253,7 +253,7 @@ func TestDialNameChecks(t *testing.T) {
 			prepare: func(t *testing.T, hub *Node) { dial(t, hub, startNode(t, quietConfig(t, 2022))) },
 			want:    ErrFiltered},
 		{name: "outbound group", host: "group.example.org", answers: []string{"127.0.0.1"},
-			setup: func(t *testing.T, cfg *Config) { cfg.Peers.MaxOutboundPerGroup = 1 },
+			setup:   func(t *testing.T, cfg *Config) { cfg.Peers.MaxOutboundPerGroup = 1 },
 			prepare: func(t *testing.T, hub *Node) { dial(t, hub, startNode(t, quietConfig(t, 2023))) },
 			want:    ErrRefused},
 	} {

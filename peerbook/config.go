@@ -15,8 +15,11 @@ import (
 // its filter to it. Implementations must be safe for concurrent use and
 // should not block: the book calls them with its lock held.
 //
-// DNS-name addresses cannot be checked before they are resolved, so the book
-// passes them through; the dialer checks the resolved address.
+// A DNS-name address cannot be checked before it is resolved, so the book
+// never passes one to the filter: names reported by peers are refused
+// unless Config.AllowNetworkNames is set, and the node resolves a name once
+// at each dial, checks every address it resolves to (these rules, bans,
+// routability, caps) and dials exactly a checked address.
 type AddrFilter interface {
 	// AllowPEX reports whether an address of ip learned through PEX may
 	// enter the book, and if not, why.
