@@ -99,6 +99,12 @@ type Config struct {
 	Bootstrap []string
 	// MustConnect peers, "ID@host:port": dialed at start, redialed forever,
 	// exempt from caps, trimming, churn and automatic bans.
+	//
+	// Bootstrap and MustConnect hosts may be DNS names: the operator's names
+	// are always dialed, whatever Book.AllowNetworkNames says. Each dial
+	// resolves the name once and checks every address it resolves to (the
+	// filter's rules, IP bans, and for bootstrap peers the caps and the
+	// peer set's limits) before dialing exactly a checked address.
 	MustConnect []string
 
 	// Peers configures limits, watermarks and reputation (peerset.Config);
