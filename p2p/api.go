@@ -47,8 +47,11 @@ func (n *Node) Peer(id crypto.ID) (PeerInfo, bool) {
 }
 
 // Dial connects to addr ("ID@host:port", or "host:port" to learn and pin
-// the identity) and admits the peer as outbound. It returns when the peer
-// is admitted or the attempt failed; ctx bounds it.
+// the identity) and admits the peer as outbound. It returns the peer's ID
+// when the peer is admitted, or why the attempt failed; ctx bounds it. A
+// DNS name is resolved once (Config.Resolver, within ResolveTimeout) and
+// every address it resolves to must pass the filter, the IP bans and the
+// peer set's limits; the node then dials exactly a checked address.
 func (n *Node) Dial(ctx context.Context, addr string) (crypto.ID, error) {
 	a, err := crypto.ParseDialAddress(addr)
 	if err != nil {
@@ -60,18 +63,7 @@ func (n *Node) Dial(ctx context.Context, addr string) (crypto.ID, error) {
 		return crypto.ID{}, errStopped
 	}
 	defer n.wg.Done()
-	if err := n.dial(ctx, a, n.set.IsMustConnect(a.ID)); err != nil {
-		return crypto.ID{}, err
-	}
-	if a.ID.IsZero() {
-		// Learned at the handshake: find it among the peers by address.
-		for _, p := range n.Peers() {
-			if p.Remote == a.HostPort() {
-				return p.ID, nil
-			}
-		}
-	}
-	return a.ID, nil
+	return n.dial(ctx, a, dialCheck{origin: byOperator, must: n.set.IsMustConnect(a.ID)})
 }
 
 // AddMustConnect makes addr ("ID@host:port") a must-connect peer: kept in

@@ -103,6 +103,12 @@ type Config struct {
 	Bootstrap []string
 	// MustConnect peers, "ID@host:port": dialed at start, redialed forever,
 	// exempt from caps, trimming, churn and automatic bans.
+	//
+	// Bootstrap and MustConnect hosts may be DNS names: the operator's names
+	// are always dialed, whatever Book.AllowNetworkNames says. Each dial
+	// resolves the name once and checks every address it resolves to (the
+	// filter's rules, IP bans, and for bootstrap peers the caps and the
+	// peer set's limits) before dialing exactly a checked address.
 	MustConnect []string
 
 	// Peers configures limits, watermarks and reputation (peerset.Config);
@@ -111,8 +117,16 @@ type Config struct {
 	// Filter configures admission rules (filter.Config); its Now is set by the node.
 	Filter filter.Config
 	// Book configures the peer book (peerbook.Config); its Self, Now and
-	// Filter fields are set by the node.
+	// Filter fields are set by the node. Book.AllowNetworkNames is the
+	// operator's switch for DNS names learned from peers (off by default).
 	Book peerbook.Config
+
+	// Resolver looks up DNS names before a dial. It is wiring, like Logger:
+	// nil means net.DefaultResolver. Each dial of a name resolves it once,
+	// checks every address it returns and dials exactly a checked one.
+	Resolver Resolver
+	// ResolveTimeout bounds one name lookup. Default 5 s.
+	ResolveTimeout time.Duration
 
 	// HandshakeTimeout bounds a handshake. Default 5 s.
 	HandshakeTimeout time.Duration
@@ -290,6 +304,7 @@ func (c *Config) settings() (*settings, error) {
 	for _, d := range []dur{
 		{"HandshakeTimeout", &s.HandshakeTimeout, conn.DefaultHandshakeTimeout},
 		{"DialTimeout", &s.DialTimeout, DefaultDialTimeout},
+		{"ResolveTimeout", &s.ResolveTimeout, DefaultResolveTimeout},
 		{"FillInterval", &s.FillInterval, DefaultFillInterval},
 		{"PexInterval", &s.PexInterval, DefaultPexInterval},
 		{"ChurnInterval", &s.ChurnInterval, DefaultChurnInterval},
@@ -361,6 +376,9 @@ func (c *Config) settings() (*settings, error) {
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Resolver == nil {
+		s.Resolver = net.DefaultResolver
 	}
 	return s, nil
 }

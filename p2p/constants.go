@@ -42,6 +42,15 @@ const (
 	DefaultMaxOutbound = 10
 	// DefaultDialTimeout bounds one TCP dial.
 	DefaultDialTimeout = 5 * time.Second
+	// DefaultResolveTimeout bounds one DNS lookup before a dial: the stub
+	// resolver's own default per-query timeout (resolv.conf(5)); a lookup
+	// slower than that has failed.
+	DefaultResolveTimeout = 5 * time.Second
+	// maxResolvedAddrs is how many answers of one lookup are kept, checked
+	// and dialable; the rest are dropped unread. A peer address names one
+	// node, and 8 covers a dual-stack host with several interfaces while
+	// bounding the checks one dial costs.
+	maxResolvedAddrs = 8
 	// DefaultMaxConcurrentDials bounds dials in flight.
 	DefaultMaxConcurrentDials = 8
 	// DefaultDialRate is how many dials per second the node starts at most.

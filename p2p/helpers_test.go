@@ -221,9 +221,16 @@ type rawPeer struct {
 // beyond the node's own when given. It does not wait for n to admit it.
 func dialRaw(t testing.TB, n *Node, id *crypto.Identity, localIP string) (*rawPeer, error) {
 	t.Helper()
+	return dialRawAdvertising(t, n, id, localIP, nil)
+}
+
+// dialRawAdvertising is dialRaw with listen addresses in the peer's
+// handshake PeerMeta, as a peer advertises where to dial it.
+func dialRawAdvertising(t testing.TB, n *Node, id *crypto.Identity, localIP string, listen []string) (*rawPeer, error) {
+	t.Helper()
 	topics := append([]conn.TopicConfig(nil), n.s.connTopics...)
 	secure := &conn.SecureConfig{Identity: id, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
-		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(topics)}}
+		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(topics), ListenAddrs: listen}}
 	d := net.Dialer{Timeout: 5 * time.Second}
 	if localIP != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}

@@ -366,36 +366,29 @@ func (n *Node) mustConnectIn(p netip.Prefix) bool {
 }
 
 // dial connects to addr (whose ID may be zero: then the identity is learned
-// and pinned), runs the handshake and admits the peer.
-func (n *Node) dial(ctx context.Context, addr crypto.Address, must bool) error {
+// and pinned), runs the handshake and admits the peer; it returns the
+// peer's ID. An IP address is checked at once; a DNS name is resolved and
+// its addresses checked once a dial slot is free (see targets), and only
+// a checked address is dialed.
+func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (crypto.ID, error) {
 	if n.stopped() {
-		return errStopped
+		return crypto.ID{}, errStopped
 	}
 	if addr.ID == n.ID() {
-		return conn.ErrSelfConnection
+		return crypto.ID{}, conn.ErrSelfConnection
 	}
-	ap, isIP := addr.AddrPort()
-	if isIP {
-		if d := n.filter.CheckRules(ap.Addr()); !d.Allowed() {
-			return fmt.Errorf("%w: %s", ErrFiltered, d)
+	var targets []netip.AddrPort
+	if _, isIP := addr.AddrPort(); isIP {
+		var err error
+		if targets, err = n.targets(ctx, addr, c); err != nil {
+			return crypto.ID{}, err
 		}
-		if !must {
-			if d := n.filter.Check(ap.Addr(), filter.Outbound); !d.Allowed() {
-				return fmt.Errorf("%w: %s", ErrFiltered, d)
-			}
-		}
-		if n.book.IsIPBanned(ap.Addr()) {
-			return ErrBanned
-		}
+	} else if c.origin == byNetwork && !n.s.Book.AllowNetworkNames {
+		return crypto.ID{}, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
 	}
 	if !addr.ID.IsZero() {
 		if n.book.IsBanned(addr.ID) {
-			return ErrBanned
-		}
-		if !must {
-			if err := n.set.CheckDial(addr.ID, ap.Addr(), n.s.Now()); err != nil {
-				return fmt.Errorf("%w: %w", ErrRefused, err)
-			}
+			return crypto.ID{}, ErrBanned
 		}
 		n.peers.Lock()
 		_, connected := n.peers.byID[addr.ID]
@@ -405,10 +398,10 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, must bool) error {
 		}
 		n.peers.Unlock()
 		if connected {
-			return ErrConnected
+			return crypto.ID{}, ErrConnected
 		}
 		if busy {
-			return ErrDialing
+			return crypto.ID{}, ErrDialing
 		}
 		defer func() {
 			n.peers.Lock()
@@ -419,31 +412,43 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, must bool) error {
 	select {
 	case n.dials <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return crypto.ID{}, ctx.Err()
 	case <-n.ctx.Done():
-		return errStopped
+		return crypto.ID{}, errStopped
 	}
 	defer func() { <-n.dials }()
 	if err := n.dialLim.Wait(ctx); err != nil {
-		return err
+		return crypto.ID{}, err
 	}
 	if !addr.ID.IsZero() {
 		_ = n.book.MarkAttempt(addr.ID)
 	}
+	if targets == nil {
+		var err error
+		if targets, err = n.targets(ctx, addr, c); err != nil {
+			// A name that does not resolve, or resolves somewhere refused,
+			// is a failed address: it backs off and is evicted in time.
+			if !addr.ID.IsZero() {
+				_, _ = n.book.MarkFailure(addr.ID)
+			}
+			return crypto.ID{}, err
+		}
+	}
 	n.st.dials.Add(1)
-	ec, err := n.handshakeOut(ctx, addr)
+	ec, err := n.handshakeOut(ctx, addr.ID, targets)
 	if err != nil {
 		n.st.dialFailures.Add(1)
 		if !addr.ID.IsZero() {
 			_, _ = n.book.MarkFailure(addr.ID)
 		}
-		return err
+		return crypto.ID{}, err
 	}
 	remote := addrPortOf(ec.RemoteAddr())
+	id := ec.RemoteID()
 	if addr.ID.IsZero() {
 		// A plain host:port bootstrap: pin the identity we found.
 		pinned := addr
-		pinned.ID = ec.RemoteID()
+		pinned.ID = id
 		if err := n.book.Add(pinned, peerbook.Source{Kind: peerbook.SourceBootstrap}); err == nil {
 			_ = n.book.MarkSuccess(pinned.ID)
 		}
@@ -454,12 +459,18 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, must bool) error {
 			_ = n.book.MarkSuccess(addr.ID)
 		}
 	}
-	return n.setupPeer(ec, peerset.Outbound, remote)
+	if err := n.setupPeer(ec, peerset.Outbound, remote); err != nil {
+		return crypto.ID{}, err
+	}
+	return id, nil
 }
 
-// handshakeOut dials addr within DialTimeout and runs the client handshake.
-// Every failure path closes the socket.
-func (n *Node) handshakeOut(ctx context.Context, addr crypto.Address) (*conn.EncryptedConn, error) {
+// handshakeOut connects to the first of targets that accepts, each dial
+// bounded by DialTimeout, and runs the client handshake expecting id (any
+// identity when zero). targets are IP addresses already checked
+// (targets), never names: nothing is resolved here. Every failure path
+// closes the socket.
+func (n *Node) handshakeOut(ctx context.Context, id crypto.ID, targets []netip.AddrPort) (*conn.EncryptedConn, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(n.ctx, cancel)
@@ -468,11 +479,17 @@ func (n *Node) handshakeOut(ctx context.Context, addr crypto.Address) (*conn.Enc
 	if n.s.DialLocalIP.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: n.s.DialLocalIP.AsSlice()}
 	}
-	raw, err := d.DialContext(ctx, "tcp", addr.HostPort())
+	var raw net.Conn
+	err := errors.New("p2p: no address to dial")
+	for _, t := range targets {
+		if raw, err = d.DialContext(ctx, "tcp", t.String()); err == nil || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	ec, err := conn.Client(ctx, raw, n.secure, addr.ID)
+	ec, err := conn.Client(ctx, raw, n.secure, id)
 	if err != nil {
 		n.st.handshakeFailed(err)
 		return nil, err

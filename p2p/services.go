@@ -2,10 +2,11 @@ package p2p
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
+	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerset"
 )
 
@@ -67,6 +68,7 @@ func (n *Node) fill() {
 	}
 	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
 	picks := n.book.Pick(free, exclude)
+	fromBook := len(picks)
 	if len(picks) == 0 {
 		for _, a := range n.s.bootstrap {
 			if a.ID.IsZero() || !n.busy(a.ID) {
@@ -74,11 +76,15 @@ func (n *Node) fill() {
 			}
 		}
 	}
-	for _, a := range picks {
+	for i, a := range picks {
+		c := dialCheck{origin: byOperator} // the bootstrap list
+		if i < fromBook {
+			c.origin = n.originOf(a)
+		}
 		n.spawn(func() {
-			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.HandshakeTimeout)
+			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.ResolveTimeout+n.s.HandshakeTimeout)
 			defer cancel()
-			if err := n.dial(ctx, a, false); err != nil {
+			if _, err := n.dial(ctx, a, c); err != nil {
 				n.log.debug("dial failed", "addr", a.String(), "err", err)
 			}
 		})
@@ -96,9 +102,9 @@ func (n *Node) maintain() {
 	n.seedSweep(now)
 	for _, a := range n.set.DueRedials(now) {
 		n.spawn(func() {
-			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.HandshakeTimeout)
+			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.ResolveTimeout+n.s.HandshakeTimeout)
 			defer cancel()
-			if err := n.dial(ctx, a, true); err != nil && err != ErrConnected {
+			if _, err := n.dial(ctx, a, dialCheck{origin: byOperator, must: true}); err != nil && err != ErrConnected {
 				n.set.RedialFailed(a.ID, n.s.Now())
 				n.log.debug("must-connect dial failed", "addr", a.String(), "err", err)
 			}
@@ -112,16 +118,26 @@ func (n *Node) maintain() {
 func (n *Node) churn() {
 	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
 	for _, a := range n.book.DueForProbe(1, exclude) {
-		if ap, ok := a.AddrPort(); ok {
-			if d := n.filter.Check(ap.Addr(), filter.Outbound); !d.Allowed() {
+		c := dialCheck{origin: n.originOf(a), probe: true}
+		var targets []netip.AddrPort
+		if _, isIP := a.AddrPort(); isIP {
+			var err error
+			if targets, err = n.targets(n.ctx, a, c); err != nil {
 				continue
 			}
 		}
 		n.spawn(func() {
-			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.HandshakeTimeout)
+			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.ResolveTimeout+n.s.HandshakeTimeout)
 			defer cancel()
 			_ = n.book.MarkAttempt(a.ID)
-			ec, err := n.handshakeOut(ctx, a)
+			var err error
+			if targets == nil { // a name: resolved once, its addresses checked
+				targets, err = n.targets(ctx, a, c)
+			}
+			var ec *conn.EncryptedConn
+			if err == nil {
+				ec, err = n.handshakeOut(ctx, a.ID, targets)
+			}
 			if err != nil {
 				if evicted, _ := n.book.MarkFailure(a.ID); evicted {
 					n.log.debug("book entry evicted after failed probes", "addr", a.String())

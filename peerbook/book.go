@@ -109,8 +109,10 @@ func (b *Book) touch() { b.mu.gen++ }
 // source replaces the address; so does an inbound source (the peer's own
 // authenticated word) unless the entry is protected; a PEX source never
 // does. Add returns nil if the peer is stored, and otherwise ErrSelf,
-// ErrBanned, ErrInvalidAddress, ErrUnroutable (inbound sources only; the
-// operator's own addresses are trusted), ErrBucketFull or ErrBookFull.
+// ErrBanned, ErrInvalidAddress, ErrUnroutable or ErrNetworkName (inbound
+// sources only, the latter for a DNS name while Config.AllowNetworkNames
+// is off; the operator's own addresses are trusted), ErrBucketFull or
+// ErrBookFull.
 func (b *Book) Add(addr crypto.Address, src Source) error {
 	ip, err := validAddress(addr)
 	if err != nil {
@@ -156,11 +158,43 @@ func validAddress(addr crypto.Address) (netip.Addr, error) {
 	return ap.Addr(), nil
 }
 
+// checkHost applies the rules for addresses reported by peers: an IP must
+// be routable (unless allowed); a DNS name must be allowed at all
+// (Config.AllowNetworkNames), since it can be checked only once resolved,
+// and must not plainly stay local.
 func (b *Book) checkHost(host string, ip netip.Addr) IgnoreReason {
 	if ip.IsValid() {
 		return b.checkIP(ip)
 	}
-	return b.checkName(host)
+	if r := b.checkName(host); r != ignoreNone {
+		return r
+	}
+	if !b.cfg.AllowNetworkNames {
+		return IgnoreName
+	}
+	return ignoreNone
+}
+
+// CheckIP reports whether an address of ip reported by a peer may be used
+// under the configuration's routability rules (AllowLoopback,
+// AllowPrivate): nil, or ErrUnroutable. The node applies it to every
+// address a peer-reported DNS name resolves to before dialing it. It is
+// safe for concurrent use and does not lock the book.
+func (b *Book) CheckIP(ip netip.Addr) error {
+	if !ip.IsValid() {
+		return fmt.Errorf("%w: invalid IP", ErrInvalidAddress)
+	}
+	return b.checkIP(ip).err()
+}
+
+// networkName reports whether an entry of ip (zero for a DNS name) from
+// src is a name reported by a peer that the configuration does not allow.
+// Every source other than the operator's counts as a peer's.
+func (b *Book) networkName(ip netip.Addr, src Source) bool {
+	if ip.IsValid() || b.cfg.AllowNetworkNames {
+		return false
+	}
+	return src.Kind != SourceBootstrap && src.Kind != SourceManual
 }
 
 // srcGroupOf returns the source group for an address of host reported by src.

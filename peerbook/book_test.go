@@ -34,7 +34,7 @@ func TestAddValidation(t *testing.T) {
 		{"loopback inbound", addrOf(idN(10), "127.0.0.1", 1), Source{Kind: SourceInbound}, ErrUnroutable},
 		{"private inbound", addrOf(idN(11), "192.168.1.1", 1), Source{Kind: SourceInbound}, ErrUnroutable},
 		{"test-net inbound", addrOf(idN(12), "203.0.113.9", 1), Source{Kind: SourceInbound}, ErrUnroutable},
-		{"dns inbound", crypto.Address{ID: idN(13), Host: "node.example.org", Port: 26656}, Source{Kind: SourceInbound}, nil},
+		{"dns inbound", crypto.Address{ID: idN(13), Host: "node.example.org", Port: 26656}, Source{Kind: SourceInbound}, ErrNetworkName},
 		{"localhost name inbound", crypto.Address{ID: idN(14), Host: "localhost", Port: 26656}, Source{Kind: SourceInbound}, ErrUnroutable},
 		{"ipv6 inbound", addrOf(idN(15), "2a01:4f8::1", 26656), Source{Kind: SourceInbound}, nil},
 		{"ipv6 documentation inbound", addrOf(idN(16), "2001:db8::1", 26656), Source{Kind: SourceInbound}, ErrUnroutable},

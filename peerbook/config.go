@@ -15,8 +15,11 @@ import (
 // its filter to it. Implementations must be safe for concurrent use and
 // should not block: the book calls them with its lock held.
 //
-// DNS-name addresses cannot be checked before they are resolved, so the book
-// passes them through; the dialer checks the resolved address.
+// A DNS-name address cannot be checked before it is resolved, so the book
+// never passes one to the filter: names reported by peers are refused
+// unless Config.AllowNetworkNames is set, and the node resolves a name once
+// at each dial, checks every address it resolves to (these rules, bans,
+// routability, caps) and dials exactly a checked address.
 type AddrFilter interface {
 	// AllowPEX reports whether an address of ip learned through PEX may
 	// enter the book, and if not, why.
@@ -84,6 +87,12 @@ type Config struct {
 	AllowPrivate bool
 	// AllowLoopback admits loopback addresses from PEX and inbound reports.
 	AllowLoopback bool
+	// AllowNetworkNames admits DNS names from PEX and inbound reports (and
+	// keeps such entries when a book file is loaded). Off by default: a name
+	// is checked only once it is resolved, at each dial, so a peer could
+	// otherwise point the node anywhere its resolver answers. Names the
+	// operator gives (bootstrap, manual, protected) are always admitted.
+	AllowNetworkNames bool
 
 	// ProbeInterval is how long after its last attempt an entry is due for a
 	// churn probe (default DefaultProbeInterval).

@@ -20,6 +20,9 @@ var (
 	// ErrUnroutable is returned for an address the configuration does not
 	// allow (loopback, private, reserved or unspecified).
 	ErrUnroutable = errors.New("peerbook: address is not routable")
+	// ErrNetworkName is returned for a DNS name reported by a peer (an
+	// inbound advert) while Config.AllowNetworkNames is off.
+	ErrNetworkName = errors.New("peerbook: DNS names from peers are not allowed")
 	// ErrBucketFull is returned when an address's slot is taken by an entry
 	// that is still good, so the address was not stored.
 	ErrBucketFull = errors.New("peerbook: bucket slot is taken")

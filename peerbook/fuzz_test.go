@@ -104,7 +104,7 @@ func FuzzPexIngest(f *testing.F) {
 		}
 		clk := newClock()
 		cfg := fuzzConfig(clk)
-		cfg.AllowPrivate, cfg.AllowLoopback = allowPrivate, allowPrivate
+		cfg.AllowPrivate, cfg.AllowLoopback, cfg.AllowNetworkNames = allowPrivate, allowPrivate, allowPrivate
 		b, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -241,6 +241,9 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 		}
 	}
 	ap, _ := addr.AddrPort()
+	if !fe.Protected && b.networkName(ap.Addr(), src) {
+		return false // a peer's name, stored while names were allowed
+	}
 	e := &entry{
 		addr: addr, ip: ap.Addr(), src: src, meta: fe.Meta.bounded(), protected: fe.Protected,
 		group:     b.groupOf(addr.Host),

@@ -25,9 +25,10 @@ const (
 	IgnoreDuplicate               // ID already earlier in the same response
 	IgnoreBucketFull              // its slot holds a good entry
 	IgnoreBookFull                // the book is at MaxEntries with nothing to evict
+	IgnoreName                    // a DNS name, and Config.AllowNetworkNames is off
 )
 
-var ignoreNames = [...]string{"none", "invalid", "unroutable", "filtered", "self", "banned", "known", "duplicate", "bucket full", "book full"}
+var ignoreNames = [...]string{"none", "invalid", "unroutable", "filtered", "self", "banned", "known", "duplicate", "bucket full", "book full", "name"}
 
 // String returns a short lower-case description of the reason.
 func (r IgnoreReason) String() string {
@@ -51,6 +52,8 @@ func (r IgnoreReason) err() error {
 		return ErrBucketFull
 	case IgnoreBookFull:
 		return ErrBookFull
+	case IgnoreName:
+		return ErrNetworkName
 	}
 	return fmt.Errorf("%w: %s", ErrInvalidAddress, r)
 }
@@ -102,7 +105,9 @@ func (b *Book) MarkPexRequested(from crypto.ID) error {
 // of a longer response and returns ErrPexTooMany (wrapped) with the excess
 // counted. Each address must carry a 20-byte ID, a valid IP or DNS host and
 // a port in 1-65535, be routable (unless allowed), pass Config.Filter's
-// AllowPEX, and be neither ours nor banned. New peers enter the new table
+// AllowPEX, and be neither ours nor banned. A DNS host is refused
+// (IgnoreName) unless Config.AllowNetworkNames is set; the node checks
+// what it resolves to at each dial. New peers enter the new table
 // with from as their source; a known peer's address is never changed by a
 // report. The PexResult is valid whatever the error.
 func (b *Book) IngestPex(from crypto.Address, resp *pb.PexResponse) (PexResult, error) {

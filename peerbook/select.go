@@ -13,6 +13,8 @@ import (
 // Entries in backoff, banned by ID or IP, refused by Config.Filter's
 // AllowDial, protected, or for which exclude (may be nil) returns true are
 // skipped; exclude is how the caller skips connected and connecting peers.
+// A DNS-name entry cannot be screened here: the node checks every address
+// it resolves to when it dials.
 // It is called with the book's lock held and must not call the Book.
 //
 // The cost depends on n and on how many candidates are skipped, not on the

@@ -60,6 +60,7 @@ type nodeOptions struct {
 	seed           bool
 	allowLoopback  bool
 	allowPrivate   bool
+	allowDNSNames  bool
 	saveInterval   time.Duration
 	logLevel       string
 	logFormat      string
@@ -92,6 +93,7 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.BoolVar(&o.seed, "seed", false, "seed mode: crawl the network and answer peer exchange, keep no peers")
 	fs.BoolVar(&o.allowLoopback, "allow-loopback", false, "local test networks: accept loopback addresses from peer exchange, exempt them from per-IP caps, and drop the one-outbound-peer-per-network-group rule")
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "private networks: accept private addresses (RFC 1918, fc00::/7) from peer exchange and exempt them from per-IP caps")
+	fs.BoolVar(&o.allowDNSNames, "allow-dns-names", false, "accept DNS names in addresses from peer exchange and peers' adverts; each is resolved and checked at every dial (names given with -bootstrap and -must-connect are always accepted)")
 	fs.DurationVar(&o.saveInterval, "save-interval", p2p.DefaultSaveInterval, "how often the peer book is saved (it is also saved at shutdown)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -203,7 +205,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		NetworkID: o.network, ChainID: o.chain, Role: role, SoftwareVersion: softwareVersion,
 		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
-		Book:         peerbook.Config{AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate},
+		Book:         peerbook.Config{AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames},
 		SaveInterval: o.saveInterval, SeedMode: o.seed,
 	}
 	return cfg, nil

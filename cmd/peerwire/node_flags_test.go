@@ -87,6 +87,14 @@ func TestNodePrecedence(t *testing.T) {
 	if err != nil || !cfg.Book.AllowLoopback || !cfg.Filter.ExemptLoopback || cfg.Peers.MaxOutboundPerGroup != -1 {
 		t.Fatalf("allow-loopback: %v %+v", err, cfg)
 	}
+	// DNS names from peers: refused unless the operator allows them.
+	if cfg.Book.AllowNetworkNames {
+		t.Fatal("DNS names from peers allowed by default")
+	}
+	_, cfg, err = parseNode([]string{"-allow-dns-names"}, fakeEnv(nil), io.Discard)
+	if err != nil || !cfg.Book.AllowNetworkNames {
+		t.Fatalf("allow-dns-names: %v %+v", err, cfg.Book)
+	}
 }
 
 func TestNodeAdminToken(t *testing.T) {
