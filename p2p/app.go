@@ -143,8 +143,9 @@ func encodeGossip(env *pb.GossipEnvelope) ([]byte, error) {
 }
 
 // forward sends a gossip message to every peer but the one it came from.
-// It never blocks: a peer whose queue is full misses this copy (counted in
-// Stats as GossipForwardDropped); flooding gives it other paths.
+// It never blocks: a peer whose queue is full misses this copy, counted in
+// Stats (GossipForwardDropped, node-wide and per topic) and in that peer's
+// PeerInfo per topic; flooding gives it other paths.
 func (n *Node) forward(topic uint8, msg []byte, except crypto.ID) {
 	for _, pc := range n.connected() {
 		if pc.id == except || !pc.mc.CanSend(topic) {
@@ -152,6 +153,8 @@ func (n *Node) forward(topic uint8, msg []byte, except crypto.ID) {
 		}
 		if err := pc.mc.TrySend(topic, msg); err != nil {
 			n.st.gossipForwardDropped.Add(1)
+			n.st.gossipTopicDrops[topic].Add(1)
+			pc.gossipDrops.add(topic)
 			continue
 		}
 		n.st.gossipForwarded.Add(1)

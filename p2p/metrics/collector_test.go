@@ -254,3 +254,33 @@ func TestHandlerRealNode(t *testing.T) {
 		t.Log(text)
 	}
 }
+
+// TestCollectorGossipDrops: gossip forwards dropped to full neighbours are
+// exported per topic (node-wide, ended connections included) and per
+// connected peer and topic.
+func TestCollectorGossipDrops(t *testing.T) {
+	src := &fakeSource{}
+	t0 := time.Unix(1000, 0)
+	st := p2p.Stats{Topics: []p2p.TopicStats{{ID: 1, Name: "consensus", GossipForwardDropped: 7}, {ID: 2, Name: "blocks"}}}
+	slow := peer(1, t0, "outbound", "NODE_ROLE_FULL", 0, 0, 0, 0, 0)
+	slow.GossipForwardDropped = map[uint8]uint64{1: 4}
+	src.set(st, slow, peer(2, t0, "inbound", "NODE_ROLE_FULL", 0, 0, 0, 0, 0))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(src))
+	want := fmt.Sprintf(`
+# HELP peerwire_gossip_forward_dropped_total Gossip forwards dropped because a neighbour's send queue was full, per topic.
+# TYPE peerwire_gossip_forward_dropped_total counter
+peerwire_gossip_forward_dropped_total{topic="blocks"} 0
+peerwire_gossip_forward_dropped_total{topic="consensus"} 7
+# HELP peerwire_peer_gossip_forward_dropped_total Gossip forwards to one connected peer dropped because its send queue was full, per topic, since the connection began.
+# TYPE peerwire_peer_gossip_forward_dropped_total counter
+peerwire_peer_gossip_forward_dropped_total{peer="%s",topic="consensus"} 4
+`, crypto.ID{1})
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"peerwire_gossip_forward_dropped_total", "peerwire_peer_gossip_forward_dropped_total"); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", err, problems)
+	}
+}
