@@ -28,6 +28,9 @@ type nodeCounters struct {
 	gossipRejected       atomic.Uint64
 	gossipForwarded      atomic.Uint64
 	gossipForwardDropped atomic.Uint64
+	gossipStale          atomic.Uint64
+	gossipFuture         atomic.Uint64
+	gossipSeenRefused    atomic.Uint64
 	// gossipTopicDrops splits gossipForwardDropped by topic, ended
 	// connections included.
 	gossipTopicDrops [256]atomic.Uint64
@@ -187,8 +190,14 @@ type Stats struct {
 	GossipIgnored, GossipRejected    uint64
 	GossipForwarded                  uint64
 	GossipForwardDropped             uint64
-	PexRequests, PexAnswers          uint64
-	PexAdded                         uint64
+	// GossipStale and GossipFuture count gossip dropped for an origin
+	// timestamp older than GossipMaxAge or further ahead than GossipMaxSkew.
+	GossipStale, GossipFuture uint64
+	// GossipSeenRefused counts new gossip dropped because its peer held
+	// its full share of the seen-cache (or the cache was full).
+	GossipSeenRefused       uint64
+	PexRequests, PexAnswers uint64
+	PexAdded                uint64
 	// Refusals counts admissions refused, by reason.
 	Refusals map[string]uint64
 	// HandshakeFailures counts failed handshakes, by kind.
@@ -219,7 +228,9 @@ func (n *Node) Stats() Stats {
 		GossipDuplicates: n.st.gossipDuplicates.Load(), GossipIgnored: n.st.gossipIgnored.Load(),
 		GossipRejected: n.st.gossipRejected.Load(), GossipForwarded: n.st.gossipForwarded.Load(),
 		GossipForwardDropped: n.st.gossipForwardDropped.Load(),
-		PexRequests:          n.st.pexRequests.Load(), PexAnswers: n.st.pexAnswers.Load(), PexAdded: n.st.pexAdded.Load(),
+		GossipStale:          n.st.gossipStale.Load(), GossipFuture: n.st.gossipFuture.Load(),
+		GossipSeenRefused: n.st.gossipSeenRefused.Load(),
+		PexRequests:       n.st.pexRequests.Load(), PexAnswers: n.st.pexAnswers.Load(), PexAdded: n.st.pexAdded.Load(),
 		Filter: n.filter.Stats(), Book: n.book.Stats(),
 	}
 	n.st.mu.Lock()

@@ -104,7 +104,7 @@ func NewCollector(src Source) *Collector {
 	c.descs.handshakes = d("handshake_failures_total", "Failed handshakes by reason.", "reason")
 	c.descs.admission = d("admission_refusals_total", "Connections refused by the peer set after the handshake, by reason.", "reason")
 	c.descs.filter = d("filter_refusals_total", "Addresses refused by the admission filter, by direction and reason.", "direction", "reason")
-	c.descs.gossip = d("gossip_messages_total", "Gossip messages by event (originated, received, duplicate, ignored, rejected, forwarded, forward_dropped).", "event")
+	c.descs.gossip = d("gossip_messages_total", "Gossip messages by event (originated, received, duplicate, ignored, rejected, forwarded, forward_dropped, stale, future, seen_refused).", "event")
 	c.descs.gossipDrops = d("gossip_forward_dropped_total", "Gossip forwards dropped because a neighbour's send queue was full, per topic.", "topic")
 	c.descs.peerGossipDrops = d("peer_gossip_forward_dropped_total",
 		"Gossip forwards to one connected peer dropped because its send queue was full, per topic, since the connection began.", "peer", "topic")
@@ -245,7 +245,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}{
 		{"originated", st.GossipOriginated}, {"received", st.GossipReceived}, {"duplicate", st.GossipDuplicates},
 		{"ignored", st.GossipIgnored}, {"rejected", st.GossipRejected}, {"forwarded", st.GossipForwarded},
-		{"forward_dropped", st.GossipForwardDropped},
+		{"forward_dropped", st.GossipForwardDropped}, {"stale", st.GossipStale}, {"future", st.GossipFuture},
+		{"seen_refused", st.GossipSeenRefused},
 	} {
 		counter(c.descs.gossip, g.v, g.event)
 	}

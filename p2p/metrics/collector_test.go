@@ -65,7 +65,7 @@ func TestCollectorFromSnapshots(t *testing.T) {
 		Topics:            []p2p.TopicStats{{ID: 1, Name: "consensus", QueueDepth: 3}, {ID: 2, Name: "blocks"}},
 		HandshakeFailures: map[string]uint64{"timeout": 4, "auth": 1},
 		Refusals:          map[string]uint64{"too many peers": 2},
-		GossipDuplicates:  9, GossipReceived: 12,
+		GossipDuplicates:  9, GossipReceived: 12, GossipStale: 4, GossipFuture: 5, GossipSeenRefused: 6,
 	}
 	st.Filter.Decisions[filter.Inbound][filter.ReasonCIDRDenied] = 3
 	st.Filter.Decisions[filter.Inbound][filter.ReasonAllowed] = 100
@@ -162,6 +162,9 @@ peerwire_topic_messages_total{direction="out",topic="consensus"} 26
 		"peerwire_topic_queue_depth,queue=send,topic=consensus":               2,
 		"peerwire_filter_refusals_total,direction=inbound,reason=cidr-denied": 3,
 		"peerwire_gossip_messages_total,event=duplicate":                      9,
+		"peerwire_gossip_messages_total,event=stale":                          4,
+		"peerwire_gossip_messages_total,event=future":                         5,
+		"peerwire_gossip_messages_total,event=seen_refused":                   6,
 		"peerwire_admission_refusals_total,reason=too many peers":             2,
 		"peerwire_rtt_seconds":                                                2, // one sample per connection
 		"peerwire_book_table_entries,table=tried":                             2,
