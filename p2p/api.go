@@ -17,7 +17,7 @@ func (n *Node) info(pc *peerConn, st peerset.Status) PeerInfo {
 		ID: pc.id, Direction: pc.dir.String(), Remote: pc.remote.String(),
 		ListenAddrs: pc.meta.GetListenAddrs(), Role: pc.meta.GetRole().String(), Software: pc.meta.GetSoftwareVersion(),
 		ConnectedAt: pc.since, Score: st.Score, MustConnect: st.MustConnect,
-		RTT: pc.mc.RTT(), Conn: pc.mc.Stats(),
+		RTT: pc.mc.RTT(), Conn: pc.mc.Stats(), GossipForwardDropped: pc.gossipDrops.snapshot(),
 	}
 }
 

@@ -79,7 +79,9 @@ type appMessage struct {
 
 // parseAppMessage decodes and checks one message of an application topic
 // (docs/PROTOCOL.md §9): the kind byte, then the application's bytes or a
-// gossip envelope, bounded by the topic's maximum. A hop count above
+// gossip envelope, bounded by the topic's maximum. The origin's signature
+// is not checked here (verifyOrigin, once the message is known to be new).
+// A hop count above
 // hopLimit is cut to it: the hop limit is each node's own setting, so a
 // neighbour with a higher one is not misbehaving (hops are outside the ID
 // and the signature). It never panics on any input.
@@ -110,7 +112,7 @@ func parseAppMessage(tc *TopicConfig, hopLimit uint32, data []byte) (appMessage,
 	if env.Hops > hopLimit {
 		env.Hops = hopLimit
 	}
-	id, origin, err := checkEnvelope(tc.ID, env, hopLimit, tc.SignGossip)
+	id, origin, err := checkEnvelope(tc.ID, env, hopLimit)
 	if err != nil {
 		return am, err
 	}
@@ -118,11 +120,39 @@ func parseAppMessage(tc *TopicConfig, hopLimit uint32, data []byte) (appMessage,
 	return am, nil
 }
 
-// handleGossip de-duplicates, validates and forwards a checked gossip
-// message, and returns it for delivery when it is new and accepted.
+// handleGossip checks the timestamp, de-duplicates, verifies, validates
+// and forwards a decoded gossip message, and returns it for delivery when
+// it is new and accepted (docs/PROTOCOL.md §9.1). A timestamp out of range
+// is dropped without penalty (clocks drift); so is a new message from a
+// peer over its seen-cache budget.
 func (n *Node) handleGossip(t *topicState, im inMsg, am appMessage) *Message {
-	if am.origin == n.ID() || !n.seen.Add(am.id.key(), n.s.Now()) {
+	now := n.s.Now()
+	if err := checkGossipTime(am.env.TimeMs, now, n.s.GossipMaxAge, n.s.GossipMaxSkew); err != nil {
+		if errors.Is(err, errGossipFuture) {
+			n.st.gossipFuture.Add(1)
+		} else {
+			n.st.gossipStale.Add(1)
+		}
+		return nil
+	}
+	key := am.id.key()
+	if am.origin == n.ID() || n.seen.Has(key, now) {
 		n.st.gossipDuplicates.Add(1)
+		return nil
+	}
+	// Verified before it is recorded: a forged copy arriving first must not
+	// make the genuine one a duplicate.
+	verified, err := verifyOrigin(am.env, am.id, am.origin, !t.cfg.UnsignedGossip)
+	if err != nil {
+		n.malformed(im.pc, err.Error())
+		return nil
+	}
+	switch n.seen.Add(key, im.pc.id, n.seenBudget(), now) {
+	case seenDuplicate: // the node's own Gossip raced with this copy
+		n.st.gossipDuplicates.Add(1)
+		return nil
+	case seenRefused:
+		n.st.gossipSeenRefused.Add(1)
 		return nil
 	}
 	if v := t.cfg.Validator; v != nil {
@@ -143,7 +173,16 @@ func (n *Node) handleGossip(t *topicState, im inMsg, am appMessage) *Message {
 		}
 	}
 	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: am.payload,
-		Gossip: true, Origin: am.origin, ID: am.id}
+		Gossip: true, Origin: am.origin, OriginVerified: verified, ID: am.id}
+}
+
+// seenBudget is how many seen-cache entries one source may hold: an equal
+// share of the cache for each connected peer and the node itself.
+func (n *Node) seenBudget() int {
+	n.peers.RLock()
+	peers := len(n.peers.byID)
+	n.peers.RUnlock()
+	return max(1, n.s.SeenCacheSize/(peers+1))
 }
 
 func encodeGossip(env *pb.GossipEnvelope) ([]byte, error) {
@@ -153,8 +192,9 @@ func encodeGossip(env *pb.GossipEnvelope) ([]byte, error) {
 }
 
 // forward sends a gossip message to every peer but the one it came from.
-// It never blocks: a peer whose queue is full misses this copy (counted in
-// Stats as GossipForwardDropped); flooding gives it other paths.
+// It never blocks: a peer whose queue is full misses this copy, counted in
+// Stats (GossipForwardDropped, node-wide and per topic) and in that peer's
+// PeerInfo per topic; flooding gives it other paths.
 func (n *Node) forward(topic uint8, msg []byte, except crypto.ID) {
 	for _, pc := range n.connected() {
 		if pc.id == except || !pc.mc.CanSend(topic) {
@@ -162,6 +202,8 @@ func (n *Node) forward(topic uint8, msg []byte, except crypto.ID) {
 		}
 		if err := pc.mc.TrySend(topic, msg); err != nil {
 			n.st.gossipForwardDropped.Add(1)
+			n.st.gossipTopicDrops[topic].Add(1)
+			pc.gossipDrops.add(topic)
 			continue
 		}
 		n.st.gossipForwarded.Add(1)
@@ -307,13 +349,17 @@ func (n *Node) Gossip(ctx context.Context, topic uint8, data []byte) (MessageID,
 	self := n.ID()
 	var nb [8]byte
 	binary.LittleEndian.PutUint64(nb[:], rand.Uint64())
-	env := &pb.GossipEnvelope{Hops: uint32(n.s.HopLimit), Origin: self[:], Nonce: binary.LittleEndian.Uint64(nb[:]), Payload: data}
-	id := gossipID(topic, self, env.Nonce, data)
-	if t.cfg.SignGossip {
+	now := n.s.Now()
+	env := &pb.GossipEnvelope{Hops: uint32(n.s.HopLimit), Origin: self[:], Nonce: binary.LittleEndian.Uint64(nb[:]),
+		Payload: data, TimeMs: uint64(max(0, now.UnixMilli()))}
+	id := gossipID(topic, self, env.Nonce, env.TimeMs, data)
+	if !t.cfg.UnsignedGossip {
 		env.OriginKey = n.id.PublicKey()
 		env.Signature = n.id.Sign(gossipSigningInput(id))
 	}
-	n.seen.Add(id.key(), n.s.Now())
+	// Echoes of our own messages are dropped by origin; the entry is a
+	// second guard, so a refusal (over our own budget) changes nothing.
+	n.seen.Add(id.key(), self, n.seenBudget(), now)
 	msg, err := encodeGossip(env)
 	if err != nil {
 		return id, nil, err

@@ -191,10 +191,25 @@ func BenchmarkBareMultiConn(b *testing.B) {
 
 // BenchmarkGossip50: the time for one gossip message to reach every node
 // of a connected random 50-node loopback network (each node dialed about 3
-// others), and the duplicate factor: copies each node received per message.
+// others), and the duplicate factor: copies each node received per message;
+// signed (the default) and with UnsignedGossip.
 func BenchmarkGossip50(b *testing.B) {
+	for _, unsigned := range []bool{false, true} {
+		name := "signed"
+		if unsigned {
+			name = "unsigned"
+		}
+		b.Run(name, func(b *testing.B) { benchGossip50(b, unsigned) })
+	}
+}
+
+func benchGossip50(b *testing.B, unsigned bool) {
 	const size = 50
-	nodes := randomGraph(b, size, 3, 1, func(i int) Config { return benchConfig(b, 100+i) })
+	nodes := randomGraph(b, size, 3, 1, func(i int) Config {
+		cfg := benchConfig(b, 100+i)
+		cfg.Topics[topicVotes-1].UnsignedGossip = unsigned
+		return cfg
+	})
 	var got, target atomic.Int64
 	reached := make(chan struct{}, 1)
 	for _, n := range nodes {
@@ -367,4 +382,37 @@ func BenchmarkSendRatio(b *testing.B) {
 			b.ReportMetric(float64(chunk)*float64(b.N)/bareT.Seconds(), "bare-msgs/s")
 		})
 	}
+}
+
+// BenchmarkGossipSigning: what a signed gossip message costs per message
+// beyond an unsigned one, 256-byte payload: at the origin, computing the
+// ID and signing it; at every node that receives it, computing the ID and
+// verifying the signature (duplicates are dropped before verification, so
+// once per message per node, not per copy).
+func BenchmarkGossipSigning(b *testing.B) {
+	origin := testIdentity(b, 1)
+	oid := origin.ID()
+	payload := make([]byte, 256)
+	const ts = 1_700_000_000_000
+	b.Run("id", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			gossipID(topicVotes, oid, uint64(i), ts, payload)
+		}
+	})
+	b.Run("origin-sign", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			origin.Sign(gossipSigningInput(gossipID(topicVotes, oid, uint64(i), ts, payload)))
+		}
+	})
+	id := gossipID(topicVotes, oid, 1, ts, payload)
+	env := &pb.GossipEnvelope{Hops: 3, Origin: oid[:], Nonce: 1, Payload: payload, TimeMs: ts,
+		OriginKey: origin.PublicKey(), Signature: origin.Sign(gossipSigningInput(id))}
+	b.Run("hop-verify", func(b *testing.B) {
+		for b.Loop() {
+			got := gossipID(topicVotes, oid, 1, ts, payload)
+			if ok, err := verifyOrigin(env, got, oid, true); !ok || err != nil {
+				b.Fatal("verify failed")
+			}
+		}
+	})
 }

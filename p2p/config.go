@@ -60,11 +60,17 @@ type TopicConfig struct {
 	InboundBurst int
 	// Validator, if set, judges gossip on this topic.
 	Validator Validator
-	// SignGossip makes the origin sign each gossip message and every hop
-	// verify the signature before delivering or forwarding, so a relay
-	// cannot forge or alter what it forwards. Costs one Ed25519 verification
-	// per hop.
-	SignGossip bool
+	// UnsignedGossip turns off gossip signatures on this topic. By default
+	// the origin signs each gossip message and every node verifies the
+	// signature before delivering or forwarding, so no peer can claim
+	// another origin or alter what it forwards; that costs one Ed25519
+	// signature per message at the origin and one verification per node
+	// (docs/BENCHMARKS.md). With UnsignedGossip set, messages go out
+	// unsigned, unsigned ones are accepted, and a delivered Message's
+	// Origin is only what the relay claimed (OriginVerified is false).
+	// Every node of a network must agree on this setting per topic: a
+	// signing node refuses unsigned gossip as malformed.
+	UnsignedGossip bool
 }
 
 // Config configures a Node. The zero value of every field except NetworkID
@@ -186,10 +192,26 @@ type Config struct {
 
 	// HopLimit bounds how far gossip travels. Default 10.
 	HopLimit int
-	// SeenCacheSize bounds remembered gossip IDs. Default 100,000.
+	// SeenCacheSize bounds remembered gossip IDs. Default 100,000. Each
+	// connected peer may hold at most an equal share of it (the node itself
+	// counting as one more), and an ID stays until SeenTTL ends: a peer
+	// flooding fresh IDs cannot push out others. Gossip from a peer over
+	// its share is dropped (Stats.GossipSeenRefused); other peers bring the
+	// same message. Size it for the network's peak rate of new messages ×
+	// SeenTTL (the default takes 830 messages/s): beyond that, new messages
+	// are refused rather than remembered too briefly to stop replays.
 	SeenCacheSize int
-	// SeenTTL is how long a gossip ID is remembered. Default 2 min.
+	// SeenTTL is how long a gossip ID is remembered. Default 2 min; at
+	// least GossipMaxAge + GossipMaxSkew, so a message is remembered for as
+	// long as its timestamp is acceptable.
 	SeenTTL time.Duration
+	// GossipMaxAge is how old a gossip message's origin timestamp may be
+	// (by our clock) for the message to be delivered and forwarded; older
+	// ones are dropped and counted (Stats.GossipStale). Default 90 s.
+	GossipMaxAge time.Duration
+	// GossipMaxSkew is how far ahead of our clock an origin timestamp may
+	// be; later ones are dropped and counted (Stats.GossipFuture). Default 30 s.
+	GossipMaxSkew time.Duration
 
 	// Logger receives the node's logs; nil means silent.
 	Logger *slog.Logger
@@ -312,9 +334,11 @@ func (c *Config) settings() (*settings, error) {
 		{"MaintainInterval", &s.MaintainInterval, DefaultMaintainInterval},
 		{"StatusInterval", &s.StatusInterval, DefaultStatusInterval},
 		{"PexAnswerInterval", &s.PexAnswerInterval, DefaultPexAnswerInterval},
-		{"SeenTTL", &s.SeenTTL, DefaultSeenTTL},
+		{"GossipMaxAge", &s.GossipMaxAge, DefaultGossipMaxAge},
+		{"GossipMaxSkew", &s.GossipMaxSkew, DefaultGossipMaxSkew},
+		{"SeenTTL", &s.SeenTTL, -1}, // below: it depends on the two above
 	} {
-		if *d.v == 0 {
+		if *d.v == 0 && d.def >= 0 {
 			*d.v = d.def
 		}
 		if *d.v < 0 && d.name != "ChurnInterval" && d.name != "StatusInterval" {
@@ -352,6 +376,13 @@ func (c *Config) settings() (*settings, error) {
 		return nil, fieldErr("IPBanWindow", "%v is negative", s.IPBanWindow)
 	case s.IPBanWindow > MaxBanDuration:
 		return nil, fieldErr("IPBanWindow", "%v is above %v", s.IPBanWindow, MaxBanDuration)
+	}
+	if s.SeenTTL == 0 {
+		s.SeenTTL = max(DefaultSeenTTL, s.GossipMaxAge+s.GossipMaxSkew)
+	}
+	if s.SeenTTL < s.GossipMaxAge+s.GossipMaxSkew {
+		return nil, fieldErr("SeenTTL", "%v is shorter than GossipMaxAge + GossipMaxSkew (%v): a message could be replayed while its timestamp is still acceptable",
+			s.SeenTTL, s.GossipMaxAge+s.GossipMaxSkew)
 	}
 	if s.PingInterval != 0 && s.PingInterval < MinPingInterval {
 		return nil, fieldErr("PingInterval", "%v is below %v: peers take faster pings for a flood", s.PingInterval, MinPingInterval)

@@ -26,8 +26,18 @@ const (
 	// DefaultSeenCacheSize bounds remembered gossip IDs (16 bytes each plus map overhead).
 	DefaultSeenCacheSize = 100_000
 	// DefaultSeenTTL is how long a gossip ID is remembered; longer than any
-	// message takes to cross the network.
+	// message takes to cross the network, and at least DefaultGossipMaxAge
+	// + DefaultGossipMaxSkew so a message is remembered for as long as its
+	// timestamp is acceptable.
 	DefaultSeenTTL = 2 * time.Minute
+	// DefaultGossipMaxAge is the oldest origin timestamp accepted: a
+	// message older than this is a replay (or badly delayed) and is
+	// dropped. Crossing the network takes seconds; 90 s leaves room.
+	DefaultGossipMaxAge = 90 * time.Second
+	// DefaultGossipMaxSkew is how far ahead of our clock an origin
+	// timestamp may be: NTP keeps honest clocks within a second; 30 s
+	// tolerates a badly set one without letting a message live long.
+	DefaultGossipMaxSkew = 30 * time.Second
 
 	// MinPingInterval is the shortest keepalive interval a node may use: a
 	// MultiConn accepts one inbound ping per second (conn.DefaultPingRate).

@@ -12,24 +12,26 @@ import (
 // FuzzAppMessage feeds arbitrary bytes to the decoder of application-topic
 // messages, as any connected peer could send them. It must never panic,
 // never accept a payload over the topic's maximum, never pass a hop count
-// above the limit, and on a signed topic accept only correctly signed
-// gossip.
+// above the limit, and accept a signature only when it is valid (and, on
+// a signed topic, none but a valid one).
 func FuzzAppMessage(f *testing.F) {
 	origin := testIdentity(f, 1)
 	oid := origin.ID()
-	env := &pb.GossipEnvelope{Hops: 3, Origin: oid[:], Nonce: 9, Payload: []byte("block")}
-	id := gossipID(2, oid, 9, env.Payload)
+	env := &pb.GossipEnvelope{Hops: 3, Origin: oid[:], Nonce: 9, Payload: []byte("block"), TimeMs: 1_700_000_000_000}
+	id := gossipID(2, oid, 9, env.TimeMs, env.Payload)
 	env.OriginKey = origin.PublicKey()
 	env.Signature = origin.Sign(gossipSigningInput(id))
 	signed, _ := encodeGossip(env)
 	f.Add(signed)
+	unsigned, _ := encodeGossip(&pb.GossipEnvelope{Hops: 1, Origin: oid[:], Nonce: 1, TimeMs: 1})
+	f.Add(unsigned)
 	f.Add(append([]byte{kindDirect}, "vote"...))
 	f.Add([]byte{kindGossip, 0x10, 0xff, 0x01})
 	f.Add([]byte{0x07})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, sign := range []bool{false, true} {
-			tc := &TopicConfig{ID: 2, MaxMessageSize: 1024, SignGossip: sign}
+			tc := &TopicConfig{ID: 2, MaxMessageSize: 1024, UnsignedGossip: !sign}
 			am, err := parseAppMessage(tc, 10, data)
 			if err != nil {
 				continue
@@ -43,10 +45,17 @@ func FuzzAppMessage(f *testing.F) {
 			if am.env.Hops == 0 || am.env.Hops > 10 {
 				t.Fatalf("accepted hops %d", am.env.Hops)
 			}
-			if am.id != gossipID(2, am.origin, am.env.Nonce, am.payload) {
+			if am.id != gossipID(2, am.origin, am.env.Nonce, am.env.TimeMs, am.payload) {
 				t.Fatal("message ID not computed from the content")
 			}
-			if sign && !ed25519.Verify(am.env.OriginKey, gossipSigningInput(am.id), am.env.Signature) {
+			verified, err := verifyOrigin(am.env, am.id, am.origin, sign)
+			if err != nil {
+				continue
+			}
+			if (sign || verified) && !ed25519.Verify(am.env.OriginKey, gossipSigningInput(am.id), am.env.Signature) {
+				t.Fatal("accepted an invalid or missing signature as verified")
+			}
+			if sign && !verified {
 				t.Fatal("accepted unsigned gossip on a signed topic")
 			}
 		}

@@ -268,17 +268,12 @@ func TestGossipValidator(t *testing.T) {
 	}
 }
 
-// TestGossipSignedForgery: on a SignGossip topic a relay cannot forge or
+// TestGossipSignedForgery: on a signed topic (the default) a relay cannot forge or
 // alter a message: a raw peer relaying an altered payload, a swapped key
 // or no signature is refused (not delivered, counted as malformed, scored),
 // while a faithful relay of the origin's signed message is delivered.
 func TestGossipSignedForgery(t *testing.T) {
-	signed := func(i int) Config {
-		cfg := quietConfig(t, 400+i)
-		cfg.Topics[topicBlocks-1].SignGossip = true
-		return cfg
-	}
-	v := startNode(t, signed(0))
+	v := startNode(t, quietConfig(t, 400))
 	cv := drainInboxes(v)
 	relay, err := dialRaw(t, v, testIdentity(t, 401), "")
 	if err != nil {
@@ -289,8 +284,8 @@ func TestGossipSignedForgery(t *testing.T) {
 	origin := testIdentity(t, 402)
 	oid := origin.ID()
 	envelope := func(payload string, nonce uint64, mut func(*pb.GossipEnvelope)) []byte {
-		env := &pb.GossipEnvelope{Hops: 5, Origin: oid[:], Nonce: nonce, Payload: []byte(payload)}
-		id := gossipID(topicBlocks, oid, nonce, env.Payload)
+		env := &pb.GossipEnvelope{Hops: 5, Origin: oid[:], Nonce: nonce, Payload: []byte(payload), TimeMs: uint64(time.Now().UnixMilli())}
+		id := gossipID(topicBlocks, oid, nonce, env.TimeMs, env.Payload)
 		env.OriginKey = origin.PublicKey()
 		env.Signature = origin.Sign(gossipSigningInput(id))
 		if mut != nil {
@@ -306,10 +301,11 @@ func TestGossipSignedForgery(t *testing.T) {
 	forgeries := map[string][]byte{
 		"altered payload": envelope("block 1", 1, func(e *pb.GossipEnvelope) { e.Payload = []byte("forged block") }),
 		"altered nonce":   envelope("block 2", 2, func(e *pb.GossipEnvelope) { e.Nonce = 99 }),
+		"altered time":    envelope("block 6", 6, func(e *pb.GossipEnvelope) { e.TimeMs-- }),
 		"no signature":    envelope("block 3", 3, func(e *pb.GossipEnvelope) { e.Signature = nil; e.OriginKey = nil }),
 		"relay's own key": envelope("block 4", 4, func(e *pb.GossipEnvelope) {
 			e.OriginKey = other.PublicKey()
-			e.Signature = other.Sign(gossipSigningInput(gossipID(topicBlocks, oid, e.Nonce, e.Payload)))
+			e.Signature = other.Sign(gossipSigningInput(gossipID(topicBlocks, oid, e.Nonce, e.TimeMs, e.Payload)))
 		}),
 	}
 	ctx := context.Background()
@@ -324,7 +320,7 @@ func TestGossipSignedForgery(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the faithful relay delivered", func() bool { return cv.count(topicBlocks, "block 5") == 1 })
 	msgs := cv.messages()
-	if len(msgs) != 1 || msgs[0].Origin != oid || msgs[0].From != relay.id.ID() {
+	if len(msgs) != 1 || msgs[0].Origin != oid || !msgs[0].OriginVerified || msgs[0].From != relay.id.ID() {
 		t.Fatalf("delivered %d messages, want only the faithful one from origin %s", len(msgs), oid.Short())
 	}
 	if s := v.Stats(); s.Malformed != uint64(len(forgeries)) {

@@ -23,8 +23,14 @@ type Message struct {
 	Data []byte
 	// Gossip reports whether it was gossiped; then Origin and ID are set.
 	Gossip bool
-	// Origin is the peer that gossiped it first.
+	// Origin is the peer that gossiped it first, as the envelope states
+	// it. Only when OriginVerified is set has the origin's signature been
+	// checked; otherwise (a topic with UnsignedGossip) any relay could
+	// have claimed it, and it must not be taken for an identity.
 	Origin crypto.ID
+	// OriginVerified reports that the message carried a valid signature of
+	// Origin's key over its ID (always, unless the topic is UnsignedGossip).
+	OriginVerified bool
 	// ID is the gossip message ID.
 	ID MessageID
 }

@@ -94,6 +94,8 @@ type peerConn struct {
 	// lastPexAnswer is when we last answered this peer's PEX request.
 	lastPexAnswer time.Time
 	refused       atomic.Bool
+	// gossipDrops counts forwards to this peer dropped on a full queue.
+	gossipDrops topicDrops
 	// ready is closed once admission is decided; mc and peer are set
 	// before. Callbacks that need them wait on it (microseconds at most).
 	ready chan struct{}

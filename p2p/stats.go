@@ -29,9 +29,15 @@ type nodeCounters struct {
 	gossipRejected       atomic.Uint64
 	gossipForwarded      atomic.Uint64
 	gossipForwardDropped atomic.Uint64
-	pexRequests          atomic.Uint64
-	pexAnswers           atomic.Uint64
-	pexAdded             atomic.Uint64
+	gossipStale          atomic.Uint64
+	gossipFuture         atomic.Uint64
+	gossipSeenRefused    atomic.Uint64
+	// gossipTopicDrops splits gossipForwardDropped by topic, ended
+	// connections included.
+	gossipTopicDrops [256]atomic.Uint64
+	pexRequests      atomic.Uint64
+	pexAnswers       atomic.Uint64
+	pexAdded         atomic.Uint64
 
 	mu         sync.Mutex // guards the maps below
 	refusals   map[string]uint64
@@ -106,6 +112,36 @@ func (c *nodeCounters) handshakeFailed(err error) {
 	c.mu.Unlock()
 }
 
+// topicDrops counts one connection's dropped gossip forwards per topic.
+// Drops are the exception, so a mutex and a small map are enough.
+type topicDrops struct {
+	mu sync.Mutex // guards m
+	m  map[uint8]uint64
+}
+
+func (d *topicDrops) add(topic uint8) {
+	d.mu.Lock()
+	if d.m == nil {
+		d.m = map[uint8]uint64{}
+	}
+	d.m[topic]++
+	d.mu.Unlock()
+}
+
+// snapshot returns a copy of the counts, nil when there were none.
+func (d *topicDrops) snapshot() map[uint8]uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.m) == 0 {
+		return nil
+	}
+	out := make(map[uint8]uint64, len(d.m))
+	for k, v := range d.m {
+		out[k] = v
+	}
+	return out
+}
+
 // PeerInfo describes one connected peer.
 type PeerInfo struct {
 	ID          crypto.ID
@@ -119,6 +155,10 @@ type PeerInfo struct {
 	MustConnect bool
 	RTT         conn.RTTStats
 	Conn        conn.MultiStats
+	// GossipForwardDropped counts, per topic, gossip forwards to this peer
+	// dropped because its send queue was full: messages it may never get
+	// from us. Nil when there were none.
+	GossipForwardDropped map[uint8]uint64
 }
 
 // TopicStats sums a topic's traffic over every connection since Start,
@@ -129,6 +169,9 @@ type TopicStats struct {
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64
 	QueueDepth              int // messages waiting for the application
+	// GossipForwardDropped counts gossip forwards on this topic dropped
+	// because a neighbour's send queue was full (PeerInfo says which).
+	GossipForwardDropped uint64
 }
 
 // Stats is a snapshot for metrics and status lines.
@@ -151,8 +194,14 @@ type Stats struct {
 	GossipIgnored, GossipRejected    uint64
 	GossipForwarded                  uint64
 	GossipForwardDropped             uint64
-	PexRequests, PexAnswers          uint64
-	PexAdded                         uint64
+	// GossipStale and GossipFuture count gossip dropped for an origin
+	// timestamp older than GossipMaxAge or further ahead than GossipMaxSkew.
+	GossipStale, GossipFuture uint64
+	// GossipSeenRefused counts new gossip dropped because its peer held
+	// its full share of the seen-cache (or the cache was full).
+	GossipSeenRefused       uint64
+	PexRequests, PexAnswers uint64
+	PexAdded                uint64
 	// Refusals counts admissions refused, by reason.
 	Refusals map[string]uint64
 	// HandshakeFailures counts failed handshakes, by kind.
@@ -183,7 +232,9 @@ func (n *Node) Stats() Stats {
 		GossipDuplicates: n.st.gossipDuplicates.Load(), GossipIgnored: n.st.gossipIgnored.Load(),
 		GossipRejected: n.st.gossipRejected.Load(), GossipForwarded: n.st.gossipForwarded.Load(),
 		GossipForwardDropped: n.st.gossipForwardDropped.Load(),
-		PexRequests:          n.st.pexRequests.Load(), PexAnswers: n.st.pexAnswers.Load(), PexAdded: n.st.pexAdded.Load(),
+		GossipStale:          n.st.gossipStale.Load(), GossipFuture: n.st.gossipFuture.Load(),
+		GossipSeenRefused: n.st.gossipSeenRefused.Load(),
+		PexRequests:       n.st.pexRequests.Load(), PexAnswers: n.st.pexAnswers.Load(), PexAdded: n.st.pexAdded.Load(),
 		Filter: n.filter.Stats(), Book: n.book.Stats(),
 	}
 	n.st.mu.Lock()
@@ -192,7 +243,8 @@ func (n *Node) Stats() Stats {
 	n.st.mu.Unlock()
 	byID := map[uint8]*TopicStats{}
 	for _, tc := range n.s.appTopics {
-		s.Topics = append(s.Topics, TopicStats{ID: tc.ID, Name: tc.Name, QueueDepth: n.topics[tc.ID].depth()})
+		s.Topics = append(s.Topics, TopicStats{ID: tc.ID, Name: tc.Name, QueueDepth: n.topics[tc.ID].depth(),
+			GossipForwardDropped: n.st.gossipTopicDrops[tc.ID].Load()})
 	}
 	for i := range s.Topics {
 		byID[s.Topics[i].ID] = &s.Topics[i]

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,7 @@ type Collector struct {
 		peers, mustUp, mustTotal, book, bookByTable, bans                   *prometheus.Desc
 		topicMsgs, topicBytes, queue, stalls, bytes                         *prometheus.Desc
 		handshakes, admission, filter, gossip, dials, dialFailures, invalid *prometheus.Desc
+		gossipDrops, peerGossipDrops                                        *prometheus.Desc
 	}
 
 	mu struct {
@@ -102,7 +104,10 @@ func NewCollector(src Source) *Collector {
 	c.descs.handshakes = d("handshake_failures_total", "Failed handshakes by reason.", "reason")
 	c.descs.admission = d("admission_refusals_total", "Connections refused by the peer set after the handshake, by reason.", "reason")
 	c.descs.filter = d("filter_refusals_total", "Addresses refused by the admission filter, by direction and reason.", "direction", "reason")
-	c.descs.gossip = d("gossip_messages_total", "Gossip messages by event (originated, received, duplicate, ignored, rejected, forwarded, forward_dropped).", "event")
+	c.descs.gossip = d("gossip_messages_total", "Gossip messages by event (originated, received, duplicate, ignored, rejected, forwarded, forward_dropped, stale, future, seen_refused).", "event")
+	c.descs.gossipDrops = d("gossip_forward_dropped_total", "Gossip forwards dropped because a neighbour's send queue was full, per topic.", "topic")
+	c.descs.peerGossipDrops = d("peer_gossip_forward_dropped_total",
+		"Gossip forwards to one connected peer dropped because its send queue was full, per topic, since the connection began.", "peer", "topic")
 	c.descs.dials = d("dials_total", "Outbound dials started.")
 	c.descs.dialFailures = d("dial_failures_total", "Outbound dials that failed.")
 	c.descs.invalid = d("peer_misbehaviour_total", "Peer misbehaviour by kind (malformed, violation, rate_excess).", "kind")
@@ -130,7 +135,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.descs.peers, c.descs.mustUp, c.descs.mustTotal, c.descs.book, c.descs.bookByTable, c.descs.bans,
 		c.descs.topicMsgs, c.descs.topicBytes, c.descs.queue, c.descs.stalls, c.descs.bytes,
 		c.descs.handshakes, c.descs.admission, c.descs.filter, c.descs.gossip, c.descs.dials,
-		c.descs.dialFailures, c.descs.invalid,
+		c.descs.dialFailures, c.descs.invalid, c.descs.gossipDrops, c.descs.peerGossipDrops,
 	} {
 		ch <- d
 	}
@@ -240,9 +245,26 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}{
 		{"originated", st.GossipOriginated}, {"received", st.GossipReceived}, {"duplicate", st.GossipDuplicates},
 		{"ignored", st.GossipIgnored}, {"rejected", st.GossipRejected}, {"forwarded", st.GossipForwarded},
-		{"forward_dropped", st.GossipForwardDropped},
+		{"forward_dropped", st.GossipForwardDropped}, {"stale", st.GossipStale}, {"future", st.GossipFuture},
+		{"seen_refused", st.GossipSeenRefused},
 	} {
 		counter(c.descs.gossip, g.v, g.event)
+	}
+	// Gossip drops per topic, and per peer for peers that had any (one
+	// series per connected peer at most, so the cardinality is bounded).
+	topicName := map[uint8]string{}
+	for _, t := range st.Topics {
+		topicName[t.ID] = t.Name
+		counter(c.descs.gossipDrops, t.GossipForwardDropped, t.Name)
+	}
+	for _, p := range peers {
+		for id, v := range p.GossipForwardDropped {
+			name, ok := topicName[id]
+			if !ok {
+				name = strconv.Itoa(int(id))
+			}
+			counter(c.descs.peerGossipDrops, v, p.ID.String(), name)
+		}
 	}
 	counter(c.descs.dials, st.Dials)
 	counter(c.descs.dialFailures, st.DialFailures)

@@ -65,7 +65,7 @@ func TestCollectorFromSnapshots(t *testing.T) {
 		Topics:            []p2p.TopicStats{{ID: 1, Name: "consensus", QueueDepth: 3}, {ID: 2, Name: "blocks"}},
 		HandshakeFailures: map[string]uint64{"timeout": 4, "auth": 1},
 		Refusals:          map[string]uint64{"too many peers": 2},
-		GossipDuplicates:  9, GossipReceived: 12,
+		GossipDuplicates:  9, GossipReceived: 12, GossipStale: 4, GossipFuture: 5, GossipSeenRefused: 6,
 	}
 	st.Filter.Decisions[filter.Inbound][filter.ReasonCIDRDenied] = 3
 	st.Filter.Decisions[filter.Inbound][filter.ReasonAllowed] = 100
@@ -162,6 +162,9 @@ peerwire_topic_messages_total{direction="out",topic="consensus"} 26
 		"peerwire_topic_queue_depth,queue=send,topic=consensus":               2,
 		"peerwire_filter_refusals_total,direction=inbound,reason=cidr-denied": 3,
 		"peerwire_gossip_messages_total,event=duplicate":                      9,
+		"peerwire_gossip_messages_total,event=stale":                          4,
+		"peerwire_gossip_messages_total,event=future":                         5,
+		"peerwire_gossip_messages_total,event=seen_refused":                   6,
 		"peerwire_admission_refusals_total,reason=too many peers":             2,
 		"peerwire_rtt_seconds":                                                2, // one sample per connection
 		"peerwire_book_table_entries,table=tried":                             2,
@@ -252,5 +255,35 @@ func TestHandlerRealNode(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(text)
+	}
+}
+
+// TestCollectorGossipDrops: gossip forwards dropped to full neighbours are
+// exported per topic (node-wide, ended connections included) and per
+// connected peer and topic.
+func TestCollectorGossipDrops(t *testing.T) {
+	src := &fakeSource{}
+	t0 := time.Unix(1000, 0)
+	st := p2p.Stats{Topics: []p2p.TopicStats{{ID: 1, Name: "consensus", GossipForwardDropped: 7}, {ID: 2, Name: "blocks"}}}
+	slow := peer(1, t0, "outbound", "NODE_ROLE_FULL", 0, 0, 0, 0, 0)
+	slow.GossipForwardDropped = map[uint8]uint64{1: 4}
+	src.set(st, slow, peer(2, t0, "inbound", "NODE_ROLE_FULL", 0, 0, 0, 0, 0))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(src))
+	want := fmt.Sprintf(`
+# HELP peerwire_gossip_forward_dropped_total Gossip forwards dropped because a neighbour's send queue was full, per topic.
+# TYPE peerwire_gossip_forward_dropped_total counter
+peerwire_gossip_forward_dropped_total{topic="blocks"} 0
+peerwire_gossip_forward_dropped_total{topic="consensus"} 7
+# HELP peerwire_peer_gossip_forward_dropped_total Gossip forwards to one connected peer dropped because its send queue was full, per topic, since the connection began.
+# TYPE peerwire_peer_gossip_forward_dropped_total counter
+peerwire_peer_gossip_forward_dropped_total{peer="%s",topic="consensus"} 4
+`, crypto.ID{1})
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"peerwire_gossip_forward_dropped_total", "peerwire_peer_gossip_forward_dropped_total"); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", err, problems)
 	}
 }

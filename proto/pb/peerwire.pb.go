@@ -395,8 +395,9 @@ type GossipEnvelope struct {
 	Origin        []byte                 `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"` // origin's peer ID, 20 bytes
 	Nonce         uint64                 `protobuf:"varint,4,opt,name=nonce,proto3" json:"nonce,omitempty"`  // chosen by the origin so equal payloads get distinct IDs
 	Payload       []byte                 `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
-	OriginKey     []byte                 `protobuf:"bytes,6,opt,name=origin_key,json=originKey,proto3" json:"origin_key,omitempty"` // origin's Ed25519 public key, when the topic requires signatures
+	OriginKey     []byte                 `protobuf:"bytes,6,opt,name=origin_key,json=originKey,proto3" json:"origin_key,omitempty"` // origin's Ed25519 public key, when the message is signed
 	Signature     []byte                 `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`                  // origin's signature over the gossip signing input
+	TimeMs        uint64                 `protobuf:"varint,8,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`         // origin's clock when it sent the message, ms since the Unix epoch; in the ID
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -471,6 +472,13 @@ func (x *GossipEnvelope) GetSignature() []byte {
 		return x.Signature
 	}
 	return nil
+}
+
+func (x *GossipEnvelope) GetTimeMs() uint64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
 }
 
 // PexMessage is the body of every message on the node's PEX topic.
@@ -582,7 +590,7 @@ const file_peerwire_proto_rawDesc = "" +
 	"PexRequest\x12\x10\n" +
 	"\x03max\x18\x01 \x01(\rR\x03max\"=\n" +
 	"\vPexResponse\x12.\n" +
-	"\x05addrs\x18\x01 \x03(\v2\x18.peerwire.v1.PeerAddressR\x05addrs\"\xaf\x01\n" +
+	"\x05addrs\x18\x01 \x03(\v2\x18.peerwire.v1.PeerAddressR\x05addrs\"\xc8\x01\n" +
 	"\x0eGossipEnvelope\x12\x12\n" +
 	"\x04hops\x18\x02 \x01(\rR\x04hops\x12\x16\n" +
 	"\x06origin\x18\x03 \x01(\fR\x06origin\x12\x14\n" +
@@ -590,7 +598,8 @@ const file_peerwire_proto_rawDesc = "" +
 	"\apayload\x18\x05 \x01(\fR\apayload\x12\x1d\n" +
 	"\n" +
 	"origin_key\x18\x06 \x01(\fR\toriginKey\x12\x1c\n" +
-	"\tsignature\x18\a \x01(\fR\tsignatureJ\x04\b\x01\x10\x02\"\x80\x01\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\x12\x17\n" +
+	"\atime_ms\x18\b \x01(\x04R\x06timeMsJ\x04\b\x01\x10\x02\"\x80\x01\n" +
 	"\n" +
 	"PexMessage\x123\n" +
 	"\arequest\x18\x01 \x01(\v2\x17.peerwire.v1.PexRequestH\x00R\arequest\x126\n" +
