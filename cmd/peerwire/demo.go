@@ -92,8 +92,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return flagError("refresh", "%v: want at least 50ms", o.refresh)
 	}
 	tty := !o.plain && isTerminal(stdout)
-	d := &demo{o: o, out: stdout, tty: tty, start: time.Now()}
+	d := &demo{o: o, out: &lockedWriter{w: stdout}, tty: tty, start: time.Now()}
 	return d.run(ctx)
+}
+
+// lockedWriter serialises writes: the live table's goroutine and the
+// demo's own progress lines share stdout, and neither waits for the other
+// when discovery outlasts a refresh interval.
+type lockedWriter struct {
+	mu sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // isTerminal reports whether w is a character device (a terminal).
