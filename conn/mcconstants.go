@@ -174,6 +174,14 @@ const (
 	// 255 topics' worth of barely started messages pin at most ~4 MiB per
 	// connection, whatever lengths they declare.
 	reassemblyMinBuf = 16 << 10
+	// reassemblyEagerMax and reassemblyEagerBudget: messages of at most
+	// 1 MiB (the default MaxMessageSize) are allocated whole at their first
+	// packet, saving reassembly's copy, while the connection's partial
+	// messages allocated so total at most 4 MiB; beyond that they grow with
+	// the bytes that arrive. A peer can thus pin 4 MiB per connection by
+	// declaring messages it does not send, not the sum of its windows.
+	reassemblyEagerMax    = 1 << 20
+	reassemblyEagerBudget = 4 << 20
 	// bigBufLen is the size of the pooled read and write buffers.
 	bigBufLen = frameBudget
 

@@ -107,6 +107,7 @@ type MultiConn struct {
 
 	rxData  atomic.Uint64 // data-packet bytes read (acknowledged in ACKs)
 	nextAck uint64        // rxData at which the next ACK is due; reader only
+	rxEager int           // reassemblyEagerBudget left; reader only
 
 	lastRecv   atomic.Int64 // offset (ns) of the last inbound bytes
 	writeStart atomic.Int64 // offset (ns) + 1 of the Write in progress; 0: none
@@ -339,6 +340,7 @@ func (c *MultiConn) applySettings(s *settings) {
 	c.w.pingNonce = rand.Uint64()
 	c.w.fl.cap = initialInFlight
 	c.nextAck = ackEvery
+	c.rxEager = reassemblyEagerBudget
 }
 
 // topicByID returns our topic id, or nil.

@@ -217,7 +217,7 @@ func (c *MultiConn) readData(h *packetHeader) error {
 		if err := c.checkInboundRate(t); err != nil {
 			return err
 		}
-		t.rx.start(h.total, h.length)
+		t.rx.start(h.total, h.length, &c.rxEager)
 		t.inMsg = true
 	} else if !t.inMsg {
 		return violation(ViolationMalformedPacket, h.topic, "continuation without a first packet")
@@ -234,6 +234,7 @@ func (c *MultiConn) readData(h *packetHeader) error {
 	if !t.rx.complete() {
 		return nil
 	}
+	t.rx.finish(&c.rxEager)
 	data := t.rx.take()
 	t.inMsg = false
 	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int64(len(data)) + MessageCreditOverhead}

@@ -15,25 +15,47 @@ package conn
 //
 // So a partial message holds at most twice its arrived bytes plus one head
 // and one chunk, and a complete one is a single slice of exactly its length.
-// The price is one extra copy of the first half of long messages; messages
-// whose first packet carries half or more are allocated whole at once.
+// The price is one extra copy of the first half of long messages (measured
+// by BenchmarkReassembly). Two kinds of message skip it and are allocated
+// whole at their first packet: those whose first packet carries half or
+// more, and those of at most reassemblyEagerMax bytes while the
+// connection's partial messages allocated that way total at most
+// reassemblyEagerBudget, a constant a peer can pin per connection
+// whatever it declares.
 
 // reassembly is the message being received on one topic. It is used by the
 // reader goroutine only.
 type reassembly struct {
 	total  int       // declared length
 	n      int       // bytes arrived
+	eager  bool      // allocated whole at the first packet under the budget
 	buf    []byte    // cap == total once whole; else the head
 	chunks []*[]byte // pooled; before that, the bytes after the head
 }
 
 // start begins a message of total bytes whose first packet carries first.
-func (r *reassembly) start(total, first int) {
-	r.total, r.n = total, 0
-	if total <= max(reassemblyMinBuf, 2*first) {
+// budget is the connection's eager allocation left (reassemblyEagerBudget
+// less the partial messages allocated eagerly); start takes from it what
+// it uses, and finish gives that back.
+func (r *reassembly) start(total, first int, budget *int) {
+	r.total, r.n, r.eager = total, 0, false
+	switch {
+	case total <= max(reassemblyMinBuf, 2*first):
 		r.buf = make([]byte, 0, total)
-	} else {
+	case total <= reassemblyEagerMax && total <= *budget:
+		*budget -= total
+		r.eager = true
+		r.buf = make([]byte, 0, total)
+	default:
 		r.buf = make([]byte, 0, max(first, reassemblyMinBuf))
+	}
+}
+
+// finish gives the eager budget the message took back.
+func (r *reassembly) finish(budget *int) {
+	if r.eager {
+		*budget += r.total
+		r.eager = false
 	}
 }
 
