@@ -139,8 +139,12 @@ func (c *MultiConn) ackReceived(n uint64) error {
 	now := time.Duration(c.offset(c.clock.Now()))
 	c.w.Lock()
 	defer c.w.Unlock()
+	before := c.w.fl.acked
 	if !c.w.fl.ack(n, now) {
 		return violation(ViolationMalformedControl, 0, "ack of %d bytes, %d acknowledged and %d sent before", n, c.w.fl.acked, c.w.fl.sent)
+	}
+	if c.w.fl.acked > before {
+		c.w.ackWaitAt = now
 	}
 	c.kickLocked()
 	return nil

@@ -77,9 +77,9 @@ func (c *MultiConn) keepaliveTick() {
 		next = min(next, started+idle)
 	}
 	if st := c.p.stallTimeout; st > 0 {
-		id, waited, due := c.creditStallCheck(off, st)
+		text, waited, due := c.creditStallCheck(off, st)
 		if due {
-			c.creditStalled(id, waited)
+			c.creditStalled(text)
 			return
 		}
 		if waited > 0 {
@@ -115,30 +115,39 @@ func (c *MultiConn) timedOut(text string) {
 	c.fail(ge, ge, 0)
 }
 
-// creditStallCheck finds the topic that has waited longest for credit, with
-// messages queued and none returned, at offset off: due reports that it has
-// waited at least the stall timeout st. Only an open connection is judged;
-// a closing one is bounded by its close timeout.
-func (c *MultiConn) creditStallCheck(off, st time.Duration) (id uint8, waited time.Duration, due bool) {
+// creditStallCheck finds what has waited longest for the peer's credit at
+// offset off — a topic with messages queued and too little credit for the
+// next one, none returned since; or at least one ACK interval of data sent
+// with no ACK since — and how long it has waited; due reports that it has
+// waited at least the stall timeout st, and text says what it was. Only an
+// open connection is judged; a closing one is bounded by its close timeout.
+func (c *MultiConn) creditStallCheck(off, st time.Duration) (text string, waited time.Duration, due bool) {
 	c.w.Lock()
 	defer c.w.Unlock()
 	if c.w.state != stateOpen {
-		return 0, 0, false
+		return "", 0, false
 	}
+	var stalled *topic
 	for _, t := range c.topics {
 		if t.stalled && t.waitsForCredit() && off-t.stallAt > waited {
-			id, waited = t.id, off-t.stallAt
+			stalled, waited = t, off-t.stallAt
 		}
 	}
-	return id, waited, waited >= st
+	if stalled != nil {
+		text = fmt.Sprintf("no credit on topic %d for %v", stalled.id, waited.Round(time.Millisecond))
+	}
+	if u := c.w.fl.used(); u >= ackEvery && off-c.w.ackWaitAt > waited {
+		waited = off - c.w.ackWaitAt
+		text = fmt.Sprintf("no ack for %v, %d bytes unacknowledged", waited.Round(time.Millisecond), u)
+	}
+	return text, waited, waited >= st
 }
 
 // creditStalled closes the connection because the peer returned no credit
-// on topic for waited while messages were queued on it.
-func (c *MultiConn) creditStalled(topic uint8, waited time.Duration) {
-	text := fmt.Sprintf("no credit on topic %d for %v", topic, waited.Round(time.Millisecond))
+// (text says which) for the credit-stall timeout.
+func (c *MultiConn) creditStalled(text string) {
 	ge := &GoAwayError{Code: GoAwayTimeout, Text: text, Err: fmt.Errorf("%w: %s", ErrCreditStall, text)}
-	c.p.log.Info("conn: peer stopped returning credit", "peer", c.remote.Short(), "topic", topic, "waited", waited)
+	c.p.log.Info("conn: peer stopped returning credit", "peer", c.remote.Short(), "reason", text)
 	c.fail(ge, ge, 0)
 }
 

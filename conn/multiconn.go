@@ -84,6 +84,11 @@ type MultiConn struct {
 		rateTimer  Timer
 		ackDue     bool
 		fl         inflight
+		// ackWaitAt is the offset since which at least ackEvery data bytes
+		// have been unacknowledged with no ACK progress: a peer that reads
+		// but withholds ACKs would otherwise hold the in-flight cap shut,
+		// and our queues, for ever.
+		ackWaitAt time.Duration
 	}
 
 	end struct {

@@ -42,9 +42,11 @@ type MultiConfig struct {
 	// without the peer returning any credit on it: the peer answers pings
 	// but has stopped consuming that topic, and would pin our send queue
 	// for ever. A topic with nothing queued is never judged stalled, however
-	// long its credit stays used up. Must exceed PingInterval (the check
-	// runs on the keepalive timer). Default IdleTimeout; negative turns the
-	// check off.
+	// long its credit stays used up. The same bound applies to the
+	// connection's in-flight credit: data of at least one ACK interval
+	// (32 KiB) sent and no ACK for this long closes it too. Must exceed
+	// PingInterval (the check runs on the keepalive timer). Default
+	// IdleTimeout; negative turns the checks off.
 	CreditStallTimeout time.Duration
 	// CloseTimeout bounds Close: flushing queued messages, sending the goaway
 	// and waiting for the peer to close. Default 5 s.

@@ -23,7 +23,8 @@ var (
 	// as long.
 	ErrIdleTimeout = errors.New("conn: peer timed out")
 	// ErrCreditStall is the cause of a connection closed because the peer
-	// returned no credit on a topic with queued messages for longer than
+	// returned no credit on a topic with queued messages, or acknowledged
+	// none of our in-flight data, for longer than
 	// MultiConfig.CreditStallTimeout. The goaway sent is "timeout".
 	ErrCreditStall = errors.New("conn: peer returned no credit")
 	// ErrMultiClosed is wrapped by every send call on a closed or closing

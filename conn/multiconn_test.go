@@ -208,7 +208,9 @@ func TestMultiConnPriority(t *testing.T) {
 // and pings keep flowing; the connection outlives the idle timeout five
 // times over (within the credit-stall timeout, set well above that here;
 // TestCreditStallTimeout covers a consumer that never resumes); when the
-// consumer resumes, every held message arrives in order.
+// consumer resumes, every held message arrives in order. The sender's
+// keepalive runs on a manual clock, advanced a ping interval at a time with
+// each ping answered (a real 100 ms idle timeout died under load).
 func TestMultiConnSlowConsumer(t *testing.T) {
 	topics := []TopicConfig{
 		{ID: 1, Name: "fast", Priority: 5, MaxMessageSize: 4 << 10},
@@ -216,10 +218,9 @@ func TestMultiConnSlowConsumer(t *testing.T) {
 	}
 	ca, ina := mcConfig(topics)
 	cb, inb := mcConfig(topics)
-	for _, c := range []*MultiConfig{ca, cb} {
-		c.PingInterval, c.IdleTimeout, c.PingRate = 20*time.Millisecond, 100*time.Millisecond, 100
-		c.CreditStallTimeout = time.Minute
-	}
+	clk := newMCFakeClock()
+	ca.Clock, ca.PingInterval, ca.IdleTimeout, ca.CreditStallTimeout = clk, time.Second, 5*time.Second, time.Minute
+	cb.PingRate = 1000 // b: real clock, default (long) timers
 	a, b := mcPair(t, ca, cb)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -256,13 +257,12 @@ func TestMultiConnSlowConsumer(t *testing.T) {
 		return a.Stats().Topics[1].CreditStalls > 0
 	})
 	// Only pings now: five idle timeouts pass and nothing dies.
-	rttBefore := a.RTT().Samples
-	<-time.After(5 * ca.IdleTimeout)
-	if a.Err() != nil || b.Err() != nil {
-		t.Fatalf("connection died while a consumer was slow: %v / %v", a.Err(), b.Err())
-	}
-	if got := a.RTT().Samples - rttBefore; got < 3 {
-		t.Fatalf("only %d pongs while topic 2 was stalled", got)
+	for i := 1; i <= int(5*ca.IdleTimeout/ca.PingInterval); i++ {
+		clk.Advance(ca.PingInterval)
+		eventually(t, 5*time.Second, fmt.Sprintf("pong %d", i), func() bool { return a.RTT().Samples == uint64(i) || a.Err() != nil })
+		if a.Err() != nil || b.Err() != nil {
+			t.Fatalf("connection died after %d pings while a consumer was slow: %v / %v", i, a.Err(), b.Err())
+		}
 	}
 	held := b.Stats().Topics[1].RecvHeld
 	if held == 0 || held >= slowN {

@@ -278,6 +278,9 @@ func (c *MultiConn) fillLocked(b []byte, now time.Time) (batch []byte, final boo
 	b = c.appendData(b, now)
 	if c.w.fl.sent != sent {
 		c.w.fl.record(time.Duration(c.offset(now)))
+		if int64(sent-c.w.fl.acked) < ackEvery && c.w.fl.used() >= ackEvery {
+			c.w.ackWaitAt = time.Duration(c.offset(now)) // an ACK is due from now on
+		}
 	}
 	if c.w.state == stateClosing && c.queuesEmptyLocked() {
 		b = appendGoAwayMsg(b, c.w.goaway.Code, c.w.goaway.Text)

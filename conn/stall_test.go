@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -240,5 +241,98 @@ func TestSendQueueBytesDefault(t *testing.T) {
 		if err != nil || got.SendQueueBytes != tc.want {
 			t.Fatalf("MaxMessageSize %d: SendQueueBytes %d (%v), want %d", tc.maxMsg, got.SendQueueBytes, err, tc.want)
 		}
+	}
+}
+
+// ackWithholder is a Transport that passes writes through to an
+// EncryptedConn but, while withhold is set, drops every ACK from them: a
+// peer that reads everything, answers pings and grants credit, but never
+// acknowledges what it read.
+type ackWithholder struct {
+	*EncryptedConn
+	withhold atomic.Bool
+	dropped  atomic.Int64
+}
+
+func (w *ackWithholder) Write(b []byte) (int, error) {
+	if !w.withhold.Load() {
+		return w.EncryptedConn.Write(b)
+	}
+	out := make([]byte, 0, len(b))
+	for off := 0; off < len(b); {
+		h, err := parsePacketHeader(b[off:])
+		if err != nil {
+			panic(fmt.Sprintf("writer produced a bad packet: %v", err))
+		}
+		end := off + headerLen(b[off], b[off+1]) + h.length
+		if h.topic == 0 && h.kind == ctrlAck {
+			w.dropped.Add(1)
+		} else {
+			out = append(out, b[off:end]...)
+		}
+		off = end
+	}
+	if _, err := w.EncryptedConn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// TestAckStallTimeout: a peer that consumes everything and answers pings
+// but withholds ACKs would hold the in-flight cap shut, and so our queues,
+// for ever; it is cut off (goaway "timeout", ErrCreditStall) once an ACK
+// interval of data has waited CreditStallTimeout for one — counted from
+// when the data went out, not from the last ACK of a quiet connection. The
+// same traffic with ACKs flowing keeps the connection open.
+func TestAckStallTimeout(t *testing.T) {
+	const interval, idle = time.Second, 5 * time.Second
+	topics := []TopicConfig{{ID: 1, MaxMessageSize: 64 << 10}}
+	for _, withhold := range []bool{true, false} {
+		t.Run(fmt.Sprintf("withhold=%v", withhold), func(t *testing.T) {
+			clk := newMCFakeClock()
+			ca, _ := mcConfig(topics)
+			ca.Clock, ca.PingInterval, ca.IdleTimeout = clk, interval, idle
+			cb, inb := mcConfig(topics)
+			cb.PingRate = 1000
+			ea, eb := securePair(t, mcSecureConfig(t, 1, topics), mcSecureConfig(t, 2, topics))
+			wb := &ackWithholder{EncryptedConn: eb}
+			wb.withhold.Store(withhold)
+			a, b := mcStart(t, ea, wb, ca, cb)
+			pings := 0
+			advance := func() {
+				clk.Advance(interval)
+				pings++
+				eventually(t, 5*time.Second, fmt.Sprintf("pong %d", pings), func() bool { return a.RTT().Samples == uint64(pings) || a.Err() != nil })
+			}
+			// Quiet for two stall timeouts first: the clock starts when data does.
+			for range 2 * int(idle/interval) {
+				advance()
+			}
+			if err := a.Send(context.Background(), 1, make([]byte, 64<<10)); err != nil {
+				t.Fatal(err)
+			}
+			inb.recv(t, 1, 5*time.Second)
+			if withhold {
+				eventually(t, 5*time.Second, "an ACK withheld", func() bool { return wb.dropped.Load() > 0 })
+			} else {
+				eventually(t, 5*time.Second, "the ACKs", func() bool { return a.Stats().InFlight < ackEvery })
+			}
+			for i := 1; i < 2*int(idle/interval); i++ {
+				advance()
+				if err := a.Err(); err != nil {
+					if !withhold || i != int(idle/interval) {
+						t.Fatalf("closed after %d pings: %v", i, err)
+					}
+					mcWaitDone(t, b, 5*time.Second)
+					if ge := goAwayOf(t, err); ge.Code != GoAwayTimeout || !errors.Is(err, ErrCreditStall) || !strings.HasPrefix(ge.Text, "no ack for 5s") {
+						t.Fatalf("a: %v", err)
+					}
+					return
+				}
+			}
+			if withhold {
+				t.Fatalf("a peer withholding ACKs was not cut off: in flight %d", a.Stats().InFlight)
+			}
+		})
 	}
 }
