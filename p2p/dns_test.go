@@ -147,7 +147,6 @@ func TestNetworkNamesFromPex(t *testing.T) {
 				cfg.Book.ProbeInterval = time.Millisecond
 			}
 			hub := startNode(t, cfg)
-			inbox := hub.Inbox(topicVotes)
 			p, err := dialRaw(t, hub, testIdentity(t, 2001), "")
 			if err != nil {
 				t.Fatal(err)
@@ -157,12 +156,11 @@ func TestNetworkNamesFromPex(t *testing.T) {
 			evil := testIdentity(t, 2002).ID()
 			sendPex(t, p, &pb.PexMessage{Msg: &pb.PexMessage_Response{Response: &pb.PexResponse{
 				Addrs: []*pb.PeerAddress{{Id: evil[:], Host: "evil.example.org", Port: uint32(target.port)}}}}})
-			// A direct message after it: once delivered, the PEX answer
-			// (handled in order on the same connection) has been ingested.
-			if err := p.mc.Send(context.Background(), topicVotes, []byte{kindDirect, 'x'}); err != nil {
-				t.Fatal(err)
+			// A PEX request after it, on the same topic (so in order): once
+			// the hub answers it, the response before it has been ingested.
+			sendPex(t, p, &pb.PexMessage{Msg: &pb.PexMessage_Request{Request: &pb.PexRequest{Max: 32}}})
+			for m := waitPex(t, p); m.GetResponse() == nil; m = waitPex(t, p) {
 			}
-			recv(t, inbox, 10*time.Second)
 			e, stored := hub.book.Get(evil)
 			if !tt.allow {
 				if stored {
@@ -271,9 +269,13 @@ func TestDialNameChecks(t *testing.T) {
 				tt.prepare(t, hub)
 			}
 			addr := fmt.Sprintf("%s@%s:%d", target.ID(), tt.host, target.ListenAddr().Port)
+			dials := hub.Stats().Dials
 			_, err := hub.Dial(context.Background(), addr)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Dial(%s) = %v, want %v", addr, err, tt.want)
+			}
+			if n := hub.Stats().Dials - dials; n != 0 {
+				t.Fatalf("refused only after %d TCP dial(s): the checks must come before", n)
 			}
 			if n := res.count(tt.host); n != 1 {
 				t.Fatalf("name resolved %d times, want once", n)
@@ -365,7 +367,11 @@ func TestDialNameBounds(t *testing.T) {
 		cfg.Resolver = res
 		cfg.ResolveTimeout = 50 * time.Millisecond
 		hub := startNode(t, cfg)
-		_, err := hub.Dial(context.Background(), testIdentity(t, 2043).ID().String()+"@slow.example.org:1")
+		// The caller's own bound is far longer: the lookup must end at
+		// ResolveTimeout, well before it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := hub.Dial(ctx, testIdentity(t, 2043).ID().String()+"@slow.example.org:1")
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Dial with a resolver that never answers: %v, want a deadline error", err)
 		}
