@@ -52,6 +52,9 @@ type Node struct {
 	handshakes chan struct{} // inbound handshake slots
 	dials      chan struct{} // dial slots
 	dialLim    *rate.Limiter
+	// afterFunc makes the timers of waits measured on Config.Now
+	// (time.AfterFunc; tests give their fake clock's).
+	afterFunc func(time.Duration, func()) conn.Timer
 
 	peers struct {
 		sync.RWMutex // guards the fields below
@@ -223,6 +226,7 @@ func New(cfg Config) (*Node, error) {
 	n.handshakes = make(chan struct{}, s.MaxHandshakes)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
 	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
+	n.afterFunc = func(d time.Duration, f func()) conn.Timer { return time.AfterFunc(d, f) }
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }

@@ -317,7 +317,7 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, must bool) error {
 		return errStopped
 	}
 	defer func() { <-n.dials }()
-	if err := n.dialLim.Wait(ctx); err != nil {
+	if err := n.waitDialRate(ctx); err != nil {
 		return err
 	}
 	if !addr.ID.IsZero() {
@@ -348,6 +348,31 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, must bool) error {
 		}
 	}
 	return n.setupPeer(ec, peerset.Outbound, remote)
+}
+
+// waitDialRate waits until DialRate allows one more dial, measured on the
+// node's clock (Config.Now), or until ctx ends or the node stops.
+func (n *Node) waitDialRate(ctx context.Context) error {
+	now := n.s.Now()
+	r := n.dialLim.ReserveN(now, 1) // always OK: the burst is at least 1
+	due := now.Add(r.DelayFrom(now))
+	for now.Before(due) {
+		wake := make(chan struct{})
+		t := n.afterFunc(due.Sub(now), func() { close(wake) })
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			t.Stop()
+			r.CancelAt(n.s.Now())
+			return ctx.Err()
+		case <-n.ctx.Done():
+			t.Stop()
+			r.CancelAt(n.s.Now())
+			return errStopped
+		}
+		now = n.s.Now()
+	}
+	return nil
 }
 
 // handshakeOut dials addr within DialTimeout and runs the client handshake.
