@@ -372,7 +372,10 @@ func (n *Node) waitConns(ctx context.Context) {
 // Stop ends the node: it stops accepting and dialing, sends every peer a
 // goaway "shutdown" (flushing queued messages until ctx ends, at most
 // DefaultStopTimeout when ctx has no deadline), waits for every goroutine the
-// node started, saves the peer book and closes the inboxes.
+// node started, Dial calls in progress included, and for every connection
+// to end, refused ones and those set up while Stop ran included (their
+// close linger is cut short once ctx ends), then saves the peer book and
+// closes the inboxes.
 func (n *Node) Stop(ctx context.Context) error {
 	prev := n.state.Swap(2)
 	if prev == 2 {
