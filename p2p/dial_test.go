@@ -86,12 +86,12 @@ func (h *holdListener) release(t *testing.T) {
 // dialCensus counts the goroutines inside Node.dial by where they are.
 type dialCensus struct {
 	slot      int // parked waiting for a dial slot (the select in dial)
-	rate      int // parked elsewhere before the handshake: the dial rate
+	rate      int // parked in another select before the handshake: the dial rate
 	handshake int // in handshakeOut: connecting or in the handshake
 }
 
-// censusDials takes a dialCensus of every goroutine. Goroutines running
-// at that instant, not parked, are not counted unless in a handshake.
+// censusDials takes a dialCensus of every goroutine. Goroutines not parked
+// in a select at that instant are not counted unless in a handshake.
 func censusDials() dialCensus {
 	buf := make([]byte, 1<<20)
 	for {
@@ -113,14 +113,14 @@ func censusDials() dialCensus {
 			continue
 		}
 		lines := strings.Split(g, "\n")
-		if strings.Contains(lines[0], "[running]") || strings.Contains(lines[0], "[runnable]") {
-			continue
-		}
 		// Parked goroutines' tracebacks omit the runtime frames: a select
-		// right in dial shows dial on top.
-		if strings.Contains(lines[0], "[select") && strings.HasPrefix(lines[1], dialFrame) {
+		// right in dial shows dial on top. Any other select before the
+		// handshake is the rate's wait (its timer is set by then).
+		switch {
+		case !strings.Contains(lines[0], "[select"):
+		case strings.HasPrefix(lines[1], dialFrame):
 			c.slot++
-		} else {
+		default:
 			c.rate++
 		}
 	}
