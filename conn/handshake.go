@@ -49,10 +49,18 @@ func handshake(ctx context.Context, raw net.Conn, cfg *SecureConfig, role crypto
 		raw.Close()
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = raw.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	h := &handshaker{raw: raw, cfg: r, role: role, expected: expected, stage: "hello"}
 	c, err := h.run()
-	stop()
+	if !stop() {
+		// ctx ended meanwhile: let its deadline land before ours, and
+		// leave no goroutine behind once the handshake has returned.
+		<-fired
+	}
 	if err == nil {
 		err = raw.SetDeadline(time.Time{})
 	}

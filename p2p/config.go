@@ -156,7 +156,8 @@ type Config struct {
 	DialTimeout time.Duration
 	// MaxConcurrentDials bounds dials in flight. Default 8.
 	MaxConcurrentDials int
-	// DialRate bounds dials started per second. Default 10.
+	// DialRate bounds dials started per second, with a burst of
+	// max(1, DialRate), measured on Now. Default 10.
 	DialRate float64
 	// MaxHandshakes bounds inbound handshakes in flight. Default 64.
 	MaxHandshakes int
@@ -215,7 +216,8 @@ type Config struct {
 
 	// Logger receives the node's logs; nil means silent.
 	Logger *slog.Logger
-	// Now is the clock for backoff, bans, TTLs and decay; nil means time.Now.
+	// Now is the clock for backoff, bans, TTLs, decay, the dial rate and a
+	// seed's linger; nil means time.Now.
 	Now func() time.Time
 
 	// connClock, set by tests, is the connections' clock for keepalive and

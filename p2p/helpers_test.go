@@ -118,10 +118,12 @@ func connectedTo(n *Node, id crypto.ID) bool {
 }
 
 // fakeClock is a settable clock for Config.Now: bans, backoff and TTLs
-// advance only when the test says so.
+// advance only when the test says so. Its timers (AfterFunc) fire when
+// Advance reaches them.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu     sync.Mutex // guards t and timers
+	t      time.Time
+	timers map[*fakeTimer]struct{}
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
@@ -132,10 +134,60 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+// Advance moves the clock on by d and runs, each on its own goroutine,
+// the functions of the timers it reaches.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
+	var due []func()
+	for ft := range c.timers {
+		if !ft.at.After(c.t) {
+			delete(c.timers, ft)
+			due = append(due, ft.f)
+		}
+	}
 	c.mu.Unlock()
+	for _, f := range due {
+		go f()
+	}
+}
+
+// AfterFunc calls f on its own goroutine once the clock has advanced by d.
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) conn.Timer {
+	ft := &fakeTimer{c: c, f: f}
+	ft.Reset(d)
+	return ft
+}
+
+// fakeTimer is a timer of a fakeClock.
+type fakeTimer struct {
+	c  *fakeClock
+	f  func()
+	at time.Time // guarded by c.mu
+}
+
+func (ft *fakeTimer) Stop() bool {
+	ft.c.mu.Lock()
+	defer ft.c.mu.Unlock()
+	_, pending := ft.c.timers[ft]
+	delete(ft.c.timers, ft)
+	return pending
+}
+
+func (ft *fakeTimer) Reset(d time.Duration) bool {
+	pending := ft.Stop()
+	if d <= 0 {
+		go ft.f()
+		return pending
+	}
+	ft.c.mu.Lock()
+	defer ft.c.mu.Unlock()
+	if ft.c.timers == nil {
+		ft.c.timers = map[*fakeTimer]struct{}{}
+	}
+	ft.at = ft.c.t.Add(d)
+	ft.c.timers[ft] = struct{}{}
+	return pending
 }
 
 // quietConfig is testConfig without automatic dialing: the fill and PEX

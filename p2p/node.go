@@ -54,6 +54,9 @@ type Node struct {
 	handshakes chan struct{} // inbound handshake slots
 	dials      chan struct{} // dial slots
 	dialLim    *rate.Limiter
+	// afterFunc makes the timers of waits measured on Config.Now
+	// (time.AfterFunc; tests give their fake clock's).
+	afterFunc func(time.Duration, func()) conn.Timer
 
 	peers struct {
 		sync.RWMutex // guards the fields below
@@ -243,6 +246,7 @@ func New(cfg Config) (*Node, error) {
 	n.handshakes = make(chan struct{}, s.MaxHandshakes)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
 	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
+	n.afterFunc = func(d time.Duration, f func()) conn.Timer { return time.AfterFunc(d, f) }
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }
@@ -405,7 +409,10 @@ func (n *Node) waitConns(ctx context.Context) {
 // Stop ends the node: it stops accepting and dialing, sends every peer a
 // goaway "shutdown" (flushing queued messages until ctx ends, at most
 // DefaultStopTimeout when ctx has no deadline), waits for every goroutine the
-// node started, saves the peer book and closes the inboxes.
+// node started, Dial calls in progress included, and for every connection
+// to end, refused ones and those set up while Stop ran included (their
+// close linger is cut short once ctx ends), then saves the peer book and
+// closes the inboxes.
 func (n *Node) Stop(ctx context.Context) error {
 	prev := n.state.Swap(2)
 	if prev == 2 {

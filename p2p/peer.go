@@ -417,7 +417,7 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 		return crypto.ID{}, errStopped
 	}
 	defer func() { <-n.dials }()
-	if err := n.dialLim.Wait(ctx); err != nil {
+	if err := n.waitDialRate(ctx); err != nil {
 		return crypto.ID{}, err
 	}
 	if !addr.ID.IsZero() {
@@ -463,6 +463,31 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 		return crypto.ID{}, err
 	}
 	return id, nil
+}
+
+// waitDialRate waits until DialRate allows one more dial, measured on the
+// node's clock (Config.Now), or until ctx ends or the node stops.
+func (n *Node) waitDialRate(ctx context.Context) error {
+	now := n.s.Now()
+	r := n.dialLim.ReserveN(now, 1) // always OK: the burst is at least 1
+	due := now.Add(r.DelayFrom(now))
+	for now.Before(due) {
+		wake := make(chan struct{})
+		t := n.afterFunc(due.Sub(now), func() { close(wake) })
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			t.Stop()
+			r.CancelAt(n.s.Now())
+			return ctx.Err()
+		case <-n.ctx.Done():
+			t.Stop()
+			r.CancelAt(n.s.Now())
+			return errStopped
+		}
+		now = n.s.Now()
+	}
+	return nil
 }
 
 // handshakeOut connects to the first of targets that accepts, each dial
