@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Prefix starts the name of every namespace the lab creates. A name is
@@ -114,7 +115,42 @@ func New(t testing.TB, k int) *Lab {
 		l.must("ip", "-n", h.NS, "link", "set", "eth0", "up")
 		l.Hosts = append(l.Hosts, h)
 	}
+	l.waitLinks()
 	return l
+}
+
+// linkReadyWithin bounds how long New waits for the hosts' cables to come
+// up. The kernel reports a veth's carrier through its link watcher, which
+// may take up to a second per batch of events, and longer on a loaded
+// machine; until then the bridge port drops what it is given.
+const linkReadyWithin = 30 * time.Second
+
+// waitLinks waits until every host's eth0 and its bridge port are up and
+// the port forwards: a host that dials before that loses its SYN and
+// waits a whole retransmission timeout (1 s), longer than some tests'
+// dial bounds.
+func (l *Lab) waitLinks() {
+	l.t.Helper()
+	deadline := time.Now().Add(linkReadyWithin)
+	for _, h := range l.Hosts {
+		for !h.linkReady() {
+			if time.Now().After(deadline) {
+				l.t.Fatalf("lab: the link of %s is not up after %v", h.NS, linkReadyWithin)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// linkReady reports whether the host's eth0 is up and its bridge port is
+// up and forwarding.
+func (h *Host) linkReady() bool {
+	host, err := exec.Command("ip", "-n", h.NS, "-o", "link", "show", "eth0").Output()
+	if err != nil || !bytes.Contains(host, []byte(" state UP ")) {
+		return false
+	}
+	port, err := exec.Command("ip", "-n", h.lab.Bridge, "-d", "-o", "link", "show", h.port).Output()
+	return err == nil && bytes.Contains(port, []byte(" state UP ")) && bytes.Contains(port, []byte("bridge_slave state forwarding"))
 }
 
 // must runs an ip/tc command and fails the test if it fails.
