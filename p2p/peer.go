@@ -270,13 +270,14 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 	_ = n.book.Ban(d.ID, d.Until.Sub(now), d.Reason)
 	n.st.bans.Add(1)
 	if d.Peer != nil {
+		// The address ban (if this ban is the one that earns it) is in
+		// place before the peer hears it is banned: it cannot come back
+		// with a fresh key in between.
+		n.strike(d.Peer.Remote.Addr(), d.Until, now)
 		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
 	n.log.info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
-	if d.Peer != nil {
-		n.strike(d.Peer.Remote.Addr(), d.Until, now)
-	}
 }
 
 // strike counts an automatic ID ban of a peer connected from ip. The
