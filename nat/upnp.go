@@ -145,4 +145,3 @@ func upnpSSDP(ctx context.Context, cfg Config) (gateway, error) {
 	}
 	return nil, fmt.Errorf("upnp: no usable gateway: %w", errors.Join(errs...))
 }
-
