@@ -153,6 +153,9 @@ func (m *mapper) attempt(st *state, notify func(netip.AddrPort)) time.Duration {
 	if err != nil {
 		return m.failed(st, notify, "map", err)
 	}
+	// Held from now on: Close removes it even if what follows fails.
+	st.extPort = ext
+	st.mappedOn = st.gw
 	ip, err := st.gw.externalIP(ctx)
 	if err != nil {
 		return m.failed(st, notify, "external IP", err)
@@ -166,8 +169,6 @@ func (m *mapper) attempt(st *state, notify func(netip.AddrPort)) time.Duration {
 			"lease", lease)
 	}
 	st.failures = 0
-	st.extPort = ext
-	st.mappedOn = st.gw
 	st.expires = m.cfg.Clock.Now().Add(lease)
 	m.set(addr, notify)
 	return lease / 2
