@@ -3,6 +3,8 @@ module github.com/peerwire/peerwire
 go 1.26.0
 
 require (
+	github.com/huin/goupnp v1.3.0
+	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/maxmind/mmdbwriter v1.2.0
 	github.com/oschwald/geoip2-golang/v2 v2.5.0
 	github.com/prometheus/client_golang v1.25.0
@@ -23,4 +25,5 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	go4.org/netipx v0.0.0-20231129151722-fdeea329fbba // indirect
+	golang.org/x/sync v0.23.0 // indirect
 )

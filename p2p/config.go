@@ -12,6 +12,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/nat"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -213,6 +214,16 @@ type Config struct {
 	// GossipMaxSkew is how far ahead of our clock an origin timestamp may
 	// be; later ones are dropped and counted (Stats.GossipFuture). Default 30 s.
 	GossipMaxSkew time.Duration
+
+	// NAT maps the listen port on the router in front of the node (see
+	// package nat; nat.Parse builds one from an operator's mode). The node
+	// starts it at Start, advertises ID@external in the handshake
+	// metadata's listen addresses while the mapping holds (after the
+	// configured ones), publishes EventExternalAddress when the address
+	// changes, and closes it at Stop, which waits for the mapping's
+	// removal. nil means no mapping. The node owns it: a Mapper serves one
+	// node, once.
+	NAT nat.Mapper
 
 	// Logger receives the node's logs; nil means silent.
 	Logger *slog.Logger

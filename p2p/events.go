@@ -17,6 +17,9 @@ const (
 	EventConnected EventKind = iota + 1
 	EventDisconnected
 	EventBanned
+	// EventExternalAddress: the port mapping's external address changed
+	// (Config.NAT); Addr is the new one, zero when the mapping was lost.
+	EventExternalAddress
 )
 
 func (k EventKind) String() string {
@@ -27,6 +30,8 @@ func (k EventKind) String() string {
 		return "disconnected"
 	case EventBanned:
 		return "banned"
+	case EventExternalAddress:
+		return "external-address"
 	}
 	return "unknown"
 }
@@ -40,7 +45,9 @@ type Event struct {
 	// Prefix is the banned IP prefix of an IP ban (BanIP, or the
 	// automatic one); Peer is then zero.
 	Prefix netip.Prefix
-	Time   time.Time
+	// Addr is the new external address of an EventExternalAddress.
+	Addr netip.AddrPort
+	Time time.Time
 }
 
 // Subscription receives events until it is cancelled or the node stops.

@@ -78,6 +78,7 @@ type Node struct {
 	}
 
 	events     eventHub
+	nat        natState
 	st         nodeCounters
 	lastStatus statusMark // status goroutine only
 }
@@ -310,8 +311,7 @@ func (n *Node) Start(ctx context.Context) error {
 	ids := make([]conn.TopicConfig, len(n.s.connTopics))
 	copy(ids, n.s.connTopics)
 	meta.Topics = conn.TopicIDs(ids)
-	n.secure = &conn.SecureConfig{Identity: n.id, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID, Meta: meta,
-		HandshakeTimeout: n.s.HandshakeTimeout}
+	n.secure = n.secureWith(meta)
 	if err := n.secure.Validate(); err != nil {
 		n.state.Store(2)
 		if n.ln != nil {
@@ -340,6 +340,7 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	})
 	n.startServices()
+	n.startNAT()
 	n.log.info("node started", "id", n.ID().String(), "listen", n.listen.String(), "topics", len(n.topics))
 	return nil
 }
@@ -426,6 +427,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	if n.ln != nil {
 		n.ln.Close()
 	}
+	n.stopNAT()
 	// The goaways run as the node's goroutines (spawn cannot fail before
 	// Stop closes it below), so Stop waits for their very end too.
 	var wg sync.WaitGroup

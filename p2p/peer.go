@@ -90,7 +90,7 @@ func (n *Node) admitRaw(raw net.Conn) {
 	}
 	started := n.spawn(func() {
 		defer func() { <-n.handshakes }()
-		ec, err := conn.Server(n.ctx, raw, n.secure)
+		ec, err := conn.Server(n.ctx, raw, n.secureConfig())
 		if err != nil {
 			n.st.handshakeFailed(err)
 			n.log.debug("inbound handshake failed", "remote", ap.String(), "err", err)
@@ -515,7 +515,7 @@ func (n *Node) handshakeOut(ctx context.Context, id crypto.ID, targets []netip.A
 	if err != nil {
 		return nil, err
 	}
-	ec, err := conn.Client(ctx, raw, n.secure, id)
+	ec, err := conn.Client(ctx, raw, n.secureConfig(), id)
 	if err != nil {
 		n.st.handshakeFailed(err)
 		return nil, err

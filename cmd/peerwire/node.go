@@ -16,6 +16,7 @@ import (
 
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/nat"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
 	"github.com/peerwire/peerwire/p2p/metrics"
@@ -66,6 +67,7 @@ type nodeOptions struct {
 	logFormat      string
 	admin          string
 	adminTokenFile string
+	nat            string
 
 	// Resolved from the above.
 	adminToken string
@@ -99,6 +101,8 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.admin, "admin", defaultAdminAddr, "admin HTTP API address (\"\" disables it); a non-loopback address requires a token")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the admin API bearer token (else $PEERWIRE_ADMIN_TOKEN)")
+	fs.StringVar(&o.nat, "nat", "none", "port mapping on the router in front of the node: "+nat.Modes+
+		" (any tries UPnP then NAT-PMP; extip:IP maps nothing and advertises IP with the listen port)")
 	return o
 }
 
@@ -179,6 +183,15 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if err := o.resolveAdmin(lookup); err != nil {
 		return cfg, err
 	}
+	// The Mapper made here is unstarted and holds nothing; runNode makes
+	// the one it runs again, with the logger.
+	mapper, err := nat.Parse(o.nat, nat.Config{})
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	if mapper != nil && o.listen == "-" {
+		return cfg, flagError("nat", "%q needs a listen address, and -listen is \"-\"", o.nat)
+	}
 
 	fc := filter.Config{
 		AllowCIDRs: o.allowCIDRs, DenyCIDRs: o.denyCIDRs,
@@ -206,7 +219,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
 		Book:         peerbook.Config{AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames},
-		SaveInterval: o.saveInterval, SeedMode: o.seed,
+		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper,
 	}
 	return cfg, nil
 }
@@ -304,6 +317,9 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, o.logFormat, o.level)
 	cfg.Logger = log
+	if cfg.NAT, err = nat.Parse(o.nat, nat.Config{Logger: log}); err != nil {
+		return usageError{err}
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return flagError("data-dir", "%v", err)
 	}

@@ -42,6 +42,9 @@ func TestNodeDefaults(t *testing.T) {
 	if len(cfg.Topics) != 3 || cfg.Topics[0].Name != "consensus" || cfg.Topics[0].Priority <= cfg.Topics[1].Priority {
 		t.Errorf("topics %+v", cfg.Topics)
 	}
+	if cfg.NAT != nil || o.nat != "none" {
+		t.Errorf("nat %q %v, want none by default", o.nat, cfg.NAT)
+	}
 	if o.admin != "127.0.0.1:26660" || o.adminToken != "" || o.logLevel != "info" || o.logFormat != "text" {
 		t.Errorf("options %+v", o)
 	}
@@ -172,6 +175,10 @@ func TestNodeFlagErrors(t *testing.T) {
 		{[]string{"-data-dir", ""}, nil, []string{"-data-dir"}},
 		{[]string{"-bogus"}, nil, []string{"-bogus"}},
 		{[]string{"stray"}, nil, []string{"unexpected argument"}},
+		{[]string{"-nat", "stun"}, nil, []string{"-nat", "unknown mode"}},
+		{[]string{"-nat", "extip:nowhere"}, nil, []string{"-nat", "extip"}},
+		{nil, map[string]string{"PEERWIRE_NAT": "pmp:fe80::1"}, []string{"-nat", "pmp"}},
+		{[]string{"-nat", "upnp", "-listen", "-"}, nil, []string{"-nat", "-listen"}},
 	} {
 		_, _, err := parseNode(tc.args, fakeEnv(tc.env), io.Discard)
 		if err == nil || !errors.As(err, new(usageError)) {
@@ -226,6 +233,34 @@ func TestNodeHelp(t *testing.T) {
 		`(default ""; env PEERWIRE_BOOTSTRAP)`, `(default false; env PEERWIRE_SEED)`} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %s", want)
+		}
+	}
+}
+
+func TestNodeNATModes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string // the Mapper's name, "" for none
+	}{
+		{[]string{"-nat", "extip:203.0.113.1"}, nil, "extip:203.0.113.1"},
+		{nil, map[string]string{"PEERWIRE_NAT": "upnp"}, "upnp"},
+		{[]string{"-nat", "pmp:192.168.1.1"}, map[string]string{"PEERWIRE_NAT": "upnp"}, "pmp:192.168.1.1"},
+		{[]string{"-nat", "any"}, nil, "any"},
+		{[]string{"-nat", "none"}, nil, ""},
+	} {
+		_, cfg, err := parseNode(tc.args, fakeEnv(tc.env), io.Discard)
+		if err != nil {
+			t.Errorf("%v %v: %v", tc.args, tc.env, err)
+			continue
+		}
+		got := ""
+		if cfg.NAT != nil {
+			got = cfg.NAT.String()
+			cfg.NAT.Close()
+		}
+		if got != tc.want {
+			t.Errorf("%v %v: mapper %q, want %q", tc.args, tc.env, got, tc.want)
 		}
 	}
 }
