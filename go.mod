@@ -3,6 +3,7 @@ module github.com/peerwire/peerwire
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/maxmind/mmdbwriter v1.2.0
 	github.com/oschwald/geoip2-golang/v2 v2.5.0
 	github.com/prometheus/client_golang v1.25.0
