@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -270,3 +271,31 @@ func parseNodeCfg(t *testing.T, home string) (string, error) {
 }
 
 func sprint(v any) string { return fmt.Sprintf("%+v", v) }
+
+// TestLibErrorNamesFlag: an error of p2p.New or Start that names a
+// Config field is reported under the flag, with the value's origin.
+func TestLibErrorNamesFlag(t *testing.T) {
+	o := &nodeOptions{src: sources{"chain": "PEERWIRE_CHAIN", "listen": "/h/config.toml:4: listen"}}
+	for _, tc := range []struct {
+		err  error
+		bind bool
+		want string
+	}{
+		{errors.New("p2p: conn: SecureConfig.ChainID must be at most 64 bytes, is 70"), false, "PEERWIRE_CHAIN (-chain): must be at most 64 bytes, is 70"},
+		{errors.New("p2p: Config.MustConnect[0]: bad"), false, "-must-connect: [0]: bad"},
+		{fmt.Errorf("p2p: Config.ListenAddr: %w", &net.OpError{Op: "listen", Net: "tcp", Err: errors.New("bind: address already in use")}), true,
+			"/h/config.toml:4: listen (-listen): listen tcp: bind: address already in use"},
+	} {
+		err := o.libError(tc.err)
+		if got := err.Error(); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
+		}
+		if errors.As(err, new(bindError)) != tc.bind || errors.As(err, new(usageError)) == tc.bind {
+			t.Errorf("%v: class %T", tc.err, err)
+		}
+	}
+	plain := errors.New("p2p: something else")
+	if o.libError(plain) != plain {
+		t.Error("unmapped error changed")
+	}
+}
