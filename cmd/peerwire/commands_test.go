@@ -141,6 +141,12 @@ func TestCompletion(t *testing.T) {
 // returns its exit status and output.
 func runNodeProc(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return runNodeProcEnv(t, []string{envName("home") + "=" + t.TempDir()}, args...)
+}
+
+// runNodeProcEnv is runNodeProc with the PEERWIRE_ variables given.
+func runNodeProcEnv(t *testing.T, vars []string, args ...string) (int, string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +158,7 @@ func runNodeProc(t *testing.T, args ...string) (int, string) {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, asMainEnv+"=1", envName("home")+"="+t.TempDir())
+	cmd.Env = append(append(env, asMainEnv+"=1"), vars...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan error, 1)
@@ -271,5 +277,44 @@ func TestNodeProcessMetrics(t *testing.T) {
 	p.signal(15)
 	if code := p.wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestNodeProcessConfigOrigins: the real binary reads the home's config
+// file, and a bad value exits 2 naming its flag and origin.
+func TestNodeProcessConfigOrigins(t *testing.T) {
+	home := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"init", "-home", home}, &out, &errb); code != 0 {
+		t.Fatalf("init: %d %s", code, errb.String())
+	}
+	cfgPath := filepath.Join(home, configFileName)
+	text, _ := os.ReadFile(cfgPath)
+	lines := strings.Split(string(text), "\n")
+	roleLine := 0
+	for i, l := range lines {
+		if strings.HasPrefix(l, "role = ") {
+			lines[i], roleLine = `role = "king"`, i+1
+		}
+	}
+	if err := os.WriteFile(cfgPath, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	homeVar := envName("home") + "=" + home
+	for _, tc := range []struct {
+		name string
+		vars []string
+		want string
+	}{
+		{"file", []string{homeVar}, cfgPath + ":" + strconv.Itoa(roleLine) + ": role (-role): \"king\""},
+		{"variable over file", []string{homeVar, "PEERWIRE_ROLE=queen"}, "PEERWIRE_ROLE (-role): \"queen\""},
+		{"unknown key", []string{envName("config") + "=" + filepath.Join(writeConfig(t, "\nlisten_addr = \"x\"\n"), configFileName)}, configFileName + ":2: unknown setting \"listen_addr\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := runNodeProcEnv(t, tc.vars, "-listen", "127.0.0.1:0", "-admin", "")
+			if code != exitUsage || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, output lacks %q:\n%s", code, tc.want, out)
+			}
+		})
 	}
 }

@@ -38,7 +38,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 func newEnvFlagSet(name, intro string, stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet(name, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: peerwire %s [flags]\n\n%s\n\nEvery flag falls back to the environment variable named after it (flag > environment > default).\n\nflags:\n", name, intro)
+		fmt.Fprintf(fs.Output(), "usage: peerwire %s [flags]\n\n%s\n\nEvery flag falls back to the environment variable named after it, then to the config file key named after it (max_inbound for -max-inbound): flag > environment > config file > default.\n\nflags:\n", name, intro)
 		printDefaults(fs, envName)
 	}
 	return fs
