@@ -92,6 +92,9 @@ func readConfigFile(path string, fs *flag.FlagSet, notInFile map[string]bool) (m
 	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
 	out := map[string]fileValue{}
 	for _, k := range keys {
+		if lines[k] == 0 {
+			return nil, fmt.Errorf("%s: setting %q: cannot find the line that sets it; write it as a plain `key = value` line", path, k)
+		}
 		at := fmt.Sprintf("%s:%d", path, lines[k])
 		if _, ok := raw[k].(map[string]any); ok {
 			return nil, fmt.Errorf("%s: table %q: tables are not used: every setting is a top-level key", at, k)
@@ -155,7 +158,17 @@ func keyLines(text string) map[string]int {
 		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
-		k = strings.Trim(strings.TrimSpace(k), `"'`)
+		k = strings.TrimSpace(k)
+		if strings.HasPrefix(k, `"`) || strings.HasPrefix(k, "'") {
+			// A quoted key: TOML itself unquotes it (escapes included).
+			var one map[string]any
+			if _, err := toml.Decode(k+" = 0", &one); err != nil || len(one) != 1 {
+				continue
+			}
+			for name := range one {
+				k = name
+			}
+		}
 		if _, seen := m[k]; !seen && k != "" {
 			m[k] = i + 1
 		}
