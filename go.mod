@@ -3,6 +3,7 @@ module github.com/peerwire/peerwire
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/huin/goupnp v1.3.0
 	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/maxmind/mmdbwriter v1.2.0

@@ -12,7 +12,7 @@ import (
 	"github.com/peerwire/peerwire/crypto"
 )
 
-const pwAdmin = "http://127.0.0.1:26660"
+const pwAdmin = "http://127.0.0.1:26670" // peerwire node's default -admin
 
 // pwNode is a `peerwire node` process in a host.
 type pwNode struct {

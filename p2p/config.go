@@ -120,6 +120,8 @@ type Config struct {
 
 	// Peers configures limits, watermarks and reputation (peerset.Config);
 	// its Self, Now, Counter and MustConnect fields are set by the node.
+	// Peers.MaxInbound and MaxOutbound: 0 means the default (40, 10), -1
+	// none; "peerwire node -max-inbound/-max-outbound" mean the same.
 	Peers peerset.Config
 	// Filter configures admission rules (filter.Config); its Now is set by the node.
 	Filter filter.Config

@@ -57,16 +57,9 @@ func (c *adminClient) setup(lookup lookupEnvFunc) error {
 	if c.timeout <= 0 {
 		return flagError("timeout", "%v: must be positive", c.timeout)
 	}
-	if c.tokenFile != "" {
-		b, err := readBounded(c.tokenFile, maxTokenFile)
-		if err != nil {
-			return flagError("admin-token-file", "%v", err)
-		}
-		c.token = strings.TrimSpace(string(b))
-	} else if tok, ok := lookup(envPrefix + "ADMIN_TOKEN"); ok {
-		c.token = strings.TrimSpace(tok)
-	}
-	return nil
+	var err error
+	c.token, err = readToken("admin-token-file", c.tokenFile, envPrefix+"ADMIN_TOKEN", lookup)
+	return err
 }
 
 // get fetches path and decodes its JSON into out; it returns the raw body too.

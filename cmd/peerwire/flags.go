@@ -38,7 +38,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 func newEnvFlagSet(name, intro string, stderr io.Writer) *flag.FlagSet {
 	fs := newFlagSet(name, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: peerwire %s [flags]\n\n%s\n\nEvery flag falls back to the environment variable named after it (flag > environment > default).\n\nflags:\n", name, intro)
+		fmt.Fprintf(fs.Output(), "usage: peerwire %s [flags]\n\n%s\n\nEvery flag falls back to the environment variable named after it, then to the config file key named after it (max_inbound for -max-inbound): flag > environment > config file > default.\n\nflags:\n", name, intro)
 		printDefaults(fs, envName)
 	}
 	return fs
@@ -91,8 +91,39 @@ func isStringFlag(f *flag.Flag) bool {
 	return isList
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
+// stdioWriter is the stderr that run hands to a command: it writes to
+// stderr, and carries stdout so that asked-for help goes there.
+type stdioWriter struct {
+	io.Writer           // stderr
+	stdout    io.Writer // where -h prints
+}
+
+// wantsHelp reports whether args ask for help (-h, -help, --help) before
+// the first argument that is not a flag.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-h" || a == "-help" || a == "--h" || a == "--help":
+			return true
+		case !strings.HasPrefix(a, "-"):
+			return false
+		}
+	}
+	return false
+}
+
+// parseFlags parses args, turning flag errors into usage errors. Asked-for
+// help goes to stdout (when run provided it) and returns flag.ErrHelp.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if wantsHelp(args) {
+		if w, ok := fs.Output().(stdioWriter); ok {
+			fs.SetOutput(w.stdout)
+		}
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -129,15 +160,10 @@ func parseFlagsEnv(fs *flag.FlagSet, args []string, lookup lookupEnvFunc, only m
 			return
 		}
 		if serr := fs.Set(f.Name, v); serr != nil {
-			err = usageError{fmt.Errorf("-%s: invalid value %q from %s: %v", f.Name, v, name, serr)}
+			err = usageError{&settingError{flag: f.Name, where: name, msg: fmt.Sprintf("invalid value %q from %s: %v", v, name, serr)}}
 		}
 	})
 	return err
-}
-
-// flagError is a usage error naming the flag whose value is wrong.
-func flagError(name, format string, args ...any) error {
-	return usageError{fmt.Errorf("-%s: %s", name, fmt.Sprintf(format, args...))}
 }
 
 // listFlag is a comma- or space-separated list of strings.

@@ -23,16 +23,33 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"node", "run a node (flags, or PEERWIRE_* environment variables)", runNode},
-		{"keygen", "write a new identity key file and print the node's peer ID", runKeygen},
+		{"init", "create a home directory: a commented config.toml and an identity key", runInit},
+		{"node", "run a node (flags, PEERWIRE_* variables, or the home's config.toml)", runNode},
+		{"keygen", "write a new identity key file where \"node\" reads it and print the node's peer ID", runKeygen},
+		{"id", "print the peer ID and shareable address of an existing key", runID},
+		{"version", "print the version, VCS commit, Go version and protocol version", runVersion},
 		{"peers", "list a running node's connected peers (admin API)", runPeers},
 		{"book", "list a running node's peer book (admin API)", runBook},
 		{"bans", "list a running node's bans (admin API)", runBans},
 		{"ban", "ban a peer ID, IP address or CIDR prefix on a running node (admin API)", runBan},
 		{"unban", "lift a ban on a running node (admin API)", runUnban},
 		{"demo", "run a local network on loopback and check what happened", runDemo},
+		{"completion", "print a bash or zsh completion script", runCompletion},
 	}
 }
+
+// Exit statuses, one per class of failure (see the README).
+const (
+	exitRuntime = 1 // the command ran and failed
+	exitUsage   = 2 // bad flags, environment, config file or arguments
+	exitBind    = 3 // a listener (peer, admin, metrics) could not be bound
+)
+
+// bindError marks a listener that could not be bound (exit status 3).
+type bindError struct{ err error }
+
+func (e bindError) Error() string { return e.err.Error() }
+func (e bindError) Unwrap() error { return e.err }
 
 // usageError marks errors caused by bad flags or arguments (exit status 2).
 type usageError struct{ err error }
@@ -79,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, args[1:], stdout, stderr)
+		err := c.run(ctx, args[1:], stdout, stdioWriter{stderr, stdout})
 		switch {
 		case err == nil:
 			return 0
@@ -87,7 +104,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(stderr, "peerwire %s: %v\n", c.name, err)
-			return 2
+			return exitUsage
+		case errors.As(err, new(bindError)):
+			fmt.Fprintf(stderr, "peerwire %s: %v\n", c.name, err)
+			return exitBind
 		default:
 			fmt.Fprintf(stderr, "peerwire %s: %v\n", c.name, err)
 			return 1
@@ -101,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: peerwire <command> [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
 	}
 	fmt.Fprintln(w, "\nRun \"peerwire <command> -h\" for a command's flags.")
 }

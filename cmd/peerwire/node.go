@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +22,6 @@ import (
 	"github.com/peerwire/peerwire/nat"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
-	"github.com/peerwire/peerwire/p2p/metrics"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -30,19 +32,26 @@ const softwareVersion = "peerwire/0.1"
 
 // Defaults of "peerwire node" that are not the library's.
 const (
-	defaultAdminAddr  = "127.0.0.1:26660"
+	// defaultAdminAddr is the admin API. Not 26660: CometBFT serves its
+	// Prometheus metrics there, and the two often share a host.
+	defaultAdminAddr  = "127.0.0.1:26670"
 	defaultListenAddr = "0.0.0.0:26656"
 	defaultNetwork    = "peerwire"
 	// adminStopTimeout bounds the admin server's graceful shutdown.
 	adminStopTimeout = 3 * time.Second
 	// nodeStopTimeout bounds the node's goaway flush at shutdown.
 	nodeStopTimeout = 10 * time.Second
-	// maxTokenFile bounds the admin token file.
+	// maxTokenFile bounds the admin and metrics token files.
 	maxTokenFile = 4 << 10
+	// maxIDLength is the longest network or chain ID, in bytes: the
+	// handshake's limit (docs/PROTOCOL.md, conn's maxMetaString).
+	maxIDLength = 64
 )
 
 // nodeOptions are the flags of "peerwire node".
 type nodeOptions struct {
+	home           string
+	configPath     string
 	dataDir        string
 	listen         string
 	advertise      listFlag
@@ -68,15 +77,22 @@ type nodeOptions struct {
 	admin          string
 	adminTokenFile string
 	nat            string
+	metrics        string
+	metricsToken   string // the file's path until resolved
 
 	// Resolved from the above.
-	adminToken string
-	level      slog.Level
+	adminToken   string
+	metricsTok   string
+	level        slog.Level
+	configLoaded bool    // configPath was read
+	src          sources // where each setting came from
 }
 
 func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	o := &nodeOptions{}
-	fs.StringVar(&o.dataDir, "data-dir", "peerwire-data", "directory of the identity key (node.key) and the peer book (peerbook.json); created on first run")
+	fs.StringVar(&o.home, "home", "", "home `directory` of the config file and the data directory (default: $PEERWIRE_HOME, else ~/.peerwire)")
+	fs.StringVar(&o.configPath, "config", "", "config `file` (default: <home>/config.toml, read when it exists; see \"peerwire init\")")
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the identity key (node.key) and the peer book (peerbook.json); created on first run (default: <home>/data)")
 	fs.StringVar(&o.listen, "listen", defaultListenAddr, "TCP address to listen on for peers (\"-\" to not listen)")
 	fs.Var(&o.advertise, "advertise", "comma-separated `host:port` addresses peers should dial (default: the listen address unless it is 0.0.0.0 or ::)")
 	fs.StringVar(&o.network, "network", defaultNetwork, "network ID; peers with another one are refused")
@@ -90,8 +106,8 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.Var(&o.denyCountries, "deny-countries", "comma-separated `countries` (ISO codes) never admitted (needs -geoip-db)")
 	fs.StringVar(&o.geoipDB, "geoip-db", "", "path of a MaxMind-format country database (.mmdb) for the country rules")
 	fs.StringVar(&o.unknownCountry, "unknown-country", "allow", "`policy` for addresses the database places in no country when a country rule is set: allow or deny")
-	fs.IntVar(&o.maxInbound, "max-inbound", p2p.DefaultMaxInbound, "most inbound peers, must-connect peers not counted (0: none)")
-	fs.IntVar(&o.maxOutbound, "max-outbound", p2p.DefaultMaxOutbound, "outbound peers to keep, must-connect peers not counted (0: none)")
+	fs.IntVar(&o.maxInbound, "max-inbound", p2p.DefaultMaxInbound, "most inbound peers, must-connect peers not counted (-1: none; 0: the default, as in p2p.Config.Peers)")
+	fs.IntVar(&o.maxOutbound, "max-outbound", p2p.DefaultMaxOutbound, "outbound peers to keep, must-connect peers not counted (-1: none; 0: the default, as in p2p.Config.Peers)")
 	fs.BoolVar(&o.seed, "seed", false, "seed mode: crawl the network and answer peer exchange, keep no peers")
 	fs.BoolVar(&o.allowLoopback, "allow-loopback", false, "local test networks: accept loopback addresses from peer exchange, exempt them from per-IP caps, and drop the one-outbound-peer-per-network-group rule")
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "private networks: accept private addresses (RFC 1918, fc00::/7) from peer exchange and exempt them from per-IP caps")
@@ -100,7 +116,9 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.admin, "admin", defaultAdminAddr, "admin HTTP API address (\"\" disables it); a non-loopback address requires a token")
-	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the admin API bearer token (else $PEERWIRE_ADMIN_TOKEN)")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the admin API bearer token, mode 0600 or stricter (else $PEERWIRE_ADMIN_TOKEN)")
+	fs.StringVar(&o.metrics, "metrics", "", "`address` of a read-only Prometheus /metrics listener (\"\" disables it); a non-loopback address requires a token")
+	fs.StringVar(&o.metricsToken, "metrics-token-file", "", "file holding the /metrics bearer token, mode 0600 or stricter (else $PEERWIRE_METRICS_TOKEN)")
 	fs.StringVar(&o.nat, "nat", "none", "port mapping on the router in front of the node: "+nat.Modes+
 		" (any tries UPnP then NAT-PMP; extip:IP maps nothing and advertises IP with the listen port)")
 	return o
@@ -119,14 +137,78 @@ var roleByName = map[string]pb.NodeRole{
 func parseNode(args []string, lookup lookupEnvFunc, stderr io.Writer) (*nodeOptions, p2p.Config, error) {
 	fs := newEnvFlagSet("node", "Runs one peerwire node until SIGINT or SIGTERM (a second signal forces exit).", stderr)
 	o := defineNodeFlags(fs)
-	if err := parseFlagsEnv(fs, args, lookup, nil); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, p2p.Config{}, err
 	}
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	if err := o.layer(fs, lookup); err != nil {
+		return nil, p2p.Config{}, err
+	}
 	cfg, err := o.config(lookup)
-	return o, cfg, err
+	return o, cfg, o.src.locate(err)
+}
+
+// layer applies, to every flag not on the command line, its environment
+// variable if set, else its config file key if set (flag > environment >
+// file > default), and records where each value came from.
+func (o *nodeOptions) layer(fs *flag.FlagSet, lookup lookupEnvFunc) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	o.src = sources{}
+	home, where, err := homeDir(o.home, given["home"], lookup)
+	if err != nil {
+		return err
+	}
+	o.home = home
+	if where != "" {
+		o.src["home"] = where
+	}
+	explicit := given["config"]
+	if !explicit {
+		if v, ok := lookup(envName("config")); ok {
+			o.configPath, explicit = v, true
+			o.src["config"] = envName("config")
+		} else {
+			o.configPath = filepath.Join(home, configFileName)
+		}
+	}
+	if strings.TrimSpace(o.configPath) == "" {
+		return o.src.locate(flagError("config", "must not be empty"))
+	}
+	var file map[string]fileValue
+	if _, serr := os.Stat(o.configPath); serr == nil || explicit {
+		file, err = readConfigFile(o.configPath, fs, map[string]bool{"home": true, "config": true})
+		if err != nil {
+			return usageError{err}
+		}
+		o.configLoaded = true
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] || f.Name == "home" || f.Name == "config" {
+			return
+		}
+		var v, from string
+		if ev, ok := lookup(envName(f.Name)); ok {
+			v, from = ev, envName(f.Name)
+		} else if fv, ok := file[f.Name]; ok {
+			v, from = fv.value, fmt.Sprintf("%s:%d: %s", o.configPath, fv.line, fileKey(f.Name))
+		} else {
+			return
+		}
+		o.src[f.Name] = from
+		if serr := fs.Set(f.Name, v); serr != nil {
+			err = usageError{&settingError{flag: f.Name, where: from, msg: fmt.Sprintf("invalid value %q: %v", v, serr)}}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if !given["data-dir"] && o.src["data-dir"] == "" {
+		o.dataDir = filepath.Join(home, dataDirName)
+	}
+	return nil
 }
 
 func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
@@ -135,8 +217,8 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		return cfg, flagError("data-dir", "must not be empty")
 	}
 	if o.listen != "-" {
-		if _, _, err := net.SplitHostPort(o.listen); err != nil {
-			return cfg, flagError("listen", "%q: want host:port (or \"-\")", o.listen)
+		if err := checkHostPort(o.listen); err != nil {
+			return cfg, flagError("listen", "%q: %v (or \"-\" to not listen)", o.listen, err)
 		}
 	}
 	for i, a := range o.advertise {
@@ -146,6 +228,12 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	}
 	if strings.TrimSpace(o.network) == "" {
 		return cfg, flagError("network", "must not be empty")
+	}
+	if len(o.network) > maxIDLength {
+		return cfg, flagError("network", "%d bytes: at most %d", len(o.network), maxIDLength)
+	}
+	if len(o.chain) > maxIDLength {
+		return cfg, flagError("chain", "%d bytes: at most %d", len(o.chain), maxIDLength)
 	}
 	role, ok := roleByName[strings.ToLower(o.role)]
 	if !ok {
@@ -165,11 +253,11 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if err != nil {
 		return cfg, flagError("unknown-country", "%q: want allow or deny", o.unknownCountry)
 	}
-	if o.maxInbound < 0 || o.maxInbound > peerset.MaxPeersLimit {
-		return cfg, flagError("max-inbound", "%d: want 0-%d", o.maxInbound, peerset.MaxPeersLimit)
+	if o.maxInbound < -1 || o.maxInbound > peerset.MaxPeersLimit {
+		return cfg, flagError("max-inbound", "%d: want -1 (none), 0 (default) or 1-%d", o.maxInbound, peerset.MaxPeersLimit)
 	}
-	if o.maxOutbound < 0 || o.maxOutbound > peerset.MaxPeersLimit {
-		return cfg, flagError("max-outbound", "%d: want 0-%d", o.maxOutbound, peerset.MaxPeersLimit)
+	if o.maxOutbound < -1 || o.maxOutbound > peerset.MaxPeersLimit {
+		return cfg, flagError("max-outbound", "%d: want -1 (none), 0 (default) or 1-%d", o.maxOutbound, peerset.MaxPeersLimit)
 	}
 	if o.saveInterval < time.Second/10 {
 		return cfg, flagError("save-interval", "%v: want at least 100ms", o.saveInterval)
@@ -192,6 +280,9 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if mapper != nil && o.listen == "-" {
 		return cfg, flagError("nat", "%q needs a listen address, and -listen is \"-\"", o.nat)
 	}
+	if err := o.resolveMetrics(lookup); err != nil {
+		return cfg, err
+	}
 
 	fc := filter.Config{
 		AllowCIDRs: o.allowCIDRs, DenyCIDRs: o.denyCIDRs,
@@ -202,13 +293,8 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if err := checkFilter(fc); err != nil {
 		return cfg, err
 	}
+	// The flags mean what the library's fields mean: 0 the default, -1 none.
 	pc := peerset.Config{MaxInbound: o.maxInbound, MaxOutbound: o.maxOutbound}
-	if pc.MaxInbound == 0 {
-		pc.MaxInbound = -1
-	}
-	if pc.MaxOutbound == 0 {
-		pc.MaxOutbound = -1
-	}
 	if o.allowLoopback {
 		pc.MaxOutboundPerGroup = -1
 	}
@@ -256,24 +342,75 @@ func (o *nodeOptions) resolveAdmin(lookup lookupEnvFunc) error {
 	if o.admin == "" {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(o.admin)
-	if err != nil {
-		return flagError("admin", "%q: want host:port, or \"\" to disable", o.admin)
+	if err := checkHostPort(o.admin); err != nil {
+		return flagError("admin", "%q: %v, or \"\" to disable", o.admin, err)
 	}
-	if o.adminTokenFile != "" {
-		b, err := readBounded(o.adminTokenFile, maxTokenFile)
-		if err != nil {
-			return flagError("admin-token-file", "%v", err)
-		}
-		o.adminToken = strings.TrimSpace(string(b))
-		if o.adminToken == "" {
-			return flagError("admin-token-file", "%s is empty", o.adminTokenFile)
-		}
-	} else if tok, ok := lookup(envPrefix + "ADMIN_TOKEN"); ok {
-		o.adminToken = strings.TrimSpace(tok)
+	host, _, _ := net.SplitHostPort(o.admin)
+	var err error
+	if o.adminToken, err = readToken("admin-token-file", o.adminTokenFile, envPrefix+"ADMIN_TOKEN", lookup); err != nil {
+		return err
 	}
 	if o.adminToken == "" && !isLoopbackHost(host) {
 		return flagError("admin", "%s is not a loopback address: it requires a bearer token (-admin-token-file or %sADMIN_TOKEN)", o.admin, envPrefix)
+	}
+	return nil
+}
+
+// resolveMetrics is resolveAdmin for the metrics listener, whose token
+// is its own.
+func (o *nodeOptions) resolveMetrics(lookup lookupEnvFunc) error {
+	if o.metrics == "" {
+		return nil
+	}
+	if err := checkHostPort(o.metrics); err != nil {
+		return flagError("metrics", "%q: %v, or \"\" to disable", o.metrics, err)
+	}
+	host, _, _ := net.SplitHostPort(o.metrics)
+	var err error
+	if o.metricsTok, err = readToken("metrics-token-file", o.metricsToken, envPrefix+"METRICS_TOKEN", lookup); err != nil {
+		return err
+	}
+	if o.metricsTok == "" && !isLoopbackHost(host) {
+		return flagError("metrics", "%s is not a loopback address: it requires a bearer token (-metrics-token-file or %sMETRICS_TOKEN)", o.metrics, envPrefix)
+	}
+	return nil
+}
+
+// readToken reads a bearer token from the file named by the flag, else
+// from the variable. The file must not be readable by group or others,
+// like the key file.
+func readToken(flagName, path, variable string, lookup lookupEnvFunc) (string, error) {
+	if path == "" {
+		tok, _ := lookup(variable)
+		return strings.TrimSpace(tok), nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", flagError(flagName, "%v", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", flagError(flagName, "%s has mode %04o: readable by others; chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := readBounded(path, maxTokenFile)
+	if err != nil {
+		return "", flagError(flagName, "%v", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", flagError(flagName, "%s is empty", path)
+	}
+	return tok, nil
+}
+
+// checkHostPort checks a host:port listen address; the port is 0-65535
+// (0: any free port).
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want 0-65535", port)
 	}
 	return nil
 }
@@ -320,12 +457,44 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if cfg.NAT, err = nat.Parse(o.nat, nat.Config{Logger: log}); err != nil {
 		return usageError{err}
 	}
+	if o.configLoaded {
+		log.Info("config file read", "path", o.configPath)
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return flagError("data-dir", "%v", err)
+		return o.src.locate(flagError("data-dir", "%v", err))
+	}
+	// Every listener is bound before the node announces it is running; a
+	// port that is taken is exit status 3, naming its flag.
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+	bind := func(flagName, addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll()
+			return nil, bindError{o.src.locate(&settingError{flag: flagName, msg: err.Error()})}
+		}
+		lns = append(lns, ln)
+		return ln, nil
+	}
+	var adminLn, metricsLn net.Listener
+	if o.admin != "" {
+		if adminLn, err = bind("admin", o.admin); err != nil {
+			return err
+		}
+	}
+	if o.metrics != "" {
+		if metricsLn, err = bind("metrics", o.metrics); err != nil {
+			return err
+		}
 	}
 	n, err := p2p.New(cfg)
 	if err != nil {
-		return err
+		closeAll()
+		return o.libError(err)
 	}
 	if r := n.LoadReport(); r != nil {
 		log.Info("peer book loaded", "path", r.Path, "entries", r.Entries, "bans", r.Bans, "dropped", r.Dropped)
@@ -334,7 +503,8 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 	}
 	if err := n.Start(ctx); err != nil {
-		return err
+		closeAll()
+		return o.libError(err)
 	}
 	// A standalone node has no application: it reads and drops what
 	// arrives so that credit flows and gossip keeps being relayed.
@@ -347,40 +517,40 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 			}
 		}()
 	}
+	prom := metricsHandler(n)
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	var servers []*http.Server
+	srvDone := make(chan error, 2)
+	serve := func(ln net.Listener, h http.Handler) {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+		servers = append(servers, srv)
+		go func() { srvDone <- srv.Serve(ln) }()
+	}
+	if adminLn != nil {
+		serve(adminLn, httpapi.New(n, httpapi.Options{Token: o.adminToken, Metrics: prom}))
+		if o.adminToken != "" {
+			log.Info("admin API listening; bearer token required", "addr", adminLn.Addr().String())
+		} else {
+			log.Info("admin API listening on loopback without a token", "addr", adminLn.Addr().String())
+		}
+	}
+	if metricsLn != nil {
+		serve(metricsLn, metricsOnly(prom, o.metricsTok))
+		log.Info("metrics listening (GET /metrics only)", "addr", metricsLn.Addr().String(), "token_required", o.metricsTok != "")
+	}
 	addr := n.ListenAddr()
 	log.Info("peerwire node running", "id", n.ID().String(), "address", addr.String(),
 		"network", o.network, "chain", o.chain, "role", o.role, "data_dir", o.dataDir)
-
-	var srv *http.Server
-	srvDone := make(chan error, 1)
-	if o.admin != "" {
-		ln, err := net.Listen("tcp", o.admin)
-		if err != nil {
-			stopNode(n, log)
-			for range topics {
-				<-drained
-			}
-			return flagError("admin", "%v", err)
-		}
-		h := httpapi.New(n, httpapi.Options{Token: o.adminToken, Metrics: metrics.Handler(n)})
-		srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		if o.adminToken != "" {
-			log.Info("admin API listening; bearer token required", "addr", ln.Addr().String())
-		} else {
-			log.Info("admin API listening on loopback without a token", "addr", ln.Addr().String())
-		}
-		go func() { srvDone <- srv.Serve(ln) }()
-	}
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
 		log.Info("stopping: goaway to peers, saving the peer book")
 	case serveErr = <-srvDone:
-		log.Error("admin API stopped", "err", serveErr)
+		log.Error("HTTP listener stopped", "err", serveErr)
 	}
-	if srv != nil {
+	for _, srv := range servers {
 		sctx, cancel := context.WithTimeout(context.Background(), adminStopTimeout)
 		_ = srv.Shutdown(sctx)
 		cancel()
@@ -391,6 +561,73 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
+	}
+	return err
+}
+
+// metricsOnly serves GET /metrics and nothing else; with a token, only
+// to requests bearing it.
+func metricsOnly(h http.Handler, token string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "read-only: GET /metrics", http.StatusMethodNotAllowed)
+			return
+		}
+		if token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="peerwire metrics"`)
+				http.Error(w, "bearer token required", http.StatusUnauthorized)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// libFields maps the library's configuration fields, as its errors name
+// them, to the flags they come from; longer names first.
+var libFields = []struct{ field, flag string }{
+	{"SecureConfig.NetworkID", "network"},
+	{"SecureConfig.ChainID", "chain"},
+	{"Config.ListenAddr", "listen"},
+	{"Config.AdvertiseAddrs", "advertise"},
+	{"Config.NetworkID", "network"},
+	{"Config.ChainID", "chain"},
+	{"Config.Bootstrap", "bootstrap"},
+	{"Config.MustConnect", "must-connect"},
+	{"Config.SaveInterval", "save-interval"},
+	{"Config.MaxInbound", "max-inbound"},
+	{"Config.MaxOutbound", "max-outbound"},
+	{"Config.DataDir", "data-dir"},
+}
+
+// libError turns an error of p2p.New or Start into one naming the flag
+// (or variable, or file line) its value came from: a listener that
+// cannot be bound is a bindError, a field the library refuses a usage
+// error; anything else is returned as it is (exit status 1).
+func (o *nodeOptions) libError(err error) error {
+	for _, lf := range libFields {
+		if !strings.Contains(err.Error(), lf.field) {
+			continue
+		}
+		var oe *net.OpError
+		if lf.flag == "listen" && errors.As(err, &oe) && oe.Op == "listen" {
+			return bindError{o.src.locate(&settingError{flag: "listen", msg: oe.Error()})}
+		}
+		msg := err.Error()
+		if _, rest, ok := strings.Cut(msg, lf.field); ok {
+			msg = strings.TrimLeft(rest, ": ")
+		}
+		if lf.flag == "data-dir" {
+			return o.src.locate(&settingError{flag: lf.flag, msg: msg})
+		}
+		return o.src.locate(usageError{&settingError{flag: lf.flag, msg: msg}})
 	}
 	return err
 }

@@ -16,10 +16,17 @@ import (
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
+// fakeHome is HOME under fakeEnv unless the map sets it: a directory
+// that does not exist, so no test reads the real ~/.peerwire.
+const fakeHome = "/nonexistent-peerwire-test-home"
+
 // fakeEnv is a lookup over a map, so tests never read the real environment.
 func fakeEnv(m map[string]string) lookupEnvFunc {
 	return func(k string) (string, bool) {
 		v, ok := m[k]
+		if !ok && k == "HOME" {
+			return fakeHome, true
+		}
 		return v, ok
 	}
 }
@@ -29,7 +36,7 @@ func TestNodeDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DataDir != "peerwire-data" || cfg.ListenAddr != "0.0.0.0:26656" || cfg.NetworkID != "peerwire" || cfg.ChainID != "" ||
+	if cfg.DataDir != fakeHome+"/.peerwire/data" || cfg.ListenAddr != "0.0.0.0:26656" || cfg.NetworkID != "peerwire" || cfg.ChainID != "" ||
 		cfg.Role != pb.NodeRole_NODE_ROLE_FULL || cfg.SeedMode || len(cfg.Bootstrap) != 0 || len(cfg.MustConnect) != 0 {
 		t.Errorf("config %+v", cfg)
 	}
@@ -45,7 +52,7 @@ func TestNodeDefaults(t *testing.T) {
 	if cfg.NAT != nil || o.nat != "none" {
 		t.Errorf("nat %q %v, want none by default", o.nat, cfg.NAT)
 	}
-	if o.admin != "127.0.0.1:26660" || o.adminToken != "" || o.logLevel != "info" || o.logFormat != "text" {
+	if o.admin != "127.0.0.1:26670" || o.adminToken != "" || o.logLevel != "info" || o.logFormat != "text" {
 		t.Errorf("options %+v", o)
 	}
 }
@@ -80,10 +87,14 @@ func TestNodePrecedence(t *testing.T) {
 		o.admin != "127.0.0.1:1" || cfg.Role != pb.NodeRole_NODE_ROLE_VALIDATOR {
 		t.Fatalf("flags: %+v %+v", o, cfg)
 	}
-	// 0 means none.
+	// As in the library: 0 means the default, -1 none.
 	_, cfg, err = parseNode([]string{"-max-inbound", "0", "-max-outbound", "0"}, fakeEnv(nil), io.Discard)
-	if err != nil || cfg.Peers.MaxInbound != -1 || cfg.Peers.MaxOutbound != -1 {
+	if err != nil || cfg.Peers.MaxInbound != 0 || cfg.Peers.MaxOutbound != 0 {
 		t.Fatalf("zero limits: %v %+v", err, cfg.Peers)
+	}
+	_, cfg, err = parseNode([]string{"-max-inbound", "-1", "-max-outbound", "-1"}, fakeEnv(nil), io.Discard)
+	if err != nil || cfg.Peers.MaxInbound != -1 || cfg.Peers.MaxOutbound != -1 {
+		t.Fatalf("no-peer limits: %v %+v", err, cfg.Peers)
 	}
 	// Loopback networks.
 	_, cfg, err = parseNode([]string{"-allow-loopback"}, fakeEnv(nil), io.Discard)
@@ -150,7 +161,7 @@ func TestNodeFlagErrors(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{[]string{"-role", "king"}, nil, []string{"-role", "king"}},
-		{[]string{"-max-inbound", "-1"}, nil, []string{"-max-inbound"}},
+		{[]string{"-max-inbound", "-2"}, nil, []string{"-max-inbound"}},
 		{[]string{"-max-outbound", "20000"}, nil, []string{"-max-outbound"}},
 		{[]string{"-max-inbound", "many"}, nil, []string{"-max-inbound"}},
 		{nil, map[string]string{"PEERWIRE_MAX_OUTBOUND": "lots"}, []string{"-max-outbound", "PEERWIRE_MAX_OUTBOUND", "lots"}},
@@ -198,13 +209,14 @@ func TestNodeFlagErrors(t *testing.T) {
 	}
 }
 
-// TestNodeHelp: every flag is listed with its default and its variable.
+// TestNodeHelp: every flag is listed with its default and its variable,
+// on stdout.
 func TestNodeHelp(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"node", "-h"}, &out, &errb); code != 0 {
-		t.Fatalf("exit %d", code)
+	if code := run(context.Background(), []string{"node", "-h"}, &out, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
-	help := errb.String()
+	help := out.String()
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	defineNodeFlags(fs)
 	n := 0
@@ -229,7 +241,7 @@ func TestNodeHelp(t *testing.T) {
 	if n < 24 {
 		t.Fatalf("only %d flags", n)
 	}
-	for _, want := range []string{`(default "127.0.0.1:26660"; env PEERWIRE_ADMIN)`, `(default 40; env PEERWIRE_MAX_INBOUND)`,
+	for _, want := range []string{`(default "127.0.0.1:26670"; env PEERWIRE_ADMIN)`, `(default 40; env PEERWIRE_MAX_INBOUND)`,
 		`(default ""; env PEERWIRE_BOOTSTRAP)`, `(default false; env PEERWIRE_SEED)`} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %s", want)

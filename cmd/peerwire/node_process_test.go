@@ -50,7 +50,8 @@ func startNodeProc(t *testing.T, name, admin, listen string, args ...string) *no
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, asMainEnv+"=1")
+	// A home of its own: the real ~/.peerwire is never read.
+	cmd.Env = append(env, asMainEnv+"=1", envName("home")+"="+t.TempDir())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
