@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type demoOptions struct {
 	settleTimeout   time.Duration
 	refresh         time.Duration
 	plain           bool
+	report          string
+	json            bool
 }
 
 // Vote messages on the consensus topic: a request carries the sender's
@@ -62,6 +65,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.settleTimeout, "settle-timeout", 10*time.Second, "how long to wait for the last gossip to arrive after traffic stops")
 	fs.DurationVar(&o.refresh, "refresh", time.Second, "table refresh interval")
 	fs.BoolVar(&o.plain, "plain", false, "print plain lines even on a terminal")
+	fs.StringVar(&o.report, "report", "", "write an HTML and markdown report with SVG pictures into this directory")
+	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout (the table and text go to stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,8 +96,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case o.refresh < 50*time.Millisecond:
 		return flagError("refresh", "%v: want at least 50ms", o.refresh)
 	}
-	tty := !o.plain && isTerminal(stdout)
-	d := &demo{o: o, out: &lockedWriter{w: stdout}, tty: tty, start: time.Now()}
+	text := stdout
+	if o.json {
+		text = stderr
+	}
+	tty := !o.plain && outputIsTerminal(text)
+	d := &demo{o: o, out: &lockedWriter{w: text}, jsonOut: stdout, tty: tty, start: time.Now()}
 	return d.run(ctx)
 }
 
@@ -110,6 +119,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// outputIsTerminal is isTerminal; tests replace it to see what a terminal
+// would be shown.
+var outputIsTerminal = isTerminal
+
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -122,10 +135,11 @@ func isTerminal(w io.Writer) bool {
 
 // demo is one run of the demo network.
 type demo struct {
-	o     *demoOptions
-	out   io.Writer
-	tty   bool
-	start time.Time
+	o       *demoOptions
+	out     io.Writer
+	jsonOut io.Writer
+	tty     bool
+	start   time.Time
 
 	seed  *demoNode
 	nodes []*demoNode // without the seed
@@ -138,6 +152,10 @@ type demo struct {
 	sent struct {
 		sync.Mutex // guards the fields below
 		gossip     map[p2p.MessageID]*demoNode
+		// sentAt is when each gossip message was handed to its origin.
+		sentAt map[p2p.MessageID]time.Duration
+		// blockIDs lists the blocks in the order they were proposed.
+		blockIDs   []p2p.MessageID
 		blocks     int
 		txs        int
 		blockBytes int64
@@ -151,6 +169,10 @@ type demo struct {
 		seedReleases int
 	}
 	readers sync.WaitGroup
+
+	// bw holds the bandwidth samples, topology the links after settling.
+	bw       bandwidthSamples
+	topology []demoLink
 }
 
 // demoNode is one node and what its inbox readers counted.
@@ -160,16 +182,21 @@ type demoNode struct {
 
 	mu       sync.Mutex // guards the fields below
 	got      map[p2p.MessageID]int
+	firstAt  map[p2p.MessageID]time.Duration // first delivery, since the demo's start
 	rtts     []time.Duration
 	received [4]int // deliveries per topic
 }
 
-func (dn *demoNode) record(m *p2p.Message) {
+// record counts a delivery that the inbox reader took at now.
+func (dn *demoNode) record(m *p2p.Message, now time.Duration) {
 	dn.mu.Lock()
 	if int(m.Topic) < len(dn.received) {
 		dn.received[m.Topic]++
 	}
 	if m.Gossip {
+		if dn.got[m.ID] == 0 {
+			dn.firstAt[m.ID] = now
+		}
 		dn.got[m.ID]++
 	}
 	dn.mu.Unlock()
@@ -211,11 +238,12 @@ func (d *demo) newNode(name string, cfg p2p.Config) (*demoNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &demoNode{name: name, n: n, got: map[p2p.MessageID]int{}}, nil
+	return &demoNode{name: name, n: n, got: map[p2p.MessageID]int{}, firstAt: map[p2p.MessageID]time.Duration{}}, nil
 }
 
 func (d *demo) run(ctx context.Context) error {
 	d.sent.gossip = map[p2p.MessageID]*demoNode{}
+	d.sent.sentAt = map[p2p.MessageID]time.Duration{}
 	d.ids = map[crypto.ID]*demoNode{}
 	defer d.stopAll()
 	if err := d.startNetwork(ctx); err != nil {
@@ -237,20 +265,51 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	if !d.tty {
 		if res.converged && res.connected {
-			fmt.Fprintf(d.out, "[%5.1fs] discovery converged in %v; traffic starts\n", d.since().Seconds(), res.took.Round(10*time.Millisecond))
+			fmt.Fprintf(d.out, "[%5.1fs] every node found its peers in %v; traffic starts\n", d.since().Seconds(), res.took.Round(10*time.Millisecond))
 		} else {
-			fmt.Fprintf(d.out, "[%5.1fs] discovery did not converge (%s); traffic starts anyway\n", d.since().Seconds(), res.detail)
+			fmt.Fprintf(d.out, "[%5.1fs] nodes still looking for peers (%s); traffic starts anyway\n", d.since().Seconds(), res.detail)
 		}
 		d.printTable(false)
 	}
+	samplerCtx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan struct{})
+	go func() { defer close(samplerDone); d.sampleBandwidth(samplerCtx) }()
 	d.traffic(ctx)
 	d.settle(ctx)
+	stopSampler()
+	<-samplerDone
+	d.topology = d.links()
 	stop()
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
-	d.printTable(false)
-	return d.summary(res)
+	// On a terminal the final table replaces the last live one in place,
+	// so it is shown once.
+	table := d.tableText()
+	if d.tty {
+		fmt.Fprint(d.out, ansiHome+ansiClear+table)
+	} else {
+		fmt.Fprint(d.out, table)
+	}
+	r := d.results(res)
+	var summary strings.Builder
+	d.printSummary(&summary, r)
+	fmt.Fprint(d.out, summary.String())
+	if d.o.report != "" {
+		if err := d.writeReport(d.o.report, r, table, summary.String()); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "report written to %s\n", d.o.report)
+	}
+	if d.o.json {
+		if err := writeJSON(d.jsonOut, r); err != nil {
+			return err
+		}
+	}
+	if len(r.Failed) > 0 {
+		return fmt.Errorf("checks failed: %v", r.Failed)
+	}
+	return nil
 }
 
 // startNetwork starts the seed and the nodes, and their inbox readers.
@@ -304,7 +363,7 @@ func (d *demo) startReaders(dn *demoNode) {
 		go func() {
 			defer d.readers.Done()
 			for m := range dn.n.Inbox(t.ID) {
-				dn.record(m)
+				dn.record(m, d.since())
 				if t.ID == topicConsensus && !m.Gossip && len(m.Data) >= 9 {
 					d.onVote(dn, m)
 				}

@@ -18,14 +18,19 @@ func TestDemo(t *testing.T) {
 	code := run(context.Background(), append(demoArgs, "-max-p99", "2s"), &out, &errb)
 	text := out.String()
 	for _, want := range []string{
-		"discovery  OK    converged",
+		"discovery  OK    in ",
+		"every node found 2 peers to dial",
 		"gossip     OK",
+		"time for a block to reach all 3 other nodes: p50 ",
 		"each reached every one of the 3 other nodes exactly once",
 		"consensus  OK",
 		"p50 ", "p99 ",
 		"demo OK",
 		"node  id", // the table
 		"seed ",
+		"copies    MiB",
+		"unique gossip: distinct blocks and transactions",
+		"a block reaches all 3 other nodes in p50 ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
@@ -33,6 +38,11 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(text, "\x1b[") {
 		t.Error("ANSI sequences written to a non-terminal")
+	}
+	for _, cryptic := range []string{"converged", "outbound slot"} {
+		if strings.Contains(text, cryptic) {
+			t.Errorf("output still says %q", cryptic)
+		}
 	}
 	if code != 0 || t.Failed() {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, text, errb.String())

@@ -24,6 +24,7 @@ func (d *demo) traffic(ctx context.Context) {
 		// Not the traffic context: a send still waiting for queue room
 		// when the traffic phase ends must not be cut off.
 		sctx, cancel := context.WithTimeout(context.Background(), gossipSendTimeout)
+		at := d.since()
 		id, res, err := dn.n.Gossip(sctx, topic, data)
 		cancel()
 		if err != nil {
@@ -43,7 +44,9 @@ func (d *demo) traffic(ctx context.Context) {
 		}
 		d.sent.Lock()
 		d.sent.gossip[id] = dn
+		d.sent.sentAt[id] = at
 		if topic == topicBlocks {
+			d.sent.blockIDs = append(d.sent.blockIDs, id)
 			d.sent.blocks++
 			d.sent.blockBytes += int64(len(data))
 		} else {
