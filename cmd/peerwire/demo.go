@@ -30,6 +30,7 @@ type demoOptions struct {
 	txSize          int
 	voteInterval    time.Duration
 	maxP99          time.Duration
+	schedWakeups    int
 	convergeTimeout time.Duration
 	settleTimeout   time.Duration
 	refresh         time.Duration
@@ -60,7 +61,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&o.txRate, "tx-rate", 100, "transactions gossiped per second across the network")
 	fs.IntVar(&o.txSize, "tx-size", 250, "bytes per transaction")
 	fs.DurationVar(&o.voteInterval, "vote-interval", 50*time.Millisecond, "time between two votes of one node (each to a random peer, answered)")
-	fs.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "the 99th percentile of vote round trips must stay below this")
+	fs.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "the 99th percentile of vote round trips must stay below this plus -sched-wakeups times the machine's measured scheduling delay (p99)")
+	fs.IntVar(&o.schedWakeups, "sched-wakeups", voteWakeups, "wake-ups of a vote round trip that may each wait for a busy machine's scheduler (0: the bound is -max-p99 alone)")
 	fs.DurationVar(&o.convergeTimeout, "converge-timeout", 20*time.Second, "how long discovery may take")
 	fs.DurationVar(&o.settleTimeout, "settle-timeout", 10*time.Second, "how long to wait for the last gossip to arrive after traffic stops")
 	fs.DurationVar(&o.refresh, "refresh", time.Second, "table refresh interval")
@@ -89,6 +91,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return flagError("vote-interval", "%v: want at least 1ms", o.voteInterval)
 	case o.maxP99 <= 0:
 		return flagError("max-p99", "%v: must be positive", o.maxP99)
+	case o.schedWakeups < 0 || o.schedWakeups > 100:
+		return flagError("sched-wakeups", "%d: want 0-100", o.schedWakeups)
 	case o.convergeTimeout <= 0:
 		return flagError("converge-timeout", "%v: must be positive", o.convergeTimeout)
 	case o.settleTimeout <= 0:
@@ -173,6 +177,7 @@ type demo struct {
 	// bw holds the bandwidth samples, topology the links after settling.
 	bw       bandwidthSamples
 	topology []demoLink
+	sched    schedProbe
 }
 
 // demoNode is one node and what its inbox readers counted.
@@ -272,11 +277,13 @@ func (d *demo) run(ctx context.Context) error {
 		d.printTable(false)
 	}
 	samplerCtx, stopSampler := context.WithCancel(ctx)
-	samplerDone := make(chan struct{})
-	go func() { defer close(samplerDone); d.sampleBandwidth(samplerCtx) }()
+	samplerDone := make(chan struct{}, 2)
+	go func() { defer func() { samplerDone <- struct{}{} }(); d.sampleBandwidth(samplerCtx) }()
+	go func() { defer func() { samplerDone <- struct{}{} }(); d.sched.run(samplerCtx) }()
 	d.traffic(ctx)
 	d.settle(ctx)
 	stopSampler()
+	<-samplerDone
 	<-samplerDone
 	d.topology = d.links()
 	stop()

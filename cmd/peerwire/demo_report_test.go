@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,6 +80,10 @@ func TestDemoReportAndJSON(t *testing.T) {
 			P50Ms      float64 `json:"p50_ms"`
 			P99Ms      float64 `json:"p99_ms"`
 			BoundMs    float64 `json:"bound_ms"`
+			MaxP99Ms   float64 `json:"max_p99_ms"`
+			SchedP99Ms float64 `json:"sched_p99_ms"`
+			Samples    int     `json:"sched_samples"`
+			Wakeups    int     `json:"sched_wakeups"`
 		} `json:"consensus"`
 	}
 	var full map[string]any
@@ -98,7 +103,8 @@ func TestDemoReportAndJSON(t *testing.T) {
 	if bp.Blocks != js.Gossip.Blocks || bp.P50Ms <= 0 || bp.P99Ms < bp.P50Ms {
 		t.Errorf("block propagation %+v for %d blocks", bp, js.Gossip.Blocks)
 	}
-	if c := js.Consensus; c.P50Ms <= 0 || c.P99Ms < c.P50Ms || c.BoundMs != 2000 {
+	if c := js.Consensus; c.P50Ms <= 0 || c.P99Ms < c.P50Ms || c.MaxP99Ms != 2000 || c.Wakeups != voteWakeups || c.Samples < 100 ||
+		math.Abs(c.BoundMs-(c.MaxP99Ms+float64(c.Wakeups)*c.SchedP99Ms)) > 0.01 {
 		t.Errorf("consensus %+v", c)
 	}
 

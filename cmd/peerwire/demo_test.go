@@ -53,7 +53,7 @@ func TestDemo(t *testing.T) {
 // and the exit status says so.
 func TestDemoFailsCheck(t *testing.T) {
 	var out, errb bytes.Buffer
-	args := append(append([]string(nil), demoArgs...), "-max-p99", "1ns", "-duration", "1s")
+	args := append(append([]string(nil), demoArgs...), "-max-p99", "1ns", "-sched-wakeups", "0", "-duration", "1s")
 	code := run(context.Background(), args, &out, &errb)
 	if code != 1 || !strings.Contains(out.String(), "consensus  FAIL") || !strings.Contains(out.String(), "demo FAILED") ||
 		!strings.Contains(errb.String(), "consensus") {
@@ -73,6 +73,7 @@ func TestDemoFlags(t *testing.T) {
 		{[]string{"-tx-rate", "0"}, "-tx-rate"},
 		{[]string{"-max-p99", "0"}, "-max-p99"},
 		{[]string{"-refresh", "1ms"}, "-refresh"},
+		{[]string{"-sched-wakeups", "-1"}, "-sched-wakeups"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append([]string{"demo"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.flag) {
