@@ -25,9 +25,13 @@ const (
 
 // bandwidthSamples are cumulative byte counts (sent plus received, every
 // topic and control) per node at the sample times.
+// A read of the counters takes a moment (seconds on a machine whose cores
+// are busy): it happened between from and to, and a rate is taken over
+// the widest window, from one read's from to the next one's to, so that
+// a slow read never shows as a spike.
 type bandwidthSamples struct {
-	at    []time.Duration
-	bytes [][]uint64 // [sample][node], node 0 is the seed
+	from, to [][]time.Duration // [sample][node]
+	bytes    [][]uint64        // [sample][node], node 0 is the seed
 }
 
 // demoLink is one connection between two nodes, named by the dialer (From).
@@ -44,12 +48,15 @@ func (d *demo) sampleBandwidth(ctx context.Context) {
 	t := time.NewTicker(bandwidthEvery)
 	defer t.Stop()
 	for {
-		row := []uint64{}
+		var row []uint64
+		var from, to []time.Duration
 		for _, dn := range d.reportNodes() {
+			from = append(from, d.since())
 			st := dn.n.Stats()
+			to = append(to, d.since())
 			row = append(row, st.BytesIn+st.BytesOut)
 		}
-		d.bw.at = append(d.bw.at, d.since())
+		d.bw.from, d.bw.to = append(d.bw.from, from), append(d.bw.to, to)
 		d.bw.bytes = append(d.bw.bytes, row)
 		select {
 		case <-ctx.Done():
@@ -129,7 +136,7 @@ func (d *demo) topologySVG() string {
 	for _, dn := range d.reportNodes() {
 		nodes = append(nodes, graphNode{Name: dn.name, Center: dn == d.seed})
 	}
-	return topologyGraph(fmt.Sprintf("Topology after the run: %d links (dashed: to the seed)", len(d.topology)), nodes, d.topology)
+	return topologyGraph(fmt.Sprintf("Topology after the run: %d links", len(d.topology)), "dashed: links to the seed (orange)", nodes, d.topology)
 }
 
 // stepPoints turns sorted delays into a cumulative step curve in percent
@@ -155,7 +162,8 @@ func (d *demo) propagationSVG(r *demoResults) string {
 	}
 	slices.Sort(all)
 	series = append(series, chartSeries{Name: "all blocks", Color: "#c33", Width: 2.5, Points: stepPoints(all, others*len(r.blockDelay))})
-	return lineChart(fmt.Sprintf("Block propagation: share of the %d other nodes that have a block (grey: each block, red: all %d)", others, len(r.blockDelay)),
+	return lineChart(fmt.Sprintf("Block propagation: share of the %d other nodes that have a block", others),
+		fmt.Sprintf("grey: each block; red: all %d blocks together", len(r.blockDelay)),
 		"ms since the block was proposed", "% of nodes reached", 0, 100, func(v float64) string { return fmt.Sprintf("%.0f%%", v) }, series)
 }
 
@@ -167,8 +175,8 @@ func (d *demo) rttSVG(r *demoResults) string {
 		counts[min(int(ms(x)/width), rttBins-1)]++
 	}
 	marks := map[string]float64{"p50": r.Consensus.P50Ms, "p99": r.Consensus.P99Ms}
-	return histogram(fmt.Sprintf("Vote round trips while blocks stream: %d (last bar: all above %s ms)", len(r.rtts), trimFloat(width*(rttBins-1))),
-		"round trip, ms", width, counts, marks)
+	return histogram(fmt.Sprintf("Vote round trips while blocks stream: %d", len(r.rtts)),
+		fmt.Sprintf("request to answer between neighbours; the last bar counts all above %s ms", trimFloat(width*(rttBins-1))), "round trip, ms", width, counts, marks)
 }
 
 func (d *demo) bandwidthSVG() string {
@@ -176,16 +184,17 @@ func (d *demo) bandwidthSVG() string {
 	var series []chartSeries
 	for j, dn := range nodes {
 		sr := chartSeries{Name: dn.name, Color: seriesColor(j, len(nodes)), Width: 1.2}
-		for i := 1; i < len(d.bw.at); i++ {
-			dt := (d.bw.at[i] - d.bw.at[i-1]).Seconds()
-			if dt <= 0 {
+		for i := 1; i < len(d.bw.bytes); i++ {
+			t0, t1 := d.bw.from[i-1][j], d.bw.to[i][j]
+			if t1 <= t0 || d.bw.bytes[i][j] < d.bw.bytes[i-1][j] {
 				continue
 			}
-			rate := float64(d.bw.bytes[i][j]-d.bw.bytes[i-1][j]) / dt / (1 << 20)
-			sr.Points = append(sr.Points, chartPoint{d.bw.at[i].Seconds(), rate})
+			rate := float64(d.bw.bytes[i][j]-d.bw.bytes[i-1][j]) / (t1 - t0).Seconds() / (1 << 20)
+			sr.Points = append(sr.Points, chartPoint{((t0 + t1) / 2).Seconds(), rate})
 		}
 		series = append(series, sr)
 	}
-	return lineChart("Per-node bandwidth: bytes sent plus received, MiB/s", "s since the demo started", "MiB/s", 0, 0,
+	return lineChart("Per-node bandwidth: bytes sent plus received, MiB/s",
+		fmt.Sprintf("one line per node (%d, the seed included), sampled every %v", len(nodes), bandwidthEvery), "s since the demo started", "MiB/s", 0, 0,
 		func(v float64) string { return trimFloat(v) }, series)
 }

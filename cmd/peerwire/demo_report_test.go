@@ -224,7 +224,9 @@ func TestDemoReportAndJSON(t *testing.T) {
 			peak = max(peak, p[1])
 		}
 	}
-	if peak < 0.1 {
+	// Loopback on this machine moves well under 4 GiB/s per node (every
+	// byte is encrypted and decrypted); more is a sampling error.
+	if peak < 0.1 || peak > 4096 {
 		t.Errorf("bandwidth peaks at %v MiB/s while blocks streamed", peak)
 	}
 }

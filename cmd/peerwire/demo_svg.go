@@ -19,7 +19,7 @@ const (
 	svgHeight  = 360
 	svgLeft    = 64 // room for the y axis labels
 	svgRight   = 16
-	svgTop     = 36 // room for the title
+	svgTop     = 44 // room for the title and subtitle
 	svgBottom  = 48 // room for the x axis labels
 	svgTicks   = 5  // ticks per axis
 	graphSize  = 520
@@ -40,12 +40,13 @@ type chartSeries struct {
 // svgDoc accumulates one SVG document.
 type svgDoc struct{ b strings.Builder }
 
-func newSVG(w, h int, title string) *svgDoc {
+func newSVG(w, h int, title, subtitle string) *svgDoc {
 	s := &svgDoc{}
 	fmt.Fprintf(&s.b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
 	fmt.Fprintf(&s.b, "<title>%s</title>\n", html.EscapeString(title))
 	fmt.Fprintf(&s.b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
-	fmt.Fprintf(&s.b, `<text x="%d" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", svgLeft, html.EscapeString(title))
+	fmt.Fprintf(&s.b, `<text x="10" y="16" font-size="14" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
+	fmt.Fprintf(&s.b, `<text x="10" y="30" fill="#555">%s</text>`+"\n", html.EscapeString(subtitle))
 	return s
 }
 
@@ -55,13 +56,14 @@ func (s *svgDoc) text(x, y float64, anchor, str string) {
 
 func (s *svgDoc) String() string { return s.b.String() + "</svg>\n" }
 
-// niceMax rounds v up to 1, 2 or 5 times a power of ten.
+// niceMax rounds v up to a round number: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6
+// or 8 times a power of ten.
 func niceMax(v float64) float64 {
 	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
 		if v <= m*p {
 			return m * p
 		}
@@ -101,7 +103,7 @@ func trimFloat(v float64) string {
 }
 
 // lineChart draws series over [0, xmax] × [0, ymax] (0 means: from the data).
-func lineChart(title, xlabel, ylabel string, xmax, ymax float64, yfmt func(float64) string, series []chartSeries) string {
+func lineChart(title, subtitle, xlabel, ylabel string, xmax, ymax float64, yfmt func(float64) string, series []chartSeries) string {
 	for _, sr := range series {
 		for _, p := range sr.Points {
 			if xmax == 0 || p.X > xmax {
@@ -118,7 +120,7 @@ func lineChart(title, xlabel, ylabel string, xmax, ymax float64, yfmt func(float
 		ymax = niceMax(ymax)
 	}
 	xmax = niceMax(xmax)
-	s := newSVG(svgWidth, svgHeight, title)
+	s := newSVG(svgWidth, svgHeight, title, subtitle)
 	px := s.axes(xmax, ymax, xlabel, ylabel, yfmt)
 	for _, sr := range series {
 		var pix, data strings.Builder
@@ -141,13 +143,13 @@ func lineChart(title, xlabel, ylabel string, xmax, ymax float64, yfmt func(float
 func trimData(v float64) string { return fmt.Sprintf("%.4g", v) }
 
 // histogram draws counts of bins of width binWidth starting at 0.
-func histogram(title, xlabel string, binWidth float64, counts []int, marks map[string]float64) string {
+func histogram(title, subtitle, xlabel string, binWidth float64, counts []int, marks map[string]float64) string {
 	xmax := binWidth * float64(len(counts))
 	ymax := 0
 	for _, c := range counts {
 		ymax = max(ymax, c)
 	}
-	s := newSVG(svgWidth, svgHeight, title)
+	s := newSVG(svgWidth, svgHeight, title, subtitle)
 	px := s.axes(xmax, niceMax(float64(ymax)), xlabel, "round trips", func(v float64) string { return fmt.Sprintf("%.0f", v) })
 	fmt.Fprintf(&s.b, `<g class="bars" fill="#4a7ab7">`+"\n")
 	for i, c := range counts {
@@ -174,8 +176,8 @@ type graphNode struct {
 
 // topologyGraph draws nodes on a circle (centre nodes in the middle) and
 // a line per link.
-func topologyGraph(title string, nodes []graphNode, links []demoLink) string {
-	s := newSVG(graphSize, graphSize+30, title)
+func topologyGraph(title, subtitle string, nodes []graphNode, links []demoLink) string {
+	s := newSVG(graphSize, graphSize+30, title, subtitle)
 	pos := map[string][2]float64{}
 	ring := 0
 	for _, n := range nodes {
