@@ -69,7 +69,7 @@ type demoResults struct {
 		MaxMs      float64 `json:"max_ms"`
 		BoundMs    float64 `json:"bound_ms"` // the p99 must stay below this
 		// MaxP99Ms is -max-p99; SchedP99Ms the p99 of how late a sleeping
-		// thread woke during the traffic (the OS's scheduling delay);
+		// goroutine woke during the traffic (the scheduling delay);
 		// BoundMs is MaxP99Ms + SchedWakeups × SchedP99Ms.
 		MaxP99Ms     float64 `json:"max_p99_ms"`
 		SchedP99Ms   float64 `json:"sched_p99_ms"`
