@@ -57,8 +57,9 @@ demo:
 # demo-report: the 20-node demo, writing an HTML and markdown report with SVG
 # pictures (topology, vote RTTs, block propagation, bandwidth) to DEMO_REPORT.
 DEMO_REPORT ?= docs/demo-report
+DEMO_REPORT_FLAGS ?= -nodes 20 -duration 10s
 demo-report:
-	$(GO) run ./cmd/peerwire demo -nodes 20 -duration 10s -plain -report $(DEMO_REPORT)
+	$(GO) run ./cmd/peerwire demo $(DEMO_REPORT_FLAGS) -plain -report $(DEMO_REPORT)
 
 clean:
 	$(GO) clean -testcache
