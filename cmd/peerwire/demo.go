@@ -64,7 +64,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "the 99th percentile of vote round trips must stay below this plus -sched-wakeups times the machine's measured scheduling delay (p99)")
 	fs.IntVar(&o.schedWakeups, "sched-wakeups", voteWakeups, "wake-ups of a vote round trip that may each wait for a busy machine's scheduler (0: the bound is -max-p99 alone)")
 	fs.DurationVar(&o.convergeTimeout, "converge-timeout", 20*time.Second, "how long discovery may take")
-	fs.DurationVar(&o.settleTimeout, "settle-timeout", 10*time.Second, "how long to wait for the last gossip to arrive after traffic stops")
+	fs.DurationVar(&o.settleTimeout, "settle-timeout", 10*time.Second, "after traffic stops, how long to wait for the next gossip delivery while some are missing")
 	fs.DurationVar(&o.refresh, "refresh", time.Second, "table refresh interval")
 	fs.BoolVar(&o.plain, "plain", false, "print plain lines even on a terminal")
 	fs.StringVar(&o.report, "report", "", "write an HTML and markdown report with SVG pictures into this directory")

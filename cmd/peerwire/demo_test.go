@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // demoArgs is a small, quick network: the race detector slows crypto
@@ -110,4 +112,64 @@ func TestPercentile(t *testing.T) {
 			t.Errorf("percentile(%d samples, %v) = %v, want %v", len(tc.in), tc.q, got, tc.want)
 		}
 	}
+}
+
+// TestSettleWait: settling waits as long as deliveries keep arriving, even
+// past the window, and gives up once the window passes without one.
+func TestSettleWait(t *testing.T) {
+	const window = time.Second
+	for _, tc := range []struct {
+		name  string
+		steps []int // what missing returns, call by call; the last repeats
+		want  bool
+		// calls is how many times missing runs
+		calls int
+	}{
+		// 200 ticks of 20ms (4s, four windows) each one delivery closer.
+		{"slow but steady", countdown(200), true, 201},
+		{"stalled", []int{5, 4, 3}, false, 3 + int(window/settleEvery)},
+		{"done at once", []int{0}, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake()
+			tick := clk.NewTicker(settleEvery)
+			defer tick.Stop()
+			calls := make(chan struct{})
+			n := 0
+			missing := func() int {
+				v := tc.steps[min(n, len(tc.steps)-1)]
+				n++
+				if n > 1 {
+					calls <- struct{}{}
+				}
+				return v
+			}
+			done := make(chan bool, 1)
+			go func() { done <- settleWait(context.Background(), clk, tick, window, missing) }()
+			for {
+				select {
+				case got := <-done:
+					if got != tc.want || n != tc.calls {
+						t.Fatalf("settleWait = %v after %d calls, want %v after %d", got, n, tc.want, tc.calls)
+					}
+					return
+				default:
+				}
+				clk.Advance(settleEvery)
+				select {
+				case <-calls:
+				case got := <-done:
+					done <- got
+				}
+			}
+		})
+	}
+}
+
+func countdown(n int) []int {
+	out := make([]int, n+1)
+	for i := range out {
+		out[i] = n - i
+	}
+	return out
 }
