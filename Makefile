@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 STATICCHECK_VERSION   := v0.8.2
 GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build test race fuzz fuzz-ci bench proto proto-check lint demo tools clean
+.PHONY: all build test race fuzz fuzz-ci bench proto proto-check lint demo demo-report tools clean
 
 all: build
 
@@ -53,6 +53,13 @@ lint:
 
 demo:
 	$(GO) run ./cmd/peerwire demo
+
+# demo-report: the 20-node demo, writing an HTML and markdown report with SVG
+# pictures (topology, vote RTTs, block propagation, bandwidth) to DEMO_REPORT.
+DEMO_REPORT ?= docs/demo-report
+DEMO_REPORT_FLAGS ?= -nodes 20 -duration 10s
+demo-report:
+	$(GO) run ./cmd/peerwire demo $(DEMO_REPORT_FLAGS) -plain -report $(DEMO_REPORT)
 
 clean:
 	$(GO) clean -testcache

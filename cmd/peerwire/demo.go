@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,10 +30,13 @@ type demoOptions struct {
 	txSize          int
 	voteInterval    time.Duration
 	maxP99          time.Duration
+	schedWakeups    int
 	convergeTimeout time.Duration
 	settleTimeout   time.Duration
 	refresh         time.Duration
 	plain           bool
+	report          string
+	json            bool
 }
 
 // Vote messages on the consensus topic: a request carries the sender's
@@ -57,11 +61,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&o.txRate, "tx-rate", 100, "transactions gossiped per second across the network")
 	fs.IntVar(&o.txSize, "tx-size", 250, "bytes per transaction")
 	fs.DurationVar(&o.voteInterval, "vote-interval", 50*time.Millisecond, "time between two votes of one node (each to a random peer, answered)")
-	fs.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "the 99th percentile of vote round trips must stay below this")
+	fs.DurationVar(&o.maxP99, "max-p99", 50*time.Millisecond, "the 99th percentile of vote round trips must stay below this plus -sched-wakeups times the machine's measured scheduling delay (p99)")
+	fs.IntVar(&o.schedWakeups, "sched-wakeups", voteWakeups, "wake-ups of a vote round trip that may each wait for a busy machine's scheduler (0: the bound is -max-p99 alone)")
 	fs.DurationVar(&o.convergeTimeout, "converge-timeout", 20*time.Second, "how long discovery may take")
-	fs.DurationVar(&o.settleTimeout, "settle-timeout", 10*time.Second, "how long to wait for the last gossip to arrive after traffic stops")
+	fs.DurationVar(&o.settleTimeout, "settle-timeout", 10*time.Second, "after traffic stops, how long to wait for the next gossip delivery while some are missing")
 	fs.DurationVar(&o.refresh, "refresh", time.Second, "table refresh interval")
 	fs.BoolVar(&o.plain, "plain", false, "print plain lines even on a terminal")
+	fs.StringVar(&o.report, "report", "", "write an HTML and markdown report with SVG pictures into this directory")
+	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout (the table and text go to stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,6 +91,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return flagError("vote-interval", "%v: want at least 1ms", o.voteInterval)
 	case o.maxP99 <= 0:
 		return flagError("max-p99", "%v: must be positive", o.maxP99)
+	case o.schedWakeups < 0 || o.schedWakeups > 100:
+		return flagError("sched-wakeups", "%d: want 0-100", o.schedWakeups)
 	case o.convergeTimeout <= 0:
 		return flagError("converge-timeout", "%v: must be positive", o.convergeTimeout)
 	case o.settleTimeout <= 0:
@@ -91,8 +100,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case o.refresh < 50*time.Millisecond:
 		return flagError("refresh", "%v: want at least 50ms", o.refresh)
 	}
-	tty := !o.plain && isTerminal(stdout)
-	d := &demo{o: o, out: &lockedWriter{w: stdout}, tty: tty, start: time.Now()}
+	text := stdout
+	if o.json {
+		text = stderr
+	}
+	tty := !o.plain && outputIsTerminal(text)
+	d := &demo{o: o, out: &lockedWriter{w: text}, jsonOut: stdout, tty: tty, start: time.Now()}
 	return d.run(ctx)
 }
 
@@ -110,6 +123,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// outputIsTerminal is isTerminal; tests replace it to see what a terminal
+// would be shown.
+var outputIsTerminal = isTerminal
+
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -122,10 +139,11 @@ func isTerminal(w io.Writer) bool {
 
 // demo is one run of the demo network.
 type demo struct {
-	o     *demoOptions
-	out   io.Writer
-	tty   bool
-	start time.Time
+	o       *demoOptions
+	out     io.Writer
+	jsonOut io.Writer
+	tty     bool
+	start   time.Time
 
 	seed  *demoNode
 	nodes []*demoNode // without the seed
@@ -138,6 +156,10 @@ type demo struct {
 	sent struct {
 		sync.Mutex // guards the fields below
 		gossip     map[p2p.MessageID]*demoNode
+		// sentAt is when each gossip message was handed to its origin.
+		sentAt map[p2p.MessageID]time.Duration
+		// blockIDs lists the blocks in the order they were proposed.
+		blockIDs   []p2p.MessageID
 		blocks     int
 		txs        int
 		blockBytes int64
@@ -151,6 +173,11 @@ type demo struct {
 		seedReleases int
 	}
 	readers sync.WaitGroup
+
+	// bw holds the bandwidth samples, topology the links after settling.
+	bw       bandwidthSamples
+	topology []demoLink
+	sched    schedProbe
 }
 
 // demoNode is one node and what its inbox readers counted.
@@ -160,16 +187,21 @@ type demoNode struct {
 
 	mu       sync.Mutex // guards the fields below
 	got      map[p2p.MessageID]int
+	firstAt  map[p2p.MessageID]time.Duration // first delivery, since the demo's start
 	rtts     []time.Duration
 	received [4]int // deliveries per topic
 }
 
-func (dn *demoNode) record(m *p2p.Message) {
+// record counts a delivery that the inbox reader took at now.
+func (dn *demoNode) record(m *p2p.Message, now time.Duration) {
 	dn.mu.Lock()
 	if int(m.Topic) < len(dn.received) {
 		dn.received[m.Topic]++
 	}
 	if m.Gossip {
+		if dn.got[m.ID] == 0 {
+			dn.firstAt[m.ID] = now
+		}
 		dn.got[m.ID]++
 	}
 	dn.mu.Unlock()
@@ -211,11 +243,12 @@ func (d *demo) newNode(name string, cfg p2p.Config) (*demoNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &demoNode{name: name, n: n, got: map[p2p.MessageID]int{}}, nil
+	return &demoNode{name: name, n: n, got: map[p2p.MessageID]int{}, firstAt: map[p2p.MessageID]time.Duration{}}, nil
 }
 
 func (d *demo) run(ctx context.Context) error {
 	d.sent.gossip = map[p2p.MessageID]*demoNode{}
+	d.sent.sentAt = map[p2p.MessageID]time.Duration{}
 	d.ids = map[crypto.ID]*demoNode{}
 	defer d.stopAll()
 	if err := d.startNetwork(ctx); err != nil {
@@ -237,20 +270,53 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	if !d.tty {
 		if res.converged && res.connected {
-			fmt.Fprintf(d.out, "[%5.1fs] discovery converged in %v; traffic starts\n", d.since().Seconds(), res.took.Round(10*time.Millisecond))
+			fmt.Fprintf(d.out, "[%5.1fs] every node found its peers in %v; traffic starts\n", d.since().Seconds(), res.took.Round(10*time.Millisecond))
 		} else {
-			fmt.Fprintf(d.out, "[%5.1fs] discovery did not converge (%s); traffic starts anyway\n", d.since().Seconds(), res.detail)
+			fmt.Fprintf(d.out, "[%5.1fs] nodes still looking for peers (%s); traffic starts anyway\n", d.since().Seconds(), res.detail)
 		}
 		d.printTable(false)
 	}
+	samplerCtx, stopSampler := context.WithCancel(ctx)
+	samplerDone := make(chan struct{}, 2)
+	go func() { defer func() { samplerDone <- struct{}{} }(); d.sampleBandwidth(samplerCtx) }()
+	go func() { defer func() { samplerDone <- struct{}{} }(); d.sched.run(samplerCtx) }()
 	d.traffic(ctx)
 	d.settle(ctx)
+	stopSampler()
+	<-samplerDone
+	<-samplerDone
+	d.topology = d.links()
 	stop()
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
-	d.printTable(false)
-	return d.summary(res)
+	// On a terminal the final table replaces the last live one in place,
+	// so it is shown once.
+	table := d.tableText()
+	if d.tty {
+		fmt.Fprint(d.out, ansiHome+ansiClear+table)
+	} else {
+		fmt.Fprint(d.out, table)
+	}
+	r := d.results(res)
+	var summary strings.Builder
+	d.printSummary(&summary, r)
+	fmt.Fprint(d.out, summary.String())
+	if d.o.report != "" {
+		if err := d.writeReport(d.o.report, r, table, summary.String()); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "report written to %s\n", d.o.report)
+	}
+	if d.o.json {
+		if err := writeJSON(d.jsonOut, r); err != nil {
+			return err
+		}
+	}
+	if len(r.Failed) > 0 {
+		return fmt.Errorf("checks failed: %v", r.Failed)
+	}
+	return nil
 }
 
 // startNetwork starts the seed and the nodes, and their inbox readers.
@@ -304,7 +370,7 @@ func (d *demo) startReaders(dn *demoNode) {
 		go func() {
 			defer d.readers.Done()
 			for m := range dn.n.Inbox(t.ID) {
-				dn.record(m)
+				dn.record(m, d.since())
 				if t.ID == topicConsensus && !m.Gossip && len(m.Data) >= 9 {
 					d.onVote(dn, m)
 				}

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"slices"
+	"io"
 	"time"
 
 	"github.com/peerwire/peerwire/p2p"
@@ -17,96 +17,80 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// summary prints the three checks and returns an error naming those that
-// failed: discovery converged, every gossiped message reached every other
-// node exactly once, and the vote round trips' p99 stayed under the bound.
-func (d *demo) summary(disc discovery) error {
-	var fails []string
-	w := d.out
+// printSummary prints the three checks: discovery converged, every
+// gossiped message reached every other node exactly once, and the vote
+// round trips' p99 stayed under the bound; and the time blocks took to
+// reach every node.
+func (d *demo) printSummary(w io.Writer, r *demoResults) {
 	fmt.Fprintln(w, "\nsummary")
-
-	// Discovery.
-	if disc.converged && disc.connected {
-		d.sent.Lock()
-		released := d.sent.seedReleases
-		d.sent.Unlock()
-		fmt.Fprintf(w, "  discovery  OK    converged in %v: every node has %d outbound peers or all %d others, and the %d nodes form one connected graph (%d seed connections holding an outbound slot closed by the demo)\n",
-			disc.took.Round(10*time.Millisecond), d.o.outbound, len(d.nodes)-1, len(d.nodes), released)
-	} else {
-		why := disc.detail
-		if !disc.connected {
-			why = "the nodes' graph is not connected; " + why
+	if r.Discovery.OK {
+		handed := ""
+		if n := r.Discovery.SeedReleases; n > 0 {
+			handed = fmt.Sprintf("; the demo closed %d seed connections so those nodes dialed real peers", n)
 		}
-		fmt.Fprintf(w, "  discovery  FAIL  not converged after %v: %s\n", d.o.convergeTimeout, why)
-		fails = append(fails, "discovery")
+		fmt.Fprintf(w, "  discovery  OK    in %v every node found %d peers to dial (or all %d others) by asking the seed, and the %d nodes form one connected network%s\n",
+			r.disc.took.Round(10*time.Millisecond), d.o.outbound, len(d.nodes)-1, len(d.nodes), handed)
+	} else {
+		why := r.disc.detail
+		if !r.disc.connected {
+			why = "the nodes do not form one connected network; " + why
+		}
+		fmt.Fprintf(w, "  discovery  FAIL  nodes still looking for peers after %v: %s\n", d.o.convergeTimeout, why)
 	}
 
-	// Gossip.
-	missing, dups, delivered := d.missing()
-	d.sent.Lock()
-	blocks, txs, blockBytes, votes, voteErrs := d.sent.blocks, d.sent.txs, d.sent.blockBytes, d.sent.votes, d.sent.voteErrors
-	unsent := d.sent.unsent
-	d.sent.Unlock()
-	var dupCopies, received uint64
-	for _, dn := range d.nodes {
-		st := dn.n.Stats()
-		dupCopies += st.GossipDuplicates
-		received += st.GossipReceived
-	}
-	ratio := 0.0
-	if received > 0 {
-		ratio = float64(dupCopies) / float64(received)
-	}
+	g := &r.Gossip
 	switch {
-	case blocks+txs == 0:
+	case g.Blocks+g.Transactions == 0:
 		fmt.Fprintln(w, "  gossip     FAIL  nothing was gossiped")
-		fails = append(fails, "gossip")
-	case unsent > 0:
-		fmt.Fprintf(w, "  gossip     FAIL  %d gossip messages could not leave their origin within %v (send queues full)\n", unsent, gossipSendTimeout)
-		fails = append(fails, "gossip")
-		d.explainMissing()
-	case missing == 0 && dups == 0:
-		fmt.Fprintf(w, "  gossip     OK    %d blocks (%.0f MiB) and %d transactions each reached every one of the %d other nodes exactly once (%d deliveries); %.0f%% of received copies were duplicates, dropped\n",
-			blocks, float64(blockBytes)/(1<<20), txs, len(d.nodes)-1, delivered, 100*ratio)
+	case g.Unsent > 0:
+		fmt.Fprintf(w, "  gossip     FAIL  %d gossip messages could not leave their origin within %v (send queues full)\n", g.Unsent, gossipSendTimeout)
+		d.explainMissing(w)
+	case g.OK:
+		fmt.Fprintf(w, "  gossip     OK    %d blocks (%.0f MiB) and %d transactions each reached every one of the %d other nodes exactly once (%d deliveries); %.0f%% of the %d copies received were duplicates, dropped\n",
+			g.Blocks, float64(g.BlockBytes)/(1<<20), g.Transactions, len(d.nodes)-1, g.Deliveries, 100*g.DuplicateShare, g.CopiesReceived)
 	default:
 		fmt.Fprintf(w, "  gossip     FAIL  %d blocks and %d transactions: %d deliveries missing, %d duplicate deliveries (of %d expected)\n",
-			blocks, txs, missing, dups, (blocks+txs)*(len(d.nodes)-1))
-		fails = append(fails, "gossip")
-		d.explainMissing()
+			g.Blocks, g.Transactions, g.Missing, g.Duplicates, (g.Blocks+g.Transactions)*(len(d.nodes)-1))
+		d.explainMissing(w)
+	}
+	if bp := &r.BlockPropagation; bp.Blocks > 0 {
+		fmt.Fprintf(w, "  blocks           time for a block to reach all %d other nodes: p50 %v, p99 %v, max %v (%d blocks)\n",
+			len(d.nodes)-1, roundMs(bp.P50Ms), roundMs(bp.P99Ms), roundMs(bp.MaxMs), bp.Blocks)
 	}
 
-	// Consensus round trips.
-	var rtts []time.Duration
-	for _, dn := range d.nodes {
-		dn.mu.Lock()
-		rtts = append(rtts, dn.rtts...)
-		dn.mu.Unlock()
-	}
-	slices.Sort(rtts)
-	p50, p99 := percentile(rtts, 0.50), percentile(rtts, 0.99)
+	c := &r.Consensus
 	lost := ""
-	if voteErrs > 0 {
-		lost = fmt.Sprintf(", %d sends refused by a full queue", voteErrs)
+	if c.Refused > 0 {
+		lost = fmt.Sprintf(", %d sends refused by a full queue", c.Refused)
 	}
 	switch {
-	case len(rtts) == 0:
-		fmt.Fprintf(w, "  consensus  FAIL  no vote round trip completed (%d votes sent%s)\n", votes, lost)
-		fails = append(fails, "consensus")
-	case p99 < d.o.maxP99:
-		fmt.Fprintf(w, "  consensus  OK    %d vote round trips while %.0f MiB of blocks streamed: p50 %v, p99 %v, max %v (bound: p99 < %v)%s\n",
-			len(rtts), float64(blockBytes)/(1<<20), roundDur(p50), roundDur(p99), roundDur(rtts[len(rtts)-1]), d.o.maxP99, lost)
+	case c.RoundTrips == 0:
+		fmt.Fprintf(w, "  consensus  FAIL  no vote round trip completed (%d votes sent%s)\n", c.Sent, lost)
+	case c.OK:
+		fmt.Fprintf(w, "  consensus  OK    %d vote round trips while %.0f MiB of blocks streamed: p50 %v, p99 %v, max %v (bound: p99 < %s)%s\n",
+			c.RoundTrips, float64(g.BlockBytes)/(1<<20), roundMs(c.P50Ms), roundMs(c.P99Ms), roundMs(c.MaxMs), d.boundText(r), lost)
 	default:
-		fmt.Fprintf(w, "  consensus  FAIL  %d vote round trips while blocks streamed: p50 %v, p99 %v exceeds the bound %v%s\n",
-			len(rtts), roundDur(p50), roundDur(p99), d.o.maxP99, lost)
-		fails = append(fails, "consensus")
+		fmt.Fprintf(w, "  consensus  FAIL  %d vote round trips while blocks streamed: p50 %v, p99 %v exceeds the bound %s%s\n",
+			c.RoundTrips, roundMs(c.P50Ms), roundMs(c.P99Ms), d.boundText(r), lost)
 	}
-	if len(fails) > 0 {
+	if len(r.Failed) > 0 {
 		fmt.Fprintln(w, "demo FAILED")
-		return fmt.Errorf("checks failed: %v", fails)
+		return
 	}
 	fmt.Fprintf(w, "demo OK (%v)\n", d.since().Round(100*time.Millisecond))
-	return nil
 }
+
+// boundText explains the vote bound: -max-p99 plus the wake-ups' share of
+// the machine's scheduling delay.
+func (d *demo) boundText(r *demoResults) string {
+	if d.o.schedWakeups == 0 {
+		return d.o.maxP99.String()
+	}
+	return fmt.Sprintf("%v + %d × %v scheduling delay of this machine = %v", d.o.maxP99, d.o.schedWakeups, roundDur(r.sched), roundDur(r.bound))
+}
+
+// roundMs rounds a figure in milliseconds for printing.
+func roundMs(x float64) time.Duration { return roundDur(time.Duration(x * float64(time.Millisecond))) }
 
 func roundDur(x time.Duration) time.Duration {
 	switch {
@@ -120,7 +104,7 @@ func roundDur(x time.Duration) time.Duration {
 
 // explainMissing prints, per node, what it lacks and what its node counted
 // as lost, to help find why gossip did not arrive.
-func (d *demo) explainMissing() {
+func (d *demo) explainMissing(w io.Writer) {
 	d.sent.Lock()
 	ids := make(map[p2p.MessageID]*demoNode, len(d.sent.gossip))
 	for id, origin := range d.sent.gossip {
@@ -129,7 +113,7 @@ func (d *demo) explainMissing() {
 	d.sent.Unlock()
 	d.sent.Lock()
 	for _, drop := range d.sent.drops {
-		fmt.Fprintf(d.out, "             link closed at %s\n", drop)
+		fmt.Fprintf(w, "             link closed at %s\n", drop)
 	}
 	d.sent.Unlock()
 	for _, dn := range d.nodes {
@@ -146,12 +130,12 @@ func (d *demo) explainMissing() {
 		for _, p := range dn.n.Peers() {
 			unsent += p.Conn.Unsent
 		}
-		fmt.Fprintf(d.out, "             %s: %d missing; forward copies dropped on full queues: %d; messages lost with closed connections: %d\n",
+		fmt.Fprintf(w, "             %s: %d missing; forward copies dropped on full queues: %d; messages lost with closed connections: %d\n",
 			dn.name, missing, st.GossipForwardDropped, unsent)
 		for _, p := range dn.n.Peers() {
 			for _, t := range p.Conn.Topics {
 				if t.SendQueue > 0 || t.RecvHeld > 0 {
-					fmt.Fprintf(d.out, "               %s %s %s: queue %d credit %d stalls %d held %d; inflight %d/%d waits %d ackrtt %v\n",
+					fmt.Fprintf(w, "               %s %s %s: queue %d credit %d stalls %d held %d; inflight %d/%d waits %d ackrtt %v\n",
 						p.Direction, p.ID.Short(), t.Name, t.SendQueue, t.SendCredit, t.CreditStalls, t.RecvHeld,
 						p.Conn.InFlight, p.Conn.InFlightCap, p.Conn.InFlightWaits, p.Conn.AckRTT)
 				}

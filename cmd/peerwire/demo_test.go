@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // demoArgs is a small, quick network: the race detector slows crypto
@@ -18,14 +20,19 @@ func TestDemo(t *testing.T) {
 	code := run(context.Background(), append(demoArgs, "-max-p99", "2s"), &out, &errb)
 	text := out.String()
 	for _, want := range []string{
-		"discovery  OK    converged",
+		"discovery  OK    in ",
+		"every node found 2 peers to dial",
 		"gossip     OK",
+		"time for a block to reach all 3 other nodes: p50 ",
 		"each reached every one of the 3 other nodes exactly once",
 		"consensus  OK",
 		"p50 ", "p99 ",
 		"demo OK",
 		"node  id", // the table
 		"seed ",
+		"copies    MiB",
+		"unique gossip: distinct blocks and transactions",
+		"a block reaches all 3 other nodes in p50 ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
@@ -33,6 +40,11 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(text, "\x1b[") {
 		t.Error("ANSI sequences written to a non-terminal")
+	}
+	for _, cryptic := range []string{"converged", "outbound slot"} {
+		if strings.Contains(text, cryptic) {
+			t.Errorf("output still says %q", cryptic)
+		}
 	}
 	if code != 0 || t.Failed() {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, text, errb.String())
@@ -43,7 +55,7 @@ func TestDemo(t *testing.T) {
 // and the exit status says so.
 func TestDemoFailsCheck(t *testing.T) {
 	var out, errb bytes.Buffer
-	args := append(append([]string(nil), demoArgs...), "-max-p99", "1ns", "-duration", "1s")
+	args := append(append([]string(nil), demoArgs...), "-max-p99", "1ns", "-sched-wakeups", "0", "-duration", "1s")
 	code := run(context.Background(), args, &out, &errb)
 	if code != 1 || !strings.Contains(out.String(), "consensus  FAIL") || !strings.Contains(out.String(), "demo FAILED") ||
 		!strings.Contains(errb.String(), "consensus") {
@@ -63,6 +75,7 @@ func TestDemoFlags(t *testing.T) {
 		{[]string{"-tx-rate", "0"}, "-tx-rate"},
 		{[]string{"-max-p99", "0"}, "-max-p99"},
 		{[]string{"-refresh", "1ms"}, "-refresh"},
+		{[]string{"-sched-wakeups", "-1"}, "-sched-wakeups"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append([]string{"demo"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.flag) {
@@ -99,4 +112,64 @@ func TestPercentile(t *testing.T) {
 			t.Errorf("percentile(%d samples, %v) = %v, want %v", len(tc.in), tc.q, got, tc.want)
 		}
 	}
+}
+
+// TestSettleWait: settling waits as long as deliveries keep arriving, even
+// past the window, and gives up once the window passes without one.
+func TestSettleWait(t *testing.T) {
+	const window = time.Second
+	for _, tc := range []struct {
+		name  string
+		steps []int // what missing returns, call by call; the last repeats
+		want  bool
+		// calls is how many times missing runs
+		calls int
+	}{
+		// 200 ticks of 20ms (4s, four windows) each one delivery closer.
+		{"slow but steady", countdown(200), true, 201},
+		{"stalled", []int{5, 4, 3}, false, 3 + int(window/settleEvery)},
+		{"done at once", []int{0}, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake()
+			tick := clk.NewTicker(settleEvery)
+			defer tick.Stop()
+			calls := make(chan struct{})
+			n := 0
+			missing := func() int {
+				v := tc.steps[min(n, len(tc.steps)-1)]
+				n++
+				if n > 1 {
+					calls <- struct{}{}
+				}
+				return v
+			}
+			done := make(chan bool, 1)
+			go func() { done <- settleWait(context.Background(), clk, tick, window, missing) }()
+			for {
+				select {
+				case got := <-done:
+					if got != tc.want || n != tc.calls {
+						t.Fatalf("settleWait = %v after %d calls, want %v after %d", got, n, tc.want, tc.calls)
+					}
+					return
+				default:
+				}
+				clk.Advance(settleEvery)
+				select {
+				case <-calls:
+				case got := <-done:
+					done <- got
+				}
+			}
+		})
+	}
+}
+
+func countdown(n int) []int {
+	out := make([]int, n+1)
+	for i := range out {
+		out[i] = n - i
+	}
+	return out
 }
