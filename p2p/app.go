@@ -161,8 +161,10 @@ func (n *Node) handleGossip(t *topicState, im inMsg, am appMessage) *Message {
 			n.st.gossipIgnored.Add(1)
 			return nil
 		case Reject:
-			n.st.gossipRejected.Add(1)
+			// Counted once the sender has paid for it, so a reader of
+			// Stats that sees the reject also sees the score it cost.
 			n.applyBan(n.set.Record(im.pc.id, peerset.EventInvalidMessage))
+			n.st.gossipRejected.Add(1)
 			return nil
 		}
 	}
