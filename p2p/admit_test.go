@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -17,7 +18,7 @@ import (
 // topics (docs/PROTOCOL.md §8.3) followed by count direct messages on
 // topic: what a peer can put in its first write, before the node has
 // decided whether to admit it.
-func settingsAndDirect(topics []conn.TopicConfig, topic uint8, count int) []byte {
+func settingsAndDirect(topics []mux.TopicConfig, topic uint8, count int) []byte {
 	body := []byte{1, 0x40, 0x00, 0, 0, 0, 0} // version 1, max_packet 16384, recv_rate 0
 	for _, tc := range topics {
 		body = append(body, tc.ID)
@@ -114,7 +115,7 @@ func TestRefusedPeersMessagesDiscarded(t *testing.T) {
 func refusedBurst(t *testing.T, hub *Node, i int, batch []byte) bool {
 	id := testIdentity(t, i)
 	secure := &conn.SecureConfig{Identity: id, NetworkID: hub.s.NetworkID, ChainID: hub.s.ChainID,
-		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(hub.s.connTopics)}}
+		Meta: &pb.PeerMeta{Topics: mux.TopicIDs(hub.s.connTopics)}}
 	raw, err := net.DialTimeout("tcp", hub.ListenAddr().HostPort(), 10*time.Second)
 	if err != nil {
 		t.Error(err)

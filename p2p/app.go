@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -25,7 +25,7 @@ var ErrUnknownTopic = errors.New("p2p: unknown topic")
 // that decision (setupPeer makes it without waiting for the reader); a
 // message from a peer that was not admitted is discarded, counted, and its
 // credit returned, so it reaches neither the application, gossip nor PEX.
-func (n *Node) onMessage(pc *peerConn, m *conn.Message) {
+func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 	<-pc.ready
 	if pc.peer == nil {
 		n.st.discarded.Add(1)
@@ -295,7 +295,7 @@ func (n *Node) sendAll(ctx context.Context, topic uint8, msg []byte, except cryp
 		}
 		// Try without a goroutine first: the common case is a free queue.
 		err := pc.mc.TrySend(topic, msg)
-		if !errors.Is(err, conn.ErrQueueFull) {
+		if !errors.Is(err, mux.ErrQueueFull) {
 			mu.Lock()
 			res[pc.id] = err
 			mu.Unlock()

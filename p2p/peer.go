@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerbook"
@@ -27,18 +28,18 @@ var (
 
 // multiConfig builds the MultiConfig of one connection: its callbacks know
 // their peerConn, so no lookup is needed per message.
-func (n *Node) multiConfig(pc *peerConn) *conn.MultiConfig {
-	cfg := &conn.MultiConfig{
+func (n *Node) multiConfig(pc *peerConn) *mux.Config {
+	cfg := &mux.Config{
 		Topics:           n.s.connTopics,
 		MaxPacketPayload: n.s.MaxPacketPayload,
 		PingInterval:     n.s.PingInterval,
 		IdleTimeout:      n.s.IdleTimeout,
 		SendRate:         n.s.SendRate,
 		RecvRate:         n.s.RecvRate,
-		OnMessage:        func(m *conn.Message) { n.onMessage(pc, m) },
-		OnViolation:      func(_ *conn.MultiConn, v *conn.ViolationError) { n.onViolation(pc, v) },
-		OnRateExcess:     func(_ *conn.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
-		OnClose:          func(_ *conn.MultiConn, err error) { n.onClose(pc, err) },
+		OnMessage:        func(m *mux.Message) { n.onMessage(pc, m) },
+		OnViolation:      func(_ *mux.MultiConn, v *mux.ViolationError) { n.onViolation(pc, v) },
+		OnRateExcess:     func(_ *mux.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
+		OnClose:          func(_ *mux.MultiConn, err error) { n.onClose(pc, err) },
 		Logger:           n.s.Logger,
 	}
 	cfg.CreditStallTimeout, cfg.Clock = n.s.CreditStallTimeout, n.s.connClock
@@ -119,12 +120,12 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	// The setup has its own deadline rather than the node's context: a Stop
 	// racing it then still ends the connection with a goaway, not a cut.
 	setupCtx, cancel := context.WithTimeout(context.Background(), n.s.HandshakeTimeout)
-	mc, err := conn.NewMultiConn(setupCtx, ec, n.multiConfig(pc))
+	mc, err := mux.New(setupCtx, ec, n.multiConfig(pc))
 	cancel()
 	if err != nil {
 		n.st.handshakeFailed(err)
 		n.log.debug("connection setup failed", "peer", id.Short(), "err", err)
-		var v *conn.ViolationError
+		var v *mux.ViolationError
 		if errors.As(err, &v) { // a bad SETTINGS: charged like any violation
 			n.st.violations.Add(1)
 			n.applyBan(n.set.Record(id, peerset.EventProtocolViolation))
@@ -132,10 +133,11 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		return err
 	}
 	pc.mc = mc
+	mc.Start()
 	n.track(pc) // before ready: OnClose, which untracks, waits for ready
 	if pc.refused.Load() {
 		close(pc.ready)
-		n.goAway(mc, conn.GoAwayBanned, "banned")
+		n.goAway(mc, mux.GoAwayBanned, "banned")
 		return ErrBanned
 	}
 	p, replaced, err := n.set.Admit(peerset.PeerInfo{ID: id, Direction: dir, Remote: ap, Conn: pc, Meta: pc.meta}, now)
@@ -145,7 +147,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		reason := peerset.ReasonOf(err)
 		n.st.refused(reason.String())
 		if n.stopped() {
-			n.goAway(mc, conn.GoAwayShutdown, "node stopping")
+			n.goAway(mc, mux.GoAwayShutdown, "node stopping")
 		} else {
 			n.goAway(mc, goAwayCode(reason), reason.String())
 		}
@@ -202,7 +204,7 @@ func (n *Node) recordContact(pc *peerConn) {
 // goAway closes mc gracefully in the background, bounded by the node's
 // life: Stop aborts what is still flushing. Once Stop is waiting for the
 // node's goroutines it aborts mc at once instead.
-func (n *Node) goAway(mc *conn.MultiConn, code conn.GoAwayCode, text string) {
+func (n *Node) goAway(mc *mux.MultiConn, code mux.GoAwayCode, text string) {
 	started := n.spawn(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 		defer cancel()
@@ -221,7 +223,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	if pc.peer == nil {
 		return
 	}
-	if errors.Is(err, conn.ErrCreditStall) {
+	if errors.Is(err, mux.ErrCreditStall) {
 		// The peer pinned our send queue; it pays before it leaves the set,
 		// so the hit lands on its live score. Must-connect peers are never
 		// banned for it (the set spares them) and are redialed as usual.
@@ -248,7 +250,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 }
 
 // onViolation records a protocol violation: a heavy reputation hit.
-func (n *Node) onViolation(pc *peerConn, v *conn.ViolationError) {
+func (n *Node) onViolation(pc *peerConn, v *mux.ViolationError) {
 	<-pc.ready
 	n.st.violations.Add(1)
 	n.log.info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerset"
 )
@@ -39,7 +39,7 @@ func (c *connFakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *connFakeClock) AfterFunc(d time.Duration, f func()) conn.Timer {
+func (c *connFakeClock) AfterFunc(d time.Duration, f func()) mux.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &connFakeTimer{c: c, at: c.now.Add(d), f: f, live: true}
@@ -90,7 +90,7 @@ func (c *connFakeClock) Advance(d time.Duration) {
 }
 
 // peerMC returns n's connection to id, or nil.
-func peerMC(n *Node, id crypto.ID) *conn.MultiConn {
+func peerMC(n *Node, id crypto.ID) *mux.MultiConn {
 	n.peers.RLock()
 	defer n.peers.RUnlock()
 	if pc := n.peers.byID[id]; pc != nil {
@@ -144,7 +144,7 @@ func TestCreditStallPeer(t *testing.T) {
 			queued := 0
 			for ; queued < 200; queued++ {
 				err := hub.TrySend(stalled.ID(), topicTxs, msg)
-				if errors.Is(err, conn.ErrQueueFull) && txsStats(mc).CreditStalls > 0 {
+				if errors.Is(err, mux.ErrQueueFull) && txsStats(mc).CreditStalls > 0 {
 					break
 				}
 				if err != nil {
@@ -170,7 +170,7 @@ func TestCreditStallPeer(t *testing.T) {
 			waitEvent(t, sub, 10*time.Second, "the hub drops the stalled peer", func(e Event) bool {
 				return e.Kind == EventDisconnected && e.Peer == stalled.ID()
 			})
-			if err := mc.Err(); !errors.Is(err, conn.ErrCreditStall) {
+			if err := mc.Err(); !errors.Is(err, mux.ErrCreditStall) {
 				t.Fatalf("hub's connection ended with %v", err)
 			}
 			e := waitEvent(t, stalledSub, 10*time.Second, "the stalled peer hears why", func(e Event) bool { return e.Kind == EventDisconnected })
@@ -201,13 +201,13 @@ func TestCreditStallPeer(t *testing.T) {
 }
 
 // txsStats returns the txs topic's counters on mc.
-func txsStats(mc *conn.MultiConn) conn.TopicStats {
+func txsStats(mc *mux.MultiConn) mux.TopicStats {
 	for _, ts := range mc.Stats().Topics {
 		if ts.ID == topicTxs {
 			return ts
 		}
 	}
-	return conn.TopicStats{}
+	return mux.TopicStats{}
 }
 
 // TestStallConfig: the send-queue byte bound and the credit-stall timeout

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerbook"
@@ -55,7 +56,7 @@ type nodeCounters struct {
 
 // foldLocked adds an ended connection's counters to the closed totals; the
 // caller holds c.closed.
-func (c *nodeCounters) foldLocked(ms conn.MultiStats) {
+func (c *nodeCounters) foldLocked(ms mux.Stats) {
 	if c.closed.topics == nil {
 		c.closed.topics = map[uint8]*TopicStats{}
 	}
@@ -153,8 +154,8 @@ type PeerInfo struct {
 	ConnectedAt time.Time
 	Score       float64
 	MustConnect bool
-	RTT         conn.RTTStats
-	Conn        conn.MultiStats
+	RTT         mux.RTTStats
+	Conn        mux.Stats
 	// GossipForwardDropped counts, per topic, gossip forwards to this peer
 	// dropped because its send queue was full: messages it may never get
 	// from us. Nil when there were none.

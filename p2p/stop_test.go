@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -295,7 +296,7 @@ func TestStopWaitsForRacingSetups(t *testing.T) {
 				}
 				t.Cleanup(func() { ln.Close() })
 				secure := &conn.SecureConfig{Identity: far, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
-					Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), n.s.connTopics...))}}
+					Meta: &pb.PeerMeta{Topics: mux.TopicIDs(append([]mux.TopicConfig(nil), n.s.connTopics...))}}
 				go func() {
 					raw, err := ln.Accept()
 					if err != nil {
@@ -329,7 +330,7 @@ func TestStopWaitsForRacingSetups(t *testing.T) {
 			},
 			connect: func(t *testing.T, n *Node, inSetup, release chan struct{}) <-chan error {
 				secure := &conn.SecureConfig{Identity: testIdentity(t, 1172), NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
-					Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), n.s.connTopics...))}}
+					Meta: &pb.PeerMeta{Topics: mux.TopicIDs(append([]mux.TopicConfig(nil), n.s.connTopics...))}}
 				raw, err := net.Dial("tcp", n.ListenAddr().HostPort())
 				if err != nil {
 					t.Fatal(err)

@@ -1,0 +1,645 @@
+package mux
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// Transport is what a MultiConn runs over: an authenticated, reliable byte
+// stream that knows its peer. *EncryptedConn implements it. Read and Write
+// are each called from one goroutine; Close, SetDeadline and
+// SetWriteDeadline may be called from any goroutine at any time. If the
+// transport also has LocalMeta() *pb.PeerMeta, NetConn() net.Conn or
+// CloseWrite() error, MultiConn uses them.
+type Transport interface {
+	net.Conn
+	// RemoteID returns the peer's authenticated identity.
+	RemoteID() crypto.ID
+	// RemoteMeta returns what the peer declared in the handshake; its
+	// Topics are the topics the peer serves.
+	RemoteMeta() *pb.PeerMeta
+}
+
+// MultiConn carries many prioritised topics of messages over one Transport
+// (docs/PROTOCOL.md §8). Messages are split into packets that
+// interleave across topics; one writer goroutine sends control messages
+// first, then topics by strict priority, round-robin within a priority;
+// per-topic credit keeps a slow consumer of one topic from stalling the
+// others; keepalive pings measure RTT and detect dead peers; a goaway tells
+// the peer why the connection ends.
+//
+// A MultiConn runs two goroutines, a reader and a writer. All its methods are
+// safe for concurrent use.
+type MultiConn struct {
+	t      Transport
+	p      *resolved
+	clock  Clock
+	remote crypto.ID
+	meta   *pb.PeerMeta
+	base   time.Time // clock reading at creation; atomics hold offsets from it
+
+	topics []*topic   // ours, ascending by ID
+	index  [256]uint8 // topic ID → 1 + position in topics; 0: not ours
+	peer   topicSet   // topics the peer declared
+
+	sendLim *rate.Limiter // outbound data bytes; nil: unlimited
+	recvLim *rate.Limiter // inbound data bytes; nil: unlimited
+	pingLim *rate.Limiter // inbound pings and pongs
+	strikes *rate.Limiter // inbound excesses; made at the first one (reader only)
+	sendMax int           // longest packet payload we send
+
+	wake       chan struct{} // wakes the idle writer; capacity 1
+	closing    chan struct{} // closed when sends are no longer accepted
+	readerDone chan struct{} // closed when the reader goroutine has ended
+	done       chan struct{} // closed when the connection has ended
+	exits      atomic.Int32  // goroutines that have ended
+
+	w struct {
+		sync.Mutex // guards the fields below and every topic's send side
+		classes    []prioClass
+		idle       bool // the writer waits for wake
+		started    bool // Start was called
+		state      connState
+		pingDue    bool
+		pingNonce  uint64
+		pongDue    bool
+		pongNonce  uint64
+		windowDue  bool
+		goaway     *GoAwayError // to send
+		goawaySent bool
+		linger     time.Duration // after the goaway, how long to wait for the peer to close
+		rateUntil  time.Time     // no data before this (outbound rate limit)
+		rateTimer  Timer
+		ackDue     bool
+		fl         inflight
+		// ackWaitAt is the offset since which at least ackEvery data bytes
+		// have been unacknowledged with no ACK progress: a peer that reads
+		// but withholds ACKs would otherwise hold the in-flight cap shut,
+		// and our queues, for ever.
+		ackWaitAt time.Duration
+	}
+
+	end struct {
+		sync.Mutex   // guards the fields below
+		cause        error
+		remoteGoAway *GoAwayError
+	}
+
+	ka struct {
+		sync.Mutex    // guards the fields below
+		timer         Timer
+		stopped       bool
+		nextPing      time.Duration // offset of the next ping
+		outstanding   uint64        // nonce of the latest ping awaiting its pong
+		outstandingAt time.Time     // when it was sent
+		waiting       bool          // a ping awaits its pong
+		firstNonce    uint64        // nonce of the oldest unanswered ping
+		unanswered    time.Duration // offset at which it was sent
+		rtt           RTTStats
+	}
+
+	rxData  atomic.Uint64 // data-packet bytes read (acknowledged in ACKs)
+	nextAck uint64        // rxData at which the next ACK is due; reader only
+	rxEager int           // reassemblyEagerBudget left; reader only
+
+	lastRecv   atomic.Int64 // offset (ns) of the last inbound bytes
+	writeStart atomic.Int64 // offset (ns) + 1 of the Write in progress; 0: none
+
+	rd packetReader // reader goroutine only
+	st connCounters
+}
+
+type connState uint8
+
+const (
+	stateOpen    connState = iota
+	stateClosing           // graceful close: flushing, no new sends
+	stateFinal             // the writer sends the goaway, if any, and ends
+)
+
+// topic is the runtime state of one of our topics on one connection.
+type topic struct {
+	id  uint8
+	cfg *TopicConfig
+
+	// Send side, guarded by MultiConn.w.
+	sendable bool // the peer declared it too
+	sendMax  int  // longest message we may send: ours and the peer's limit
+	q        msgQueue
+	qBytes   int   // bytes of the messages in q
+	started  bool  // the head message's first packet is sent
+	off      int   // bytes of the head message sent
+	credit   int64 // bytes the peer still accepts
+	window   int64 // the peer's window: credit never exceeds it
+	stalled  bool  // waiting for credit
+	// stallAt is the offset (MultiConn.offset) at which the topic began
+	// waiting for credit, or at which the peer last returned credit while it
+	// waited: the credit-stall timeout counts from it.
+	stallAt time.Duration
+	space   chan struct{}
+
+	// Receive side, reader goroutine only.
+	rx    reassembly // the message being received
+	inMsg bool
+	lim   *rate.Limiter
+
+	// Receive credit, shared by the reader, the writer and Message.Done.
+	avail     atomic.Int64 // credit the peer still has, as we granted it
+	pending   atomic.Int64 // consumed, not yet granted back
+	threshold int64        // grant back once pending reaches this
+	held      atomic.Int64 // messages delivered, not yet Done
+
+	st topicCounters
+}
+
+// New builds a MultiConn over t, which it owns from now on: t is closed
+// when the MultiConn ends or if New fails. Our topics (cfg) must match what
+// t's LocalMeta declared, if t has LocalMeta; the peer's come from
+// t.RemoteMeta(). New sets TCP_NOTSENT_LOWAT on the socket and exchanges
+// SETTINGS with the peer on the calling goroutine, which takes half a round
+// trip, bounded by ctx and cfg.SetupTimeout. If the peer's SETTINGS breaks
+// the protocol, New sends a goaway naming the violation before it closes t,
+// and its error wraps the *ViolationError.
+//
+// New starts no goroutine and runs no callback: nothing is read from the
+// peer after its SETTINGS until Start. The owner then either admits the
+// connection and calls Start, or refuses it with GoAway, Abort or Close,
+// which work on a MultiConn that never starts.
+func New(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
+	c, err := newMux(ctx, t, cfg)
+	if err != nil {
+		var v *ViolationError
+		if errors.As(err, &v) {
+			sendGoAwayAndLinger(t, GoAwayProtocolViolation, v.text(), time.Now().Add(abortLinger))
+		}
+		t.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Start starts the connection's reader, writer and keepalive; from now on
+// the callbacks run and messages are delivered. Only the first call has an
+// effect. Every started MultiConn calls OnClose exactly once, when it has
+// ended; if it was closed before Start, Start only arranges that call,
+// which then comes once the close has completed.
+func (c *MultiConn) Start() {
+	c.w.Lock()
+	if c.w.started {
+		c.w.Unlock()
+		return
+	}
+	c.w.started = true
+	open := c.w.state == stateOpen
+	c.w.Unlock()
+	if !open {
+		go func() {
+			<-c.done
+			c.closed()
+		}()
+		return
+	}
+	go c.readLoop()
+	go c.writeLoop()
+	c.startKeepalive()
+}
+
+func newMux(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
+	p, err := cfg.params()
+	if err != nil {
+		return nil, err
+	}
+	ours := TopicIDs(p.topics)
+	if lm, ok := t.(interface{ LocalMeta() *pb.PeerMeta }); ok && lm.LocalMeta() != nil {
+		if declared := lm.LocalMeta().GetTopics(); !bytes.Equal(declared, ours) {
+			return nil, fmt.Errorf("conn: Config.Topics %v differ from the topics %v declared in our PeerMeta", ours, declared)
+		}
+	}
+	meta := t.RemoteMeta()
+	if err := checkTopicList(meta.GetTopics()); err != nil {
+		return nil, fmt.Errorf("conn: peer %s: %w", t.RemoteID().Short(), err)
+	}
+	c := &MultiConn{
+		t:          t,
+		p:          p,
+		clock:      p.clock,
+		remote:     t.RemoteID(),
+		meta:       meta,
+		topics:     make([]*topic, len(p.topics)),
+		peer:       topicSetOf(meta.GetTopics()),
+		wake:       make(chan struct{}, 1),
+		closing:    make(chan struct{}),
+		readerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	c.base = c.clock.Now()
+	c.rd.init(c)
+	for i := range p.topics {
+		tc := &p.topics[i]
+		tp := &topic{id: tc.ID, cfg: tc, lim: tc.inboundLimiter()}
+		tp.avail.Store(int64(tc.RecvWindow))
+		tp.threshold = min(int64(tc.RecvWindow)/4, maxWindowUpdateThreshold, int64(tc.RecvWindow-tc.MaxMessageSize-MessageCreditOverhead))
+		c.topics[i] = tp
+		c.index[tc.ID] = uint8(i + 1)
+	}
+	c.pingLim = rate.NewLimiter(rate.Limit(p.pingRate), p.pingBurst)
+	if p.recvRate > 0 {
+		c.recvLim = rate.NewLimiter(rate.Limit(p.recvRate), max(recvRateBurst*p.recvRate, 4*frameBudget))
+	}
+	if p.notSentLowat > 0 {
+		if err := SetNotSentLowat(t, p.notSentLowat); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			p.log.Debug("conn: TCP_NOTSENT_LOWAT not set", "peer", c.remote.Short(), "err", err)
+		}
+	}
+	peerSettings, err := c.exchangeSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.applySettings(&peerSettings)
+	c.lastRecv.Store(0)
+	return c, nil
+}
+
+// exchangeSettings sends our SETTINGS and reads the peer's, which must be
+// its first packet and must declare exactly the topics of its PeerMeta.
+func (c *MultiConn) exchangeSettings(ctx context.Context) (settings, error) {
+	deadline := time.Now().Add(c.p.setupTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.t.SetDeadline(deadline)
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.t.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	defer func() {
+		if !stop() {
+			<-fired // ctx ended meanwhile: undo its deadline after it is set
+		}
+		c.t.SetDeadline(time.Time{})
+	}()
+	fail := func(err error) (settings, error) {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return settings{}, fmt.Errorf("conn: settings exchange with %s: %w", c.remote.Short(), err)
+	}
+
+	ours := settings{maxPacket: c.p.maxPacket, recvRate: uint32(c.p.recvRate)}
+	for _, t := range c.topics {
+		ours.topics = append(ours.topics, topicSettings{id: t.id, maxMessage: t.cfg.MaxMessageSize, window: t.cfg.RecvWindow})
+	}
+	if _, err := c.t.Write(appendSettings(nil, &ours)); err != nil {
+		return fail(err)
+	}
+	if err := c.rd.need(packetHeaderLen); err != nil {
+		return fail(err)
+	}
+	h, _ := parsePacketHeader(c.rd.peek(packetHeaderLen))
+	if h.topic != 0 || h.kind != ctrlSettings || h.length < settingsFixedLen || h.length > maxControlBody {
+		return fail(violation(ViolationMalformedControl, 0, "first packet is not SETTINGS (%v)", h))
+	}
+	if err := c.rd.need(packetHeaderLen + h.length); err != nil {
+		return fail(err)
+	}
+	c.rd.skip(packetHeaderLen)
+	s, err := parseSettings(c.rd.peek(h.length))
+	if err != nil {
+		return fail(err)
+	}
+	c.rd.skip(h.length)
+	if !s.declares(c.meta.GetTopics()) {
+		return fail(violation(ViolationMalformedControl, 0, "SETTINGS topics differ from the PeerMeta topics"))
+	}
+	return s, nil
+}
+
+// sendGoAwayAndLinger tells the peer why the connection ends without a
+// writer goroutine (§8.5): a goaway (after our SETTINGS), then
+// close-notify, then until deadline for the peer to close its side, so that
+// closing with its bytes unread does not reset the connection before the
+// goaway is read. What the peer sends meanwhile is read and discarded,
+// never delivered. It reports whether the goaway was written.
+func sendGoAwayAndLinger(t Transport, code GoAwayCode, text string, deadline time.Time) bool {
+	t.SetWriteDeadline(time.Now().Add(goAwayWriteTimeout))
+	if _, err := t.Write(appendGoAwayMsg(nil, code, text)); err != nil {
+		return false
+	}
+	if cw, ok := t.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	t.SetReadDeadline(deadline)
+	io.Copy(io.Discard, io.LimitReader(t, setupDrainMax))
+	return true
+}
+
+// closeUnstarted ends a MultiConn that was never started with goaway ge,
+// sent on the calling goroutine, then waits up to linger (and until ctx
+// ends) for the peer to close. It closes the transport, then Done.
+func (c *MultiConn) closeUnstarted(ctx context.Context, ge *GoAwayError, linger time.Duration) {
+	deadline := time.Now().Add(linger)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.t.SetReadDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	sent := sendGoAwayAndLinger(c.t, ge.Code, ge.Text, deadline)
+	if !stop() {
+		<-fired
+	}
+	c.t.Close()
+	close(c.done)
+	c.p.log.Debug("conn: unstarted connection closed", "peer", c.remote.Short(), "goaway", ge, "sent", sent)
+}
+
+// applySettings makes the peer's announced limits ours to respect.
+func (c *MultiConn) applySettings(s *settings) {
+	c.sendMax = min(c.p.maxPacket, s.maxPacket)
+	rateLimit := c.p.sendRate
+	if s.recvRate > 0 && (rateLimit == 0 || int(s.recvRate) < rateLimit) {
+		rateLimit = int(s.recvRate)
+	}
+	if rateLimit > 0 {
+		c.sendLim = rate.NewLimiter(rate.Limit(rateLimit), max(rateLimit/sendRateBurstDiv, frameBudget))
+	}
+	byPrio := map[uint8][]*topic{}
+	for _, ps := range s.topics {
+		t := c.topicByID(ps.id)
+		if t == nil {
+			continue
+		}
+		t.sendable = true
+		t.sendMax = min(t.cfg.MaxMessageSize, ps.maxMessage)
+		t.credit = int64(ps.window)
+		t.window = int64(ps.window)
+		byPrio[t.cfg.Priority] = append(byPrio[t.cfg.Priority], t)
+	}
+	for prio := 255; prio >= 0; prio-- {
+		if ts := byPrio[uint8(prio)]; len(ts) > 0 {
+			c.w.classes = append(c.w.classes, prioClass{topics: ts})
+		}
+	}
+	c.w.pingNonce = rand.Uint64()
+	c.w.fl.cap = initialInFlight
+	c.nextAck = ackEvery
+	c.rxEager = reassemblyEagerBudget
+}
+
+// topicByID returns our topic id, or nil.
+func (c *MultiConn) topicByID(id uint8) *topic {
+	if i := c.index[id]; i != 0 {
+		return c.topics[i-1]
+	}
+	return nil
+}
+
+// offset returns t as nanoseconds since the connection was made.
+func (c *MultiConn) offset(t time.Time) int64 { return int64(t.Sub(c.base)) }
+
+// RemoteID returns the peer's authenticated identity.
+func (c *MultiConn) RemoteID() crypto.ID { return c.remote }
+
+// RemoteMeta returns what the peer declared in the handshake. The caller
+// must not modify it.
+func (c *MultiConn) RemoteMeta() *pb.PeerMeta { return c.meta }
+
+// Transport returns the connection the MultiConn runs over, e.g. for its
+// addresses. Reading or writing it breaks the MultiConn.
+func (c *MultiConn) Transport() Transport { return c.t }
+
+// CanSend reports whether topic is one we may send on: configured by us and
+// declared by the peer.
+func (c *MultiConn) CanSend(topic uint8) bool {
+	t := c.topicByID(topic)
+	return t != nil && t.sendable
+}
+
+// Done returns a channel that is closed when the connection has ended and
+// its goroutines have exited.
+func (c *MultiConn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended, or nil while it is open. A goaway,
+// sent or received, is a *GoAwayError; a protocol violation by the peer is
+// a *GoAwayError wrapping a *ViolationError; a dead peer matches
+// ErrIdleTimeout; other errors are transport failures.
+func (c *MultiConn) Err() error {
+	select {
+	case <-c.done:
+	default:
+		return nil
+	}
+	c.end.Lock()
+	defer c.end.Unlock()
+	return c.end.cause
+}
+
+// RemoteGoAway returns the goaway the peer sent, or nil.
+func (c *MultiConn) RemoteGoAway() *GoAwayError {
+	c.end.Lock()
+	defer c.end.Unlock()
+	return c.end.remoteGoAway
+}
+
+// setCause records why the connection ends; the first cause wins.
+func (c *MultiConn) setCause(err error) {
+	c.end.Lock()
+	if c.end.cause == nil {
+		c.end.cause = err
+	}
+	var ge *GoAwayError
+	if errors.As(err, &ge) && ge.Remote && c.end.remoteGoAway == nil {
+		c.end.remoteGoAway = ge
+	}
+	c.end.Unlock()
+}
+
+// closedErr is what send calls return once the connection is closing.
+func (c *MultiConn) closedErr() error {
+	c.end.Lock()
+	cause := c.end.cause
+	c.end.Unlock()
+	if cause == nil {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, cause)
+}
+
+// Close closes the connection gracefully with goaway "shutdown", waiting
+// at most CloseTimeout: see GoAway.
+func (c *MultiConn) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.p.closeTimeout)
+	defer cancel()
+	return c.GoAway(ctx, GoAwayShutdown, "")
+}
+
+// GoAway closes the connection gracefully: new sends are refused at once,
+// messages already queued are sent (as the peer's credit allows), then a
+// goaway with code and text, and the peer is given until ctx ends (and at
+// most CloseTimeout) to close its side. If ctx ends first, the rest is
+// dropped, the goaway is still tried, and the error says so. GoAway returns
+// when the connection has ended, nil if it ended with this goaway; on a
+// connection that is already closing it waits for that and returns Err.
+func (c *MultiConn) GoAway(ctx context.Context, code GoAwayCode, text string) error {
+	ge := &GoAwayError{Code: code, Text: cutText(text)}
+	c.w.Lock()
+	if !c.w.started {
+		first := c.w.state == stateOpen
+		if first {
+			c.setCause(ge)
+			c.endUnstartedLocked()
+		}
+		c.w.Unlock()
+		if first {
+			c.closeUnstarted(ctx, ge, c.p.closeTimeout)
+		}
+		<-c.done
+		if err := c.Err(); err != ge {
+			return err
+		}
+		return nil
+	}
+	if c.w.state == stateOpen {
+		c.setCause(ge)
+		c.w.state = stateClosing
+		c.w.goaway = ge
+		c.w.linger = c.p.closeTimeout
+		close(c.closing)
+		c.kickLocked()
+	}
+	c.w.Unlock()
+	select {
+	case <-c.done:
+		if err := c.Err(); err != ge {
+			return err // the connection had ended, or ended, for another reason
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	unsent := c.fail(ge, ge, 0)
+	<-c.done
+	return fmt.Errorf("conn: graceful close of %s incomplete, %d queued messages not sent: %w", c.remote.Short(), unsent, ctx.Err())
+}
+
+// Abort closes the connection at once: queued messages are dropped, a
+// goaway with code and text is sent if the transport accepts it within a
+// second, and the peer is given a second to close its side. Abort does not
+// wait; Done is closed when the connection has ended.
+func (c *MultiConn) Abort(code GoAwayCode, text string) {
+	ge := &GoAwayError{Code: code, Text: cutText(text)}
+	c.fail(ge, ge, abortLinger)
+}
+
+// fail ends the connection because of cause. If send is not nil and no
+// goaway went out yet, the writer sends it, then waits up to linger for the
+// peer to close; otherwise the transport is closed at once. Queued messages
+// are dropped; fail returns how many. Only the first call has an effect.
+func (c *MultiConn) fail(cause error, send *GoAwayError, linger time.Duration) (unsent int) {
+	c.setCause(cause)
+	c.w.Lock()
+	if !c.w.started {
+		if c.w.state == stateFinal {
+			// Already ending: cut the linger short.
+			c.w.Unlock()
+			c.t.Close()
+			return 0
+		}
+		unsent = c.endUnstartedLocked()
+		c.w.Unlock()
+		if send == nil {
+			c.t.Close()
+			close(c.done)
+		} else {
+			go c.closeUnstarted(context.Background(), send, linger)
+		}
+		return unsent
+	}
+	if c.w.state == stateFinal {
+		// Already ending. If the goaway is out and the writer lingers for the
+		// peer to close, stop waiting.
+		sent := c.w.goawaySent
+		c.w.Unlock()
+		if sent {
+			c.t.Close()
+		}
+		return 0
+	}
+	if c.w.state == stateOpen {
+		close(c.closing)
+	}
+	c.w.state = stateFinal
+	closeNow := send == nil || c.w.goawaySent
+	if !closeNow {
+		c.w.goaway = send
+		c.w.linger = linger
+	}
+	unsent = c.dropQueuesLocked()
+	c.kickLocked()
+	c.w.Unlock()
+	if unsent > 0 {
+		c.st.unsent.Add(uint64(unsent))
+	}
+	c.p.log.Debug("conn: connection ending", "peer", c.remote.Short(), "cause", cause, "unsent", unsent)
+	if closeNow {
+		c.t.Close()
+	} else {
+		// A writer blocked on a peer that does not read must get to the goaway.
+		c.t.SetWriteDeadline(time.Now().Add(goAwayWriteTimeout))
+	}
+	return unsent
+}
+
+// exited is called by each goroutine as it ends; the last one finishes the
+// connection.
+func (c *MultiConn) exited() {
+	if c.exits.Add(1) != 2 {
+		return
+	}
+	c.stopKeepalive()
+	c.w.Lock()
+	if c.w.rateTimer != nil {
+		c.w.rateTimer.Stop()
+	}
+	c.w.Unlock()
+	c.t.Close()
+	close(c.done)
+	c.closed()
+}
+
+// endUnstartedLocked moves a MultiConn that was never started to its final
+// state: sends are refused and what they queued is dropped. It returns how
+// many messages were dropped. c.w must be held.
+func (c *MultiConn) endUnstartedLocked() (unsent int) {
+	if c.w.state == stateOpen {
+		close(c.closing)
+	}
+	c.w.state = stateFinal
+	unsent = c.dropQueuesLocked()
+	if unsent > 0 {
+		c.st.unsent.Add(uint64(unsent))
+	}
+	return unsent
+}
+
+// closed runs OnClose, once, after Done is closed, for a started MultiConn.
+func (c *MultiConn) closed() {
+	if c.p.onClose != nil {
+		c.p.onClose(c, c.Err())
+	}
+}
