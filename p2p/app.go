@@ -20,18 +20,11 @@ import (
 var ErrUnknownTopic = errors.New("p2p: unknown topic")
 
 // onMessage runs on a connection's reader goroutine and must not block: it
-// queues the message for its topic's goroutine. The reader starts before
-// the peer set has decided on the connection, so onMessage first waits for
-// that decision (setupPeer makes it without waiting for the reader); a
-// message from a peer that was not admitted is discarded, counted, and its
-// credit returned, so it reaches neither the application, gossip nor PEX.
+// queues the message for its topic's goroutine. The reader starts only
+// once the peer set has admitted the connection (setupPeer), so pc.peer is
+// set; a refused peer's MultiConn never starts, and its messages reach
+// neither the application, gossip nor PEX.
 func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
-	<-pc.ready
-	if pc.peer == nil {
-		n.st.discarded.Add(1)
-		m.Done()
-		return
-	}
 	if m.Topic == PexTopic {
 		n.onPex(pc, m)
 		return

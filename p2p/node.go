@@ -100,9 +100,6 @@ type peerConn struct {
 	refused       atomic.Bool
 	// gossipDrops counts forwards to this peer dropped on a full queue.
 	gossipDrops topicDrops
-	// ready is closed once admission is decided; mc and peer are set
-	// before. Callbacks that need them wait on it (microseconds at most).
-	ready chan struct{}
 	// closed is closed when the connection has ended and its OnClose has
 	// run: nothing of it remains but its goroutines' return.
 	closed chan struct{}

@@ -111,10 +111,9 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	id := ec.RemoteID()
 	now := n.s.Now()
 	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now,
-		ready: make(chan struct{}), closed: make(chan struct{})}
-	defer closeOnce(pc.ready)
+		closed: make(chan struct{})}
 	if n.book.IsBanned(id) || n.book.IsIPBanned(ap.Addr()) {
-		// Still set up the MultiConn so the refused peer learns why.
+		// Still build the MultiConn so the refused peer learns why.
 		pc.refused.Store(true)
 	}
 	// The setup has its own deadline rather than the node's context: a Stop
@@ -132,30 +131,30 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		}
 		return err
 	}
+	// The MultiConn is built, not started: nothing of the peer's is read
+	// and no callback runs until it is admitted below. A refused one is
+	// closed unstarted, so its messages never reach the node.
 	pc.mc = mc
-	mc.Start()
-	n.track(pc) // before ready: OnClose, which untracks, waits for ready
+	n.track(pc)
 	if pc.refused.Load() {
-		close(pc.ready)
-		n.goAway(mc, mux.GoAwayBanned, "banned")
+		n.refuse(pc, mux.GoAwayBanned, "banned")
 		return ErrBanned
 	}
 	p, replaced, err := n.set.Admit(peerset.PeerInfo{ID: id, Direction: dir, Remote: ap, Conn: pc, Meta: pc.meta}, now)
 	if err != nil {
 		pc.refused.Store(true)
-		close(pc.ready)
 		reason := peerset.ReasonOf(err)
 		n.st.refused(reason.String())
 		if n.stopped() {
-			n.goAway(mc, mux.GoAwayShutdown, "node stopping")
+			n.refuse(pc, mux.GoAwayShutdown, "node stopping")
 		} else {
-			n.goAway(mc, goAwayCode(reason), reason.String())
+			n.refuse(pc, goAwayCode(reason), reason.String())
 		}
 		n.log.debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
-	close(pc.ready)
+	mc.Start() // admitted: its callbacks see pc.peer
 	if replaced != nil {
 		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
 	}
@@ -215,10 +214,20 @@ func (n *Node) goAway(mc *mux.MultiConn, code mux.GoAwayCode, text string) {
 	}
 }
 
+// refuse closes the unstarted MultiConn of a refused peer with a goaway, in
+// the background as goAway does, and untracks it once it has ended: it
+// never starts, so no OnClose does that.
+func (n *Node) refuse(pc *peerConn, code mux.GoAwayCode, text string) {
+	n.goAway(pc.mc, code, text)
+	go func() {
+		<-pc.mc.Done()
+		n.untrack(pc)
+	}()
+}
+
 // onClose runs when a connection has ended: the peer leaves the set and
 // the registry, and the book learns of the outcome.
 func (n *Node) onClose(pc *peerConn, err error) {
-	<-pc.ready
 	defer n.untrack(pc)
 	if pc.peer == nil {
 		return
@@ -251,7 +260,6 @@ func (n *Node) onClose(pc *peerConn, err error) {
 
 // onViolation records a protocol violation: a heavy reputation hit.
 func (n *Node) onViolation(pc *peerConn, v *mux.ViolationError) {
-	<-pc.ready
 	n.st.violations.Add(1)
 	n.log.info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
@@ -522,14 +530,6 @@ func (n *Node) handshakeOut(ctx context.Context, id crypto.ID, targets []netip.A
 		return nil, err
 	}
 	return ec, nil
-}
-
-func closeOnce(c chan struct{}) {
-	select {
-	case <-c:
-	default:
-		close(c)
-	}
 }
 
 func addrPortOf(a net.Addr) netip.AddrPort {

@@ -21,10 +21,6 @@ const pexAsk = 32
 // book work is bounded and quick, and sends use TrySend, so it never blocks.
 func (n *Node) onPex(pc *peerConn, m *mux.Message) {
 	defer m.Done()
-	<-pc.ready
-	if pc.refused.Load() || pc.peer == nil {
-		return
-	}
 	var msg pb.PexMessage
 	if err := proto.Unmarshal(m.Data, &msg); err != nil {
 		n.malformed(pc, "PEX message: "+err.Error())

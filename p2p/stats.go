@@ -184,8 +184,10 @@ type Stats struct {
 	Topics                          []TopicStats
 	BytesIn, BytesOut               uint64
 	Delivered                       uint64
-	// Discarded counts messages from peers that were never admitted
-	// (refused or banned at setup): dropped unread, their credit returned.
+	// Discarded stays 0 and is kept for compatibility: it counted messages
+	// of peers that were refused at setup, which used to be read before
+	// the refusal. A refused peer's MultiConn is now never started, so
+	// nothing it sends is read as a message (mux.New, setupPeer).
 	Discarded                        uint64
 	Malformed, Violations            uint64
 	RateExcess                       uint64
