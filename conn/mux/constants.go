@@ -184,8 +184,12 @@ const (
 	// declaring messages it does not send, not the sum of its windows.
 	reassemblyEagerMax    = 1 << 20
 	reassemblyEagerBudget = 4 << 20
-	// bigBufLen is the size of the pooled read and write buffers.
-	bigBufLen = frameBudget
+	// minBatchRoom: a data packet is not started in the last bytes of a
+	// batch unless the whole remaining message fits; the next batch gets it
+	// whole (256 bytes: a header and a vote).
+	minBatchRoom = 256
+	// bufLen is the size of the pooled read and write buffers.
+	bufLen = frameBudget
 
 	// ackEvery: the receiver acknowledges data-packet bytes each time it has
 	// read this many more (32 KiB: ~8,000 ACKs/s at 256 MB/s, each a 12-byte

@@ -1,7 +1,6 @@
 package mux
 
 import (
-	"encoding/binary"
 	"time"
 )
 
@@ -102,20 +101,6 @@ func (f *inflight) ack(a uint64, now time.Duration) bool {
 		f.cap = min(max(int64(inFlightGain*bdp), minInFlight), maxInFlight)
 	}
 	return true
-}
-
-// appendAck appends an ACK control packet acknowledging n data bytes.
-func appendAck(b []byte, n uint64) []byte {
-	b = appendControlHeader(b, ctrlAck, ackLen)
-	return binary.BigEndian.AppendUint64(b, n)
-}
-
-// parseAck decodes an ACK body.
-func parseAck(body []byte) (uint64, error) {
-	if len(body) != ackLen {
-		return 0, violation(ViolationMalformedControl, 0, "ack body of %d bytes", len(body))
-	}
-	return binary.BigEndian.Uint64(body), nil
 }
 
 // dataRead counts n data-packet bytes read and asks the writer for an ACK

@@ -7,7 +7,7 @@ package mux
 //
 //  1. a head buffer of at most max(first packet, reassemblyMinBuf) bytes,
 //     which is the whole message when the message is that short;
-//  2. pooled chunks (the reader's bigBufPool buffers) for the bytes after
+//  2. pooled chunks (the reader's bufPool buffers) for the bytes after
 //     the head;
 //  3. once half the message has arrived, one buffer of its full length:
 //     head and chunks are copied into it, the chunks go back to the pool,
@@ -88,12 +88,12 @@ func (r *reassembly) read(pr *packetReader, n int) error {
 		}
 	}
 	for n > 0 {
-		off := (r.n - len(r.buf)) % bigBufLen
+		off := (r.n - len(r.buf)) % bufLen
 		if off == 0 {
-			r.chunks = append(r.chunks, bigBufPool.Get().(*[]byte))
+			r.chunks = append(r.chunks, bufPool.Get().(*[]byte))
 		}
 		c := *r.chunks[len(r.chunks)-1]
-		m := min(n, bigBufLen-off)
+		m := min(n, bufLen-off)
 		r.n += m
 		n -= m
 		if err := pr.readFull(c[off : off+m]); err != nil {
@@ -124,7 +124,7 @@ func (r *reassembly) take() []byte {
 // releaseChunks gives the chunks back to the pool.
 func (r *reassembly) releaseChunks() {
 	for i, c := range r.chunks {
-		bigBufPool.Put(c)
+		bufPool.Put(c)
 		r.chunks[i] = nil
 	}
 	r.chunks = r.chunks[:0]

@@ -148,7 +148,7 @@ func TestReassemblyMemory(t *testing.T) {
 // chunks evenly and packets that straddle them.
 func TestReassemblyContent(t *testing.T) {
 	sizes := []int{0, 1, reassemblyMinBuf - 1, reassemblyMinBuf, reassemblyMinBuf + 1, 2 * reassemblyMinBuf, 3*reassemblyMinBuf + 7,
-		bigBufLen, 2*bigBufLen + 1, 1<<20 + 3, 4 << 20}
+		bufLen, 2*bufLen + 1, 1<<20 + 3, 4 << 20}
 	for _, maxPacket := range []int{0, 1000, MaxPacketPayloadLimit} {
 		t.Run(fmt.Sprintf("max packet %d", maxPacket), func(t *testing.T) {
 			topics := []TopicConfig{{ID: 1, MaxMessageSize: 4 << 20}}

@@ -5,18 +5,31 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/peerwire/peerwire/conn"
 )
 
-// bigBufPool holds the read and write buffers of every MultiConn: a
-// connection takes one while data moves and gives it back when idle, so an
-// idle connection holds none.
-var bigBufPool = sync.Pool{New: func() any {
-	b := make([]byte, bigBufLen)
-	return &b
-}}
+// The receive path. One reader goroutine per connection reads packets from
+// the transport: headers through a small fixed buffer, payloads through a
+// pooled one or straight into the message being reassembled, so an idle
+// connection holds no big buffer. A message passes through these functions,
+// in this order:
+//
+//	Transport.Read              conn.EncryptedConn.Read: frames opened
+//	readLoop                    (this file) the reader goroutine
+//	  readPackets               packetReader.need/peek/skip, parsePacketHeader (packet.go)
+//	  readData                  a data packet:
+//	    topic checks            ours, packet and message size, credit (flow.go)
+//	    checkInboundRate        ratelimit.go, per topic; checkRecvRate per connection
+//	    reassembly.start/read   reassembly.go: the message's bytes
+//	    dataRead                inflight.go: an ACK is due every ackEvery bytes
+//	    Config.OnMessage        the complete *Message, to the application
+//	  Message.Done              flow.go: credit goes back (consumed), and the
+//	                            writer sends a WINDOW_UPDATE (send.go)
+//	  readControl               a control message, decoded by its file:
+//	                            ping.go, windowupdate.go (grantCredit),
+//	                            ack.go (ackReceived), goaway.go (parseGoAway)
+//	readFailed                  the end: a violation becomes a goaway (goaway.go)
 
 // packetReader reads packets from the transport. While idle it blocks on a
 // small fixed buffer; while data moves it reads through a pooled buffer.
@@ -44,7 +57,7 @@ func (pr *packetReader) read(p []byte) (int, error) {
 	return n, err
 }
 
-// need makes at least n bytes (n ≤ bigBufLen) readable at buf[r:].
+// need makes at least n bytes (n ≤ bufLen) readable at buf[r:].
 func (pr *packetReader) need(n int) error {
 	for pr.w-pr.r < n {
 		if pr.r == pr.w {
@@ -57,7 +70,7 @@ func (pr *packetReader) need(n int) error {
 		case len(pr.buf) < n:
 			big := pr.big
 			if big == nil {
-				big = bigBufPool.Get().(*[]byte)
+				big = bufPool.Get().(*[]byte)
 			}
 			pr.w = copy(*big, pr.buf[pr.r:pr.w])
 			pr.r = 0
@@ -110,7 +123,7 @@ func (pr *packetReader) readFull(dst []byte) error {
 // release gives the pooled buffer back; only when nothing is buffered.
 func (pr *packetReader) release() {
 	if pr.big != nil {
-		bigBufPool.Put(pr.big)
+		bufPool.Put(pr.big)
 		pr.big = nil
 	}
 	pr.buf, pr.r, pr.w = pr.small[:], 0, 0

@@ -6,19 +6,34 @@ import (
 	"time"
 )
 
-// The scheduler: one writer goroutine per connection builds batches of
+// The send path. One writer goroutine per connection builds batches of
 // packets into one pooled buffer and hands each batch to the transport in
 // one Write, which EncryptedConn turns into one frame and one syscall. A
-// batch holds, in order: a pong, window updates, a ping, then data packets
-// of the highest priority that has a packet ready, taking turns packet by
-// packet among topics of that priority. Lower priorities go into the next
-// batch, so an urgent message is never padded out with bulk data; a message
-// of any size thus delays a higher-priority one by at most the packets of
-// the batch being written.
-
-// minBatchRoom: a data packet is not started in the last bytes of a batch
-// unless the whole remaining message fits; the next batch gets it whole.
-const minBatchRoom = 256
+// batch holds, in order: a goaway, a pong, an ACK, window updates, a ping,
+// then data packets of the highest priority that has a packet ready,
+// taking turns packet by packet among topics of that priority. Lower
+// priorities go into the next batch, so an urgent message is never padded
+// out with bulk data; a message of any size thus delays a higher-priority
+// one by at most the packets of the batch being written.
+//
+// A message passes through these functions, in this order:
+//
+//	MultiConn.Send / TrySend    (this file) the caller's goroutine
+//	  sendTopic                 our topic, declared by the peer, size limits
+//	  enqueueLocked             onto the topic's msgQueue
+//	  kickLocked                wake the writer
+//	writeLoop                   (this file) the writer goroutine, one batch per turn
+//	  fillLocked                control messages first:
+//	    appendGoAwayMsg         goaway.go
+//	    appendNonceMsg          ping.go (pong, ping)
+//	    appendAck               ack.go
+//	    appendWindowUpdates     windowupdate.go encoders, flow.go credit
+//	  appendData                then data, by priority:
+//	    nextReadyLocked         credit (flow.go), in-flight cap (inflight.go),
+//	                            outbound rate (ratelimit.go, rateWaitLocked)
+//	    appendPacket            header (packet.go), credit and in-flight charged
+//	  Transport.Write           conn.EncryptedConn.Write: one frame, one syscall
+//	finish                      after the goaway (goaway.go), the writer ends
 
 // prioClass is the topics of one priority, taking turns.
 type prioClass struct {
@@ -189,13 +204,13 @@ func (c *MultiConn) writeLoop() {
 	var bp *[]byte
 	defer func() {
 		if bp != nil {
-			bigBufPool.Put(bp)
+			bufPool.Put(bp)
 		}
 		c.exited()
 	}()
 	for {
 		if bp == nil {
-			bp = bigBufPool.Get().(*[]byte)
+			bp = bufPool.Get().(*[]byte)
 		}
 		c.w.Lock()
 		now := c.clock.Now()
@@ -203,7 +218,7 @@ func (c *MultiConn) writeLoop() {
 		if len(batch) == 0 && !final {
 			c.w.idle = true
 			c.w.Unlock()
-			bigBufPool.Put(bp)
+			bufPool.Put(bp)
 			bp = nil
 			<-c.wake
 			continue
