@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -50,9 +52,9 @@ type SecureConfig struct {
 	// Default 1 s.
 	CloseNotifyTimeout time.Duration
 
-	// Now returns the current time for rekey timing; nil means time.Now.
+	// Clock supplies the time for rekey timing; nil means the real clock.
 	// Socket deadlines always follow the real clock.
-	Now func() time.Time
+	Clock clock.Clock
 	// Rand supplies ephemeral keys; nil means crypto/rand. Tests fix it to
 	// reproduce the vectors of docs/PROTOCOL.md.
 	Rand io.Reader
@@ -99,7 +101,7 @@ func (c *SecureConfig) resolve() (*resolved, error) {
 		HandshakeTimeout: c.HandshakeTimeout, RekeyAfterFrames: c.RekeyAfterFrames,
 		RekeyAfterBytes: c.RekeyAfterBytes, RekeyAfterTime: c.RekeyAfterTime,
 		RejectAfterFrames: c.RejectAfterFrames, CloseNotifyTimeout: c.CloseNotifyTimeout,
-		Now: c.Now, Rand: c.Rand,
+		Now: clock.Or(c.Clock).Now, Rand: c.Rand,
 	}
 	switch {
 	case c.Identity == nil:
@@ -117,15 +119,12 @@ func (c *SecureConfig) resolve() (*resolved, error) {
 	case c.RejectAfterFrames == 1:
 		return nil, errors.New("conn: SecureConfig.RejectAfterFrames must be at least 2 (one data frame and close-notify)")
 	}
-	setDefault(&r.HandshakeTimeout, DefaultHandshakeTimeout)
-	setDefault(&r.RekeyAfterFrames, DefaultRekeyAfterFrames)
-	setDefault(&r.RekeyAfterBytes, DefaultRekeyAfterBytes)
-	setDefault(&r.RekeyAfterTime, DefaultRekeyAfterTime)
-	setDefault(&r.RejectAfterFrames, DefaultRejectAfterFrames)
-	setDefault(&r.CloseNotifyTimeout, DefaultCloseNotifyTimeout)
-	if r.Now == nil {
-		r.Now = time.Now
-	}
+	r.HandshakeTimeout = cmp.Or(r.HandshakeTimeout, DefaultHandshakeTimeout)
+	r.RekeyAfterFrames = cmp.Or(r.RekeyAfterFrames, DefaultRekeyAfterFrames)
+	r.RekeyAfterBytes = cmp.Or(r.RekeyAfterBytes, DefaultRekeyAfterBytes)
+	r.RekeyAfterTime = cmp.Or(r.RekeyAfterTime, DefaultRekeyAfterTime)
+	r.RejectAfterFrames = cmp.Or(r.RejectAfterFrames, DefaultRejectAfterFrames)
+	r.CloseNotifyTimeout = cmp.Or(r.CloseNotifyTimeout, DefaultCloseNotifyTimeout)
 	meta := &pb.PeerMeta{}
 	if c.Meta != nil {
 		meta = proto.Clone(c.Meta).(*pb.PeerMeta)
@@ -149,13 +148,6 @@ func (c *SecureConfig) resolve() (*resolved, error) {
 	r.networkTag = crypto.NetworkTag(c.NetworkID)
 	c.cache.Store(r)
 	return r, nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // checkMeta bounds every PeerMeta field; it serves our own config and what

@@ -13,6 +13,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -223,7 +224,7 @@ type Config struct {
 
 	// connClock, set by tests, is the connections' clock for keepalive and
 	// the credit-stall timeout (conn.MultiConfig.Clock); nil: real time.
-	connClock mux.Clock
+	connClock clock.Clock
 }
 
 // settings is a validated Config with defaults applied.

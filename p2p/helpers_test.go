@@ -14,6 +14,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -154,7 +155,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // AfterFunc calls f on its own goroutine once the clock has advanced by d.
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) mux.Timer {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	ft := &fakeTimer{c: c, f: f}
 	ft.Reset(d)
 	return ft

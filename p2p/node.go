@@ -18,6 +18,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -57,7 +58,7 @@ type Node struct {
 	dialLim    *rate.Limiter
 	// afterFunc makes the timers of waits measured on Config.Now
 	// (time.AfterFunc; tests give their fake clock's).
-	afterFunc func(time.Duration, func()) mux.Timer
+	afterFunc func(time.Duration, func()) clock.Timer
 
 	peers struct {
 		sync.RWMutex // guards the fields below
@@ -244,7 +245,7 @@ func New(cfg Config) (*Node, error) {
 	n.handshakes = make(chan struct{}, s.MaxHandshakes)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
 	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
-	n.afterFunc = func(d time.Duration, f func()) mux.Timer { return time.AfterFunc(d, f) }
+	n.afterFunc = func(d time.Duration, f func()) clock.Timer { return time.AfterFunc(d, f) }
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }

@@ -6,88 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerset"
 )
-
-// connFakeClock is a manual conn.Clock for a node's connections
-// (Config.connClock): keepalive and credit-stall timers fire only when
-// Advance passes them.
-type connFakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*connFakeTimer
-}
-
-type connFakeTimer struct {
-	c    *connFakeClock
-	at   time.Time
-	f    func()
-	live bool
-}
-
-func newConnFakeClock() *connFakeClock { return &connFakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *connFakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *connFakeClock) AfterFunc(d time.Duration, f func()) mux.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &connFakeTimer{c: c, at: c.now.Add(d), f: f, live: true}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *connFakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	t.live = false
-	return was
-}
-
-func (t *connFakeTimer) Reset(d time.Duration) bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	t.at, t.live = t.c.now.Add(d), true
-	return was
-}
-
-// Advance moves the clock on by d, firing due timers in order, each in the
-// calling goroutine.
-func (c *connFakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		var due *connFakeTimer
-		for _, t := range c.timers {
-			if t.live && !t.at.After(end) && (due == nil || t.at.Before(due.at)) {
-				due = t
-			}
-		}
-		if due == nil {
-			c.now = end
-			c.mu.Unlock()
-			return
-		}
-		c.now = due.at
-		due.live = false
-		c.mu.Unlock()
-		due.f()
-	}
-}
 
 // peerMC returns n's connection to id, or nil.
 func peerMC(n *Node, id crypto.ID) *mux.MultiConn {
@@ -121,7 +47,7 @@ func TestCreditStallPeer(t *testing.T) {
 			stalledSub := stalled.Subscribe()
 			defer stalledSub.Cancel()
 
-			clk := newConnFakeClock()
+			clk := clock.NewFake()
 			hcfg := quietConfig(t, 901)
 			hcfg.connClock, hcfg.PingInterval, hcfg.IdleTimeout = clk, interval, idle // CreditStallTimeout: idle
 			hcfg.Peers.EventDeltas = map[peerset.Event]float64{peerset.EventCreditStall: delta}

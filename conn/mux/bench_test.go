@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // Benchmarks of MultiConn over real EncryptedConns on loopback TCP, with
@@ -130,7 +131,7 @@ func BenchmarkMultiPingPong(b *testing.B) {
 					for a.Send(ctx, 2, blk) == nil {
 					}
 				}()
-				eventually(b, 10*time.Second, "the bulk stream", func() bool { return bc.Stats().Topics[1].MsgsRecv >= 4 })
+				testutil.Eventually(b, 10*time.Second, "the bulk stream", func() bool { return bc.Stats().Topics[1].MsgsRecv >= 4 })
 			}
 			msg := make([]byte, 64)
 			rtts := make([]time.Duration, 0, b.N)
@@ -257,7 +258,7 @@ func BenchmarkMultiIdleConns(b *testing.B) {
 			conns = append(conns, c, <-ch)
 		}
 		// Idle: every writer parked, every reader blocked on its header.
-		eventually(b, 10*time.Second, "goroutines to settle", func() bool {
+		testutil.Eventually(b, 10*time.Second, "goroutines to settle", func() bool {
 			return runtime.NumGoroutine()-g0 <= 2*len(conns)
 		})
 		runtime.GC()

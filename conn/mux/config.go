@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // Config configures MultiConns. The zero value of every field but
@@ -103,33 +105,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock supplies time for keepalive, rate limits and RTT; nil means the
 	// real clock. Socket deadlines and the close linger use real time.
-	Clock Clock
+	Clock clock.Clock
 
 	// cache holds the config resolved at first use.
 	cache atomic.Pointer[resolved]
 }
-
-// Clock is a source of time and timers, replaceable in tests.
-// Implementations must be safe for concurrent use.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// AfterFunc calls f in its own goroutine after d, like time.AfterFunc.
-	AfterFunc(d time.Duration, f func()) Timer
-}
-
-// Timer is a timer made by Clock.AfterFunc; *time.Timer implements it.
-type Timer interface {
-	// Stop prevents the timer from firing; see time.Timer.Stop.
-	Stop() bool
-	// Reset changes the timer to fire after d; see time.Timer.Reset.
-	Reset(d time.Duration) bool
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                            { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 // resolved is a validated Config with defaults applied. It is
 // immutable and shared by every connection made with the config.
@@ -153,7 +133,7 @@ type resolved struct {
 	onRateExcess func(*MultiConn, uint8)
 	onClose      func(*MultiConn, error)
 	log          *slog.Logger
-	clock        Clock
+	clock        clock.Clock
 }
 
 // Validate reports the first invalid field of c, by name.
@@ -250,9 +230,7 @@ func (c *Config) resolve() (*resolved, error) {
 		return nil, bad("ExcessTolerance %d / ExcessPeriod %v: must be positive", p.excessTol, p.excessPeriod)
 	}
 	p.notSentLowat = cmp.Or(p.notSentLowat, DefaultNotSentLowat)
-	if p.clock == nil {
-		p.clock = realClock{}
-	}
+	p.clock = clock.Or(p.clock)
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}

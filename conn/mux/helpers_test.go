@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -142,90 +141,6 @@ func mcWaitDone(t testing.TB, c *MultiConn, timeout time.Duration) {
 	case <-c.Done():
 	case <-tm.C:
 		t.Fatalf("connection to %s did not end within %v", c.RemoteID().Short(), timeout)
-	}
-}
-
-// mcFakeClock is a manual Clock: timers fire when Advance passes them.
-type mcFakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*mcFakeTimer
-}
-
-type mcFakeTimer struct {
-	c    *mcFakeClock
-	at   time.Time
-	f    func()
-	live bool
-}
-
-func newMCFakeClock() *mcFakeClock { return &mcFakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *mcFakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *mcFakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &mcFakeTimer{c: c, at: c.now.Add(d), f: f, live: true}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *mcFakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	t.live = false
-	return was
-}
-
-func (t *mcFakeTimer) Reset(d time.Duration) bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	t.at, t.live = t.c.now.Add(d), true
-	return was
-}
-
-// Advance moves the clock on by d, firing due timers in order, each in the
-// calling goroutine.
-func (c *mcFakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		var due *mcFakeTimer
-		for _, t := range c.timers {
-			if t.live && !t.at.After(end) && (due == nil || t.at.Before(due.at)) {
-				due = t
-			}
-		}
-		if due == nil {
-			c.now = end
-			c.mu.Unlock()
-			return
-		}
-		c.now = due.at
-		due.live = false
-		c.mu.Unlock()
-		due.f()
-	}
-}
-
-// eventually waits until cond holds, polling; it fails the test after timeout.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

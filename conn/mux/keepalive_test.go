@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // blackholeProxy forwards TCP bytes between a client and a server until
@@ -144,7 +146,7 @@ func TestMultiConnOneWayDeadPath(t *testing.T) {
 // clock: a ping goes out each interval and its pong is measured; once the
 // path goes dark, the connection ends exactly when the idle timeout expires.
 func TestKeepaliveFakeClock(t *testing.T) {
-	clk := newMCFakeClock()
+	clk := clock.NewFake()
 	ca, _ := mcConfig(mcTestTopics())
 	ca.Clock, ca.PingInterval, ca.IdleTimeout = clk, time.Second, 5*time.Second
 	cb, _ := mcConfig(mcTestTopics()) // real clock, default (long) timers
@@ -158,7 +160,7 @@ func TestKeepaliveFakeClock(t *testing.T) {
 	a, b := mcStart(t, ec.c, es.c, ca, cb)
 	for i := range 3 {
 		clk.Advance(time.Second)
-		eventually(t, 5*time.Second, "the pong", func() bool { return a.RTT().Samples == uint64(i+1) })
+		testutil.Eventually(t, 5*time.Second, "the pong", func() bool { return a.RTT().Samples == uint64(i+1) })
 	}
 	if a.Err() != nil || b.Stats().PingsRecv != 3 || a.Stats().PingsSent != 3 {
 		t.Fatalf("after 3 intervals: err %v, pings sent %d received %d", a.Err(), a.Stats().PingsSent, b.Stats().PingsRecv)
@@ -210,7 +212,7 @@ func TestGoAwayReasonArrives(t *testing.T) {
 				t.Fatalf("RemoteGoAway %+v", got)
 			}
 			// OnClose runs after Done is closed (MultiConn.exited): wait for it.
-			eventually(t, 5*time.Second, "OnClose", func() bool { return closed.Load() != nil })
+			testutil.Eventually(t, 5*time.Second, "OnClose", func() bool { return closed.Load() != nil })
 			if p := closed.Load(); *p != b.Err() {
 				t.Fatal("OnClose not called with Err")
 			}
@@ -272,7 +274,7 @@ func TestAbortDropsQueued(t *testing.T) {
 		}
 	}
 	// b consumes nothing, so the window (7 messages) stops the flow.
-	eventually(t, 5*time.Second, "the window to fill", func() bool { return a.Stats().Topics[0].CreditStalls > 0 })
+	testutil.Eventually(t, 5*time.Second, "the window to fill", func() bool { return a.Stats().Topics[0].CreditStalls > 0 })
 	a.Abort(GoAwayBanned, "misbehaving")
 	mcWaitDone(t, a, 5*time.Second)
 	mcWaitDone(t, b, 5*time.Second)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -44,7 +45,7 @@ type Transport interface {
 type MultiConn struct {
 	t      Transport
 	p      *resolved
-	clock  Clock
+	clock  clock.Clock
 	remote crypto.ID
 	meta   *pb.PeerMeta
 	base   time.Time // clock reading at creation; atomics hold offsets from it
@@ -80,7 +81,7 @@ type MultiConn struct {
 		goawaySent bool
 		linger     time.Duration // after the goaway, how long to wait for the peer to close
 		rateUntil  time.Time     // no data before this (outbound rate limit)
-		rateTimer  Timer
+		rateTimer  clock.Timer
 		ackDue     bool
 		fl         inflight
 		// ackWaitAt is the offset since which at least ackEvery data bytes
@@ -98,7 +99,7 @@ type MultiConn struct {
 
 	ka struct {
 		sync.Mutex    // guards the fields below
-		timer         Timer
+		timer         clock.Timer
 		stopped       bool
 		nextPing      time.Duration // offset of the next ping
 		outstanding   uint64        // nonce of the latest ping awaiting its pong

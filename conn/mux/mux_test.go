@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/internal/clock"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 func TestMultiConnRoundTrip(t *testing.T) {
@@ -192,7 +194,7 @@ func TestMultiConnPriority(t *testing.T) {
 	if err := a.Send(ctx, 2, make([]byte, 64<<20)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the big message to be under way", func() bool { return b.Stats().BytesRecv > 1<<20 })
+	testutil.Eventually(t, 30*time.Second, "the big message to be under way", func() bool { return b.Stats().BytesRecv > 1<<20 })
 	if err := a.Send(ctx, 1, []byte("vote")); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +222,7 @@ func TestMultiConnSlowConsumer(t *testing.T) {
 	}
 	ca, ina := mcConfig(topics)
 	cb, inb := mcConfig(topics)
-	clk := newMCFakeClock()
+	clk := clock.NewFake()
 	ca.Clock, ca.PingInterval, ca.IdleTimeout, ca.CreditStallTimeout = clk, time.Second, 5*time.Second, time.Minute
 	cb.PingRate = 1000 // b: real clock, default (long) timers
 	a, b := mcPair(t, ca, cb)
@@ -255,13 +257,13 @@ func TestMultiConnSlowConsumer(t *testing.T) {
 			t.Fatalf("topic 1 b→a message %d: %q", i, m.Data)
 		}
 	}
-	eventually(t, 10*time.Second, "topic 2 to stall on credit", func() bool {
+	testutil.Eventually(t, 10*time.Second, "topic 2 to stall on credit", func() bool {
 		return a.Stats().Topics[1].CreditStalls > 0
 	})
 	// Only pings now: five idle timeouts pass and nothing dies.
 	for i := 1; i <= int(5*ca.IdleTimeout/ca.PingInterval); i++ {
 		clk.Advance(ca.PingInterval)
-		eventually(t, 5*time.Second, fmt.Sprintf("pong %d", i), func() bool { return a.RTT().Samples == uint64(i) || a.Err() != nil })
+		testutil.Eventually(t, 5*time.Second, fmt.Sprintf("pong %d", i), func() bool { return a.RTT().Samples == uint64(i) || a.Err() != nil })
 		if a.Err() != nil || b.Err() != nil {
 			t.Fatalf("connection died after %d pings while a consumer was slow: %v / %v", i, a.Err(), b.Err())
 		}

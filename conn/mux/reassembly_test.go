@@ -13,6 +13,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -203,7 +204,7 @@ func BenchmarkReassembly(b *testing.B) {
 	for _, size := range []int{1 << 20, 64 << 20} {
 		for _, mode := range []string{"whole", "reassembly"} {
 			b.Run(fmt.Sprintf("%s/%dMiB", mode, size>>20), func(b *testing.B) {
-				c := &MultiConn{t: zeroTransport{}, clock: realClock{}}
+				c := &MultiConn{t: zeroTransport{}, clock: clock.Real()}
 				c.rd.init(c)
 				var r reassembly
 				budget := reassemblyEagerBudget

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/internal/clock"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestCreditStallTimeout: a receiver that answers every ping but never
@@ -38,7 +40,7 @@ func TestCreditStallTimeout(t *testing.T) {
 		{"credit used up, nothing queued", 3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newMCFakeClock()
+			clk := clock.NewFake()
 			ca, _ := mcConfig(topics)
 			ca.Clock, ca.PingInterval, ca.IdleTimeout = clk, interval, idle // CreditStallTimeout: the default, idle
 			cb, inb := mcConfig(topics)                                     // real clock, default (long) timers
@@ -49,13 +51,13 @@ func TestCreditStallTimeout(t *testing.T) {
 					t.Fatalf("message %d: %v", i, err)
 				}
 			}
-			eventually(t, 5*time.Second, "three messages out", func() bool { return a.Stats().Topics[1].MsgsSent == 3 })
+			testutil.Eventually(t, 5*time.Second, "three messages out", func() bool { return a.Stats().Topics[1].MsgsSent == 3 })
 			if tc.stalled {
-				eventually(t, 5*time.Second, "the fourth to wait for credit", func() bool { return a.Stats().Topics[1].CreditStalls == 1 })
+				testutil.Eventually(t, 5*time.Second, "the fourth to wait for credit", func() bool { return a.Stats().Topics[1].CreditStalls == 1 })
 			}
 			// b holds topic 2 (no Done) but answers pings and consumes topic 1.
 			waitPong := func(i int) {
-				eventually(t, 5*time.Second, fmt.Sprintf("pong %d", i), func() bool { return a.RTT().Samples == uint64(i) || a.Err() != nil })
+				testutil.Eventually(t, 5*time.Second, fmt.Sprintf("pong %d", i), func() bool { return a.RTT().Samples == uint64(i) || a.Err() != nil })
 				if a.Err() != nil {
 					t.Fatalf("closed after %d pings: %v", i, a.Err())
 				}
@@ -115,7 +117,7 @@ func TestCreditStallResetByCredit(t *testing.T) {
 	// A 4 KiB window update threshold: each consumed 4 KiB message grants
 	// its credit back at once, but the stalled 12 KiB message needs three.
 	topics := []TopicConfig{{ID: 2, MaxMessageSize: 12 << 10, RecvWindow: 16 << 10}}
-	clk := newMCFakeClock()
+	clk := clock.NewFake()
 	ca, _ := mcConfig(topics)
 	ca.Clock, ca.PingInterval, ca.IdleTimeout = clk, interval, idle
 	cb, inb := mcConfig(topics)
@@ -129,12 +131,12 @@ func TestCreditStallResetByCredit(t *testing.T) {
 	if err := a.TrySend(2, make([]byte, 12<<10)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the 12 KiB message to wait for credit", func() bool { return a.Stats().Topics[0].CreditStalls == 1 })
+	testutil.Eventually(t, 5*time.Second, "the 12 KiB message to wait for credit", func() bool { return a.Stats().Topics[0].CreditStalls == 1 })
 	pings := 0
 	advance := func() { // one ping interval, its ping answered
 		clk.Advance(interval)
 		pings++
-		eventually(t, 5*time.Second, "the pong", func() bool { return a.RTT().Samples == uint64(pings) || a.Err() != nil })
+		testutil.Eventually(t, 5*time.Second, "the pong", func() bool { return a.RTT().Samples == uint64(pings) || a.Err() != nil })
 		if a.Err() != nil {
 			t.Fatalf("closed after %d pings: %v", pings, a.Err())
 		}
@@ -150,7 +152,7 @@ func TestCreditStallResetByCredit(t *testing.T) {
 		// still waits (until the third).
 		inb.recv(t, 2, 5*time.Second)
 		want := int64(i+1) * (4<<10 + MessageCreditOverhead)
-		eventually(t, 5*time.Second, "the credit", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the credit", func() bool {
 			return a.Stats().Topics[0].SendCredit >= want || a.Stats().Topics[0].MsgsSent == 4
 		})
 	}
@@ -181,7 +183,7 @@ func TestSendQueueBytes(t *testing.T) {
 	if err := a.TrySend(3, msg(0)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the first message out", func() bool { return a.Stats().Topics[0].MsgsSent == 1 })
+	testutil.Eventually(t, 5*time.Second, "the first message out", func() bool { return a.Stats().Topics[0].MsgsSent == 1 })
 	for i := 1; i <= 4; i++ {
 		if err := a.TrySend(3, msg(i)); err != nil {
 			t.Fatalf("message %d of 4 KiB × 4: %v", i, err)
@@ -291,7 +293,7 @@ func TestAckStallTimeout(t *testing.T) {
 	topics := []TopicConfig{{ID: 1, MaxMessageSize: 64 << 10}}
 	for _, withhold := range []bool{true, false} {
 		t.Run(fmt.Sprintf("withhold=%v", withhold), func(t *testing.T) {
-			clk := newMCFakeClock()
+			clk := clock.NewFake()
 			ca, _ := mcConfig(topics)
 			ca.Clock, ca.PingInterval, ca.IdleTimeout = clk, interval, idle
 			cb, inb := mcConfig(topics)
@@ -304,7 +306,7 @@ func TestAckStallTimeout(t *testing.T) {
 			advance := func() {
 				clk.Advance(interval)
 				pings++
-				eventually(t, 5*time.Second, fmt.Sprintf("pong %d", pings), func() bool { return a.RTT().Samples == uint64(pings) || a.Err() != nil })
+				testutil.Eventually(t, 5*time.Second, fmt.Sprintf("pong %d", pings), func() bool { return a.RTT().Samples == uint64(pings) || a.Err() != nil })
 			}
 			// Quiet for two stall timeouts first: the clock starts when data does.
 			for range 2 * int(idle/interval) {
@@ -315,9 +317,9 @@ func TestAckStallTimeout(t *testing.T) {
 			}
 			inb.recv(t, 1, 5*time.Second)
 			if withhold {
-				eventually(t, 5*time.Second, "an ACK withheld", func() bool { return wb.dropped.Load() > 0 })
+				testutil.Eventually(t, 5*time.Second, "an ACK withheld", func() bool { return wb.dropped.Load() > 0 })
 			} else {
-				eventually(t, 5*time.Second, "the ACKs", func() bool { return a.Stats().InFlight < ackEvery })
+				testutil.Eventually(t, 5*time.Second, "the ACKs", func() bool { return a.Stats().InFlight < ackEvery })
 			}
 			for i := 1; i < 2*int(idle/interval); i++ {
 				advance()

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // unstartedPair returns a started MultiConn a and a MultiConn b that New
@@ -91,7 +93,7 @@ func TestStartAfterClose(t *testing.T) {
 	}
 	b.Start()
 	b.Start()
-	eventually(t, 5*time.Second, "OnClose", func() bool { return closes.Load() == 1 })
+	testutil.Eventually(t, 5*time.Second, "OnClose", func() bool { return closes.Load() == 1 })
 	if msgs.Load() != 0 || closes.Load() != 1 {
 		t.Fatalf("%d OnMessage, %d OnClose", msgs.Load(), closes.Load())
 	}
@@ -105,9 +107,9 @@ func TestStartTwice(t *testing.T) {
 	if err := a.Send(context.Background(), 1, []byte("vote")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the message", func() bool { return msgs.Load() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the message", func() bool { return msgs.Load() == 1 })
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "OnClose", func() bool { return closes.Load() == 1 })
+	testutil.Eventually(t, 5*time.Second, "OnClose", func() bool { return closes.Load() == 1 })
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // Topics of the server in violation tests, and the raw client's SETTINGS.
@@ -311,12 +312,12 @@ func TestTrySendQueueFull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Second, "the queue to drain into credit", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the queue to drain into credit", func() bool {
 			st := a.Stats().Topics[0]
 			return st.MsgsSent >= 1 || st.SendQueue > 0
 		})
 	}
-	eventually(t, 5*time.Second, "a full queue", func() bool { return a.Stats().Topics[0].SendQueue == 2 })
+	testutil.Eventually(t, 5*time.Second, "a full queue", func() bool { return a.Stats().Topics[0].SendQueue == 2 })
 	if err := a.TrySend(1, msg); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("TrySend: %v", err)
 	}
