@@ -17,18 +17,57 @@ import (
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-// Transport is what a MultiConn runs over: an authenticated, reliable byte
-// stream that knows its peer. *EncryptedConn implements it. Read and Write
-// are each called from one goroutine; Close, SetDeadline and
-// SetWriteDeadline may be called from any goroutine at any time. If the
-// transport also has LocalMeta() *pb.PeerMeta, NetConn() net.Conn or
-// CloseWrite() error, MultiConn uses them.
+// Transport is what a MultiConn runs over: an authenticated, reliable,
+// ordered byte stream that knows its peer. *conn.EncryptedConn implements
+// it. Its method set is net.Conn's plus RemoteID and RemoteMeta; what a
+// MultiConn relies on is written down per method below. The MultiConn owns
+// its Transport from New on: nothing else may read or write it.
+//
+// Optional methods: if the transport also has LocalMeta() *pb.PeerMeta
+// (our side's declaration, checked against Config.Topics), NetConn()
+// net.Conn (the socket, for TCP_NOTSENT_LOWAT) or CloseWrite() error (an
+// orderly end of our direction, e.g. close-notify, after a goaway), the
+// MultiConn uses them.
 type Transport interface {
-	net.Conn
-	// RemoteID returns the peer's authenticated identity.
+	// Read reads authenticated bytes of the peer's stream into p. It is
+	// called from one goroutine at a time (New, then the reader). It
+	// returns io.EOF only after the peer ended its direction cleanly; any
+	// other end, including a truncated stream, is an error. An error that
+	// matches conn.ErrProtocol means the peer broke the layer beneath,
+	// which has then closed itself (a ViolationMalformedFrame). After
+	// Close, or once the read deadline passes, Read returns an error at
+	// once, including a Read already blocked.
+	Read(p []byte) (n int, err error)
+	// Write writes all of p or returns an error; a Write of at most
+	// conn.MaxFramePayload bytes should cost one frame and one syscall. It
+	// is called from one goroutine at a time (New, the writer, or the
+	// goaway of a MultiConn that never started). After Close, or once the
+	// write deadline passes, Write returns an error at once, including a
+	// Write already blocked.
+	Write(p []byte) (n int, err error)
+	// Close closes the stream in both directions and unblocks Read and
+	// Write. It may be called from any goroutine, at any time, more than
+	// once; calls after the first do nothing and may return an error,
+	// which the MultiConn ignores.
+	Close() error
+	// LocalAddr and RemoteAddr return the stream's addresses; they are
+	// only reported, and must keep working after Close.
+	LocalAddr() net.Addr
+	RemoteAddr() net.Addr
+	// SetDeadline, SetReadDeadline and SetWriteDeadline behave as
+	// net.Conn's: a deadline in the past fails blocked and future calls at
+	// once; the zero time clears it. They may be called from any goroutine
+	// at any time, including during a blocked Read or Write and after
+	// Close (where they may return an error, which is ignored).
+	SetDeadline(t time.Time) error
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	// RemoteID returns the peer's authenticated identity. It never changes
+	// and must keep working after Close.
 	RemoteID() crypto.ID
 	// RemoteMeta returns what the peer declared in the handshake; its
-	// Topics are the topics the peer serves.
+	// Topics are the topics the peer serves. It never changes and must
+	// keep working after Close; the MultiConn does not modify it.
 	RemoteMeta() *pb.PeerMeta
 }
 
@@ -40,8 +79,9 @@ type Transport interface {
 // others; keepalive pings measure RTT and detect dead peers; a goaway tells
 // the peer why the connection ends.
 //
-// A MultiConn runs two goroutines, a reader and a writer. All its methods are
-// safe for concurrent use.
+// New builds a MultiConn and Start runs it: two goroutines, a reader and a
+// writer, and the keepalive timer. All its methods are safe for concurrent
+// use, before and after Start.
 type MultiConn struct {
 	t      Transport
 	p      *resolved
