@@ -216,12 +216,26 @@ func (n *Node) goAway(mc *mux.MultiConn, code mux.GoAwayCode, text string) {
 
 // refuse closes the unstarted MultiConn of a refused peer with a goaway, in
 // the background as goAway does, and untracks it once it has ended: it
-// never starts, so no OnClose does that.
+// never starts, so no OnClose does that. The goroutine that closes it is
+// the one that untracks it, so nothing of it runs once waitConns is done.
 func (n *Node) refuse(pc *peerConn, code mux.GoAwayCode, text string) {
-	n.goAway(pc.mc, code, text)
-	go func() {
-		<-pc.mc.Done()
+	run := func(ctx context.Context) {
+		_ = pc.mc.GoAway(ctx, code, text)
 		n.untrack(pc)
+	}
+	if n.spawn(func() {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+		defer cancel()
+		run(ctx)
+	}) {
+		return
+	}
+	// Stop is already waiting for the node's goroutines: linger no longer
+	// than an abort would; waitConns waits for the untrack.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		run(ctx)
 	}()
 }
 

@@ -170,10 +170,13 @@ var connExitPath = []string{
 	"github.com/peerwire/peerwire/p2p.(*Node).untrack(",
 	"github.com/peerwire/peerwire/p2p.(*Node).onClose(",
 	"github.com/peerwire/peerwire/p2p.(*Node).multiConfig.func", // the OnClose closure
-	"github.com/peerwire/peerwire/conn.(*MultiConn).exited(",
-	"github.com/peerwire/peerwire/conn.(*MultiConn).readLoop(",
-	"github.com/peerwire/peerwire/conn.(*MultiConn).writeLoop.func1(",
-	"github.com/peerwire/peerwire/conn.(*MultiConn).writeLoop(",
+	"github.com/peerwire/peerwire/p2p.(*Node).refuse.func",      // a refused connection's closer, after untrack
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).closed(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).Start.func1(", // Start after a close: runs OnClose
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).exited(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).readLoop(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).writeLoop.func1(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).writeLoop(",
 }
 
 // exitingConnGoroutine reports whether frames (function and file lines

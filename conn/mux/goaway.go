@@ -168,9 +168,9 @@ func (c *MultiConn) closeUnstarted(ctx context.Context, ge *GoAwayError, linger 
 	if !stop() {
 		<-fired
 	}
-	c.t.Close()
-	close(c.done)
 	c.p.log.Debug("conn: unstarted connection closed", "peer", c.remote.Short(), "goaway", ge, "sent", sent)
+	c.t.Close()
+	close(c.done) // the last thing: nothing of the connection runs after Done
 }
 
 // Close closes the connection gracefully with goaway "shutdown", waiting
