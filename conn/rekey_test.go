@@ -4,39 +4,27 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/clock"
 )
-
-// fakeClock is a manually advanced clock for rekey-by-time tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // TestThousandsOfRekeys: with tiny limits every kind of trigger fires
 // thousands of times and the data stays intact.
 func TestThousandsOfRekeys(t *testing.T) {
 	tests := []struct {
 		name string
-		set  func(*SecureConfig, *fakeClock)
-		step func(*fakeClock)
+		set  func(*SecureConfig, *clock.Fake)
+		step func(*clock.Fake)
 	}{
-		{"frames", func(c *SecureConfig, _ *fakeClock) { c.RekeyAfterFrames = 1 }, nil},
-		{"bytes", func(c *SecureConfig, _ *fakeClock) { c.RekeyAfterBytes = 150 }, nil},
-		{"time", func(c *SecureConfig, fc *fakeClock) { c.Now = fc.Now; c.RekeyAfterTime = time.Second }, func(fc *fakeClock) { fc.Add(time.Second) }},
+		{"frames", func(c *SecureConfig, _ *clock.Fake) { c.RekeyAfterFrames = 1 }, nil},
+		{"bytes", func(c *SecureConfig, _ *clock.Fake) { c.RekeyAfterBytes = 150 }, nil},
+		{"time", func(c *SecureConfig, fc *clock.Fake) { c.Clock = fc; c.RekeyAfterTime = time.Second }, func(fc *clock.Fake) { fc.Advance(time.Second) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+			clk := clock.NewFake()
 			cc := testSecureConfig(t, 1)
 			tc.set(cc, clk)
 			c, s := securePair(t, cc, testSecureConfig(t, 2))

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -20,18 +20,11 @@ import (
 var ErrUnknownTopic = errors.New("p2p: unknown topic")
 
 // onMessage runs on a connection's reader goroutine and must not block: it
-// queues the message for its topic's goroutine. The reader starts before
-// the peer set has decided on the connection, so onMessage first waits for
-// that decision (setupPeer makes it without waiting for the reader); a
-// message from a peer that was not admitted is discarded, counted, and its
-// credit returned, so it reaches neither the application, gossip nor PEX.
-func (n *Node) onMessage(pc *peerConn, m *conn.Message) {
-	<-pc.ready
-	if pc.peer == nil {
-		n.st.discarded.Add(1)
-		m.Done()
-		return
-	}
+// queues the message for its topic's goroutine. The reader starts only
+// once the peer set has admitted the connection (setupPeer), so pc.peer is
+// set; a refused peer's MultiConn never starts, and its messages reach
+// neither the application, gossip nor PEX.
+func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 	if m.Topic == PexTopic {
 		n.onPex(pc, m)
 		return
@@ -297,7 +290,7 @@ func (n *Node) sendAll(ctx context.Context, topic uint8, msg []byte, except cryp
 		}
 		// Try without a goroutine first: the common case is a free queue.
 		err := pc.mc.TrySend(topic, msg)
-		if !errors.Is(err, conn.ErrQueueFull) {
+		if !errors.Is(err, mux.ErrQueueFull) {
 			mu.Lock()
 			res[pc.id] = err
 			mu.Unlock()

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 )
@@ -40,7 +40,7 @@ func TestBanSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+	if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayBanned {
 		t.Fatalf("goaway %v, want banned", ge)
 	}
 }
@@ -73,12 +73,12 @@ func TestMustConnectExemptFromAutomaticBans(t *testing.T) {
 	if err := hub.Ban(must.ID(), time.Hour, "operator"); err != nil {
 		t.Fatal(err)
 	}
-	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+	if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayBanned {
 		t.Fatalf("goaway %v, want banned", ge)
 	}
 	if p, err := dialRaw(t, hub, must, ""); err != nil {
 		t.Fatal(err)
-	} else if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+	} else if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayBanned {
 		t.Fatalf("banned must-connect peer's new connection: goaway %v", ge)
 	}
 }
@@ -131,7 +131,7 @@ func TestBanAllOrNothing(t *testing.T) {
 	if bans := hub.Bans(); len(bans) != 0 {
 		t.Fatalf("bans after restart: %+v", bans)
 	}
-	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayShutdown {
+	if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayShutdown {
 		t.Fatalf("goaway at stop %v", ge)
 	}
 	p, err = dialRaw(t, hub, bad, "")
@@ -142,7 +142,7 @@ func TestBanAllOrNothing(t *testing.T) {
 	if err := hub.Ban(bad.ID(), MaxBanDuration, "within the cap"); err != nil {
 		t.Fatal(err)
 	}
-	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+	if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayBanned {
 		t.Fatalf("goaway %v, want banned", ge)
 	}
 	if err := hub.Stop(context.Background()); err != nil {

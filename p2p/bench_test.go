@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -81,7 +82,7 @@ func BenchmarkNodeSend(b *testing.B) {
 
 // barePair connects two bare MultiConns over EncryptedConns on loopback
 // with the topics a Node of benchConfig declares; r's messages go to onR.
-func barePair(b *testing.B, topics []conn.TopicConfig, onR func(*conn.Message)) (s, r *conn.MultiConn) {
+func barePair(b *testing.B, topics []mux.TopicConfig, onR func(*mux.Message)) (s, r *mux.MultiConn) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -89,11 +90,11 @@ func barePair(b *testing.B, topics []conn.TopicConfig, onR func(*conn.Message)) 
 	defer ln.Close()
 	secure := func(i int) *conn.SecureConfig {
 		return &conn.SecureConfig{Identity: testIdentity(b, i), NetworkID: "test",
-			Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), topics...))}}
+			Meta: &pb.PeerMeta{Topics: mux.TopicIDs(append([]mux.TopicConfig(nil), topics...))}}
 	}
 	ctx := context.Background()
 	type res struct {
-		mc  *conn.MultiConn
+		mc  *mux.MultiConn
 		err error
 	}
 	ch := make(chan res, 1)
@@ -108,7 +109,10 @@ func barePair(b *testing.B, topics []conn.TopicConfig, onR func(*conn.Message)) 
 			ch <- res{nil, err}
 			return
 		}
-		mc, err := conn.NewMultiConn(ctx, ec, &conn.MultiConfig{Topics: topics, OnMessage: onR})
+		mc, err := mux.New(ctx, ec, &mux.Config{Topics: topics, OnMessage: onR})
+		if err == nil {
+			mc.Start()
+		}
 		ch <- res{mc, err}
 	}()
 	raw, err := net.Dial("tcp", ln.Addr().String())
@@ -119,17 +123,18 @@ func barePair(b *testing.B, topics []conn.TopicConfig, onR func(*conn.Message)) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err = conn.NewMultiConn(ctx, ec, &conn.MultiConfig{Topics: topics, OnMessage: func(m *conn.Message) { m.Done() }})
+	s, err = mux.New(ctx, ec, &mux.Config{Topics: topics, OnMessage: func(m *mux.Message) { m.Done() }})
 	if err != nil {
 		b.Fatal(err)
 	}
+	s.Start()
 	rr := <-ch
 	if rr.err != nil {
 		b.Fatal(rr.err)
 	}
 	b.Cleanup(func() {
-		s.Abort(conn.GoAwayShutdown, "")
-		rr.mc.Abort(conn.GoAwayShutdown, "")
+		s.Abort(mux.GoAwayShutdown, "")
+		rr.mc.Abort(mux.GoAwayShutdown, "")
 		<-s.Done()
 		<-rr.mc.Done()
 	})
@@ -137,7 +142,7 @@ func barePair(b *testing.B, topics []conn.TopicConfig, onR func(*conn.Message)) 
 }
 
 // nodeConnTopics returns the conn topics a Node of benchConfig declares.
-func nodeConnTopics(b *testing.B) []conn.TopicConfig {
+func nodeConnTopics(b *testing.B) []mux.TopicConfig {
 	cfg := benchConfig(b, 1)
 	s, err := cfg.settings()
 	if err != nil {
@@ -152,8 +157,8 @@ func nodeConnTopics(b *testing.B) []conn.TopicConfig {
 func BenchmarkBareMultiConn(b *testing.B) {
 	for _, sz := range sendSizes {
 		b.Run(sz.name, func(b *testing.B) {
-			inbox := make(chan *conn.Message, 1024) // credit bounds what queues here
-			s, _ := barePair(b, nodeConnTopics(b), func(m *conn.Message) { inbox <- m })
+			inbox := make(chan *mux.Message, 1024) // credit bounds what queues here
+			s, _ := barePair(b, nodeConnTopics(b), func(m *mux.Message) { inbox <- m })
 			var got atomic.Int64
 			done := make(chan struct{})
 			want := int64(b.N)
@@ -278,16 +283,16 @@ func BenchmarkPeerCost(b *testing.B) {
 	var nodeHeap, bareHeap, nodeG, bareG float64
 	for b.Loop() {
 		h0, g0 := measure()
-		var pairs []*conn.MultiConn
+		var pairs []*mux.MultiConn
 		for range peers {
-			s, r := barePair(b, topics, func(m *conn.Message) { m.Done() })
+			s, r := barePair(b, topics, func(m *mux.Message) { m.Done() })
 			pairs = append(pairs, s, r)
 		}
 		h1, g1 := measure()
 		bareHeap = float64(h1-h0) / (2 * peers)
 		bareG = float64(g1-g0) / (2 * peers)
 		for _, mc := range pairs {
-			mc.Abort(conn.GoAwayShutdown, "")
+			mc.Abort(mux.GoAwayShutdown, "")
 			<-mc.Done()
 		}
 
@@ -335,8 +340,8 @@ func BenchmarkSendRatio(b *testing.B) {
 				}
 			}()
 			// The bare pair, its receiver draining a channel.
-			inbox := make(chan *conn.Message, 1024)
-			s, _ := barePair(b, nodeConnTopics(b), func(m *conn.Message) { inbox <- m })
+			inbox := make(chan *mux.Message, 1024)
+			s, _ := barePair(b, nodeConnTopics(b), func(m *mux.Message) { inbox <- m })
 			bareGot := make(chan struct{}, 1)
 			stop := make(chan struct{})
 			defer close(stop)

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/nat"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
@@ -235,7 +237,7 @@ type Config struct {
 
 	// connClock, set by tests, is the connections' clock for keepalive and
 	// the credit-stall timeout (conn.MultiConfig.Clock); nil: real time.
-	connClock conn.Clock
+	connClock clock.Clock
 }
 
 // settings is a validated Config with defaults applied.
@@ -249,7 +251,7 @@ type settings struct {
 	appTopics  []TopicConfig
 	keyPath    string
 	bookPath   string
-	connTopics []conn.TopicConfig
+	connTopics []mux.TopicConfig
 }
 
 func fieldErr(field, format string, args ...any) error {
@@ -298,10 +300,10 @@ func (c *Config) settings() (*settings, error) {
 			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d declared twice", tc.ID)
 		}
 		if tc.MaxMessageSize == 0 {
-			tc.MaxMessageSize = conn.DefaultMaxMessageSize
+			tc.MaxMessageSize = mux.DefaultMaxMessageSize
 		}
-		if tc.MaxMessageSize < 0 || tc.MaxMessageSize > conn.MaxMessageSizeLimit-gossipOverhead {
-			return nil, fieldErr(fmt.Sprintf("Topics[%d].MaxMessageSize", i), "%d outside 1-%d", tc.MaxMessageSize, conn.MaxMessageSizeLimit-gossipOverhead)
+		if tc.MaxMessageSize < 0 || tc.MaxMessageSize > mux.MaxMessageSizeLimit-gossipOverhead {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].MaxMessageSize", i), "%d outside 1-%d", tc.MaxMessageSize, mux.MaxMessageSizeLimit-gossipOverhead)
 		}
 		queueBytes := tc.SendQueueBytes
 		if queueBytes != 0 {
@@ -310,7 +312,7 @@ func (c *Config) settings() (*settings, error) {
 			}
 			queueBytes = max(queueBytes, tc.MaxMessageSize+gossipOverhead) // room for the largest message in its envelope
 		}
-		ct := conn.TopicConfig{ID: tc.ID, Name: tc.Name, Priority: tc.Priority, MaxMessageSize: tc.MaxMessageSize + gossipOverhead,
+		ct := mux.TopicConfig{ID: tc.ID, Name: tc.Name, Priority: tc.Priority, MaxMessageSize: tc.MaxMessageSize + gossipOverhead,
 			SendQueue: tc.SendQueue, SendQueueBytes: queueBytes, RecvWindow: tc.RecvWindow, InboundRate: tc.InboundRate, InboundBurst: tc.InboundBurst}
 		s.appTopics = append(s.appTopics, tc)
 		s.connTopics = append(s.connTopics, ct)
@@ -318,7 +320,7 @@ func (c *Config) settings() (*settings, error) {
 	for i := range s.appTopics {
 		s.topicByID[s.appTopics[i].ID] = &s.appTopics[i]
 	}
-	s.connTopics = append(s.connTopics, conn.TopicConfig{ID: PexTopic, Name: "pex", MaxMessageSize: pexMaxMessage})
+	s.connTopics = append(s.connTopics, mux.TopicConfig{ID: PexTopic, Name: "pex", MaxMessageSize: pexMaxMessage})
 	for i, b := range c.Bootstrap {
 		a, err := crypto.ParseDialAddress(b)
 		if err != nil {

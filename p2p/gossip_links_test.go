@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -94,19 +95,19 @@ func TestGossipForwardSkipsSender(t *testing.T) {
 // until release.
 type slowPeer struct {
 	id *crypto.Identity
-	mc *conn.MultiConn
+	mc *mux.MultiConn
 
 	mu       sync.Mutex // guards the fields below
-	held     []*conn.Message
+	held     []*mux.Message
 	holding  bool
 	received map[uint8]int
 }
 
 func dialSlow(t testing.TB, n *Node, id *crypto.Identity) *slowPeer {
 	t.Helper()
-	topics := append([]conn.TopicConfig(nil), n.s.connTopics...)
+	topics := append([]mux.TopicConfig(nil), n.s.connTopics...)
 	secure := &conn.SecureConfig{Identity: id, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
-		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(topics)}}
+		Meta: &pb.PeerMeta{Topics: mux.TopicIDs(topics)}}
 	raw, err := net.DialTimeout("tcp", n.ListenAddr().HostPort(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +119,7 @@ func dialSlow(t testing.TB, n *Node, id *crypto.Identity) *slowPeer {
 		t.Fatal(err)
 	}
 	p := &slowPeer{id: id, holding: true, received: map[uint8]int{}}
-	mc, err := conn.NewMultiConn(ctx, ec, &conn.MultiConfig{Topics: topics, OnMessage: func(m *conn.Message) {
+	mc, err := mux.New(ctx, ec, &mux.Config{Topics: topics, OnMessage: func(m *mux.Message) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.received[m.Topic]++
@@ -131,8 +132,9 @@ func dialSlow(t testing.TB, n *Node, id *crypto.Identity) *slowPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mc.Start()
 	p.mc = mc
-	t.Cleanup(func() { mc.Abort(conn.GoAwayShutdown, "test over"); <-mc.Done() })
+	t.Cleanup(func() { mc.Abort(mux.GoAwayShutdown, "test over"); <-mc.Done() })
 	return p
 }
 

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -153,7 +155,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // AfterFunc calls f on its own goroutine once the clock has advanced by d.
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) conn.Timer {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	ft := &fakeTimer{c: c, f: f}
 	ft.Reset(d)
 	return ft
@@ -265,8 +267,8 @@ func dial(t testing.TB, from, to *Node) {
 type rawPeer struct {
 	id    *crypto.Identity
 	ec    *conn.EncryptedConn
-	mc    *conn.MultiConn
-	inbox chan *conn.Message
+	mc    *mux.MultiConn
+	inbox chan *mux.Message
 }
 
 // dialRaw connects a rawPeer with identity id to n, declaring extra topics
@@ -280,9 +282,9 @@ func dialRaw(t testing.TB, n *Node, id *crypto.Identity, localIP string) (*rawPe
 // handshake PeerMeta, as a peer advertises where to dial it.
 func dialRawAdvertising(t testing.TB, n *Node, id *crypto.Identity, localIP string, listen []string) (*rawPeer, error) {
 	t.Helper()
-	topics := append([]conn.TopicConfig(nil), n.s.connTopics...)
+	topics := append([]mux.TopicConfig(nil), n.s.connTopics...)
 	secure := &conn.SecureConfig{Identity: id, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
-		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(topics), ListenAddrs: listen}}
+		Meta: &pb.PeerMeta{Topics: mux.TopicIDs(topics), ListenAddrs: listen}}
 	d := net.Dialer{Timeout: 5 * time.Second}
 	if localIP != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
@@ -297,8 +299,8 @@ func dialRawAdvertising(t testing.TB, n *Node, id *crypto.Identity, localIP stri
 	if err != nil {
 		return nil, err
 	}
-	p := &rawPeer{id: id, ec: ec, inbox: make(chan *conn.Message, 1024)}
-	mc, err := conn.NewMultiConn(ctx, ec, &conn.MultiConfig{Topics: topics, OnMessage: func(m *conn.Message) {
+	p := &rawPeer{id: id, ec: ec, inbox: make(chan *mux.Message, 1024)}
+	mc, err := mux.New(ctx, ec, &mux.Config{Topics: topics, OnMessage: func(m *mux.Message) {
 		m.Done()
 		select {
 		case p.inbox <- m:
@@ -308,20 +310,21 @@ func dialRawAdvertising(t testing.TB, n *Node, id *crypto.Identity, localIP stri
 	if err != nil {
 		return nil, err
 	}
+	mc.Start()
 	p.mc = mc
-	t.Cleanup(func() { mc.Abort(conn.GoAwayShutdown, "test over"); <-mc.Done() })
+	t.Cleanup(func() { mc.Abort(mux.GoAwayShutdown, "test over"); <-mc.Done() })
 	return p, nil
 }
 
 // goAwayOf returns the goaway the peer sent on mc once it has ended.
-func goAwayOf(t testing.TB, mc *conn.MultiConn) *conn.GoAwayError {
+func goAwayOf(t testing.TB, mc *mux.MultiConn) *mux.GoAwayError {
 	t.Helper()
 	select {
 	case <-mc.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("connection not closed by the node")
 	}
-	var ge *conn.GoAwayError
+	var ge *mux.GoAwayError
 	if !errors.As(mc.Err(), &ge) || !ge.Remote {
 		t.Fatalf("connection ended without a goaway from the node: %v", mc.Err())
 	}

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -39,7 +39,7 @@ type Message struct {
 // goroutine. Its bytes stay charged to the sender's credit until done.
 type inMsg struct {
 	pc *peerConn
-	m  *conn.Message
+	m  *mux.Message
 	at time.Time
 }
 

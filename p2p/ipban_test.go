@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 )
 
 // TestBanIP: BanIP disconnects the connected peers inside the prefix with
@@ -52,7 +52,7 @@ func TestBanIP(t *testing.T) {
 	if err := hub.BanIP(netip.MustParsePrefix("::ffff:127.0.0.1/126"), time.Hour, "sybil farm"); err != nil {
 		t.Fatal(err)
 	}
-	if ge := goAwayOf(t, inside.mc); ge.Code != conn.GoAwayBanned {
+	if ge := goAwayOf(t, inside.mc); ge.Code != mux.GoAwayBanned {
 		t.Fatalf("goaway %v, want banned", ge)
 	}
 	e := waitEvent(t, sub, 5*time.Second, "IP ban event", func(e Event) bool { return e.Kind == EventBanned })
@@ -128,7 +128,7 @@ func TestAutomaticIPBan(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+				if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayBanned {
 					t.Fatalf("identity %d: goaway %v", k, ge)
 				}
 			}

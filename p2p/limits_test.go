@@ -15,7 +15,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/filter"
 )
 
@@ -46,7 +46,7 @@ func TestInboundCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ge := goAwayOf(t, raw.mc); ge.Code != conn.GoAwayTooManyPeers || ge.Text != "too-many-peers" {
+	if ge := goAwayOf(t, raw.mc); ge.Code != mux.GoAwayTooManyPeers || ge.Text != "too-many-peers" {
 		t.Fatalf("goaway %v (code %d, text %q), want too many peers", ge, ge.Code, ge.Text)
 	}
 	if s := hub.Stats(); s.Inbound != 2 || s.Refusals["too-many-peers"] != 2 {
@@ -191,7 +191,7 @@ func TestBanUntilExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ge := goAwayOf(t, raw.mc); ge.Code != conn.GoAwayBanned {
+	if ge := goAwayOf(t, raw.mc); ge.Code != mux.GoAwayBanned {
 		t.Fatalf("goaway %v, want banned", ge)
 	}
 	if connectedTo(hub, peer.ID()) {

@@ -15,8 +15,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -56,7 +58,7 @@ type Node struct {
 	dialLim    *rate.Limiter
 	// afterFunc makes the timers of waits measured on Config.Now
 	// (time.AfterFunc; tests give their fake clock's).
-	afterFunc func(time.Duration, func()) conn.Timer
+	afterFunc func(time.Duration, func()) clock.Timer
 
 	peers struct {
 		sync.RWMutex // guards the fields below
@@ -87,7 +89,7 @@ type Node struct {
 type peerConn struct {
 	n      *Node
 	ec     *conn.EncryptedConn
-	mc     *conn.MultiConn
+	mc     *mux.MultiConn
 	id     crypto.ID
 	meta   *pb.PeerMeta
 	dir    peerset.Direction
@@ -100,9 +102,6 @@ type peerConn struct {
 	refused       atomic.Bool
 	// gossipDrops counts forwards to this peer dropped on a full queue.
 	gossipDrops topicDrops
-	// ready is closed once admission is decided; mc and peer are set
-	// before. Callbacks that need them wait on it (microseconds at most).
-	ready chan struct{}
 	// closed is closed when the connection has ended and its OnClose has
 	// run: nothing of it remains but its goroutines' return.
 	closed chan struct{}
@@ -119,22 +118,22 @@ func (pc *peerConn) Close(reason peerset.DisconnectReason, text string) error {
 	return nil
 }
 
-func goAwayCode(r peerset.DisconnectReason) conn.GoAwayCode {
+func goAwayCode(r peerset.DisconnectReason) mux.GoAwayCode {
 	switch r {
 	case peerset.ReasonTooManyPeers, peerset.ReasonAddressCap, peerset.ReasonNetworkGroup:
-		return conn.GoAwayTooManyPeers
+		return mux.GoAwayTooManyPeers
 	case peerset.ReasonBanned, peerset.ReasonLowReputation:
-		return conn.GoAwayBanned
+		return mux.GoAwayBanned
 	case peerset.ReasonDuplicate:
-		return conn.GoAwayDuplicate
+		return mux.GoAwayDuplicate
 	case peerset.ReasonTrimmed:
-		return conn.GoAwayTrimmed
+		return mux.GoAwayTrimmed
 	case peerset.ReasonShutdown:
-		return conn.GoAwayShutdown
+		return mux.GoAwayShutdown
 	case peerset.ReasonSelf:
-		return conn.GoAwayDuplicate
+		return mux.GoAwayDuplicate
 	}
-	return conn.GoAwayInternal
+	return mux.GoAwayInternal
 }
 
 // counter adapts the filter's caps to peerset.Counter.
@@ -247,7 +246,7 @@ func New(cfg Config) (*Node, error) {
 	n.handshakes = make(chan struct{}, s.MaxHandshakes)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
 	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
-	n.afterFunc = func(d time.Duration, f func()) conn.Timer { return time.AfterFunc(d, f) }
+	n.afterFunc = func(d time.Duration, f func()) clock.Timer { return time.AfterFunc(d, f) }
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }
@@ -308,9 +307,9 @@ func (n *Node) Start(ctx context.Context) error {
 	for _, a := range n.s.advertise {
 		meta.ListenAddrs = append(meta.ListenAddrs, n.ID().String()+"@"+a)
 	}
-	ids := make([]conn.TopicConfig, len(n.s.connTopics))
+	ids := make([]mux.TopicConfig, len(n.s.connTopics))
 	copy(ids, n.s.connTopics)
-	meta.Topics = conn.TopicIDs(ids)
+	meta.Topics = mux.TopicIDs(ids)
 	n.secure = n.secureWith(meta)
 	if err := n.secure.Validate(); err != nil {
 		n.state.Store(2)
@@ -401,7 +400,7 @@ func (n *Node) waitConns(ctx context.Context) {
 		select {
 		case <-pc.closed:
 		case <-ctx.Done():
-			pc.mc.Abort(conn.GoAwayShutdown, "node stopping")
+			pc.mc.Abort(mux.GoAwayShutdown, "node stopping")
 			<-pc.closed
 		}
 	}
@@ -439,7 +438,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		wg.Add(1)
 		n.spawn(func() {
 			defer wg.Done()
-			_ = pc.mc.GoAway(ctx, conn.GoAwayShutdown, "node stopping")
+			_ = pc.mc.GoAway(ctx, mux.GoAwayShutdown, "node stopping")
 		})
 	}
 	// Connections not admitted (still in setup) end with the node's context.
@@ -452,7 +451,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	}
 	n.peers.RUnlock()
 	for _, pc := range rest {
-		pc.mc.Abort(conn.GoAwayShutdown, "node stopping")
+		pc.mc.Abort(mux.GoAwayShutdown, "node stopping")
 	}
 	n.spawning.Lock()
 	n.spawning.closed = true

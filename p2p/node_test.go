@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 )
 
 // TestTwoNodes: two nodes connect, exchange on every topic both ways, see
@@ -105,5 +105,5 @@ func TestBroadcastAndOrder(t *testing.T) {
 	if err := hub.TrySend(leaves[0].ID(), topicVotes, make([]byte, 70<<10)); err == nil {
 		t.Fatal("oversized message accepted")
 	}
-	var _ = conn.ErrQueueFull
+	var _ = mux.ErrQueueFull
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerbook"
@@ -27,18 +28,18 @@ var (
 
 // multiConfig builds the MultiConfig of one connection: its callbacks know
 // their peerConn, so no lookup is needed per message.
-func (n *Node) multiConfig(pc *peerConn) *conn.MultiConfig {
-	cfg := &conn.MultiConfig{
+func (n *Node) multiConfig(pc *peerConn) *mux.Config {
+	cfg := &mux.Config{
 		Topics:           n.s.connTopics,
 		MaxPacketPayload: n.s.MaxPacketPayload,
 		PingInterval:     n.s.PingInterval,
 		IdleTimeout:      n.s.IdleTimeout,
 		SendRate:         n.s.SendRate,
 		RecvRate:         n.s.RecvRate,
-		OnMessage:        func(m *conn.Message) { n.onMessage(pc, m) },
-		OnViolation:      func(_ *conn.MultiConn, v *conn.ViolationError) { n.onViolation(pc, v) },
-		OnRateExcess:     func(_ *conn.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
-		OnClose:          func(_ *conn.MultiConn, err error) { n.onClose(pc, err) },
+		OnMessage:        func(m *mux.Message) { n.onMessage(pc, m) },
+		OnViolation:      func(_ *mux.MultiConn, v *mux.ViolationError) { n.onViolation(pc, v) },
+		OnRateExcess:     func(_ *mux.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
+		OnClose:          func(_ *mux.MultiConn, err error) { n.onClose(pc, err) },
 		Logger:           n.s.Logger,
 	}
 	cfg.CreditStallTimeout, cfg.Clock = n.s.CreditStallTimeout, n.s.connClock
@@ -110,50 +111,50 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	id := ec.RemoteID()
 	now := n.s.Now()
 	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now,
-		ready: make(chan struct{}), closed: make(chan struct{})}
-	defer closeOnce(pc.ready)
+		closed: make(chan struct{})}
 	if n.book.IsBanned(id) || n.book.IsIPBanned(ap.Addr()) {
-		// Still set up the MultiConn so the refused peer learns why.
+		// Still build the MultiConn so the refused peer learns why.
 		pc.refused.Store(true)
 	}
 	// The setup has its own deadline rather than the node's context: a Stop
 	// racing it then still ends the connection with a goaway, not a cut.
 	setupCtx, cancel := context.WithTimeout(context.Background(), n.s.HandshakeTimeout)
-	mc, err := conn.NewMultiConn(setupCtx, ec, n.multiConfig(pc))
+	mc, err := mux.New(setupCtx, ec, n.multiConfig(pc))
 	cancel()
 	if err != nil {
 		n.st.handshakeFailed(err)
 		n.log.debug("connection setup failed", "peer", id.Short(), "err", err)
-		var v *conn.ViolationError
+		var v *mux.ViolationError
 		if errors.As(err, &v) { // a bad SETTINGS: charged like any violation
 			n.st.violations.Add(1)
 			n.applyBan(n.set.Record(id, peerset.EventProtocolViolation))
 		}
 		return err
 	}
+	// The MultiConn is built, not started: nothing of the peer's is read
+	// and no callback runs until it is admitted below. A refused one is
+	// closed unstarted, so its messages never reach the node.
 	pc.mc = mc
-	n.track(pc) // before ready: OnClose, which untracks, waits for ready
+	n.track(pc)
 	if pc.refused.Load() {
-		close(pc.ready)
-		n.goAway(mc, conn.GoAwayBanned, "banned")
+		n.refuse(pc, mux.GoAwayBanned, "banned")
 		return ErrBanned
 	}
 	p, replaced, err := n.set.Admit(peerset.PeerInfo{ID: id, Direction: dir, Remote: ap, Conn: pc, Meta: pc.meta}, now)
 	if err != nil {
 		pc.refused.Store(true)
-		close(pc.ready)
 		reason := peerset.ReasonOf(err)
 		n.st.refused(reason.String())
 		if n.stopped() {
-			n.goAway(mc, conn.GoAwayShutdown, "node stopping")
+			n.refuse(pc, mux.GoAwayShutdown, "node stopping")
 		} else {
-			n.goAway(mc, goAwayCode(reason), reason.String())
+			n.refuse(pc, goAwayCode(reason), reason.String())
 		}
 		n.log.debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
-	close(pc.ready)
+	mc.Start() // admitted: its callbacks see pc.peer
 	if replaced != nil {
 		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
 	}
@@ -202,7 +203,7 @@ func (n *Node) recordContact(pc *peerConn) {
 // goAway closes mc gracefully in the background, bounded by the node's
 // life: Stop aborts what is still flushing. Once Stop is waiting for the
 // node's goroutines it aborts mc at once instead.
-func (n *Node) goAway(mc *conn.MultiConn, code conn.GoAwayCode, text string) {
+func (n *Node) goAway(mc *mux.MultiConn, code mux.GoAwayCode, text string) {
 	started := n.spawn(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 		defer cancel()
@@ -213,15 +214,39 @@ func (n *Node) goAway(mc *conn.MultiConn, code conn.GoAwayCode, text string) {
 	}
 }
 
+// refuse closes the unstarted MultiConn of a refused peer with a goaway, in
+// the background as goAway does, and untracks it once it has ended: it
+// never starts, so no OnClose does that. The goroutine that closes it is
+// the one that untracks it, so nothing of it runs once waitConns is done.
+func (n *Node) refuse(pc *peerConn, code mux.GoAwayCode, text string) {
+	run := func(ctx context.Context) {
+		_ = pc.mc.GoAway(ctx, code, text)
+		n.untrack(pc)
+	}
+	if n.spawn(func() {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+		defer cancel()
+		run(ctx)
+	}) {
+		return
+	}
+	// Stop is already waiting for the node's goroutines: linger no longer
+	// than an abort would; waitConns waits for the untrack.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		run(ctx)
+	}()
+}
+
 // onClose runs when a connection has ended: the peer leaves the set and
 // the registry, and the book learns of the outcome.
 func (n *Node) onClose(pc *peerConn, err error) {
-	<-pc.ready
 	defer n.untrack(pc)
 	if pc.peer == nil {
 		return
 	}
-	if errors.Is(err, conn.ErrCreditStall) {
+	if errors.Is(err, mux.ErrCreditStall) {
 		// The peer pinned our send queue; it pays before it leaves the set,
 		// so the hit lands on its live score. Must-connect peers are never
 		// banned for it (the set spares them) and are redialed as usual.
@@ -248,8 +273,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 }
 
 // onViolation records a protocol violation: a heavy reputation hit.
-func (n *Node) onViolation(pc *peerConn, v *conn.ViolationError) {
-	<-pc.ready
+func (n *Node) onViolation(pc *peerConn, v *mux.ViolationError) {
 	n.st.violations.Add(1)
 	n.log.info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
@@ -521,14 +545,6 @@ func (n *Node) handshakeOut(ctx context.Context, id crypto.ID, targets []netip.A
 		return nil, err
 	}
 	return ec, nil
-}
-
-func closeOnce(c chan struct{}) {
-	select {
-	case <-c:
-	default:
-		close(c)
-	}
 }
 
 func addrPortOf(a net.Addr) netip.AddrPort {

@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
@@ -19,12 +19,8 @@ const pexAsk = 32
 
 // onPex handles a PEX message on the connection's reader goroutine: the
 // book work is bounded and quick, and sends use TrySend, so it never blocks.
-func (n *Node) onPex(pc *peerConn, m *conn.Message) {
+func (n *Node) onPex(pc *peerConn, m *mux.Message) {
 	defer m.Done()
-	<-pc.ready
-	if pc.refused.Load() || pc.peer == nil {
-		return
-	}
 	var msg pb.PexMessage
 	if err := proto.Unmarshal(m.Data, &msg); err != nil {
 		n.malformed(pc, "PEX message: "+err.Error())

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -76,7 +76,7 @@ func TestSeedMode(t *testing.T) {
 		if r := waitPex(t, p).GetResponse(); len(r.GetAddrs()) == 0 {
 			t.Fatalf("request not answered with addresses: %v", r)
 		}
-		if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayShutdown || !strings.Contains(ge.Text, "seed") {
+		if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayShutdown || !strings.Contains(ge.Text, "seed") {
 			t.Fatalf("after answering, the seed closed with %v", ge)
 		}
 	})
@@ -98,7 +98,7 @@ func TestSeedMode(t *testing.T) {
 		case <-time.After(5 * time.Second): // many sweeps; far less than seedLinger of real time
 			t.Fatal("idle peer kept after its linger")
 		}
-		if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayShutdown || !strings.Contains(ge.Text, "seed") {
+		if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayShutdown || !strings.Contains(ge.Text, "seed") {
 			t.Fatalf("idle peer dropped with %v", ge)
 		}
 	})

@@ -6,91 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerset"
 )
 
-// connFakeClock is a manual conn.Clock for a node's connections
-// (Config.connClock): keepalive and credit-stall timers fire only when
-// Advance passes them.
-type connFakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*connFakeTimer
-}
-
-type connFakeTimer struct {
-	c    *connFakeClock
-	at   time.Time
-	f    func()
-	live bool
-}
-
-func newConnFakeClock() *connFakeClock { return &connFakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *connFakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *connFakeClock) AfterFunc(d time.Duration, f func()) conn.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &connFakeTimer{c: c, at: c.now.Add(d), f: f, live: true}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *connFakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	t.live = false
-	return was
-}
-
-func (t *connFakeTimer) Reset(d time.Duration) bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := t.live
-	t.at, t.live = t.c.now.Add(d), true
-	return was
-}
-
-// Advance moves the clock on by d, firing due timers in order, each in the
-// calling goroutine.
-func (c *connFakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		var due *connFakeTimer
-		for _, t := range c.timers {
-			if t.live && !t.at.After(end) && (due == nil || t.at.Before(due.at)) {
-				due = t
-			}
-		}
-		if due == nil {
-			c.now = end
-			c.mu.Unlock()
-			return
-		}
-		c.now = due.at
-		due.live = false
-		c.mu.Unlock()
-		due.f()
-	}
-}
-
 // peerMC returns n's connection to id, or nil.
-func peerMC(n *Node, id crypto.ID) *conn.MultiConn {
+func peerMC(n *Node, id crypto.ID) *mux.MultiConn {
 	n.peers.RLock()
 	defer n.peers.RUnlock()
 	if pc := n.peers.byID[id]; pc != nil {
@@ -121,7 +47,7 @@ func TestCreditStallPeer(t *testing.T) {
 			stalledSub := stalled.Subscribe()
 			defer stalledSub.Cancel()
 
-			clk := newConnFakeClock()
+			clk := clock.NewFake()
 			hcfg := quietConfig(t, 901)
 			hcfg.connClock, hcfg.PingInterval, hcfg.IdleTimeout = clk, interval, idle // CreditStallTimeout: idle
 			hcfg.Peers.EventDeltas = map[peerset.Event]float64{peerset.EventCreditStall: delta}
@@ -144,7 +70,7 @@ func TestCreditStallPeer(t *testing.T) {
 			queued := 0
 			for ; queued < 200; queued++ {
 				err := hub.TrySend(stalled.ID(), topicTxs, msg)
-				if errors.Is(err, conn.ErrQueueFull) && txsStats(mc).CreditStalls > 0 {
+				if errors.Is(err, mux.ErrQueueFull) && txsStats(mc).CreditStalls > 0 {
 					break
 				}
 				if err != nil {
@@ -170,7 +96,7 @@ func TestCreditStallPeer(t *testing.T) {
 			waitEvent(t, sub, 10*time.Second, "the hub drops the stalled peer", func(e Event) bool {
 				return e.Kind == EventDisconnected && e.Peer == stalled.ID()
 			})
-			if err := mc.Err(); !errors.Is(err, conn.ErrCreditStall) {
+			if err := mc.Err(); !errors.Is(err, mux.ErrCreditStall) {
 				t.Fatalf("hub's connection ended with %v", err)
 			}
 			e := waitEvent(t, stalledSub, 10*time.Second, "the stalled peer hears why", func(e Event) bool { return e.Kind == EventDisconnected })
@@ -201,13 +127,13 @@ func TestCreditStallPeer(t *testing.T) {
 }
 
 // txsStats returns the txs topic's counters on mc.
-func txsStats(mc *conn.MultiConn) conn.TopicStats {
+func txsStats(mc *mux.MultiConn) mux.TopicStats {
 	for _, ts := range mc.Stats().Topics {
 		if ts.ID == topicTxs {
 			return ts
 		}
 	}
-	return conn.TopicStats{}
+	return mux.TopicStats{}
 }
 
 // TestStallConfig: the send-queue byte bound and the credit-stall timeout

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerbook"
@@ -55,7 +56,7 @@ type nodeCounters struct {
 
 // foldLocked adds an ended connection's counters to the closed totals; the
 // caller holds c.closed.
-func (c *nodeCounters) foldLocked(ms conn.MultiStats) {
+func (c *nodeCounters) foldLocked(ms mux.Stats) {
 	if c.closed.topics == nil {
 		c.closed.topics = map[uint8]*TopicStats{}
 	}
@@ -153,8 +154,8 @@ type PeerInfo struct {
 	ConnectedAt time.Time
 	Score       float64
 	MustConnect bool
-	RTT         conn.RTTStats
-	Conn        conn.MultiStats
+	RTT         mux.RTTStats
+	Conn        mux.Stats
 	// GossipForwardDropped counts, per topic, gossip forwards to this peer
 	// dropped because its send queue was full: messages it may never get
 	// from us. Nil when there were none.
@@ -183,8 +184,10 @@ type Stats struct {
 	Topics                          []TopicStats
 	BytesIn, BytesOut               uint64
 	Delivered                       uint64
-	// Discarded counts messages from peers that were never admitted
-	// (refused or banned at setup): dropped unread, their credit returned.
+	// Discarded stays 0 and is kept for compatibility: it counted messages
+	// of peers that were refused at setup, which used to be read before
+	// the refusal. A refused peer's MultiConn is now never started, so
+	// nothing it sends is read as a message (mux.New, setupPeer).
 	Discarded                        uint64
 	Malformed, Violations            uint64
 	RateExcess                       uint64

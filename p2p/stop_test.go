@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -169,10 +170,13 @@ var connExitPath = []string{
 	"github.com/peerwire/peerwire/p2p.(*Node).untrack(",
 	"github.com/peerwire/peerwire/p2p.(*Node).onClose(",
 	"github.com/peerwire/peerwire/p2p.(*Node).multiConfig.func", // the OnClose closure
-	"github.com/peerwire/peerwire/conn.(*MultiConn).exited(",
-	"github.com/peerwire/peerwire/conn.(*MultiConn).readLoop(",
-	"github.com/peerwire/peerwire/conn.(*MultiConn).writeLoop.func1(",
-	"github.com/peerwire/peerwire/conn.(*MultiConn).writeLoop(",
+	"github.com/peerwire/peerwire/p2p.(*Node).refuse.func",      // a refused connection's closer, after untrack
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).closed(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).Start.func1(", // Start after a close: runs OnClose
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).exited(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).readLoop(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).writeLoop.func1(",
+	"github.com/peerwire/peerwire/conn/mux.(*MultiConn).writeLoop(",
 }
 
 // exitingConnGoroutine reports whether frames (function and file lines
@@ -295,7 +299,7 @@ func TestStopWaitsForRacingSetups(t *testing.T) {
 				}
 				t.Cleanup(func() { ln.Close() })
 				secure := &conn.SecureConfig{Identity: far, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
-					Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), n.s.connTopics...))}}
+					Meta: &pb.PeerMeta{Topics: mux.TopicIDs(append([]mux.TopicConfig(nil), n.s.connTopics...))}}
 				go func() {
 					raw, err := ln.Accept()
 					if err != nil {
@@ -329,7 +333,7 @@ func TestStopWaitsForRacingSetups(t *testing.T) {
 			},
 			connect: func(t *testing.T, n *Node, inSetup, release chan struct{}) <-chan error {
 				secure := &conn.SecureConfig{Identity: testIdentity(t, 1172), NetworkID: n.s.NetworkID, ChainID: n.s.ChainID,
-					Meta: &pb.PeerMeta{Topics: conn.TopicIDs(append([]conn.TopicConfig(nil), n.s.connTopics...))}}
+					Meta: &pb.PeerMeta{Topics: mux.TopicIDs(append([]mux.TopicConfig(nil), n.s.connTopics...))}}
 				raw, err := net.Dial("tcp", n.ListenAddr().HostPort())
 				if err != nil {
 					t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -37,7 +38,7 @@ func TestProtocolViolationsBan(t *testing.T) {
 		// The third violation also bans; the violation's own goaway goes
 		// first, but accept the ban's should it win.
 		ge := goAwayOf(t, p.mc)
-		if ge.Code != conn.GoAwayProtocolViolation && (i < 3 || ge.Code != conn.GoAwayBanned) {
+		if ge.Code != mux.GoAwayProtocolViolation && (i < 3 || ge.Code != mux.GoAwayBanned) {
 			t.Fatalf("violation %d: goaway %v", i, ge)
 		}
 		eventually(t, 5*time.Second, "hub drops the peer", func() bool { return !connectedTo(hub, bad.ID()) })
@@ -56,7 +57,7 @@ func TestProtocolViolationsBan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ge := goAwayOf(t, p.mc); ge.Code != conn.GoAwayBanned {
+	if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayBanned {
 		t.Fatalf("banned peer's new connection: goaway %v", ge)
 	}
 }
@@ -78,7 +79,7 @@ func TestMalformedMessagesBan(t *testing.T) {
 		}
 	}
 	ge := goAwayOf(t, p.mc)
-	if ge.Code != conn.GoAwayBanned {
+	if ge.Code != mux.GoAwayBanned {
 		t.Fatalf("goaway %v, want banned", ge)
 	}
 	if s := hub.Stats(); s.Malformed != 10 || s.Bans != 1 {
@@ -121,7 +122,7 @@ func TestSetupViolationCostsReputation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	secure := &conn.SecureConfig{Identity: bad, NetworkID: hub.s.NetworkID, ChainID: hub.s.ChainID,
-		Meta: &pb.PeerMeta{Topics: conn.TopicIDs(hub.s.connTopics)}}
+		Meta: &pb.PeerMeta{Topics: mux.TopicIDs(hub.s.connTopics)}}
 	ec, err := conn.Client(ctx, raw, secure, hub.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestSetupViolationCostsReputation(t *testing.T) {
 		}
 		b = b[4+n:]
 	}
-	if conn.GoAwayCode(code) != conn.GoAwayProtocolViolation || !strings.HasPrefix(text, "malformed control message") {
+	if mux.GoAwayCode(code) != mux.GoAwayProtocolViolation || !strings.HasPrefix(text, "malformed control message") {
 		t.Fatalf("goaway %d %q, want protocol violation naming it", code, text)
 	}
 	eventually(t, 5*time.Second, "the violation counted", func() bool { return hub.Stats().Violations == 1 })

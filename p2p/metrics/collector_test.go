@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/p2p"
@@ -45,10 +45,10 @@ func (f *fakeSource) set(st p2p.Stats, peers ...p2p.PeerInfo) {
 func peer(id byte, since time.Time, dir, role string, votesIn, votesOut uint64, stalls uint64, rtt time.Duration, samples uint64) p2p.PeerInfo {
 	return p2p.PeerInfo{
 		ID: crypto.ID{id}, Direction: dir, Role: role, ConnectedAt: since,
-		RTT: conn.RTTStats{Last: rtt, Samples: samples},
-		Conn: conn.MultiStats{
+		RTT: mux.RTTStats{Last: rtt, Samples: samples},
+		Conn: mux.Stats{
 			BytesRecv: votesIn * 10, BytesSent: votesOut * 10,
-			Topics: []conn.TopicStats{
+			Topics: []mux.TopicStats{
 				{ID: 1, Name: "consensus", MsgsRecv: votesIn, MsgsSent: votesOut, BytesRecv: votesIn * 8, BytesSent: votesOut * 8, CreditStalls: stalls, SendQueue: 2},
 				{ID: 255, Name: "pex", MsgsRecv: 1},
 			},

@@ -1,0 +1,137 @@
+package mux
+
+// Reassembly: the receiver's memory for a message grows with the bytes that
+// arrived, never with the length its first packet declares (a peer could
+// otherwise declare a 64 MiB message, send one byte and pin 64 MiB for as
+// long as it likes). A message is read into, in turn:
+//
+//  1. a head buffer of at most max(first packet, reassemblyMinBuf) bytes,
+//     which is the whole message when the message is that short;
+//  2. pooled chunks (the reader's bufPool buffers) for the bytes after
+//     the head;
+//  3. once half the message has arrived, one buffer of its full length:
+//     head and chunks are copied into it, the chunks go back to the pool,
+//     and the second half is read straight into it.
+//
+// So a partial message holds at most twice its arrived bytes plus one head
+// and one chunk, and a complete one is a single slice of exactly its length.
+// The price is one extra copy of the first half of long messages (measured
+// by BenchmarkReassembly). Two kinds of message skip it and are allocated
+// whole at their first packet: those whose first packet carries half or
+// more, and those of at most reassemblyEagerMax bytes while the
+// connection's partial messages allocated that way total at most
+// reassemblyEagerBudget, a constant a peer can pin per connection
+// whatever it declares.
+
+// reassembly is the message being received on one topic. It is used by the
+// reader goroutine only.
+type reassembly struct {
+	total  int       // declared length
+	n      int       // bytes arrived
+	eager  bool      // allocated whole at the first packet under the budget
+	buf    []byte    // cap == total once whole; else the head
+	chunks []*[]byte // pooled; before that, the bytes after the head
+}
+
+// start begins a message of total bytes whose first packet carries first.
+// budget is the connection's eager allocation left (reassemblyEagerBudget
+// less the partial messages allocated eagerly); start takes from it what
+// it uses, and finish gives that back.
+func (r *reassembly) start(total, first int, budget *int) {
+	r.total, r.n, r.eager = total, 0, false
+	switch {
+	case total <= max(reassemblyMinBuf, 2*first):
+		r.buf = make([]byte, 0, total)
+	case total <= reassemblyEagerMax && total <= *budget:
+		*budget -= total
+		r.eager = true
+		r.buf = make([]byte, 0, total)
+	default:
+		r.buf = make([]byte, 0, max(first, reassemblyMinBuf))
+	}
+}
+
+// finish gives the eager budget the message took back.
+func (r *reassembly) finish(budget *int) {
+	if r.eager {
+		*budget += r.total
+		r.eager = false
+	}
+}
+
+// rest returns how many bytes the message still lacks.
+func (r *reassembly) rest() int { return r.total - r.n }
+
+// complete reports whether every byte has arrived.
+func (r *reassembly) complete() bool { return r.n == r.total }
+
+// read reads the next n payload bytes of the message from pr; n ≤ rest().
+func (r *reassembly) read(pr *packetReader, n int) error {
+	whole := cap(r.buf) == r.total
+	if !whole && (len(r.chunks) > 0 || len(r.buf)+n > cap(r.buf)) && 2*(r.n+n) >= r.total {
+		r.commit()
+		whole = true
+	}
+	if whole || len(r.buf)+n <= cap(r.buf) {
+		off := len(r.buf)
+		r.buf = r.buf[:off+n]
+		r.n += n
+		return pr.readFull(r.buf[off:])
+	}
+	if room := cap(r.buf) - len(r.buf); room > 0 {
+		off := len(r.buf)
+		r.buf = r.buf[:cap(r.buf)]
+		r.n += room
+		n -= room
+		if err := pr.readFull(r.buf[off:]); err != nil {
+			return err
+		}
+	}
+	for n > 0 {
+		off := (r.n - len(r.buf)) % bufLen
+		if off == 0 {
+			r.chunks = append(r.chunks, bufPool.Get().(*[]byte))
+		}
+		c := *r.chunks[len(r.chunks)-1]
+		m := min(n, bufLen-off)
+		r.n += m
+		n -= m
+		if err := pr.readFull(c[off : off+m]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit moves what arrived into one buffer of the message's full length.
+func (r *reassembly) commit() {
+	b := make([]byte, r.n, r.total)
+	off := copy(b, r.buf)
+	for _, c := range r.chunks {
+		off += copy(b[off:], *c)
+	}
+	r.releaseChunks()
+	r.buf = b
+}
+
+// take returns the complete message and resets r.
+func (r *reassembly) take() []byte {
+	b := r.buf
+	*r = reassembly{chunks: r.chunks[:0]}
+	return b
+}
+
+// releaseChunks gives the chunks back to the pool.
+func (r *reassembly) releaseChunks() {
+	for i, c := range r.chunks {
+		bufPool.Put(c)
+		r.chunks[i] = nil
+	}
+	r.chunks = r.chunks[:0]
+}
+
+// reset drops a partial message, giving its chunks back.
+func (r *reassembly) reset() {
+	r.releaseChunks()
+	*r = reassembly{}
+}
