@@ -6,10 +6,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/errs"
 )
 
 // ErrClosed is returned by Reload after Close.
-var ErrClosed = errors.New("filter: closed")
+// It is the shared internal/errs.ErrClosed, which p2p re-exports.
+var ErrClosed = errs.ErrClosed
 
 // ErrNoDatabase is returned by Reload when Config.CountryDB is empty.
 var ErrNoDatabase = errors.New("filter: no country database configured")

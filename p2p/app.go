@@ -16,9 +16,6 @@ import (
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-// ErrUnknownTopic is returned for a topic the node did not declare.
-var ErrUnknownTopic = errors.New("p2p: unknown topic")
-
 // onMessage runs on a connection's reader goroutine and must not block: it
 // queues the message for its topic's goroutine. The reader starts before
 // the peer set has decided on the connection, so onMessage first waits for

@@ -1,7 +1,6 @@
 package p2p
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -416,4 +415,3 @@ func (c *Config) settings() (*settings, error) {
 	return s, nil
 }
 
-var errStopped = errors.New("p2p: node is stopped")

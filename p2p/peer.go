@@ -15,16 +15,6 @@ import (
 	"github.com/peerwire/peerwire/peerset"
 )
 
-// Admission errors a dial can return, besides the handshake's (package conn).
-var (
-	ErrFiltered    = errors.New("p2p: address refused by the filter")
-	ErrBanned      = errors.New("p2p: peer or address is banned")
-	ErrDialing     = errors.New("p2p: already dialing that peer")
-	ErrConnected   = errors.New("p2p: already connected to that peer")
-	ErrRefused     = errors.New("p2p: peer refused by the peer set")
-	ErrUnknownPeer = errors.New("p2p: no such connected peer")
-)
-
 // multiConfig builds the MultiConfig of one connection: its callbacks know
 // their peerConn, so no lookup is needed per message.
 func (n *Node) multiConfig(pc *peerConn) *conn.MultiConfig {
