@@ -414,4 +414,3 @@ func (c *Config) settings() (*settings, error) {
 	}
 	return s, nil
 }
-
