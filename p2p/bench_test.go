@@ -23,9 +23,9 @@ import (
 // and a bulk one with room for a few 1 MiB messages in flight.
 func benchTopicConfigs() []TopicConfig {
 	return []TopicConfig{
-		{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20},
-		{ID: topicBlocks, Name: "blocks", MaxMessageSize: 1 << 20, SendQueue: 16, RecvWindow: 8 << 20},
-		{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20},
+		{TopicConfig: conn.TopicConfig{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20}},
+		{TopicConfig: conn.TopicConfig{ID: topicBlocks, Name: "blocks", MaxMessageSize: 1 << 20, SendQueue: 16, RecvWindow: 8 << 20}},
+		{TopicConfig: conn.TopicConfig{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20}},
 	}
 }
 

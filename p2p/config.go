@@ -34,29 +34,16 @@ const (
 // time, and should be quick. from is the peer that relayed it.
 type Validator func(from crypto.ID, origin crypto.ID, data []byte) ValidationResult
 
-// TopicConfig declares an application topic. The zero value of each optional
-// field means the default documented on conn.TopicConfig.
+// TopicConfig declares an application topic: the multiplexer's topic
+// declaration (conn.TopicConfig: ID, name, priority, sizes, queues, credit,
+// inbound rate; the zero value of each optional field means the default
+// documented there) and what the node adds on top of it (a validator,
+// unsigned gossip). The embedded fields mean what conn documents, with two
+// node-level rules: ID is 1–254 (255 is the node's PEX topic), and
+// MaxMessageSize bounds one application message — the node adds its gossip
+// envelope on the wire, so the multiplexer's bound is larger by that.
 type TopicConfig struct {
-	// ID is 1–254; 255 is the node's PEX topic.
-	ID uint8
-	// Name appears in logs, stats and metrics.
-	Name string
-	// Priority: a higher priority is always sent first (consensus above
-	// blocks above transactions).
-	Priority uint8
-	// MaxMessageSize bounds one application message. Default 1 MiB.
-	MaxMessageSize int
-	// SendQueue bounds messages queued per peer. Default 256.
-	SendQueue int
-	// SendQueueBytes bounds the bytes queued per peer, at least
-	// MaxMessageSize; a send that would pass it waits (Send) or fails
-	// (TrySend, gossip forwards). Default: see conn.TopicConfig.
-	SendQueueBytes int
-	// RecvWindow is the credit per peer in bytes; see conn.TopicConfig.
-	RecvWindow int
-	// InboundRate and InboundBurst limit inbound messages per second per peer.
-	InboundRate  float64
-	InboundBurst int
+	conn.TopicConfig
 	// Validator, if set, judges gossip on this topic.
 	Validator Validator
 	// UnsignedGossip turns off gossip signatures on this topic. By default
@@ -296,8 +283,9 @@ func (c *Config) settings() (*settings, error) {
 			}
 			queueBytes = max(queueBytes, tc.MaxMessageSize+gossipOverhead) // room for the largest message in its envelope
 		}
-		ct := conn.TopicConfig{ID: tc.ID, Name: tc.Name, Priority: tc.Priority, MaxMessageSize: tc.MaxMessageSize + gossipOverhead,
-			SendQueue: tc.SendQueue, SendQueueBytes: queueBytes, RecvWindow: tc.RecvWindow, InboundRate: tc.InboundRate, InboundBurst: tc.InboundBurst}
+		ct := tc.TopicConfig
+		ct.MaxMessageSize += gossipOverhead
+		ct.SendQueueBytes = queueBytes
 		s.appTopics = append(s.appTopics, tc)
 		s.connTopics = append(s.connTopics, ct)
 	}

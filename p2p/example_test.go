@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/p2p"
@@ -31,8 +32,8 @@ func exampleNode() *p2p.Node {
 		NetworkID:  "example-net",
 		ChainID:    "example-chain",
 		Topics: []p2p.TopicConfig{
-			{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10},
-			{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
+			{TopicConfig: conn.TopicConfig{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10}},
+			{TopicConfig: conn.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
 		},
 		// Nodes on one host share 127.0.0.0/16: no per-group, per-IP or
 		// per-subnet limits between them.

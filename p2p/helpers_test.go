@@ -27,9 +27,9 @@ const (
 
 func testTopics() []TopicConfig {
 	return []TopicConfig{
-		{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10},
-		{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
-		{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10},
+		{TopicConfig: conn.TopicConfig{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10}},
+		{TopicConfig: conn.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
+		{TopicConfig: conn.TopicConfig{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10}},
 	}
 }
 

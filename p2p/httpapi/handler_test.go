@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/p2p"
@@ -35,7 +36,7 @@ func startNode(t testing.TB, i int, role pb.NodeRole) *p2p.Node {
 	}
 	n, err := p2p.New(p2p.Config{
 		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "httpapi-test", Role: role,
-		Topics:           []p2p.TopicConfig{{ID: 1, Name: "consensus", Priority: 10}},
+		Topics:           []p2p.TopicConfig{{TopicConfig: conn.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
 		Peers:            peerset.Config{MaxOutboundPerGroup: -1, RedialBase: 50 * time.Millisecond, RedialMax: 200 * time.Millisecond},
 		Filter:           filter.Config{ExemptLoopback: true},
 		Book:             peerbook.Config{AllowLoopback: true},

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/lab"
@@ -193,9 +194,9 @@ func run(o opts) error {
 		ChainID:    o.chain,
 		// The topics of `peerwire node`, so the two interoperate.
 		Topics: []p2p.TopicConfig{
-			{ID: topicVotes, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10},
-			{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
-			{ID: 3, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10},
+			{TopicConfig: conn.TopicConfig{ID: topicVotes, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10}},
+			{TopicConfig: conn.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
+			{TopicConfig: conn.TopicConfig{ID: 3, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10}},
 		},
 		Bootstrap:   split(o.bootstrap),
 		MustConnect: split(o.must),
