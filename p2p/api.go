@@ -78,7 +78,7 @@ func (n *Node) AddMustConnect(addr string) error {
 		return err
 	}
 	if err := n.book.Protect(a); err != nil {
-		n.log.warn("must-connect peer not kept in the book", "addr", a.String(), "err", err)
+		n.log.Warn("must-connect peer not kept in the book", "addr", a.String(), "err", err)
 	}
 	if n.state.Load() == 1 {
 		n.maintain()
@@ -183,7 +183,7 @@ func (n *Node) banPrefix(p netip.Prefix, d time.Duration, reason string) error {
 		}
 	}
 	n.events.publish(Event{Kind: EventBanned, Prefix: p, Reason: reason, Time: n.s.Now()})
-	n.log.info("address banned", "prefix", p.String(), "for", d, "reason", reason)
+	n.log.Info("address banned", "prefix", p.String(), "for", d, "reason", reason)
 	return nil
 }
 

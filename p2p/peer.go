@@ -43,7 +43,7 @@ func (n *Node) acceptLoop() {
 			if n.stopped() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			n.log.warn("accept failed", "err", err)
+			n.log.Warn("accept failed", "err", err)
 			select {
 			case <-time.After(50 * time.Millisecond): // e.g. out of file descriptors
 			case <-n.ctx.Done():
@@ -83,7 +83,7 @@ func (n *Node) admitRaw(raw net.Conn) {
 		ec, err := conn.Server(n.ctx, raw, n.secure)
 		if err != nil {
 			n.st.handshakeFailed(err)
-			n.log.debug("inbound handshake failed", "remote", ap.String(), "err", err)
+			n.log.Debug("inbound handshake failed", "remote", ap.String(), "err", err)
 			return
 		}
 		n.setupPeer(ec, peerset.Inbound, ap)
@@ -113,7 +113,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	cancel()
 	if err != nil {
 		n.st.handshakeFailed(err)
-		n.log.debug("connection setup failed", "peer", id.Short(), "err", err)
+		n.log.Debug("connection setup failed", "peer", id.Short(), "err", err)
 		var v *conn.ViolationError
 		if errors.As(err, &v) { // a bad SETTINGS: charged like any violation
 			n.st.violations.Add(1)
@@ -139,7 +139,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		} else {
 			n.goAway(mc, goAwayCode(reason), reason.String())
 		}
-		n.log.debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
+		n.log.Debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
@@ -166,7 +166,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
-	n.log.debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
+	n.log.Debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
 	n.onAdmitted(pc)
 	return nil
 }
@@ -215,7 +215,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		// The peer pinned our send queue; it pays before it leaves the set,
 		// so the hit lands on its live score. Must-connect peers are never
 		// banned for it (the set spares them) and are redialed as usual.
-		n.log.info("peer stopped returning credit", "peer", pc.id.Short(), "err", err)
+		n.log.Info("peer stopped returning credit", "peer", pc.id.Short(), "err", err)
 		n.applyBan(n.set.Record(pc.id, peerset.EventCreditStall))
 	}
 	n.set.Remove(pc.peer)
@@ -234,14 +234,14 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		reason = err.Error()
 	}
 	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
-	n.log.debug("peer disconnected", "peer", pc.id.Short(), "err", err)
+	n.log.Debug("peer disconnected", "peer", pc.id.Short(), "err", err)
 }
 
 // onViolation records a protocol violation: a heavy reputation hit.
 func (n *Node) onViolation(pc *peerConn, v *conn.ViolationError) {
 	<-pc.ready
 	n.st.violations.Add(1)
-	n.log.info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
+	n.log.Info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
 }
 
@@ -263,7 +263,7 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
-	n.log.info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
+	n.log.Info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
 	if d.Peer != nil {
 		n.strike(d.Peer.Remote.Addr(), d.Until, now)
 	}
@@ -306,7 +306,7 @@ func (n *Node) strike(ip netip.Addr, until, now time.Time) {
 		return
 	}
 	if n.mustConnectIn(p) {
-		n.log.info("address not banned: a must-connect peer uses it", "prefix", p.String(), "bans", len(kept))
+		n.log.Info("address not banned: a must-connect peer uses it", "prefix", p.String(), "bans", len(kept))
 		return
 	}
 	reason := fmt.Sprintf("%d identities banned within %v", len(kept), n.s.IPBanWindow)
@@ -315,7 +315,7 @@ func (n *Node) strike(ip netip.Addr, until, now time.Time) {
 		return
 	}
 	if err := n.banPrefix(p, d, reason); err != nil {
-		n.log.warn("automatic address ban failed", "prefix", p.String(), "err", err)
+		n.log.Warn("automatic address ban failed", "prefix", p.String(), "err", err)
 	}
 }
 
