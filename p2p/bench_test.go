@@ -11,6 +11,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -249,7 +250,7 @@ func benchGossip50(b *testing.B, unsigned bool) {
 	}
 	elapsed := b.Elapsed()
 	// Copies still in flight are duplicates; let them land before counting.
-	eventually(b, 10*time.Second, "no gossip in flight", func() bool {
+	testutil.Eventually(b, 10*time.Second, "no gossip in flight", func() bool {
 		var fwd uint64
 		for _, n := range nodes {
 			fwd += n.Stats().GossipForwarded
@@ -300,7 +301,7 @@ func BenchmarkPeerCost(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		eventually(b, 10*time.Second, "all peers admitted", func() bool { return len(hub.Peers()) == peers })
+		testutil.Eventually(b, 10*time.Second, "all peers admitted", func() bool { return len(hub.Peers()) == peers })
 		h3, g3 := measure()
 		nodeHeap = float64(h3-h2)/peers - bareHeap
 		nodeG = float64(g3-g2)/peers - bareG

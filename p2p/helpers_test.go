@@ -13,6 +13,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -81,20 +82,6 @@ func startNode(t testing.TB, cfg Config) *Node {
 	}
 	t.Cleanup(func() { n.Stop(context.Background()) })
 	return n
-}
-
-// eventually polls cond until it holds or the deadline passes. It stands
-// for waiting on a network outcome, not for synchronisation between
-// goroutines of the test: each poll re-reads observable state.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // recv reads one message from ch within d.
@@ -254,7 +241,7 @@ func dial(t testing.TB, from, to *Node) {
 	if _, err := from.Dial(context.Background(), to.ListenAddr().String()); err != nil {
 		t.Fatalf("dial %s → %s: %v", from.ID().Short(), to.ID().Short(), err)
 	}
-	eventually(t, 10*time.Second, "connection admitted on both sides", func() bool {
+	testutil.Eventually(t, 10*time.Second, "connection admitted on both sides", func() bool {
 		return connectedTo(from, to.ID()) && connectedTo(to, from.ID())
 	})
 }

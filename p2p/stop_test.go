@@ -17,6 +17,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -365,7 +366,7 @@ func TestStopWaitsForRacingSetups(t *testing.T) {
 			}
 			stopped := make(chan error, 1)
 			go func() { stopped <- n.Stop(context.Background()) }()
-			eventually(t, 10*time.Second, "Stop under way", func() bool { return tc.ready(n) })
+			testutil.Eventually(t, 10*time.Second, "Stop under way", func() bool { return tc.ready(n) })
 			close(release)
 			if dialed != nil {
 				select {

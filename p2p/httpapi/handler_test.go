@@ -18,6 +18,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/metrics"
 	"github.com/peerwire/peerwire/peerbook"
@@ -105,17 +106,6 @@ func (c client) expect(method, path, body string, status int, code string, out a
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestAPI(t *testing.T) {
 	a := startNode(t, 1, pb.NodeRole_NODE_ROLE_VALIDATOR)
 	b := startNode(t, 2, pb.NodeRole_NODE_ROLE_FULL)
@@ -194,7 +184,7 @@ func TestAPI(t *testing.T) {
 	if dr.ID != cID || !dr.MustConnect {
 		t.Fatalf("must-connect response %+v", dr)
 	}
-	eventually(t, "must-connect peer connected", func() bool {
+	testutil.Eventually(t, 10*time.Second, "must-connect peer connected", func() bool {
 		p, ok := a.Peer(c.ID())
 		return ok && p.MustConnect
 	})
@@ -212,7 +202,7 @@ func TestAPI(t *testing.T) {
 
 	// Disconnect b; unknown and bad IDs.
 	api.expect("DELETE", "/peers/"+bID, "", 204, "", nil)
-	eventually(t, "b disconnected", func() bool { _, ok := a.Peer(b.ID()); return !ok })
+	testutil.Eventually(t, 10*time.Second, "b disconnected", func() bool { _, ok := a.Peer(b.ID()); return !ok })
 	api.expect("DELETE", "/peers/"+unknown, "", 404, "unknown_peer", nil)
 	api.expect("DELETE", "/peers/xyz", "", 400, "bad_id", nil)
 	api.expect("DELETE", "/peers/"+cID+"?must_connect=maybe", "", 400, "bad_parameter", nil)
