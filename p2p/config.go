@@ -103,6 +103,26 @@ type Config struct {
 	// peer set's limits) before dialing exactly a checked address.
 	MustConnect []string
 
+	// AllowLoopback, AllowPrivate and AllowNetworkNames are operator
+	// intents that span components; the node spreads each to the parts it
+	// concerns, adding to (never turning off) what the sub-configs say.
+	//
+	// AllowLoopback admits loopback addresses (127.0.0.0/8, ::1): the book
+	// keeps them (Book.AllowLoopback), the filter exempts them from its caps
+	// and throttle (Filter.ExemptLoopback), and, since every loopback
+	// address is in one network group, the peer set's per-group outbound
+	// limit is off unless Peers.MaxOutboundPerGroup sets one. For local and
+	// test networks; public nodes leave it off.
+	AllowLoopback bool
+	// AllowPrivate admits private addresses (RFC 1918, RFC 6598,
+	// fc00::/7): the book keeps them (Book.AllowPrivate) and the filter
+	// exempts them from its caps and throttle (Filter.ExemptPrivate).
+	AllowPrivate bool
+	// AllowNetworkNames admits DNS names learned from peers (PEX, inbound
+	// adverts): the book keeps them and the node dials them, resolving
+	// each once (Book.AllowNetworkNames). Off by default.
+	AllowNetworkNames bool
+
 	// Peers configures limits, watermarks and reputation (peerset.Config);
 	// its Self, Now, Counter and MustConnect fields are set by the node.
 	Peers peerset.Config
@@ -237,6 +257,7 @@ func (c *Config) settings() (*settings, error) {
 	if c.Identity == nil && c.DataDir == "" {
 		return nil, fieldErr("Identity", "required when DataDir is empty")
 	}
+	s.spreadIntents()
 	if c.DataDir != "" {
 		s.keyPath = filepath.Join(c.DataDir, keyFileName)
 		s.bookPath = filepath.Join(c.DataDir, bookFileName)
@@ -401,4 +422,23 @@ func (c *Config) settings() (*settings, error) {
 		s.Resolver = net.DefaultResolver
 	}
 	return s, nil
+}
+
+// spreadIntents applies the operator intents that span components
+// (AllowLoopback, AllowPrivate, AllowNetworkNames) to the sub-configs.
+func (s *settings) spreadIntents() {
+	if s.AllowLoopback {
+		s.Book.AllowLoopback = true
+		s.Filter.ExemptLoopback = true
+		if s.Peers.MaxOutboundPerGroup == 0 {
+			s.Peers.MaxOutboundPerGroup = -1
+		}
+	}
+	if s.AllowPrivate {
+		s.Book.AllowPrivate = true
+		s.Filter.ExemptPrivate = true
+	}
+	if s.AllowNetworkNames {
+		s.Book.AllowNetworkNames = true
+	}
 }

@@ -7,10 +7,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/p2p"
-	"github.com/peerwire/peerwire/peerbook"
-	"github.com/peerwire/peerwire/peerset"
 )
 
 const (
@@ -35,11 +32,10 @@ func exampleNode() *p2p.Node {
 			{TopicConfig: conn.TopicConfig{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10}},
 			{TopicConfig: conn.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
 		},
-		// Nodes on one host share 127.0.0.0/16: no per-group, per-IP or
-		// per-subnet limits between them.
-		Peers:  peerset.Config{MaxOutboundPerGroup: -1},
-		Filter: filter.Config{ExemptLoopback: true},
-		Book:   peerbook.Config{AllowLoopback: true},
+		// Nodes on one host share 127.0.0.0/16: the book keeps loopback
+		// addresses, and no per-group, per-IP or per-subnet limits apply
+		// between them.
+		AllowLoopback: true,
 	})
 	if err != nil {
 		panic(err)

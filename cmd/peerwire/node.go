@@ -19,7 +19,6 @@ import (
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
 	"github.com/peerwire/peerwire/p2p/metrics"
-	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -184,7 +183,6 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		AllowCIDRs: o.allowCIDRs, DenyCIDRs: o.denyCIDRs,
 		AllowCountries: o.allowCountries, DenyCountries: o.denyCountries,
 		CountryDB: o.geoipDB, UnknownCountry: unknown,
-		ExemptLoopback: o.allowLoopback, ExemptPrivate: o.allowPrivate,
 	}
 	if err := checkFilter(fc); err != nil {
 		return cfg, err
@@ -196,16 +194,13 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if pc.MaxOutbound == 0 {
 		pc.MaxOutbound = -1
 	}
-	if o.allowLoopback {
-		pc.MaxOutboundPerGroup = -1
-	}
 	listen := o.listen
 	cfg = p2p.Config{
 		DataDir: o.dataDir, ListenAddr: listen, AdvertiseAddrs: o.advertise,
 		NetworkID: o.network, ChainID: o.chain, Role: role, SoftwareVersion: softwareVersion,
 		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
-		Book:         peerbook.Config{AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames},
+		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
 		SaveInterval: o.saveInterval, SeedMode: o.seed,
 	}
 	return cfg, nil
