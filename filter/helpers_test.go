@@ -87,9 +87,13 @@ func testDB(tb testing.TB) string {
 }
 
 // newTestFilter creates a Filter that is closed when the test ends.
-func newTestFilter(tb testing.TB, cfg Config) *Filter {
+func newTestFilter(tb testing.TB, cfg Config, deps ...Deps) *Filter {
 	tb.Helper()
-	f, err := New(cfg)
+	var d Deps
+	if len(deps) > 0 {
+		d = deps[0]
+	}
+	f, err := New(cfg, d)
 	must(tb, err)
 	tb.Cleanup(func() { f.Close() })
 	return f

@@ -182,7 +182,7 @@ func TestCapsConcurrent(t *testing.T) {
 
 func TestThrottle(t *testing.T) {
 	clk := clock.NewFake()
-	f := newTestFilter(t, Config{AttemptInterval: 10 * time.Second, AttemptBurst: 3, Now: clk.Now})
+	f := newTestFilter(t, Config{AttemptInterval: 10 * time.Second, AttemptBurst: 3}, Deps{Clock: clk})
 	a := addr("203.0.113.9")
 	mapped := addr("::ffff:203.0.113.9")
 	steps := []struct {
@@ -242,10 +242,9 @@ func TestThrottleExemptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clock.NewFake()
-			tt.cfg.Now = clk.Now
 			tt.cfg.AttemptBurst = 2
 			tt.cfg.MaxPerIP, tt.cfg.MaxPerSubnet = -1, -1
-			f := newTestFilter(t, tt.cfg)
+			f := newTestFilter(t, tt.cfg, Deps{Clock: clk})
 			throttled := false
 			for range 10 {
 				if f.Check(addr(tt.addr), Inbound).Reason == ReasonThrottled {
@@ -264,7 +263,7 @@ func TestThrottleExemptions(t *testing.T) {
 // busy address keeps its state while there is room.
 func TestThrottleBounded(t *testing.T) {
 	clk := clock.NewFake()
-	f := newTestFilter(t, Config{AttemptInterval: time.Second, AttemptBurst: 2, MaxTrackedIPs: 100, Now: clk.Now})
+	f := newTestFilter(t, Config{AttemptInterval: time.Second, AttemptBurst: 2, MaxTrackedIPs: 100}, Deps{Clock: clk})
 	busy := addr("198.51.100.1")
 	f.Check(busy, Inbound)
 	f.Check(busy, Inbound)
@@ -308,8 +307,8 @@ func TestCheckOrder(t *testing.T) {
 	clk := clock.NewFake()
 	f := newTestFilter(t, Config{
 		CountryDB: testDB(t), DenyCountries: []string{"DE"}, DenyCIDRs: []string{"127.0.9.0/24"},
-		MaxPerIP: 1, AttemptBurst: 1, AttemptInterval: time.Minute, Now: clk.Now,
-	})
+		MaxPerIP: 1, AttemptBurst: 1, AttemptInterval: time.Minute,
+	}, Deps{Clock: clk})
 	us := addr("127.0.2.1")
 	rel, _ := f.Acquire(us)
 	defer rel()
@@ -336,7 +335,7 @@ func TestCheckOrder(t *testing.T) {
 }
 
 func ExampleFilter_Acquire() {
-	f, err := New(Config{MaxPerIP: 1})
+	f, err := New(Config{MaxPerIP: 1}, Deps{})
 	if err != nil {
 		panic(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -126,7 +127,8 @@ type Config struct {
 	// Peers configures limits, watermarks and reputation (peerset.Config);
 	// its Self, Now, Counter and MustConnect fields are set by the node.
 	Peers peerset.Config
-	// Filter configures admission rules (filter.Config); its Now is set by the node.
+	// Filter configures admission rules (filter.Config); its clock and logger
+	// (filter.Deps) are the node's.
 	Filter filter.Config
 	// Book configures the peer book (peerbook.Config); its Self, Now and
 	// Filter fields are set by the node. Book.AllowNetworkNames is the
@@ -442,3 +444,13 @@ func (s *settings) spreadIntents() {
 		s.Book.AllowNetworkNames = true
 	}
 }
+
+// nowClock is the clock the node hands its components while Config keeps
+// the clock as a Now function: Now is now's; timers and tickers are real.
+type nowClock func() time.Time
+
+func (c nowClock) Now() time.Time { return c() }
+
+func (nowClock) AfterFunc(d time.Duration, f func()) clock.Timer { return clock.Real().AfterFunc(d, f) }
+
+func (nowClock) NewTicker(d time.Duration) clock.Ticker { return clock.Real().NewTicker(d) }

@@ -194,14 +194,8 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	fc := s.Filter
-	if fc.Now == nil {
-		fc.Now = s.Now
-	}
-	if fc.Logger == nil {
-		fc.Logger = s.Logger.With("component", "filter")
-	}
-	if n.filter, err = filter.New(fc); err != nil {
+	fd := filter.Deps{Clock: nowClock(s.Now), Logger: s.Logger.With("component", "filter")}
+	if n.filter, err = filter.New(s.Filter, fd); err != nil {
 		return nil, fmt.Errorf("p2p: Config.Filter: %w", err)
 	}
 	bc := s.Book

@@ -208,7 +208,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 
 // checkFilter validates the filter rules now, so an error names the flag.
 func checkFilter(fc filter.Config) error {
-	f, err := filter.New(fc)
+	f, err := filter.New(fc, filter.Deps{})
 	if err == nil {
 		f.Close()
 		return nil
