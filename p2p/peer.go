@@ -259,14 +259,14 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 	now := n.s.Now()
 	_ = n.book.Ban(d.ID, d.Until.Sub(now), d.Reason)
 	n.st.bans.Add(1)
+	// Count the strike (which may ban the address) before the goaway, so
+	// that once the peer is told it is banned every ban is in force.
 	if d.Peer != nil {
+		n.strike(d.Peer.Remote.Addr(), d.Until, now)
 		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
 	n.log.Info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
-	if d.Peer != nil {
-		n.strike(d.Peer.Remote.Addr(), d.Until, now)
-	}
 }
 
 // strike counts an automatic ID ban of a peer connected from ip. The
