@@ -206,9 +206,10 @@ func run(o opts) error {
 			MaxOutboundPerGroup: -1,
 			RedialBase:          100 * time.Millisecond, RedialMax: o.redialMax,
 		},
-		Filter:        filter.Config{MaxPerSubnet: -1},
-		AllowPrivate:  o.allowPrivate,
-		Book:          peerbook.Config{BackoffBase: 500 * time.Millisecond, BackoffCap: o.backoffCap},
+		Filter: filter.Config{MaxPerSubnet: -1},
+		// -allow-private is about PEX only (the book), not the filter's
+		// caps, unlike Config.AllowPrivate.
+		Book:          peerbook.Config{AllowPrivate: o.allowPrivate, BackoffBase: 500 * time.Millisecond, BackoffCap: o.backoffCap},
 		PingInterval:  o.ping,
 		IdleTimeout:   o.idle,
 		FillInterval:  o.fill,
