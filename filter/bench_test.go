@@ -28,7 +28,7 @@ func benchFilter(b *testing.B, cfg Config) *Filter {
 	path := filepath.Join(b.TempDir(), "bench.mmdb")
 	writeFileAt(b, path, buildCountryDB(b, "GeoLite2-Country", benchNets()), time.Unix(1700000000, 0))
 	cfg.CountryDB = path
-	f, err := New(cfg)
+	f, err := New(cfg, Deps{})
 	must(b, err)
 	b.Cleanup(func() { f.Close() })
 	return f

@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	"golang.org/x/time/rate"
+
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // UnknownPolicy says what Check does with an address the country database
@@ -147,11 +149,14 @@ type Config struct {
 	// 192.168.0.0/16, fc00::/7) from the caps and the attempt throttle,
 	// never from CIDR or country rules.
 	ExemptPrivate bool
+}
 
-	// Now returns the current time for the attempt throttle; it is called
-	// concurrently. Nil means time.Now. Tests inject a fake clock here.
-	Now func() time.Time
-
+// Deps are what a Filter is wired to, as opposed to its settings (Config).
+// The zero value means the system clock and no logging.
+type Deps struct {
+	// Clock drives the attempt throttle (Now, called concurrently) and the
+	// country database's reload polling (NewTicker). Nil means clock.Real.
+	Clock clock.Clock
 	// Logger receives database reload events and errors, never anything
 	// per check. Nil means silent.
 	Logger *slog.Logger
@@ -215,8 +220,9 @@ type settings struct {
 
 	exemptLoopback, exemptPrivate bool
 
-	now func() time.Time
-	log *slog.Logger
+	clock clock.Clock
+	now   func() time.Time
+	log   *slog.Logger
 }
 
 func fieldErr(field string, index int, value string, err error) error {
@@ -304,14 +310,6 @@ func (c *Config) validate() (settings, error) {
 
 	s.exemptLoopback = c.ExemptLoopback
 	s.exemptPrivate = c.ExemptPrivate
-	s.now = c.Now
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.log = c.Logger
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
 	return s, nil
 }
 

@@ -63,7 +63,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := New(tt.cfg)
+			f, err := New(tt.cfg, Deps{})
 			if err == nil {
 				f.Close()
 				t.Fatalf("New succeeded, want %q", tt.want)
@@ -81,7 +81,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestConfigErrorFields(t *testing.T) {
-	_, err := New(Config{AllowCIDRs: []string{"1.2.3.4/8", "bad"}})
+	_, err := New(Config{AllowCIDRs: []string{"1.2.3.4/8", "bad"}}, Deps{})
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("got %v, want *ConfigError", err)
@@ -89,7 +89,7 @@ func TestConfigErrorFields(t *testing.T) {
 	if ce.Field != "AllowCIDRs" || ce.Index != 1 || ce.Value != "bad" || errors.Unwrap(err) == nil {
 		t.Errorf("got %+v", ce)
 	}
-	_, err = New(Config{DenyCIDRs: []string{strings.Repeat("x", 1000)}})
+	_, err = New(Config{DenyCIDRs: []string{strings.Repeat("x", 1000)}}, Deps{})
 	if err == nil || len(err.Error()) > 300 {
 		t.Errorf("long values must be clipped: %v", err)
 	}
@@ -117,7 +117,7 @@ func TestCorruptDatabase(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".mmdb")
 			must(t, os.WriteFile(path, tt.data, 0o644))
-			_, err := New(Config{CountryDB: path, DenyCountries: []string{"DE"}})
+			_, err := New(Config{CountryDB: path, DenyCountries: []string{"DE"}}, Deps{})
 			var de *DBError
 			if !errors.As(err, &de) || de.Path != path {
 				t.Fatalf("got %v, want *DBError for %s", err, path)
@@ -133,7 +133,7 @@ func TestDatabaseTooLarge(t *testing.T) {
 	must(t, err)
 	must(t, fh.Truncate(MaxDBSize+1)) // sparse: no disk used
 	must(t, fh.Close())
-	_, err = New(Config{CountryDB: path})
+	_, err = New(Config{CountryDB: path}, Deps{})
 	wantErr(t, err, `filter: country database "`+path+`": 268435457 bytes is above the limit of 268435456`)
 }
 
@@ -256,7 +256,7 @@ func FuzzConfig(f *testing.F) {
 		checkPrefix(err)
 
 		cfg := Config{AllowCIDRs: SplitList(allow), DenyCIDRs: SplitList(deny), UnknownCountry: p}
-		flt, err := New(cfg)
+		flt, err := New(cfg, Deps{})
 		if err != nil {
 			checkPrefix(err)
 			return

@@ -30,5 +30,7 @@
 //
 // Check does not allocate once an address's country is cached and is safe
 // for concurrent use, as is every method of Filter. The package logs nothing
-// unless given a *slog.Logger, and then only database reloads.
+// unless given a *slog.Logger (Deps.Logger), and then only database
+// reloads. Settings are in Config; the clock and the logger, which are
+// wiring, are in Deps.
 package filter

@@ -13,7 +13,7 @@ func Example() {
 		MaxPerIP:  2,
 		// CountryDB: "/var/lib/GeoIP/GeoLite2-Country.mmdb",
 		// DenyCountries: filter.SplitList("xx,yy"),
-	})
+	}, filter.Deps{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -31,7 +31,7 @@ func Example() {
 }
 
 func ExampleNew_badConfig() {
-	_, err := filter.New(filter.Config{DenyCIDRs: []string{"10.0.0.0/8", "::1", "10.0.0.0/33"}})
+	_, err := filter.New(filter.Config{DenyCIDRs: []string{"10.0.0.0/8", "::1", "10.0.0.0/33"}}, filter.Deps{})
 	fmt.Println(err)
 	// Output:
 	// filter: DenyCIDRs[2] "10.0.0.0/33": prefix length out of range

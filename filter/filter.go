@@ -2,14 +2,18 @@ package filter
 
 import (
 	"errors"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/peerwire/peerwire/internal/clock"
+	"github.com/peerwire/peerwire/internal/errs"
 )
 
 // ErrClosed is returned by Reload after Close.
-var ErrClosed = errors.New("filter: closed")
+// It is the shared internal/errs.ErrClosed, which p2p re-exports.
+var ErrClosed = errs.ErrClosed
 
 // ErrNoDatabase is returned by Reload when Config.CountryDB is empty.
 var ErrNoDatabase = errors.New("filter: no country database configured")
@@ -41,10 +45,8 @@ type Filter struct {
 	wg     sync.WaitGroup
 }
 
-// hooks let tests drive the database watcher without real time.
+// hooks let tests wait for the database watcher.
 type hooks struct {
-	// newTicker replaces time.NewTicker.
-	newTicker func(time.Duration) (<-chan time.Time, func())
 	// afterPoll runs after each poll of the database file.
 	afterPoll func()
 }
@@ -53,12 +55,18 @@ type hooks struct {
 // starts watching it. Invalid configuration gives a *ConfigError naming the
 // field and entry; an unusable database gives a *DBError naming the path.
 // Call Close to stop the watcher.
-func New(cfg Config) (*Filter, error) { return newFilter(cfg, hooks{}) }
+func New(cfg Config, deps Deps) (*Filter, error) { return newFilter(cfg, deps, hooks{}) }
 
-func newFilter(cfg Config, h hooks) (*Filter, error) {
+func newFilter(cfg Config, deps Deps, h hooks) (*Filter, error) {
 	s, err := cfg.validate()
 	if err != nil {
 		return nil, err
+	}
+	s.clock = clock.Or(deps.Clock)
+	s.now = s.clock.Now
+	s.log = deps.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	f := &Filter{
 		s:      s,
@@ -84,16 +92,9 @@ func newFilter(cfg Config, h hooks) (*Filter, error) {
 		return nil, &DBError{Path: s.dbPath, Err: err}
 	}
 	if s.dbInterval > 0 {
-		var c <-chan time.Time
-		var stop func()
-		if h.newTicker != nil {
-			c, stop = h.newTicker(s.dbInterval)
-		} else {
-			t := time.NewTicker(s.dbInterval)
-			c, stop = t.C, t.Stop
-		}
+		t := s.clock.NewTicker(s.dbInterval)
 		f.wg.Add(1)
-		go f.watch(c, stop, h.afterPoll)
+		go f.watch(t.C(), t.Stop, h.afterPoll)
 	}
 	return f, nil
 }

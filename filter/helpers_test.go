@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,32 +87,16 @@ func testDB(tb testing.TB) string {
 }
 
 // newTestFilter creates a Filter that is closed when the test ends.
-func newTestFilter(tb testing.TB, cfg Config) *Filter {
+func newTestFilter(tb testing.TB, cfg Config, deps ...Deps) *Filter {
 	tb.Helper()
-	f, err := New(cfg)
+	var d Deps
+	if len(deps) > 0 {
+		d = deps[0]
+	}
+	f, err := New(cfg, d)
 	must(tb, err)
 	tb.Cleanup(func() { f.Close() })
 	return f
-}
-
-// fakeClock is a settable clock for the attempt throttle.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1700000000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 func TestCaps(t *testing.T) {
@@ -179,8 +181,8 @@ func TestCapsConcurrent(t *testing.T) {
 }
 
 func TestThrottle(t *testing.T) {
-	clock := newFakeClock()
-	f := newTestFilter(t, Config{AttemptInterval: 10 * time.Second, AttemptBurst: 3, Now: clock.Now})
+	clk := clock.NewFake()
+	f := newTestFilter(t, Config{AttemptInterval: 10 * time.Second, AttemptBurst: 3}, Deps{Clock: clk})
 	a := addr("203.0.113.9")
 	mapped := addr("::ffff:203.0.113.9")
 	steps := []struct {
@@ -206,7 +208,7 @@ func TestThrottle(t *testing.T) {
 		{0, a, Inbound, ReasonThrottled},
 	}
 	for i, st := range steps {
-		clock.Advance(st.advance)
+		clk.Advance(st.advance)
 		if got := f.Check(st.addr, st.dir); got.Reason != st.want {
 			t.Fatalf("step %d: Check(%v, %v) = %v, want %v", i, st.addr, st.dir, got, st.want)
 		}
@@ -239,11 +241,10 @@ func TestThrottleExemptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock()
-			tt.cfg.Now = clock.Now
+			clk := clock.NewFake()
 			tt.cfg.AttemptBurst = 2
 			tt.cfg.MaxPerIP, tt.cfg.MaxPerSubnet = -1, -1
-			f := newTestFilter(t, tt.cfg)
+			f := newTestFilter(t, tt.cfg, Deps{Clock: clk})
 			throttled := false
 			for range 10 {
 				if f.Check(addr(tt.addr), Inbound).Reason == ReasonThrottled {
@@ -261,8 +262,8 @@ func TestThrottleExemptions(t *testing.T) {
 // track and checks the table stays bounded, idle entries go first, and a
 // busy address keeps its state while there is room.
 func TestThrottleBounded(t *testing.T) {
-	clock := newFakeClock()
-	f := newTestFilter(t, Config{AttemptInterval: time.Second, AttemptBurst: 2, MaxTrackedIPs: 100, Now: clock.Now})
+	clk := clock.NewFake()
+	f := newTestFilter(t, Config{AttemptInterval: time.Second, AttemptBurst: 2, MaxTrackedIPs: 100}, Deps{Clock: clk})
 	busy := addr("198.51.100.1")
 	f.Check(busy, Inbound)
 	f.Check(busy, Inbound)
@@ -275,7 +276,7 @@ func TestThrottleBounded(t *testing.T) {
 	}
 	// Once they are idle (buckets full again), a new flood sweeps them, not
 	// the busy one, which keeps being hit.
-	clock.Advance(3 * time.Second)
+	clk.Advance(3 * time.Second)
 	f.Check(busy, Inbound)
 	f.Check(busy, Inbound)
 	for i := range 50 {
@@ -303,11 +304,11 @@ func TestThrottleBounded(t *testing.T) {
 
 // TestCheckOrder checks which reason wins when several apply.
 func TestCheckOrder(t *testing.T) {
-	clock := newFakeClock()
+	clk := clock.NewFake()
 	f := newTestFilter(t, Config{
 		CountryDB: testDB(t), DenyCountries: []string{"DE"}, DenyCIDRs: []string{"127.0.9.0/24"},
-		MaxPerIP: 1, AttemptBurst: 1, AttemptInterval: time.Minute, Now: clock.Now,
-	})
+		MaxPerIP: 1, AttemptBurst: 1, AttemptInterval: time.Minute,
+	}, Deps{Clock: clk})
 	us := addr("127.0.2.1")
 	rel, _ := f.Acquire(us)
 	defer rel()
@@ -334,7 +335,7 @@ func TestCheckOrder(t *testing.T) {
 }
 
 func ExampleFilter_Acquire() {
-	f, err := New(Config{MaxPerIP: 1})
+	f, err := New(Config{MaxPerIP: 1}, Deps{})
 	if err != nil {
 		panic(err)
 	}

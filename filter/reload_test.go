@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // Two versions of a database that disagree about 127.0.1.0/24.
@@ -25,8 +27,8 @@ func TestReloadExplicit(t *testing.T) {
 	mod := time.Unix(1700000000, 0)
 	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV1), mod)
 	var logs bytes.Buffer
-	f := newTestFilter(t, Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: -1,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	f := newTestFilter(t, Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: -1},
+		Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	a := addr("127.0.1.1")
 	if d := f.CheckRules(a); d != (Decision{ReasonCountryDenied, "DE"}) {
 		t.Fatalf("v1: %v", d)
@@ -81,24 +83,24 @@ func TestReloadWatcher(t *testing.T) {
 	mod := time.Unix(1700000000, 0)
 	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV1), mod)
 
-	ticks := make(chan time.Time)
+	clk := clock.NewFake()
 	polled := make(chan struct{})
-	var interval time.Duration
-	var stopped atomic.Bool
-	f, err := newFilter(Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: 5 * time.Minute}, hooks{
-		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
-			interval = d
-			return ticks, func() { stopped.Store(true) }
-		},
+	f, err := newFilter(Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: 5 * time.Minute}, Deps{Clock: clk}, hooks{
 		afterPoll: func() { polled <- struct{}{} },
 	})
 	must(t, err)
 	defer f.Close()
-	if interval != 5*time.Minute {
-		t.Errorf("ticker interval %v", interval)
+	// The ticker runs every DBCheckInterval: nothing polls just before.
+	clk.Advance(5*time.Minute - time.Nanosecond)
+	select {
+	case <-polled:
+		t.Errorf("ticker interval below 5m")
+	default:
 	}
+	clk.Advance(time.Nanosecond)
+	<-polled
 	tick := func() {
-		ticks <- time.Time{}
+		clk.Advance(5 * time.Minute)
 		<-polled
 	}
 	a := addr("127.0.1.1")
@@ -143,7 +145,7 @@ func TestReloadWatcher(t *testing.T) {
 	want("touched", denied, 3, 1)
 
 	f.Close()
-	if !stopped.Load() {
+	if clk.Pending() != 0 {
 		t.Error("ticker not stopped by Close")
 	}
 }
@@ -209,7 +211,7 @@ func TestReloadInFlight(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	f, err := New(Config{CountryDB: testDB(t), DenyCountries: []string{"DE"}, DBCheckInterval: time.Second})
+	f, err := New(Config{CountryDB: testDB(t), DenyCountries: []string{"DE"}, DBCheckInterval: time.Second}, Deps{})
 	must(t, err)
 	db := f.geo.Load()
 	must(t, f.Close())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -96,7 +97,7 @@ func TestRefusedPeersMessagesDiscarded(t *testing.T) {
 	}
 	// Every refused connection has ended on our side once it is untracked;
 	// anything it delivered would be in the inbox by then.
-	eventually(t, 10*time.Second, "the refused connections to end", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the refused connections to end", func() bool {
 		hub.conns.Lock()
 		defer hub.conns.Unlock()
 		return len(hub.conns.live) == 0

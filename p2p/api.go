@@ -78,7 +78,7 @@ func (n *Node) AddMustConnect(addr string) error {
 		return err
 	}
 	if err := n.book.Protect(a); err != nil {
-		n.log.warn("must-connect peer not kept in the book", "addr", a.String(), "err", err)
+		n.log.Warn("must-connect peer not kept in the book", "addr", a.String(), "err", err)
 	}
 	if n.state.Load() == 1 {
 		n.maintain()
@@ -183,7 +183,7 @@ func (n *Node) banPrefix(p netip.Prefix, d time.Duration, reason string) error {
 		}
 	}
 	n.events.publish(Event{Kind: EventBanned, Prefix: p, Reason: reason, Time: n.s.Now()})
-	n.log.info("address banned", "prefix", p.String(), "for", d, "reason", reason)
+	n.log.Info("address banned", "prefix", p.String(), "for", d, "reason", reason)
 	return nil
 }
 
@@ -191,11 +191,31 @@ func (n *Node) banPrefix(p netip.Prefix, d time.Duration, reason string) error {
 // and reports whether there was one.
 func (n *Node) UnbanIP(prefix netip.Prefix) bool { return n.book.UnbanPrefix(prefix) }
 
+// Ban is one ban in force, as the peer book (which owns bans) keeps it.
+type Ban = peerbook.Ban
+
+// BookEntry is one address in the peer book.
+type BookEntry = peerbook.Entry
+
+// The narrowest prefix lengths BanIP accepts: the peer book's bounds.
+const (
+	MinBanPrefixBits4 = peerbook.MinBanPrefixBits4
+	MinBanPrefixBits6 = peerbook.MinBanPrefixBits6
+)
+
+// NormPrefix returns the form BanIP keeps prefix in (masked; IPv4-mapped
+// as IPv4), or an error for a prefix BanIP would refuse.
+func NormPrefix(prefix netip.Prefix) (netip.Prefix, error) { return peerbook.NormPrefix(prefix) }
+
+// ParseBanPrefix parses an IP address (as a full-length prefix) or a CIDR
+// prefix into the form UnbanIP and BanIP take.
+func ParseBanPrefix(s string) (netip.Prefix, error) { return peerbook.ParseBanPrefix(s) }
+
 // Bans lists the bans in force.
-func (n *Node) Bans() []peerbook.Ban { return n.book.Bans() }
+func (n *Node) Bans() []Ban { return n.book.Bans() }
 
 // BookEntries lists the peer book.
-func (n *Node) BookEntries() []peerbook.Entry { return n.book.Entries() }
+func (n *Node) BookEntries() []BookEntry { return n.book.Entries() }
 
 // Report moves id's reputation by delta (negative for misbehaviour) on the
 // application's behalf. Below the ban threshold the peer is disconnected

@@ -16,9 +16,6 @@ import (
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-// ErrUnknownTopic is returned for a topic the node did not declare.
-var ErrUnknownTopic = errors.New("p2p: unknown topic")
-
 // onMessage runs on a connection's reader goroutine and must not block: it
 // queues the message for its topic's goroutine. The reader starts only
 // once the peer set has admitted the connection (setupPeer), so pc.peer is
@@ -57,7 +54,7 @@ func (n *Node) handleApp(t *topicState, im inMsg) *Message {
 
 func (n *Node) malformed(pc *peerConn, why string) {
 	n.st.malformed.Add(1)
-	n.log.debug("malformed message", "peer", pc.id.Short(), "why", why)
+	n.log.Debug("malformed message", "peer", pc.id.Short(), "why", why)
 	n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
 }
 
@@ -256,7 +253,7 @@ func (n *Node) Send(ctx context.Context, peer crypto.ID, topic uint8, data []byt
 	return pc.mc.Send(ctx, topic, msg)
 }
 
-// TrySend is Send that fails at once (conn.ErrQueueFull) instead of waiting.
+// TrySend is Send that fails at once (mux.ErrQueueFull) instead of waiting.
 func (n *Node) TrySend(peer crypto.ID, topic uint8, data []byte) error {
 	pc, err := n.peerConn(peer)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 )
@@ -57,13 +58,13 @@ func TestMustConnectExemptFromAutomaticBans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "must-connect peer admitted", func() bool { return connectedTo(hub, must.ID()) })
+	testutil.Eventually(t, 5*time.Second, "must-connect peer admitted", func() bool { return connectedTo(hub, must.ID()) })
 	for i := 0; i < 15; i++ {
 		if err := p.mc.Send(context.Background(), topicTxs, []byte{0x07}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 5*time.Second, "all malformed messages judged", func() bool { return hub.Stats().Malformed == 15 })
+	testutil.Eventually(t, 5*time.Second, "all malformed messages judged", func() bool { return hub.Stats().Malformed == 15 })
 	if s, _ := hub.Score(must.ID()); s > -100 {
 		t.Fatalf("score %v: the misbehaviour should be tracked", s)
 	}
@@ -108,7 +109,7 @@ func TestBanAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "peer admitted", func() bool { return connectedTo(hub, bad.ID()) })
+	testutil.Eventually(t, 5*time.Second, "peer admitted", func() bool { return connectedTo(hub, bad.ID()) })
 	for _, d := range []time.Duration{60 * 24 * time.Hour, MaxBanDuration + time.Second, 0, -time.Hour} {
 		if err := hub.Ban(bad.ID(), d, "too long"); err == nil {
 			t.Fatalf("Ban(%v) succeeded", d)
@@ -138,7 +139,7 @@ func TestBanAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "peer admitted again", func() bool { return connectedTo(hub, bad.ID()) })
+	testutil.Eventually(t, 5*time.Second, "peer admitted again", func() bool { return connectedTo(hub, bad.ID()) })
 	if err := hub.Ban(bad.ID(), MaxBanDuration, "within the cap"); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -24,9 +25,9 @@ import (
 // and a bulk one with room for a few 1 MiB messages in flight.
 func benchTopicConfigs() []TopicConfig {
 	return []TopicConfig{
-		{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20},
-		{ID: topicBlocks, Name: "blocks", MaxMessageSize: 1 << 20, SendQueue: 16, RecvWindow: 8 << 20},
-		{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20},
+		{TopicConfig: mux.TopicConfig{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20}},
+		{TopicConfig: mux.TopicConfig{ID: topicBlocks, Name: "blocks", MaxMessageSize: 1 << 20, SendQueue: 16, RecvWindow: 8 << 20}},
+		{TopicConfig: mux.TopicConfig{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096, RecvWindow: 4 << 20}},
 	}
 }
 
@@ -254,7 +255,7 @@ func benchGossip50(b *testing.B, unsigned bool) {
 	}
 	elapsed := b.Elapsed()
 	// Copies still in flight are duplicates; let them land before counting.
-	eventually(b, 10*time.Second, "no gossip in flight", func() bool {
+	testutil.Eventually(b, 10*time.Second, "no gossip in flight", func() bool {
 		var fwd uint64
 		for _, n := range nodes {
 			fwd += n.Stats().GossipForwarded
@@ -305,7 +306,7 @@ func BenchmarkPeerCost(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		eventually(b, 10*time.Second, "all peers admitted", func() bool { return len(hub.Peers()) == peers })
+		testutil.Eventually(b, 10*time.Second, "all peers admitted", func() bool { return len(hub.Peers()) == peers })
 		h3, g3 := measure()
 		nodeHeap = float64(h3-h2)/peers - bareHeap
 		nodeG = float64(g3-g2)/peers - bareG

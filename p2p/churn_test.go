@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestChurnEvictsDeadEntries: churn probes find book entries that no
@@ -29,7 +30,7 @@ func TestChurnEvictsDeadEntries(t *testing.T) {
 	mustID := testIdentity(t, 1620).ID()
 	cfg.MustConnect = []string{fmt.Sprintf("%s@127.0.0.1:%d", mustID, closedPort(t))}
 	hub := startNode(t, cfg)
-	eventually(t, 20*time.Second, "dead entries evicted", func() bool {
+	testutil.Eventually(t, 20*time.Second, "dead entries evicted", func() bool {
 		for _, id := range dead {
 			if _, ok := hub.book.Get(id); ok {
 				return false

@@ -1,7 +1,6 @@
 package p2p
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -38,29 +37,16 @@ const (
 // time, and should be quick. from is the peer that relayed it.
 type Validator func(from crypto.ID, origin crypto.ID, data []byte) ValidationResult
 
-// TopicConfig declares an application topic. The zero value of each optional
-// field means the default documented on conn.TopicConfig.
+// TopicConfig declares an application topic: the multiplexer's topic
+// declaration (mux.TopicConfig: ID, name, priority, sizes, queues, credit,
+// inbound rate; the zero value of each optional field means the default
+// documented there) and what the node adds on top of it (a validator,
+// unsigned gossip). The embedded fields mean what conn documents, with two
+// node-level rules: ID is 1–254 (255 is the node's PEX topic), and
+// MaxMessageSize bounds one application message — the node adds its gossip
+// envelope on the wire, so the multiplexer's bound is larger by that.
 type TopicConfig struct {
-	// ID is 1–254; 255 is the node's PEX topic.
-	ID uint8
-	// Name appears in logs, stats and metrics.
-	Name string
-	// Priority: a higher priority is always sent first (consensus above
-	// blocks above transactions).
-	Priority uint8
-	// MaxMessageSize bounds one application message. Default 1 MiB.
-	MaxMessageSize int
-	// SendQueue bounds messages queued per peer. Default 256.
-	SendQueue int
-	// SendQueueBytes bounds the bytes queued per peer, at least
-	// MaxMessageSize; a send that would pass it waits (Send) or fails
-	// (TrySend, gossip forwards). Default: see conn.TopicConfig.
-	SendQueueBytes int
-	// RecvWindow is the credit per peer in bytes; see conn.TopicConfig.
-	RecvWindow int
-	// InboundRate and InboundBurst limit inbound messages per second per peer.
-	InboundRate  float64
-	InboundBurst int
+	mux.TopicConfig
 	// Validator, if set, judges gossip on this topic.
 	Validator Validator
 	// UnsignedGossip turns off gossip signatures on this topic. By default
@@ -120,12 +106,33 @@ type Config struct {
 	// peer set's limits) before dialing exactly a checked address.
 	MustConnect []string
 
+	// AllowLoopback, AllowPrivate and AllowNetworkNames are operator
+	// intents that span components; the node spreads each to the parts it
+	// concerns, adding to (never turning off) what the sub-configs say.
+	//
+	// AllowLoopback admits loopback addresses (127.0.0.0/8, ::1): the book
+	// keeps them (Book.AllowLoopback), the filter exempts them from its caps
+	// and throttle (Filter.ExemptLoopback), and, since every loopback
+	// address is in one network group, the peer set's per-group outbound
+	// limit is off unless Peers.MaxOutboundPerGroup sets one. For local and
+	// test networks; public nodes leave it off.
+	AllowLoopback bool
+	// AllowPrivate admits private addresses (RFC 1918, RFC 6598,
+	// fc00::/7): the book keeps them (Book.AllowPrivate) and the filter
+	// exempts them from its caps and throttle (Filter.ExemptPrivate).
+	AllowPrivate bool
+	// AllowNetworkNames admits DNS names learned from peers (PEX, inbound
+	// adverts): the book keeps them and the node dials them, resolving
+	// each once (Book.AllowNetworkNames). Off by default.
+	AllowNetworkNames bool
+
 	// Peers configures limits, watermarks and reputation (peerset.Config);
 	// its Self, Now, Counter and MustConnect fields are set by the node.
 	// Peers.MaxInbound and MaxOutbound: 0 means the default (40, 10), -1
 	// none; "peerwire node -max-inbound/-max-outbound" mean the same.
 	Peers peerset.Config
-	// Filter configures admission rules (filter.Config); its Now is set by the node.
+	// Filter configures admission rules (filter.Config); its clock and logger
+	// (filter.Deps) are the node's.
 	Filter filter.Config
 	// Book configures the peer book (peerbook.Config); its Self, Now and
 	// Filter fields are set by the node. Book.AllowNetworkNames is the
@@ -142,7 +149,7 @@ type Config struct {
 	// HandshakeTimeout bounds a handshake. Default 5 s.
 	HandshakeTimeout time.Duration
 	// PingInterval, IdleTimeout, SendRate, RecvRate and MaxPacketPayload
-	// configure every connection; see conn.MultiConfig for defaults.
+	// configure every connection; see mux.Config for defaults.
 	// PingInterval must be at least MinPingInterval (1 s): peers accept one
 	// ping per second, and faster pinging is a ping flood to them.
 	PingInterval     time.Duration
@@ -151,7 +158,7 @@ type Config struct {
 	RecvRate         int
 	MaxPacketPayload int
 	// CreditStallTimeout cuts off a peer that returned no credit on a topic
-	// we have messages queued for, for this long (conn.MultiConfig): it
+	// we have messages queued for, for this long (mux.Config): it
 	// would pin our send queue for ever. The peer loses reputation
 	// (peerset.EventCreditStall); a must-connect one is redialed, never
 	// banned. Default IdleTimeout; negative turns it off.
@@ -236,7 +243,7 @@ type Config struct {
 	Now func() time.Time
 
 	// connClock, set by tests, is the connections' clock for keepalive and
-	// the credit-stall timeout (conn.MultiConfig.Clock); nil: real time.
+	// the credit-stall timeout (mux.Config.Clock); nil: real time.
 	connClock clock.Clock
 }
 
@@ -266,6 +273,7 @@ func (c *Config) settings() (*settings, error) {
 	if c.Identity == nil && c.DataDir == "" {
 		return nil, fieldErr("Identity", "required when DataDir is empty")
 	}
+	s.spreadIntents()
 	if c.DataDir != "" {
 		s.keyPath = filepath.Join(c.DataDir, keyFileName)
 		s.bookPath = filepath.Join(c.DataDir, bookFileName)
@@ -312,8 +320,9 @@ func (c *Config) settings() (*settings, error) {
 			}
 			queueBytes = max(queueBytes, tc.MaxMessageSize+gossipOverhead) // room for the largest message in its envelope
 		}
-		ct := mux.TopicConfig{ID: tc.ID, Name: tc.Name, Priority: tc.Priority, MaxMessageSize: tc.MaxMessageSize + gossipOverhead,
-			SendQueue: tc.SendQueue, SendQueueBytes: queueBytes, RecvWindow: tc.RecvWindow, InboundRate: tc.InboundRate, InboundBurst: tc.InboundBurst}
+		ct := tc.TopicConfig
+		ct.MaxMessageSize += gossipOverhead
+		ct.SendQueueBytes = queueBytes
 		s.appTopics = append(s.appTopics, tc)
 		s.connTopics = append(s.connTopics, ct)
 	}
@@ -431,4 +440,31 @@ func (c *Config) settings() (*settings, error) {
 	return s, nil
 }
 
-var errStopped = errors.New("p2p: node is stopped")
+// spreadIntents applies the operator intents that span components
+// (AllowLoopback, AllowPrivate, AllowNetworkNames) to the sub-configs.
+func (s *settings) spreadIntents() {
+	if s.AllowLoopback {
+		s.Book.AllowLoopback = true
+		s.Filter.ExemptLoopback = true
+		if s.Peers.MaxOutboundPerGroup == 0 {
+			s.Peers.MaxOutboundPerGroup = -1
+		}
+	}
+	if s.AllowPrivate {
+		s.Book.AllowPrivate = true
+		s.Filter.ExemptPrivate = true
+	}
+	if s.AllowNetworkNames {
+		s.Book.AllowNetworkNames = true
+	}
+}
+
+// nowClock is the clock the node hands its components while Config keeps
+// the clock as a Now function: Now is now's; timers and tickers are real.
+type nowClock func() time.Time
+
+func (c nowClock) Now() time.Time { return c() }
+
+func (nowClock) AfterFunc(d time.Duration, f func()) clock.Timer { return clock.Real().AfterFunc(d, f) }
+
+func (nowClock) NewTicker(d time.Duration) clock.Ticker { return clock.Real().NewTicker(d) }

@@ -3,6 +3,7 @@ package p2p
 import (
 	"time"
 
+	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 )
 
@@ -40,7 +41,7 @@ const (
 	DefaultGossipMaxSkew = 30 * time.Second
 
 	// MinPingInterval is the shortest keepalive interval a node may use: a
-	// MultiConn accepts one inbound ping per second (conn.DefaultPingRate).
+	// MultiConn accepts one inbound ping per second (mux.DefaultPingRate).
 	MinPingInterval = time.Second
 	// seedLinger is how long a seed keeps a peer that never asks for (or
 	// never sends) addresses, so neither side's slot is held for long. The
@@ -90,9 +91,9 @@ const (
 	DefaultStopTimeout = 5 * time.Second
 
 	// MaxBanDuration is the longest ban the node makes or accepts (Ban,
-	// BanIP, automatic bans, the admin API): the peer set's cap, which the
-	// peer book shares, checked before anything is written.
-	MaxBanDuration = peerset.MaxBanDuration
+	// BanIP, automatic bans, the admin API): the cap of the peer book,
+	// which owns bans, checked before anything is written.
+	MaxBanDuration = peerbook.MaxBanDuration
 
 	// DefaultIPBanAfter and DefaultIPBanWindow: three identities banned
 	// from one address within a day is no accident, and a day is longer
@@ -116,4 +117,11 @@ const (
 	// eventBuffer is each subscriber's event queue; a subscriber that falls
 	// further behind misses events and its Dropped count says how many.
 	eventBuffer = 256
+)
+
+// The peer set still bounds its own ban list (docs/PACKAGES.md, "left to
+// do"); these fail to compile if its cap ever differs from the book's.
+var (
+	_ [peerbook.MaxBanDuration - peerset.MaxBanDuration]struct{}
+	_ [peerset.MaxBanDuration - peerbook.MaxBanDuration]struct{}
 )

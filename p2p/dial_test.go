@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // holdListener accepts TCP connections and never answers their
@@ -155,7 +156,7 @@ func TestMaxConcurrentDials(t *testing.T) {
 			const waiting = 3
 			results := startDials(t, n, h, k+waiting)
 			want := dialCensus{slot: waiting, handshake: k}
-			eventually(t, 10*time.Second, fmt.Sprintf("%d dials in flight, %d waiting for a slot", k, waiting), func() bool {
+			testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%d dials in flight, %d waiting for a slot", k, waiting), func() bool {
 				return censusDials() == want && h.accepted() == k
 			})
 			h.release(t)
@@ -168,7 +169,7 @@ func TestMaxConcurrentDials(t *testing.T) {
 				t.Fatal("the released dial did not return")
 			}
 			want = dialCensus{slot: waiting - 1, handshake: k}
-			eventually(t, 10*time.Second, "one waiting dial in the freed slot", func() bool {
+			testutil.Eventually(t, 10*time.Second, "one waiting dial in the freed slot", func() bool {
 				return censusDials() == want && h.accepted() == k+1
 			})
 		})
@@ -209,7 +210,7 @@ func TestDialRate(t *testing.T) {
 			results := startDials(t, n, h, tc.burst+later)
 			for started := tc.burst; started <= tc.burst+later; started++ {
 				want := dialCensus{rate: tc.burst + later - started, handshake: started}
-				eventually(t, 10*time.Second, fmt.Sprintf("%d dials started, %d waiting for the rate", started, want.rate), func() bool {
+				testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%d dials started, %d waiting for the rate", started, want.rate), func() bool {
 					return censusDials() == want && h.accepted() == started
 				})
 				if started < tc.burst+later {
@@ -225,7 +226,7 @@ func TestDialRate(t *testing.T) {
 				waiter <- err
 			}()
 			want := dialCensus{rate: 1, handshake: tc.burst + later}
-			eventually(t, 10*time.Second, "one more dial waiting for the rate", func() bool { return censusDials() == want })
+			testutil.Eventually(t, 10*time.Second, "one more dial waiting for the rate", func() bool { return censusDials() == want })
 			stopped := make(chan error, 1)
 			go func() { stopped <- n.Stop(context.Background()) }()
 			select {

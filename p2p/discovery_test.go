@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // discoveryConfig is node i of a discovery network: its identity comes from
@@ -61,7 +63,7 @@ func discovery(t *testing.T, seedMode bool) {
 		}
 		return true
 	}
-	eventually(t, 60*time.Second, "every node at its outbound target through PEX", reached)
+	testutil.Eventually(t, 60*time.Second, "every node at its outbound target through PEX", reached)
 	var pexAdded uint64
 	for _, n := range nodes {
 		pexAdded += n.Stats().PexAdded
@@ -102,5 +104,5 @@ func discovery(t *testing.T, seedMode bool) {
 		t.Cleanup(func() { n.Stop(context.Background()) })
 		nodes[i] = n
 	}
-	eventually(t, 60*time.Second, "every node back at its outbound target from its book", reached)
+	testutil.Eventually(t, 60*time.Second, "every node back at its outbound target from its book", reached)
 }

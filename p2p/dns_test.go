@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -174,7 +175,7 @@ func TestNetworkNamesFromPex(t *testing.T) {
 			if !stored {
 				t.Fatal("PEX name not stored with AllowNetworkNames on")
 			}
-			eventually(t, 10*time.Second, "the dial of the name refused", func() bool {
+			testutil.Eventually(t, 10*time.Second, "the dial of the name refused", func() bool {
 				e, ok := hub.book.Get(evil)
 				return res.count("evil.example.org") >= 1 && ok && e.Failures >= 1
 			})
@@ -315,7 +316,7 @@ func TestDialNameRebinding(t *testing.T) {
 	if err := hub.Disconnect(target.ID(), "again"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "disconnected", func() bool { return !connectedTo(hub, target.ID()) })
+	testutil.Eventually(t, 10*time.Second, "disconnected", func() bool { return !connectedTo(hub, target.ID()) })
 	if _, err := hub.Dial(context.Background(), addr); !errors.Is(err, ErrFiltered) {
 		t.Fatalf("second dial, name now 127.0.0.1: %v, want ErrFiltered", err)
 	}
@@ -400,7 +401,7 @@ func TestOperatorNames(t *testing.T) {
 	cfg.Bootstrap = []string{fmt.Sprintf("%s@boot.example.org:%d", boot.ID(), boot.ListenAddr().Port)}
 	cfg.MustConnect = []string{fmt.Sprintf("%s@must.example.org:%d", must.ID(), must.ListenAddr().Port)}
 	hub := startNode(t, cfg)
-	eventually(t, 10*time.Second, "bootstrap and must-connect peers dialed by name", func() bool {
+	testutil.Eventually(t, 10*time.Second, "bootstrap and must-connect peers dialed by name", func() bool {
 		return connectedTo(hub, boot.ID()) && connectedTo(hub, must.ID())
 	})
 	id, err := hub.Dial(context.Background(), fmt.Sprintf("plain.example.org:%d", plain.ListenAddr().Port))

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/p2p"
-	"github.com/peerwire/peerwire/peerbook"
-	"github.com/peerwire/peerwire/peerset"
 )
 
 const (
@@ -31,14 +29,13 @@ func exampleNode() *p2p.Node {
 		NetworkID:  "example-net",
 		ChainID:    "example-chain",
 		Topics: []p2p.TopicConfig{
-			{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10},
-			{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
+			{TopicConfig: mux.TopicConfig{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10}},
+			{TopicConfig: mux.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
 		},
-		// Nodes on one host share 127.0.0.0/16: no per-group, per-IP or
-		// per-subnet limits between them.
-		Peers:  peerset.Config{MaxOutboundPerGroup: -1},
-		Filter: filter.Config{ExemptLoopback: true},
-		Book:   peerbook.Config{AllowLoopback: true},
+		// Nodes on one host share 127.0.0.0/16: the book keeps loopback
+		// addresses, and no per-group, per-IP or per-subnet limits apply
+		// between them.
+		AllowLoopback: true,
 	})
 	if err != nil {
 		panic(err)

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -31,7 +32,7 @@ func FuzzAppMessage(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, sign := range []bool{false, true} {
-			tc := &TopicConfig{ID: 2, MaxMessageSize: 1024, UnsignedGossip: !sign}
+			tc := &TopicConfig{TopicConfig: mux.TopicConfig{ID: 2, MaxMessageSize: 1024}, UnsignedGossip: !sign}
 			am, err := parseAppMessage(tc, 10, data)
 			if err != nil {
 				continue

@@ -11,6 +11,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -54,12 +55,12 @@ func TestGossipForwardSkipsSender(t *testing.T) {
 	}
 	// A node delivers a message after its forward loop for it ran; a
 	// marker behind the forwards on each link flushes them to the wire.
-	eventually(t, 10*time.Second, "every message delivered at b, c and d", func() bool {
+	testutil.Eventually(t, 10*time.Second, "every message delivered at b, c and d", func() bool {
 		return cb.total() == k && counters[1].total() == k && counters[2].total() == k
 	})
 	mark := func(from, to *Node, c *inboxCounter) {
 		m := sendMarker(t, from, to, topicTxs)
-		eventually(t, 10*time.Second, "marker", func() bool { return c.count(topicTxs, m) == 1 })
+		testutil.Eventually(t, 10*time.Second, "marker", func() bool { return c.count(topicTxs, m) == 1 })
 	}
 	mark(b, a, counters[0])
 	mark(leaves[1], b, cb)
@@ -174,7 +175,7 @@ func TestGossipForwardDropsToSlowNeighbour(t *testing.T) {
 	drainInboxes(a)
 	dial(t, a, b)
 	s := dialSlow(t, b, testIdentity(t, 902))
-	eventually(t, 10*time.Second, "s admitted", func() bool { return connectedTo(b, s.id.ID()) })
+	testutil.Eventually(t, 10*time.Second, "s admitted", func() bool { return connectedTo(b, s.id.ID()) })
 
 	payload := make([]byte, size)
 	for i := 0; i < k; i++ {
@@ -184,9 +185,9 @@ func TestGossipForwardDropsToSlowNeighbour(t *testing.T) {
 		}
 	}
 	// b delivers a message after trying to forward it.
-	eventually(t, 20*time.Second, "b handled every message", func() bool { return cb.total() == k })
+	testutil.Eventually(t, 20*time.Second, "b handled every message", func() bool { return cb.total() == k })
 	s.release()
-	eventually(t, 20*time.Second, "b's queue to s drained", func() bool {
+	testutil.Eventually(t, 20*time.Second, "b's queue to s drained", func() bool {
 		pi, ok := b.Peer(s.id.ID())
 		if !ok {
 			t.Fatal("s disconnected")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -35,7 +36,7 @@ func newReplayRig(t *testing.T, seed int) *replayRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "raw peer admitted", func() bool { return connectedTo(v, p.id.ID()) })
+	testutil.Eventually(t, 10*time.Second, "raw peer admitted", func() bool { return connectedTo(v, p.id.ID()) })
 	r.peer = p
 	return r
 }
@@ -69,7 +70,7 @@ func (r *replayRig) sync(topic uint8) {
 	r.marks++
 	data := fmt.Sprintf("marker-%d", r.marks)
 	r.send(topic, append([]byte{kindDirect}, data...))
-	eventually(r.t, 60*time.Second, data+" delivered", func() bool { return r.cv.count(topic, data) == 1 })
+	testutil.Eventually(r.t, 60*time.Second, data+" delivered", func() bool { return r.cv.count(topic, data) == 1 })
 }
 
 // TestGossipReplayAfterJunkFlood is the audit's reproduction: one peer

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -52,7 +53,7 @@ func randomGraph(t testing.TB, n, perNode int, seed uint64, cfg func(i int) Conf
 			t.Fatalf("dial: %v", err)
 		}
 	}
-	eventually(t, 20*time.Second, "every edge admitted on both sides", func() bool {
+	testutil.Eventually(t, 20*time.Second, "every edge admitted on both sides", func() bool {
 		for _, e := range edges {
 			if !connectedTo(nodes[e.a], nodes[e.b].ID()) || !connectedTo(nodes[e.b], nodes[e.a].ID()) {
 				return false
@@ -83,7 +84,7 @@ func TestGossipRandomGraph(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 30*time.Second, "every message at every node but its origin", func() bool {
+	testutil.Eventually(t, 30*time.Second, "every message at every node but its origin", func() bool {
 		for i, c := range counters {
 			if c.total() < msgs-countOf(origins, i) {
 				return false
@@ -94,7 +95,7 @@ func TestGossipRandomGraph(t *testing.T) {
 	// Every copy a node received was delivered or dropped as a duplicate;
 	// wait until the network is quiet before checking that none was
 	// delivered twice.
-	eventually(t, 10*time.Second, "no gossip in flight", func() bool {
+	testutil.Eventually(t, 10*time.Second, "no gossip in flight", func() bool {
 		var recv, fwd uint64
 		for _, n := range nodes {
 			s := n.Stats()
@@ -194,14 +195,14 @@ func TestGossipHopLimit(t *testing.T) {
 	if _, _, err := nodes[0].Gossip(context.Background(), topicTxs, []byte("hop")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "three hops reached", func() bool {
+	testutil.Eventually(t, 10*time.Second, "three hops reached", func() bool {
 		return counters[1].count(topicTxs, "hop") == 1 && counters[2].count(topicTxs, "hop") == 1 &&
 			counters[3].count(topicTxs, "hop") == 1
 	})
 	// Node 3 delivered it, so it had decided whether to forward; a marker
 	// it sends next on the same topic arrives at node 4 after any copy.
 	marker := sendMarker(t, nodes[3], nodes[4], topicTxs)
-	eventually(t, 10*time.Second, "marker at node 4", func() bool { return counters[4].count(topicTxs, marker) == 1 })
+	testutil.Eventually(t, 10*time.Second, "marker at node 4", func() bool { return counters[4].count(topicTxs, marker) == 1 })
 	for i := 4; i < len(nodes); i++ {
 		if got := counters[i].count(topicTxs, "hop"); got != 0 {
 			t.Fatalf("node %d, %d hops away, got the message", i, i)
@@ -241,23 +242,23 @@ func TestGossipValidator(t *testing.T) {
 	if _, _, err := a.Gossip(ctx, topicVotes, []byte("meh")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b ignores", func() bool { return b.Stats().GossipIgnored == 1 })
+	testutil.Eventually(t, 10*time.Second, "b ignores", func() bool { return b.Stats().GossipIgnored == 1 })
 	if s, _ := b.Score(a.ID()); s != 0 {
 		t.Fatalf("an ignored message moved a's score to %v", s)
 	}
 	if _, _, err := a.Gossip(ctx, topicVotes, []byte("bad")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b rejects", func() bool { return b.Stats().GossipRejected == 1 })
+	testutil.Eventually(t, 10*time.Second, "b rejects", func() bool { return b.Stats().GossipRejected == 1 })
 	if s, ok := b.Score(a.ID()); !ok || s >= 0 {
 		t.Fatalf("a's score at b after a reject: %v %v, want negative", s, ok)
 	}
 	if _, _, err := a.Gossip(ctx, topicVotes, []byte("good")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "good message at c", func() bool { return cc.count(topicVotes, "good") == 1 })
+	testutil.Eventually(t, 10*time.Second, "good message at c", func() bool { return cc.count(topicVotes, "good") == 1 })
 	marker := sendMarker(t, b, c, topicVotes)
-	eventually(t, 10*time.Second, "marker at c", func() bool { return cc.count(topicVotes, marker) == 1 })
+	testutil.Eventually(t, 10*time.Second, "marker at c", func() bool { return cc.count(topicVotes, marker) == 1 })
 	for _, data := range []string{"bad", "meh"} {
 		if cb.count(topicVotes, data) != 0 || cc.count(topicVotes, data) != 0 {
 			t.Fatalf("%q was delivered or forwarded", data)
@@ -279,7 +280,7 @@ func TestGossipSignedForgery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "relay admitted", func() bool { return connectedTo(v, relay.id.ID()) })
+	testutil.Eventually(t, 10*time.Second, "relay admitted", func() bool { return connectedTo(v, relay.id.ID()) })
 
 	origin := testIdentity(t, 402)
 	oid := origin.ID()
@@ -318,7 +319,7 @@ func TestGossipSignedForgery(t *testing.T) {
 	if err := relay.mc.Send(ctx, topicBlocks, good); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the faithful relay delivered", func() bool { return cv.count(topicBlocks, "block 5") == 1 })
+	testutil.Eventually(t, 10*time.Second, "the faithful relay delivered", func() bool { return cv.count(topicBlocks, "block 5") == 1 })
 	msgs := cv.messages()
 	if len(msgs) != 1 || msgs[0].Origin != oid || !msgs[0].OriginVerified || msgs[0].From != relay.id.ID() {
 		t.Fatalf("delivered %d messages, want only the faithful one from origin %s", len(msgs), oid.Short())
@@ -354,11 +355,11 @@ func TestGossipHopLimitsDiffer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "every message two hops out", func() bool {
+	testutil.Eventually(t, 10*time.Second, "every message two hops out", func() bool {
 		return counters[1].total() == msgs && counters[2].total() == msgs
 	})
 	marker := sendMarker(t, nodes[2], nodes[3], topicTxs)
-	eventually(t, 10*time.Second, "marker at node 3", func() bool { return counters[3].count(topicTxs, marker) == 1 })
+	testutil.Eventually(t, 10*time.Second, "marker at node 3", func() bool { return counters[3].count(topicTxs, marker) == 1 })
 	if got := counters[3].total(); got != 1 {
 		t.Fatalf("node 3 got %d messages; node 1's hop limit of 2 should have stopped them at node 2", got-1)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -43,7 +44,7 @@ func computeGossipVectors(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	// The decoder must take back what the encoder wrote, with the same ID.
-	am, err := parseAppMessage(&TopicConfig{ID: topic, MaxMessageSize: 1024}, 10, signed)
+	am, err := parseAppMessage(&TopicConfig{TopicConfig: mux.TopicConfig{ID: topic, MaxMessageSize: 1024}}, 10, signed)
 	if err != nil || am.id != id {
 		t.Fatalf("signed vector does not decode to its ID: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/internal/clock"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -29,9 +30,9 @@ const (
 
 func testTopics() []TopicConfig {
 	return []TopicConfig{
-		{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10},
-		{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
-		{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10},
+		{TopicConfig: mux.TopicConfig{ID: topicVotes, Name: "votes", Priority: 10, MaxMessageSize: 64 << 10}},
+		{TopicConfig: mux.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
+		{TopicConfig: mux.TopicConfig{ID: topicTxs, Name: "txs", Priority: 1, MaxMessageSize: 64 << 10}},
 	}
 }
 
@@ -83,20 +84,6 @@ func startNode(t testing.TB, cfg Config) *Node {
 	}
 	t.Cleanup(func() { n.Stop(context.Background()) })
 	return n
-}
-
-// eventually polls cond until it holds or the deadline passes. It stands
-// for waiting on a network outcome, not for synchronisation between
-// goroutines of the test: each poll re-reads observable state.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // recv reads one message from ch within d.
@@ -256,7 +243,7 @@ func dial(t testing.TB, from, to *Node) {
 	if _, err := from.Dial(context.Background(), to.ListenAddr().String()); err != nil {
 		t.Fatalf("dial %s → %s: %v", from.ID().Short(), to.ID().Short(), err)
 	}
-	eventually(t, 10*time.Second, "connection admitted on both sides", func() bool {
+	testutil.Eventually(t, 10*time.Second, "connection admitted on both sides", func() bool {
 		return connectedTo(from, to.ID()) && connectedTo(to, from.ID())
 	})
 }

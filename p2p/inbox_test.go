@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestInboxQueueStaysBounded: while the application keeps reading but
@@ -35,7 +37,7 @@ func TestInboxQueueStaysBounded(t *testing.T) {
 	inbox := b.Inbox(topicTxs)
 	// Let the credit fill the queue, then read: the sender refills as
 	// credit returns, so the queue rarely if ever empties.
-	eventually(t, 10*time.Second, "queue filled by the credit", func() bool { return ts.depth() > 500 })
+	testutil.Eventually(t, 10*time.Second, "queue filled by the credit", func() bool { return ts.depth() > 500 })
 	maxCap := 0
 	for i := 0; i < total; i++ {
 		select {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestBanIP: BanIP disconnects the connected peers inside the prefix with
@@ -28,7 +29,7 @@ func TestBanIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "both admitted", func() bool {
+	testutil.Eventually(t, 5*time.Second, "both admitted", func() bool {
 		return connectedTo(hub, inside.id.ID()) && connectedTo(hub, outside.id.ID())
 	})
 	prefix := netip.MustParsePrefix("127.0.0.0/30")
@@ -81,7 +82,7 @@ func TestBanIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "admitted after the unban", func() bool { return connectedTo(hub, again.id.ID()) })
+	testutil.Eventually(t, 5*time.Second, "admitted after the unban", func() bool { return connectedTo(hub, again.id.ID()) })
 }
 
 // TestAutomaticIPBan: the IPBanAfter-th identity banned automatically
@@ -122,7 +123,7 @@ func TestAutomaticIPBan(t *testing.T) {
 				if err != nil {
 					t.Fatalf("identity %d: %v", k, err)
 				}
-				eventually(t, 5*time.Second, "admitted", func() bool { return connectedTo(hub, p.id.ID()) })
+				testutil.Eventually(t, 5*time.Second, "admitted", func() bool { return connectedTo(hub, p.id.ID()) })
 				for m := 0; m < 10; m++ { // -10 each; the default threshold is -100
 					if err := p.mc.Send(context.Background(), topicTxs, []byte{0x07, byte(m)}); err != nil {
 						t.Fatal(err)
@@ -155,7 +156,7 @@ func TestAutomaticIPBan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 5*time.Second, "fresh identity admitted", func() bool { return connectedTo(hub, p.id.ID()) })
+			testutil.Eventually(t, 5*time.Second, "fresh identity admitted", func() bool { return connectedTo(hub, p.id.ID()) })
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestInboundCap: with MaxInbound 2 filled, a third node is refused with a
@@ -184,7 +185,7 @@ func TestBanUntilExpiry(t *testing.T) {
 	if bans := hub.Bans(); len(bans) != 1 || bans[0].ID != peer.ID() || bans[0].Reason != "test ban" {
 		t.Fatalf("bans %+v", bans)
 	}
-	eventually(t, 5*time.Second, "hub drops the peer", func() bool { return !connectedTo(hub, peer.ID()) })
+	testutil.Eventually(t, 5*time.Second, "hub drops the peer", func() bool { return !connectedTo(hub, peer.ID()) })
 
 	clk.Advance(59 * time.Minute)
 	raw, err := dialRaw(t, hub, testIdentity(t, 641), "")

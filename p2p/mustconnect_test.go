@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestMustConnectRestart: a must-connect peer that is stopped and started
@@ -25,14 +27,14 @@ func TestMustConnectRestart(t *testing.T) {
 	acfg := testConfig(t, 800) // redial base 50 ms, cap 500 ms, maintenance every 50 ms
 	acfg.MustConnect = []string{baddr.String()}
 	a := startNode(t, acfg)
-	eventually(t, 10*time.Second, "a reaches its must-connect peer", func() bool { return connectedTo(a, b.ID()) })
+	testutil.Eventually(t, 10*time.Second, "a reaches its must-connect peer", func() bool { return connectedTo(a, b.ID()) })
 
 	if err := b.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "a notices", func() bool { return !connectedTo(a, b.ID()) })
+	testutil.Eventually(t, 5*time.Second, "a notices", func() bool { return !connectedTo(a, b.ID()) })
 	failed := a.Stats().DialFailures
-	eventually(t, 10*time.Second, "several failed redials", func() bool { return a.Stats().DialFailures >= failed+3 })
+	testutil.Eventually(t, 10*time.Second, "several failed redials", func() bool { return a.Stats().DialFailures >= failed+3 })
 	if s := a.Stats(); s.MustConnectUp != 0 || s.MustConnectTotal != 1 {
 		t.Fatalf("must-connect up %d of %d while the peer is down", s.MustConnectUp, s.MustConnectTotal)
 	}
@@ -40,7 +42,7 @@ func TestMustConnectRestart(t *testing.T) {
 	bcfg.ListenAddr = baddr.HostPort()
 	start := time.Now()
 	startNode(t, bcfg)
-	eventually(t, 10*time.Second, "a reconnects", func() bool { return connectedTo(a, b.ID()) })
+	testutil.Eventually(t, 10*time.Second, "a reconnects", func() bool { return connectedTo(a, b.ID()) })
 	took := time.Since(start)
 	limit := acfg.Peers.RedialMax + acfg.MaintainInterval + time.Second // cap + tick + handshake under -race
 	t.Logf("reconnected %v after the restart (cap %v)", took, acfg.Peers.RedialMax)

@@ -55,11 +55,11 @@ func (n *Node) startNAT() {
 		return
 	}
 	if n.ln == nil {
-		n.log.warn("Config.NAT ignored: the node does not listen", "nat", m.String())
+		n.log.Warn("Config.NAT ignored: the node does not listen", "nat", m.String())
 		return
 	}
 	if err := m.Start(n.listen.Port, n.onExternal); err != nil {
-		n.log.warn("port mapping did not start", "nat", m.String(), "err", err)
+		n.log.Warn("port mapping did not start", "nat", m.String(), "err", err)
 	}
 }
 
@@ -91,7 +91,7 @@ func (n *Node) onExternal(addr netip.AddrPort) {
 	}
 	sc := n.secureWith(meta)
 	if err := sc.Validate(); err != nil {
-		n.log.warn("external address not advertised", "external", addr.String(), "err", err)
+		n.log.Warn("external address not advertised", "external", addr.String(), "err", err)
 		return
 	}
 	n.nat.secure.Store(sc)
@@ -99,6 +99,6 @@ func (n *Node) onExternal(addr netip.AddrPort) {
 	if addr.IsValid() {
 		a = addr.String()
 	}
-	n.log.info("external address changed", "nat", n.s.NAT.String(), "external", a)
+	n.log.Info("external address changed", "nat", n.s.NAT.String(), "external", a)
 	n.events.publish(Event{Kind: EventExternalAddress, Addr: addr, Time: n.s.Now()})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -35,7 +36,7 @@ type Node struct {
 	set    *peerset.Set
 	seen   *seenCache
 	topics map[uint8]*topicState
-	log    *loggers
+	log    *slog.Logger
 
 	loadReport *peerbook.LoadReport
 
@@ -169,7 +170,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{s: s, topics: map[uint8]*topicState{}, log: newLoggers(s.Logger)}
+	n := &Node{s: s, topics: map[uint8]*topicState{}, log: s.Logger.With("component", "p2p")}
 	n.peers.byID = map[crypto.ID]*peerConn{}
 	n.peers.dialing = map[crypto.ID]bool{}
 	n.conns.live = map[*peerConn]struct{}{}
@@ -184,7 +185,7 @@ func New(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("p2p: Config.DataDir: %w", err)
 		}
 		if created {
-			n.log.info("created identity key", "path", s.keyPath, "id", id.ID().String())
+			n.log.Info("created identity key", "path", s.keyPath, "id", id.ID().String())
 		}
 		n.id = id
 	}
@@ -193,11 +194,8 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	fc := s.Filter
-	if fc.Now == nil {
-		fc.Now = s.Now
-	}
-	if n.filter, err = filter.New(fc); err != nil {
+	fd := filter.Deps{Clock: nowClock(s.Now), Logger: s.Logger.With("component", "filter")}
+	if n.filter, err = filter.New(s.Filter, fd); err != nil {
 		return nil, fmt.Errorf("p2p: Config.Filter: %w", err)
 	}
 	bc := s.Book
@@ -207,6 +205,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	bc.Now = s.Now
 	bc.Filter = bookFilter{n.filter}
+	if bc.Logger == nil {
+		bc.Logger = s.Logger.With("component", "book")
+	}
 	if s.bookPath != "" {
 		n.book, n.loadReport, err = peerbook.Open(s.bookPath, bc)
 	} else {
@@ -228,13 +229,13 @@ func New(cfg Config) (*Node, error) {
 	}
 	for _, a := range pc.MustConnect {
 		if err := n.book.Protect(a); err != nil {
-			n.log.warn("must-connect peer not kept in the book", "addr", a.String(), "err", err)
+			n.log.Warn("must-connect peer not kept in the book", "addr", a.String(), "err", err)
 		}
 	}
 	for _, a := range s.bootstrap {
 		if !a.ID.IsZero() {
 			if err := n.book.Add(a, peerbook.Source{Kind: peerbook.SourceBootstrap}); err != nil {
-				n.log.debug("bootstrap address not added to the book", "addr", a.String(), "err", err)
+				n.log.Debug("bootstrap address not added to the book", "addr", a.String(), "err", err)
 			}
 		}
 	}
@@ -335,12 +336,12 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.spawn(func() {
 		if err := n.book.Run(n.ctx); err != nil && !errors.Is(err, context.Canceled) {
-			n.log.warn("peer book saver stopped", "err", err)
+			n.log.Warn("peer book saver stopped", "err", err)
 		}
 	})
 	n.startServices()
 	n.startNAT()
-	n.log.info("node started", "id", n.ID().String(), "listen", n.listen.String(), "topics", len(n.topics))
+	n.log.Info("node started", "id", n.ID().String(), "listen", n.listen.String(), "topics", len(n.topics))
 	return nil
 }
 
@@ -465,7 +466,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	}
 	err := n.closeStores()
 	n.events.closeAll()
-	n.log.info("node stopped", "id", n.ID().String())
+	n.log.Info("node stopped", "id", n.ID().String())
 	return err
 }
 

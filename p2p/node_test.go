@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestTwoNodes: two nodes connect, exchange on every topic both ways, see
@@ -20,7 +21,7 @@ func TestTwoNodes(t *testing.T) {
 	if _, err := a.Dial(ctx, b.ListenAddr().String()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "both sides connected", func() bool { return connectedTo(a, b.ID()) && connectedTo(b, a.ID()) })
+	testutil.Eventually(t, 5*time.Second, "both sides connected", func() bool { return connectedTo(a, b.ID()) && connectedTo(b, a.ID()) })
 	for _, topic := range []uint8{topicVotes, topicBlocks, topicTxs} {
 		for _, dir := range []struct{ from, to *Node }{{a, b}, {b, a}} {
 			payload := bytes.Repeat([]byte{topic}, 1000*int(topic))
@@ -60,7 +61,7 @@ func TestTwoNodes(t *testing.T) {
 	if _, ok := <-a.Inbox(topicVotes); ok {
 		t.Fatal("inbox not closed after Stop")
 	}
-	eventually(t, 5*time.Second, "b notices a left", func() bool { return !connectedTo(b, a.ID()) })
+	testutil.Eventually(t, 5*time.Second, "b notices a left", func() bool { return !connectedTo(b, a.ID()) })
 }
 
 // TestBroadcastAndOrder: Broadcast reaches every peer, and many messages on
@@ -75,7 +76,7 @@ func TestBroadcastAndOrder(t *testing.T) {
 		}
 		leaves = append(leaves, n)
 	}
-	eventually(t, 5*time.Second, "hub has 3 peers", func() bool { return len(hub.Peers()) == 3 })
+	testutil.Eventually(t, 5*time.Second, "hub has 3 peers", func() bool { return len(hub.Peers()) == 3 })
 	const count = 2000
 	go func() {
 		for i := 0; i < count; i++ {

@@ -16,16 +16,6 @@ import (
 	"github.com/peerwire/peerwire/peerset"
 )
 
-// Admission errors a dial can return, besides the handshake's (package conn).
-var (
-	ErrFiltered    = errors.New("p2p: address refused by the filter")
-	ErrBanned      = errors.New("p2p: peer or address is banned")
-	ErrDialing     = errors.New("p2p: already dialing that peer")
-	ErrConnected   = errors.New("p2p: already connected to that peer")
-	ErrRefused     = errors.New("p2p: peer refused by the peer set")
-	ErrUnknownPeer = errors.New("p2p: no such connected peer")
-)
-
 // multiConfig builds the MultiConfig of one connection: its callbacks know
 // their peerConn, so no lookup is needed per message.
 func (n *Node) multiConfig(pc *peerConn) *mux.Config {
@@ -54,7 +44,7 @@ func (n *Node) acceptLoop() {
 			if n.stopped() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			n.log.warn("accept failed", "err", err)
+			n.log.Warn("accept failed", "err", err)
 			select {
 			case <-time.After(50 * time.Millisecond): // e.g. out of file descriptors
 			case <-n.ctx.Done():
@@ -94,7 +84,7 @@ func (n *Node) admitRaw(raw net.Conn) {
 		ec, err := conn.Server(n.ctx, raw, n.secureConfig())
 		if err != nil {
 			n.st.handshakeFailed(err)
-			n.log.debug("inbound handshake failed", "remote", ap.String(), "err", err)
+			n.log.Debug("inbound handshake failed", "remote", ap.String(), "err", err)
 			return
 		}
 		n.setupPeer(ec, peerset.Inbound, ap)
@@ -123,7 +113,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	cancel()
 	if err != nil {
 		n.st.handshakeFailed(err)
-		n.log.debug("connection setup failed", "peer", id.Short(), "err", err)
+		n.log.Debug("connection setup failed", "peer", id.Short(), "err", err)
 		var v *mux.ViolationError
 		if errors.As(err, &v) { // a bad SETTINGS: charged like any violation
 			n.st.violations.Add(1)
@@ -150,7 +140,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		} else {
 			n.refuse(pc, goAwayCode(reason), reason.String())
 		}
-		n.log.debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
+		n.log.Debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
@@ -177,7 +167,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
-	n.log.debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
+	n.log.Debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
 	n.onAdmitted(pc)
 	return nil
 }
@@ -250,7 +240,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		// The peer pinned our send queue; it pays before it leaves the set,
 		// so the hit lands on its live score. Must-connect peers are never
 		// banned for it (the set spares them) and are redialed as usual.
-		n.log.info("peer stopped returning credit", "peer", pc.id.Short(), "err", err)
+		n.log.Info("peer stopped returning credit", "peer", pc.id.Short(), "err", err)
 		n.applyBan(n.set.Record(pc.id, peerset.EventCreditStall))
 	}
 	n.set.Remove(pc.peer)
@@ -269,13 +259,13 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		reason = err.Error()
 	}
 	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
-	n.log.debug("peer disconnected", "peer", pc.id.Short(), "err", err)
+	n.log.Debug("peer disconnected", "peer", pc.id.Short(), "err", err)
 }
 
 // onViolation records a protocol violation: a heavy reputation hit.
 func (n *Node) onViolation(pc *peerConn, v *mux.ViolationError) {
 	n.st.violations.Add(1)
-	n.log.info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
+	n.log.Info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
 }
 
@@ -293,15 +283,14 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 	now := n.s.Now()
 	_ = n.book.Ban(d.ID, d.Until.Sub(now), d.Reason)
 	n.st.bans.Add(1)
+	// Count the strike (which may ban the address) before the goaway, so
+	// that once the peer is told it is banned every ban is in force.
 	if d.Peer != nil {
-		// The address ban (if this ban is the one that earns it) is in
-		// place before the peer hears it is banned: it cannot come back
-		// with a fresh key in between.
 		n.strike(d.Peer.Remote.Addr(), d.Until, now)
 		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
-	n.log.info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
+	n.log.Info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
 }
 
 // strike counts an automatic ID ban of a peer connected from ip. The
@@ -341,7 +330,7 @@ func (n *Node) strike(ip netip.Addr, until, now time.Time) {
 		return
 	}
 	if n.mustConnectIn(p) {
-		n.log.info("address not banned: a must-connect peer uses it", "prefix", p.String(), "bans", len(kept))
+		n.log.Info("address not banned: a must-connect peer uses it", "prefix", p.String(), "bans", len(kept))
 		return
 	}
 	reason := fmt.Sprintf("%d identities banned within %v", len(kept), n.s.IPBanWindow)
@@ -350,7 +339,7 @@ func (n *Node) strike(ip netip.Addr, until, now time.Time) {
 		return
 	}
 	if err := n.banPrefix(p, d, reason); err != nil {
-		n.log.warn("automatic address ban failed", "prefix", p.String(), "err", err)
+		n.log.Warn("automatic address ban failed", "prefix", p.String(), "err", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -25,7 +26,7 @@ func TestPexMisbehaviour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(hub, p.id.ID()) })
+	testutil.Eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(hub, p.id.ID()) })
 	send := func(m *pb.PexMessage) {
 		t.Helper()
 		b, err := proto.Marshal(m)
@@ -44,7 +45,7 @@ func TestPexMisbehaviour(t *testing.T) {
 	stranger := testIdentity(t, 1303).ID()
 	send(&pb.PexMessage{Msg: &pb.PexMessage_Response{Response: &pb.PexResponse{
 		Addrs: []*pb.PeerAddress{{Id: stranger[:], Host: "127.0.0.1", Port: 9}}}}})
-	eventually(t, 5*time.Second, "unsolicited answer punished", func() bool { return score() <= peerset.DeltaBadPEX })
+	testutil.Eventually(t, 5*time.Second, "unsolicited answer punished", func() bool { return score() <= peerset.DeltaBadPEX })
 	if _, ok := hub.book.Get(stranger); ok {
 		t.Fatal("unsolicited address entered the book")
 	}
@@ -56,7 +57,7 @@ func TestPexMisbehaviour(t *testing.T) {
 	if r := answer.GetResponse(); r == nil || len(r.GetAddrs()) == 0 {
 		t.Fatalf("request not answered with addresses: %v", answer)
 	}
-	eventually(t, 5*time.Second, "fast request punished", func() bool { return hub.Stats().RateExcess == 1 })
+	testutil.Eventually(t, 5*time.Second, "fast request punished", func() bool { return hub.Stats().RateExcess == 1 })
 	want := peerset.DeltaBadPEX + peerset.DeltaRateExceeded
 	if s := score(); s > want+1 || s < want-1 { // decay is negligible here
 		t.Fatalf("score %v after a bad answer and a fast request, want about %v", s, want)
@@ -65,7 +66,7 @@ func TestPexMisbehaviour(t *testing.T) {
 	if err := p.mc.Send(context.Background(), PexTopic, []byte{0xff, 0xff, 0xff}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "undecodable PEX message punished", func() bool { return hub.Stats().Malformed == 1 })
+	testutil.Eventually(t, 5*time.Second, "undecodable PEX message punished", func() bool { return hub.Stats().Malformed == 1 })
 	clk.Advance(time.Minute)
 	send(request) // in time again: answered
 	if answer := waitPex(t, p); answer.GetResponse() == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -52,7 +53,7 @@ func TestSeedMode(t *testing.T) {
 			}
 			return ids
 		}
-		eventually(t, 20*time.Second, "the seed learning addresses from a", func() bool { return len(learned()) > 0 })
+		testutil.Eventually(t, 20*time.Second, "the seed learning addresses from a", func() bool { return len(learned()) > 0 })
 		for _, id := range learned() {
 			waitEvent(t, subs[id], 20*time.Second, "the seed connecting to "+id.Short(), func(e Event) bool {
 				return e.Kind == EventConnected && e.Peer == seed.ID()
@@ -65,7 +66,7 @@ func TestSeedMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(seed, p.id.ID()) })
+		testutil.Eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(seed, p.id.ID()) })
 		req, err := proto.Marshal(&pb.PexMessage{Msg: &pb.PexMessage_Request{Request: &pb.PexRequest{Max: 32}}})
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +87,7 @@ func TestSeedMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(seed, p.id.ID()) })
+		testutil.Eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(seed, p.id.ID()) })
 		clk.Advance(seedLinger - time.Second)
 		if dropped := seed.seedSweep(clk.Now()); len(dropped) != 0 {
 			t.Fatalf("%d peers dropped before their linger", len(dropped))

@@ -85,7 +85,7 @@ func (n *Node) fill() {
 			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.ResolveTimeout+n.s.HandshakeTimeout)
 			defer cancel()
 			if _, err := n.dial(ctx, a, c); err != nil {
-				n.log.debug("dial failed", "addr", a.String(), "err", err)
+				n.log.Debug("dial failed", "addr", a.String(), "err", err)
 			}
 		})
 	}
@@ -106,7 +106,7 @@ func (n *Node) maintain() {
 			defer cancel()
 			if _, err := n.dial(ctx, a, dialCheck{origin: byOperator, must: true}); err != nil && err != ErrConnected {
 				n.set.RedialFailed(a.ID, n.s.Now())
-				n.log.debug("must-connect dial failed", "addr", a.String(), "err", err)
+				n.log.Debug("must-connect dial failed", "addr", a.String(), "err", err)
 			}
 		})
 	}
@@ -140,7 +140,7 @@ func (n *Node) churn() {
 			}
 			if err != nil {
 				if evicted, _ := n.book.MarkFailure(a.ID); evicted {
-					n.log.debug("book entry evicted after failed probes", "addr", a.String())
+					n.log.Debug("book entry evicted after failed probes", "addr", a.String())
 				}
 				return
 			}
@@ -162,7 +162,7 @@ func (n *Node) status() {
 		}
 	}
 	n.lastStatus = statusMark{at: now, in: s.BytesIn, out: s.BytesOut}
-	n.log.info("status",
+	n.log.Info("status",
 		"in", s.Inbound, "out", s.Outbound,
 		"must", s.MustConnectUp, "must_total", s.MustConnectTotal,
 		"book", s.BookSize,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerset"
 )
 
@@ -37,10 +38,10 @@ func TestSimultaneousDial(t *testing.T) {
 			// Both dials have returned, so each connection has finished its
 			// handshake; once neither node has an inbound handshake or
 			// admission in flight, both have judged both connections.
-			eventually(t, 10*time.Second, "inbound setups finished", func() bool {
+			testutil.Eventually(t, 10*time.Second, "inbound setups finished", func() bool {
 				return len(a.handshakes) == 0 && len(b.handshakes) == 0
 			})
-			eventually(t, 10*time.Second, "one connection on both sides", func() bool {
+			testutil.Eventually(t, 10*time.Second, "one connection on both sides", func() bool {
 				pa, okA := a.Peer(b.ID())
 				pb, okB := b.Peer(a.ID())
 				return okA && okB && pa.Direction != pb.Direction &&
@@ -73,7 +74,7 @@ func TestSimultaneousDial(t *testing.T) {
 			if err := b.Send(context.Background(), a.ID(), topicVotes, []byte("b→a")); err != nil {
 				t.Fatalf("b→a on the kept connection: %v", err)
 			}
-			eventually(t, 5*time.Second, "both messages", func() bool {
+			testutil.Eventually(t, 5*time.Second, "both messages", func() bool {
 				return cb.count(topicVotes, "a→b") == 1 && ca.count(topicVotes, "b→a") == 1
 			})
 		})

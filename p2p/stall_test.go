@@ -12,6 +12,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/clock"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerset"
 )
 
@@ -60,7 +61,7 @@ func TestCreditStallPeer(t *testing.T) {
 			if !tc.must {
 				dial(t, hub, stalled)
 			}
-			eventually(t, 10*time.Second, "the connection", func() bool { return peerMC(hub, stalled.ID()) != nil })
+			testutil.Eventually(t, 10*time.Second, "the connection", func() bool { return peerMC(hub, stalled.ID()) != nil })
 			mc := peerMC(hub, stalled.ID())
 
 			// Fill the stalled peer's credit on txs, then the hub's queue,
@@ -78,7 +79,7 @@ func TestCreditStallPeer(t *testing.T) {
 				}
 				// One at a time until the writer finds the stall, so the
 				// queue cannot fill before the credit runs out.
-				eventually(t, 10*time.Second, "the writer", func() bool {
+				testutil.Eventually(t, 10*time.Second, "the writer", func() bool {
 					st := txsStats(mc)
 					return st.MsgsSent == uint64(queued+1) || st.CreditStalls > 0
 				})
@@ -86,13 +87,13 @@ func TestCreditStallPeer(t *testing.T) {
 			// The peer answers each ping; the stall timeout still runs out.
 			for i := 1; i < int(idle/interval); i++ {
 				clk.Advance(interval)
-				eventually(t, 10*time.Second, fmt.Sprintf("pong %d", i), func() bool { return mc.RTT().Samples == uint64(i) || mc.Err() != nil })
+				testutil.Eventually(t, 10*time.Second, fmt.Sprintf("pong %d", i), func() bool { return mc.RTT().Samples == uint64(i) || mc.Err() != nil })
 				if mc.Err() != nil {
 					t.Fatalf("closed after %d pings: %v", i, mc.Err())
 				}
 			}
 			clk.Advance(interval)
-			eventually(t, 10*time.Second, fmt.Sprintf("the stall timeout (%+v, %+v)", txsStats(mc), mc.Stats()), func() bool { return mc.Err() != nil })
+			testutil.Eventually(t, 10*time.Second, fmt.Sprintf("the stall timeout (%+v, %+v)", txsStats(mc), mc.Stats()), func() bool { return mc.Err() != nil })
 			waitEvent(t, sub, 10*time.Second, "the hub drops the stalled peer", func(e Event) bool {
 				return e.Kind == EventDisconnected && e.Peer == stalled.ID()
 			})

@@ -18,6 +18,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -369,7 +370,7 @@ func TestStopWaitsForRacingSetups(t *testing.T) {
 			}
 			stopped := make(chan error, 1)
 			go func() { stopped <- n.Stop(context.Background()) }()
-			eventually(t, 10*time.Second, "Stop under way", func() bool { return tc.ready(n) })
+			testutil.Eventually(t, 10*time.Second, "Stop under way", func() bool { return tc.ready(n) })
 			close(release)
 			if dialed != nil {
 				select {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestTrimLowestScoreFirst: above the high watermark the node trims to the
@@ -20,7 +21,7 @@ func TestTrimLowestScoreFirst(t *testing.T) {
 	cfg.Peers.GracePeriod = -1
 	cfg.MustConnect = []string{mustNode.ListenAddr().String()}
 	hub := startNode(t, cfg)
-	eventually(t, 10*time.Second, "must-connect peer up", func() bool { return connectedTo(hub, mustNode.ID()) })
+	testutil.Eventually(t, 10*time.Second, "must-connect peer up", func() bool { return connectedTo(hub, mustNode.ID()) })
 
 	scores := []float64{-50, -30, 10, 20} // peers 0-3; peer 4 joins at 0
 	var peers []*Node
@@ -41,7 +42,7 @@ func TestTrimLowestScoreFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	peers = append(peers, last)
-	eventually(t, 10*time.Second, "trimmed to the low watermark", func() bool {
+	testutil.Eventually(t, 10*time.Second, "trimmed to the low watermark", func() bool {
 		s := hub.Stats()
 		return s.Inbound+s.Outbound == 3 // two slots plus the must-connect peer
 	})

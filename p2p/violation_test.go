@@ -12,6 +12,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -31,7 +32,7 @@ func TestProtocolViolationsBan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(hub, bad.ID()) })
+		testutil.Eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(hub, bad.ID()) })
 		if _, err := p.ec.Write(packet); err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +42,7 @@ func TestProtocolViolationsBan(t *testing.T) {
 		if ge.Code != mux.GoAwayProtocolViolation && (i < 3 || ge.Code != mux.GoAwayBanned) {
 			t.Fatalf("violation %d: goaway %v", i, ge)
 		}
-		eventually(t, 5*time.Second, "hub drops the peer", func() bool { return !connectedTo(hub, bad.ID()) })
+		testutil.Eventually(t, 5*time.Second, "hub drops the peer", func() bool { return !connectedTo(hub, bad.ID()) })
 	}
 	e := waitEvent(t, sub, 5*time.Second, "ban event", func(e Event) bool { return e.Kind == EventBanned })
 	if e.Peer != bad.ID() {
@@ -71,7 +72,7 @@ func TestMalformedMessagesBan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(hub, p.id.ID()) })
+	testutil.Eventually(t, 5*time.Second, "raw peer admitted", func() bool { return connectedTo(hub, p.id.ID()) })
 	ctx := context.Background()
 	for i := 0; i < 10; i++ { // -10 each; the default threshold is -100
 		if err := p.mc.Send(ctx, topicTxs, []byte{0x07, byte(i)}); err != nil {
@@ -149,7 +150,7 @@ func TestSetupViolationCostsReputation(t *testing.T) {
 	if mux.GoAwayCode(code) != mux.GoAwayProtocolViolation || !strings.HasPrefix(text, "malformed control message") {
 		t.Fatalf("goaway %d %q, want protocol violation naming it", code, text)
 	}
-	eventually(t, 5*time.Second, "the violation counted", func() bool { return hub.Stats().Violations == 1 })
+	testutil.Eventually(t, 5*time.Second, "the violation counted", func() bool { return hub.Stats().Violations == 1 })
 	if s, ok := hub.Score(bad.ID()); !ok || s >= 0 {
 		t.Fatalf("score %v (known %v) after a setup violation, want negative", s, ok)
 	}

@@ -1,20 +1,25 @@
 package peerbook
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/peerwire/peerwire/internal/errs"
+)
 
 // Errors returned by Book methods. They are sentinels for errors.Is; some
-// are wrapped with detail.
+// are wrapped with detail. ErrClosed, ErrUnknownPeer, ErrSelf and ErrBanned
+// are aliases of the shared internal/errs vocabulary, which p2p re-exports.
 var (
 	// ErrClosed is returned by operations on a closed Book that need the file.
-	ErrClosed = errors.New("peerbook: book is closed")
+	ErrClosed = errs.ErrClosed
 	// ErrNoPath is returned by Save on a Book made by New, which has no file.
 	ErrNoPath = errors.New("peerbook: book has no file")
 	// ErrUnknownPeer is returned for a peer ID the book does not hold.
-	ErrUnknownPeer = errors.New("peerbook: unknown peer")
+	ErrUnknownPeer = errs.ErrUnknownPeer
 	// ErrSelf is returned when an address carries this node's own ID.
-	ErrSelf = errors.New("peerbook: address is our own")
+	ErrSelf = errs.ErrSelf
 	// ErrBanned is returned when an address's ID or IP is banned.
-	ErrBanned = errors.New("peerbook: peer is banned")
+	ErrBanned = errs.ErrBanned
 	// ErrInvalidAddress is returned for an address without an ID, host or port.
 	ErrInvalidAddress = errors.New("peerbook: invalid address")
 	// ErrUnroutable is returned for an address the configuration does not

@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
 	"google.golang.org/protobuf/proto"
 )
 
-func fuzzConfig(clk *fakeClock) Config {
+func fuzzConfig(clk *clock.Fake) Config {
 	cfg := testConfig(clk)
 	cfg.NewBuckets, cfg.TriedBuckets, cfg.BucketSize = 8, 4, 4 // small: collisions and caps are reached
 	cfg.MaxEntries = 40

@@ -5,34 +5,20 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock returns the one shared fake clock (clock.Fake), set to the
+// date the book tests were written against.
+func newClock() *clock.Fake {
+	c := clock.NewFake()
+	c.Set(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	return c
 }
 
 // seeded returns a deterministic Config.Rand.
@@ -43,7 +29,7 @@ func seeded(n uint64) *rand.ChaCha8 {
 }
 
 // testConfig returns a config with a fake clock and seeded randomness.
-func testConfig(clk *fakeClock) Config {
+func testConfig(clk *clock.Fake) Config {
 	return Config{Now: clk.Now, Rand: seeded(1), SelfID: idN(1 << 62)}
 }
 

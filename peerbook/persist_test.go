@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -26,7 +27,7 @@ func openTestBook(t testing.TB, path string, cfg Config) (*Book, *LoadReport) {
 }
 
 // populate gives b a bit of everything the file must carry.
-func populate(t testing.TB, b *Book, clk *fakeClock) {
+func populate(t testing.TB, b *Book, clk *clock.Fake) {
 	t.Helper()
 	for i := range 50 {
 		a := addrOf(idN(uint64(i+1)), publicIP(uint32(i)<<16), 26656)

@@ -39,7 +39,7 @@ func TestConcurrentUse(t *testing.T) {
 				}
 				switch i % 7 {
 				case 0:
-					s.Decay(clk.Advance(time.Second))
+					s.Decay(advance(clk, time.Second))
 				case 1:
 					for _, a := range s.DueRedials(now) {
 						s.RedialFailed(a.ID, now)

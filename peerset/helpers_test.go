@@ -8,30 +8,17 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // t0 is the fake clock's start.
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// clock is a manual clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
+// newClock returns the one shared fake clock (clock.Fake), set to t0.
+func newClock() *clock.Fake {
+	c := clock.NewFake()
+	c.Set(t0)
+	return c
 }
 
 // fakeConn records Close calls.
@@ -152,7 +139,7 @@ func info(n int, dir Direction) PeerInfo {
 	return PeerInfo{ID: pid(n), Direction: dir, Remote: addrOf(n), Conn: &fakeConn{name: fmt.Sprint(n)}}
 }
 
-func newSet(t testing.TB, cfg Config) (*Set, *clock) {
+func newSet(t testing.TB, cfg Config) (*Set, *clock.Fake) {
 	t.Helper()
 	c := newClock()
 	if cfg.Self.IsZero() {
@@ -180,4 +167,10 @@ func mustAdmit(t testing.TB, s *Set, in PeerInfo, now time.Time) *Peer {
 func mustAddr(n int) crypto.Address {
 	ap := addrOf(n)
 	return crypto.Address{ID: pid(n), Host: ap.Addr().String(), Port: ap.Port()}
+}
+
+// advance moves c on by d and returns the time it then shows.
+func advance(c *clock.Fake, d time.Duration) time.Time {
+	c.Advance(d)
+	return c.Now()
 }

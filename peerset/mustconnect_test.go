@@ -191,7 +191,8 @@ func TestRedialResetOnConnect(t *testing.T) {
 	// A connection shorter than RedialStablePeriod continues the backoff:
 	// one failure before it, so the drop counts as the second.
 	p = mustAdmit(t, s, info(7, Inbound), now)
-	now = clk.Advance(RedialStablePeriod / 2)
+	clk.Advance(RedialStablePeriod / 2)
+	now = clk.Now()
 	s.Remove(p)
 	if at, _ := s.NextRedial(mc.ID, now); at.Sub(now) != 2*DefaultRedialBase {
 		t.Fatalf("after a short connection the delay is %v, want %v", at.Sub(now), 2*DefaultRedialBase)

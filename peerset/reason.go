@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/errs"
 )
 
 // Direction says who opened a connection. The zero value is invalid, so a
@@ -93,22 +94,25 @@ func (r DisconnectReason) String() string {
 }
 
 // Sentinel errors, one per refusal reason. A *RefusedError matches the one
-// of its Reason with errors.Is.
+// of its Reason with errors.Is. ErrClosed, ErrDuplicate, ErrBanned and
+// ErrSelf are the shared internal/errs vocabulary (which p2p re-exports);
+// ErrTooManyPeers, ErrAddressCap and ErrNetworkGroup wrap errs.ErrRefused,
+// so errors.Is(err, p2p.ErrRefused) matches any of them.
 var (
 	// ErrClosed matches ReasonShutdown; AddMustConnect returns it after Close.
-	ErrClosed = errors.New("peerset: closed")
+	ErrClosed = errs.ErrClosed
 	// ErrTooManyPeers matches ReasonTooManyPeers.
-	ErrTooManyPeers = errors.New("peerset: too many peers")
+	ErrTooManyPeers = fmt.Errorf("%w: too many peers", errs.ErrRefused)
 	// ErrDuplicate matches ReasonDuplicate.
-	ErrDuplicate = errors.New("peerset: duplicate connection")
+	ErrDuplicate = errs.ErrConnected
 	// ErrBanned matches ReasonBanned.
-	ErrBanned = errors.New("peerset: peer is banned")
+	ErrBanned = errs.ErrBanned
 	// ErrSelf matches ReasonSelf.
-	ErrSelf = errors.New("peerset: connection to self")
+	ErrSelf = errs.ErrSelf
 	// ErrAddressCap matches ReasonAddressCap.
-	ErrAddressCap = errors.New("peerset: per-IP or per-subnet cap reached")
+	ErrAddressCap = fmt.Errorf("%w: per-IP or per-subnet cap reached", errs.ErrRefused)
 	// ErrNetworkGroup matches ReasonNetworkGroup.
-	ErrNetworkGroup = errors.New("peerset: outbound network group taken")
+	ErrNetworkGroup = fmt.Errorf("%w: outbound network group taken", errs.ErrRefused)
 	// ErrInvalid matches ReasonInvalid.
 	ErrInvalid = errors.New("peerset: invalid peer info")
 )
@@ -144,10 +148,11 @@ func (e *RefusedError) Error() string {
 	return s
 }
 
-// Is reports whether target is the sentinel error of e.Reason, so
-// errors.Is(err, ErrTooManyPeers) works.
+// Is reports whether target is the sentinel error of e.Reason, or one that
+// sentinel wraps, so errors.Is(err, ErrTooManyPeers) and
+// errors.Is(err, errs.ErrRefused) both work.
 func (e *RefusedError) Is(target error) bool {
-	return int(e.Reason) < len(reasonErrs) && reasonErrs[e.Reason] != nil && target == reasonErrs[e.Reason]
+	return int(e.Reason) < len(reasonErrs) && reasonErrs[e.Reason] != nil && errors.Is(reasonErrs[e.Reason], target)
 }
 
 // ReasonOf returns the DisconnectReason carried by err (a *RefusedError

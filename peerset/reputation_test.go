@@ -87,14 +87,14 @@ func TestDecayHalfLife(t *testing.T) {
 			t.Fatalf("%s score %v, want %v", id.Short(), got, v)
 		}
 	}
-	s.Decay(clk.Advance(time.Minute))
+	s.Decay(advance(clk, time.Minute))
 	want(pid(1), -40)
 	want(pid(2), 32)
 	want(pid(3), -8)
 
 	// Many small steps decay exactly as much as one big one.
 	for range 60 {
-		s.Decay(clk.Advance(time.Second))
+		s.Decay(advance(clk, time.Second))
 	}
 	want(pid(1), -20)
 	want(pid(2), 16)
@@ -105,7 +105,7 @@ func TestDecayHalfLife(t *testing.T) {
 	want(pid(1), -20)
 
 	// Scores reach neutral; a neutral remembered score is forgotten.
-	s.Decay(clk.Advance(20 * time.Minute))
+	s.Decay(advance(clk, 20*time.Minute))
 	want(pid(1), 0)
 	want(pid(2), 0)
 	if _, ok := s.Score(pid(3)); ok {
@@ -323,7 +323,7 @@ func TestManualBan(t *testing.T) {
 		}
 	}
 	// Expired bans are dropped by Decay.
-	s.Decay(clk.Advance(time.Hour))
+	s.Decay(advance(clk, time.Hour))
 	if c := s.Counts(); c.Bans != 0 {
 		t.Fatalf("bans after expiry: %d", c.Bans)
 	}

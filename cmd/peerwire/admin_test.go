@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
@@ -66,7 +67,7 @@ func TestBanCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := p2p.New(p2p.Config{Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "cli-test",
-		Topics: []p2p.TopicConfig{{ID: 1, Name: "t"}}, ChurnInterval: -1, StatusInterval: -1})
+		Topics: []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "t"}}}, ChurnInterval: -1, StatusInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

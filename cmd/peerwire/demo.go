@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
@@ -223,11 +222,11 @@ func (d *demo) nodeConfig(id *crypto.Identity, role pb.NodeRole) p2p.Config {
 		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: demoNetwork, ChainID: "demo-1", Role: role,
 		SoftwareVersion: softwareVersion, Topics: defaultTopics(),
 		Peers: peerset.Config{
-			MaxOutboundPerGroup: -1, MaxOutbound: d.o.outbound, MaxInbound: d.o.nodes + 4,
+			MaxOutbound: d.o.outbound, MaxInbound: d.o.nodes + 4,
 			RedialBase: 100 * time.Millisecond, RedialMax: time.Second,
 		},
-		Filter:            filter.Config{ExemptLoopback: true},
-		Book:              peerbook.Config{AllowLoopback: true, BackoffBase: 100 * time.Millisecond, BackoffCap: time.Second},
+		AllowLoopback:     true, // every demo node is on 127.0.0.1
+		Book:              peerbook.Config{BackoffBase: 100 * time.Millisecond, BackoffCap: time.Second},
 		FillInterval:      100 * time.Millisecond,
 		PexInterval:       200 * time.Millisecond,
 		PexAnswerInterval: 100 * time.Millisecond,

@@ -288,7 +288,6 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		AllowCIDRs: o.allowCIDRs, DenyCIDRs: o.denyCIDRs,
 		AllowCountries: o.allowCountries, DenyCountries: o.denyCountries,
 		CountryDB: o.geoipDB, UnknownCountry: unknown,
-		ExemptLoopback: o.allowLoopback, ExemptPrivate: o.allowPrivate,
 	}
 	if err := checkFilter(fc); err != nil {
 		return cfg, err
@@ -312,7 +311,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 
 // checkFilter validates the filter rules now, so an error names the flag.
 func checkFilter(fc filter.Config) error {
-	f, err := filter.New(fc)
+	f, err := filter.New(fc, filter.Deps{})
 	if err == nil {
 		f.Close()
 		return nil

@@ -43,7 +43,7 @@ func TestNodeDefaults(t *testing.T) {
 	if cfg.Peers.MaxInbound != p2p.DefaultMaxInbound || cfg.Peers.MaxOutbound != p2p.DefaultMaxOutbound || cfg.Peers.MaxOutboundPerGroup != 0 {
 		t.Errorf("peers %+v", cfg.Peers)
 	}
-	if cfg.SaveInterval != time.Minute || cfg.Book.AllowLoopback || cfg.Filter.ExemptLoopback {
+	if cfg.SaveInterval != time.Minute || cfg.AllowLoopback {
 		t.Errorf("save %v book %+v", cfg.SaveInterval, cfg.Book)
 	}
 	if len(cfg.Topics) != 3 || cfg.Topics[0].Name != "consensus" || cfg.Topics[0].Priority <= cfg.Topics[1].Priority {
@@ -98,15 +98,15 @@ func TestNodePrecedence(t *testing.T) {
 	}
 	// Loopback networks.
 	_, cfg, err = parseNode([]string{"-allow-loopback"}, fakeEnv(nil), io.Discard)
-	if err != nil || !cfg.Book.AllowLoopback || !cfg.Filter.ExemptLoopback || cfg.Peers.MaxOutboundPerGroup != -1 {
+	if err != nil || !cfg.AllowLoopback {
 		t.Fatalf("allow-loopback: %v %+v", err, cfg)
 	}
 	// DNS names from peers: refused unless the operator allows them.
-	if cfg.Book.AllowNetworkNames {
+	if cfg.AllowNetworkNames {
 		t.Fatal("DNS names from peers allowed by default")
 	}
 	_, cfg, err = parseNode([]string{"-allow-dns-names"}, fakeEnv(nil), io.Discard)
-	if err != nil || !cfg.Book.AllowNetworkNames {
+	if err != nil || !cfg.AllowNetworkNames {
 		t.Fatalf("allow-dns-names: %v %+v", err, cfg.Book)
 	}
 }

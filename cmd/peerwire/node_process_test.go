@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/p2p/httpapi"
 )
 
@@ -103,23 +104,10 @@ func getJSON(addr, path string, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// waitFor polls cond until it holds; it stands for waiting on processes
-// and the network, re-reading observable state each time.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 func (p *nodeProc) health(t *testing.T) httpapi.Health {
 	t.Helper()
 	var h httpapi.Health
-	waitFor(t, 20*time.Second, p.name+" admin API", func() bool {
+	testutil.Eventually(t, 20*time.Second, p.name+" admin API", func() bool {
 		select {
 		case <-p.done:
 			t.Fatalf("%s exited: %v", p.name, p.err)
@@ -179,7 +167,7 @@ func TestTwoNodeProcesses(t *testing.T) {
 	b := startNodeProc(t, "b", bAdmin, bListen, "-data-dir", bDir, "-bootstrap", aID+"@"+aListen, "-save-interval", "100ms")
 	bID := b.health(t).ID
 
-	waitFor(t, 20*time.Second, "A and B list each other", func() bool { return a.hasPeer(bID) && b.hasPeer(aID) })
+	testutil.Eventually(t, 20*time.Second, "A and B list each other", func() bool { return a.hasPeer(bID) && b.hasPeer(aID) })
 
 	// The peers command, a client of the admin API, shows the same.
 	var out, errb bytes.Buffer
@@ -195,20 +183,20 @@ func TestTwoNodeProcesses(t *testing.T) {
 
 	// B's book on disk knows A before B is killed.
 	bookFile := filepath.Join(bDir, "peerbook.json")
-	waitFor(t, 10*time.Second, "B's book saved with A", func() bool {
+	testutil.Eventually(t, 10*time.Second, "B's book saved with A", func() bool {
 		data, err := os.ReadFile(bookFile)
 		return err == nil && bytes.Contains(data, []byte(aID))
 	})
 	b.signal(syscall.SIGKILL)
 	b.wait(10 * time.Second)
-	waitFor(t, 20*time.Second, "A to notice B is gone", func() bool { return !a.hasPeer(bID) })
+	testutil.Eventually(t, 20*time.Second, "A to notice B is gone", func() bool { return !a.hasPeer(bID) })
 
 	// Restart B with no bootstrap list: only its book can lead it to A.
 	b2 := startNodeProc(t, "b-restarted", bAdmin, bListen, "-data-dir", bDir)
 	if id := b2.health(t).ID; id != bID {
 		t.Fatalf("restarted B has ID %s, want %s (same key file)", id, bID)
 	}
-	waitFor(t, 20*time.Second, "restarted B and A list each other", func() bool { return b2.hasPeer(aID) && a.hasPeer(bID) })
+	testutil.Eventually(t, 20*time.Second, "restarted B and A list each other", func() bool { return b2.hasPeer(aID) && a.hasPeer(bID) })
 	var peers []httpapi.Peer
 	if err := getJSON(bAdmin, "/peers", &peers); err != nil || len(peers) != 1 || peers[0].Direction != "outbound" {
 		t.Fatalf("restarted B's peers: %v %+v", err, peers)

@@ -1,6 +1,9 @@
 package main
 
-import "github.com/peerwire/peerwire/p2p"
+import (
+	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/p2p"
+)
 
 // The topics every peerwire command declares, so that nodes started by
 // "peerwire node" and the demo interoperate. Priority decides what is sent
@@ -13,10 +16,10 @@ const (
 
 func defaultTopics() []p2p.TopicConfig {
 	return []p2p.TopicConfig{
-		{ID: topicConsensus, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10},
-		{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
+		{TopicConfig: mux.TopicConfig{ID: topicConsensus, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10}},
+		{TopicConfig: mux.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
 		// Transactions are small, many, and sent after everything else: a
 		// deep queue rides out the seconds a stream of blocks may hold them.
-		{ID: topicTransactions, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096},
+		{TopicConfig: mux.TopicConfig{ID: topicTransactions, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10, SendQueue: 4096}},
 	}
 }

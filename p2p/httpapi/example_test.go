@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
 	"github.com/peerwire/peerwire/p2p/metrics"
@@ -17,7 +18,7 @@ func ExampleNew() {
 	node, err := p2p.New(p2p.Config{
 		DataDir:   "node-data",
 		NetworkID: "mainnet",
-		Topics:    []p2p.TopicConfig{{ID: 1, Name: "consensus", Priority: 10}},
+		Topics:    []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
 	})
 	if err != nil {
 		log.Fatal(err)

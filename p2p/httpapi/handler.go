@@ -48,8 +48,6 @@ import (
 
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/p2p"
-	"github.com/peerwire/peerwire/peerbook"
-	"github.com/peerwire/peerwire/peerset"
 )
 
 // Limits of the API, with their units.
@@ -343,24 +341,23 @@ func (a *api) dial(w http.ResponseWriter, r *http.Request) {
 // writeNodeError maps the node's errors to statuses.
 func writeNodeError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, p2p.ErrConnected), errors.Is(err, peerset.ErrDuplicate):
+	case errors.Is(err, p2p.ErrConnected):
 		writeError(w, http.StatusConflict, "already_connected", err.Error())
 	case errors.Is(err, p2p.ErrDialing):
 		writeError(w, http.StatusConflict, "already_dialing", err.Error())
-	case errors.Is(err, p2p.ErrBanned), errors.Is(err, peerset.ErrBanned), errors.Is(err, peerbook.ErrBanned):
+	case errors.Is(err, p2p.ErrBanned):
 		writeError(w, http.StatusConflict, "banned", err.Error())
 	case errors.Is(err, p2p.ErrFiltered):
 		writeError(w, http.StatusForbidden, "filtered", err.Error())
-	case errors.Is(err, p2p.ErrRefused), errors.Is(err, peerset.ErrTooManyPeers),
-		errors.Is(err, peerset.ErrAddressCap), errors.Is(err, peerset.ErrNetworkGroup):
+	case errors.Is(err, p2p.ErrRefused):
 		writeError(w, http.StatusConflict, "refused", err.Error())
-	case errors.Is(err, p2p.ErrUnknownPeer), errors.Is(err, peerbook.ErrUnknownPeer):
+	case errors.Is(err, p2p.ErrUnknownPeer):
 		writeError(w, http.StatusNotFound, "unknown_peer", err.Error())
-	case errors.Is(err, peerset.ErrSelf), errors.Is(err, peerbook.ErrSelf):
+	case errors.Is(err, p2p.ErrSelf):
 		writeError(w, http.StatusBadRequest, "self", err.Error())
-	case errors.Is(err, peerbook.ErrTooManyBans), errors.Is(err, peerbook.ErrTooManyProtected):
+	case errors.Is(err, p2p.ErrTooManyBans), errors.Is(err, p2p.ErrTooManyProtected):
 		writeError(w, http.StatusConflict, "limit", err.Error())
-	case errors.Is(err, peerset.ErrClosed), errors.Is(err, peerbook.ErrClosed):
+	case errors.Is(err, p2p.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "stopped", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, "timeout", err.Error())
@@ -447,7 +444,7 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 	case req.IP != "":
 		ip, perr := netip.ParseAddr(req.IP)
 		if perr == nil {
-			prefix, err = peerbook.NormPrefix(netip.PrefixFrom(ip, ip.BitLen()))
+			prefix, err = p2p.NormPrefix(netip.PrefixFrom(ip, ip.BitLen()))
 		}
 		if perr != nil || err != nil {
 			writeError(w, http.StatusBadRequest, "bad_ip", fmt.Sprintf(`"ip" %q: want an IPv4 or IPv6 address`, clip(req.IP)))
@@ -456,11 +453,11 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 	default:
 		p, perr := netip.ParsePrefix(req.Prefix)
 		if perr == nil {
-			p, perr = peerbook.NormPrefix(p)
+			p, perr = p2p.NormPrefix(p)
 		}
 		if perr != nil {
 			writeError(w, http.StatusBadRequest, "bad_prefix", fmt.Sprintf(`"prefix" %q: want a CIDR prefix, at least /%d for IPv4 and /%d for IPv6`,
-				clip(req.Prefix), peerbook.MinBanPrefixBits4, peerbook.MinBanPrefixBits6))
+				clip(req.Prefix), p2p.MinBanPrefixBits4, p2p.MinBanPrefixBits6))
 			return
 		}
 		prefix = p
@@ -492,7 +489,7 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusCreated, banJSON(peerbook.Ban{ID: id, Prefix: prefix, Reason: req.Reason}))
+	writeJSON(w, http.StatusCreated, banJSON(p2p.Ban{ID: id, Prefix: prefix, Reason: req.Reason}))
 }
 
 // unban lifts the ban named by the rest of the path: a peer ID, an IP
@@ -507,7 +504,7 @@ func (a *api) unban(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	p, err := peerbook.ParseBanPrefix(target)
+	p, err := p2p.ParseBanPrefix(target)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_target", fmt.Sprintf("%q: want a peer ID (%d hex digits), an IP address or a CIDR prefix", clip(target), 2*crypto.IDLen))
 		return

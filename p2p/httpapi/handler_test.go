@@ -15,8 +15,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/metrics"
 	"github.com/peerwire/peerwire/peerbook"
@@ -35,7 +37,7 @@ func startNode(t testing.TB, i int, role pb.NodeRole) *p2p.Node {
 	}
 	n, err := p2p.New(p2p.Config{
 		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "httpapi-test", Role: role,
-		Topics:           []p2p.TopicConfig{{ID: 1, Name: "consensus", Priority: 10}},
+		Topics:           []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
 		Peers:            peerset.Config{MaxOutboundPerGroup: -1, RedialBase: 50 * time.Millisecond, RedialMax: 200 * time.Millisecond},
 		Filter:           filter.Config{ExemptLoopback: true},
 		Book:             peerbook.Config{AllowLoopback: true},
@@ -101,17 +103,6 @@ func (c client) expect(method, path, body string, status int, code string, out a
 		if err := json.Unmarshal(b, out); err != nil {
 			c.t.Fatalf("%s %s: %v in %s", method, path, err, b)
 		}
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -193,7 +184,7 @@ func TestAPI(t *testing.T) {
 	if dr.ID != cID || !dr.MustConnect {
 		t.Fatalf("must-connect response %+v", dr)
 	}
-	eventually(t, "must-connect peer connected", func() bool {
+	testutil.Eventually(t, 10*time.Second, "must-connect peer connected", func() bool {
 		p, ok := a.Peer(c.ID())
 		return ok && p.MustConnect
 	})
@@ -211,7 +202,7 @@ func TestAPI(t *testing.T) {
 
 	// Disconnect b; unknown and bad IDs.
 	api.expect("DELETE", "/peers/"+bID, "", 204, "", nil)
-	eventually(t, "b disconnected", func() bool { _, ok := a.Peer(b.ID()); return !ok })
+	testutil.Eventually(t, 10*time.Second, "b disconnected", func() bool { _, ok := a.Peer(b.ID()); return !ok })
 	api.expect("DELETE", "/peers/"+unknown, "", 404, "unknown_peer", nil)
 	api.expect("DELETE", "/peers/xyz", "", 400, "bad_id", nil)
 	api.expect("DELETE", "/peers/"+cID+"?must_connect=maybe", "", 400, "bad_parameter", nil)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/p2p"
-	"github.com/peerwire/peerwire/peerbook"
 )
 
 // Peer is a connected peer as GET /peers and GET /peers/{id} return it.
@@ -141,7 +140,7 @@ func peerJSON(p p2p.PeerInfo) Peer {
 	return out
 }
 
-func bookJSON(e peerbook.Entry) BookEntry {
+func bookJSON(e p2p.BookEntry) BookEntry {
 	return BookEntry{
 		Addr: e.Addr.String(), ID: e.Addr.ID.String(), Source: e.Source.Kind.String(), Role: roleName(e.Meta.Role.String()),
 		Protected: e.Protected, Tried: e.Tried, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen, LastSuccess: e.LastSuccess,
@@ -149,7 +148,7 @@ func bookJSON(e peerbook.Entry) BookEntry {
 	}
 }
 
-func banJSON(b peerbook.Ban) Ban {
+func banJSON(b p2p.Ban) Ban {
 	out := Ban{Until: b.Until, Reason: b.Reason}
 	if !b.ID.IsZero() {
 		out.ID = b.ID.String()

@@ -192,7 +192,7 @@ func testNode(t *testing.T, i int) *p2p.Node {
 	}
 	n, err := p2p.New(p2p.Config{
 		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "metrics-test",
-		Topics:       []p2p.TopicConfig{{ID: 1, Name: "consensus", Priority: 10}},
+		Topics:       []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
 		Peers:        peerset.Config{MaxOutboundPerGroup: -1},
 		Filter:       filter.Config{ExemptLoopback: true},
 		Book:         peerbook.Config{AllowLoopback: true},

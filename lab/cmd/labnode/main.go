@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/lab"
@@ -193,9 +194,9 @@ func run(o opts) error {
 		ChainID:    o.chain,
 		// The topics of `peerwire node`, so the two interoperate.
 		Topics: []p2p.TopicConfig{
-			{ID: topicVotes, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10},
-			{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20},
-			{ID: 3, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10},
+			{TopicConfig: mux.TopicConfig{ID: topicVotes, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10}},
+			{TopicConfig: mux.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
+			{TopicConfig: mux.TopicConfig{ID: 3, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10}},
 		},
 		Bootstrap:   split(o.bootstrap),
 		MustConnect: split(o.must),
@@ -205,7 +206,9 @@ func run(o opts) error {
 			MaxOutboundPerGroup: -1,
 			RedialBase:          100 * time.Millisecond, RedialMax: o.redialMax,
 		},
-		Filter:        filter.Config{MaxPerSubnet: -1},
+		Filter: filter.Config{MaxPerSubnet: -1},
+		// -allow-private is about PEX only (the book), not the filter's
+		// caps, unlike Config.AllowPrivate.
 		Book:          peerbook.Config{AllowPrivate: o.allowPrivate, BackoffBase: 500 * time.Millisecond, BackoffCap: o.backoffCap},
 		PingInterval:  o.ping,
 		IdleTimeout:   o.idle,

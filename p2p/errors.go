@@ -1,0 +1,49 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/peerwire/peerwire/internal/errs"
+	"github.com/peerwire/peerwire/peerbook"
+)
+
+// The errors an application matches with errors.Is. Each is defined once:
+// the ones lower packages also return are aliases of the shared
+// internal/errs vocabulary (peerbook.ErrBanned, peerset.ErrBanned and
+// ErrBanned are one value), so a caller of the Node, like the admin API,
+// matches these and imports no lower package.
+var (
+	// ErrClosed is returned by Node methods after Stop, and by the book,
+	// filter or peer set once closed.
+	ErrClosed = errs.ErrClosed
+	// ErrBanned is returned when a peer's ID or address is banned (by the
+	// book or the peer set).
+	ErrBanned = errs.ErrBanned
+	// ErrSelf is returned when an address or ban names this node.
+	ErrSelf = errs.ErrSelf
+	// ErrUnknownPeer is returned for a peer the node is not connected to,
+	// or the book does not hold.
+	ErrUnknownPeer = errs.ErrUnknownPeer
+	// ErrRefused is returned when the peer set's limits refuse a peer
+	// (slots, per-address caps, network groups).
+	ErrRefused = errs.ErrRefused
+	// ErrConnected is returned by Dial to a peer already connected; a
+	// duplicate refused by the peer set matches it too.
+	ErrConnected = errs.ErrConnected
+	// ErrDialing is returned by Dial to a peer already being dialed.
+	ErrDialing = errs.ErrDialing
+	// ErrFiltered is returned when the filter refuses an address.
+	ErrFiltered = errors.New("p2p: address refused by the filter")
+	// ErrUnknownTopic is returned for a topic the node did not declare.
+	ErrUnknownTopic = errors.New("p2p: unknown topic")
+	// ErrTooManyBans is returned by Ban and BanIP when the book holds its
+	// maximum of bans and none ends before the new one.
+	ErrTooManyBans = peerbook.ErrTooManyBans
+	// ErrTooManyProtected is returned by AddMustConnect when the book
+	// holds its maximum of protected entries.
+	ErrTooManyProtected = peerbook.ErrTooManyProtected
+)
+
+// errStopped is what Node methods return after Stop; it matches ErrClosed.
+var errStopped = fmt.Errorf("%w: node is stopped", ErrClosed)
