@@ -22,7 +22,6 @@ import (
 	"github.com/peerwire/peerwire/nat"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
-	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -303,7 +302,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		NetworkID: o.network, ChainID: o.chain, Role: role, SoftwareVersion: softwareVersion,
 		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
-		Book:         peerbook.Config{AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames},
+		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
 		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper,
 	}
 	return cfg, nil
