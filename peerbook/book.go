@@ -245,6 +245,9 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 		pos: -1, allIdx: -1, readyIdx: -1, heapIdx: -1,
 	}
 	pos := b.newPos(e)
+	if operatorSource(src) {
+		pos = b.operatorSlot(pos)
+	}
 	if r := b.makeRoomNew(pos, now); r != ignoreNone {
 		return r
 	}
@@ -252,6 +255,28 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 	b.link(e, tableNew, pos, now)
 	b.touch()
 	return ignoreNone
+}
+
+// operatorSource reports whether src is the operator's own (a bootstrap
+// list, an address typed in).
+func operatorSource(src Source) bool {
+	return src.Kind == SourceBootstrap || src.Kind == SourceManual
+}
+
+// operatorSlot returns the slot an operator's address takes in the new
+// table, given its hashed slot pos: pos if it is free, else the next free
+// slot of the same bucket, else pos (and the usual rules decide). A handful
+// of bootstrap peers in one /16 share a bucket, and without this two of
+// them on one slot (one run in tens) dropped one.
+func (b *Book) operatorSlot(pos int) int {
+	size := b.cfg.BucketSize
+	start := pos - pos%size
+	for i := range size {
+		if p := start + (pos-start+i)%size; b.mu.slots[tableNew][p] == nil {
+			return p
+		}
+	}
+	return pos
 }
 
 // readdress gives the known peer e a new address from src. The peer starts

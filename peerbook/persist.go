@@ -275,6 +275,9 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 		}
 	}
 	pos := b.newPos(e)
+	if operatorSource(e.src) {
+		pos = b.operatorSlot(pos)
+	}
 	if m.slots[tableNew][pos] != nil {
 		return false
 	}
