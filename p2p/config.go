@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -299,14 +300,16 @@ func (c *Config) settings() (*settings, error) {
 	if len(c.Topics) == 0 {
 		return nil, fieldErr("Topics", "at least one topic is required")
 	}
+	declared := map[uint8]int{} // topic ID → index in c.Topics
 	for i := range c.Topics {
 		tc := c.Topics[i]
 		if tc.ID == 0 || tc.ID == PexTopic {
 			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d: application topics are 1-254", tc.ID)
 		}
-		if _, dup := s.topicByID[tc.ID]; dup {
-			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d declared twice", tc.ID)
+		if j, dup := declared[tc.ID]; dup {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d declared twice (also Topics[%d]); each topic ID once", tc.ID, j)
 		}
+		declared[tc.ID] = i
 		if tc.MaxMessageSize == 0 {
 			tc.MaxMessageSize = mux.DefaultMaxMessageSize
 		}
@@ -468,3 +471,15 @@ func (c nowClock) Now() time.Time { return c() }
 func (nowClock) AfterFunc(d time.Duration, f func()) clock.Timer { return clock.Real().AfterFunc(d, f) }
 
 func (nowClock) NewTicker(d time.Duration) clock.Ticker { return clock.Real().NewTicker(d) }
+
+// ensureDataDir creates a missing DataDir, and its parents, readable only
+// by the node's user (it holds the key).
+func ensureDataDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("p2p: Config.DataDir: %w", err)
+	}
+	return nil
+}
