@@ -70,7 +70,8 @@ type Config struct {
 	// loaded, or created on first run.
 	Identity *crypto.Identity
 	// DataDir holds the key file and the peer book (peerbook.json). If empty,
-	// nothing is persisted and Identity is required.
+	// nothing is persisted and Identity is required. New creates it, mode
+	// 0700, when missing.
 	DataDir string
 
 	// ListenAddr is the TCP address to listen on. Default "0.0.0.0:26656";
