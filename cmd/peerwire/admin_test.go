@@ -12,6 +12,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/httpapi"
 )
@@ -146,8 +147,11 @@ func TestWriteCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// No filling from the book or PEX: only the commands connect, so b
+		// does not dial back on its own and re-add itself to n's book.
 		n, err := p2p.New(p2p.Config{Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "cli-test", AllowLoopback: true,
-			Topics: []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "t"}}}, ChurnInterval: -1, StatusInterval: -1})
+			Topics: []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "t"}}}, ChurnInterval: -1, StatusInterval: -1,
+			FillInterval: time.Hour, PexInterval: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,10 +203,13 @@ func TestWriteCommands(t *testing.T) {
 	if inBook() {
 		t.Fatal("book remove left the peer in the book")
 	}
+	disconnected := func() bool { _, ok := n.Peer(b.ID()); return !ok }
+	testutil.Eventually(t, 10*time.Second, "b disconnected", disconnected)
 	runOK("dial", b.ListenAddr().String())
 	if out := runOK("disconnect", "-forget", bID); !strings.Contains(out, "removed from the book") {
 		t.Fatalf("disconnect -forget: %s", out)
 	}
+	testutil.Eventually(t, 10*time.Second, "b disconnected again", disconnected)
 	if inBook() {
 		t.Fatal("disconnect -forget left the peer in the book")
 	}

@@ -1,13 +1,21 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/sha256"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/p2p"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -15,9 +23,9 @@ import (
 // whether the peer may be redialed, and ?forget=true takes it out of the
 // book too; DELETE /book/{id} removes a book entry.
 func TestAPIWriteSide(t *testing.T) {
-	a := startNode(t, 10, pb.NodeRole_NODE_ROLE_VALIDATOR)
-	b := startNode(t, 11, pb.NodeRole_NODE_ROLE_FULL)
-	c := startNode(t, 12, pb.NodeRole_NODE_ROLE_FULL)
+	a := startQuietNode(t, 10, pb.NodeRole_NODE_ROLE_VALIDATOR)
+	b := startQuietNode(t, 11, pb.NodeRole_NODE_ROLE_FULL)
+	c := startQuietNode(t, 12, pb.NodeRole_NODE_ROLE_FULL)
 	srv := httptest.NewServer(New(a, Options{}))
 	defer srv.Close()
 	api := client{t: t, base: srv.URL}
@@ -80,4 +88,32 @@ func TestAPIWriteSide(t *testing.T) {
 	}
 	api.expect("DELETE", "/book/"+unknown, "", 404, "unknown_peer", nil)
 	api.expect("DELETE", "/book/zz", "", 400, "bad_id", nil)
+}
+
+// startQuietNode is startNode without filling from the book or PEX, so
+// only the API's requests connect: a disconnected peer does not dial back
+// on its own and re-enter the book while the test looks.
+func startQuietNode(t testing.TB, i int, role pb.NodeRole) *p2p.Node {
+	t.Helper()
+	seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-%d", i)))
+	id, err := crypto.IdentityFromSeed(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := p2p.New(p2p.Config{
+		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "httpapi-test", Role: role,
+		Topics:       []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
+		Peers:        peerset.Config{MaxOutboundPerGroup: -1},
+		Filter:       filter.Config{ExemptLoopback: true},
+		Book:         peerbook.Config{AllowLoopback: true},
+		FillInterval: time.Hour, PexInterval: time.Hour, ChurnInterval: -1, StatusInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop(context.Background()) })
+	return n
 }
