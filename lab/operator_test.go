@@ -61,8 +61,9 @@ func (n *pwNode) peers() ([]pwPeer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ps []pwPeer
-	return ps, json.Unmarshal(b, &ps)
+	var list struct{ Peers []pwPeer }
+	err = json.Unmarshal(b, &list)
+	return list.Peers, err
 }
 
 func (n *pwNode) peerSet() map[string]bool {

@@ -218,10 +218,12 @@ func TestPexPoisoning(t *testing.T) {
 		}
 		o.honestGroups = len(groups)
 		pb, _ := v.Host.Get(ctx, pwAdmin+"/peers")
-		var ps []struct{ Direction, Remote string }
-		json.Unmarshal(pb, &ps)
+		var list struct {
+			Peers []struct{ Direction, Remote string }
+		}
+		json.Unmarshal(pb, &list)
 		outGroups := map[string]bool{}
-		for _, p := range ps {
+		for _, p := range list.Peers {
 			if p.Direction != "outbound" {
 				continue
 			}

@@ -92,6 +92,11 @@ func (n *Node) RemoveMustConnect(id crypto.ID) bool {
 	return n.set.RemoveMustConnect(id)
 }
 
+// RemoveFromBook deletes id's book entry, protected or not, and reports
+// whether there was one. Bans on it stay; the peer can be learned again
+// (from PEX, or when it connects), so use Ban to keep it out.
+func (n *Node) RemoveFromBook(id crypto.ID) bool { return n.book.Remove(id) }
+
 // MustConnect lists the must-connect peers.
 func (n *Node) MustConnect() []crypto.Address { return n.set.MustConnect() }
 

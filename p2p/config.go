@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -69,7 +70,8 @@ type Config struct {
 	// loaded, or created on first run.
 	Identity *crypto.Identity
 	// DataDir holds the key file and the peer book (peerbook.json). If empty,
-	// nothing is persisted and Identity is required.
+	// nothing is persisted and Identity is required. New creates it, mode
+	// 0700, when missing.
 	DataDir string
 
 	// ListenAddr is the TCP address to listen on. Default "0.0.0.0:26656";
@@ -299,14 +301,16 @@ func (c *Config) settings() (*settings, error) {
 	if len(c.Topics) == 0 {
 		return nil, fieldErr("Topics", "at least one topic is required")
 	}
+	declared := map[uint8]int{} // topic ID → index in c.Topics
 	for i := range c.Topics {
 		tc := c.Topics[i]
 		if tc.ID == 0 || tc.ID == PexTopic {
 			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d: application topics are 1-254", tc.ID)
 		}
-		if _, dup := s.topicByID[tc.ID]; dup {
-			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d declared twice", tc.ID)
+		if j, dup := declared[tc.ID]; dup {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d declared twice (also Topics[%d]); each topic ID once", tc.ID, j)
 		}
+		declared[tc.ID] = i
 		if tc.MaxMessageSize == 0 {
 			tc.MaxMessageSize = mux.DefaultMaxMessageSize
 		}
@@ -468,3 +472,15 @@ func (c nowClock) Now() time.Time { return c() }
 func (nowClock) AfterFunc(d time.Duration, f func()) clock.Timer { return clock.Real().AfterFunc(d, f) }
 
 func (nowClock) NewTicker(d time.Duration) clock.Ticker { return clock.Real().NewTicker(d) }
+
+// ensureDataDir creates a missing DataDir, and its parents, readable only
+// by the node's user (it holds the key).
+func ensureDataDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("p2p: Config.DataDir: %w", err)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package p2p_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
@@ -134,4 +135,60 @@ func ExampleNode_Subscribe() {
 	// connected outbound true
 	// disconnected true conn: goaway from peer: shutdown: node stopping
 	// closed at Stop: true
+}
+
+// handleVote stands for the application's vote handling in runNode.
+func handleVote(from crypto.ID, data []byte) { _, _ = from, data }
+
+// runNode is the README's "Use it from Go" snippet, verbatim between the
+// markers (TestREADMESnippet keeps the two equal), so the README's code
+// compiles.
+//
+// README snippet start
+func runNode(ctx context.Context, peerID crypto.ID, vote, block []byte) error {
+	node, err := p2p.New(p2p.Config{
+		DataDir:    "data", // node.key and peerbook.json; created (0700) when missing
+		ListenAddr: "0.0.0.0:26656",
+		NetworkID:  "mainnet", ChainID: "chain-1",
+		Topics: []p2p.TopicConfig{ // the multiplexer's topic (mux.TopicConfig) + the node's gossip settings
+			{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10}},
+			{TopicConfig: mux.TopicConfig{ID: 2, Name: "blocks", Priority: 5, MaxMessageSize: 64 << 20}},
+			{TopicConfig: mux.TopicConfig{ID: 3, Name: "txs", Priority: 1}, UnsignedGossip: true}, // txs carry their own signatures
+		},
+		Bootstrap:   []string{"3f1c…e2@seed.example.org:26656"},
+		MustConnect: []string{"9ab0…41@10.0.0.7:26656"},
+		Logger:      slog.Default(), // nil: silent
+	})
+	if err != nil {
+		return err // errors name the Config field
+	}
+	if err := node.Start(ctx); err != nil {
+		return err
+	}
+	defer node.Stop(context.Background()) // goaway to peers, book saved, every goroutine ended
+
+	go func() {
+		for m := range node.Inbox(1) { // each message once, in order per sender
+			handleVote(m.From, m.Data) // m.Gossip: gossiped (Gossip) or sent directly (Send)
+		}
+	}()
+	if err := node.WaitPeers(ctx, 4); err != nil { // returns once 4 peers are connected
+		return err
+	}
+	if err := node.Send(ctx, peerID, 1, vote); err != nil { // waits while the peer's queue is full
+		return err
+	}
+	if _, _, err := node.Gossip(ctx, 2, block); err != nil {
+		return err
+	}
+	node.Report(peerID, -20, "invalid block") // reputation; low scores are banned
+	return nil
+}
+
+// README snippet end
+
+// Example_readme is the README's snippet (runNode); it needs a real
+// network, so it is compiled but not run.
+func Example_readme() {
+	_ = runNode
 }

@@ -59,10 +59,19 @@ type topicState struct {
 	}
 	wake chan struct{} // capacity 1
 	once sync.Once
+
+	// recv is how the application receives this topic: set by the first
+	// of Inbox, Next or Handle (receive.go), fixed from then on.
+	recv struct {
+		sync.Mutex // guards the fields below
+		mode       recvMode
+		handler    func(*Message)
+	}
+	handlerSet chan struct{} // closed when Handle registers a handler
 }
 
 func newTopicState(cfg *TopicConfig) *topicState {
-	return &topicState{cfg: cfg, inbox: make(chan *Message), wake: make(chan struct{}, 1)}
+	return &topicState{cfg: cfg, inbox: make(chan *Message), wake: make(chan struct{}, 1), handlerSet: make(chan struct{})}
 }
 
 // push queues a received message; it never blocks (it runs on a
@@ -138,13 +147,17 @@ func (t *topicState) closeInbox() { t.once.Do(func() { close(t.inbox) }) }
 // peer, each message once, in order per sender. A message stays charged to
 // its sender's credit until it is received here, so a slow reader slows
 // only this topic's senders and nothing is dropped. The channel is closed
-// after Stop. It returns nil for an unknown topic.
+// after Stop. Use it in select loops; see receive.go for Next and Handle.
+//
+// Inbox panics, as a programmer error, when topic is not in Config.Topics
+// or the topic already has a handler (Handle); InboxOf returns those as
+// errors instead. It never returns a nil channel.
 func (n *Node) Inbox(topic uint8) <-chan *Message {
-	t := n.topics[topic]
-	if t == nil {
-		return nil
+	ch, err := n.InboxOf(topic)
+	if err != nil {
+		panic(err)
 	}
-	return t.inbox
+	return ch
 }
 
 // pump is the topic's goroutine: it handles queued messages in order,
@@ -167,13 +180,30 @@ func (n *Node) pump(t *topicState) {
 			im.m.Done()
 			continue
 		}
-		select {
-		case t.inbox <- msg:
-			im.m.Done()
-			n.st.delivered.Add(1)
-		case <-n.ctx.Done():
+		if !n.deliver(t, msg) {
 			im.m.Done()
 			return
 		}
+		im.m.Done()
+		n.st.delivered.Add(1)
+	}
+}
+
+// deliver hands msg to the topic's handler, or to its inbox channel; a
+// handler registered while the pump waits on the channel takes the message.
+// It reports false when the node stopped first.
+func (n *Node) deliver(t *topicState, msg *Message) bool {
+	if h := t.handlerFunc(); h != nil {
+		h(msg)
+		return true
+	}
+	select {
+	case t.inbox <- msg:
+		return true
+	case <-t.handlerSet:
+		t.handlerFunc()(msg)
+		return true
+	case <-n.ctx.Done():
+		return false
 	}
 }

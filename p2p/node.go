@@ -176,6 +176,9 @@ func New(cfg Config) (*Node, error) {
 	n.conns.live = map[*peerConn]struct{}{}
 	n.strikes.m = map[netip.Prefix][]time.Time{}
 	n.id = s.Identity
+	if err := ensureDataDir(s.DataDir); err != nil {
+		return nil, err
+	}
 	if n.id == nil {
 		if err := checkDataFile(s.keyPath); err != nil {
 			return nil, err

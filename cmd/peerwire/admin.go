@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -146,7 +147,7 @@ func adminCommand(ctx context.Context, name string, args []string, stderr io.Wri
 }
 
 func runPeers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var peers []httpapi.Peer
+	var list httpapi.PeerList
 	c, body, err := adminCommand(ctx, "peers", args, stderr, func(fs *flag.FlagSet) func() (string, error) {
 		role := fs.String("role", "", "only peers with this role: validator, full, seed, light")
 		return func() (string, error) {
@@ -158,10 +159,11 @@ func runPeers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return "", flagError("role", "%q: want validator, full, seed or light", *role)
 		}
-	}, &peers)
+	}, &list)
 	if err != nil {
 		return err
 	}
+	peers := list.Peers
 	if c.json {
 		_, err := stdout.Write(body)
 		return err
@@ -173,11 +175,14 @@ func runPeers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			p.RTT.SmoothedMs, float64(p.BytesIn)/1024, float64(p.BytesOut)/1024, p.Score, yesNo(p.MustConnect),
 			time.Since(p.ConnectedAt).Round(time.Second))
 	}
-	fmt.Fprintf(tw, "%d peers\n", len(peers))
+	fmt.Fprintf(tw, "%d peers\n", list.Count)
 	return tw.Flush()
 }
 
 func runBook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "remove" {
+		return runBookRemove(ctx, args[1:], stdout, stderr)
+	}
 	var book []httpapi.BookEntry
 	c, body, err := adminCommand(ctx, "book", args, stderr, nil, &book)
 	if err != nil {
@@ -341,5 +346,107 @@ func runUnban(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "unbanned %s\n", target)
+	return err
+}
+
+// peerTarget checks the argument of "disconnect" and "book remove".
+func peerTarget(arg string) error {
+	if arg == "" {
+		return usageError{errors.New("missing the peer ID")}
+	}
+	if _, err := crypto.ParseID(arg); err != nil {
+		return usageError{fmt.Errorf("%q: want a peer ID (%d hex digits)", arg, 2*crypto.IDLen)}
+	}
+	return nil
+}
+
+func runDial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var must bool
+	c, target, err := parseTargetCommand("dial", "Dials a peer from a running node (admin API): peerwire dial <ID@host:port|host:port> [-must-connect]",
+		args, stderr, func(fs *flag.FlagSet) {
+			fs.BoolVar(&must, "must-connect", false, "keep the peer connected: redial it whenever it drops (needs ID@host:port)")
+		})
+	if err != nil {
+		return err
+	}
+	if target == "" {
+		return usageError{errors.New("missing the address to dial (ID@host:port or host:port)")}
+	}
+	if _, err := crypto.ParseDialAddress(target); err != nil {
+		return usageError{fmt.Errorf("%q: %v", target, err)}
+	}
+	want := http.StatusCreated
+	if must {
+		want = http.StatusAccepted
+	}
+	var dr httpapi.DialResponse
+	body, err := c.call(ctx, http.MethodPost, "/peers", httpapi.DialRequest{Addr: target, MustConnect: must}, want, &dr)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	state := "connected"
+	if !dr.Connected {
+		state = "not connected yet"
+	}
+	if dr.MustConnect {
+		state += ", must-connect"
+	}
+	_, err = fmt.Fprintf(stdout, "dialed %s: %s\n", dr.ID, state)
+	return err
+}
+
+func runDisconnect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var forget, keepMust bool
+	c, target, err := parseTargetCommand("disconnect", "Disconnects a peer from a running node (admin API): peerwire disconnect <ID> [-forget] [-must-connect=false]",
+		args, stderr, func(fs *flag.FlagSet) {
+			fs.BoolVar(&forget, "forget", false, "also remove the peer from the book (and from must-connect)")
+			fs.BoolVar(&keepMust, "must-connect", true, "false: a must-connect peer stops being one (it is not redialed at once)")
+		})
+	if err != nil {
+		return err
+	}
+	if err := peerTarget(target); err != nil {
+		return err
+	}
+	path := "/peers/" + target + "?must_connect=" + strconv.FormatBool(keepMust) + "&forget=" + strconv.FormatBool(forget)
+	var dr httpapi.DisconnectResponse
+	body, err := c.call(ctx, http.MethodDelete, path, nil, http.StatusOK, &dr)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	verb := "disconnected"
+	if !dr.Disconnected {
+		verb = "not connected"
+	}
+	_, err = fmt.Fprintf(stdout, "%s %s: %s\n", verb, dr.ID, dr.Note)
+	return err
+}
+
+func runBookRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, target, err := parseTargetCommand("book remove", "Removes a peer from a running node's book (admin API; bans stay): peerwire book remove <ID>",
+		args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	if err := peerTarget(target); err != nil {
+		return err
+	}
+	body, err := c.call(ctx, http.MethodDelete, "/book/"+target, nil, http.StatusOK, nil)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "removed %s from the book\n", target)
 	return err
 }

@@ -261,9 +261,8 @@ func TestNodeProcessMetrics(t *testing.T) {
 		}
 	}
 	// The admin API's /metrics carries the same collectors.
-	code, body = get("GET", "/metrics", "m-secret")
-	if code != 200 {
-		t.Fatal(code)
+	if code, body := get("GET", "/metrics", "m-secret"); code != 200 || !strings.Contains(body, "peerwire_build_info") {
+		t.Fatalf("metrics listener again: %d", code)
 	}
 	resp, err := testHTTP.Get("http://" + addrs[0] + "/metrics")
 	if err != nil {

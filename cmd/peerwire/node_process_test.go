@@ -119,11 +119,11 @@ func (p *nodeProc) health(t *testing.T) httpapi.Health {
 }
 
 func (p *nodeProc) hasPeer(id string) bool {
-	var peers []httpapi.Peer
-	if getJSON(p.admin, "/peers", &peers) != nil {
+	var list httpapi.PeerList
+	if getJSON(p.admin, "/peers", &list) != nil {
 		return false
 	}
-	for _, x := range peers {
+	for _, x := range list.Peers {
 		if x.ID == id {
 			return true
 		}
@@ -197,9 +197,9 @@ func TestTwoNodeProcesses(t *testing.T) {
 		t.Fatalf("restarted B has ID %s, want %s (same key file)", id, bID)
 	}
 	testutil.Eventually(t, 20*time.Second, "restarted B and A list each other", func() bool { return b2.hasPeer(aID) && a.hasPeer(bID) })
-	var peers []httpapi.Peer
-	if err := getJSON(bAdmin, "/peers", &peers); err != nil || len(peers) != 1 || peers[0].Direction != "outbound" {
-		t.Fatalf("restarted B's peers: %v %+v", err, peers)
+	var list httpapi.PeerList
+	if err := getJSON(bAdmin, "/peers", &list); err != nil || list.Count != 1 || len(list.Peers) != 1 || list.Peers[0].Direction != "outbound" {
+		t.Fatalf("restarted B's peers: %v %+v", err, list)
 	}
 
 	// Graceful stop: exit status 0, goaway and book saved.

@@ -1,11 +1,13 @@
 // Package httpapi is the admin HTTP API of a p2p.Node, as an http.Handler
 // the user mounts in a server of their own.
 //
-//	GET    /peers             connected peers (filter: ?role=validator|full|seed|light)
+//	GET    /peers             connected peers, {"count","peers"} (filter: ?role=validator|full|seed|light)
 //	GET    /peers/{id}        one connected peer
 //	POST   /peers             dial {"addr":"ID@host:port"} or add {"addr":...,"must_connect":true}
-//	DELETE /peers/{id}        disconnect (?must_connect=false also stops redialing it)
+//	DELETE /peers/{id}        disconnect; the answer says whether it may be redialed (?must_connect=false
+//	                          ends its must-connect status, ?forget=true also removes it from the book)
 //	GET    /book              the peer book
+//	DELETE /book/{id}         remove a book entry (bans stay)
 //	GET    /bans              bans in force
 //	POST   /bans              ban {"id":...} or {"ip":...} or {"prefix":"CIDR"}, with "duration":"1h","reason":...
 //	DELETE /bans/{target}     lift a ban: a peer ID, an IP address or a CIDR prefix (/bans/192.0.2.0/24)
@@ -91,6 +93,7 @@ func New(n *p2p.Node, opts Options) http.Handler {
 	mux.Handle("GET /peers/{id}", a.auth(a.getPeer))
 	mux.Handle("DELETE /peers/{id}", a.auth(a.disconnect))
 	mux.Handle("GET /book", a.auth(a.book))
+	mux.Handle("DELETE /book/{id}", a.auth(a.bookRemove))
 	mux.Handle("GET /bans", a.auth(a.listBans))
 	mux.Handle("POST /bans", a.auth(a.ban))
 	mux.Handle("DELETE /bans/{target...}", a.auth(a.unban))
@@ -265,12 +268,13 @@ func (a *api) listPeers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_role", fmt.Sprintf("role %q: want validator, full, seed, light or unspecified", clip(role)))
 		return
 	}
-	out := []Peer{}
+	out := PeerList{Peers: []Peer{}}
 	for _, p := range a.n.Peers() {
 		if role == "" || roleName(p.Role) == role {
-			out = append(out, peerJSON(p))
+			out.Peers = append(out.Peers, peerJSON(p))
 		}
 	}
+	out.Count = len(out.Peers)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -371,28 +375,73 @@ func (a *api) disconnect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	keepMust := true
-	switch v := r.URL.Query().Get("must_connect"); v {
-	case "", "true":
-	case "false":
-		keepMust = false
-	default:
-		writeError(w, http.StatusBadRequest, "bad_parameter", fmt.Sprintf("must_connect=%q: want true or false", clip(v)))
+	keepMust, ok := boolParam(w, r, "must_connect", true)
+	if !ok {
 		return
 	}
-	removed := false
-	if !keepMust {
-		removed = a.n.RemoveMustConnect(id)
+	forget, ok := boolParam(w, r, "forget", false)
+	if !ok {
+		return
 	}
-	if err := a.n.Disconnect(id, "disconnected by operator"); err != nil {
-		if removed && errors.Is(err, p2p.ErrUnknownPeer) {
-			w.WriteHeader(http.StatusNoContent) // not connected, but no longer must-connect
-			return
-		}
+	if forget {
+		keepMust = false // a forgotten peer is no must-connect peer either
+	}
+	wasMust := false
+	if !keepMust {
+		wasMust = a.n.RemoveMustConnect(id)
+	}
+	err := a.n.Disconnect(id, "disconnected by operator")
+	if err != nil && !(errors.Is(err, p2p.ErrUnknownPeer) && (wasMust || forget)) {
 		writeNodeError(w, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	resp := DisconnectResponse{ID: id.String(), Disconnected: err == nil}
+	if forget {
+		resp.Forgotten = a.n.RemoveFromBook(id)
+	}
+	for _, m := range a.n.MustConnect() {
+		if m.ID == id {
+			resp.MustConnect = true
+		}
+	}
+	switch {
+	case resp.MustConnect:
+		resp.MayRedial = true
+		resp.Note = "a must-connect peer is redialed at once; add ?must_connect=false to stop that, or ban it"
+	case forget:
+		resp.Note = "removed from the book; it can be learned again from other peers or reconnect itself: ban it to keep it out"
+	default:
+		resp.MayRedial = true
+		resp.Note = "still in the book, so it may be redialed and may reconnect; add ?forget=true to remove it from the book, or ban it"
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(w http.ResponseWriter, r *http.Request, name string, def bool) (bool, bool) {
+	switch v := r.URL.Query().Get(name); v {
+	case "":
+		return def, true
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	default:
+		writeError(w, http.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s=%q: want true or false", name, clip(v)))
+		return false, false
+	}
+}
+
+func (a *api) bookRemove(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if !a.n.RemoveFromBook(id) {
+		writeError(w, http.StatusNotFound, "unknown_peer", "no book entry for "+id.String())
+		return
+	}
+	writeJSON(w, http.StatusOK, BookRemoveResponse{ID: id.String(), Removed: true})
 }
 
 func (a *api) book(w http.ResponseWriter, _ *http.Request) {

@@ -24,6 +24,34 @@ type Peer struct {
 	Topics      []PeerTopic `json:"topics"`
 }
 
+// PeerList is what GET /peers returns: Count is len(Peers), after the
+// role filter.
+type PeerList struct {
+	Count int    `json:"count"`
+	Peers []Peer `json:"peers"`
+}
+
+// DisconnectResponse is what DELETE /peers/{id} returns.
+type DisconnectResponse struct {
+	ID string `json:"id"`
+	// Disconnected: the peer was connected and has been sent a goaway.
+	Disconnected bool `json:"disconnected"`
+	// MustConnect: it is still a must-connect peer (redialed at once).
+	MustConnect bool `json:"must_connect"`
+	// MayRedial: it is still in the book, so the node (or the peer) may
+	// reconnect; false after ?forget=true.
+	MayRedial bool `json:"may_redial"`
+	// Forgotten: ?forget=true removed it from the book.
+	Forgotten bool   `json:"forgotten"`
+	Note      string `json:"note"`
+}
+
+// BookRemoveResponse is what DELETE /book/{id} returns.
+type BookRemoveResponse struct {
+	ID      string `json:"id"`
+	Removed bool   `json:"removed"`
+}
+
 // RTT is a peer's ping round-trip times in milliseconds.
 type RTT struct {
 	LastMs     float64 `json:"last_ms"`
