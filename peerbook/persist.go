@@ -180,11 +180,20 @@ func (b *Book) removeTemps() {
 func (b *Book) build(d *decodedFile, now time.Time) (entries, bans, dropped int) {
 	m := &b.mu
 	dropped = d.extra
-	for i := range d.entries {
-		if b.buildEntry(&d.entries[i], now) {
-			entries++
-		} else {
-			dropped++
+	// Peers' reports first, at their hashed slots; then the operator's
+	// addresses, which may have been moved to another free slot of their
+	// bucket (operatorSlot) and must not take a report's slot first.
+	for _, operator := range []bool{false, true} {
+		for i := range d.entries {
+			fe := &d.entries[i]
+			if operatorSource(Source{Kind: parseSourceKind(fe.Source)}) != operator {
+				continue
+			}
+			if b.buildEntry(fe, now) {
+				entries++
+			} else {
+				dropped++
+			}
 		}
 	}
 	for _, fb := range d.bans {
