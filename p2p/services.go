@@ -53,10 +53,7 @@ func (n *Node) maxOutbound() int {
 
 // busy reports whether id is connected or being dialed.
 func (n *Node) busy(id crypto.ID) bool {
-	n.peers.RLock()
-	defer n.peers.RUnlock()
-	_, connected := n.peers.byID[id]
-	return connected || n.peers.dialing[id]
+	return n.set.Busy(id)
 }
 
 // fill dials book entries while outbound slots are free; with an empty

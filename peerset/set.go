@@ -26,6 +26,7 @@ type Set struct {
 		mustUp     int                  // must-connect peers connected
 		groups     map[netip.Prefix]int // outbound slot peers per network group
 		must       map[crypto.ID]*mustPeer
+		dialing    map[crypto.ID]bool // IDs between BeginDial and its done
 		bans       map[crypto.ID]ban
 		lastDecay  time.Time
 		memory     scoreMemory
@@ -45,6 +46,7 @@ func New(cfg Config) (*Set, error) {
 	s.mu.groups = make(map[netip.Prefix]int)
 	s.mu.must = make(map[crypto.ID]*mustPeer, len(cfg.MustConnect))
 	s.mu.bans = make(map[crypto.ID]ban)
+	s.mu.dialing = make(map[crypto.ID]bool)
 	s.mu.memory.init(st.memory)
 	s.mu.lastDecay = st.now()
 	for _, a := range cfg.MustConnect {
