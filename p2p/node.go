@@ -221,6 +221,7 @@ func New(cfg Config) (*Node, error) {
 	pc.Self = n.id.ID()
 	pc.Now = s.Now
 	pc.Counter = counter{n.filter}
+	pc.Bans = n.book // the one store of bans
 	pc.MustConnect = append(append([]crypto.Address(nil), pc.MustConnect...), s.must...)
 	if n.set, err = peerset.New(pc); err != nil {
 		n.book.Close()

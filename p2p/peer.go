@@ -269,14 +269,13 @@ func (n *Node) onRateExcess(pc *peerConn, topic uint8) {
 	n.applyBan(n.set.Record(pc.id, peerset.EventRateExceeded))
 }
 
-// applyBan carries out a ban decision of the peer set: the book keeps the
-// ban across restarts and the connection is closed.
+// applyBan carries out a ban decision of the peer set, which has already
+// written the ban to the book: the connection is closed.
 func (n *Node) applyBan(d *peerset.BanDecision) {
 	if d == nil {
 		return
 	}
 	now := n.s.Now()
-	_ = n.book.Ban(d.ID, d.Until.Sub(now), d.Reason)
 	n.st.bans.Add(1)
 	// Count the strike (which may ban the address) before the goaway, so
 	// that once the peer is told it is banned every ban is in force.

@@ -45,3 +45,24 @@ func (s *Set) Busy(id crypto.ID) bool {
 	_, connected := s.mu.peers[id]
 	return connected || s.mu.dialing[id]
 }
+
+// DialExclusions returns the IDs a dialer picking from the peer book skips:
+// connected, being dialed, or must-connect (dialed by the redial service).
+// It is a snapshot, for callbacks that run under another lock (the book's
+// Pick): calling the Set there would invert the lock order, since the Set
+// calls its BanList under its own lock.
+func (s *Set) DialExclusions() map[crypto.ID]struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[crypto.ID]struct{}, len(s.mu.peers)+len(s.mu.dialing)+len(s.mu.must))
+	for id := range s.mu.peers {
+		out[id] = struct{}{}
+	}
+	for id := range s.mu.dialing {
+		out[id] = struct{}{}
+	}
+	for id := range s.mu.must {
+		out[id] = struct{}{}
+	}
+	return out
+}

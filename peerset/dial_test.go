@@ -117,3 +117,25 @@ func TestBeginDialConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestDialExclusions(t *testing.T) {
+	s, _ := newSet(t, Config{MustConnect: []crypto.Address{mustAddr(3)}})
+	mustAdmit(t, s, info(1, Inbound), t0)
+	done, err := s.BeginDial(pid(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := s.DialExclusions()
+	for _, n := range []int{1, 2, 3} {
+		if _, ok := ex[pid(n)]; !ok {
+			t.Errorf("peer %d not excluded", n)
+		}
+	}
+	if _, ok := ex[pid(4)]; ok || len(ex) != 3 {
+		t.Errorf("DialExclusions = %v", ex)
+	}
+	done()
+	if _, ok := s.DialExclusions()[pid(2)]; ok {
+		t.Error("ended dial still excluded")
+	}
+}
