@@ -122,8 +122,11 @@ func (n *Node) Ban(id crypto.ID, d time.Duration, reason string) error {
 	if err := checkBan(d); err != nil {
 		return err
 	}
-	if id.IsZero() || id == n.ID() {
-		return fmt.Errorf("p2p: cannot ban the zero ID or this node")
+	if id.IsZero() {
+		return fmt.Errorf("%w: the zero ID names no peer", ErrUnknownPeer)
+	}
+	if id == n.ID() {
+		return fmt.Errorf("%w: cannot ban this node", ErrSelf)
 	}
 	// The set writes the ban to the book, the one store, and refuses it
 	// (ErrTooManyBans) before changing anything.

@@ -482,8 +482,8 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 	)
 	switch {
 	case req.ID != "":
-		if id, err = crypto.ParseID(req.ID); err != nil {
-			writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits`, clip(req.ID), 2*crypto.IDLen))
+		if id, err = crypto.ParseID(req.ID); err != nil || id.IsZero() {
+			writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits, not all zero`, clip(req.ID), 2*crypto.IDLen))
 			return
 		}
 		if id == a.n.ID() {
