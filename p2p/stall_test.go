@@ -18,7 +18,9 @@ import (
 
 // peerMC returns n's connection to id, or nil.
 func peerMC(n *Node, id crypto.ID) *mux.MultiConn {
-	if pc, err := n.peerConn(id); err == nil {
+	n.peers.RLock()
+	defer n.peers.RUnlock()
+	if pc := n.peers.byID[id]; pc != nil {
 		return pc.mc
 	}
 	return nil
