@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -371,4 +373,42 @@ func u16s(v []uint16) []byte {
 		b = append(b, byte(x>>8), byte(x))
 	}
 	return b
+}
+
+// TestSpecVectors: the SETTINGS and GOAWAY of docs/PROTOCOL.md §8.7 are
+// what this implementation sends, byte for byte, and the bounds it states
+// are the code's.
+func TestSpecVectors(t *testing.T) {
+	spec, err := os.ReadFile("../../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(spec)), "")
+	s := settings{maxPacket: 16384, recvRate: 1 << 20, topics: []topicSettings{{id: 1, maxMessage: 65536, window: 1 << 20}}}
+	plain := appendSettings(nil, &s)
+	s.features = []featureEntry{{id: 0x42}, {id: 0x8001, flags: featureRequired, value: []byte{0xab, 0xcd}}}
+	ie := &conn.IncompatibleError{Field: "feature", Feature: 0x8001, Local: "required", Remote: "not spoken"}
+	for _, v := range []struct {
+		name string
+		b    []byte
+	}{
+		{"settings_with_features", appendSettings(nil, &s)},
+		{"settings without features", plain},
+		{"goaway_incompatible_feature", appendGoAwayMsg(nil, GoAwayIncompatible, incompatibleText(ie))},
+	} {
+		if !strings.Contains(text, hex.EncodeToString(v.b)) {
+			t.Errorf("docs/PROTOCOL.md does not quote %s = %x", v.name, v.b)
+		}
+	}
+	for _, want := range []string{
+		fmt.Sprintf("%dbytes).Atypenotin", maxControlBody),
+		fmt.Sprintf("m≤%d", maxFeatures),
+		fmt.Sprintf("length≤%d", MaxFeatureValue),
+		"`feature0x8001requiredhere,notspokenbyyou`",
+		"`feature0x8001requiredbyyou,notspokenhere`",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("docs/PROTOCOL.md does not say %q", want)
+		}
+	}
 }
