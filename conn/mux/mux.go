@@ -26,9 +26,10 @@ import (
 //
 // Optional methods: if the transport also has LocalMeta() *pb.PeerMeta
 // (our side's declaration, checked against Config.Topics), NetConn()
-// net.Conn (the socket, for TCP_NOTSENT_LOWAT) or CloseWrite() error (an
-// orderly end of our direction, e.g. close-notify, after a goaway), the
-// MultiConn uses them.
+// net.Conn (the socket, for TCP_NOTSENT_LOWAT), CloseWrite() error (an
+// orderly end of our direction, e.g. close-notify, after a goaway) or
+// Version() uint16 (the protocol version negotiated with the peer; without
+// it, version 1), the MultiConn uses them.
 type Transport interface {
 	// Read reads authenticated bytes of the peer's stream into p. It is
 	// called from one goroutine at a time (New, then the reader). It
@@ -216,7 +217,10 @@ type topic struct {
 // SETTINGS with the peer on the calling goroutine, which takes half a round
 // trip, bounded by ctx and cfg.SetupTimeout. If the peer's SETTINGS breaks
 // the protocol, New sends a goaway naming the violation before it closes t,
-// and its error wraps the *ViolationError.
+// and its error wraps the *ViolationError. If one side requires a feature
+// the other does not advertise (docs/PROTOCOL.md §8.7), New sends a goaway
+// "incompatible" naming it, and its error wraps a *conn.IncompatibleError
+// naming it too.
 //
 // New starts no goroutine and runs no callback: nothing is read from the
 // peer after its SETTINGS until Start. The owner then either admits the
