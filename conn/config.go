@@ -59,6 +59,11 @@ type SecureConfig struct {
 	// reproduce the vectors of docs/PROTOCOL.md.
 	Rand io.Reader
 
+	// minVersion and maxVersion, when not 0, replace MinProtocolVersion and
+	// ProtocolVersion as the range we speak: this package's tests play
+	// peers of other versions with them.
+	minVersion, maxVersion uint16
+
 	// cache holds the config resolved at first use, so handshakes do not
 	// re-validate and re-serialize PeerMeta each time.
 	cache atomic.Pointer[resolved]
@@ -81,6 +86,9 @@ type resolved struct {
 	networkTag [crypto.NetworkTagSize]byte
 	metaBytes  []byte
 	localMeta  *pb.PeerMeta
+	// minVersion and maxVersion are the protocol versions we speak,
+	// advertised in the hello (docs/PROTOCOL.md §2).
+	minVersion, maxVersion uint16
 }
 
 // Validate reports the first invalid field, by name.
@@ -102,6 +110,8 @@ func (c *SecureConfig) resolve() (*resolved, error) {
 		RekeyAfterBytes: c.RekeyAfterBytes, RekeyAfterTime: c.RekeyAfterTime,
 		RejectAfterFrames: c.RejectAfterFrames, CloseNotifyTimeout: c.CloseNotifyTimeout,
 		Now: clock.Or(c.Clock).Now, Rand: c.Rand,
+		minVersion: cmp.Or(c.minVersion, MinProtocolVersion),
+		maxVersion: cmp.Or(c.maxVersion, ProtocolVersion),
 	}
 	switch {
 	case c.Identity == nil:
@@ -131,7 +141,7 @@ func (c *SecureConfig) resolve() (*resolved, error) {
 	}
 	meta.NetworkId = c.NetworkID
 	meta.ChainId = c.ChainID
-	meta.ProtocolVersion = ProtocolVersion
+	meta.ProtocolVersion = uint32(r.maxVersion)
 	if err := checkMeta(meta); err != nil {
 		return nil, fmt.Errorf("conn: SecureConfig.Meta: %w", err)
 	}

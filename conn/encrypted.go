@@ -30,6 +30,7 @@ type EncryptedConn struct {
 	remoteID   crypto.ID
 	remoteKey  ed25519.PublicKey
 	remoteMeta *pb.PeerMeta
+	version    uint16 // negotiated protocol version (handshake.go)
 
 	wr struct {
 		// sem is the write lock: a channel so that Close can wait for it

@@ -15,10 +15,15 @@ import (
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-// FuzzHello: hello decoding never panics and round-trips what it accepts.
+// FuzzHello: hello decoding never panics, round-trips what it accepts, and
+// the version negotiated from it lies in both ranges.
 func FuzzHello(f *testing.F) {
-	hl := hello{version: 1, networkTag: crypto.NetworkTag("testnet")}
+	hl := hello{version: 1, minVersion: 1, networkTag: crypto.NetworkTag("testnet")}
 	hl.ephemeral[0] = 9
+	f.Add(appendHello(nil, &hl))
+	hl.version, hl.minVersion = 2, 0 // legacy: oldest version not sent
+	f.Add(appendHello(nil, &hl))
+	hl.version, hl.minVersion = 3, 5 // empty range
 	f.Add(appendHello(nil, &hl))
 	f.Add([]byte("peerwire"))
 	f.Add(make([]byte, HelloSize))
@@ -28,8 +33,12 @@ func FuzzHello(f *testing.F) {
 			return
 		}
 		out := appendHello(nil, &h)
-		if !bytes.Equal(out[:50], b[:50]) {
+		if !bytes.Equal(out, b) {
 			t.Fatalf("hello does not round-trip")
+		}
+		lo, hi := h.speaks()
+		if v, ok := negotiateVersion(MinProtocolVersion, ProtocolVersion, lo, hi); ok && (v < lo || v > hi || v < MinProtocolVersion || v > ProtocolVersion) {
+			t.Fatalf("negotiated %d from %d-%d", v, lo, hi)
 		}
 	})
 }

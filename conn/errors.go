@@ -22,7 +22,9 @@ var (
 	ErrSelfConnection = errors.New("conn: connected to self")
 	// ErrReflection: the peer sent back our own ephemeral key.
 	ErrReflection = errors.New("conn: peer reflected our hello")
-	// ErrIncompatible: the peer is of another network, chain or protocol version.
+	// ErrIncompatible: the peer is of another network or chain, speaks no
+	// protocol version we speak, or requires a feature we do not (or we one
+	// it does not).
 	ErrIncompatible = errors.New("conn: incompatible peer")
 	// ErrNotPeerwire: the peer's first bytes are not a peerwire hello.
 	ErrNotPeerwire = errors.New("conn: peer did not send a peerwire hello")
@@ -68,14 +70,26 @@ func (e *UnexpectedPeerError) Error() string {
 // Is reports whether target is ErrUnexpectedPeer.
 func (e *UnexpectedPeerError) Is(target error) bool { return target == ErrUnexpectedPeer }
 
-// IncompatibleError names the field on which the peer differs from us:
-// "network_id", "chain_id" or "protocol_version".
+// IncompatibleError names what the peer and we cannot agree on. Field is
+// "network_id" or "chain_id" (Local and Remote are the two values),
+// "protocol_version" (no version both speak; Local and Remote are the
+// ranges spoken, "1" or "1-3"), or "feature" (Feature is the feature's ID,
+// docs/PROTOCOL.md §8.7; of Local and Remote one is "required", the side
+// that requires it, and the other "not spoken"). The multiplexer returns it
+// for features; both sides of a refused connection report the same one.
 type IncompatibleError struct {
 	Field         string
 	Local, Remote string
+	Feature       uint16
 }
 
 func (e *IncompatibleError) Error() string {
+	switch e.Field {
+	case "protocol_version":
+		return fmt.Sprintf("conn: incompatible peer: no common protocol version: the peer speaks %s, we speak %s", e.Remote, e.Local)
+	case "feature":
+		return fmt.Sprintf("conn: incompatible peer: feature 0x%04x is %s by the peer and %s by us", e.Feature, e.Remote, e.Local)
+	}
 	return fmt.Sprintf("conn: incompatible peer: %s is %q, ours is %q", e.Field, e.Remote, e.Local)
 }
 

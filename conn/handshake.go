@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -100,7 +99,7 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conn: ephemeral key: %w", err)
 	}
-	local := hello{version: ProtocolVersion, networkTag: h.cfg.networkTag}
+	local := hello{version: h.cfg.maxVersion, minVersion: h.cfg.minVersion, networkTag: h.cfg.networkTag}
 	copy(local.ephemeral[:], eph.PublicKey().Bytes())
 	var localBytes, remoteBytes [HelloSize]byte
 	appendHello(localBytes[:0], &local)
@@ -119,8 +118,10 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if remote.version < MinProtocolVersion {
-		return nil, &IncompatibleError{Field: "protocol_version", Local: strconv.Itoa(ProtocolVersion), Remote: strconv.Itoa(int(remote.version))}
+	peerLo, peerHi := remote.speaks()
+	version, ok := negotiateVersion(h.cfg.minVersion, h.cfg.maxVersion, peerLo, peerHi)
+	if !ok {
+		return nil, &IncompatibleError{Field: "protocol_version", Local: versionRange(h.cfg.minVersion, h.cfg.maxVersion), Remote: versionRange(peerLo, peerHi)}
 	}
 	if remote.networkTag != local.networkTag {
 		return nil, &IncompatibleError{Field: "network_id", Local: h.cfg.NetworkID, Remote: fmt.Sprintf("(tag %x)", remote.networkTag)}
@@ -147,6 +148,7 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 		send, recv = recv, send
 	}
 	c := newEncryptedConn(h.raw, h.cfg, h.role == crypto.RoleDialer, send, recv)
+	c.version = version
 	clear(keys.LowKey[:])
 	clear(keys.HighKey[:])
 
@@ -157,8 +159,17 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if err := h.receiveAuth(c, keys.Challenge); err != nil {
 		return nil, err
 	}
+	// The hellos are bound into the keys, so the version the peer signed
+	// cannot differ from its hello's unless it is broken.
+	if v := c.remoteMeta.ProtocolVersion; v != uint32(remote.version) {
+		return nil, protocolErrorf("PeerMeta protocol_version %d differs from the hello's %d", v, remote.version)
+	}
 	return c, nil
 }
+
+// Version returns the protocol version negotiated with the peer: the
+// highest that both hellos say their senders speak (docs/PROTOCOL.md §2).
+func (c *EncryptedConn) Version() uint16 { return c.version }
 
 func (h *handshaker) authReadError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -256,8 +267,6 @@ func verifyAuth(body []byte, challenge [crypto.KeySize]byte, peerRole crypto.Rol
 		return none, nil, nil, &IncompatibleError{Field: "network_id", Local: cfg.NetworkID, Remote: meta.NetworkId}
 	case meta.ChainId != cfg.ChainID:
 		return none, nil, nil, &IncompatibleError{Field: "chain_id", Local: cfg.ChainID, Remote: meta.ChainId}
-	case meta.ProtocolVersion < MinProtocolVersion:
-		return none, nil, nil, &IncompatibleError{Field: "protocol_version", Local: strconv.Itoa(ProtocolVersion), Remote: strconv.Itoa(int(meta.ProtocolVersion))}
 	}
 	return id, pub, &meta, nil
 }

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -13,12 +14,20 @@ import (
 )
 
 func (n *Node) info(pc *peerConn, st peerset.Status) PeerInfo {
-	return PeerInfo{
+	pi := PeerInfo{
 		ID: pc.id, Direction: pc.dir.String(), Remote: pc.remote.String(),
 		ListenAddrs: pc.meta.GetListenAddrs(), Role: pc.meta.GetRole().String(), Software: pc.meta.GetSoftwareVersion(),
 		ConnectedAt: pc.since, Score: st.Score, MustConnect: st.MustConnect,
 		RTT: pc.mc.RTT(), Conn: pc.mc.Stats(), GossipForwardDropped: pc.gossipDrops.snapshot(),
 	}
+	for _, f := range pi.Conn.Features {
+		if pi.FeatureValues == nil {
+			pi.FeatureValues = map[uint16][]byte{}
+		}
+		v, _ := pc.mc.PeerFeature(f)
+		pi.FeatureValues[f] = bytes.Clone(v)
+	}
+	return pi
 }
 
 // Peers returns the connected peers, ordered by ID.

@@ -159,6 +159,12 @@ type Config struct {
 	SendRate         int
 	RecvRate         int
 	MaxPacketPayload int
+	// Features are the application's capabilities (IDs
+	// mux.FirstAppFeature-0xffff) advertised to every peer
+	// (docs/PROTOCOL.md §8.7): one both sides list is in use
+	// (PeerInfo.Conn.Features); one marked Required refuses a peer that
+	// does not list it, on both sides, with an *IncompatibleError naming it.
+	Features []Feature
 	// CreditStallTimeout cuts off a peer that returned no credit on a topic
 	// we have messages queued for, for this long (mux.Config): it
 	// would pin our send queue for ever. The peer loses reputation

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/internal/errs"
 	"github.com/peerwire/peerwire/peerbook"
 )
@@ -43,7 +45,21 @@ var (
 	// ErrTooManyProtected is returned by AddMustConnect when the book
 	// holds its maximum of protected entries.
 	ErrTooManyProtected = peerbook.ErrTooManyProtected
+	// ErrIncompatible is matched by every *IncompatibleError: Dial
+	// returns one for a peer of another network or chain, with no protocol
+	// version in common, or refused over a required feature.
+	ErrIncompatible = conn.ErrIncompatible
 )
+
+// IncompatibleError names what the node and a peer cannot agree on: the
+// network, the chain, the protocol version (no common one) or a feature
+// one side requires and the other does not speak. Dial returns it, and
+// errors.As finds it whichever layer refused.
+type IncompatibleError = conn.IncompatibleError
+
+// Feature is an application capability advertised to peers
+// (Config.Features).
+type Feature = mux.Feature
 
 // errStopped is what Node methods return after Stop; it matches ErrClosed.
 var errStopped = fmt.Errorf("%w: node is stopped", ErrClosed)

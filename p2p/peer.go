@@ -22,6 +22,7 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 	cfg := &mux.Config{
 		Topics:           n.s.connTopics,
 		MaxPacketPayload: n.s.MaxPacketPayload,
+		Features:         n.s.Features,
 		PingInterval:     n.s.PingInterval,
 		IdleTimeout:      n.s.IdleTimeout,
 		SendRate:         n.s.SendRate,
@@ -474,6 +475,11 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 		}
 	}
 	if err := n.setupPeer(ec, peerset.Outbound, remote); err != nil {
+		if errors.Is(err, ErrIncompatible) {
+			// It will not change its features soon: back off like any
+			// address that failed.
+			_, _ = n.book.MarkFailure(id)
+		}
 		return crypto.ID{}, err
 	}
 	return id, nil

@@ -155,7 +155,13 @@ type PeerInfo struct {
 	Score       float64
 	MustConnect bool
 	RTT         mux.RTTStats
-	Conn        mux.Stats
+	// Conn are the connection's counters; Conn.Version is the protocol
+	// version negotiated with the peer and Conn.Features the features in
+	// use (Config.Features).
+	Conn mux.Stats
+	// FeatureValues holds the value the peer advertised for each feature
+	// in use; nil when none is.
+	FeatureValues map[uint16][]byte
 	// GossipForwardDropped counts, per topic, gossip forwards to this peer
 	// dropped because its send queue was full: messages it may never get
 	// from us. Nil when there were none.

@@ -83,6 +83,13 @@ type Config struct {
 	// negative value leaves the socket alone.
 	NotSentLowat int
 
+	// Features are the application's features (IDs FirstAppFeature-0xffff,
+	// at most 32, values at most MaxFeatureValue bytes) advertised in our
+	// SETTINGS (docs/PROTOCOL.md §8.7). A feature the peer advertises too
+	// is in use (MultiConn.PeerFeature); one marked Required refuses a peer
+	// that does not advertise it, with an IncompatibleError on both sides.
+	Features []Feature
+
 	// OnMessage receives every complete message, in order per topic, on the
 	// connection's reader goroutine. It must not block: it should hand the
 	// message to a queue. Each message's bytes stay charged to the sender's
@@ -106,6 +113,11 @@ type Config struct {
 	// Clock supplies time for keepalive, rate limits and RTT; nil means the
 	// real clock. Socket deadlines and the close linger use real time.
 	Clock clock.Clock
+
+	// protocolFeatures are protocol features (IDs below FirstAppFeature)
+	// advertised beside Features: this package's tests play peers of later
+	// versions with them. This version implements none.
+	protocolFeatures []featureEntry
 
 	// cache holds the config resolved at first use.
 	cache atomic.Pointer[resolved]
@@ -134,6 +146,7 @@ type resolved struct {
 	onClose      func(*MultiConn, error)
 	log          *slog.Logger
 	clock        clock.Clock
+	features     []featureEntry // advertised in SETTINGS, ascending by ID
 }
 
 // Validate reports the first invalid field of c, by name.
@@ -183,6 +196,11 @@ func (c *Config) resolve() (*resolved, error) {
 		p.topics = append(p.topics, tc)
 	}
 	slices.SortFunc(p.topics, func(a, b TopicConfig) int { return int(a.ID) - int(b.ID) })
+	fs, err := checkFeatures(c.Features)
+	if err != nil {
+		return nil, err
+	}
+	p.features = append(slices.Clone(c.protocolFeatures), fs...) // protocol IDs sort first
 	if p.onMessage == nil {
 		return nil, bad("OnMessage: required")
 	}

@@ -49,12 +49,22 @@ const (
 	maxGoAwayText = 256
 
 	// maxControlBody is the longest control-message body in bytes: a
-	// SETTINGS message declaring all 255 topics.
-	maxControlBody = settingsFixedLen + 255*settingsEntryLen
+	// SETTINGS message declaring all 255 topics and maxFeatures features
+	// with the longest values (4480 bytes).
+	maxControlBody = settingsFixedLen + 1 + 255*settingsEntryLen + 1 + maxFeatures*(featureEntryLen+MaxFeatureValue)
 
-	// settingsVersion is the version of the SETTINGS message we send and the
-	// only one we accept.
-	settingsVersion = 1
+	// maxIgnoredControlBody bounds the body of a control message of an
+	// unknown type marked ignorable (ctrlIgnorable): the longest body a
+	// known type may have, so skipping one costs no more than reading any
+	// other.
+	maxIgnoredControlBody = maxControlBody
+
+	// maxFeatures is the most features one SETTINGS may advertise: far more
+	// than a protocol grows in years, few enough that checking them is free.
+	maxFeatures = 32
+	// MaxFeatureValue is the longest value of one feature in bytes: a
+	// parameter or two, not a data channel.
+	MaxFeatureValue = 64
 )
 
 // Defaults (the meaning of a zero field).

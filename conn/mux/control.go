@@ -1,5 +1,7 @@
 package mux
 
+import "golang.org/x/time/rate"
+
 // Control message types: the second header byte of a packet on topic 0.
 const (
 	// ctrlSettings is each side's first packet: its receive limits.
@@ -16,9 +18,16 @@ const (
 	ctrlAck uint8 = 6
 )
 
+// ctrlIgnorable marks a control type that a receiver which does not know
+// it skips (docs/PROTOCOL.md §8.3): new control messages that are safe to
+// drop get a type 0x80-0xff, so they can be sent to peers of any version.
+// Unknown types without it (0x01-0x7f) are violations: such a message is
+// sent only to a peer that advertised the feature defining it.
+const ctrlIgnorable uint8 = 0x80
+
 // Control body sizes in bytes.
 const (
-	// settingsFixedLen: version u8, max packet payload u16, inbound byte rate u32.
+	// settingsFixedLen: format u8, max packet payload u16, inbound byte rate u32.
 	settingsFixedLen = 1 + 2 + 4
 	// settingsEntryLen: topic u8, max message size u32, receive window u32.
 	settingsEntryLen = 1 + 4 + 4
@@ -28,6 +37,8 @@ const (
 	windowEntryLen = 1 + 4
 	// ackLen: cumulative data bytes read, u64.
 	ackLen = 8
+	// featureEntryLen: feature ID u16, flags u8, value length u8 (the value follows).
+	featureEntryLen = 2 + 1 + 1
 )
 
 // controlBodyBounds returns the shortest and longest valid body of control
@@ -53,3 +64,29 @@ func controlBodyBounds(typ uint8) (lo, hi int, ok bool) {
 // startWindowUpdate, one appendWindowEntry per topic granted, then
 // endWindowUpdate. The writer (MultiConn.appendWindowUpdates) and the
 // fuzz target use exactly these.
+
+// skipUnknownControl handles a control packet of a type controlBodyBounds
+// does not know, whose header has been read: a type marked ctrlIgnorable
+// is skipped, body unread, if its body is at most maxIgnoredControlBody
+// bytes; any other is a violation. Skipped messages are limited like pings
+// (PingRate, PingBurst) and counted; more is an inbound rate excess.
+func (c *MultiConn) skipUnknownControl(h *packetHeader) error {
+	if h.kind&ctrlIgnorable == 0 {
+		return violation(ViolationMalformedControl, 0, "unknown control type %d", h.kind)
+	}
+	if h.length > maxIgnoredControlBody {
+		return violation(ViolationMalformedControl, 0, "ignorable control type %d with a %d-byte body, at most %d", h.kind, h.length, maxIgnoredControlBody)
+	}
+	if err := c.rd.need(h.length); err != nil {
+		return err
+	}
+	c.rd.skip(h.length)
+	c.st.controlIgnored.Add(1)
+	if c.ignoreLim == nil {
+		c.ignoreLim = rate.NewLimiter(rate.Limit(c.p.pingRate), c.p.pingBurst)
+	}
+	if !c.ignoreLim.AllowN(c.clock.Now(), 1) {
+		return c.excess(0)
+	}
+	return nil
+}

@@ -9,6 +9,8 @@ import (
 // Known-answer encodings of control messages (docs/PROTOCOL.md §8).
 func TestControlVectors(t *testing.T) {
 	s := settings{maxPacket: 16384, recvRate: 1 << 20, topics: []topicSettings{{id: 1, maxMessage: 65536, window: 1 << 20}}}
+	sf := s
+	sf.features = []featureEntry{{id: 0x42}, {id: 0x8001, flags: featureRequired, value: []byte{0xab, 0xcd}}}
 	for _, tc := range []struct {
 		name string
 		got  []byte
@@ -18,6 +20,15 @@ func TestControlVectors(t *testing.T) {
 			0, 1, 0, 16, // control, SETTINGS, 16-byte body
 			1, 0x40, 0x00, 0, 0x10, 0, 0, // version 1, max packet 16384, rate 1 MiB/s
 			1, 0, 1, 0, 0, 0, 0x10, 0, 0, // topic 1, max message 65536, window 1 MiB
+		}},
+		{"settings with features", appendSettings(nil, &sf), []byte{
+			0, 1, 0, 28, // control, SETTINGS, 28-byte body
+			2, 0x40, 0x00, 0, 0x10, 0, 0, // format 2, max packet 16384, rate 1 MiB/s
+			1,                            // one topic
+			1, 0, 1, 0, 0, 0, 0x10, 0, 0, // topic 1, max message 65536, window 1 MiB
+			2,                   // two features
+			0x00, 0x42, 0x00, 0, // feature 0x0042, optional, no value
+			0x80, 0x01, 0x01, 2, 0xab, 0xcd, // feature 0x8001, required, value ab cd
 		}},
 		{"ping", appendNonceMsg(nil, ctrlPing, 0x0102030405060708), []byte{0, 2, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8}},
 		{"pong", appendNonceMsg(nil, ctrlPong, 1), []byte{0, 3, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1}},
@@ -31,8 +42,13 @@ func TestControlVectors(t *testing.T) {
 		}
 	}
 	got, err := parseSettings(appendSettings(nil, &s)[packetHeaderLen:])
-	if err != nil || got.maxPacket != s.maxPacket || got.recvRate != s.recvRate || len(got.topics) != 1 || got.topics[0] != s.topics[0] {
+	if err != nil || got.maxPacket != s.maxPacket || got.recvRate != s.recvRate || len(got.topics) != 1 || got.topics[0] != s.topics[0] || got.features != nil {
 		t.Fatalf("settings round trip: %+v, %v", got, err)
+	}
+	got, err = parseSettings(appendSettings(nil, &sf)[packetHeaderLen:])
+	if err != nil || got.maxPacket != s.maxPacket || len(got.topics) != 1 || got.topics[0] != s.topics[0] || len(got.features) != 2 ||
+		got.features[0].id != 0x42 || got.features[0].required() || !got.features[1].required() || !bytes.Equal(got.features[1].value, []byte{0xab, 0xcd}) {
+		t.Fatalf("settings with features round trip: %+v, %v", got, err)
 	}
 	long := appendGoAwayMsg(nil, GoAwayShutdown, string(bytes.Repeat([]byte("é"), 200)))
 	if len(long)-packetHeaderLen-1 > maxGoAwayText {
@@ -48,6 +64,13 @@ func TestControlVectors(t *testing.T) {
 func FuzzControl(f *testing.F) {
 	s := settings{maxPacket: 16384, topics: []topicSettings{{id: 1, maxMessage: 100, window: 1000}, {id: 9, maxMessage: 1, window: 65}}}
 	f.Add(ctrlSettings, appendSettings(nil, &s)[packetHeaderLen:])
+	s.features = []featureEntry{{id: 1, flags: featureRequired, value: []byte{1, 2}}, {id: 0x8000, flags: 0xfe}, {id: 0xffff}}
+	f.Add(ctrlSettings, appendSettings(nil, &s)[packetHeaderLen:])
+	s.topics = nil
+	f.Add(ctrlSettings, appendSettings(nil, &s)[packetHeaderLen:])
+	f.Add(ctrlSettings, []byte{2, 0x40, 0, 0, 0, 0, 0, 0, 0})             // format 2, no topic, no feature
+	f.Add(ctrlSettings, []byte{2, 0x40, 0, 0, 0, 0, 0, 0, 1, 0, 9, 0, 3}) // a value past the end
+	f.Add(ctrlSettings, []byte{3, 0x40, 0, 0, 0, 0, 0})                   // unknown format
 	f.Add(ctrlPing, []byte{1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add(ctrlWindowUpdate, []byte{1, 0, 0, 1, 0, 2, 0, 0, 0, 9})
 	f.Add(ctrlGoAway, []byte{4, 'b', 'a', 'd', 0xff})
@@ -71,6 +94,14 @@ func FuzzControl(f *testing.F) {
 			isViolation(err)
 			if err != nil {
 				return
+			}
+			for i, f := range s.features {
+				if f.id == 0 || (i > 0 && s.features[i-1].id >= f.id) || len(f.value) > MaxFeatureValue {
+					t.Fatalf("accepted features %+v", s.features)
+				}
+			}
+			if body[0] == settingsFeatures && len(s.features) == 0 {
+				return // a format-2 SETTINGS without features: we send format 1 instead
 			}
 			re = appendSettings(nil, &s)
 		case ctrlPing, ctrlPong:

@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"testing"
@@ -20,6 +21,8 @@ func FuzzMultiConnReader(f *testing.F) {
 	f.Add(appendNonceMsg(nil, ctrlPong, 42))
 	f.Add([]byte{1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{0, 9, 0, 0})
+	f.Add([]byte{0, 0x85, 0, 2, 1, 2, 1, 1, 0, 1, 0, 0, 0, 1, 7}) // ignorable unknown control, then a message
+	f.Add(bytes.Repeat([]byte{0, 0xff, 0, 0}, 20))                // a flood of them
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, in := mcConfig(violTopics)
 		cfg.MaxPacketPayload = 512

@@ -36,8 +36,9 @@ const (
 	// GoAwayTrimmed: the node is above its connection high watermark and
 	// dropped this peer (lowest score first).
 	GoAwayTrimmed GoAwayCode = 8
-	// GoAwayIncompatible: the peer speaks no topic we need or an
-	// unsupported version.
+	// GoAwayIncompatible: the two sides cannot work together: one requires
+	// a feature the other does not speak (New sends it, the text naming
+	// the feature), or they share no topic either needs.
 	GoAwayIncompatible GoAwayCode = 9
 	// GoAwayInternal: a local error unrelated to the peer.
 	GoAwayInternal GoAwayCode = 10

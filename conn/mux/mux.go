@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -25,9 +26,10 @@ import (
 //
 // Optional methods: if the transport also has LocalMeta() *pb.PeerMeta
 // (our side's declaration, checked against Config.Topics), NetConn()
-// net.Conn (the socket, for TCP_NOTSENT_LOWAT) or CloseWrite() error (an
-// orderly end of our direction, e.g. close-notify, after a goaway), the
-// MultiConn uses them.
+// net.Conn (the socket, for TCP_NOTSENT_LOWAT), CloseWrite() error (an
+// orderly end of our direction, e.g. close-notify, after a goaway) or
+// Version() uint16 (the protocol version negotiated with the peer; without
+// it, version 1), the MultiConn uses them.
 type Transport interface {
 	// Read reads authenticated bytes of the peer's stream into p. It is
 	// called from one goroutine at a time (New, then the reader). It
@@ -157,6 +159,10 @@ type MultiConn struct {
 	lastRecv   atomic.Int64 // offset (ns) of the last inbound bytes
 	writeStart atomic.Int64 // offset (ns) + 1 of the Write in progress; 0: none
 
+	version   uint16         // protocol version negotiated by the transport
+	ignoreLim *rate.Limiter  // inbound ignored control messages; made at the first (reader only)
+	features  []featureEntry // the peer's entries of the features in use, ascending
+
 	rd packetReader // reader goroutine only
 	st connCounters
 }
@@ -211,7 +217,10 @@ type topic struct {
 // SETTINGS with the peer on the calling goroutine, which takes half a round
 // trip, bounded by ctx and cfg.SetupTimeout. If the peer's SETTINGS breaks
 // the protocol, New sends a goaway naming the violation before it closes t,
-// and its error wraps the *ViolationError.
+// and its error wraps the *ViolationError. If one side requires a feature
+// the other does not advertise (docs/PROTOCOL.md §8.7), New sends a goaway
+// "incompatible" naming it, and its error wraps a *conn.IncompatibleError
+// naming it too.
 //
 // New starts no goroutine and runs no callback: nothing is read from the
 // peer after its SETTINGS until Start. The owner then either admits the
@@ -221,8 +230,12 @@ func New(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
 	c, err := newMux(ctx, t, cfg)
 	if err != nil {
 		var v *ViolationError
-		if errors.As(err, &v) {
+		var ie *conn.IncompatibleError
+		switch {
+		case errors.As(err, &v):
 			sendGoAwayAndLinger(t, GoAwayProtocolViolation, v.text(), time.Now().Add(abortLinger))
+		case errors.As(err, &ie):
+			sendGoAwayAndLinger(t, GoAwayIncompatible, incompatibleText(ie), time.Now().Add(abortLinger))
 		}
 		t.Close()
 		return nil, err
@@ -284,6 +297,13 @@ func newMux(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	c.version = conn.MinProtocolVersion // a transport that does not negotiate speaks the first
+	if tv, ok := t.(interface{ Version() uint16 }); ok {
+		c.version = tv.Version()
+	}
+	if c.version < conn.MinProtocolVersion || c.version > conn.ProtocolVersion {
+		return nil, fmt.Errorf("mux: the transport negotiated protocol version %d, the multiplexer speaks %d-%d", c.version, conn.MinProtocolVersion, conn.ProtocolVersion)
+	}
 	c.base = c.clock.Now()
 	c.rd.init(c)
 	for i := range p.topics {
@@ -307,6 +327,11 @@ func newMux(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	features, ie := negotiateFeatures(p.features, peerSettings.features)
+	if ie != nil {
+		return nil, fmt.Errorf("mux: settings exchange with %s: %w", c.remote.Short(), ie)
+	}
+	c.features = features
 	c.applySettings(&peerSettings)
 	c.lastRecv.Store(0)
 	return c, nil

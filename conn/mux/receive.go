@@ -264,7 +264,7 @@ func (c *MultiConn) readData(h *packetHeader) error {
 func (c *MultiConn) readControl(h *packetHeader) error {
 	lo, hi, ok := controlBodyBounds(h.kind)
 	if !ok {
-		return violation(ViolationMalformedControl, 0, "unknown control type %d", h.kind)
+		return c.skipUnknownControl(h)
 	}
 	if h.length < lo || h.length > hi {
 		return violation(ViolationMalformedControl, 0, "control type %d with a %d-byte body", h.kind, h.length)

@@ -11,11 +11,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// settings is the body of a SETTINGS message: what its sender accepts.
+// settings is the body of a SETTINGS message: what its sender accepts and
+// the features it speaks.
 type settings struct {
 	maxPacket int    // longest data packet payload accepted
 	recvRate  uint32 // inbound bytes/s the sender accepts; 0 = unlimited
 	topics    []topicSettings
+	features  []featureEntry // ascending by ID; none: sent in format 1
 }
 
 // topicSettings is the SETTINGS entry of one declared topic.
@@ -25,38 +27,83 @@ type topicSettings struct {
 	window     int // initial (and maximal) credit granted
 }
 
-// appendSettings appends a SETTINGS control packet.
+// SETTINGS formats (docs/PROTOCOL.md §8.3): the first body byte.
+const (
+	// settingsPlain is the format without features, the only one
+	// implementations older than feature negotiation read: a sender that
+	// advertises no feature uses it, so they still understand it.
+	settingsPlain uint8 = 1
+	// settingsFeatures counts the topic entries and appends the features.
+	settingsFeatures uint8 = 2
+)
+
+// appendSettings appends a SETTINGS control packet: format 1 when s
+// advertises no feature, else format 2.
 func appendSettings(b []byte, s *settings) []byte {
-	b = appendControlHeader(b, ctrlSettings, settingsFixedLen+settingsEntryLen*len(s.topics))
-	b = append(b, settingsVersion)
+	n := settingsFixedLen + settingsEntryLen*len(s.topics)
+	format := settingsPlain
+	if len(s.features) > 0 {
+		format = settingsFeatures
+		n += 2
+		for _, f := range s.features {
+			n += featureEntryLen + len(f.value)
+		}
+	}
+	b = appendControlHeader(b, ctrlSettings, n)
+	b = append(b, format)
 	b = binary.BigEndian.AppendUint16(b, uint16(s.maxPacket))
 	b = binary.BigEndian.AppendUint32(b, s.recvRate)
+	if format == settingsFeatures {
+		b = append(b, uint8(len(s.topics)))
+	}
 	for _, t := range s.topics {
 		b = append(b, t.id)
 		b = binary.BigEndian.AppendUint32(b, uint32(t.maxMessage))
 		b = binary.BigEndian.AppendUint32(b, uint32(t.window))
 	}
+	if format == settingsFeatures {
+		b = append(b, uint8(len(s.features)))
+		for _, f := range s.features {
+			b = binary.BigEndian.AppendUint16(b, f.id)
+			b = append(b, f.flags, uint8(len(f.value)))
+			b = append(b, f.value...)
+		}
+	}
 	return b
 }
 
-// parseSettings decodes and checks a SETTINGS body.
+// parseSettings decodes and checks a SETTINGS body of either format. The
+// result does not alias body.
 func parseSettings(body []byte) (settings, error) {
 	var s settings
-	if len(body) < settingsFixedLen || len(body) > maxControlBody || (len(body)-settingsFixedLen)%settingsEntryLen != 0 {
+	if len(body) < settingsFixedLen || len(body) > maxControlBody {
 		return s, violation(ViolationMalformedControl, 0, "settings body of %d bytes", len(body))
-	}
-	if body[0] != settingsVersion {
-		return s, violation(ViolationMalformedControl, 0, "settings version %d, want %d", body[0], settingsVersion)
 	}
 	s.maxPacket = int(binary.BigEndian.Uint16(body[1:3]))
 	if s.maxPacket < MinPacketPayload || s.maxPacket > MaxPacketPayloadLimit {
 		return s, violation(ViolationMalformedControl, 0, "settings max packet payload %d outside %d-%d", s.maxPacket, MinPacketPayload, MaxPacketPayloadLimit)
 	}
 	s.recvRate = binary.BigEndian.Uint32(body[3:7])
-	n := (len(body) - settingsFixedLen) / settingsEntryLen
+	rest := body[settingsFixedLen:]
+	var entries []byte
+	switch body[0] {
+	case settingsPlain:
+		if len(rest)%settingsEntryLen != 0 {
+			return s, violation(ViolationMalformedControl, 0, "settings body of %d bytes", len(body))
+		}
+		entries, rest = rest, nil
+	case settingsFeatures:
+		if len(rest) < 1 || len(rest) < 2+int(rest[0])*settingsEntryLen {
+			return s, violation(ViolationMalformedControl, 0, "settings body of %d bytes too short for its topics", len(body))
+		}
+		entries, rest = rest[1:1+int(rest[0])*settingsEntryLen], rest[1+int(rest[0])*settingsEntryLen:]
+	default:
+		return s, violation(ViolationMalformedControl, 0, "settings format %d, want %d or %d", body[0], settingsPlain, settingsFeatures)
+	}
+	n := len(entries) / settingsEntryLen
 	s.topics = make([]topicSettings, n)
 	for i := range n {
-		e := body[settingsFixedLen+i*settingsEntryLen:]
+		e := entries[i*settingsEntryLen:]
 		t := topicSettings{
 			id:         e[0],
 			maxMessage: int(binary.BigEndian.Uint32(e[1:5])),
@@ -72,7 +119,12 @@ func parseSettings(body []byte) (settings, error) {
 		}
 		s.topics[i] = t
 	}
-	return s, nil
+	if rest == nil {
+		return s, nil
+	}
+	var err error
+	s.features, err = parseFeatures(rest)
+	return s, err
 }
 
 // declares reports whether the settings declare exactly the topic list ids.
@@ -106,7 +158,7 @@ func (c *MultiConn) exchangeSettings(ctx context.Context) (settings, error) {
 		return settings{}, fmt.Errorf("conn: settings exchange with %s: %w", c.remote.Short(), err)
 	}
 
-	ours := settings{maxPacket: c.p.maxPacket, recvRate: uint32(c.p.recvRate)}
+	ours := settings{maxPacket: c.p.maxPacket, recvRate: uint32(c.p.recvRate), features: c.p.features}
 	for _, t := range c.topics {
 		ours.topics = append(ours.topics, topicSettings{id: t.id, maxMessage: t.cfg.MaxMessageSize, window: t.cfg.RecvWindow})
 	}

@@ -9,6 +9,11 @@ import (
 type Stats struct {
 	Topics []TopicStats // ours, ascending by ID
 
+	Version  uint16   // protocol version negotiated with the peer
+	Features []uint16 // features in use (both sides advertised them), ascending
+
+	ControlIgnored uint64 // control messages of unknown ignorable types skipped
+
 	BytesSent uint64 // bytes handed to the transport (packets with headers)
 	BytesRecv uint64 // bytes read from the transport
 	PingsSent uint64
@@ -54,6 +59,7 @@ type connCounters struct {
 	rateExcess, violations   atomic.Uint64
 	unsent                   atomic.Uint64
 	inFlightWaits            atomic.Uint64
+	controlIgnored           atomic.Uint64
 }
 
 type topicCounters struct {
@@ -78,6 +84,9 @@ func (c *MultiConn) Stats() Stats {
 		RateExcess:      c.st.rateExcess.Load(),
 		Violations:      c.st.violations.Load(),
 		Unsent:          c.st.unsent.Load(),
+		Version:         c.version,
+		Features:        c.Features(),
+		ControlIgnored:  c.st.controlIgnored.Load(),
 	}
 	now := time.Duration(c.offset(c.clock.Now()))
 	c.w.Lock()

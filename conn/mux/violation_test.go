@@ -205,7 +205,8 @@ func TestSettingsRefusals(t *testing.T) {
 		{"ping first", appendNonceMsg(nil, ctrlPing, 1), true},
 		{"topics differ from PeerMeta", appendSettings(nil, &mismatch), true},
 		{"window below max message", appendSettings(nil, &badWindow), true},
-		{"bad version", func() []byte { b := appendSettings(nil, &violClientSettings); b[4] = 2; return b }(), true},
+		{"unknown format", func() []byte { b := appendSettings(nil, &violClientSettings); b[4] = 3; return b }(), true},
+		{"format 2 cut short", func() []byte { b := appendSettings(nil, &violClientSettings); b[4] = 2; return b }(), true},
 		{"max packet too small", func() []byte { b := appendSettings(nil, &violClientSettings); b[5], b[6] = 0, 1; return b }(), true},
 		{"truncated", appendSettings(nil, &violClientSettings)[:10], false},
 	} {

@@ -159,7 +159,8 @@ func TestAPI(t *testing.T) {
 
 	// List, filter, get.
 	api.expect("GET", "/peers", "", 200, "", &list)
-	if peers := list.Peers; len(peers) != 1 || peers[0].ID != bID || peers[0].Direction != "outbound" || peers[0].Role != "full" || len(peers[0].Topics) == 0 {
+	if peers := list.Peers; len(peers) != 1 || peers[0].ID != bID || peers[0].Direction != "outbound" || peers[0].Role != "full" || len(peers[0].Topics) == 0 ||
+		peers[0].ProtocolVersion != 1 || peers[0].Features == nil {
 		t.Fatalf("peers %+v", peers)
 	}
 	api.expect("GET", "/peers?role=full", "", 200, "", &list)

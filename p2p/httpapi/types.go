@@ -22,6 +22,10 @@ type Peer struct {
 	BytesIn     uint64      `json:"bytes_in"`
 	BytesOut    uint64      `json:"bytes_out"`
 	Topics      []PeerTopic `json:"topics"`
+	// ProtocolVersion is the version negotiated with the peer; Features
+	// the IDs of the features in use (docs/PROTOCOL.md §8.7).
+	ProtocolVersion uint16   `json:"protocol_version"`
+	Features        []uint16 `json:"features"`
 }
 
 // PeerList is what GET /peers returns: Count is len(Peers), after the
@@ -157,6 +161,10 @@ func peerJSON(p p2p.PeerInfo) Peer {
 		Role: roleName(p.Role), Software: p.Software, ConnectedAt: p.ConnectedAt, Score: p.Score, MustConnect: p.MustConnect,
 		RTT:     RTT{LastMs: ms(p.RTT.Last), SmoothedMs: ms(p.RTT.Smoothed), MinMs: ms(p.RTT.Min), Samples: p.RTT.Samples},
 		BytesIn: p.Conn.BytesRecv, BytesOut: p.Conn.BytesSent, Topics: []PeerTopic{},
+		ProtocolVersion: p.Conn.Version, Features: p.Conn.Features,
+	}
+	if out.Features == nil {
+		out.Features = []uint16{}
 	}
 	if out.ListenAddrs == nil {
 		out.ListenAddrs = []string{}

@@ -1,0 +1,98 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
+)
+
+// TestFeatureNegotiation: nodes connect with the application features both
+// list in use and report the negotiated protocol version on both sides; a
+// node that requires a feature the other does not list, or is of another
+// chain, is refused on both sides, and Dial returns an *IncompatibleError
+// naming what differs.
+func TestFeatureNegotiation(t *testing.T) {
+	tests := []struct {
+		name    string
+		a, b    []Feature // Dial goes a → b
+		chainB  string    // b's chain ID when not the default
+		inUse   []uint16  // connected: the features in use
+		field   string    // refused: IncompatibleError.Field
+		feature uint16
+	}{
+		{name: "no features", inUse: []uint16{}},
+		{
+			name:  "one shared, one unknown optional",
+			a:     []Feature{{ID: 0x8001, Value: []byte("a")}},
+			b:     []Feature{{ID: 0x8001, Value: []byte("b")}, {ID: 0x8002, Value: []byte("new")}},
+			inUse: []uint16{0x8001},
+		},
+		{name: "b requires an unknown feature", b: []Feature{{ID: 0x8003, Required: true}}, field: "feature", feature: 0x8003},
+		{name: "a requires what b lacks", a: []Feature{{ID: 0x8004, Required: true}}, b: []Feature{{ID: 0x8001}}, field: "feature", feature: 0x8004},
+		{name: "other chain", chainB: "chain-b", field: "chain_id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ca, cb := quietConfig(t, 1), quietConfig(t, 2)
+			ca.Features, cb.Features = tc.a, tc.b
+			if tc.chainB != "" {
+				cb.ChainID = tc.chainB
+			}
+			a, b := startNode(t, ca), startNode(t, cb)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := a.Dial(ctx, b.ListenAddr().String())
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				testutil.Eventually(t, 10*time.Second, "b admits a", func() bool { return connectedTo(b, a.ID()) })
+				for _, side := range []struct {
+					n     *Node
+					other *Node
+					value string
+				}{{a, b, featureVal(tc.b, 0x8001)}, {b, a, featureVal(tc.a, 0x8001)}} {
+					p, ok := side.n.Peer(side.other.ID())
+					if !ok {
+						t.Fatal("peer gone")
+					}
+					if p.Conn.Version != 1 || !slices.Equal(p.Conn.Features, tc.inUse) {
+						t.Errorf("%s sees version %d, features %v; want 1, %v", side.n.ID().Short(), p.Conn.Version, p.Conn.Features, tc.inUse)
+					}
+					if v, ok := p.FeatureValues[0x8001]; ok != slices.Contains(tc.inUse, 0x8001) || string(v) != side.value {
+						t.Errorf("%s sees feature 0x8001 = %q, %v; want %q", side.n.ID().Short(), v, ok, side.value)
+					}
+				}
+				return
+			}
+			var ie *IncompatibleError
+			if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || ie.Field != tc.field || ie.Feature != tc.feature {
+				t.Fatalf("Dial: %v, want an IncompatibleError on %s 0x%04x", err, tc.field, tc.feature)
+			}
+			// b refused too, counted as an incompatible handshake, and
+			// neither side keeps the other.
+			testutil.Eventually(t, 10*time.Second, "b counts the incompatible peer", func() bool {
+				return b.Stats().HandshakeFailures["incompatible"] == 1
+			})
+			if connectedTo(a, b.ID()) || connectedTo(b, a.ID()) {
+				t.Fatal("an incompatible peer stayed connected")
+			}
+			if a.Stats().Violations != 0 || b.Stats().Violations != 0 {
+				t.Fatal("an incompatibility was charged as a violation")
+			}
+		})
+	}
+}
+
+func featureVal(fs []Feature, id uint16) string {
+	for _, f := range fs {
+		if f.ID == id {
+			return string(f.Value)
+		}
+	}
+	return ""
+}
