@@ -136,8 +136,8 @@ type Config struct {
 	// Filter configures admission rules (filter.Config); its clock and logger
 	// (filter.Deps) are the node's.
 	Filter filter.Config
-	// Book configures the peer book (peerbook.Config); its Self, Now and
-	// Filter fields are set by the node. Book.AllowNetworkNames is the
+	// Book configures the peer book (peerbook.Config); what it is wired to
+	// (peerbook.Deps: the node's ID, filter, clock and logger) is the node's. Book.AllowNetworkNames is the
 	// operator's switch for DNS names learned from peers (off by default).
 	Book peerbook.Config
 

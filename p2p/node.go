@@ -202,19 +202,14 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("p2p: Config.Filter: %w", err)
 	}
 	bc := s.Book
-	bc.SelfID = n.id.ID()
 	if bc.SaveInterval == 0 {
 		bc.SaveInterval = s.SaveInterval
 	}
-	bc.Now = s.Now
-	bc.Filter = bookFilter{n.filter}
-	if bc.Logger == nil {
-		bc.Logger = s.Logger.With("component", "book")
-	}
+	bd := peerbook.Deps{SelfID: n.id.ID(), Filter: bookFilter{n.filter}, Clock: nowClock(s.Now), Logger: s.Logger.With("component", "book")}
 	if s.bookPath != "" {
-		n.book, n.loadReport, err = peerbook.Open(s.bookPath, bc)
+		n.book, n.loadReport, err = peerbook.Open(s.bookPath, bc, bd)
 	} else {
-		n.book, err = peerbook.New(bc)
+		n.book, err = peerbook.New(bc, bd)
 	}
 	if err != nil {
 		n.filter.Close()

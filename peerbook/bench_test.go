@@ -16,14 +16,17 @@ var benchSizes = []int{10_000, 100_000}
 // benchConfig has room for 100,000 entries (327,680 slots), so both sizes
 // use the same tables and differ only in how full they are.
 func benchConfig() Config {
-	return Config{NewBuckets: 4096, TriedBuckets: 1024, BucketSize: 64, Rand: seeded(3)}
+	return Config{NewBuckets: 4096, TriedBuckets: 1024, BucketSize: 64}
 }
+
+// benchDeps seeds the book's randomness, so runs compare.
+func benchDeps() Deps { return Deps{Rand: seeded(3)} }
 
 // benchBook returns a book of n entries from random groups, a tenth of them
 // tried.
 func benchBook(b *testing.B, n int) *Book {
 	b.Helper()
-	bk, err := New(benchConfig())
+	bk, err := New(benchConfig(), benchDeps())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func BenchmarkAnswerPex(b *testing.B) {
 // backup link, rename, directory fsync).
 func BenchmarkSave(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "peerbook.json")
-	bk, _, err := Open(path, benchConfig())
+	bk, _, err := Open(path, benchConfig(), benchDeps())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,7 +127,7 @@ func BenchmarkSave(b *testing.B) {
 // BenchmarkLoad opens a saved book of 10,000 entries.
 func BenchmarkLoad(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "peerbook.json")
-	bk, _, err := Open(path, benchConfig())
+	bk, _, err := Open(path, benchConfig(), benchDeps())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,7 +140,7 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		bk, rep, err := Open(path, benchConfig())
+		bk, rep, err := Open(path, benchConfig(), benchDeps())
 		if err != nil || rep.Entries != 10_000 {
 			b.Fatal(err, rep)
 		}

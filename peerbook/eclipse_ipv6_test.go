@@ -59,7 +59,7 @@ func inPrefix(r *rand.Rand, p netip.Prefix) netip.Addr {
 
 func runEclipseIPv6(t *testing.T, attacker netip.Prefix) (bookShare, pickShare float64) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	r := rand.New(rand.NewPCG(42, 6))
 	next := uint64(1)
 	newID := func() crypto.ID { next++; return idN(next) }

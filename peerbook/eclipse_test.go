@@ -47,8 +47,8 @@ func TestEclipseResistance(t *testing.T) {
 
 func runEclipse(t *testing.T, attacker netip.Prefix) (bookShare, pickShare float64) {
 	clk := newClock()
-	cfg := testConfig(clk)
-	b := newTestBook(t, cfg)
+	cfg, deps := Config{}, testDeps(clk)
+	b := newTestBook(t, cfg, deps)
 	r := rand.New(rand.NewPCG(42, 42))
 	next := uint64(1)
 	newID := func() crypto.ID { next++; return idN(next) }

@@ -48,23 +48,23 @@ type LoadReport struct {
 // Open loads the book saved at path, or starts an empty one if there is no
 // file. A file that is unreadable as a book (corrupt, truncated, empty, of
 // another version, over MaxFileSize) is moved aside as
-// path.corrupt-<time> (time from Config.Now, UTC, without colons) and listed
+// path.corrupt-<time> (time from Deps.Clock, UTC, without colons) and listed
 // in the report, and the backup path.bak, the previous good file, is tried
 // the same way; if neither is usable the book starts empty. Open returns an
 // error only for an invalid Config or a file it cannot read at all (for
 // example, permission denied), because starting empty then would overwrite
 // a good file at the next save.
 //
-// The returned Book saves to path with Save, Run and Close.
-func Open(path string, cfg Config) (*Book, *LoadReport, error) {
-	b, err := newBook(cfg)
+// cfg and deps are as for New. The returned Book saves to path with Save, Run and Close.
+func Open(path string, cfg Config, deps Deps) (*Book, *LoadReport, error) {
+	b, err := newBook(cfg, deps)
 	if err != nil {
 		return nil, nil, err
 	}
 	b.path = path
 	rep := &LoadReport{Path: path, Origin: OriginEmpty}
 	b.removeTemps()
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	for i, p := range []string{path, path + backupSuffix} {
 		data, err := readBounded(p)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -91,7 +91,7 @@ func Open(path string, cfg Config) (*Book, *LoadReport, error) {
 		fe := &FileError{Path: p, Err: err}
 		fe.MovedTo, fe.MoveErr = moveAside(p, now)
 		rep.Problems = append(rep.Problems, fe)
-		b.cfg.Logger.Warn("peerbook: unusable book file", slog.String("path", p), slog.Any("error", fe))
+		b.deps.Logger.Warn("peerbook: unusable book file", slog.String("path", p), slog.Any("error", fe))
 		b.reset()
 	}
 	if rep.Origin == OriginEmpty {
@@ -102,7 +102,7 @@ func Open(path string, cfg Config) (*Book, *LoadReport, error) {
 	if len(rep.Problems) > 0 {
 		b.touch() // write a good file at the next save, so the backup is not the only copy
 	}
-	b.cfg.Logger.Info("peerbook: loaded", slog.String("path", path), slog.String("origin", string(rep.Origin)),
+	b.deps.Logger.Info("peerbook: loaded", slog.String("path", path), slog.String("origin", string(rep.Origin)),
 		slog.Int("entries", rep.Entries), slog.Int("bans", rep.Bans), slog.Int("dropped", rep.Dropped))
 	return b, rep, nil
 }
@@ -234,7 +234,7 @@ func (b *Book) build(d *decodedFile, now time.Time) (entries, bans, dropped int)
 func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 	m := &b.mu
 	addr, err := crypto.ParseAddress(fe.Addr)
-	if err != nil || addr.Port == 0 || addr.ID == b.cfg.SelfID {
+	if err != nil || addr.Port == 0 || addr.ID == b.deps.SelfID {
 		return false
 	}
 	if _, dup := m.byID[addr.ID]; dup {
@@ -322,7 +322,7 @@ func (b *Book) isClosed() bool {
 
 // saveLocked saves; the caller holds b.save.
 func (b *Book) saveLocked() error {
-	data, gen, err := b.marshal(b.cfg.Now())
+	data, gen, err := b.marshal(b.deps.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -460,7 +460,7 @@ func syncDir(dir string) {
 	}
 }
 
-// Run saves the book every Config.SaveInterval if it changed, until ctx ends
+// Run saves the book every Config.SaveInterval (by Deps.Clock) if it changed, until ctx ends
 // or the book is closed. When ctx ends it saves once more if the book
 // changed and returns that save's error (nil if none); when the book is
 // closed it returns nil (Close saves). Save failures on the interval are
@@ -470,7 +470,7 @@ func (b *Book) Run(ctx context.Context) error {
 	if b.path == "" {
 		return ErrNoPath
 	}
-	t := time.NewTicker(b.cfg.SaveInterval)
+	t := b.deps.Clock.NewTicker(b.cfg.SaveInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -478,9 +478,9 @@ func (b *Book) Run(ctx context.Context) error {
 			return b.saveIfChanged()
 		case <-b.done:
 			return nil
-		case <-t.C:
+		case <-t.C():
 			if err := b.saveIfChanged(); err != nil {
-				b.cfg.Logger.Warn("peerbook: save failed", slog.String("path", b.path), slog.Any("error", err))
+				b.deps.Logger.Warn("peerbook: save failed", slog.String("path", b.path), slog.Any("error", err))
 			}
 			if b.afterSave != nil {
 				b.afterSave()

@@ -14,12 +14,13 @@ import (
 
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/clock"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-func openTestBook(t testing.TB, path string, cfg Config) (*Book, *LoadReport) {
+func openTestBook(t testing.TB, path string, cfg Config, deps Deps) (*Book, *LoadReport) {
 	t.Helper()
-	b, rep, err := Open(path, cfg)
+	b, rep, err := Open(path, cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +82,9 @@ func sameEntry(a, b Entry) bool {
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	path := filepath.Join(t.TempDir(), "peerbook.json")
-	b, rep := openTestBook(t, path, cfg)
+	b, rep := openTestBook(t, path, cfg, deps)
 	if rep.Origin != OriginEmpty || len(rep.Problems) != 0 {
 		t.Fatalf("fresh: %+v", rep)
 	}
@@ -106,8 +107,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatal("second Close:", err)
 	}
 
-	cfg.Rand = seeded(99) // a different generator: the secret must come from the file
-	b2, rep := openTestBook(t, path, cfg)
+	deps.Rand = seeded(99) // a different generator: the secret must come from the file
+	b2, rep := openTestBook(t, path, cfg, deps)
 	defer b2.Close()
 	if rep.Origin != OriginFile || rep.Entries != len(before) || rep.Bans != 3 || rep.Dropped != 0 || len(rep.Problems) != 0 {
 		t.Fatalf("report %+v, want %d entries and 3 bans", rep, len(before))
@@ -145,7 +146,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 func TestSaveRotatesBackup(t *testing.T) {
 	clk := newClock()
 	path := filepath.Join(t.TempDir(), "book.json")
-	b, _ := openTestBook(t, path, testConfig(clk))
+	b, _ := openTestBook(t, path, Config{}, testDeps(clk))
 	defer b.Close()
 	if _, err := os.Stat(path + backupSuffix); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("backup before any save")
@@ -182,7 +183,7 @@ func TestOpenRemovesTemps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, _ := openTestBook(t, path, testConfig(newClock()))
+	b, _ := openTestBook(t, path, Config{}, testDeps(newClock()))
 	defer b.Close()
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("stale temp file kept")
@@ -196,7 +197,7 @@ func TestOpenRemovesTemps(t *testing.T) {
 func goodFile(t testing.TB) []byte {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "good.json")
-	b, _ := openTestBook(t, path, testConfig(newClock()))
+	b, _ := openTestBook(t, path, Config{}, testDeps(newClock()))
 	_ = b.Add(addrOf(idN(1), "11.1.1.1", 1), Source{Kind: SourceManual})
 	_ = b.Add(addrOf(idN(2), "12.1.1.1", 1), Source{Kind: SourceManual})
 	if err := b.Close(); err != nil {
@@ -249,7 +250,7 @@ func TestCorruptFiles(t *testing.T) {
 				case "corrupt":
 					_ = os.WriteFile(path+backupSuffix, []byte("{"), 0o600)
 				}
-				b, rep := openTestBook(t, path, testConfig(clk))
+				b, rep := openTestBook(t, path, Config{}, testDeps(clk))
 				defer b.Close()
 				wantProblems, wantOrigin, wantLen := 1, OriginEmpty, 0
 				switch backup {
@@ -304,7 +305,7 @@ func TestCorruptNameCollision(t *testing.T) {
 	path := filepath.Join(dir, "peerbook.json")
 	for i := range 3 {
 		_ = os.WriteFile(path, []byte("bad"), 0o600)
-		b, rep := openTestBook(t, path, testConfig(clk)) // same clock reading each time
+		b, rep := openTestBook(t, path, Config{}, testDeps(clk)) // same clock reading each time
 		_ = b.Close()
 		want := path + ".corrupt-20250301T120000.000000000Z"
 		if i > 0 {
@@ -328,7 +329,7 @@ func TestOversizedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	b, rep := openTestBook(t, path, testConfig(newClock()))
+	b, rep := openTestBook(t, path, Config{}, testDeps(newClock()))
 	defer b.Close()
 	if len(rep.Problems) != 1 || !errors.Is(rep.Problems[0], ErrCorruptFile) || rep.Origin != OriginEmpty {
 		t.Fatalf("%+v", rep)
@@ -340,7 +341,7 @@ func TestMissingFileIsEmpty(t *testing.T) {
 	path := filepath.Join(dir, "peerbook.json")
 	// A lone backup is not used: removing the book is how an operator resets it.
 	_ = os.WriteFile(path+backupSuffix, goodFile(t), 0o600)
-	b, rep := openTestBook(t, path, testConfig(newClock()))
+	b, rep := openTestBook(t, path, Config{}, testDeps(newClock()))
 	defer b.Close()
 	if rep.Origin != OriginEmpty || len(rep.Problems) != 0 || b.Len() != 0 {
 		t.Fatalf("%+v", rep)
@@ -353,7 +354,7 @@ func TestUnreadableFileIsAnError(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "peerbook.json")
 	_ = os.WriteFile(path, goodFile(t), 0o000)
-	if _, _, err := Open(path, testConfig(newClock())); err == nil {
+	if _, _, err := Open(path, Config{}, testDeps(newClock())); err == nil {
 		t.Fatal("unreadable file opened as empty; the next save would destroy it")
 	}
 }
@@ -363,8 +364,7 @@ func TestUnreadableFileIsAnError(t *testing.T) {
 func TestLoadBounds(t *testing.T) {
 	clk := newClock()
 	path := filepath.Join(t.TempDir(), "peerbook.json")
-	big := testConfig(clk)
-	b, _ := openTestBook(t, path, big)
+	b, _ := openTestBook(t, path, Config{}, testDeps(clk))
 	for i := range 300 {
 		_ = b.Add(addrOf(idN(uint64(i+1)), publicIP(uint32(i)<<16), 1), Source{Kind: SourceInbound})
 	}
@@ -372,9 +372,8 @@ func TestLoadBounds(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	small := testConfig(clk)
-	small.MaxEntries = 100
-	b2, rep := openTestBook(t, path, small)
+	small := Config{MaxEntries: 100}
+	b2, rep := openTestBook(t, path, small, testDeps(clk))
 	defer b2.Close()
 	if rep.Entries != 100 || rep.Dropped != n-100 || b2.Len() != 100 {
 		t.Fatalf("report %+v, len %d", rep, b2.Len())
@@ -398,7 +397,7 @@ func TestLoadBounds(t *testing.T) {
 ]}`
 	path2 := filepath.Join(t.TempDir(), "peerbook.json")
 	_ = os.WriteFile(path2, []byte(data), 0o600)
-	b3, rep := openTestBook(t, path2, testConfig(clk))
+	b3, rep := openTestBook(t, path2, Config{}, testDeps(clk))
 	defer b3.Close()
 	if rep.Origin != OriginFile || rep.Entries != 2 || rep.Bans != 1 || rep.Dropped != 8 {
 		t.Fatalf("report %+v", rep)
@@ -417,7 +416,7 @@ func TestLoadBounds(t *testing.T) {
 }
 
 func TestNoPath(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	if err := b.Save(); !errors.Is(err, ErrNoPath) {
 		t.Fatal(err)
 	}
@@ -433,10 +432,10 @@ func TestNoPath(t *testing.T) {
 // more, and Close ends Run. Synchronisation is by channels, not sleeps.
 func TestRun(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	cfg.SaveInterval = time.Millisecond
 	path := filepath.Join(t.TempDir(), "peerbook.json")
-	b, _ := openTestBook(t, path, cfg)
+	b, _ := openTestBook(t, path, cfg, deps)
 	saved := make(chan struct{}, 1)
 	b.afterSave = func() {
 		select {
@@ -447,18 +446,20 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
+	testutil.Eventually(t, 10*time.Second, "Run's save ticker", func() bool { return clk.Pending() == 1 })
 
 	_ = b.Add(addrOf(idN(1), "11.1.1.1", 1), Source{Kind: SourceManual})
 	waitFor := func(want int) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
 		for {
+			clk.Advance(cfg.SaveInterval) // a tick: Run saves if the book changed
 			select {
 			case <-saved:
 			case <-deadline:
 				t.Fatalf("no save with %d entries", want)
 			}
-			if b2, rep, err := Open(path, testConfig(clk)); err == nil {
+			if b2, rep, err := Open(path, Config{}, testDeps(clk)); err == nil {
 				n := rep.Entries
 				_ = b2.Close() // a book without changes does not write
 				if n == want {
@@ -473,7 +474,7 @@ func TestRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, rep, _ := Open(path, testConfig(clk)); rep.Entries != 2 {
+	if _, rep, _ := Open(path, Config{}, testDeps(clk)); rep.Entries != 2 {
 		t.Fatalf("final save of Run: %d entries", rep.Entries)
 	}
 
@@ -510,7 +511,7 @@ func TestOpenFIFO(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				b, rep, err := Open(path, testConfig(newClock()))
+				b, rep, err := Open(path, Config{}, testDeps(newClock()))
 				done <- result{b, rep, err}
 			}()
 			var r result
