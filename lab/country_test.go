@@ -14,6 +14,8 @@ import (
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // writeCountryDB writes a GeoLite2-Country-shaped database mapping each
@@ -88,7 +90,7 @@ func TestCountryRules(t *testing.T) {
 		peers = append(peers, startLabNode(t, l.Hosts[i], "c"+strconv.Itoa(i), lab...))
 	}
 	de, us, cn := Identity("c1").ID().String(), Identity("c2").ID().String(), Identity("c3").ID().String()
-	took := Eventually(t, 15*time.Second, "DE and US peers connected", func() bool {
+	took := testutil.Eventually(t, 15*time.Second, "DE and US peers connected", func() bool {
 		ps := v.peerSet()
 		return ps[de] && ps[us]
 	})

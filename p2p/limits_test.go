@@ -17,6 +17,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 )
 
@@ -167,9 +168,9 @@ func TestCountryRule(t *testing.T) {
 // "banned") while the ban lasts, and gets back in once the node's clock
 // passes its end.
 func TestBanUntilExpiry(t *testing.T) {
-	clk := newFakeClock()
+	clk := clock.NewFake()
 	cfg := quietConfig(t, 640)
-	cfg.Now = clk.Now
+	onFakeClock(&cfg, clk)
 	hub := startNode(t, cfg)
 	peer := startNode(t, quietConfig(t, 641))
 	dial(t, peer, hub)
