@@ -100,27 +100,19 @@ func mcStart(t testing.TB, ta, tb Transport, ca, cb *Config) (a, b *MultiConn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	type res struct {
-		c   *MultiConn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := newStarted(ctx, tb, cb)
-		ch <- res{c, err}
-	}()
-	a, errA := newStarted(ctx, ta, ca)
-	r := <-ch
-	if errA != nil || r.err != nil {
-		for _, c := range []*MultiConn{a, r.c} {
+	ra, rb := conntest.Both(
+		func() (*MultiConn, error) { return newStarted(ctx, ta, ca) },
+		func() (*MultiConn, error) { return newStarted(ctx, tb, cb) })
+	a, b = ra.Conn, rb.Conn
+	if ra.Err != nil || rb.Err != nil {
+		for _, c := range []*MultiConn{a, b} {
 			if c != nil {
 				c.Abort(GoAwayInternal, "test setup failed")
 				<-c.Done()
 			}
 		}
-		t.Fatalf("New: %v / %v", errA, r.err)
+		t.Fatalf("New: %v / %v", ra.Err, rb.Err)
 	}
-	b = r.c
 	t.Cleanup(func() {
 		a.Abort(GoAwayShutdown, "test over")
 		b.Abort(GoAwayShutdown, "test over")

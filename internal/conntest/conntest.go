@@ -93,16 +93,25 @@ type Handshaker[Cfg any, C io.Closer] struct {
 	Server func(ctx context.Context, raw net.Conn, cfg Cfg) (C, error)
 }
 
-// Run runs Server over rawS on its own goroutine and Client over rawC, and
-// returns both results once both have returned.
-func (h Handshaker[Cfg, C]) Run(ctx context.Context, rawC, rawS net.Conn, cc, sc Cfg, expected crypto.ID) (client, server Result[C]) {
+// Both runs server on its own goroutine and client on the calling one,
+// and returns both results once both have returned: the two ends of an
+// exchange that neither finishes alone (a handshake, a SETTINGS exchange).
+func Both[C any](client, server func() (C, error)) (Result[C], Result[C]) {
 	ch := make(chan Result[C], 1)
 	go func() {
-		c, err := h.Server(ctx, rawS, sc)
+		c, err := server()
 		ch <- Result[C]{c, err}
 	}()
-	c, err := h.Client(ctx, rawC, cc, expected)
+	c, err := client()
 	return Result[C]{c, err}, <-ch
+}
+
+// Run runs Client over rawC and Server over rawS at once (Both), and
+// returns both results.
+func (h Handshaker[Cfg, C]) Run(ctx context.Context, rawC, rawS net.Conn, cc, sc Cfg, expected crypto.ID) (client, server Result[C]) {
+	return Both(
+		func() (C, error) { return h.Client(ctx, rawC, cc, expected) },
+		func() (C, error) { return h.Server(ctx, rawS, sc) })
 }
 
 // Pair returns a connected client and server over a fresh loopback TCP
