@@ -138,8 +138,9 @@ type Config struct {
 	// (filter.Deps) are the node's.
 	Filter filter.Config
 	// Book configures the peer book (peerbook.Config); what it is wired to
-	// (peerbook.Deps: the node's ID, filter, clock and logger) is the node's. Book.AllowNetworkNames is the
-	// operator's switch for DNS names learned from peers (off by default).
+	// (peerbook.Deps: the node's ID, filter, clock and logger) is the
+	// node's. Book.AllowNetworkNames is the operator's switch for DNS names
+	// learned from peers (off by default).
 	Book peerbook.Config
 
 	// Resolver looks up DNS names before a dial. It is wiring, like Logger:
