@@ -101,20 +101,28 @@ func BenchmarkAnswerPex(b *testing.B) {
 	}
 }
 
-// BenchmarkSave saves a book of 10,000 entries to disk (write, fsync,
-// backup link, rename, directory fsync).
-func BenchmarkSave(b *testing.B) {
+// savedBook saves a book of n entries to a temporary file and returns the
+// file's path and the book, still open; the benchmark's bytes are the
+// file's size.
+func savedBook(b *testing.B, n int) (string, *Book) {
 	path := filepath.Join(b.TempDir(), "peerbook.json")
 	bk, _, err := Open(path, benchConfig(), benchDeps())
 	if err != nil {
 		b.Fatal(err)
 	}
-	fillRandom(b, bk, 10_000)
+	fillRandom(b, bk, n)
 	if err := bk.Save(); err != nil {
 		b.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
 	b.SetBytes(fi.Size())
+	return path, bk
+}
+
+// BenchmarkSave saves a book of 10,000 entries to disk (write, fsync,
+// backup link, rename, directory fsync).
+func BenchmarkSave(b *testing.B) {
+	_, bk := savedBook(b, 10_000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -126,17 +134,10 @@ func BenchmarkSave(b *testing.B) {
 
 // BenchmarkLoad opens a saved book of 10,000 entries.
 func BenchmarkLoad(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "peerbook.json")
-	bk, _, err := Open(path, benchConfig(), benchDeps())
-	if err != nil {
-		b.Fatal(err)
-	}
-	fillRandom(b, bk, 10_000)
+	path, bk := savedBook(b, 10_000)
 	if err := bk.Close(); err != nil {
 		b.Fatal(err)
 	}
-	fi, _ := os.Stat(path)
-	b.SetBytes(fi.Size())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
