@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/peerwire/peerwire/internal/conntest"
+
 	"github.com/peerwire/peerwire/crypto"
 )
 
@@ -20,8 +22,8 @@ import (
 // own ephemeral keys, then re-encrypts the auth messages it relays. Each side
 // then holds a different challenge, so both identity proofs fail.
 func TestManInTheMiddle(t *testing.T) {
-	cToM, mFromC := tcpPair(t)
-	mToS, sFromM := tcpPair(t)
+	cToM, mFromC := conntest.TCPPair(t)
+	mToS, sFromM := conntest.TCPPair(t)
 	defer mFromC.Close()
 	defer mToS.Close()
 	mitmCfg, err := testSecureConfig(t, 7).resolve()
@@ -61,9 +63,9 @@ func TestManInTheMiddle(t *testing.T) {
 		go relay(legS, legC)
 		wg.Wait()
 	}()
-	c, s := handshakePair(context.Background(), cToM, sFromM, testSecureConfig(t, 1), testSecureConfig(t, 2), crypto.ID{})
-	if !errors.Is(c.err, ErrAuthFailed) || !errors.Is(s.err, ErrAuthFailed) {
-		t.Fatalf("client %v, server %v; want both ErrAuthFailed", c.err, s.err)
+	c, s := hs.Run(context.Background(), cToM, sFromM, testSecureConfig(t, 1), testSecureConfig(t, 2), crypto.ID{})
+	if !errors.Is(c.Err, ErrAuthFailed) || !errors.Is(s.Err, ErrAuthFailed) {
+		t.Fatalf("client %v, server %v; want both ErrAuthFailed", c.Err, s.Err)
 	}
 }
 
@@ -96,7 +98,7 @@ func readFrameRaw(c *EncryptedConn) (byte, []byte, error) {
 // reflector that did its own key exchange) by the role bound into the signature.
 func TestReflection(t *testing.T) {
 	t.Run("hello echo", func(t *testing.T) {
-		rawC, rawS := tcpPair(t)
+		rawC, rawS := conntest.TCPPair(t)
 		go func() { io.Copy(rawS, rawS); rawS.Close() }()
 		_, err := Client(context.Background(), rawC, testSecureConfig(t, 1), crypto.ID{})
 		if !errors.Is(err, ErrReflection) {
@@ -104,7 +106,7 @@ func TestReflection(t *testing.T) {
 		}
 	})
 	t.Run("auth echo", func(t *testing.T) {
-		rawC, rawS := tcpPair(t)
+		rawC, rawS := conntest.TCPPair(t)
 		defer rawS.Close()
 		cfg, _ := testSecureConfig(t, 3).resolve()
 		go func() {
@@ -145,7 +147,7 @@ func TestLowOrderKeys(t *testing.T) {
 	}
 	for _, k := range keys {
 		t.Run(k[:8], func(t *testing.T) {
-			rawC, rawS := tcpPair(t)
+			rawC, rawS := conntest.TCPPair(t)
 			go func() {
 				hl := hello{version: 1, networkTag: crypto.NetworkTag("testnet")}
 				hex.Decode(hl.ephemeral[:], []byte(k))
@@ -175,8 +177,8 @@ func frameProxyWith(t *testing.T, set func(*SecureConfig), mutate func(i int, fr
 	if set != nil {
 		set(cc)
 	}
-	rawC, pFromC := tcpPair(t)
-	pToS, rawS := tcpPair(t)
+	rawC, pFromC := conntest.TCPPair(t)
+	pToS, rawS := conntest.TCPPair(t)
 	go func() { io.Copy(pFromC, pToS); pFromC.Close() }()
 	go func() {
 		defer pToS.Close()
@@ -200,12 +202,12 @@ func frameProxyWith(t *testing.T, set func(*SecureConfig), mutate func(i int, fr
 			}
 		}
 	}()
-	c, s := handshakePair(context.Background(), rawC, rawS, cc, testSecureConfig(t, 2), crypto.ID{})
-	if c.err != nil || s.err != nil {
-		t.Fatalf("handshake through proxy: %v / %v", c.err, s.err)
+	c, s := hs.Run(context.Background(), rawC, rawS, cc, testSecureConfig(t, 2), crypto.ID{})
+	if c.Err != nil || s.Err != nil {
+		t.Fatalf("handshake through proxy: %v / %v", c.Err, s.Err)
 	}
-	t.Cleanup(func() { c.c.Close(); s.c.Close() })
-	return c.c, s.c
+	t.Cleanup(func() { c.Conn.Close(); s.Conn.Close() })
+	return c.Conn, s.Conn
 }
 
 // TestTamperedFrames: a flipped bit anywhere in a frame, or a frame replayed,

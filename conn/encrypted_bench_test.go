@@ -3,11 +3,12 @@ package conn
 import (
 	"context"
 	"crypto/sha256"
-	"io"
 	"net"
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/peerwire/peerwire/internal/conntest"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -17,35 +18,13 @@ import (
 // benchSizes are the write sizes the throughput benchmarks compare.
 var benchSizes = []int{256, 64 << 10}
 
-// streamBench measures one-way throughput: the benchmark goroutine writes
-// b.N chunks of size bytes while a reader drains the other end.
-func streamBench(b *testing.B, w io.WriteCloser, r io.Reader, size int) {
-	buf := make([]byte, size)
-	done := make(chan struct{})
-	go func() {
-		io.Copy(io.Discard, r)
-		close(done)
-	}()
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := w.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	w.Close()
-	<-done
-	b.StopTimer()
-}
-
 // BenchmarkRawTCP is the baseline: plain loopback TCP in the same run.
 func BenchmarkRawTCP(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			c, s := tcpPair(b)
+			c, s := conntest.TCPPair(b)
 			defer s.Close()
-			streamBench(b, c, s, size)
+			conntest.Stream(b, c, s, size)
 		})
 	}
 }
@@ -55,8 +34,8 @@ func BenchmarkRawTCP(b *testing.B) {
 func BenchmarkEncrypted(b *testing.B) {
 	for _, size := range benchSizes {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			c, s := securePair(b, testSecureConfig(b, 1), testSecureConfig(b, 2))
-			streamBench(b, c, s, size)
+			c, s := hs.Pair(b, testSecureConfig(b, 1), testSecureConfig(b, 2))
+			conntest.Stream(b, c, s, size)
 		})
 	}
 }
@@ -107,13 +86,13 @@ func BenchmarkHandshake(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		c, s := handshakePair(ctx, rawC, rawS, cc, sc, crypto.ID{})
-		if c.err != nil || s.err != nil {
-			b.Fatal(c.err, s.err)
+		c, s := hs.Run(ctx, rawC, rawS, cc, sc, crypto.ID{})
+		if c.Err != nil || s.Err != nil {
+			b.Fatal(c.Err, s.Err)
 		}
 		b.StopTimer()
-		c.c.Abort()
-		s.c.Abort()
+		c.Conn.Abort()
+		s.Conn.Abort()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")

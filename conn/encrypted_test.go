@@ -27,7 +27,7 @@ func TestRoundTrip(t *testing.T) {
 	sizes := []int{0, 1, MaxFramePayload - 1, MaxFramePayload, MaxFramePayload + 1, 2*MaxFramePayload + 7, 10 << 20}
 	for _, size := range sizes {
 		t.Run("", func(t *testing.T) {
-			c, s := securePair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
+			c, s := hs.Pair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
 			payloadC := randomBytes(uint64(size), size)
 			payloadS := randomBytes(uint64(size)+1, size)
 			var wg sync.WaitGroup
@@ -63,7 +63,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestManySmallWritesAndTinyReads(t *testing.T) {
-	c, s := securePair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
+	c, s := hs.Pair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
 	want := randomBytes(7, 200_000)
 	go func() {
 		for p := want; len(p) > 0; {
@@ -109,7 +109,7 @@ func TestTruncationIsNotEOF(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, s := securePair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
+			c, s := hs.Pair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
 			if _, err := c.Write([]byte("last words")); err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestTruncationIsNotEOF(t *testing.T) {
 }
 
 func TestDeadlinesAndClose(t *testing.T) {
-	c, s := securePair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
+	c, s := hs.Pair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
 	if err := s.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestDeadlinesAndClose(t *testing.T) {
 func TestBlockedWriterDoesNotBlockClose(t *testing.T) {
 	cc := testSecureConfig(t, 1)
 	cc.CloseNotifyTimeout = 50 * time.Millisecond
-	c, _ := securePair(t, cc, testSecureConfig(t, 2))
+	c, _ := hs.Pair(t, cc, testSecureConfig(t, 2))
 	done := make(chan error, 1)
 	first := make(chan struct{})
 	go func() {
@@ -189,7 +189,7 @@ func TestBlockedWriterDoesNotBlockClose(t *testing.T) {
 }
 
 func TestHashOfLargeTransfer(t *testing.T) {
-	c, s := securePair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
+	c, s := hs.Pair(t, testSecureConfig(t, 1), testSecureConfig(t, 2))
 	const total = 32 << 20
 	go func() {
 		chunk := randomBytes(3, 100_003)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/conntest"
+
 	"github.com/peerwire/peerwire/crypto"
 )
 
@@ -25,9 +27,9 @@ func TestHandshakeRefusals(t *testing.T) {
 		{name: "ok"},
 		{name: "wrong network", server: func(c *SecureConfig) { c.NetworkID = "othernet" }, clientErr: ErrIncompatible, field: "network_id"},
 		{name: "wrong chain", server: func(c *SecureConfig) { c.ChainID = "chain-2" }, clientErr: ErrIncompatible, field: "chain_id"},
-		{name: "self", server: func(c *SecureConfig) { c.Identity = testIdentity(t, 1) }, clientErr: ErrSelfConnection},
-		{name: "unexpected peer", expected: testIdentity(t, 9).ID(), clientErr: ErrUnexpectedPeer},
-		{name: "expected peer", expected: testIdentity(t, 2).ID()},
+		{name: "self", server: func(c *SecureConfig) { c.Identity = conntest.Identity(t, 1) }, clientErr: ErrSelfConnection},
+		{name: "unexpected peer", expected: conntest.Identity(t, 9).ID(), clientErr: ErrUnexpectedPeer},
+		{name: "expected peer", expected: conntest.Identity(t, 2).ID()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,40 +40,40 @@ func TestHandshakeRefusals(t *testing.T) {
 			if tc.server != nil {
 				tc.server(sc)
 			}
-			rawC, rawS := tcpPair(t)
-			c, s := handshakePair(context.Background(), rawC, rawS, cc, sc, tc.expected)
-			if c.c != nil {
-				defer c.c.Close()
+			rawC, rawS := conntest.TCPPair(t)
+			c, s := hs.Run(context.Background(), rawC, rawS, cc, sc, tc.expected)
+			if c.Conn != nil {
+				defer c.Conn.Close()
 			}
-			if s.c != nil {
-				defer s.c.Close()
+			if s.Conn != nil {
+				defer s.Conn.Close()
 			}
 			if tc.clientErr == nil {
-				if c.err != nil || s.err != nil {
-					t.Fatalf("client %v, server %v", c.err, s.err)
+				if c.Err != nil || s.Err != nil {
+					t.Fatalf("client %v, server %v", c.Err, s.Err)
 				}
 				return
 			}
-			if !errors.Is(c.err, tc.clientErr) {
-				t.Fatalf("client error %v, want %v", c.err, tc.clientErr)
+			if !errors.Is(c.Err, tc.clientErr) {
+				t.Fatalf("client error %v, want %v", c.Err, tc.clientErr)
 			}
-			if s.err == nil {
+			if s.Err == nil {
 				// The acceptor may finish before it learns the dialer refused
 				// it; the dialer's close then ends the connection at once.
-				if _, err := s.c.Read(make([]byte, 1)); err == nil {
+				if _, err := s.Conn.Read(make([]byte, 1)); err == nil {
 					t.Fatalf("server reads from a connection the client refused")
 				}
 			}
 			if tc.field != "" {
 				var ie *IncompatibleError
-				if !errors.As(c.err, &ie) || ie.Field != tc.field {
-					t.Fatalf("error %v does not name field %q", c.err, tc.field)
+				if !errors.As(c.Err, &ie) || ie.Field != tc.field {
+					t.Fatalf("error %v does not name field %q", c.Err, tc.field)
 				}
 			}
 			if tc.clientErr == ErrUnexpectedPeer {
 				var ue *UnexpectedPeerError
-				if !errors.As(c.err, &ue) || ue.Expected != tc.expected || ue.Got != sc.Identity.ID() {
-					t.Fatalf("UnexpectedPeerError wrong: %v", c.err)
+				if !errors.As(c.Err, &ue) || ue.Expected != tc.expected || ue.Got != sc.Identity.ID() {
+					t.Fatalf("UnexpectedPeerError wrong: %v", c.Err)
 				}
 			}
 		})
@@ -97,7 +99,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rawC, rawS := tcpPair(t)
+			rawC, rawS := conntest.TCPPair(t)
 			defer rawS.Close()
 			tc.peer(rawS)
 			cfg := testSecureConfig(t, 1)
@@ -120,7 +122,7 @@ func TestHandshakeTimeout(t *testing.T) {
 }
 
 func TestHandshakeContextCancel(t *testing.T) {
-	rawC, rawS := tcpPair(t)
+	rawC, rawS := conntest.TCPPair(t)
 	defer rawS.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -155,7 +157,7 @@ func TestGarbageBeforeHello(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rawC, rawS := tcpPair(t)
+			rawC, rawS := conntest.TCPPair(t)
 			go func() {
 				rawS.Write(tc.send)
 				rawS.(*net.TCPConn).CloseWrite()
@@ -178,7 +180,7 @@ func TestGarbageBeforeHello(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	id := testIdentity(t, 1)
+	id := conntest.Identity(t, 1)
 	tests := []struct {
 		name  string
 		cfg   *SecureConfig

@@ -2,16 +2,15 @@ package conn_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/conntest"
+
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
-	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -27,64 +26,23 @@ func TestFrameViolation(t *testing.T) {
 	cfg.OnViolation = func(c *mux.MultiConn, v *mux.ViolationError) { calls.Add(1) }
 	peerCfg := &mux.Config{Topics: topics, OnMessage: func(m *mux.Message) { m.Done() }}
 	secure := func(b byte) *conn.SecureConfig {
-		seed := sha256.Sum256([]byte{b})
-		id, err := crypto.IdentityFromSeed(seed[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &conn.SecureConfig{Identity: id, NetworkID: "testnet", ChainID: "chain-1",
+		return &conn.SecureConfig{Identity: conntest.Identity(t, b), NetworkID: conntest.NetworkID, ChainID: conntest.ChainID,
 			Meta: &pb.PeerMeta{Role: pb.NodeRole_NODE_ROLE_FULL, SoftwareVersion: "test", Topics: mux.TopicIDs(topics)}}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	hs := conntest.Handshaker[*conn.SecureConfig, *conn.EncryptedConn]{Client: conn.Client, Server: conn.Server}
+	e, es := hs.Pair(t, secure(1), secure(2))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	type res struct {
-		mc  *mux.MultiConn
-		err error
+	rp, rs := conntest.Both(
+		func() (*mux.MultiConn, error) { return mux.New(ctx, e, peerCfg) },
+		func() (*mux.MultiConn, error) { return mux.New(ctx, es, cfg) })
+	if rp.Err != nil || rs.Err != nil {
+		t.Fatalf("New: %v / %v", rp.Err, rs.Err)
 	}
-	ch := make(chan res, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		ec, err := conn.Server(ctx, raw, secure(2))
-		if err != nil {
-			raw.Close()
-			ch <- res{nil, err}
-			return
-		}
-		mc, err := mux.New(ctx, ec, cfg)
-		if err == nil {
-			mc.Start()
-		}
-		ch <- res{mc, err}
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := conn.Client(ctx, raw, secure(1), crypto.ID{})
-	if err != nil {
-		raw.Close()
-		t.Fatal(err)
-	}
-	peer, err := mux.New(ctx, e, peerCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, s := rp.Conn, rs.Conn
+	s.Start()
 	peer.Start()
 	defer func() { peer.Abort(mux.GoAwayShutdown, ""); <-peer.Done() }()
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	s := r.mc
 	defer func() { s.Abort(mux.GoAwayShutdown, ""); <-s.Done() }()
 	if err := conn.SendCloseNotifyBody(e, []byte{0}); err != nil {
 		t.Fatal(err)

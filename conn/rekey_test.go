@@ -27,7 +27,7 @@ func TestThousandsOfRekeys(t *testing.T) {
 			clk := clock.NewFake()
 			cc := testSecureConfig(t, 1)
 			tc.set(cc, clk)
-			c, s := securePair(t, cc, testSecureConfig(t, 2))
+			c, s := hs.Pair(t, cc, testSecureConfig(t, 2))
 			const n = 3000
 			want := randomBytes(11, n*100)
 			go func() {
@@ -93,7 +93,7 @@ func TestHardLimitClosesCleanly(t *testing.T) {
 	cc.RekeyAfterFrames = 1 << 40
 	sc := testSecureConfig(t, 2)
 	sc.RejectAfterFrames = 10
-	c, s := securePair(t, cc, sc)
+	c, s := hs.Pair(t, cc, sc)
 	var sent []byte
 	var werr error
 	for i := 0; i < 20 && werr == nil; i++ {

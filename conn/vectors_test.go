@@ -5,13 +5,14 @@ import (
 	"context"
 	"crypto/ecdh"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"net"
-	"os"
-	"strings"
 	"sync"
 	"testing"
+
+	"github.com/peerwire/peerwire/internal/testutil"
+
+	"github.com/peerwire/peerwire/internal/conntest"
 
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -61,16 +62,16 @@ func (r *recorder) bytes() []byte {
 // intermediate value by name, hex encoded.
 func computeVectors(t *testing.T) map[string]string {
 	dc, ac := vectorInputs()
-	rawC, rawS := tcpPair(t)
+	rawC, rawS := conntest.TCPPair(t)
 	recC, recS := &recorder{Conn: rawC}, &recorder{Conn: rawS}
-	c, s := handshakePair(context.Background(), recC, recS, dc, ac, crypto.ID{})
-	if c.err != nil || s.err != nil {
-		t.Fatalf("handshake: %v / %v", c.err, s.err)
+	c, s := hs.Run(context.Background(), recC, recS, dc, ac, crypto.ID{})
+	if c.Err != nil || s.Err != nil {
+		t.Fatalf("handshake: %v / %v", c.Err, s.Err)
 	}
-	defer c.c.Close()
-	defer s.c.Close()
+	defer c.Conn.Close()
+	defer s.Conn.Close()
 	handshakeC := recC.bytes()
-	if _, err := c.c.Write([]byte("hello, peerwire")); err != nil {
+	if _, err := c.Conn.Write([]byte("hello, peerwire")); err != nil {
 		t.Fatal(err)
 	}
 	dataFrame := recC.bytes()[len(handshakeC):]
@@ -84,7 +85,7 @@ func computeVectors(t *testing.T) map[string]string {
 	th := crypto.Transcript("peerwire-vectors", helloD, helloD[18:50], helloA, helloA[18:50])
 	keys, _ := crypto.DeriveSessionKeys(shared, th)
 	h("dialer_identity_public", dc.Identity.PublicKey())
-	idD, idA := c.c.LocalID(), s.c.LocalID()
+	idD, idA := c.Conn.LocalID(), s.Conn.LocalID()
 	h("dialer_peer_id", idD[:])
 	h("acceptor_identity_public", ac.Identity.PublicKey())
 	h("acceptor_peer_id", idA[:])
@@ -122,36 +123,5 @@ func seqBytes(start byte) []byte {
 // checks that docs/PROTOCOL.md quotes every value, so the spec cannot drift
 // from the code.
 func TestVectors(t *testing.T) {
-	got := computeVectors(t)
-	path := "testdata/vectors.json"
-	if *updateVectors {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]string
-	if err := json.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
-	}
-	if len(want) != len(got) {
-		t.Fatalf("vector file has %d values, implementation computes %d", len(want), len(got))
-	}
-	spec, err := os.ReadFile("../docs/PROTOCOL.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	specText := strings.Join(strings.Fields(string(spec)), "")
-	for name, w := range want {
-		if got[name] != w {
-			t.Errorf("%s:\n got %s\nwant %s", name, got[name], w)
-		}
-		if !strings.Contains(specText, w) {
-			t.Errorf("docs/PROTOCOL.md does not quote %s", name)
-		}
-	}
+	testutil.CheckVectors(t, computeVectors(t), "testdata/vectors.json", "../docs/PROTOCOL.md", *updateVectors)
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/conntest"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -36,19 +37,19 @@ func TestVersionNegotiation(t *testing.T) {
 			cc, sc := testSecureConfig(t, 1), testSecureConfig(t, 2)
 			cc.minVersion, cc.maxVersion = tc.client[0], tc.client[1]
 			sc.minVersion, sc.maxVersion = tc.server[0], tc.server[1]
-			rawC, rawS := tcpPair(t)
-			c, s := handshakePair(context.Background(), rawC, rawS, cc, sc, crypto.ID{})
-			for _, r := range []hsResult{c, s} {
-				if r.c != nil {
-					defer r.c.Close()
+			rawC, rawS := conntest.TCPPair(t)
+			c, s := hs.Run(context.Background(), rawC, rawS, cc, sc, crypto.ID{})
+			for _, r := range []conntest.Result[*EncryptedConn]{c, s} {
+				if r.Conn != nil {
+					defer r.Conn.Close()
 				}
 			}
 			if tc.want != 0 {
-				if c.err != nil || s.err != nil {
-					t.Fatalf("client %v, server %v", c.err, s.err)
+				if c.Err != nil || s.Err != nil {
+					t.Fatalf("client %v, server %v", c.Err, s.Err)
 				}
-				if c.c.Version() != tc.want || s.c.Version() != tc.want {
-					t.Fatalf("negotiated %d (client) and %d (server), want %d", c.c.Version(), s.c.Version(), tc.want)
+				if c.Conn.Version() != tc.want || s.Conn.Version() != tc.want {
+					t.Fatalf("negotiated %d (client) and %d (server), want %d", c.Conn.Version(), s.Conn.Version(), tc.want)
 				}
 				return
 			}
@@ -56,7 +57,7 @@ func TestVersionNegotiation(t *testing.T) {
 				name   string
 				err    error
 				remote string
-			}{{"client", c.err, tc.clientRemote}, {"server", s.err, tc.serverRemote}} {
+			}{{"client", c.Err, tc.clientRemote}, {"server", s.Err, tc.serverRemote}} {
 				var ie *IncompatibleError
 				if !errors.As(side.err, &ie) || !errors.Is(side.err, ErrIncompatible) {
 					t.Fatalf("%s: error %v, want an IncompatibleError", side.name, side.err)
@@ -119,14 +120,14 @@ func TestMetaVersionMatchesHello(t *testing.T) {
 	if r.metaBytes, err = opts.Marshal(meta); err != nil {
 		t.Fatal(err)
 	}
-	rawC, rawS := tcpPair(t)
-	c, s := handshakePair(context.Background(), rawC, rawS, cc, sc, crypto.ID{})
-	for _, r := range []hsResult{c, s} {
-		if r.c != nil {
-			r.c.Close()
+	rawC, rawS := conntest.TCPPair(t)
+	c, s := hs.Run(context.Background(), rawC, rawS, cc, sc, crypto.ID{})
+	for _, r := range []conntest.Result[*EncryptedConn]{c, s} {
+		if r.Conn != nil {
+			r.Conn.Close()
 		}
 	}
-	if !errors.Is(c.err, ErrProtocol) || !strings.Contains(c.err.Error(), "protocol_version 7 differs from the hello's 1") {
-		t.Fatalf("client error %v, want the version mismatch", c.err)
+	if !errors.Is(c.Err, ErrProtocol) || !strings.Contains(c.Err.Error(), "protocol_version 7 differs from the hello's 1") {
+		t.Fatalf("client error %v, want the version mismatch", c.Err)
 	}
 }

@@ -6,19 +6,21 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/mmdbtest"
 )
 
 // benchNets is a database of 4096 IPv4 /24s and 1024 IPv6 /48s spread over
 // a few dozen countries: small next to GeoLite2-Country, but the lookup cost
 // grows with tree depth, not size, and Check is served from the cache.
-func benchNets() []geoNet {
+func benchNets() []mmdbtest.Net {
 	countries := []string{"DE", "US", "FR", "NL", "JP", "CN", "BR", "IN", "GB", "CA", "AU", "SE", "PL", "RU", "KR", "SG"}
-	var nets []geoNet
+	var nets []mmdbtest.Net
 	for i := range 4096 {
-		nets = append(nets, geoNet{cidr: fmt.Sprintf("%d.%d.%d.0/24", 11+i/256, i%256, i*7%256), country: countries[i%len(countries)]})
+		nets = append(nets, mmdbtest.Net{CIDR: fmt.Sprintf("%d.%d.%d.0/24", 11+i/256, i%256, i*7%256), Country: countries[i%len(countries)]})
 	}
 	for i := range 1024 {
-		nets = append(nets, geoNet{cidr: fmt.Sprintf("2a%02x:%x::/48", i%256, i), country: countries[i%len(countries)]})
+		nets = append(nets, mmdbtest.Net{CIDR: fmt.Sprintf("2a%02x:%x::/48", i%256, i), Country: countries[i%len(countries)]})
 	}
 	return nets
 }
@@ -26,7 +28,7 @@ func benchNets() []geoNet {
 func benchFilter(b *testing.B, cfg Config) *Filter {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.mmdb")
-	writeFileAt(b, path, buildCountryDB(b, "GeoLite2-Country", benchNets()), time.Unix(1700000000, 0))
+	writeFileAt(b, path, mmdbtest.Build(b, "GeoLite2-Country", benchNets()), time.Unix(1700000000, 0))
 	cfg.CountryDB = path
 	f, err := New(cfg, Deps{})
 	must(b, err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/mmdbtest"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -101,7 +103,7 @@ func TestCorruptDatabase(t *testing.T) {
 	for i := range garbage {
 		garbage[i] = byte(i*7919 + i>>3)
 	}
-	valid := buildCountryDB(t, "GeoLite2-Country", testNets)
+	valid := mmdbtest.Build(t, "GeoLite2-Country", testNets)
 	tests := []struct {
 		name string
 		data []byte
@@ -110,8 +112,8 @@ func TestCorruptDatabase(t *testing.T) {
 		{"random bytes", garbage, "invalid MaxMind DB file"},
 		{"empty", nil, "empty file"},
 		{"truncated", valid[:len(valid)/2], "invalid MaxMind DB file"},
-		{"ASN database", buildCountryDB(t, "GeoLite2-ASN", testNets), `database type "GeoLite2-ASN" is not a country or city database`},
-		{"unknown type", buildCountryDB(t, "Homemade-Country", testNets), `does not support the "Homemade-Country" database type`},
+		{"ASN database", mmdbtest.Build(t, "GeoLite2-ASN", testNets), `database type "GeoLite2-ASN" is not a country or city database`},
+		{"unknown type", mmdbtest.Build(t, "Homemade-Country", testNets), `does not support the "Homemade-Country" database type`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

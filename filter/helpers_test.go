@@ -1,8 +1,6 @@
 package filter
 
 import (
-	"bytes"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,60 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/peerwire/peerwire/internal/mmdbtest"
 )
-
-// geoNet is one network of a generated country database: the country where
-// it is located and, optionally, the country where it is registered.
-type geoNet struct {
-	cidr, country, registered string
-}
 
 // testNets map parts of 127.0.0.0/8 to countries, so loopback connections
 // exercise country rules, plus documentation ranges and some IPv6.
-var testNets = []geoNet{
-	{cidr: "127.0.1.0/24", country: "DE"},
-	{cidr: "127.0.2.0/24", country: "US"},
-	{cidr: "127.0.3.0/24", registered: "FR"}, // registered country only
-	{cidr: "192.0.2.0/24", country: "NL"},
-	{cidr: "198.51.100.0/24", country: "CN"},
-	{cidr: "2001:db8:1::/48", country: "DE"},
-	{cidr: "2001:db8:2::/48", country: "JP"},
-}
-
-// buildCountryDB returns a MaxMind-format database of type dbType whose
-// records look like GeoLite2-Country's: {"country": {"iso_code": "DE"}}.
-func buildCountryDB(tb testing.TB, dbType string, nets []geoNet) []byte {
-	tb.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            dbType,
-		Description:             map[string]string{"en": "peerwire filter test database"},
-		Languages:               []string{"en"},
-		IncludeReservedNetworks: true, // 127/8 and 2001:db8::/32 are reserved
-		RecordSize:              24,
-		BuildEpoch:              1700000000,
-	})
-	must(tb, err)
-	for _, n := range nets {
-		_, ipnet, err := net.ParseCIDR(n.cidr)
-		must(tb, err)
-		rec := mmdbtype.Map{}
-		if n.country != "" {
-			rec["country"] = mmdbtype.Map{
-				"iso_code": mmdbtype.String(n.country),
-				"names":    mmdbtype.Map{"en": mmdbtype.String("Country " + n.country)},
-			}
-		}
-		if n.registered != "" {
-			rec["registered_country"] = mmdbtype.Map{"iso_code": mmdbtype.String(n.registered)}
-		}
-		must(tb, tree.Insert(ipnet, rec))
-	}
-	var buf bytes.Buffer
-	_, err = tree.WriteTo(&buf)
-	must(tb, err)
-	return buf.Bytes()
+var testNets = []mmdbtest.Net{
+	{CIDR: "127.0.1.0/24", Country: "DE"},
+	{CIDR: "127.0.2.0/24", Country: "US"},
+	{CIDR: "127.0.3.0/24", Registered: "FR"}, // registered country only
+	{CIDR: "192.0.2.0/24", Country: "NL"},
+	{CIDR: "198.51.100.0/24", Country: "CN"},
+	{CIDR: "2001:db8:1::/48", Country: "DE"},
+	{CIDR: "2001:db8:2::/48", Country: "JP"},
 }
 
 // writeFileAt replaces path atomically (as geoipupdate does) and sets its
@@ -82,7 +39,7 @@ func writeFileAt(tb testing.TB, path string, data []byte, mod time.Time) {
 func testDB(tb testing.TB) string {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "country.mmdb")
-	writeFileAt(tb, path, buildCountryDB(tb, "GeoLite2-Country", testNets), time.Unix(1700000000, 0))
+	writeFileAt(tb, path, mmdbtest.Build(tb, "GeoLite2-Country", testNets), time.Unix(mmdbtest.BuildEpoch, 0))
 	return path
 }
 

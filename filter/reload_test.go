@@ -13,19 +13,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/mmdbtest"
+
 	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // Two versions of a database that disagree about 127.0.1.0/24.
 var (
-	netsV1 = []geoNet{{cidr: "127.0.1.0/24", country: "DE"}, {cidr: "127.0.2.0/24", country: "US"}}
-	netsV2 = []geoNet{{cidr: "127.0.1.0/24", country: "US"}, {cidr: "127.0.2.0/24", country: "DE"}}
+	netsV1 = []mmdbtest.Net{{CIDR: "127.0.1.0/24", Country: "DE"}, {CIDR: "127.0.2.0/24", Country: "US"}}
+	netsV2 = []mmdbtest.Net{{CIDR: "127.0.1.0/24", Country: "US"}, {CIDR: "127.0.2.0/24", Country: "DE"}}
 )
 
 func TestReloadExplicit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "country.mmdb")
 	mod := time.Unix(1700000000, 0)
-	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV1), mod)
+	writeFileAt(t, path, mmdbtest.Build(t, "GeoLite2-Country", netsV1), mod)
 	var logs bytes.Buffer
 	f := newTestFilter(t, Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: -1},
 		Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -35,7 +37,7 @@ func TestReloadExplicit(t *testing.T) {
 	}
 	v1 := f.geo.Load()
 
-	writeFileAt(t, path, buildCountryDB(t, "DBIP-Country-Lite", netsV2), mod.Add(time.Hour))
+	writeFileAt(t, path, mmdbtest.Build(t, "DBIP-Country-Lite", netsV2), mod.Add(time.Hour))
 	must(t, f.Reload())
 	if d := f.CheckRules(a); d != (Decision{ReasonAllowed, "US"}) {
 		t.Fatalf("v2: %v (a cached v1 result?)", d)
@@ -81,7 +83,7 @@ func TestReloadExplicit(t *testing.T) {
 func TestReloadWatcher(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "country.mmdb")
 	mod := time.Unix(1700000000, 0)
-	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV1), mod)
+	writeFileAt(t, path, mmdbtest.Build(t, "GeoLite2-Country", netsV1), mod)
 
 	clk := clock.NewFake()
 	polled := make(chan struct{})
@@ -118,7 +120,7 @@ func TestReloadWatcher(t *testing.T) {
 	tick()
 	want("unchanged file", denied, 0, 0)
 
-	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV2), mod.Add(time.Minute))
+	writeFileAt(t, path, mmdbtest.Build(t, "GeoLite2-Country", netsV2), mod.Add(time.Minute))
 	tick()
 	want("new version", allowed, 1, 0)
 	tick()
@@ -135,12 +137,12 @@ func TestReloadWatcher(t *testing.T) {
 	tick()
 	want("file removed", allowed, 1, 1)
 
-	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV1), mod.Add(3*time.Minute))
+	writeFileAt(t, path, mmdbtest.Build(t, "GeoLite2-Country", netsV1), mod.Add(3*time.Minute))
 	tick()
 	want("file back", denied, 2, 1)
 
 	// Same size, new modification time: a reload.
-	writeFileAt(t, path, buildCountryDB(t, "GeoLite2-Country", netsV1), mod.Add(4*time.Minute))
+	writeFileAt(t, path, mmdbtest.Build(t, "GeoLite2-Country", netsV1), mod.Add(4*time.Minute))
 	tick()
 	want("touched", denied, 3, 1)
 
@@ -156,8 +158,8 @@ func TestReloadWatcher(t *testing.T) {
 func TestReloadInFlight(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "country.mmdb")
-	v1 := buildCountryDB(t, "GeoLite2-Country", netsV1)
-	v2 := buildCountryDB(t, "GeoLite2-Country", netsV2)
+	v1 := mmdbtest.Build(t, "GeoLite2-Country", netsV1)
+	v2 := mmdbtest.Build(t, "GeoLite2-Country", netsV2)
 	mod := time.Unix(1700000000, 0)
 	writeFileAt(t, path, v1, mod)
 	f := newTestFilter(t, Config{CountryDB: path, DenyCountries: []string{"DE"}, DBCheckInterval: -1, CountryCacheSize: 16})
@@ -245,11 +247,11 @@ func TestClose(t *testing.T) {
 // usable database, never a panic, and lookups on an accepted one never
 // panic either.
 func FuzzDatabase(f *testing.F) {
-	valid := buildCountryDB(f, "GeoLite2-Country", testNets)
+	valid := mmdbtest.Build(f, "GeoLite2-Country", testNets)
 	f.Add(valid)
 	f.Add(valid[:len(valid)-10])
 	f.Add(valid[len(valid)/2:])
-	f.Add(buildCountryDB(f, "GeoLite2-ASN", testNets))
+	f.Add(mmdbtest.Build(f, "GeoLite2-ASN", testNets))
 	f.Add([]byte("\xab\xcd\xefMaxMind.com"))
 	f.Add([]byte{})
 	probes := []netip.Addr{

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // waitDelivered waits until every node has every message every other node
@@ -81,7 +83,7 @@ func TestBadLinks(t *testing.T) {
 		}
 		nodes[i] = startLabNode(t, h, names[i], args...)
 	}
-	Eventually(t, 30*time.Second, "every node with ≥ 3 peers", func() bool {
+	testutil.Eventually(t, 30*time.Second, "every node with ≥ 3 peers", func() bool {
 		for _, n := range nodes {
 			if r, err := n.stats(context.Background()); err != nil || len(r.Peers) < 3 {
 				return false

@@ -3,52 +3,16 @@ package lab
 import (
 	"bytes"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
-)
+	"github.com/peerwire/peerwire/internal/mmdbtest"
 
-// writeCountryDB writes a GeoLite2-Country-shaped database mapping each
-// CIDR to an ISO country code and returns its path.
-func writeCountryDB(t testing.TB, nets map[string]string) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            "GeoLite2-Country",
-		Description:             map[string]string{"en": "peerwire lab countries"},
-		Languages:               []string{"en"},
-		IncludeReservedNetworks: true, // 198.18.0.0/15 is reserved
-		RecordSize:              24,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, cc := range nets {
-		_, ipnet, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tree.Insert(ipnet, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := tree.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "country.mmdb")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+	"github.com/peerwire/peerwire/internal/testutil"
+)
 
 // metric returns the value of the first Prometheus sample whose line
 // matches re (a regexp over "name{labels}"), or 0.
@@ -79,7 +43,7 @@ func TestCountryRules(t *testing.T) {
 		a := HostAddr(i).As4()
 		nets[fmt.Sprintf("%d.%d.%d.0/24", a[0], a[1], a[2])] = c
 	}
-	db := writeCountryDB(t, nets)
+	db := mmdbtest.Write(t, mmdbtest.Countries(nets))
 	v := newPWNode(t, l.Hosts[0], "v", "-geoip-db", db, "-deny-countries", "CN")
 	v.start("run")
 	lab := []string{"-network", "peerwire-lab", "-chain", "lab-1", "-bootstrap", v.addr, "-probe-every", "0"}
@@ -88,7 +52,7 @@ func TestCountryRules(t *testing.T) {
 		peers = append(peers, startLabNode(t, l.Hosts[i], "c"+strconv.Itoa(i), lab...))
 	}
 	de, us, cn := Identity("c1").ID().String(), Identity("c2").ID().String(), Identity("c3").ID().String()
-	took := Eventually(t, 15*time.Second, "DE and US peers connected", func() bool {
+	took := testutil.Eventually(t, 15*time.Second, "DE and US peers connected", func() bool {
 		ps := v.peerSet()
 		return ps[de] && ps[us]
 	})

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // TestCrashRestart kills a `peerwire node` with SIGKILL while 1 MiB blocks
@@ -44,16 +46,16 @@ func TestCrashRestart(t *testing.T) {
 		}
 		return true
 	}
-	Eventually(t, 30*time.Second, "V connected to L0, L1 and W", hasAll)
+	testutil.Eventually(t, 30*time.Second, "V connected to L0, L1 and W", hasAll)
 	bookBefore := 0
-	Eventually(t, 10*time.Second, "V's book saved with its three bootstrap peers", func() bool {
+	testutil.Eventually(t, 10*time.Second, "V's book saved with its three bootstrap peers", func() bool {
 		bookBefore = v.bookLen()
 		_, err := os.Stat(filepath.Join(v.dataDir, "peerbook.json"))
 		return bookBefore >= 3 && err == nil
 	})
 	l0.get(t, "/resume")
 	key := strconv.Itoa(l0.Host.Index)
-	Eventually(t, 20*time.Second, "blocks from L0 at L1 through V", func() bool {
+	testutil.Eventually(t, 20*time.Second, "blocks from L0 at L1 through V", func() bool {
 		return l1.mustStats(t).RecvBlocks[key] >= 5
 	})
 	time.Sleep(2 * time.Second) // heavy traffic in flight through V
@@ -63,7 +65,7 @@ func TestCrashRestart(t *testing.T) {
 	v.Kill()
 	killed := time.Now()
 	vid := v.id()
-	noticed := Eventually(t, 3*time.Second, "L0 and L1 see V gone", func() bool {
+	noticed := testutil.Eventually(t, 3*time.Second, "L0 and L1 see V gone", func() bool {
 		for _, n := range []*labNode{l0, l1} {
 			for _, p := range n.mustStats(t).Peers {
 				if p.ID == vid {
@@ -77,7 +79,7 @@ func TestCrashRestart(t *testing.T) {
 
 	restart := time.Now()
 	v.start("run2") // no -bootstrap
-	back := Eventually(t, 20*time.Second, "V reconnected to L0, L1 and W without a bootstrap list", hasAll)
+	back := testutil.Eventually(t, 20*time.Second, "V reconnected to L0, L1 and W without a bootstrap list", hasAll)
 	m := regexp.MustCompile(`peer book loaded.*entries=(\d+)`).FindStringSubmatch(readFile(v.Log))
 	if m == nil {
 		t.Fatalf("V's log has no 'peer book loaded' line:\n%s", readFile(v.Log))
@@ -89,7 +91,7 @@ func TestCrashRestart(t *testing.T) {
 	if logContains(v.Log, "moved aside") {
 		t.Fatalf("V's book was unusable after SIGKILL:\n%s", readFile(v.Log))
 	}
-	flowed := Eventually(t, 20*time.Second, "blocks from L0 at L1 again", func() bool {
+	flowed := testutil.Eventually(t, 20*time.Second, "blocks from L0 at L1 again", func() bool {
 		return l1.mustStats(t).RecvBlocks[key] >= before+5
 	})
 	_ = restart

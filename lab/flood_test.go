@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // flood holds conns connections open to target from the given source
@@ -134,7 +136,7 @@ func TestHandshakeFlood(t *testing.T) {
 	v.start("run")
 	lab := []string{"-network", "peerwire-lab", "-chain", "lab-1", "-ping", "1s", "-idle", "5s", "-probe-every", "0", "-backoff-cap", "2s"}
 	l1 := startLabNode(t, l.Hosts[1], "l1", append(lab, "-bootstrap", v.addr, "-vote-every", "100ms")...)
-	Eventually(t, 20*time.Second, "L1 connected to V", func() bool { return v.peerSet()[Identity("l1").ID().String()] })
+	testutil.Eventually(t, 20*time.Second, "L1 connected to V", func() bool { return v.peerSet()[Identity("l1").ID().String()] })
 	target := listenAddr(l.Hosts[0])
 	key := strconv.Itoa(l1.Host.Index)
 
@@ -153,14 +155,14 @@ func TestHandshakeFlood(t *testing.T) {
 				resp.Body.Close()
 			}
 		}()
-		out := Eventually(t, 10*time.Second, name+": V's outbound dial to "+l2Name, func() bool { return v.peerSet()[Identity(l2Name).ID().String()] })
+		out := testutil.Eventually(t, 10*time.Second, name+": V's outbound dial to "+l2Name, func() bool { return v.peerSet()[Identity(l2Name).ID().String()] })
 		_ = dialStart
 		// A new honest peer dialing in.
 		l3 := startLabNode(t, l3Host, l3Name, append(lab, "-bootstrap", v.addr)...)
-		in := Eventually(t, inboundBound, name+": "+l3Name+" admitted inbound", func() bool { return v.peerSet()[Identity(l3Name).ID().String()] })
+		in := testutil.Eventually(t, inboundBound, name+": "+l3Name+" admitted inbound", func() bool { return v.peerSet()[Identity(l3Name).ID().String()] })
 		// Traffic from L1 reaches both through V.
 		base2, base3 := l2.mustStats(t).RecvVotes[key], l3.mustStats(t).RecvVotes[key]
-		flow := Eventually(t, 10*time.Second, name+": L1's votes at "+l2Name+" and "+l3Name, func() bool {
+		flow := testutil.Eventually(t, 10*time.Second, name+": L1's votes at "+l2Name+" and "+l3Name, func() bool {
 			return l2.mustStats(t).RecvVotes[key] >= base2+20 && l3.mustStats(t).RecvVotes[key] >= base3+20
 		})
 		rss, _ := v.Stats()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // binaries built once per test binary run.
@@ -88,7 +90,7 @@ func startLabNode(t testing.TB, h *Host, name string, args ...string) *labNode {
 	all := append([]string{"-name", name, "-listen", listenAddr(h), "-admin", "127.0.0.1:" + adminPort, "-index", fmt.Sprint(h.Index)}, args...)
 	p := h.Start(t, name, bins.labnode, all...)
 	ln := &labNode{Proc: p, name: name, addr: NodeAddr(name, listenAddr(h))}
-	Eventually(t, 20*time.Second, name+" admin up", func() bool {
+	testutil.Eventually(t, 20*time.Second, name+" admin up", func() bool {
 		_, err := ln.stats(context.Background())
 		return err == nil
 	})

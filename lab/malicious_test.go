@@ -15,6 +15,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -199,7 +200,7 @@ func TestMaliciousPeer(t *testing.T) {
 	v := newPWNode(t, l.Hosts[0], "v")
 	v.start("run")
 	honest := startLabNode(t, l.Hosts[1], "l1", "-network", "peerwire-lab", "-chain", "lab-1", "-bootstrap", v.addr, "-vote-every", "100ms", "-probe-every", "0")
-	Eventually(t, 20*time.Second, "honest peer connected", func() bool { return v.peerSet()[Identity("l1").ID().String()] })
+	testutil.Eventually(t, 20*time.Second, "honest peer connected", func() bool { return v.peerSet()[Identity("l1").ID().String()] })
 	vid := Identity("v").ID()
 	target := listenAddr(l.Hosts[0])
 	attacker := l.Hosts[2]

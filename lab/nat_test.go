@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // The NAT lab: a LAN host behind a router namespace that masquerades
@@ -144,7 +146,7 @@ func TestNATPortMapping(t *testing.T) {
 			lan := n.lan.Start(t, "lan", bins.peerwire, append([]string{"node", "-data-dir", t.TempDir(),
 				"-listen", natLANHost + ":" + p2pPort, "-nat", mode}, common...)...)
 			ext := natWANRtr + ":" + p2pPort
-			took := Eventually(t, 30*time.Second, "the LAN node's mapping", func() bool {
+			took := testutil.Eventually(t, 30*time.Second, "the LAN node's mapping", func() bool {
 				return fileHas(lan.Log, `msg="external address changed"`) && fileHas(lan.Log, "external="+ext)
 			})
 			figure(t, "%s mapping held %v after the node started", mode, took.Round(time.Millisecond))
@@ -158,7 +160,7 @@ func TestNATPortMapping(t *testing.T) {
 			}
 			wan := n.wan.Start(t, "wan", bins.peerwire, append([]string{"node", "-data-dir", t.TempDir(),
 				"-listen", natWANHost + ":" + p2pPort, "-must-connect", string(m[1]) + "@" + ext}, common...)...)
-			Eventually(t, 30*time.Second, "the WAN node's handshake through the mapping", func() bool {
+			testutil.Eventually(t, 30*time.Second, "the WAN node's handshake through the mapping", func() bool {
 				return fileHas(wan.Log, "dir=outbound remote="+ext) && fileHas(lan.Log, "dir=inbound remote="+natWANHost+":")
 			})
 			wan.Stop(10 * time.Second)

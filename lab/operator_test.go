@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 const pwAdmin = "http://127.0.0.1:26670" // peerwire node's default -admin
@@ -43,7 +44,7 @@ func newPWNode(t testing.TB, h *Host, name string, args ...string) *pwNode {
 func (n *pwNode) start(run string, extra ...string) {
 	n.t.Helper()
 	n.Proc = n.Host.Start(n.t, n.name+"-"+run, bins.peerwire, append(append([]string{}, n.args...), extra...)...)
-	Eventually(n.t, 20*time.Second, n.name+" admin API", func() bool {
+	testutil.Eventually(n.t, 20*time.Second, n.name+" admin API", func() bool {
 		_, err := n.Host.Get(context.Background(), pwAdmin+"/healthz")
 		return err == nil && !n.Exited()
 	})

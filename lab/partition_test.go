@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // connectedGraph reports whether the peer graph of reps (by node index) is
@@ -75,7 +77,7 @@ func TestPartitionHeal(t *testing.T) {
 		nodes[i] = startLabNode(t, h, names[i], args...)
 	}
 	var before []*Report
-	Eventually(t, 30*time.Second, "every node with ≥ 3 peers and its must-connect peer", func() bool {
+	testutil.Eventually(t, 30*time.Second, "every node with ≥ 3 peers and its must-connect peer", func() bool {
 		before = allStats(t, nodes)
 		for i, r := range before {
 			if len(r.Peers) < 3 || r.MustConnectUp != r.MustTotal {
@@ -101,7 +103,7 @@ func TestPartitionHeal(t *testing.T) {
 	}
 	l.Partition([]*Host{l.Hosts[3], l.Hosts[4], l.Hosts[5]})
 	cut := time.Now()
-	dropped := Eventually(t, 10*time.Second, "every cross-partition link dropped", func() bool {
+	dropped := testutil.Eventually(t, 10*time.Second, "every cross-partition link dropped", func() bool {
 		for i, r := range allStats(t, nodes) {
 			for _, p := range r.Peers {
 				if side[i] != side[ids[p.ID]] {
@@ -113,7 +115,7 @@ func TestPartitionHeal(t *testing.T) {
 	})
 	time.Sleep(15*time.Second - time.Since(cut))
 	l.Heal()
-	mustBack := Eventually(t, 8*time.Second, "must-connect links back", func() bool {
+	mustBack := testutil.Eventually(t, 8*time.Second, "must-connect links back", func() bool {
 		for _, r := range allStats(t, nodes) {
 			if r.MustConnectUp != r.MustTotal {
 				return false
@@ -122,7 +124,7 @@ func TestPartitionHeal(t *testing.T) {
 		return true
 	})
 	connected := mustBack // the must-connect links alone join the halves
-	allBack := Eventually(t, 15*time.Second, "every pre-partition link back", func() bool {
+	allBack := testutil.Eventually(t, 15*time.Second, "every pre-partition link back", func() bool {
 		up := map[[2]int]bool{}
 		for i, r := range allStats(t, nodes) {
 			for _, p := range r.Peers {
@@ -183,18 +185,18 @@ func TestPartitionMustConnectOperator(t *testing.T) {
 	a.start("run")
 	b.start("run")
 	c.start("run")
-	Eventually(t, 30*time.Second, "a↔b and a↔c connected", func() bool {
+	testutil.Eventually(t, 30*time.Second, "a↔b and a↔c connected", func() bool {
 		ps := a.peerSet()
 		return ps[b.id()] && ps[c.id()]
 	})
 	l.Partition([]*Host{l.Hosts[1]})
-	dropped := Eventually(t, 75*time.Second, "a sees b gone", func() bool { return !a.peerSet()[b.id()] })
+	dropped := testutil.Eventually(t, 75*time.Second, "a sees b gone", func() bool { return !a.peerSet()[b.id()] })
 	if !a.peerSet()[c.id()] {
 		t.Fatal("a lost c, on its own side of the cut")
 	}
 	time.Sleep(75*time.Second - dropped)
 	l.Heal()
-	back := Eventually(t, 75*time.Second, "must-connect link a↔b back", func() bool {
+	back := testutil.Eventually(t, 75*time.Second, "must-connect link a↔b back", func() bool {
 		return a.peerSet()[b.id()] && b.peerSet()[a.id()]
 	})
 	figure(t, "two peerwire nodes with -must-connect to each other, cut apart for 75 s: link dropped %v after the cut (60 s idle timeout), back %v after healing (redial backoff cap 60 s); the third node on a's side stayed connected",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -239,7 +240,7 @@ func TestPexPoisoning(t *testing.T) {
 		return o
 	}
 	var last outcome
-	took := Eventually(t, 60*time.Second, "outbound peers in ≥ 4 honest /16s", func() bool {
+	took := testutil.Eventually(t, 60*time.Second, "outbound peers in ≥ 4 honest /16s", func() bool {
 		last = measure()
 		return last.honestOut >= 4
 	})

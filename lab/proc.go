@@ -125,22 +125,6 @@ func ReadProcStats(pid int) (ProcStats, error) {
 	return s, nil
 }
 
-// Eventually polls cond every interval until it holds, and returns how long
-// that took; it fails t when within passes first. It stands for waiting on
-// a network outcome; every poll re-reads observable state.
-func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	deadline := start.Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // Context is a context that ends with the test.
 func Context(t testing.TB) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // soakParams sizes a soak run. The short run is the default; LAB_SOAK=long
@@ -87,7 +89,7 @@ func TestSoak(t *testing.T) {
 			"-vote-every", p.voteEvery.String(), "-block-every", p.blockEvery.String(),
 			"-block-size", strconv.Itoa(1<<20), "-probe-every", "0", "-paused")
 	}
-	Eventually(t, 30*time.Second, "every node with ≥ 3 peers", func() bool {
+	testutil.Eventually(t, 30*time.Second, "every node with ≥ 3 peers", func() bool {
 		for _, n := range nodes {
 			if r, err := n.stats(context.Background()); err != nil || len(r.Peers) < 3 {
 				return false
@@ -141,7 +143,7 @@ func TestSoak(t *testing.T) {
 			t.Logf("missing deliveries: %s", missing)
 		}
 	}()
-	took := Eventually(t, 60*time.Second, "every message at every node", func() bool {
+	took := testutil.Eventually(t, 60*time.Second, "every message at every node", func() bool {
 		last = last[:0]
 		missing = ""
 		ok := true

@@ -3,15 +3,15 @@ package p2p
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/conntest"
+
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
-	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -84,62 +84,31 @@ func BenchmarkNodeSend(b *testing.B) {
 // barePair connects two bare MultiConns over EncryptedConns on loopback
 // with the topics a Node of benchConfig declares; r's messages go to onR.
 func barePair(b *testing.B, topics []mux.TopicConfig, onR func(*mux.Message)) (s, r *mux.MultiConn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
 	secure := func(i int) *conn.SecureConfig {
 		return &conn.SecureConfig{Identity: testIdentity(b, i), NetworkID: "test",
 			Meta: &pb.PeerMeta{Topics: mux.TopicIDs(append([]mux.TopicConfig(nil), topics...))}}
 	}
+	hs := conntest.Handshaker[*conn.SecureConfig, *conn.EncryptedConn]{Client: conn.Client, Server: conn.Server}
+	es, er := hs.Pair(b, secure(1), secure(2))
 	ctx := context.Background()
-	type res struct {
-		mc  *mux.MultiConn
-		err error
+	rs, rr := conntest.Both(
+		func() (*mux.MultiConn, error) {
+			return mux.New(ctx, es, &mux.Config{Topics: topics, OnMessage: func(m *mux.Message) { m.Done() }})
+		},
+		func() (*mux.MultiConn, error) { return mux.New(ctx, er, &mux.Config{Topics: topics, OnMessage: onR}) })
+	if rs.Err != nil || rr.Err != nil {
+		b.Fatal(rs.Err, rr.Err)
 	}
-	ch := make(chan res, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		ec, err := conn.Server(ctx, raw, secure(2))
-		if err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		mc, err := mux.New(ctx, ec, &mux.Config{Topics: topics, OnMessage: onR})
-		if err == nil {
-			mc.Start()
-		}
-		ch <- res{mc, err}
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ec, err := conn.Client(ctx, raw, secure(1), crypto.ID{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err = mux.New(ctx, ec, &mux.Config{Topics: topics, OnMessage: func(m *mux.Message) { m.Done() }})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, r = rs.Conn, rr.Conn
+	r.Start()
 	s.Start()
-	rr := <-ch
-	if rr.err != nil {
-		b.Fatal(rr.err)
-	}
 	b.Cleanup(func() {
 		s.Abort(mux.GoAwayShutdown, "")
-		rr.mc.Abort(mux.GoAwayShutdown, "")
+		r.Abort(mux.GoAwayShutdown, "")
 		<-s.Done()
-		<-rr.mc.Done()
+		<-r.Done()
 	})
-	return s, rr.mc
+	return s, r
 }
 
 // nodeConnTopics returns the conn topics a Node of benchConfig declares.

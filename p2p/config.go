@@ -129,16 +129,18 @@ type Config struct {
 	AllowNetworkNames bool
 
 	// Peers configures limits, watermarks and reputation (peerset.Config);
-	// its Self, Now, Counter and MustConnect fields are set by the node.
+	// its Self, Now (Config.Clock's), Counter and MustConnect fields are set
+	// by the node.
 	// Peers.MaxInbound and MaxOutbound: 0 means the default (40, 10), -1
 	// none; "peerwire node -max-inbound/-max-outbound" mean the same.
 	Peers peerset.Config
 	// Filter configures admission rules (filter.Config); its clock and logger
 	// (filter.Deps) are the node's.
 	Filter filter.Config
-	// Book configures the peer book (peerbook.Config); its Self, Now and
-	// Filter fields are set by the node. Book.AllowNetworkNames is the
-	// operator's switch for DNS names learned from peers (off by default).
+	// Book configures the peer book (peerbook.Config); what it is wired to
+	// (peerbook.Deps: the node's ID, filter, clock and logger) is the
+	// node's. Book.AllowNetworkNames is the operator's switch for DNS names
+	// learned from peers (off by default).
 	Book peerbook.Config
 
 	// Resolver looks up DNS names before a dial. It is wiring, like Logger:
@@ -177,7 +179,7 @@ type Config struct {
 	// MaxConcurrentDials bounds dials in flight. Default 8.
 	MaxConcurrentDials int
 	// DialRate bounds dials started per second, with a burst of
-	// max(1, DialRate), measured on Now. Default 10.
+	// max(1, DialRate), measured on Clock. Default 10.
 	DialRate float64
 	// MaxHandshakes bounds inbound handshakes in flight. Default 64.
 	MaxHandshakes int
@@ -246,13 +248,21 @@ type Config struct {
 
 	// Logger receives the node's logs; nil means silent.
 	Logger *slog.Logger
-	// Now is the clock for backoff, bans, TTLs, decay, the dial rate and a
-	// seed's linger; nil means time.Now.
-	Now func() time.Time
+	// Clock is the node's clock, handed to every component: backoff, bans,
+	// TTLs, decay, the dial rate, a seed's linger and the timers of the
+	// node's waits, the book (its save interval), the filter (its throttle
+	// and database polling), the peer set, the connections (keepalive,
+	// credit stall, rekey) and the services' periods. It is wiring, like
+	// Logger: nil means clock.Real.
+	Clock clock.Clock
 
-	// connClock, set by tests, is the connections' clock for keepalive and
-	// the credit-stall timeout (mux.Config.Clock); nil: real time.
-	connClock clock.Clock
+	// connClock and serviceClock, set by tests, replace Clock for the
+	// connections (mux.Config.Clock, conn.SecureConfig.Clock) and for the
+	// services' periods (fill, PEX, maintain, churn, status); nil: Clock.
+	// A test drives one part by hand and lets the others keep real time
+	// (onFakeClock in the tests).
+	connClock    clock.Clock
+	serviceClock clock.Clock
 }
 
 // settings is a validated Config with defaults applied.
@@ -438,8 +448,12 @@ func (c *Config) settings() (*settings, error) {
 	if s.SeedMode && s.Role == pb.NodeRole_NODE_ROLE_UNSPECIFIED {
 		s.Role = pb.NodeRole_NODE_ROLE_SEED // so peers know to ask, then leave
 	}
-	if s.Now == nil {
-		s.Now = time.Now
+	s.Clock = clock.Or(s.Clock)
+	if s.connClock == nil {
+		s.connClock = s.Clock
+	}
+	if s.serviceClock == nil {
+		s.serviceClock = s.Clock
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -469,15 +483,8 @@ func (s *settings) spreadIntents() {
 	}
 }
 
-// nowClock is the clock the node hands its components while Config keeps
-// the clock as a Now function: Now is now's; timers and tickers are real.
-type nowClock func() time.Time
-
-func (c nowClock) Now() time.Time { return c() }
-
-func (nowClock) AfterFunc(d time.Duration, f func()) clock.Timer { return clock.Real().AfterFunc(d, f) }
-
-func (nowClock) NewTicker(d time.Duration) clock.Ticker { return clock.Real().NewTicker(d) }
+// Now returns the time on the node's clock (Config.Clock).
+func (s *settings) Now() time.Time { return s.Clock.Now() }
 
 // ensureDataDir creates a missing DataDir, and its parents, readable only
 // by the node's user (it holds the key).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 )
 
@@ -178,7 +179,7 @@ func TestMaxConcurrentDials(t *testing.T) {
 
 // TestDialRate: with DialRate r (burst max(1, r)) on the node's clock, the
 // first burst dials start at once, the next wait, and each step of 1/r on
-// the clock (Config.Now; no real time passes) lets exactly one more start.
+// the clock (Config.Clock; no real time passes) lets exactly one more start.
 func TestDialRate(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -191,9 +192,9 @@ func TestDialRate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHoldListener(t)
-			clk := newFakeClock()
+			clk := clock.NewFake()
 			cfg := quietConfig(t, 1501)
-			cfg.Now = clk.Now
+			onFakeClock(&cfg, clk)
 			cfg.DialRate = tc.rate
 			cfg.MaxConcurrentDials = 16 // not the limit under test
 			cfg.HandshakeTimeout = time.Minute
@@ -201,7 +202,6 @@ func TestDialRate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n.afterFunc = clk.AfterFunc
 			if err := n.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}

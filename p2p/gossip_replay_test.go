@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -17,7 +18,7 @@ import (
 // signed, the default.
 type replayRig struct {
 	t     *testing.T
-	clock *fakeClock
+	clock *clock.Fake
 	v     *Node
 	cv    *inboxCounter
 	peer  *rawPeer
@@ -26,12 +27,12 @@ type replayRig struct {
 }
 
 func newReplayRig(t *testing.T, seed int) *replayRig {
-	clock := newFakeClock()
+	clk := clock.NewFake()
 	cfg := quietConfig(t, seed)
-	cfg.Now = clock.Now
+	onFakeClock(&cfg, clk)
 	cfg.Topics[topicTxs-1].UnsignedGossip = true
 	v := startNode(t, cfg)
-	r := &replayRig{t: t, clock: clock, v: v, cv: drainInboxes(v), orig: testIdentity(t, seed+2)}
+	r := &replayRig{t: t, clock: clk, v: v, cv: drainInboxes(v), orig: testIdentity(t, seed+2)}
 	p, err := dialRaw(t, v, testIdentity(t, seed+1), "")
 	if err != nil {
 		t.Fatal(err)

@@ -4,11 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
-	"os"
-	"strings"
 	"testing"
+
+	"github.com/peerwire/peerwire/internal/testutil"
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
@@ -77,39 +76,5 @@ func computeGossipVectors(t *testing.T) map[string]string {
 // every value (go test ./p2p -run TestGossipVectors -update-vectors
 // rewrites the file).
 func TestGossipVectors(t *testing.T) {
-	got := computeGossipVectors(t)
-	path := "testdata/gossip_vectors.json"
-	if *updateGossipVectors {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]string
-	if err := json.Unmarshal(raw, &want); err != nil {
-		t.Fatal(err)
-	}
-	if len(want) != len(got) {
-		t.Fatalf("vector file has %d values, implementation computes %d", len(want), len(got))
-	}
-	spec, err := os.ReadFile("../docs/PROTOCOL.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	specText := strings.Join(strings.Fields(string(spec)), "")
-	for name, w := range want {
-		if got[name] != w {
-			t.Errorf("%s:\n got %s\nwant %s", name, got[name], w)
-		}
-		if !strings.Contains(specText, w) {
-			t.Errorf("docs/PROTOCOL.md does not quote %s", name)
-		}
-	}
+	testutil.CheckVectors(t, computeGossipVectors(t), "testdata/gossip_vectors.json", "../docs/PROTOCOL.md", *updateGossipVectors)
 }

@@ -106,77 +106,13 @@ func connectedTo(n *Node, id crypto.ID) bool {
 	return ok
 }
 
-// fakeClock is a settable clock for Config.Now: bans, backoff and TTLs
-// advance only when the test says so. Its timers (AfterFunc) fire when
-// Advance reaches them.
-type fakeClock struct {
-	mu     sync.Mutex // guards t and timers
-	t      time.Time
-	timers map[*fakeTimer]struct{}
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock on by d and runs, each on its own goroutine,
-// the functions of the timers it reaches.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	var due []func()
-	for ft := range c.timers {
-		if !ft.at.After(c.t) {
-			delete(c.timers, ft)
-			due = append(due, ft.f)
-		}
-	}
-	c.mu.Unlock()
-	for _, f := range due {
-		go f()
-	}
-}
-
-// AfterFunc calls f on its own goroutine once the clock has advanced by d.
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) clock.Timer {
-	ft := &fakeTimer{c: c, f: f}
-	ft.Reset(d)
-	return ft
-}
-
-// fakeTimer is a timer of a fakeClock.
-type fakeTimer struct {
-	c  *fakeClock
-	f  func()
-	at time.Time // guarded by c.mu
-}
-
-func (ft *fakeTimer) Stop() bool {
-	ft.c.mu.Lock()
-	defer ft.c.mu.Unlock()
-	_, pending := ft.c.timers[ft]
-	delete(ft.c.timers, ft)
-	return pending
-}
-
-func (ft *fakeTimer) Reset(d time.Duration) bool {
-	pending := ft.Stop()
-	if d <= 0 {
-		go ft.f()
-		return pending
-	}
-	ft.c.mu.Lock()
-	defer ft.c.mu.Unlock()
-	if ft.c.timers == nil {
-		ft.c.timers = map[*fakeTimer]struct{}{}
-	}
-	ft.at = ft.c.t.Add(d)
-	ft.c.timers[ft] = struct{}{}
-	return pending
+// onFakeClock puts cfg's measured time (bans, backoff, TTLs, decay, the
+// dial rate, a seed's linger) on clk, the one fake clock: it stands still
+// until the test advances it. The connections' keepalive and the
+// services' periods keep real time (connClock, serviceClock), as a live
+// network needs.
+func onFakeClock(cfg *Config, clk *clock.Fake) {
+	cfg.Clock, cfg.connClock, cfg.serviceClock = clk, clock.Real(), clock.Real()
 }
 
 // quietConfig is testConfig without automatic dialing: the fill and PEX

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 )
 
@@ -106,9 +107,9 @@ func TestAutomaticIPBan(t *testing.T) {
 		{name: "two of two", bans: 2, after: 2, wantBan: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := clock.NewFake()
 			cfg := quietConfig(t, 1700+100*i)
-			cfg.Now = clk.Now
+			onFakeClock(&cfg, clk)
 			cfg.IPBanAfter = tc.after
 			ip := fmt.Sprintf("127.0.1.%d", 10+i)
 			if tc.must {

@@ -1,22 +1,18 @@
 package p2p
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/peerwire/peerwire/internal/mmdbtest"
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 )
 
@@ -106,38 +102,9 @@ func TestPerSubnetCap(t *testing.T) {
 }
 
 // countryDB writes a MaxMind-format country database placing 127.0.1.0/24
-// in Germany and 127.0.2.0/24 in the United States (the approach of
-// filter/helpers_test.go).
+// in Germany and 127.0.2.0/24 in the United States.
 func countryDB(t *testing.T) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            "GeoLite2-Country",
-		Languages:               []string{"en"},
-		IncludeReservedNetworks: true, // 127/8 is reserved
-		RecordSize:              24,
-		BuildEpoch:              1_700_000_000,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, country := range map[string]string{"127.0.1.0/24": "DE", "127.0.2.0/24": "US"} {
-		_, ipnet, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tree.Insert(ipnet, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(country)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := tree.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "country.mmdb")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return mmdbtest.Write(t, []mmdbtest.Net{{CIDR: "127.0.1.0/24", Country: "DE"}, {CIDR: "127.0.2.0/24", Country: "US"}})
 }
 
 // TestCountryRule: a node denying "US" refuses a peer dialing from
@@ -167,9 +134,9 @@ func TestCountryRule(t *testing.T) {
 // "banned") while the ban lasts, and gets back in once the node's clock
 // passes its end.
 func TestBanUntilExpiry(t *testing.T) {
-	clk := newFakeClock()
+	clk := clock.NewFake()
 	cfg := quietConfig(t, 640)
-	cfg.Now = clk.Now
+	onFakeClock(&cfg, clk)
 	hub := startNode(t, cfg)
 	peer := startNode(t, quietConfig(t, 641))
 	dial(t, peer, hub)

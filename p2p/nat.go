@@ -44,7 +44,7 @@ func (n *Node) ExternalAddr() netip.AddrPort {
 // secureWith returns the node's handshake configuration with meta.
 func (n *Node) secureWith(meta *pb.PeerMeta) *conn.SecureConfig {
 	return &conn.SecureConfig{Identity: n.id, NetworkID: n.s.NetworkID, ChainID: n.s.ChainID, Meta: meta,
-		HandshakeTimeout: n.s.HandshakeTimeout}
+		HandshakeTimeout: n.s.HandshakeTimeout, Clock: n.s.connClock}
 }
 
 // startNAT starts the mapper for the listen port; called by Start once the

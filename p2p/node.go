@@ -57,8 +57,8 @@ type Node struct {
 	handshakes chan struct{} // inbound handshake slots
 	dials      chan struct{} // dial slots
 	dialLim    *rate.Limiter
-	// afterFunc makes the timers of waits measured on Config.Now
-	// (time.AfterFunc; tests give their fake clock's).
+	// afterFunc makes the timers of waits measured on Config.Clock (its
+	// AfterFunc).
 	afterFunc func(time.Duration, func()) clock.Timer
 
 	peers struct {
@@ -197,24 +197,19 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	fd := filter.Deps{Clock: nowClock(s.Now), Logger: s.Logger.With("component", "filter")}
+	fd := filter.Deps{Clock: s.Clock, Logger: s.Logger.With("component", "filter")}
 	if n.filter, err = filter.New(s.Filter, fd); err != nil {
 		return nil, fmt.Errorf("p2p: Config.Filter: %w", err)
 	}
 	bc := s.Book
-	bc.SelfID = n.id.ID()
 	if bc.SaveInterval == 0 {
 		bc.SaveInterval = s.SaveInterval
 	}
-	bc.Now = s.Now
-	bc.Filter = bookFilter{n.filter}
-	if bc.Logger == nil {
-		bc.Logger = s.Logger.With("component", "book")
-	}
+	bd := peerbook.Deps{SelfID: n.id.ID(), Filter: bookFilter{n.filter}, Clock: s.Clock, Logger: s.Logger.With("component", "book")}
 	if s.bookPath != "" {
-		n.book, n.loadReport, err = peerbook.Open(s.bookPath, bc)
+		n.book, n.loadReport, err = peerbook.Open(s.bookPath, bc, bd)
 	} else {
-		n.book, err = peerbook.New(bc)
+		n.book, err = peerbook.New(bc, bd)
 	}
 	if err != nil {
 		n.filter.Close()
@@ -222,7 +217,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	pc := s.Peers
 	pc.Self = n.id.ID()
-	pc.Now = s.Now
+	pc.Now = s.Clock.Now
 	pc.Counter = counter{n.filter}
 	pc.MustConnect = append(append([]crypto.Address(nil), pc.MustConnect...), s.must...)
 	if n.set, err = peerset.New(pc); err != nil {
@@ -250,7 +245,7 @@ func New(cfg Config) (*Node, error) {
 	n.handshakes = make(chan struct{}, s.MaxHandshakes)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
 	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
-	n.afterFunc = func(d time.Duration, f func()) clock.Timer { return time.AfterFunc(d, f) }
+	n.afterFunc = s.Clock.AfterFunc
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }

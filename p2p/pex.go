@@ -144,7 +144,7 @@ func (n *Node) onAdmitted(pc *peerConn) {
 }
 
 // seedSweep disconnects, in seed mode, every peer connected for seedLinger
-// or longer by the node's clock (Config.Now) — an inbound peer that never
+// or longer by the node's clock (Config.Clock) — an inbound peer that never
 // asked, an outbound one that never answered — so none holds a slot of
 // ours, or its own, for long. Must-connect peers stay. It returns the
 // peers it disconnected.

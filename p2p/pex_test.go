@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
@@ -16,9 +17,9 @@ import (
 // the answer rate and an undecodable PEX message each cost the peer its
 // score; a request in time is answered; nothing unsolicited enters the book.
 func TestPexMisbehaviour(t *testing.T) {
-	clk := newFakeClock()
+	clk := clock.NewFake()
 	cfg := quietConfig(t, 1300)
-	cfg.Now = clk.Now
+	onFakeClock(&cfg, clk)
 	hub := startNode(t, cfg)
 	known := startNode(t, quietConfig(t, 1301))
 	dial(t, known, hub) // the hub learns known's address: something to answer with

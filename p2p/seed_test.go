@@ -10,6 +10,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -33,10 +34,10 @@ func TestSeedMode(t *testing.T) {
 		dial(t, o, a)
 	}
 
-	clk := newFakeClock()
+	clk := clock.NewFake()
 	cfg := testConfig(t, 1400)
 	cfg.SeedMode = true
-	cfg.Now = clk.Now
+	onFakeClock(&cfg, clk)
 	cfg.Peers.MaxOutbound = 1
 	cfg.PexInterval = time.Hour // only the crawl asks for addresses
 	cfg.DialRate = 1e6          // on the fake clock, which stands still

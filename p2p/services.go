@@ -27,12 +27,12 @@ func (n *Node) startServices() {
 // every runs f now and then on each tick of interval until the node stops.
 func (n *Node) every(interval time.Duration, f func()) {
 	n.spawn(func() {
-		t := time.NewTicker(interval)
+		t := n.s.serviceClock.NewTicker(interval)
 		defer t.Stop()
 		for {
 			f()
 			select {
-			case <-t.C:
+			case <-t.C():
 			case <-n.ctx.Done():
 				return
 			}
@@ -153,7 +153,7 @@ func (n *Node) churn() {
 // status logs the one-line summary, with traffic rates since the last one.
 func (n *Node) status() {
 	s := n.Stats()
-	now := time.Now()
+	now := n.s.serviceClock.Now() // a rate over the services' time, like its period
 	var inRate, outRate float64
 	if prev := n.lastStatus; !prev.at.IsZero() {
 		if secs := now.Sub(prev.at).Seconds(); secs > 0 {

@@ -105,7 +105,7 @@ func TestStopEndsEverything(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "peerbook.json")); err != nil {
 		t.Fatalf("book not on disk: %v", err)
 	}
-	book, rep, err := peerbook.Open(filepath.Join(dir, "peerbook.json"), peerbook.Config{AllowLoopback: true})
+	book, rep, err := peerbook.Open(filepath.Join(dir, "peerbook.json"), peerbook.Config{AllowLoopback: true}, peerbook.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (b *Book) Ban(id crypto.ID, d time.Duration, reason string) error {
 	if err := checkBanDuration(d); err != nil {
 		return err
 	}
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return addBan(b.mu.bans, id, banInfo{now.Add(d), truncate(reason, maxReasonLen)}, now, b.touch)
@@ -61,7 +61,7 @@ func (b *Book) BanPrefix(p netip.Prefix, d time.Duration, reason string) error {
 	if err := checkBanDuration(d); err != nil {
 		return err
 	}
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	err = addBan(b.mu.ipBans, p, banInfo{now.Add(d), truncate(reason, maxReasonLen)}, now, b.touch)
@@ -181,7 +181,7 @@ func (b *Book) UnbanPrefix(p netip.Prefix) bool {
 
 // IsBanned reports whether the peer is banned now.
 func (b *Book) IsBanned(id crypto.ID) bool {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ban, ok := b.mu.bans[id]
@@ -193,7 +193,7 @@ func (b *Book) IsIPBanned(ip netip.Addr) bool {
 	if !ip.IsValid() {
 		return false
 	}
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.ipBannedLocked(normIP(ip), now)
@@ -202,7 +202,7 @@ func (b *Book) IsIPBanned(ip netip.Addr) bool {
 // Bans lists the bans in force, ID bans first, in no particular order
 // within each kind. It is O(number of bans).
 func (b *Book) Bans() []Ban {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]Ban, 0, len(b.mu.bans)+len(b.mu.ipBans))

@@ -11,7 +11,7 @@ import (
 
 func TestBans(t *testing.T) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	a := addrOf(idN(1), "11.1.1.1", 1)
 	c := addrOf(idN(2), "12.2.2.2", 1)
 	for _, x := range []crypto.Address{a, c} {
@@ -77,7 +77,7 @@ func TestBans(t *testing.T) {
 }
 
 func TestBanValidation(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	for _, d := range []time.Duration{0, -time.Second, MaxBanDuration + 1} {
 		if err := b.Ban(idN(1), d, ""); err == nil {
 			t.Errorf("Ban(%v) accepted", d)
@@ -99,7 +99,7 @@ func TestBanValidation(t *testing.T) {
 // soonest if it ends before the new one.
 func TestBanLimit(t *testing.T) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	for i := range MaxBans {
 		if err := b.Ban(idN(uint64(i+1)), time.Hour+time.Duration(i)*time.Millisecond, ""); err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func TestBanLimit(t *testing.T) {
 // independent of it; too broad or invalid prefixes are refused.
 func TestPrefixBans(t *testing.T) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	in := addrOf(idN(1), "14.1.9.9", 1)
 	out := addrOf(idN(2), "14.2.0.1", 1)
 	for _, x := range []crypto.Address{in, out} {

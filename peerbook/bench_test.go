@@ -16,14 +16,17 @@ var benchSizes = []int{10_000, 100_000}
 // benchConfig has room for 100,000 entries (327,680 slots), so both sizes
 // use the same tables and differ only in how full they are.
 func benchConfig() Config {
-	return Config{NewBuckets: 4096, TriedBuckets: 1024, BucketSize: 64, Rand: seeded(3)}
+	return Config{NewBuckets: 4096, TriedBuckets: 1024, BucketSize: 64}
 }
+
+// benchDeps seeds the book's randomness, so runs compare.
+func benchDeps() Deps { return Deps{Rand: seeded(3)} }
 
 // benchBook returns a book of n entries from random groups, a tenth of them
 // tried.
 func benchBook(b *testing.B, n int) *Book {
 	b.Helper()
-	bk, err := New(benchConfig())
+	bk, err := New(benchConfig(), benchDeps())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,20 +101,28 @@ func BenchmarkAnswerPex(b *testing.B) {
 	}
 }
 
-// BenchmarkSave saves a book of 10,000 entries to disk (write, fsync,
-// backup link, rename, directory fsync).
-func BenchmarkSave(b *testing.B) {
+// savedBook saves a book of n entries to a temporary file and returns the
+// file's path and the book, still open; the benchmark's bytes are the
+// file's size.
+func savedBook(b *testing.B, n int) (string, *Book) {
 	path := filepath.Join(b.TempDir(), "peerbook.json")
-	bk, _, err := Open(path, benchConfig())
+	bk, _, err := Open(path, benchConfig(), benchDeps())
 	if err != nil {
 		b.Fatal(err)
 	}
-	fillRandom(b, bk, 10_000)
+	fillRandom(b, bk, n)
 	if err := bk.Save(); err != nil {
 		b.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
 	b.SetBytes(fi.Size())
+	return path, bk
+}
+
+// BenchmarkSave saves a book of 10,000 entries to disk (write, fsync,
+// backup link, rename, directory fsync).
+func BenchmarkSave(b *testing.B) {
+	_, bk := savedBook(b, 10_000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -123,21 +134,14 @@ func BenchmarkSave(b *testing.B) {
 
 // BenchmarkLoad opens a saved book of 10,000 entries.
 func BenchmarkLoad(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "peerbook.json")
-	bk, _, err := Open(path, benchConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	fillRandom(b, bk, 10_000)
+	path, bk := savedBook(b, 10_000)
 	if err := bk.Close(); err != nil {
 		b.Fatal(err)
 	}
-	fi, _ := os.Stat(path)
-	b.SetBytes(fi.Size())
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		bk, rep, err := Open(path, benchConfig())
+		bk, rep, err := Open(path, benchConfig(), benchDeps())
 		if err != nil || rep.Entries != 10_000 {
 			b.Fatal(err, rep)
 		}

@@ -16,6 +16,7 @@ import (
 // work, except Entries, Bans, Save and Open, which are O(n).
 type Book struct {
 	cfg    Config // immutable after construction
+	deps   Deps   // immutable after construction, defaults filled in
 	path   string // "" for a book made by New
 	secret [32]byte
 
@@ -48,10 +49,10 @@ type Book struct {
 	}
 }
 
-// New returns an empty in-memory Book. Its Save returns ErrNoPath; use Open
-// for a book backed by a file.
-func New(cfg Config) (*Book, error) {
-	b, err := newBook(cfg)
+// New returns an empty in-memory Book with the settings cfg, wired to deps.
+// Its Save returns ErrNoPath; use Open for a book backed by a file.
+func New(cfg Config, deps Deps) (*Book, error) {
+	b, err := newBook(cfg, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -61,15 +62,16 @@ func New(cfg Config) (*Book, error) {
 	return b, nil
 }
 
-func newBook(cfg Config) (*Book, error) {
+func newBook(cfg Config, deps Deps) (*Book, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	b := &Book{cfg: cfg, done: make(chan struct{})}
+	deps = deps.withDefaults()
+	b := &Book{cfg: cfg, deps: deps, done: make(chan struct{})}
 	var seed [32]byte
-	if _, err := io.ReadFull(cfg.Rand, seed[:]); err != nil {
-		return nil, fmt.Errorf("peerbook: reading Config.Rand: %w", err)
+	if _, err := io.ReadFull(deps.Rand, seed[:]); err != nil {
+		return nil, fmt.Errorf("peerbook: reading Deps.Rand: %w", err)
 	}
 	b.mu.rng = rand.New(rand.NewChaCha8(seed))
 	b.reset()
@@ -92,8 +94,8 @@ func (b *Book) reset() {
 }
 
 func (b *Book) newSecret() error {
-	if _, err := io.ReadFull(b.cfg.Rand, b.secret[:]); err != nil {
-		return fmt.Errorf("peerbook: reading Config.Rand: %w", err)
+	if _, err := io.ReadFull(b.deps.Rand, b.secret[:]); err != nil {
+		return fmt.Errorf("peerbook: reading Deps.Rand: %w", err)
 	}
 	return nil
 }
@@ -118,7 +120,7 @@ func (b *Book) Add(addr crypto.Address, src Source) error {
 	if err != nil {
 		return err
 	}
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if src.Kind == SourceInbound || src.Kind == SourcePEX {
@@ -220,7 +222,7 @@ func (b *Book) srcGroupOf(src Source, host string) groupKey {
 func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now time.Time) IgnoreReason {
 	m := &b.mu
 	id := addr.ID
-	if id == b.cfg.SelfID {
+	if id == b.deps.SelfID {
 		return IgnoreSelf
 	}
 	if b.isBannedLocked(id, ip, now) {
@@ -320,10 +322,10 @@ func (b *Book) Protect(addr crypto.Address) error {
 	if err != nil {
 		return err
 	}
-	if addr.ID == b.cfg.SelfID {
+	if addr.ID == b.deps.SelfID {
 		return ErrSelf
 	}
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	m := &b.mu
@@ -365,7 +367,7 @@ func (b *Book) Protect(addr crypto.Address) error {
 // is held by a good entry or the book is full. Unprotect returns
 // ErrUnknownPeer for an unknown ID and nil otherwise.
 func (b *Book) Unprotect(id crypto.ID) error {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.mu.byID[id]
@@ -406,7 +408,7 @@ func (b *Book) Remove(id crypto.ID) bool {
 
 // Get returns a snapshot of the peer's entry.
 func (b *Book) Get(id crypto.ID) (Entry, bool) {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.mu.byID[id]
@@ -427,7 +429,7 @@ func (b *Book) snapshotLocked(e *entry, now time.Time) Entry {
 // Protected returns snapshots of the protected (must-connect) entries, for
 // the peer set to dial. It is O(number of protected entries).
 func (b *Book) Protected() []Entry {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]Entry, 0, len(b.mu.protected))
@@ -440,7 +442,7 @@ func (b *Book) Protected() []Entry {
 // Entries returns snapshots of every entry, in no particular order. It is
 // O(n) and meant for admin views, not hot paths.
 func (b *Book) Entries() []Entry {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]Entry, 0, len(b.mu.byID))

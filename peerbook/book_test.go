@@ -14,8 +14,8 @@ import (
 
 func TestAddValidation(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
-	b := newTestBook(t, cfg)
+	cfg, deps := Config{}, testDeps(clk)
+	b := newTestBook(t, cfg, deps)
 	id := idN(7)
 	tests := []struct {
 		name string
@@ -29,7 +29,7 @@ func TestAddValidation(t *testing.T) {
 		{"empty host", crypto.Address{ID: idN(8), Port: 1}, Source{Kind: SourceManual}, ErrInvalidAddress},
 		{"bad host", crypto.Address{ID: idN(8), Host: "a b", Port: 1}, Source{Kind: SourceManual}, ErrInvalidAddress},
 		{"mapped not canonical", crypto.Address{ID: idN(8), Host: "::ffff:11.2.3.4", Port: 1}, Source{Kind: SourceManual}, ErrInvalidAddress},
-		{"self", addrOf(cfg.SelfID, "11.2.3.5", 1), Source{Kind: SourceManual}, ErrSelf},
+		{"self", addrOf(deps.SelfID, "11.2.3.5", 1), Source{Kind: SourceManual}, ErrSelf},
 		{"loopback manual is trusted", addrOf(idN(9), "127.0.0.1", 1), Source{Kind: SourceManual}, nil},
 		{"loopback inbound", addrOf(idN(10), "127.0.0.1", 1), Source{Kind: SourceInbound}, ErrUnroutable},
 		{"private inbound", addrOf(idN(11), "192.168.1.1", 1), Source{Kind: SourceInbound}, ErrUnroutable},
@@ -54,9 +54,9 @@ func TestAddValidation(t *testing.T) {
 }
 
 func TestAddAllowPrivateLoopback(t *testing.T) {
-	cfg := testConfig(newClock())
+	cfg, deps := Config{}, testDeps(newClock())
 	cfg.AllowPrivate, cfg.AllowLoopback = true, true
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	for i, h := range []string{"127.0.0.1", "10.1.2.3", "100.64.0.1", "fd00::1", "::1"} {
 		if err := b.Add(addrOf(idN(uint64(i+1)), h, 1000), Source{Kind: SourceInbound}); err != nil {
 			t.Errorf("%s: %v", h, err)
@@ -72,7 +72,7 @@ func TestAddAllowPrivateLoopback(t *testing.T) {
 // TestKnownAddressKept: a report from someone else never moves a known peer.
 func TestKnownAddressKept(t *testing.T) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	victim := addrOf(idN(1), "11.1.1.1", 26656)
 	if err := b.Add(victim, Source{Kind: SourceBootstrap}); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestKnownAddressKept(t *testing.T) {
 
 func TestProtect(t *testing.T) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	p := addrOf(idN(1), "11.1.1.1", 26656)
 	if err := b.Add(p, Source{Kind: SourceBootstrap}); err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestProtect(t *testing.T) {
 	if ps := b.Protected(); len(ps) != 1 || ps[0].Addr.Host != "11.1.1.9" {
 		t.Fatalf("Protected() = %+v", ps)
 	}
-	if err := b.Protect(addrOf(b.cfg.SelfID, "11.1.1.1", 1)); !errors.Is(err, ErrSelf) {
+	if err := b.Protect(addrOf(b.deps.SelfID, "11.1.1.1", 1)); !errors.Is(err, ErrSelf) {
 		t.Fatalf("Protect(self) = %v", err)
 	}
 	checkInvariants(t, b)
@@ -169,7 +169,7 @@ func TestProtect(t *testing.T) {
 }
 
 func TestProtectLimit(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	for i := range MaxProtected {
 		if err := b.Protect(addrOf(idN(uint64(i+1)), publicIP(uint32(i)), 1)); err != nil {
 			t.Fatal(i, err)
@@ -186,7 +186,7 @@ func TestProtectLimit(t *testing.T) {
 }
 
 func TestRemoveGetEntriesStats(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	a := addrOf(idN(1), "11.1.1.1", 1)
 	if err := b.Add(a, Source{Kind: SourceManual}); err != nil {
 		t.Fatal(err)
@@ -213,10 +213,10 @@ func TestRemoveGetEntriesStats(t *testing.T) {
 // and MaxEntries holds.
 func TestBucketBounds(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	cfg.NewBuckets, cfg.TriedBuckets, cfg.BucketSize = 64, 16, 8
 	cfg.MaxEntries = 100
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	// 1,000 addresses of one /16 from one reporter land in one bucket.
 	n := 0
 	for i := range 1000 {
@@ -246,9 +246,9 @@ func TestBucketBounds(t *testing.T) {
 // good one does not.
 func TestTerribleReplaced(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	cfg.NewBuckets, cfg.TriedBuckets, cfg.BucketSize = 1, 1, 1
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	first := addrOf(idN(1), "11.1.1.1", 1)
 	if err := b.Add(first, Source{Kind: SourceManual}); err != nil {
 		t.Fatal(err)
@@ -280,9 +280,9 @@ func TestTerribleReplaced(t *testing.T) {
 // one is moved back to the new table.
 func TestTriedCollision(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	cfg.NewBuckets, cfg.TriedBuckets, cfg.BucketSize = 16, 1, 1
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	a1 := addrOf(idN(1), "11.1.1.1", 1)
 	a2 := addrOf(idN(2), "12.1.1.1", 1)
 	for _, a := range []crypto.Address{a1, a2} {
@@ -314,7 +314,7 @@ func TestTriedCollision(t *testing.T) {
 }
 
 func TestSetMeta(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	a := addrOf(idN(1), "11.1.1.1", 1)
 	if err := b.Add(a, Source{Kind: SourceManual}); err != nil {
 		t.Fatal(err)
@@ -337,9 +337,9 @@ func TestSetMeta(t *testing.T) {
 // with Run saving in the background.
 func TestConcurrentUse(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	cfg.SaveInterval = 20 * time.Millisecond
-	b, _, err := Open(t.TempDir()+"/peerbook.json", cfg)
+	b, _, err := Open(t.TempDir()+"/peerbook.json", cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // (MarkSuccess or MarkFailure) or BackoffBase passes, the peer is not picked
 // again. It returns ErrUnknownPeer for an unknown ID.
 func (b *Book) MarkAttempt(id crypto.ID) error {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.mu.byID[id]
@@ -31,7 +31,7 @@ func (b *Book) MarkAttempt(id crypto.ID) error {
 // completed): failures reset, backoff ends, and the entry moves to the tried
 // table. It returns ErrUnknownPeer for an unknown ID.
 func (b *Book) MarkSuccess(id crypto.ID) error {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.mu.byID[id]
@@ -55,7 +55,7 @@ func (b *Book) MarkSuccess(id crypto.ID) error {
 // evicted, which MarkFailure reports. It returns ErrUnknownPeer for an
 // unknown ID.
 func (b *Book) MarkFailure(id crypto.ID) (evicted bool, err error) {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.mu.byID[id]

@@ -12,9 +12,9 @@ import (
 // jittered, doubling delay; time comes from the fake clock.
 func TestBackoff(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	cfg.BackoffBase, cfg.BackoffCap, cfg.MaxFailures = time.Second, 30*time.Second, 20
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	a := addrOf(idN(1), "11.1.1.1", 1)
 	if err := b.Add(a, Source{Kind: SourceManual}); err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestBackoffJitterSpreads(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	seen := map[time.Duration]bool{}
 	for range 50 {
 		seen[b.backoff(3)] = true
@@ -77,9 +77,9 @@ func TestBackoffJitterSpreads(t *testing.T) {
 func TestEvictAfterFailures(t *testing.T) {
 	for _, protected := range []bool{false, true} {
 		clk := newClock()
-		cfg := testConfig(clk)
+		cfg, deps := Config{}, testDeps(clk)
 		cfg.MaxFailures = 4
-		b := newTestBook(t, cfg)
+		b := newTestBook(t, cfg, deps)
 		a := addrOf(idN(1), "11.1.1.1", 1)
 		var err error
 		if protected {
@@ -115,7 +115,7 @@ func TestEvictAfterFailures(t *testing.T) {
 }
 
 func TestMarkUnknown(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	id := idN(1)
 	if err := b.MarkAttempt(id); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatal(err)
@@ -131,9 +131,9 @@ func TestMarkUnknown(t *testing.T) {
 // TestDueForProbe: entries not attempted for ProbeInterval are due.
 func TestDueForProbe(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
+	cfg, deps := Config{}, testDeps(clk)
 	cfg.ProbeInterval = 10 * time.Minute
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	var addrs []crypto.Address
 	for i := range 20 {
 		a := addrOf(idN(uint64(i+1)), publicIP(uint32(i)<<16), 1)

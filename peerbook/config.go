@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
 // AddrFilter is the admission filter as the book sees it. The node adapts
@@ -29,13 +30,11 @@ type AddrFilter interface {
 	AllowDial(ip netip.Addr) (ok bool, reason string)
 }
 
-// Config configures a Book. The zero value is a valid configuration: every
-// zero field means the default named in its comment. New and Open validate
-// it and name the offending field in the error.
+// Config configures a Book: its settings, as opposed to what it is wired
+// to (Deps). The zero value is a valid configuration: every zero field
+// means the default named in its comment. New and Open validate it and
+// name the offending field in the error.
 type Config struct {
-	// SelfID is this node's peer ID; addresses with it are never stored.
-	SelfID crypto.ID
-
 	// NewBuckets is the number of buckets of the new table (1-MaxBuckets,
 	// default DefaultNewBuckets).
 	NewBuckets int
@@ -100,19 +99,39 @@ type Config struct {
 	// SaveInterval is how often Run saves a changed book (default
 	// DefaultSaveInterval).
 	SaveInterval time.Duration
+}
 
+// Deps are what a Book is wired to, as opposed to its settings (Config).
+// The zero value is valid: no own ID, no filter, the system clock,
+// crypto/rand and no logging.
+type Deps struct {
+	// SelfID is this node's peer ID; addresses with it are never stored.
+	SelfID crypto.ID
 	// Filter, if not nil, screens addresses learned through PEX and
 	// addresses picked for dialing.
 	Filter AddrFilter
-	// Now is the clock (default time.Now). Backoff, bans, expiry and file
-	// names of corrupt files all use it.
-	Now func() time.Time
+	// Clock is the book's time: backoff, bans, expiry and the names of
+	// corrupt files use its Now, Run's save interval its NewTicker. Nil
+	// means clock.Real.
+	Clock clock.Clock
 	// Rand is the source of randomness: the bucket secret of a new book and
-	// the seed of the selection generator (default crypto/rand.Reader).
+	// the seed of the selection generator (nil: crypto/rand.Reader).
 	Rand io.Reader
 	// Logger receives load reports, corrupt-file notices and save failures
-	// (default: silent).
+	// (nil: silent).
 	Logger *slog.Logger
+}
+
+// withDefaults returns d with nil dependencies replaced by their defaults.
+func (d Deps) withDefaults() Deps {
+	d.Clock = clock.Or(d.Clock)
+	if d.Rand == nil {
+		d.Rand = rand.Reader
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d
 }
 
 // ConfigError reports an invalid Config field.
@@ -121,7 +140,6 @@ type ConfigError struct {
 	Reason string
 }
 
-// Error returns "peerbook: Config.<Field>: <reason>".
 // Error returns "peerbook: Config.<Field>: <reason>".
 func (e *ConfigError) Error() string { return "peerbook: Config." + e.Field + ": " + e.Reason }
 
@@ -173,15 +191,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := intField(&c.MaxEntries, "MaxEntries", slots, 1, slots); err != nil {
 		return c, err
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Rand == nil {
-		c.Rand = rand.Reader
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
 }

@@ -21,9 +21,12 @@ func TestConfigDefaults(t *testing.T) {
 		MaxPexAddrs: 32, PexResponseTimeout: DefaultPexResponseTimeout,
 		ProbeInterval: DefaultProbeInterval, SaveInterval: DefaultSaveInterval,
 	}
-	c.Now, c.Rand, c.Logger = nil, nil, nil
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n have %+v\n want %+v", c, want)
+	}
+	d := Deps{}.withDefaults()
+	if d.Clock == nil || d.Rand == nil || d.Logger == nil {
+		t.Fatalf("Deps defaults left a nil dependency: %+v", d)
 	}
 }
 
@@ -54,7 +57,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
-			_, err := New(tt.cfg)
+			_, err := New(tt.cfg, Deps{})
 			var ce *ConfigError
 			if !errors.As(err, &ce) || ce.Field != tt.field {
 				t.Fatalf("New(%+v) = %v, want a ConfigError for %s", tt.cfg, err, tt.field)
@@ -62,7 +65,7 @@ func TestConfigValidation(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "peerbook: Config."+tt.field) {
 				t.Fatalf("error %q does not name the field", err)
 			}
-			if _, _, err := Open(t.TempDir()+"/book.json", tt.cfg); !errors.As(err, &ce) {
+			if _, _, err := Open(t.TempDir()+"/book.json", tt.cfg, Deps{}); !errors.As(err, &ce) {
 				t.Fatalf("Open accepted %+v", tt.cfg)
 			}
 		})
@@ -70,8 +73,8 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestConfigRandFailure(t *testing.T) {
-	_, err := New(Config{Rand: strings.NewReader("short")})
-	if err == nil || !strings.Contains(err.Error(), "Config.Rand") {
+	_, err := New(Config{}, Deps{Rand: strings.NewReader("short")})
+	if err == nil || !strings.Contains(err.Error(), "Deps.Rand") {
 		t.Fatalf("New with a failing Rand: %v", err)
 	}
 }

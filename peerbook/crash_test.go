@@ -30,7 +30,7 @@ func TestHelperSaver(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process for TestCrashSafety")
 	}
-	b, rep, err := Open(path, Config{})
+	b, rep, err := Open(path, Config{}, Deps{})
 	if err != nil || len(rep.Problems) > 0 {
 		fmt.Printf("error open: %v %v\n", err, rep.Problems)
 		os.Exit(2)
@@ -83,7 +83,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("run %d: %v", i, err)
 		}
 		saves += n
-		b, rep, err := Open(path, Config{})
+		b, rep, err := Open(path, Config{}, Deps{})
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}

@@ -46,8 +46,11 @@
 //
 // # Time and randomness
 //
-// The clock (Config.Now) and randomness (Config.Rand) are injected, so
-// backoff, bans and expiry can be tested without sleeping.
+// The clock (Deps.Clock, an internal/clock.Clock) and randomness
+// (Deps.Rand) are injected, so backoff, bans, expiry and the save interval
+// can be tested without sleeping. Settings are in Config; what the book is
+// wired to (its own ID, the filter, clock, randomness and logger) is in
+// Deps, the second argument of New and Open.
 //
 // A Book is safe for concurrent use by multiple goroutines.
 package peerbook

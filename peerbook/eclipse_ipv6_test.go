@@ -4,8 +4,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
-
-	"github.com/peerwire/peerwire/crypto"
 )
 
 // Eclipse resistance over IPv6, as TestEclipseResistance over IPv4: 3,000
@@ -58,80 +56,15 @@ func inPrefix(r *rand.Rand, p netip.Prefix) netip.Addr {
 }
 
 func runEclipseIPv6(t *testing.T, attacker netip.Prefix) (bookShare, pickShare float64) {
-	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
-	r := rand.New(rand.NewPCG(42, 6))
-	next := uint64(1)
-	newID := func() crypto.ID { next++; return idN(next) }
-
-	var honest []crypto.Address
-	for len(honest) < eclipseHonest {
-		reporter := addrOf(newID(), randomPublicIPv6(r), 26656)
-		var batch []crypto.Address
-		for range 30 {
-			ip := randomPublicIPv6(r)
-			if attacker.Contains(netip.MustParseAddr(ip)) {
-				continue
-			}
-			batch = append(batch, addrOf(newID(), ip, 26656))
-		}
-		ingest(t, b, reporter, pexResp(batch...))
-		for _, a := range batch {
-			if _, ok := b.Get(a.ID); ok {
-				honest = append(honest, a)
-			}
-		}
-	}
-	for _, a := range honest[:eclipseHonestTried] {
-		if err := b.MarkSuccess(a.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	honestBefore := b.Len()
-
 	// The reporters sit in distinct /48s of the attacker's /32.
-	var sybils []crypto.Address
-	for i := range 8 {
-		a := attacker.Addr().As16()
-		a[4], a[5], a[15] = 0x10, byte(i), 1
-		sybils = append(sybils, addrOf(newID(), netip.AddrFrom16(a).String(), 26656))
-	}
-	isAttacker := map[crypto.ID]bool{}
-	added := 0
-	for sent := 0; sent < eclipseAttack; {
-		var batch []crypto.Address
-		for ; len(batch) < DefaultMaxPexAddrs && sent < eclipseAttack; sent++ {
-			a := addrOf(newID(), inPrefix(r, attacker).String(), uint16(1024+r.IntN(60000)))
-			isAttacker[a.ID] = true
-			batch = append(batch, a)
-		}
-		added += ingest(t, b, sybils[sent%len(sybils)], pexResp(batch...)).Added
-	}
-	checkInvariants(t, b)
-
-	inBook, honestLeft := 0, 0
-	for _, e := range b.Entries() {
-		if isAttacker[e.Addr.ID] {
-			inBook++
-		} else {
-			honestLeft++
-		}
-	}
-	if honestLeft != honestBefore {
-		t.Errorf("attacker evicted %d honest entries", honestBefore-honestLeft)
-	}
-	attackerPicks := 0
-	const picks = 1000
-	for range picks {
-		got := b.Pick(1, nil)
-		if len(got) != 1 {
-			t.Fatal("no pick")
-		}
-		if isAttacker[got[0].ID] {
-			attackerPicks++
-		}
-	}
-	t.Logf("attacker: %d of %d reported addresses stored (%d accepted by ingest); book %d entries, %d honest",
-		inBook, eclipseAttack, added, b.Len(), honestLeft)
-	return float64(inBook) / float64(b.Len()), float64(attackerPicks) / float64(picks)
+	return runEclipseScenario(t, attacker, eclipseScenario{
+		seed:     6,
+		honestIP: randomPublicIPv6,
+		sybilIP: func(i int) string {
+			a := attacker.Addr().As16()
+			a[4], a[5], a[15] = 0x10, byte(i), 1
+			return netip.AddrFrom16(a).String()
+		},
+		attackerIP: func(r *rand.Rand) string { return inPrefix(r, attacker).String() },
+	})
 }

@@ -45,21 +45,60 @@ func TestEclipseResistance(t *testing.T) {
 	}
 }
 
+// eclipseScenario says how one eclipse test draws its addresses: the
+// honest ones, the attacker's 8 reporting peers and the addresses they
+// report; seed is the second seed of its random generator.
+type eclipseScenario struct {
+	seed       uint64
+	honestIP   func(r *rand.Rand) string
+	sybilIP    func(i int) string
+	attackerIP func(r *rand.Rand) string
+}
+
 func runEclipse(t *testing.T, attacker netip.Prefix) (bookShare, pickShare float64) {
+	bits := attacker.Bits()
+	base := attacker.Addr().As4()
+	return runEclipseScenario(t, attacker, eclipseScenario{
+		seed:     42,
+		honestIP: randomPublicIP,
+		sybilIP: func(i int) string {
+			ip := base
+			ip[3] = byte(200 + i)
+			return netip.AddrFrom4(ip).String()
+		},
+		attackerIP: func(r *rand.Rand) string {
+			ip := base
+			host := uint32(r.Uint32()) >> bits
+			switch bits {
+			case 16:
+				ip[2], ip[3] = byte(host>>8), byte(host)
+			case 24:
+				ip[3] = byte(host)
+			}
+			if ip[3] == 0 || ip[3] == 255 {
+				ip[3] = 1
+			}
+			return netip.AddrFrom4(ip).String()
+		},
+	})
+}
+
+// runEclipseScenario seeds a book with honest addresses, runs the attack
+// and returns the attacker's share of the book and of 1,000 dial picks.
+func runEclipseScenario(t *testing.T, attacker netip.Prefix, sc eclipseScenario) (bookShare, pickShare float64) {
 	clk := newClock()
-	cfg := testConfig(clk)
-	b := newTestBook(t, cfg)
-	r := rand.New(rand.NewPCG(42, 42))
+	b := newTestBook(t, Config{}, testDeps(clk))
+	r := rand.New(rand.NewPCG(42, sc.seed))
 	next := uint64(1)
 	newID := func() crypto.ID { next++; return idN(next) }
 
 	// Honest seeding.
 	var honest []crypto.Address
 	for len(honest) < eclipseHonest {
-		reporter := addrOf(newID(), randomPublicIP(r), 26656)
+		reporter := addrOf(newID(), sc.honestIP(r), 26656)
 		var batch []crypto.Address
 		for range 30 {
-			ip := randomPublicIP(r)
+			ip := sc.honestIP(r)
 			if attacker.Contains(netip.MustParseAddr(ip)) {
 				continue
 			}
@@ -80,41 +119,24 @@ func runEclipse(t *testing.T, attacker netip.Prefix) (bookShare, pickShare float
 	honestBefore := b.Len()
 
 	// The attack.
-	bits := attacker.Bits()
-	base := attacker.Addr().As4()
 	var sybils []crypto.Address
 	for i := range 8 {
-		ip := base
-		ip[3] = byte(200 + i)
-		sybils = append(sybils, addrOf(newID(), netip.AddrFrom4(ip).String(), 26656))
+		sybils = append(sybils, addrOf(newID(), sc.sybilIP(i), 26656))
 	}
 	isAttacker := map[crypto.ID]bool{}
 	added := 0
 	for sent := 0; sent < eclipseAttack; {
 		var batch []crypto.Address
 		for ; len(batch) < DefaultMaxPexAddrs && sent < eclipseAttack; sent++ {
-			ip := base
-			host := uint32(r.Uint32()) >> bits
-			switch bits {
-			case 16:
-				ip[2], ip[3] = byte(host>>8), byte(host)
-			case 24:
-				ip[3] = byte(host)
-			}
-			if ip[3] == 0 || ip[3] == 255 {
-				ip[3] = 1
-			}
-			a := addrOf(newID(), netip.AddrFrom4(ip).String(), uint16(1024+r.IntN(60000)))
+			a := addrOf(newID(), sc.attackerIP(r), uint16(1024+r.IntN(60000)))
 			isAttacker[a.ID] = true
 			batch = append(batch, a)
 		}
-		res := ingest(t, b, sybils[sent%len(sybils)], pexResp(batch...))
-		added += res.Added
+		added += ingest(t, b, sybils[sent%len(sybils)], pexResp(batch...)).Added
 	}
 	checkInvariants(t, b)
 
-	inBook := 0
-	honestLeft := 0
+	inBook, honestLeft := 0, 0
 	for _, e := range b.Entries() {
 		if isAttacker[e.Addr.ID] {
 			inBook++
@@ -125,13 +147,13 @@ func runEclipse(t *testing.T, attacker netip.Prefix) (bookShare, pickShare float
 	if honestLeft != honestBefore {
 		t.Errorf("attacker evicted %d honest entries", honestBefore-honestLeft)
 	}
-	picks, attackerPicks := 0, 0
-	for range 1000 {
+	attackerPicks := 0
+	const picks = 1000
+	for range picks {
 		got := b.Pick(1, nil)
 		if len(got) != 1 {
 			t.Fatal("no pick")
 		}
-		picks++
 		if isAttacker[got[0].ID] {
 			attackerPicks++
 		}

@@ -18,7 +18,7 @@ func ExampleOpen() {
 	dir, _ := os.MkdirTemp("", "peerbook-example")
 	defer os.RemoveAll(dir)
 
-	book, report, err := peerbook.Open(filepath.Join(dir, "peerbook.json"), peerbook.Config{})
+	book, report, err := peerbook.Open(filepath.Join(dir, "peerbook.json"), peerbook.Config{}, peerbook.Deps{})
 	if err != nil {
 		log.Fatal(err) // an invalid Config or an unreadable file; corruption is only reported
 	}
@@ -46,7 +46,7 @@ func ExampleOpen() {
 // The dialer picks candidates, skipping connected peers, and reports the
 // outcome of each dial.
 func ExampleBook_Pick() {
-	book, _ := peerbook.New(peerbook.Config{})
+	book, _ := peerbook.New(peerbook.Config{}, peerbook.Deps{})
 	a, _ := crypto.ParseAddress("00112233445566778899aabbccddeeff00112233@198.100.1.7:26656")
 	_ = book.Add(a, peerbook.Source{Kind: peerbook.SourceManual})
 
@@ -65,7 +65,7 @@ func ExampleBook_Pick() {
 // Peer exchange: ask, then ingest only what was asked for, and turn the
 // result into reputation.
 func ExampleBook_IngestPex() {
-	book, _ := peerbook.New(peerbook.Config{})
+	book, _ := peerbook.New(peerbook.Config{}, peerbook.Deps{})
 	peer, _ := crypto.ParseAddress("00112233445566778899aabbccddeeff00112233@198.100.1.7:26656")
 
 	_ = book.MarkPexRequested(peer.ID) // then send pb.PexRequest{Max: 32}

@@ -5,13 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/proto/pb"
 	"google.golang.org/protobuf/proto"
 )
 
-func fuzzConfig(clk *clock.Fake) Config {
-	cfg := testConfig(clk)
+func fuzzConfig() Config {
+	var cfg Config
 	cfg.NewBuckets, cfg.TriedBuckets, cfg.BucketSize = 8, 4, 4 // small: collisions and caps are reached
 	cfg.MaxEntries = 40
 	cfg.MaxPexAddrs = 16
@@ -44,7 +43,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		clk := newClock()
-		b, err := newBook(fuzzConfig(clk))
+		b, err := newBook(fuzzConfig(), testDeps(clk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +61,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b2, _ := newBook(fuzzConfig(clk))
+		b2, _ := newBook(fuzzConfig(), testDeps(clk))
 		d2, err := decodeFile(out, b2.cfg.MaxEntries+MaxProtected)
 		if err != nil {
 			t.Fatalf("saved file does not load: %v\n%s", err, out)
@@ -104,9 +103,10 @@ func FuzzPexIngest(f *testing.F) {
 			return
 		}
 		clk := newClock()
-		cfg := fuzzConfig(clk)
+		cfg := fuzzConfig()
 		cfg.AllowPrivate, cfg.AllowLoopback, cfg.AllowNetworkNames = allowPrivate, allowPrivate, allowPrivate
-		b, err := New(cfg)
+		deps := testDeps(clk)
+		b, err := New(cfg, deps)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +139,7 @@ func FuzzPexIngest(f *testing.F) {
 			if e.Source.Kind == SourcePEX && b.checkHost(e.Addr.Host, ip) != ignoreNone {
 				t.Fatalf("stored unroutable %v", e.Addr)
 			}
-			if e.Addr.ID == cfg.SelfID || e.Addr.ID == idN(5) {
+			if e.Addr.ID == deps.SelfID || e.Addr.ID == idN(5) {
 				t.Fatalf("stored self or banned %v", e.Addr)
 			}
 		}

@@ -21,21 +21,21 @@ func newClock() *clock.Fake {
 	return c
 }
 
-// seeded returns a deterministic Config.Rand.
+// seeded returns a deterministic Deps.Rand.
 func seeded(n uint64) *rand.ChaCha8 {
 	var seed [32]byte
 	binary.LittleEndian.PutUint64(seed[:], n)
 	return rand.NewChaCha8(seed)
 }
 
-// testConfig returns a config with a fake clock and seeded randomness.
-func testConfig(clk *clock.Fake) Config {
-	return Config{Now: clk.Now, Rand: seeded(1), SelfID: idN(1 << 62)}
+// testDeps wires a book to a fake clock and seeded randomness.
+func testDeps(clk *clock.Fake) Deps {
+	return Deps{Clock: clk, Rand: seeded(1), SelfID: idN(1 << 62)}
 }
 
-func newTestBook(t testing.TB, cfg Config) *Book {
+func newTestBook(t testing.TB, cfg Config, deps Deps) *Book {
 	t.Helper()
-	b, err := New(cfg)
+	b, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,9 @@ func TestNetworkNames(t *testing.T) {
 	from := addrOf(idN(100), "15.1.1.1", 26656)
 	for _, allow := range []bool{false, true} {
 		t.Run(fmt.Sprintf("allow=%v", allow), func(t *testing.T) {
-			cfg := testConfig(newClock())
+			cfg, deps := Config{}, testDeps(newClock())
 			cfg.AllowNetworkNames = allow
-			b := newTestBook(t, cfg)
+			b := newTestBook(t, cfg, deps)
 
 			res := ingest(t, b, from, &pb.PexResponse{Addrs: []*pb.PeerAddress{
 				{Id: idBytes(1), Host: "Node-1.Example.org", Port: 26656},
@@ -66,9 +66,9 @@ func TestNetworkNames(t *testing.T) {
 // operator's.
 func TestLoadDropsNetworkNames(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "peerbook.json")
-	cfg := testConfig(newClock())
+	cfg, deps := Config{}, testDeps(newClock())
 	cfg.AllowNetworkNames = true
-	b, _ := openTestBook(t, path, cfg)
+	b, _ := openTestBook(t, path, cfg, deps)
 	from := addrOf(idN(100), "15.1.1.1", 26656)
 	if res := ingest(t, b, from, &pb.PexResponse{Addrs: []*pb.PeerAddress{{Id: idBytes(1), Host: "pex.example.org", Port: 1}}}); res.Added != 1 {
 		t.Fatalf("%+v", res)
@@ -86,7 +86,7 @@ func TestLoadDropsNetworkNames(t *testing.T) {
 	}
 
 	cfg.AllowNetworkNames = false
-	b2, rep := openTestBook(t, path, cfg)
+	b2, rep := openTestBook(t, path, cfg, deps)
 	defer b2.Close()
 	for n, want := range map[uint64]bool{1: false, 2: false, 3: true, 4: true, 9: true} {
 		if _, ok := b2.Get(idN(n)); ok != want {

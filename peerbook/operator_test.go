@@ -42,7 +42,7 @@ func TestOperatorEntriesKept(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			path := filepath.Join(t.TempDir(), "peerbook.json")
-			b, _ := openTestBook(t, path, testConfig(clk))
+			b, _ := openTestBook(t, path, Config{}, testDeps(clk))
 			host := publicIP(7)
 			k0, k1 := collidingIDs(t, b, 1, host, tc.first, Source{Kind: SourceBootstrap})
 			a0, a1 := addrOf(idN(k0), host, 26656), addrOf(idN(k1), host, 26656)
@@ -63,7 +63,7 @@ func TestOperatorEntriesKept(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.Close()
-			b2, _ := openTestBook(t, path, testConfig(clk))
+			b2, _ := openTestBook(t, path, Config{}, testDeps(clk))
 			defer b2.Close()
 			if _, ok := b2.Get(a1.ID); !ok {
 				t.Fatal("the bootstrap address was dropped at load")

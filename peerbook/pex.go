@@ -18,7 +18,7 @@ const (
 	ignoreNone       IgnoreReason = iota
 	IgnoreInvalid                 // bad ID, host or port
 	IgnoreUnroutable              // loopback, private, reserved or unspecified, and not allowed
-	IgnoreFiltered                // refused by Config.Filter
+	IgnoreFiltered                // refused by Deps.Filter
 	IgnoreSelf                    // our own ID
 	IgnoreBanned                  // ID or IP banned
 	IgnoreKnown                   // ID already known; its address is kept
@@ -80,7 +80,7 @@ func (r *PexResult) ignore(reason IgnoreReason) {
 // one response from it within Config.PexResponseTimeout is solicited. It
 // returns ErrPexBusy when 1024 requests are already outstanding.
 func (b *Book) MarkPexRequested(from crypto.ID) error {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	m := &b.mu
@@ -104,14 +104,14 @@ func (b *Book) MarkPexRequested(from crypto.ID) error {
 // returns ErrPexUnsolicited; it reads the first Config.MaxPexAddrs addresses
 // of a longer response and returns ErrPexTooMany (wrapped) with the excess
 // counted. Each address must carry a 20-byte ID, a valid IP or DNS host and
-// a port in 1-65535, be routable (unless allowed), pass Config.Filter's
+// a port in 1-65535, be routable (unless allowed), pass Deps.Filter's
 // AllowPEX, and be neither ours nor banned. A DNS host is refused
 // (IgnoreName) unless Config.AllowNetworkNames is set; the node checks
 // what it resolves to at each dial. New peers enter the new table
 // with from as their source; a known peer's address is never changed by a
 // report. The PexResult is valid whatever the error.
 func (b *Book) IngestPex(from crypto.Address, resp *pb.PexResponse) (PexResult, error) {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	addrs := resp.GetAddrs()
 	res := PexResult{From: from.ID, Received: len(addrs)}
 	b.mu.Lock()
@@ -167,7 +167,7 @@ func parsePexAddr(pa *pb.PeerAddress) (crypto.Address, IgnoreReason) {
 
 // admitPex runs the checks that need the book, then stores addr.
 func (b *Book) admitPex(addr crypto.Address, src Source, now time.Time) IgnoreReason {
-	if addr.ID == b.cfg.SelfID {
+	if addr.ID == b.deps.SelfID {
 		return IgnoreSelf
 	}
 	ap, isIP := addr.AddrPort()
@@ -175,8 +175,8 @@ func (b *Book) admitPex(addr crypto.Address, src Source, now time.Time) IgnoreRe
 	if r := b.checkHost(addr.Host, ip); r != ignoreNone {
 		return r
 	}
-	if isIP && b.cfg.Filter != nil {
-		if ok, _ := b.cfg.Filter.AllowPEX(ip); !ok {
+	if isIP && b.deps.Filter != nil {
+		if ok, _ := b.deps.Filter.AllowPEX(ip); !ok {
 			return IgnoreFiltered
 		}
 	}

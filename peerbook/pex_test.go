@@ -12,9 +12,9 @@ import (
 
 func TestIngestPexValidation(t *testing.T) {
 	clk := newClock()
-	cfg := testConfig(clk)
-	cfg.Filter = fixedFilter{map[netip.Addr]bool{netip.MustParseAddr("14.4.4.4"): true}}
-	b := newTestBook(t, cfg)
+	cfg, deps := Config{}, testDeps(clk)
+	deps.Filter = fixedFilter{map[netip.Addr]bool{netip.MustParseAddr("14.4.4.4"): true}}
+	b := newTestBook(t, cfg, deps)
 	if err := b.Ban(idN(20), time.Hour, "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestIngestPexValidation(t *testing.T) {
 		{"localhost name", &pb.PeerAddress{Id: id(9), Host: "localhost", Port: 1}, IgnoreUnroutable},
 		{".local name", &pb.PeerAddress{Id: id(9), Host: "box.local", Port: 1}, IgnoreUnroutable},
 		{"filtered", &pb.PeerAddress{Id: id(10), Host: "14.4.4.4", Port: 1}, IgnoreFiltered},
-		{"self", &pb.PeerAddress{Id: cfg.SelfID[:], Host: "11.1.1.3", Port: 1}, IgnoreSelf},
+		{"self", &pb.PeerAddress{Id: deps.SelfID[:], Host: "11.1.1.3", Port: 1}, IgnoreSelf},
 		{"banned", &pb.PeerAddress{Id: id(20), Host: "11.1.1.4", Port: 1}, IgnoreBanned},
 	}
 	from := addrOf(idN(100), "15.1.1.1", 26656)
@@ -82,9 +82,9 @@ func TestIngestPexValidation(t *testing.T) {
 }
 
 func TestIngestPexAllowedPrivate(t *testing.T) {
-	cfg := testConfig(newClock())
+	cfg, deps := Config{}, testDeps(newClock())
 	cfg.AllowPrivate, cfg.AllowLoopback = true, true
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	res := ingest(t, b, addrOf(idN(100), "127.0.0.1", 1), pexResp(
 		addrOf(idN(1), "127.0.0.1", 2), addrOf(idN(2), "10.0.0.1", 2), addrOf(idN(3), "fd00::1", 2)))
 	if res.Added != 3 {
@@ -94,7 +94,7 @@ func TestIngestPexAllowedPrivate(t *testing.T) {
 
 func TestIngestPexUnsolicited(t *testing.T) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	from := addrOf(idN(100), "15.1.1.1", 26656)
 	resp := pexResp(addrOf(idN(1), "11.1.1.1", 1))
 	res, err := b.IngestPex(from, resp)
@@ -129,9 +129,9 @@ func TestIngestPexUnsolicited(t *testing.T) {
 }
 
 func TestIngestPexExcess(t *testing.T) {
-	cfg := testConfig(newClock())
+	cfg, deps := Config{}, testDeps(newClock())
 	cfg.MaxPexAddrs = 10
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	var addrs []crypto.Address
 	for i := range 25 {
 		addrs = append(addrs, addrOf(idN(uint64(i+1)), publicIP(uint32(i)<<16), 1))
@@ -155,7 +155,7 @@ func TestIngestPexExcess(t *testing.T) {
 
 func TestMarkPexRequestedLimit(t *testing.T) {
 	clk := newClock()
-	b := newTestBook(t, testConfig(clk))
+	b := newTestBook(t, Config{}, testDeps(clk))
 	for i := range maxPexOutstanding {
 		if err := b.MarkPexRequested(idN(uint64(i + 1))); err != nil {
 			t.Fatal(err)

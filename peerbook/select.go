@@ -10,7 +10,7 @@ import (
 // Pick returns up to n distinct addresses to dial. Each draw takes the new
 // table with probability Config.NewBiasPercent (the tried table otherwise,
 // or whichever has candidates left) and an entry of it uniformly at random.
-// Entries in backoff, banned by ID or IP, refused by Config.Filter's
+// Entries in backoff, banned by ID or IP, refused by Deps.Filter's
 // AllowDial, protected, or for which exclude (may be nil) returns true are
 // skipped; exclude is how the caller skips connected and connecting peers.
 // A DNS-name entry cannot be screened here: the node checks every address
@@ -21,7 +21,7 @@ import (
 // book's size: at most n*8+256 candidates are examined, so Pick may return
 // fewer than n addresses when almost every candidate is excluded.
 func (b *Book) Pick(n int, exclude func(crypto.ID) bool) []crypto.Address {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.sampleReady(n, now, func(e *entry) bool {
@@ -34,7 +34,7 @@ func (b *Book) Pick(n int, exclude func(crypto.ID) bool) []crypto.Address {
 // dials them and reports MarkSuccess or MarkFailure, so dead entries collect
 // failures and are evicted. Its cost is bounded like Pick's.
 func (b *Book) DueForProbe(n int, exclude func(crypto.ID) bool) []crypto.Address {
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	due := now.Add(-b.cfg.ProbeInterval)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -50,8 +50,8 @@ func (b *Book) dialable(e *entry, now time.Time, exclude func(crypto.ID) bool) b
 	if exclude != nil && exclude(e.addr.ID) {
 		return false
 	}
-	if b.cfg.Filter != nil && e.ip.IsValid() {
-		if ok, _ := b.cfg.Filter.AllowDial(e.ip); !ok {
+	if b.deps.Filter != nil && e.ip.IsValid() {
+		if ok, _ := b.deps.Filter.AllowDial(e.ip); !ok {
 			return false
 		}
 	}
@@ -108,7 +108,7 @@ func (b *Book) AnswerPex(req *pb.PexRequest, requester crypto.ID) *pb.PexRespons
 	if n <= 0 || n > b.cfg.MaxPexAddrs {
 		n = b.cfg.MaxPexAddrs
 	}
-	now := b.cfg.Now()
+	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	m := &b.mu

@@ -21,7 +21,7 @@ func fillBook(t testing.TB, b *Book, n int) []crypto.Address {
 }
 
 func TestPickDistinctAndExclude(t *testing.T) {
-	b := newTestBook(t, testConfig(newClock()))
+	b := newTestBook(t, Config{}, testDeps(newClock()))
 	addrs := fillBook(t, b, 200)
 	for _, a := range addrs[:50] {
 		_ = b.MarkSuccess(a.ID)
@@ -48,10 +48,10 @@ func TestPickDistinctAndExclude(t *testing.T) {
 }
 
 func TestPickFilter(t *testing.T) {
-	cfg := testConfig(newClock())
+	cfg, deps := Config{}, testDeps(newClock())
 	deny := map[netip.Addr]bool{}
-	cfg.Filter = fixedFilter{deny}
-	b := newTestBook(t, cfg)
+	deps.Filter = fixedFilter{deny}
+	b := newTestBook(t, cfg, deps)
 	addrs := fillBook(t, b, 10)
 	for _, a := range addrs[:9] {
 		ap, _ := a.AddrPort()
@@ -66,9 +66,9 @@ func TestPickFilter(t *testing.T) {
 // TestPickBias: the share drawn from the new table follows NewBiasPercent.
 func TestPickBias(t *testing.T) {
 	for _, bias := range []int{10, 50, 90} {
-		cfg := testConfig(newClock())
+		cfg, deps := Config{}, testDeps(newClock())
 		cfg.NewBiasPercent = bias
-		b := newTestBook(t, cfg)
+		b := newTestBook(t, cfg, deps)
 		addrs := fillBook(t, b, 400)
 		tried := map[crypto.ID]bool{}
 		for _, a := range addrs[:200] {
@@ -93,8 +93,8 @@ func TestPickBias(t *testing.T) {
 }
 
 func TestAnswerPex(t *testing.T) {
-	cfg := testConfig(newClock())
-	b := newTestBook(t, cfg)
+	cfg, deps := Config{}, testDeps(newClock())
+	b := newTestBook(t, cfg, deps)
 	// 300 entries in 30 groups of 10.
 	for i := range 300 {
 		a := addrOf(idN(uint64(i+1)), publicIP(uint32(i/10)<<16|uint32(i)), 1)
@@ -131,9 +131,9 @@ func TestAnswerPex(t *testing.T) {
 // TestAnswerPexOneGroup: with a single group (a loopback testnet) the answer
 // still fills up.
 func TestAnswerPexOneGroup(t *testing.T) {
-	cfg := testConfig(newClock())
+	cfg, deps := Config{}, testDeps(newClock())
 	cfg.AllowLoopback = true
-	b := newTestBook(t, cfg)
+	b := newTestBook(t, cfg, deps)
 	for i := range 20 {
 		_ = b.Add(addrOf(idN(uint64(i+1)), "127.0.0.1", uint16(1000+i)), Source{Kind: SourceInbound}) // one bucket: some collide
 	}

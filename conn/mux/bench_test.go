@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/conntest"
+
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/testutil"
 )
@@ -86,16 +88,16 @@ func BenchmarkMultiSend1MiB(b *testing.B) { benchOneWay(b, 2, 1<<20) }
 // BenchmarkMultiBaselineRawTCP1MiB is plain loopback TCP moving 1 MiB
 // writes one way: the ceiling for BenchmarkMultiSend1MiB.
 func BenchmarkMultiBaselineRawTCP1MiB(b *testing.B) {
-	c, s := tcpPair(b)
+	c, s := conntest.TCPPair(b)
 	defer s.Close()
-	streamBench(b, c, s, 1<<20)
+	conntest.Stream(b, c, s, 1<<20)
 }
 
 // BenchmarkMultiBaselineEncrypted1MiB is an EncryptedConn moving 1 MiB
 // writes one way: what MultiConn adds its framing to.
 func BenchmarkMultiBaselineEncrypted1MiB(b *testing.B) {
-	c, s := securePair(b, testSecureConfig(b, 1), testSecureConfig(b, 2))
-	streamBench(b, c, s, 1<<20)
+	c, s := hs.Pair(b, testSecureConfig(b, 1), testSecureConfig(b, 2))
+	conntest.Stream(b, c, s, 1<<20)
 }
 
 // BenchmarkMultiPingPong measures the round trip of a 64-byte message on the
@@ -161,14 +163,14 @@ func BenchmarkMultiPingPong(b *testing.B) {
 // BenchmarkMultiBaselineRawTCPPingPong is a 64-byte echo over plain
 // loopback TCP: the reference for BenchmarkMultiPingPong/idle.
 func BenchmarkMultiBaselineRawTCPPingPong(b *testing.B) {
-	c, s := tcpPair(b)
+	c, s := conntest.TCPPair(b)
 	benchEcho(b, c, s)
 }
 
 // BenchmarkMultiBaselineEncryptedPingPong is a 64-byte echo over an
 // EncryptedConn, to tell what the encryption costs from what MultiConn does.
 func BenchmarkMultiBaselineEncryptedPingPong(b *testing.B) {
-	c, s := securePair(b, testSecureConfig(b, 1), testSecureConfig(b, 2))
+	c, s := hs.Pair(b, testSecureConfig(b, 1), testSecureConfig(b, 2))
 	benchEcho(b, c, s)
 }
 
@@ -239,19 +241,19 @@ func BenchmarkMultiIdleConns(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
-			ec, es := handshakePair(ctx, rawC, rawS, scA, scB, crypto.ID{})
-			if ec.err != nil || es.err != nil {
-				b.Fatal(ec.err, es.err)
+			ec, es := hs.Run(ctx, rawC, rawS, scA, scB, crypto.ID{})
+			if ec.Err != nil || es.Err != nil {
+				b.Fatal(ec.Err, es.Err)
 			}
 			ch := make(chan *MultiConn, 1)
 			go func() {
-				c, err := newStarted(ctx, es.c, cfgB)
+				c, err := newStarted(ctx, es.Conn, cfgB)
 				if err != nil {
 					panic(err)
 				}
 				ch <- c
 			}()
-			c, err := newStarted(ctx, ec.c, cfgA)
+			c, err := newStarted(ctx, ec.Conn, cfgA)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -276,26 +278,4 @@ func BenchmarkMultiIdleConns(b *testing.B) {
 		}
 		runtime.KeepAlive(conns)
 	}
-}
-
-// streamBench measures one-way throughput: the benchmark goroutine writes
-// b.N chunks of size bytes while a reader drains the other end.
-func streamBench(b *testing.B, w io.WriteCloser, r io.Reader, size int) {
-	buf := make([]byte, size)
-	done := make(chan struct{})
-	go func() {
-		io.Copy(io.Discard, r)
-		close(done)
-	}()
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := w.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	w.Close()
-	<-done
-	b.StopTimer()
 }

@@ -2,17 +2,14 @@ package mux
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"net"
 	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
-	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/proto/pb"
+	"github.com/peerwire/peerwire/internal/conntest"
 )
 
 // mcInbox collects delivered messages per topic, as a Node's inbox would. It
@@ -93,7 +90,7 @@ func mcSecureConfig(t testing.TB, b byte, topics []TopicConfig) *conn.SecureConf
 // b. Both are aborted and waited for when the test ends.
 func mcPair(t testing.TB, ca, cb *Config) (a, b *MultiConn) {
 	t.Helper()
-	ea, eb := securePair(t, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics))
+	ea, eb := hs.Pair(t, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics))
 	return mcStart(t, ea, eb, ca, cb)
 }
 
@@ -103,27 +100,19 @@ func mcStart(t testing.TB, ta, tb Transport, ca, cb *Config) (a, b *MultiConn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	type res struct {
-		c   *MultiConn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := newStarted(ctx, tb, cb)
-		ch <- res{c, err}
-	}()
-	a, errA := newStarted(ctx, ta, ca)
-	r := <-ch
-	if errA != nil || r.err != nil {
-		for _, c := range []*MultiConn{a, r.c} {
+	ra, rb := conntest.Both(
+		func() (*MultiConn, error) { return newStarted(ctx, ta, ca) },
+		func() (*MultiConn, error) { return newStarted(ctx, tb, cb) })
+	a, b = ra.Conn, rb.Conn
+	if ra.Err != nil || rb.Err != nil {
+		for _, c := range []*MultiConn{a, b} {
 			if c != nil {
 				c.Abort(GoAwayInternal, "test setup failed")
 				<-c.Done()
 			}
 		}
-		t.Fatalf("New: %v / %v", errA, r.err)
+		t.Fatalf("New: %v / %v", ra.Err, rb.Err)
 	}
-	b = r.c
 	t.Cleanup(func() {
 		a.Abort(GoAwayShutdown, "test over")
 		b.Abort(GoAwayShutdown, "test over")
@@ -164,91 +153,14 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return ds[i]
 }
 
-// testIdentity returns a deterministic identity for seed byte b.
-func testIdentity(t testing.TB, b byte) *crypto.Identity {
-	t.Helper()
-	seed := sha256.Sum256([]byte{b})
-	id, err := crypto.IdentityFromSeed(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
+// hs is conn's handshake for the shared test helpers: hs.Run on two raw
+// connections, hs.Pair over a fresh loopback TCP connection.
+var hs = conntest.Handshaker[*conn.SecureConfig, *conn.EncryptedConn]{Client: conn.Client, Server: conn.Server}
 
+// testSecureConfig returns the tests' handshake configuration for the
+// identity of seed b.
 func testSecureConfig(t testing.TB, b byte) *conn.SecureConfig {
-	return &conn.SecureConfig{
-		Identity:  testIdentity(t, b),
-		NetworkID: "testnet",
-		ChainID:   "chain-1",
-		Meta:      &pb.PeerMeta{Role: pb.NodeRole_NODE_ROLE_FULL, SoftwareVersion: "test"},
-	}
-}
-
-// tcpPair returns the two ends of a fresh loopback TCP connection.
-func tcpPair(t testing.TB) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-ch
-	if r.err != nil {
-		client.Close()
-		t.Fatal(r.err)
-	}
-	return client, r.c
-}
-
-type hsResult struct {
-	c   *conn.EncryptedConn
-	err error
-}
-
-// handshakePair runs Client and Server over the given raw connections and
-// returns both results.
-func handshakePair(ctx context.Context, rawC, rawS net.Conn, cc, sc *conn.SecureConfig, expected crypto.ID) (client, server hsResult) {
-	ch := make(chan hsResult, 1)
-	go func() {
-		c, err := conn.Server(ctx, rawS, sc)
-		ch <- hsResult{c, err}
-	}()
-	c, err := conn.Client(ctx, rawC, cc, expected)
-	return hsResult{c, err}, <-ch
-}
-
-// securePair returns a connected client and server over loopback TCP, both
-// closed when the test ends.
-func securePair(t testing.TB, cc, sc *conn.SecureConfig) (client, server *conn.EncryptedConn) {
-	t.Helper()
-	rawC, rawS := tcpPair(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, s := handshakePair(ctx, rawC, rawS, cc, sc, crypto.ID{})
-	if c.err != nil || s.err != nil {
-		if c.c != nil {
-			c.c.Close()
-		}
-		if s.c != nil {
-			s.c.Close()
-		}
-		t.Fatalf("handshake: client %v, server %v", c.err, s.err)
-	}
-	t.Cleanup(func() { c.c.Close(); s.c.Close() })
-	return c.c, s.c
+	return &conn.SecureConfig{Identity: conntest.Identity(t, b), NetworkID: conntest.NetworkID, ChainID: conntest.ChainID, Meta: conntest.Meta()}
 }
 
 // newStarted builds a MultiConn with New and starts it at once, as an

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/internal/conntest"
+
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
@@ -29,8 +31,8 @@ type blackholeProxy struct {
 // blackholeProxy on loopback TCP.
 func proxyPair(t *testing.T) (client, server net.Conn, p *blackholeProxy) {
 	t.Helper()
-	toServer, server := tcpPair(t)
-	client, fromClient := tcpPair(t)
+	toServer, server := conntest.TCPPair(t)
+	client, fromClient := conntest.TCPPair(t)
 	p = &blackholeProxy{stop: make(chan struct{}), sockets: []net.Conn{toServer, fromClient}}
 	p.wg.Add(2)
 	go p.pipe(toServer, fromClient, &p.holed[0])
@@ -83,11 +85,11 @@ func TestMultiConnDeadPeer(t *testing.T) {
 	rawC, rawS, proxy := proxyPair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ec, es := handshakePair(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
-	if ec.err != nil || es.err != nil {
-		t.Fatal(ec.err, es.err)
+	ec, es := hs.Run(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
+	if ec.Err != nil || es.Err != nil {
+		t.Fatal(ec.Err, es.Err)
 	}
-	a, b := mcStart(t, ec.c, es.c, ca, cb)
+	a, b := mcStart(t, ec.Conn, es.Conn, ca, cb)
 	if err := a.Send(ctx, 1, []byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +125,11 @@ func TestMultiConnOneWayDeadPath(t *testing.T) {
 	rawC, rawS, proxy := proxyPair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ec, es := handshakePair(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
-	if ec.err != nil || es.err != nil {
-		t.Fatal(ec.err, es.err)
+	ec, es := hs.Run(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
+	if ec.Err != nil || es.Err != nil {
+		t.Fatal(ec.Err, es.Err)
 	}
-	a, _ := mcStart(t, ec.c, es.c, ca, cb)
+	a, _ := mcStart(t, ec.Conn, es.Conn, ca, cb)
 	start := time.Now()
 	proxy.blackholeToServer()
 	mcWaitDone(t, a, 5*idle)
@@ -153,11 +155,11 @@ func TestKeepaliveFakeClock(t *testing.T) {
 	rawC, rawS, proxy := proxyPair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ec, es := handshakePair(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
-	if ec.err != nil || es.err != nil {
-		t.Fatal(ec.err, es.err)
+	ec, es := hs.Run(ctx, rawC, rawS, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics), crypto.ID{})
+	if ec.Err != nil || es.Err != nil {
+		t.Fatal(ec.Err, es.Err)
 	}
-	a, b := mcStart(t, ec.c, es.c, ca, cb)
+	a, b := mcStart(t, ec.Conn, es.Conn, ca, cb)
 	for i := range 3 {
 		clk.Advance(time.Second)
 		testutil.Eventually(t, 5*time.Second, "the pong", func() bool { return a.RTT().Samples == uint64(i+1) })

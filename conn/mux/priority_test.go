@@ -79,7 +79,7 @@ func TestMultiConnStrictPriority(t *testing.T) {
 	prio := map[uint8]uint8{1: 1, 2: 9, 3: 5}
 	ca, _ := mcConfig(topics)
 	cb, inb := mcConfig(topics)
-	ea, eb := securePair(t, mcSecureConfig(t, 1, topics), mcSecureConfig(t, 2, topics))
+	ea, eb := hs.Pair(t, mcSecureConfig(t, 1, topics), mcSecureConfig(t, 2, topics))
 	rec := &wireRecorder{EncryptedConn: ea, entered: make(chan struct{}, 1)}
 	a, _ := mcStart(t, rec, eb, ca, cb)
 

@@ -298,7 +298,7 @@ func TestAckStallTimeout(t *testing.T) {
 			ca.Clock, ca.PingInterval, ca.IdleTimeout = clk, interval, idle
 			cb, inb := mcConfig(topics)
 			cb.PingRate = 1000
-			ea, eb := securePair(t, mcSecureConfig(t, 1, topics), mcSecureConfig(t, 2, topics))
+			ea, eb := hs.Pair(t, mcSecureConfig(t, 1, topics), mcSecureConfig(t, 2, topics))
 			wb := &ackWithholder{EncryptedConn: eb}
 			wb.withhold.Store(withhold)
 			a, b := mcStart(t, ea, wb, ca, cb)

@@ -20,7 +20,7 @@ func unstartedPair(t *testing.T) (a, b *MultiConn, bMessages, bCloses *atomic.In
 	cb := &Config{Topics: mcTestTopics(), CloseTimeout: 5 * time.Second,
 		OnMessage: func(m *Message) { bMessages.Add(1); m.Done() },
 		OnClose:   func(*MultiConn, error) { bCloses.Add(1) }}
-	ea, eb := securePair(t, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics))
+	ea, eb := hs.Pair(t, mcSecureConfig(t, 1, ca.Topics), mcSecureConfig(t, 2, cb.Topics))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ch := make(chan error, 1)

@@ -62,7 +62,7 @@ func TestMultiConfigValidation(t *testing.T) {
 // handshake declared is refused before anything is sent.
 func TestTopicsMustMatchPeerMeta(t *testing.T) {
 	cfg, _ := mcConfig(mcTestTopics())
-	ea, _ := securePair(t, mcSecureConfig(t, 1, mcTestTopics()[:1]), mcSecureConfig(t, 2, mcTestTopics()))
+	ea, _ := hs.Pair(t, mcSecureConfig(t, 1, mcTestTopics()[:1]), mcSecureConfig(t, 2, mcTestTopics()))
 	_, err := New(context.Background(), ea, cfg)
 	if err == nil || !strings.Contains(err.Error(), "declared in our PeerMeta") {
 		t.Fatalf("New: %v", err)

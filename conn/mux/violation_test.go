@@ -34,7 +34,7 @@ func rawMultiPeer(t *testing.T, cfg *Config, clientSettings *settings) (*conn.En
 	for _, ts := range clientSettings.topics {
 		csc.Meta.Topics = append(csc.Meta.Topics, ts.id)
 	}
-	ec, es := securePair(t, csc, mcSecureConfig(t, 2, cfg.Topics))
+	ec, es := hs.Pair(t, csc, mcSecureConfig(t, 2, cfg.Topics))
 	if _, err := ec.Write(appendSettings(nil, clientSettings)); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestSettingsRefusals(t *testing.T) {
 			cfg.SetupTimeout = 500 * time.Millisecond
 			csc := testSecureConfig(t, 1)
 			csc.Meta.Topics = []byte{1, 2}
-			ec, es := securePair(t, csc, mcSecureConfig(t, 2, cfg.Topics))
+			ec, es := hs.Pair(t, csc, mcSecureConfig(t, 2, cfg.Topics))
 			if _, err := ec.Write(tc.first); err != nil {
 				t.Fatal(err)
 			}
