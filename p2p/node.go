@@ -39,6 +39,7 @@ type Node struct {
 	log    *slog.Logger
 
 	loadReport *peerbook.LoadReport
+	health     healthState // Health and the no-peers and dial warnings (health.go)
 
 	ctx    context.Context // ends at Stop
 	cancel context.CancelFunc

@@ -30,7 +30,7 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 		OnViolation:      func(_ *mux.MultiConn, v *mux.ViolationError) { n.onViolation(pc, v) },
 		OnRateExcess:     func(_ *mux.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
 		OnClose:          func(_ *mux.MultiConn, err error) { n.onClose(pc, err) },
-		Logger:           n.s.Logger,
+		Logger:           n.s.connLog,
 	}
 	cfg.CreditStallTimeout, cfg.Clock = n.s.CreditStallTimeout, n.s.connClock
 	return cfg
@@ -167,7 +167,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
-	n.log.Debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
+	n.peerUp(pc)
 	n.onAdmitted(pc)
 	return nil
 }
@@ -259,7 +259,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		reason = err.Error()
 	}
 	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
-	n.log.Debug("peer disconnected", "peer", pc.id.Short(), "err", err)
+	n.peerDown(pc, err)
 }
 
 // onViolation records a protocol violation: a heavy reputation hit.
