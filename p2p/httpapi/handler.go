@@ -11,7 +11,7 @@
 //	GET    /bans              bans in force
 //	POST   /bans              ban {"id":...} or {"ip":...} or {"prefix":"CIDR"}, with "duration":"1h","reason":...
 //	DELETE /bans/{target}     lift a ban: a peer ID, an IP address or a CIDR prefix (/bans/192.0.2.0/24)
-//	GET    /healthz           liveness, never behind the token
+//	GET    /healthz           health: 200 "ok", or 503 "degraded" with the problems; never behind the token
 //	GET    /metrics           Prometheus text format, when Options.Metrics is set
 //
 // Every answer is JSON (except /metrics); errors are {"code","message"}
@@ -20,7 +20,9 @@
 // request a web page may have forged (below), 404 for an unknown peer, ban
 // or path, 405 for a wrong method, 409 for a conflict (already connected,
 // banned), 415 for a body that is not declared application/json, 502 when
-// a dial fails, 503 when the node is stopped.
+// a dial fails, 503 when the node is stopped. GET /healthz answers 503
+// too when the node is degraded: its body is then a Health whose
+// "problems" say why.
 //
 // Web pages cannot drive the API: request bodies must be sent as
 // Content-Type application/json; a request whose Origin is not the API's
