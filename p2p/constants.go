@@ -91,7 +91,8 @@ const (
 	// bootstrap peers unreachable, its book stale), not between two dials.
 	DefaultNoPeersWarn = 5 * time.Minute
 	// healthCheckEvery is how often, in real time, the node checks how
-	// long it has had no peers: a warning is at most this late.
+	// long it has had no peers (twice per NoPeersWarn when that is
+	// shorter): a warning is at most this late.
 	healthCheckEvery = 5 * time.Second
 	// dialWarnEvery is the least time between two warnings about failed
 	// dials to one bootstrap or must-connect address (they are redialed

@@ -103,7 +103,7 @@ func (n *Node) startHealth() {
 	if n.s.NoPeersWarn <= 0 {
 		return
 	}
-	every := healthCheckEvery
+	every := min(healthCheckEvery, max(n.s.NoPeersWarn/2, time.Millisecond))
 	if n.s.healthEvery > 0 {
 		every = n.s.healthEvery
 	}

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +64,7 @@ type nodeOptions struct {
 	saveInterval   time.Duration
 	logLevel       string
 	logFormat      string
+	noPeersWarn    time.Duration
 	admin          string
 	adminTokenFile string
 	nat            string
@@ -74,7 +74,7 @@ type nodeOptions struct {
 	// Resolved from the above.
 	adminToken   string
 	metricsTok   string
-	level        slog.Level
+	levels       logLevels
 	configLoaded bool    // configPath was read
 	src          sources // where each setting came from
 }
@@ -104,7 +104,8 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "private networks: accept private addresses (RFC 1918, fc00::/7) from peer exchange and exempt them from per-IP caps")
 	fs.BoolVar(&o.allowDNSNames, "allow-dns-names", false, "accept DNS names in addresses from peer exchange and peers' adverts; each is resolved and checked at every dial (names given with -bootstrap and -must-connect are always accepted)")
 	fs.DurationVar(&o.saveInterval, "save-interval", p2p.DefaultSaveInterval, "how often the peer book is saved (it is also saved at shutdown)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `levels`: debug, info, warn or error, for every component, or per component as component=level, e.g. p2p=debug,info (components: "+strings.Join(logComponents, ", ")+")")
+	fs.DurationVar(&o.noPeersWarn, "no-peers-warn", p2p.DefaultNoPeersWarn, "how long the node may have no peers before it logs a WARN and /healthz answers 503 degraded (negative: never)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.admin, "admin", defaultAdminAddr, "admin HTTP API address (\"\" disables it); a non-loopback address requires a token")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the admin API bearer token, mode 0600 or stricter (else $PEERWIRE_ADMIN_TOKEN)")
@@ -253,8 +254,11 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if o.saveInterval < time.Second/10 {
 		return cfg, flagError("save-interval", "%v: want at least 100ms", o.saveInterval)
 	}
-	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return cfg, flagError("log-level", "%q: want debug, info, warn or error", o.logLevel)
+	if o.levels, err = parseLogLevels(o.logLevel); err != nil {
+		return cfg, flagError("log-level", "%v", err)
+	}
+	if o.noPeersWarn != 0 && o.noPeersWarn < time.Second {
+		return cfg, flagError("no-peers-warn", "%v: want at least 1s, or 0 for the default, or a negative duration for never", o.noPeersWarn)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return cfg, flagError("log-format", "%q: want text or json", o.logFormat)
@@ -295,7 +299,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
 		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
-		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper,
+		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper, NoPeersWarn: o.noPeersWarn,
 	}
 	return cfg, nil
 }

@@ -19,22 +19,15 @@ import (
 
 // Running the node: logger, listeners, the node, the HTTP servers, shutdown.
 
-func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	o, cfg, err := parseNode(args, os.LookupEnv, stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, o.logFormat, o.level)
-	cfg.Logger = log
-	if cfg.NAT, err = nat.Parse(o.nat, nat.Config{Logger: log}); err != nil {
+	root := newLogger(stderr, o.logFormat, o.levels)
+	cfg.Logger = root // the library adds component=p2p, conn, book, filter
+	log := root.With("component", "node")
+	if cfg.NAT, err = nat.Parse(o.nat, nat.Config{Logger: root.With("component", "nat")}); err != nil {
 		return usageError{err}
 	}
 	if o.configLoaded {
@@ -98,7 +91,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}()
 	}
 	prom := metricsHandler(n)
-	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	errLog := slog.NewLogLogger(root.With("component", "api").Handler(), slog.LevelWarn)
 	var servers []*http.Server
 	srvDone := make(chan error, 2)
 	serve := func(ln net.Listener, h http.Handler) {
