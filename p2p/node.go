@@ -239,7 +239,7 @@ func New(cfg Config) (*Node, error) {
 	for _, a := range s.bootstrap {
 		if !a.ID.IsZero() {
 			if err := n.book.Add(a, peerbook.Source{Kind: peerbook.SourceBootstrap}); err != nil {
-				n.log.Debug("bootstrap address not added to the book", "addr", a.String(), "err", err)
+				n.log.Warn("bootstrap address not added to the book", "addr", a.String(), "err", err)
 			}
 		}
 	}

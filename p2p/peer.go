@@ -113,7 +113,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	cancel()
 	if err != nil {
 		n.st.handshakeFailed(err)
-		n.log.Debug("connection setup failed", "peer", id.Short(), "err", err)
+		n.log.Debug("connection setup failed", "peer", id.String(), "err", err)
 		var v *mux.ViolationError
 		if errors.As(err, &v) { // a bad SETTINGS: charged like any violation
 			n.st.violations.Add(1)
@@ -140,7 +140,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		} else {
 			n.refuse(pc, goAwayCode(reason), reason.String())
 		}
-		n.log.Debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
+		n.log.Debug("peer refused", "peer", id.String(), "dir", dir.String(), "reason", reason.String())
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
@@ -240,7 +240,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		// The peer pinned our send queue; it pays before it leaves the set,
 		// so the hit lands on its live score. Must-connect peers are never
 		// banned for it (the set spares them) and are redialed as usual.
-		n.log.Info("peer stopped returning credit", "peer", pc.id.Short(), "err", err)
+		n.log.Info("peer stopped returning credit", "peer", pc.id.String(), "err", err)
 		n.applyBan(n.set.Record(pc.id, peerset.EventCreditStall))
 	}
 	n.set.Remove(pc.peer)
@@ -265,7 +265,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 // onViolation records a protocol violation: a heavy reputation hit.
 func (n *Node) onViolation(pc *peerConn, v *mux.ViolationError) {
 	n.st.violations.Add(1)
-	n.log.Info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
+	n.log.Info("protocol violation", "peer", pc.id.String(), "addr", pc.remote.String(), "violation", v.Error())
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
 }
 
@@ -290,7 +290,7 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
-	n.log.Info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
+	n.log.Info("peer banned", "peer", d.ID.String(), "until", d.Until, "reason", d.Reason)
 }
 
 // strike counts an automatic ID ban of a peer connected from ip. The
