@@ -133,7 +133,7 @@ func (n *Node) peerUp(pc *peerConn) {
 	n.health.mu.Lock()
 	n.health.noPeersSince, n.health.warnedAt = time.Time{}, time.Time{}
 	n.health.mu.Unlock()
-	n.log.Info("peer connected", "peer", pc.id.String(), "addr", pc.remote.String(), "dir", pc.dir.String(),
+	n.log.Info("peer connected", "peer", pc.id.String(), "dir", pc.dir.String(), "remote", pc.remote.String(),
 		"role", strings.ToLower(strings.TrimPrefix(pc.meta.GetRole().String(), "NODE_ROLE_")), "software", pc.meta.GetSoftwareVersion())
 }
 
@@ -145,7 +145,7 @@ func (n *Node) peerDown(pc *peerConn, err error) {
 		n.health.noPeersSince = n.s.Now()
 	}
 	n.health.mu.Unlock()
-	args := []any{"peer", pc.id.String(), "addr", pc.remote.String(), "dir", pc.dir.String(),
+	args := []any{"peer", pc.id.String(), "dir", pc.dir.String(), "remote", pc.remote.String(),
 		"connected_for", n.s.Now().Sub(pc.since).Round(time.Millisecond)}
 	var ge *mux.GoAwayError
 	switch {

@@ -103,7 +103,7 @@ func TestPeerConnectDisconnectLogged(t *testing.T) {
 		return len(rec.lines(slog.LevelInfo, "peer connected")) == 1
 	})
 	wantFields(t, rec.lines(slog.LevelInfo, "peer connected")[0], map[string]string{
-		"component": "p2p", "peer": b.ID().String(), "addr": b.ListenAddr().HostPort(), "dir": "outbound", "role": "*",
+		"component": "p2p", "peer": b.ID().String(), "remote": b.ListenAddr().HostPort(), "dir": "outbound", "role": "*",
 	})
 	testutil.Eventually(t, 5*time.Second, "b to see a", func() bool { return connectedTo(b, a.ID()) })
 	if err := b.Disconnect(a.ID(), "maintenance"); err != nil {
@@ -113,7 +113,7 @@ func TestPeerConnectDisconnectLogged(t *testing.T) {
 		return len(rec.lines(slog.LevelInfo, "peer disconnected")) == 1
 	})
 	wantFields(t, rec.lines(slog.LevelInfo, "peer disconnected")[0], map[string]string{
-		"component": "p2p", "peer": b.ID().String(), "addr": b.ListenAddr().HostPort(), "dir": "outbound",
+		"component": "p2p", "peer": b.ID().String(), "remote": b.ListenAddr().HostPort(), "dir": "outbound",
 		"goaway": "*", "goaway_by": "peer", "goaway_text": "maintenance", "connected_for": "*",
 	})
 	for _, l := range rec.all() {

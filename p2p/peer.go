@@ -265,7 +265,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 // onViolation records a protocol violation: a heavy reputation hit.
 func (n *Node) onViolation(pc *peerConn, v *mux.ViolationError) {
 	n.st.violations.Add(1)
-	n.log.Info("protocol violation", "peer", pc.id.String(), "addr", pc.remote.String(), "violation", v.Error())
+	n.log.Info("protocol violation", "peer", pc.id.String(), "remote", pc.remote.String(), "violation", v.Error())
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
 }
 
