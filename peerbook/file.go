@@ -71,6 +71,7 @@ type fileEntry struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	Failures    int       `json:"failures,omitempty"`
 	Meta        Meta      `json:"meta,omitzero"`
+	Unverified  *bool     `json:"unverified,omitempty"` // inbound sources only; absent in older files (unverifiedOf)
 }
 
 type fileBan struct {
