@@ -48,6 +48,11 @@ const (
 	// maintain service checks it, within MaintainInterval.
 	seedLinger = 10 * time.Second
 
+	// MaxListenAddrs bounds Config.ListenAddrs: a handshake carries at most
+	// 8 advertised addresses (conn's limit on PeerMeta.listen_addrs), and
+	// 4 listeners leave room for -advertise entries and a NAT mapping.
+	MaxListenAddrs = 4
+
 	// DefaultMaxInbound and DefaultMaxOutbound bound connected peers.
 	DefaultMaxInbound  = 40
 	DefaultMaxOutbound = 10

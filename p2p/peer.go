@@ -36,10 +36,10 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 	return cfg
 }
 
-// acceptLoop accepts inbound connections until the listener closes.
-func (n *Node) acceptLoop() {
+// acceptLoop accepts inbound connections on ln until it closes.
+func (n *Node) acceptLoop(ln net.Listener) {
 	for {
-		raw, err := n.ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if n.stopped() || errors.Is(err, net.ErrClosed) {
 				return
@@ -183,7 +183,9 @@ func (n *Node) recordContact(pc *peerConn) {
 			if err != nil || a.ID != pc.id {
 				continue
 			}
-			_ = n.book.Add(a, peerbook.Source{Kind: peerbook.SourceInbound, From: pc.id})
+			if n.book.Add(a, peerbook.Source{Kind: peerbook.SourceInbound, From: pc.id}) == nil {
+				n.verifyAdvertised(pc, a) // reach.go
+			}
 			break
 		}
 	}
