@@ -2,9 +2,13 @@ package p2p
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,20 +78,36 @@ func TestListenAddrsDualStack(t *testing.T) {
 }
 
 // TestListenWildcardsSharePort: with several listeners, 0.0.0.0:p and
-// [::]:p bind together (IPv6 only on the second), and neither is
-// advertised.
+// [::]:p bind together (IPv6 only on the second), both accept, and
+// neither is advertised.
 func TestListenWildcardsSharePort(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var n *Node
+	var port int
+	// A port free a moment ago may be taken by another test in between:
+	// then pick another (a bind race, not a timing one).
+	for try := 0; n == nil; try++ {
+		ln, err := net.Listen("tcp", "[::]:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cfg := quietConfig(t, 1710)
+		cfg.ListenAddr = ""
+		cfg.ListenAddrs = []string{fmt.Sprintf("0.0.0.0:%d", port), fmt.Sprintf("[::]:%d", port)}
+		c, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(context.Background()); err != nil {
+			if !errors.Is(err, syscall.EADDRINUSE) || try == 5 {
+				t.Fatal(err)
+			}
+			continue
+		}
+		t.Cleanup(func() { c.Stop(context.Background()) })
+		n = c
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // a port that was free a moment ago; a clash only fails the test
-	cfg := quietConfig(t, 1710)
-	cfg.ListenAddr = ""
-	p := strings.TrimPrefix(ln.Addr().String(), "127.0.0.1")
-	cfg.ListenAddrs = []string{"0.0.0.0" + p, "[::]" + p}
-	n := startNode(t, cfg)
 	ls := n.ListenAddrs()
 	if len(ls) != 2 || int(ls[0].Port) != port || int(ls[1].Port) != port || ls[0].Host != "0.0.0.0" || ls[1].Host != "::" {
 		t.Fatalf("ListenAddrs %v, want 0.0.0.0 and :: on %d", ls, port)
@@ -95,7 +115,6 @@ func TestListenWildcardsSharePort(t *testing.T) {
 	if a := n.AdvertisedAddrs(); len(a) != 0 {
 		t.Fatalf("wildcards advertised: %v", a)
 	}
-	// Both accept: dial each family's loopback.
 	for i, host := range []string{"127.0.0.1", "::1"} {
 		d := startNode(t, quietConfig(t, 1711+i))
 		addr := crypto.Address{ID: n.ID(), Host: host, Port: uint16(port)}
@@ -146,5 +165,87 @@ func TestListenAddrsConfig(t *testing.T) {
 	}
 	if ls := n.ListenAddrs(); ls != nil {
 		t.Fatalf("ListenAddrs after a failed Start: %v", ls)
+	}
+}
+
+// TestIPv6Rules: the filter's rules and caps and IP bans apply to IPv6
+// peers as to IPv4 ones, on a node listening on both loopbacks; a PEX
+// answer carries an IPv6 address as a bare host.
+func TestIPv6Rules(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(cfg *Config)
+		after   func(t *testing.T, hub *Node)
+		refused []bool // per dialer over IPv6: refused?
+	}{
+		{"deny ::1", func(cfg *Config) { cfg.Filter.DenyCIDRs = []string{"::1/128"} }, nil, []bool{true}},
+		{"one per IP", func(cfg *Config) {
+			cfg.Filter.ExemptLoopback = false
+			cfg.Filter.MaxPerIP = 1
+			cfg.Filter.AttemptInterval = -1
+		}, nil, []bool{false, true}},
+		{"ban ::1", nil, func(t *testing.T, hub *Node) {
+			if err := hub.BanIP(netip.MustParsePrefix("::1/128"), time.Hour, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}, []bool{true}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := 1730 + 10*i
+			cfg := quietConfig(t, base)
+			cfg.ListenAddr, cfg.ListenAddrs = "", []string{"127.0.0.1:0", "[::1]:0"}
+			if tt.setup != nil {
+				tt.setup(&cfg)
+			}
+			hub := startNode(t, cfg)
+			if tt.after != nil {
+				tt.after(t, hub)
+			}
+			v6 := hub.ListenAddrs()[1]
+			for j, refuse := range tt.refused {
+				dcfg := quietConfig(t, base+1+j)
+				dcfg.ListenAddr = "[::1]:0"
+				d := startNode(t, dcfg)
+				_, err := d.Dial(context.Background(), v6.String())
+				if refuse {
+					if err == nil {
+						testutil.Eventually(t, 5*time.Second, "refused peer gone", func() bool { return !connectedTo(d, hub.ID()) })
+					}
+					if connectedTo(hub, d.ID()) {
+						t.Fatalf("dialer %d over IPv6 admitted", j)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("dialer %d over IPv6: %v", j, err)
+				}
+			}
+			// IPv4 is not affected by the IPv6 rule.
+			d4 := startNode(t, quietConfig(t, base+9))
+			if _, err := d4.Dial(context.Background(), hub.ListenAddr().String()); err != nil {
+				t.Fatalf("IPv4 dial: %v", err)
+			}
+		})
+	}
+}
+
+// TestPexIPv6: a hub that reached a peer over IPv6 shares its address as
+// the bare host "::1".
+func TestPexIPv6(t *testing.T) {
+	hub := startNode(t, quietConfig(t, 1780))
+	cfg6 := quietConfig(t, 1781)
+	cfg6.ListenAddr = "[::1]:0"
+	v6 := startNode(t, cfg6)
+	if _, err := hub.Dial(context.Background(), v6.ListenAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	asker, err := dialRaw(t, hub, testIdentity(t, 1782), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "asker admitted", func() bool { return connectedTo(hub, asker.id.ID()) })
+	if got := askPex(t, asker); got[v6.ID()] != "::1" {
+		t.Fatalf("PEX answer %v, want %s at ::1", got, v6.ID().Short())
 	}
 }
