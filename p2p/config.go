@@ -298,6 +298,9 @@ func (c *Config) settings() (*settings, error) {
 		if err != nil {
 			return nil, fieldErr(fmt.Sprintf("AdvertiseAddrs[%d]", i), "%v", err)
 		}
+		if ap, ok := ad.AddrPort(); ok && ap.Addr().IsUnspecified() {
+			return nil, fieldErr(fmt.Sprintf("AdvertiseAddrs[%d]", i), "%q: an unspecified address cannot be dialed; advertise an address of this host", a)
+		}
 		ad.ID = crypto.ID{}
 		s.advertise = append(s.advertise, ad.HostPort())
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/peerwire/peerwire/crypto"
 )
@@ -150,4 +151,25 @@ func (n *Node) AdvertisedAddrs() []crypto.Address {
 		}
 	}
 	return out
+}
+
+// listenSummary is the listeners as "host:port,…" for the start log,
+// without the ID: a wildcard listener is where the node accepts, not an
+// address to hand out.
+func (n *Node) listenSummary() string {
+	parts := make([]string, len(n.reach.addrs))
+	for i, a := range n.reach.addrs {
+		parts[i] = a.HostPort()
+	}
+	return strings.Join(parts, ",")
+}
+
+// advertiseSummary is AdvertisedAddrs as "ID@host:port,…" for the start log.
+func (n *Node) advertiseSummary() string {
+	as := n.AdvertisedAddrs()
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.String()
+	}
+	return strings.Join(parts, ",")
 }

@@ -148,6 +148,14 @@ func TestListenAddrsConfig(t *testing.T) {
 			}
 		})
 	}
+	// An unspecified address cannot be advertised.
+	for _, a := range []string{"0.0.0.0:26656", "[::]:26656"} {
+		cfg := quietConfig(t, 1720)
+		cfg.AdvertiseAddrs = []string{"127.0.0.1:1", a}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Config.AdvertiseAddrs[1]") {
+			t.Fatalf("advertising %s: %v", a, err)
+		}
+	}
 	// A listener that cannot be bound names its entry, and nothing stays bound.
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

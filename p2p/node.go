@@ -329,7 +329,7 @@ func (n *Node) Start(ctx context.Context) error {
 	})
 	n.startServices()
 	n.startNAT()
-	n.log.Info("node started", "id", n.ID().String(), "listen", n.listen.String(), "topics", len(n.topics))
+	n.log.Info("node started", "id", n.ID().String(), "listen", n.listenSummary(), "advertise", n.advertiseSummary(), "topics", len(n.topics))
 	return nil
 }
 
