@@ -10,8 +10,8 @@ import (
 )
 
 // reachState is the node's reachability bookkeeping: its listeners
-// (listen.go) and the dial-backs that verify inbound peers' advertised
-// addresses. lns and addrs are written only by Start, before anything
+// (listen.go), the dial-backs that verify inbound peers' advertised
+// addresses, and the observed-address votes (observed.go). lns and addrs are written only by Start, before anything
 // reads them.
 type reachState struct {
 	lns   []net.Listener
@@ -19,6 +19,8 @@ type reachState struct {
 
 	dialBacks atomic.Uint64 // verification dials started
 	verified  atomic.Uint64 // of which reached the expected ID
+
+	observed observedVotes // what peers see us at (observed.go)
 }
 
 // verifyAdvertised checks, in the background, the address a, which the
