@@ -53,6 +53,12 @@ const (
 	// 4 listeners leave room for -advertise entries and a NAT mapping.
 	MaxListenAddrs = 4
 
+	// maxDialBackQueue bounds the dial-backs waiting to verify inbound
+	// peers' adverts (reach.go), run one at a time: a burst of inbound
+	// peers (a seed's morning) costs at most one extra handshake at a
+	// time, and 64 pending cover a full inbound set.
+	maxDialBackQueue = 64
+
 	// DefaultMaxInbound and DefaultMaxOutbound bound connected peers.
 	DefaultMaxInbound  = 40
 	DefaultMaxOutbound = 10
