@@ -178,15 +178,10 @@ func (n *Node) recordContact(pc *peerConn) {
 	if pc.dir == peerset.Outbound {
 		_ = n.book.MarkSuccess(pc.id)
 	} else {
-		for _, s := range pc.meta.GetListenAddrs() {
-			a, err := crypto.ParseAddress(s)
-			if err != nil || a.ID != pc.id {
-				continue
-			}
+		if a, ok := advertFor(pc); ok { // reach.go
 			if n.book.Add(a, peerbook.Source{Kind: peerbook.SourceInbound, From: pc.id}) == nil {
-				n.verifyAdvertised(pc, a) // reach.go
+				n.verifyAdvertised(pc, a)
 			}
-			break
 		}
 	}
 	_ = n.book.SetMeta(pc.id, pc.meta)

@@ -27,6 +27,28 @@ type reachState struct {
 	observed observedVotes // what peers see us at (observed.go)
 }
 
+// advertFor picks the address of the inbound peer pc to keep in the
+// book, among those it advertised with its own ID: the first at the IP
+// its connection comes from (the one a dial-back may verify), else the
+// first.
+func advertFor(pc *peerConn) (crypto.Address, bool) {
+	var first crypto.Address
+	found := false
+	for _, s := range pc.meta.GetListenAddrs() {
+		a, err := crypto.ParseAddress(s)
+		if err != nil || a.ID != pc.id {
+			continue
+		}
+		if ap, ok := a.AddrPort(); ok && ap.Addr() == pc.remote.Addr() {
+			return a, true
+		}
+		if !found {
+			first, found = a, true
+		}
+	}
+	return first, found
+}
+
 // dialBack is one pending verification of an inbound peer's advert.
 type dialBack struct {
 	addr crypto.Address

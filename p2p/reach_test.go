@@ -162,3 +162,37 @@ func TestPexUnverifiedInbound(t *testing.T) {
 		t.Fatalf("address that failed its dial-back shared: %v", got)
 	}
 }
+
+// TestAdvertPrefersConnectionIP: of the addresses an inbound peer
+// advertises (one per listener of a dual-stack node, say), the book keeps
+// the one at the IP the peer connects from, the only one a dial-back may
+// verify; otherwise the first.
+func TestAdvertPrefersConnectionIP(t *testing.T) {
+	cfg := quietConfig(t, 1650)
+	cfg.Book.IPv4GroupBits = 32 // as in TestPexUnverifiedInbound: no slot collisions
+	hub := startNode(t, cfg)
+	for i, tt := range []struct {
+		local    string
+		adverts  []string
+		wantHost string
+	}{
+		{"127.0.0.51", []string{"127.0.0.50:9", "127.0.0.51:9"}, "127.0.0.51"},
+		{"127.0.0.52", []string{"127.0.0.53:9", "127.0.0.54:9"}, "127.0.0.53"},
+	} {
+		id := testIdentity(t, 1651+i)
+		var adverts []string
+		for _, a := range tt.adverts {
+			adverts = append(adverts, id.ID().String()+"@"+a)
+		}
+		if _, err := dialRawAdvertising(t, hub, id, tt.local, adverts); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 5*time.Second, "advert stored", func() bool {
+			_, ok := hub.book.Get(id.ID())
+			return ok
+		})
+		if e, _ := hub.book.Get(id.ID()); e.Addr.Host != tt.wantHost {
+			t.Fatalf("from %s advertising %v: book holds %s, want host %s", tt.local, tt.adverts, e.Addr, tt.wantHost)
+		}
+	}
+}
