@@ -237,6 +237,10 @@ func (n *Node) noteObserved(pc *peerConn, unknown []byte) bool {
 	got, changed := n.reach.observed.add(pc.id, pc.remote.Addr(), seen, pc.dir == peerset.Inbound, now)
 	if changed {
 		n.log.Info("observed address changed", "observed", got.String(), "quorum", ObservedQuorum)
+		if !got.Addr().IsValid() {
+			got = netip.AddrPort{}
+		}
+		n.events.publish(Event{Kind: EventObservedAddress, Addr: got, Time: now})
 	}
 	return true
 }

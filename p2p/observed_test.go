@@ -200,6 +200,8 @@ func TestObservedVectors(t *testing.T) {
 // not move it, and neither does a malformed claim, which costs its sender.
 func TestObservedAddrTCP(t *testing.T) {
 	hub := startNode(t, quietConfig(t, 1800))
+	events := hub.Subscribe()
+	defer events.Cancel()
 	liarsHub := startNode(t, quietConfig(t, 1801))
 	// Three liars in 127.9/16 tell liarsHub it is at 198.51.100.9:1.
 	lie := netip.MustParseAddrPort("198.51.100.9:1")
@@ -252,6 +254,9 @@ func TestObservedAddrTCP(t *testing.T) {
 	}
 	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), hub.ListenAddr().Port)
 	testutil.Eventually(t, 10*time.Second, "the hub believes its observed address", func() bool { return hub.ObservedAddr() == want })
+	waitEvent(t, events, 10*time.Second, "the observed-address event", func(e Event) bool {
+		return e.Kind == EventObservedAddress && e.Addr == want
+	})
 	// The observers, who dialed out, learn only their IP from the hub's
 	// answer (their source port was ephemeral), and from one group only.
 	if got := hub.ObservedAddr(); got != want {
