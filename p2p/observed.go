@@ -34,6 +34,9 @@ const (
 	// round trip many times over, short enough that a changed address is
 	// learned within the hour.
 	observedTTL = 30 * time.Minute
+	// observedSweep is how often expired reports are dropped: an
+	// observation counts for observedTTL plus at most this.
+	observedSweep = time.Minute
 	// maxObservers bounds the observations kept (one per peer ID, about
 	// 100 bytes each); beyond it the oldest is dropped.
 	maxObservers = 1024
@@ -109,12 +112,17 @@ type observation struct {
 }
 
 // observedVotes decides the node's observed address from its peers'
-// reports: safe for concurrent use.
+// reports: safe for concurrent use. The reports are also counted by
+// group (ipGroups, portGroups), so that a report costs a walk of the
+// distinct addresses reported, not of every report.
 type observedVotes struct {
-	mu     sync.Mutex
-	byPeer map[crypto.ID]observation
-	ip     netip.Addr // believed, zero until a quorum
-	port   uint16     // believed, 0 until a quorum of dialers
+	mu         sync.Mutex
+	byPeer     map[crypto.ID]observation
+	ipGroups   map[netip.Addr]map[netip.Prefix]int     // reports of each IP, per observer group
+	portGroups map[netip.AddrPort]map[netip.Prefix]int // dialers' reports of each address, per group
+	swept      time.Time                               // last sweep of expired reports
+	ip         netip.Addr                              // believed, zero until a quorum
+	port       uint16                                  // believed, 0 until a quorum of dialers
 }
 
 // observerGroup is the network group an observer at ip counts in.
@@ -128,6 +136,30 @@ func observerGroup(ip netip.Addr) netip.Prefix {
 	return p
 }
 
+// bump adds d to the count of group g under key k, dropping what falls
+// to zero.
+func bump[K comparable](m map[K]map[netip.Prefix]int, k K, g netip.Prefix, d int) {
+	gs := m[k]
+	if gs == nil {
+		gs = map[netip.Prefix]int{}
+		m[k] = gs
+	}
+	if gs[g] += d; gs[g] <= 0 {
+		delete(gs, g)
+	}
+	if len(gs) == 0 {
+		delete(m, k)
+	}
+}
+
+// countLocked adds (d 1) or removes (d -1) o from the group counts.
+func (v *observedVotes) countLocked(o observation, d int) {
+	bump(v.ipGroups, o.seen.Addr(), o.group, d)
+	if o.portOK {
+		bump(v.portGroups, o.seen, o.group, d)
+	}
+}
+
 // add records the report seen of the observer id, whose connection comes
 // from observer; dialed says the observer dialed us. It returns the
 // believed address and whether it changed.
@@ -136,11 +168,29 @@ func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPo
 	defer v.mu.Unlock()
 	if v.byPeer == nil {
 		v.byPeer = make(map[crypto.ID]observation)
+		v.ipGroups = make(map[netip.Addr]map[netip.Prefix]int)
+		v.portGroups = make(map[netip.AddrPort]map[netip.Prefix]int)
+		v.swept = now
 	}
-	if _, ok := v.byPeer[id]; !ok && len(v.byPeer) >= maxObservers {
+	o := observation{group: observerGroup(observer), seen: seen, portOK: dialed, at: now}
+	prev, ok := v.byPeer[id]
+	same := ok && prev.group == o.group && prev.seen == o.seen && prev.portOK == o.portOK
+	switch {
+	case same:
+		// The same report again (every PEX message carries one): only
+		// its age changes, and the counts stay.
+		v.byPeer[id] = o
+		if now.Sub(v.swept) < observedSweep {
+			return netip.AddrPortFrom(v.ip, v.port), false
+		}
+		return v.tallyLocked(now)
+	case ok:
+		v.countLocked(prev, -1)
+	case len(v.byPeer) >= maxObservers:
 		v.dropOldestLocked()
 	}
-	v.byPeer[id] = observation{group: observerGroup(observer), seen: seen, portOK: dialed, at: now}
+	v.countLocked(o, 1)
+	v.byPeer[id] = o
 	return v.tallyLocked(now)
 }
 
@@ -153,29 +203,27 @@ func (v *observedVotes) dropOldestLocked() {
 			oldest, at, first = id, o.at, false
 		}
 	}
+	v.countLocked(v.byPeer[oldest], -1)
 	delete(v.byPeer, oldest)
 }
 
-// tallyLocked recounts: an IP is believed once ObservedQuorum distinct
+// tallyLocked decides: an IP is believed once ObservedQuorum distinct
 // observer groups report it and no other IP has as many; its port once
-// as many groups of dialers agree on one. Expired observations are
-// dropped.
+// as many groups of dialers agree on one. Every observedSweep it first
+// drops expired reports.
 func (v *observedVotes) tallyLocked(now time.Time) (netip.AddrPort, bool) {
-	ipGroups := map[netip.Addr]map[netip.Prefix]bool{}
-	for id, o := range v.byPeer {
-		if now.Sub(o.at) > observedTTL {
-			delete(v.byPeer, id)
-			continue
+	if now.Sub(v.swept) >= observedSweep {
+		v.swept = now
+		for id, o := range v.byPeer {
+			if now.Sub(o.at) > observedTTL {
+				v.countLocked(o, -1)
+				delete(v.byPeer, id)
+			}
 		}
-		ip := o.seen.Addr()
-		if ipGroups[ip] == nil {
-			ipGroups[ip] = map[netip.Prefix]bool{}
-		}
-		ipGroups[ip][o.group] = true
 	}
 	var best netip.Addr
 	bestN, tie := 0, false
-	for ip, gs := range ipGroups {
+	for ip, gs := range v.ipGroups {
 		switch n := len(gs); {
 		case n > bestN:
 			best, bestN, tie = ip, n, false
@@ -183,21 +231,12 @@ func (v *observedVotes) tallyLocked(now time.Time) (netip.AddrPort, bool) {
 			tie = true
 		}
 	}
-	ip, port := netip.Addr{}, uint16(0)
+	ip, port, portN := netip.Addr{}, uint16(0), 0
 	if bestN >= ObservedQuorum && !tie {
 		ip = best
-		portGroups := map[uint16]map[netip.Prefix]bool{}
-		for _, o := range v.byPeer {
-			if o.portOK && o.seen.Addr() == ip {
-				if portGroups[o.seen.Port()] == nil {
-					portGroups[o.seen.Port()] = map[netip.Prefix]bool{}
-				}
-				portGroups[o.seen.Port()][o.group] = true
-			}
-		}
-		for p, gs := range portGroups {
-			if len(gs) >= ObservedQuorum && (port == 0 || len(gs) > len(portGroups[port])) {
-				port = p
+		for ap, gs := range v.portGroups {
+			if ap.Addr() == ip && len(gs) >= ObservedQuorum && len(gs) > portN {
+				port, portN = ap.Port(), len(gs)
 			}
 		}
 	}

@@ -89,6 +89,17 @@ func TestObservedVotes(t *testing.T) {
 	if got := v.believed(); got.IsValid() {
 		t.Fatalf("believed %v after one peer's repeated reports", got)
 	}
+	// Repeated reports, across sweeps, count once.
+	v = observedVotes{}
+	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1"} {
+		for k := range 3 {
+			v.add(obsID(i), netip.MustParseAddr(o), me, true, now.Add(time.Duration(k)*observedSweep))
+		}
+	}
+	if got := v.believed(); got.IsValid() || got.Addr().IsValid() {
+		t.Fatalf("three observers repeating themselves over sweeps: believed %v", got)
+	}
+	checkVoteCounts(t, &v)
 	// Reports expire.
 	v = observedVotes{}
 	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"} {
@@ -104,6 +115,32 @@ func TestObservedVotes(t *testing.T) {
 	}
 	if n := len(v.byPeer); n != maxObservers {
 		t.Fatalf("%d observations kept, bound %d", n, maxObservers)
+	}
+	checkVoteCounts(t, &v)
+}
+
+// checkVoteCounts checks the group counts against the reports kept.
+func checkVoteCounts(t *testing.T, v *observedVotes) {
+	t.Helper()
+	ips, ports := 0, 0
+	for _, gs := range v.ipGroups {
+		for _, n := range gs {
+			ips += n
+		}
+	}
+	for _, gs := range v.portGroups {
+		for _, n := range gs {
+			ports += n
+		}
+	}
+	wantPorts := 0
+	for _, o := range v.byPeer {
+		if o.portOK {
+			wantPorts++
+		}
+	}
+	if ips != len(v.byPeer) || ports != wantPorts {
+		t.Fatalf("counts: %d IP reports, %d port reports; kept %d, %d dialers", ips, ports, len(v.byPeer), wantPorts)
 	}
 }
 
@@ -262,4 +299,35 @@ func TestObservedAddrTCP(t *testing.T) {
 	if got := hub.ObservedAddr(); got != want {
 		t.Fatalf("observed %v, want %v", got, want)
 	}
+}
+
+// BenchmarkObservedAdd: the cost of one report with maxObservers kept,
+// a changed one (a recount) and a repeated one.
+func BenchmarkObservedAdd(b *testing.B) {
+	now := time.Unix(1_700_000_000, 0)
+	me := netip.MustParseAddrPort("203.0.113.7:26656")
+	fill := func() *observedVotes {
+		v := &observedVotes{}
+		for i := range maxObservers {
+			v.add(obsID(i), netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), me, true, now)
+		}
+		return v
+	}
+	b.Run("changed", func(b *testing.B) {
+		v := fill()
+		other := netip.MustParseAddrPort("198.51.100.9:1")
+		for i := 0; b.Loop(); i++ {
+			seen := me
+			if i%2 == 0 {
+				seen = other
+			}
+			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), seen, true, now)
+		}
+	})
+	b.Run("repeated", func(b *testing.B) {
+		v := fill()
+		for b.Loop() {
+			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), me, true, now)
+		}
+	})
 }
