@@ -75,10 +75,18 @@ type Config struct {
 	DataDir string
 
 	// ListenAddr is the TCP address to listen on. Default "0.0.0.0:26656";
-	// use "127.0.0.1:0" in tests. "-" means do not listen.
+	// use "127.0.0.1:0" in tests. "-" means do not listen. It is the
+	// one-address form of ListenAddrs, kept: set one or the other.
 	ListenAddr string
+	// ListenAddrs are several TCP addresses to listen on, all accepting
+	// (at most MaxListenAddrs), e.g. "0.0.0.0:26656" and "[::]:26656":
+	// with more than one, an IPv6 literal binds IPv6 only and an IPv4 one
+	// IPv4 only, so both wildcards can share a port. Node.ListenAddr is
+	// the first; without AdvertiseAddrs, each one bound to a specific
+	// address is advertised.
+	ListenAddrs []string
 	// AdvertiseAddrs are the "host:port" addresses peers should dial us at,
-	// sent in the handshake. Default: the listen address, when it is not
+	// sent in the handshake. Default: the listen addresses that are not
 	// unspecified (0.0.0.0 or ::).
 	AdvertiseAddrs []string
 	// DialLocalIP, if valid, is the local address outbound connections are
@@ -275,7 +283,7 @@ type Config struct {
 // settings is a validated Config with defaults applied.
 type settings struct {
 	Config
-	listen     string // "" when not listening
+	listens    []string // nil when not listening
 	bootstrap  []crypto.Address
 	must       []crypto.Address
 	advertise  []string
@@ -304,20 +312,18 @@ func (c *Config) settings() (*settings, error) {
 		s.keyPath = filepath.Join(c.DataDir, keyFileName)
 		s.bookPath = filepath.Join(c.DataDir, bookFileName)
 	}
-	switch c.ListenAddr {
-	case "":
-		s.listen = "0.0.0.0:26656"
-	case "-":
-	default:
-		if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
-			return nil, fieldErr("ListenAddr", "%q: %v", c.ListenAddr, err)
-		}
-		s.listen = c.ListenAddr
+	listens, err := c.listenAddrs()
+	if err != nil {
+		return nil, err
 	}
+	s.listens = listens
 	for i, a := range c.AdvertiseAddrs {
 		ad, err := crypto.ParseDialAddress(a)
 		if err != nil {
 			return nil, fieldErr(fmt.Sprintf("AdvertiseAddrs[%d]", i), "%v", err)
+		}
+		if ap, ok := ad.AddrPort(); ok && ap.Addr().IsUnspecified() {
+			return nil, fieldErr(fmt.Sprintf("AdvertiseAddrs[%d]", i), "%q: an unspecified address cannot be dialed; advertise an address of this host", a)
 		}
 		ad.ID = crypto.ID{}
 		s.advertise = append(s.advertise, ad.HostPort())

@@ -48,6 +48,17 @@ const (
 	// maintain service checks it, within MaintainInterval.
 	seedLinger = 10 * time.Second
 
+	// MaxListenAddrs bounds Config.ListenAddrs: a handshake carries at most
+	// 8 advertised addresses (conn's limit on PeerMeta.listen_addrs), and
+	// 4 listeners leave room for -advertise entries and a NAT mapping.
+	MaxListenAddrs = 4
+
+	// maxDialBackQueue bounds the dial-backs waiting to verify inbound
+	// peers' adverts (reach.go), run one at a time: a burst of inbound
+	// peers (a seed's morning) costs at most one extra handshake at a
+	// time, and 64 pending cover a full inbound set.
+	maxDialBackQueue = 64
+
 	// DefaultMaxInbound and DefaultMaxOutbound bound connected peers.
 	DefaultMaxInbound  = 40
 	DefaultMaxOutbound = 10

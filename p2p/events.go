@@ -20,6 +20,10 @@ const (
 	// EventExternalAddress: the port mapping's external address changed
 	// (Config.NAT); Addr is the new one, zero when the mapping was lost.
 	EventExternalAddress
+	// EventObservedAddress: the address peers see the node at changed
+	// (Node.ObservedAddr); Addr is the new one, zero when no quorum
+	// agrees any more.
+	EventObservedAddress
 )
 
 func (k EventKind) String() string {
@@ -32,6 +36,8 @@ func (k EventKind) String() string {
 		return "banned"
 	case EventExternalAddress:
 		return "external-address"
+	case EventObservedAddress:
+		return "observed-address"
 	}
 	return "unknown"
 }
@@ -45,7 +51,8 @@ type Event struct {
 	// Prefix is the banned IP prefix of an IP ban (BanIP, or the
 	// automatic one); Peer is then zero.
 	Prefix netip.Prefix
-	// Addr is the new external address of an EventExternalAddress.
+	// Addr is the new address of an EventExternalAddress or an
+	// EventObservedAddress.
 	Addr netip.AddrPort
 	Time time.Time
 }

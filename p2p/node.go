@@ -54,6 +54,7 @@ type Node struct {
 	state  atomic.Int32 // 0 new, 1 started, 2 stopped
 	ln     net.Listener
 	listen crypto.Address // our listen address with our ID, once listening
+	reach  reachState     // listeners and address verification (listen.go, reach.go)
 
 	handshakes chan struct{} // inbound handshake slots
 	dials      chan struct{} // dial slots
@@ -288,20 +289,10 @@ func (n *Node) Start(ctx context.Context) error {
 	if !n.state.CompareAndSwap(0, 1) {
 		return errors.New("p2p: Start called twice or after Stop")
 	}
-	if n.s.listen != "" {
-		lc := net.ListenConfig{}
-		ln, err := lc.Listen(ctx, "tcp", n.s.listen)
-		if err != nil {
-			n.state.Store(2)
-			n.closeStores()
-			return fmt.Errorf("p2p: Config.ListenAddr: %w", err)
-		}
-		n.ln = ln
-		ap := ln.Addr().(*net.TCPAddr).AddrPort()
-		n.listen = crypto.Address{ID: n.ID(), Host: ap.Addr().Unmap().String(), Port: ap.Port()}
-		if len(n.s.advertise) == 0 && !ap.Addr().IsUnspecified() {
-			n.s.advertise = []string{n.listen.HostPort()}
-		}
+	if err := n.openListeners(ctx); err != nil {
+		n.state.Store(2)
+		n.closeStores()
+		return err
 	}
 	meta := &pb.PeerMeta{Role: n.s.Role, SoftwareVersion: n.s.SoftwareVersion}
 	for _, a := range n.s.advertise {
@@ -313,26 +304,20 @@ func (n *Node) Start(ctx context.Context) error {
 	n.secure = n.secureWith(meta)
 	if err := n.secure.Validate(); err != nil {
 		n.state.Store(2)
-		if n.ln != nil {
-			n.ln.Close()
-		}
+		n.closeListeners()
 		n.closeStores()
 		return fmt.Errorf("p2p: %w", err)
 	}
 	if err := n.multiConfig(&peerConn{n: n}).Validate(); err != nil {
 		n.state.Store(2)
-		if n.ln != nil {
-			n.ln.Close()
-		}
+		n.closeListeners()
 		n.closeStores()
 		return fmt.Errorf("p2p: %w", err)
 	}
 	for _, t := range n.topics {
 		n.spawn(func() { n.pump(t) })
 	}
-	if n.ln != nil {
-		n.spawn(n.acceptLoop)
-	}
+	n.startAccepting()
 	n.spawn(func() {
 		if err := n.book.Run(n.ctx); err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Warn("peer book saver stopped", "err", err)
@@ -340,7 +325,7 @@ func (n *Node) Start(ctx context.Context) error {
 	})
 	n.startServices()
 	n.startNAT()
-	n.log.Info("node started", "id", n.ID().String(), "listen", n.listen.String(), "topics", len(n.topics))
+	n.log.Info("node started", "id", n.ID().String(), "listen", n.listenSummary(), "advertise", n.advertiseSummary(), "topics", len(n.topics))
 	return nil
 }
 
@@ -423,9 +408,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, DefaultStopTimeout)
 		defer cancel()
 	}
-	if n.ln != nil {
-		n.ln.Close()
-	}
+	n.closeListeners()
 	n.stopNAT()
 	// The goaways run as the node's goroutines (spawn cannot fail before
 	// Stop closes it below), so Stop waits for their very end too.

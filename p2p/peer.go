@@ -37,10 +37,10 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 	return cfg
 }
 
-// acceptLoop accepts inbound connections until the listener closes.
-func (n *Node) acceptLoop() {
+// acceptLoop accepts inbound connections on ln until it closes.
+func (n *Node) acceptLoop(ln net.Listener) {
 	for {
-		raw, err := n.ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if n.stopped() || errors.Is(err, net.ErrClosed) {
 				return
@@ -179,13 +179,10 @@ func (n *Node) recordContact(pc *peerConn) {
 	if pc.dir == peerset.Outbound {
 		_ = n.book.MarkSuccess(pc.id)
 	} else {
-		for _, s := range pc.meta.GetListenAddrs() {
-			a, err := crypto.ParseAddress(s)
-			if err != nil || a.ID != pc.id {
-				continue
+		if a, ok := advertFor(pc); ok { // reach.go
+			if n.book.Add(a, peerbook.Source{Kind: peerbook.SourceInbound, From: pc.id}) == nil {
+				n.verifyAdvertised(pc, a)
 			}
-			_ = n.book.Add(a, peerbook.Source{Kind: peerbook.SourceInbound, From: pc.id})
-			break
 		}
 	}
 	_ = n.book.SetMeta(pc.id, pc.meta)

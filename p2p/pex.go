@@ -19,11 +19,16 @@ const pexAsk = 32
 
 // onPex handles a PEX message on the connection's reader goroutine: the
 // book work is bounded and quick, and sends use TrySend, so it never blocks.
+// Every PEX message also carries the address its sender sees us at
+// (observed.go).
 func (n *Node) onPex(pc *peerConn, m *mux.Message) {
 	defer m.Done()
 	var msg pb.PexMessage
 	if err := proto.Unmarshal(m.Data, &msg); err != nil {
 		n.malformed(pc, "PEX message: "+err.Error())
+		return
+	}
+	if !n.noteObserved(pc, msg.ProtoReflect().GetUnknown()) {
 		return
 	}
 	switch {
@@ -56,6 +61,7 @@ func (n *Node) answerPex(pc *peerConn, req *pb.PexRequest) {
 	if err != nil {
 		return
 	}
+	b = appendObserved(b, pc.remote)
 	if err := pc.mc.TrySend(PexTopic, b); err == nil {
 		n.st.pexAnswers.Add(1)
 	}
@@ -110,6 +116,7 @@ func (n *Node) requestPex(pc *peerConn) {
 	if err != nil {
 		return
 	}
+	b = appendObserved(b, pc.remote)
 	if pc.mc.TrySend(PexTopic, b) == nil {
 		n.st.pexRequests.Add(1)
 	}

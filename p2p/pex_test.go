@@ -22,7 +22,7 @@ func TestPexMisbehaviour(t *testing.T) {
 	onFakeClock(&cfg, clk)
 	hub := startNode(t, cfg)
 	known := startNode(t, quietConfig(t, 1301))
-	dial(t, known, hub) // the hub learns known's address: something to answer with
+	dial(t, hub, known) // the hub reaches known: a verified address to answer with
 	p, err := dialRaw(t, hub, testIdentity(t, 1302), "")
 	if err != nil {
 		t.Fatal(err)

@@ -241,7 +241,7 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 		return b.readdress(e, addr, ip, src, now)
 	}
 	e := &entry{
-		addr: addr, ip: ip, src: src,
+		addr: addr, ip: ip, src: src, unverified: src.Kind == SourceInbound,
 		group:     b.groupOf(addr.Host),
 		srcGroup:  b.srcGroupOf(src, addr.Host),
 		firstSeen: now, lastSeen: now,
@@ -288,6 +288,7 @@ func (b *Book) operatorSlot(pos int) int {
 func (b *Book) readdress(e *entry, addr crypto.Address, ip netip.Addr, src Source, now time.Time) IgnoreReason {
 	upd := *e
 	upd.addr, upd.ip, upd.src = addr, ip, src
+	upd.unverified = src.Kind == SourceInbound
 	upd.group = b.groupOf(addr.Host)
 	upd.srcGroup = b.srcGroupOf(src, addr.Host)
 	upd.lastSeen = now
@@ -335,6 +336,7 @@ func (b *Book) Protect(addr crypto.Address) error {
 		if e.addr != addr {
 			e.addr, e.ip, e.group = addr, ip, b.groupOf(addr.Host)
 			e.failures, e.nextAttempt = 0, time.Time{}
+			e.unverified = false // the operator's address
 		}
 		b.touch()
 		return nil
@@ -347,6 +349,7 @@ func (b *Book) Protect(addr crypto.Address) error {
 		if e.addr != addr {
 			e.addr, e.ip, e.group = addr, ip, b.groupOf(addr.Host)
 			e.failures, e.nextAttempt = 0, time.Time{}
+			e.unverified = false // the operator's address
 		}
 	} else {
 		e = &entry{

@@ -28,8 +28,9 @@ func (b *Book) MarkAttempt(id crypto.ID) error {
 }
 
 // MarkSuccess records that a dial to the peer succeeded (the handshake
-// completed): failures reset, backoff ends, and the entry moves to the tried
-// table. It returns ErrUnknownPeer for an unknown ID.
+// completed): failures reset, backoff ends, the entry moves to the tried
+// table, and its address counts as verified (Entry.Unverified). It returns
+// ErrUnknownPeer for an unknown ID.
 func (b *Book) MarkSuccess(id crypto.ID) error {
 	now := b.deps.Clock.Now()
 	b.mu.Lock()
@@ -43,9 +44,28 @@ func (b *Book) MarkSuccess(id crypto.ID) error {
 	}
 	e.lastSuccess, e.lastSeen = now, now
 	e.failures, e.nextAttempt = 0, time.Time{}
+	e.unverified = false
 	b.schedule(e, now)
 	b.moveToTried(e, now)
 	b.touch()
+	return nil
+}
+
+// MarkVerified records that addr was shown to answer with its ID other
+// than by a dial of ours through the book (a dial-back verification): if
+// the peer's entry still holds addr, it is no longer Unverified, and PEX
+// may share it. It returns ErrUnknownPeer for an unknown ID.
+func (b *Book) MarkVerified(addr crypto.Address) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[addr.ID]
+	if !ok {
+		return ErrUnknownPeer
+	}
+	if e.addr == addr && e.unverified {
+		e.unverified = false
+		b.touch()
+	}
 	return nil
 }
 

@@ -36,6 +36,11 @@
 // in a PexResult, so the node can reward or punish the sender. Nothing the
 // sender might claim about a peer besides its address is read.
 //
+// An address a peer advertised for itself on an inbound connection is
+// stored unverified (Entry.Unverified) and AnswerPex does not share it
+// until MarkSuccess (a dial to it succeeded) or MarkVerified (a dial-back
+// reached it) clears the flag.
+//
 // # Persistence
 //
 // Open loads a JSON file (format version FileVersion) and Save replaces it

@@ -104,6 +104,10 @@ type Entry struct {
 	Meta      Meta
 	Protected bool // must-connect: never evicted, not in the buckets
 	Tried     bool // in the tried table: we have reached this address
+	// Unverified is set for an address a peer advertised for itself on an
+	// inbound connection until a dial to it succeeds (MarkSuccess) or it is
+	// verified otherwise (MarkVerified). AnswerPex leaves it out.
+	Unverified bool
 
 	FirstSeen   time.Time // when the book first learned the peer
 	LastSeen    time.Time // last time the address was added, confirmed or reached
@@ -135,6 +139,10 @@ type entry struct {
 	src       Source
 	meta      Meta
 	protected bool
+	// unverified: advertised by the peer on an inbound connection and not
+	// yet reached at this address; only ever set with src.Kind ==
+	// SourceInbound.
+	unverified bool
 
 	firstSeen, lastSeen, lastAttempt, lastSuccess, nextAttempt time.Time
 	failures                                                   int
@@ -152,6 +160,6 @@ func (e *entry) snapshot() Entry {
 	return Entry{
 		Addr: e.addr, Source: e.src, Meta: meta, Protected: e.protected, Tried: e.table == tableTried,
 		FirstSeen: e.firstSeen, LastSeen: e.lastSeen, LastAttempt: e.lastAttempt,
-		LastSuccess: e.lastSuccess, NextAttempt: e.nextAttempt, Failures: e.failures,
+		LastSuccess: e.lastSuccess, NextAttempt: e.nextAttempt, Failures: e.failures, Unverified: e.unverified,
 	}
 }

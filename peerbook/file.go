@@ -14,6 +14,7 @@ import (
 //
 //	{"version":1,"secret":"<64 hex>","saved_at":"<RFC 3339>","entries":[
 //	{"addr":"<ID>@host:port","source":"pex","source_from":"<ID>",...},
+//	{"addr":"<ID>@host:port","source":"inbound","unverified":true,...},
 //	...
 //	],"bans":[
 //	{"id":"<ID>","until":"<RFC 3339>","reason":"..."},
@@ -71,6 +72,7 @@ type fileEntry struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	Failures    int       `json:"failures,omitempty"`
 	Meta        Meta      `json:"meta,omitzero"`
+	Unverified  *bool     `json:"unverified,omitempty"` // inbound sources only; absent in older files (unverifiedOf)
 }
 
 type fileBan struct {

@@ -36,6 +36,8 @@ func FuzzLoad(f *testing.F) {
 		`{"version":1,` + secret + `,"entries":[{},{},{}],"bans":[{"ip":"::ffff:1.2.3.4","until":"2999-01-01T00:00:00Z"}]}`,
 		`{"version":1,` + secret + `,"entries":[],"bans":[{"ip":"10.1.0.0/16","until":"2999-01-01T00:00:00Z"},{"ip":"2001:db8::/32","until":"2999-01-01T00:00:00Z"},{"ip":"1.0.0.0/1","until":"2999-01-01T00:00:00Z"},{"ip":"::ffff:1.2.3.0/120","until":"2999-01-01T00:00:00Z"}]}`,
 		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@[2a01::1]:65535","meta":{"topics":"AAEC"}}]}`,
+		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@11.1.1.1:1","source":"inbound","unverified":true},{"addr":"` + idN(2).String() + `@[2a01::2]:2","source":"inbound","unverified":false,"tried":true}]}`,
+		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@11.1.1.1:1","source":"manual","unverified":true},{"addr":"` + idN(2).String() + `@12.1.1.1:1","source":"inbound"},{"addr":"` + idN(3).String() + `@13.1.1.1:1","unverified":"yes"}]}`,
 		`{"version":1,` + secret + `,"x":{"y":[[[[]]]]},"entries":[]}`,
 		`{"version":1,` + secret + `,"entries":[]} trailing`,
 	} {
@@ -69,6 +71,11 @@ func FuzzLoad(f *testing.F) {
 		b2.secret = d2.secret
 		if n, _, dropped := b2.build(d2, clk.Now()); n != entries || dropped != 0 {
 			t.Fatalf("reloaded %d entries (%d dropped), want %d", n, dropped, entries)
+		}
+		for _, e := range b.Entries() {
+			if e2, ok := b2.Get(e.Addr.ID); !ok || e2.Unverified != e.Unverified {
+				t.Fatalf("%s: unverified %v, reloaded %v (%v)", e.Addr, e.Unverified, e2.Unverified, ok)
+			}
 		}
 	})
 }

@@ -105,6 +105,9 @@ func checkInvariants(t testing.TB, b *Book) {
 		if e.addr.ID != id {
 			t.Fatalf("byID[%s] holds %s", id.Short(), e.addr.ID.Short())
 		}
+		if e.unverified && e.src.Kind != SourceInbound {
+			t.Fatalf("%s unverified with source %v", id.Short(), e.src.Kind)
+		}
 		if e.protected {
 			protected++
 			if e.table != tableNone || e.allIdx >= 0 || e.readyIdx >= 0 || e.heapIdx >= 0 {

@@ -254,9 +254,10 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 	}
 	e := &entry{
 		addr: addr, ip: ap.Addr(), src: src, meta: fe.Meta.bounded(), protected: fe.Protected,
-		group:     b.groupOf(addr.Host),
-		srcGroup:  b.srcGroupOf(src, addr.Host),
-		firstSeen: fe.FirstSeen, lastSeen: fe.LastSeen, lastAttempt: fe.LastAttempt,
+		unverified: unverifiedOf(fe, src),
+		group:      b.groupOf(addr.Host),
+		srcGroup:   b.srcGroupOf(src, addr.Host),
+		firstSeen:  fe.FirstSeen, lastSeen: fe.LastSeen, lastAttempt: fe.LastAttempt,
 		lastSuccess: fe.LastSuccess, nextAttempt: fe.NextAttempt,
 		failures: min(max(fe.Failures, 0), b.cfg.MaxFailures),
 		pos:      -1, allIdx: -1, readyIdx: -1, heapIdx: -1,
@@ -292,4 +293,20 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 	m.byID[addr.ID] = e
 	b.link(e, tableNew, pos, now)
 	return true
+}
+
+// unverifiedOf returns the unverified flag of a loaded entry. Only an
+// inbound source can be unverified. A file written before the flag existed
+// lacks it: such an inbound entry counts as unverified unless it was in
+// the tried table (a dial to it succeeded), the safe reading, since an
+// unverified address is only kept out of PEX answers until a dial
+// reaches it.
+func unverifiedOf(fe *fileEntry, src Source) bool {
+	if src.Kind != SourceInbound {
+		return false
+	}
+	if fe.Unverified != nil {
+		return *fe.Unverified
+	}
+	return !fe.Tried
 }

@@ -86,6 +86,9 @@ func (b *Book) marshal(now time.Time) ([]byte, uint64, error) {
 		if !e.src.From.IsZero() {
 			fe.SourceFrom = e.src.From.String()
 		}
+		if e.src.Kind == SourceInbound {
+			fe.Unverified = &e.unverified
+		}
 		entries[i] = fe
 	}
 	data, err := encodeFile(b.secret, now, entries, bans)

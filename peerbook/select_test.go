@@ -99,6 +99,7 @@ func TestAnswerPex(t *testing.T) {
 	for i := range 300 {
 		a := addrOf(idN(uint64(i+1)), publicIP(uint32(i/10)<<16|uint32(i)), 1)
 		_ = b.Add(a, Source{Kind: SourceInbound, Host: publicIP(uint32(i) << 16)}) // a few slot collisions are expected
+		_ = b.MarkVerified(a)                                                      // shareable (TestUnverifiedInbound)
 	}
 	if b.Len() < 250 {
 		t.Fatalf("only %d of 300 stored", b.Len())
@@ -135,7 +136,9 @@ func TestAnswerPexOneGroup(t *testing.T) {
 	cfg.AllowLoopback = true
 	b := newTestBook(t, cfg, deps)
 	for i := range 20 {
-		_ = b.Add(addrOf(idN(uint64(i+1)), "127.0.0.1", uint16(1000+i)), Source{Kind: SourceInbound}) // one bucket: some collide
+		a := addrOf(idN(uint64(i+1)), "127.0.0.1", uint16(1000+i))
+		_ = b.Add(a, Source{Kind: SourceInbound}) // one bucket: some collide
+		_ = b.MarkVerified(a)
 	}
 	if n := b.Len(); n < 10 {
 		t.Fatalf("only %d stored", n)

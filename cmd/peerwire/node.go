@@ -43,7 +43,7 @@ type nodeOptions struct {
 	home           string
 	configPath     string
 	dataDir        string
-	listen         string
+	listen         listFlag
 	advertise      listFlag
 	network, chain string
 	role           string
@@ -84,7 +84,8 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.StringVar(&o.home, "home", "", "home `directory` of the config file and the data directory (default: $PEERWIRE_HOME, else ~/.peerwire)")
 	fs.StringVar(&o.configPath, "config", "", "config `file` (default: <home>/config.toml, read when it exists; see \"peerwire init\")")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the identity key (node.key) and the peer book (peerbook.json); created on first run (default: <home>/data)")
-	fs.StringVar(&o.listen, "listen", defaultListenAddr, "TCP address to listen on for peers (\"-\" to not listen)")
+	o.listen = listFlag{defaultListenAddr}
+	fs.Var(&o.listen, "listen", "comma-separated TCP `addresses` to listen on for peers, e.g. 0.0.0.0:26656,[::]:26656 (\"-\" to not listen)")
 	fs.Var(&o.advertise, "advertise", "comma-separated `host:port` addresses peers should dial (default: the listen address unless it is 0.0.0.0 or ::)")
 	fs.StringVar(&o.network, "network", defaultNetwork, "network ID; peers with another one are refused")
 	fs.StringVar(&o.chain, "chain", "", "chain ID; peers with another one are refused")
@@ -208,10 +209,9 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if strings.TrimSpace(o.dataDir) == "" {
 		return cfg, flagError("data-dir", "must not be empty")
 	}
-	if o.listen != "-" {
-		if err := checkHostPort(o.listen); err != nil {
-			return cfg, flagError("listen", "%q: %v (or \"-\" to not listen)", o.listen, err)
-		}
+	listens, err := listenList(o.listen)
+	if err != nil {
+		return cfg, err
 	}
 	for i, a := range o.advertise {
 		if ad, err := crypto.ParseDialAddress(a); err != nil || !ad.ID.IsZero() {
@@ -272,7 +272,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if err != nil {
 		return cfg, usageError{err}
 	}
-	if mapper != nil && o.listen == "-" {
+	if mapper != nil && len(listens) == 0 {
 		return cfg, flagError("nat", "%q needs a listen address, and -listen is \"-\"", o.nat)
 	}
 	if err := o.resolveMetrics(lookup); err != nil {
@@ -292,14 +292,14 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if o.allowLoopback {
 		pc.MaxOutboundPerGroup = -1
 	}
-	listen := o.listen
 	cfg = p2p.Config{
-		DataDir: o.dataDir, ListenAddr: listen, AdvertiseAddrs: o.advertise,
+		DataDir: o.dataDir, AdvertiseAddrs: o.advertise,
 		NetworkID: o.network, ChainID: o.chain, Role: role, SoftwareVersion: softwareVersion,
 		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
 		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
 		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper, NoPeersWarn: o.noPeersWarn,
 	}
+	setListen(&cfg, listens)
 	return cfg, nil
 }

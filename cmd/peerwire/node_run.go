@@ -112,9 +112,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		serve(metricsLn, metricsOnly(prom, o.metricsTok))
 		log.Info("metrics listening (GET /metrics only)", "addr", metricsLn.Addr().String(), "token_required", o.metricsTok != "")
 	}
-	addr := n.ListenAddr()
-	log.Info("peerwire node running", "id", n.ID().String(), "address", addr.String(),
-		"network", o.network, "chain", o.chain, "role", o.role, "data_dir", o.dataDir)
+	logRunning(log, n, o, cfg.NAT != nil) // reach.go
 
 	var serveErr error
 	select {

@@ -20,6 +20,13 @@ func (a *api) health(w http.ResponseWriter, _ *http.Request) {
 	if l := a.n.ListenAddr(); !l.ID.IsZero() {
 		h.Listen = l.String()
 	}
+	h.Advertise = []string{}
+	for _, ad := range a.n.AdvertisedAddrs() {
+		h.Advertise = append(h.Advertise, ad.String())
+	}
+	if o := a.n.ObservedAddr(); o.Addr().IsValid() {
+		h.Observed = o.String()
+	}
 	status := http.StatusOK
 	if nh.Degraded() {
 		h.Status, status = "degraded", http.StatusServiceUnavailable

@@ -88,6 +88,7 @@ type BookEntry struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	Failures    int       `json:"failures"`
 	BanUntil    time.Time `json:"ban_until,omitzero"`
+	Unverified  bool      `json:"unverified,omitempty"` // a peer's own advert not yet reached: not shared through PEX
 }
 
 // Ban is a ban in force as GET /bans returns it: by ID, by one IP address
@@ -138,6 +139,13 @@ type Health struct {
 	Listen   string `json:"listen,omitempty"`
 	Inbound  int    `json:"inbound"`
 	Outbound int    `json:"outbound"`
+	// Advertise are the addresses peers are told to dial (ID@host:port),
+	// never a wildcard; empty when the node has nothing dialable.
+	Advertise []string `json:"advertise"`
+	// Observed is the address peers see the node at once enough of them
+	// agree (p2p.Node.ObservedAddr), "" before; its port is 0 until
+	// enough peers that dialed it agree on one.
+	Observed string `json:"observed,omitempty"`
 	// NoPeersSince is when the node was last left without a peer; absent
 	// while one is connected.
 	NoPeersSince *time.Time `json:"no_peers_since,omitempty"`
@@ -201,7 +209,7 @@ func bookJSON(e p2p.BookEntry) BookEntry {
 	return BookEntry{
 		Addr: e.Addr.String(), ID: e.Addr.ID.String(), Source: e.Source.Kind.String(), Role: roleName(e.Meta.Role.String()),
 		Protected: e.Protected, Tried: e.Tried, FirstSeen: e.FirstSeen, LastSeen: e.LastSeen, LastSuccess: e.LastSuccess,
-		Failures: e.Failures, BanUntil: e.BanUntil,
+		Failures: e.Failures, BanUntil: e.BanUntil, Unverified: e.Unverified,
 	}
 }
 

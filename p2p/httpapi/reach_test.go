@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/filter"
+	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/p2p"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// TestHealthAdvertiseAndUnverified: /healthz lists the addresses the node
+// advertises; /book marks an inbound peer's advert that nobody reached as
+// unverified, and a dialed peer's address as not.
+func TestHealthAdvertiseAndUnverified(t *testing.T) {
+	a := startNode(t, 31, pb.NodeRole_NODE_ROLE_FULL)
+	seed := sha256.Sum256([]byte("httpapi-reach-liar"))
+	id, err := crypto.IdentityFromSeed(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// liar advertises a port of its IP where nothing listens.
+	liar, err := p2p.New(p2p.Config{
+		Identity: id, ListenAddr: "-", AdvertiseAddrs: []string{"127.0.0.1:9"}, NetworkID: "httpapi-test",
+		Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
+		Peers:         peerset.Config{MaxOutboundPerGroup: -1},
+		Filter:        filter.Config{ExemptLoopback: true},
+		Book:          peerbook.Config{AllowLoopback: true},
+		ChurnInterval: -1, StatusInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := liar.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { liar.Stop(context.Background()) })
+	if _, err := liar.Dial(context.Background(), a.ListenAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	b := startNode(t, 32, pb.NodeRole_NODE_ROLE_FULL)
+	if _, err := a.Dial(context.Background(), b.ListenAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(a, Options{}))
+	defer srv.Close()
+	api := client{t: t, base: srv.URL}
+	var h Health
+	api.expect("GET", "/healthz", "", 200, "", &h)
+	if len(h.Advertise) != 1 || h.Advertise[0] != a.ListenAddr().String() || h.Observed != "" {
+		t.Fatalf("health %+v", h)
+	}
+	testutil.Eventually(t, 10*time.Second, "both in a's book", func() bool {
+		var book []BookEntry
+		api.expect("GET", "/book", "", 200, "", &book)
+		got := map[string]bool{}
+		for _, e := range book {
+			got[e.ID] = e.Unverified
+		}
+		u1, ok1 := got[liar.ID().String()]
+		u2, ok2 := got[b.ID().String()]
+		return ok1 && ok2 && u1 && !u2
+	})
+}

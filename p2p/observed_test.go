@@ -1,0 +1,333 @@
+package p2p
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/proto/pb"
+)
+
+// obsID is a distinct observer ID for n.
+func obsID(n int) crypto.ID {
+	var id crypto.ID
+	id[0], id[1], id[19] = byte(n>>8), byte(n), 0x5a
+	return id
+}
+
+// TestObservedVotes: the vote, with injected observer addresses. An IP is
+// believed only when ObservedQuorum observers in distinct groups (IPv4
+// /16, IPv6 /48) agree and no other IP has as many; a port only when as
+// many groups of observers that dialed us agree; many observers in one
+// group count once; observations expire.
+func TestObservedVotes(t *testing.T) {
+	me := netip.MustParseAddrPort("203.0.113.7:26656")
+	lie := netip.MustParseAddrPort("198.51.100.9:1")
+	type report struct {
+		observer string
+		seen     netip.AddrPort
+		dialed   bool
+	}
+	honest := func(observers ...string) []report {
+		var out []report
+		for _, o := range observers {
+			out = append(out, report{o, me, true})
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		reports []report
+		want    netip.AddrPort
+	}{
+		{"four groups", honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"), me},
+		{"three groups", honest("11.1.0.1", "12.1.0.1", "13.1.0.1"), netip.AddrPort{}},
+		{"four in one group", honest("11.1.0.1", "11.1.0.2", "11.1.9.3", "11.1.200.4"), netip.AddrPort{}},
+		{"three liars in one group", []report{{"21.1.0.1", lie, true}, {"21.1.0.2", lie, true}, {"21.1.0.3", lie, true}}, netip.AddrPort{}},
+		{"liars outvoted", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
+			report{"21.1.0.1", lie, true}, report{"22.1.0.2", lie, true}, report{"23.1.0.3", lie, true}), me},
+		{"tie", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
+			report{"21.1.0.1", lie, true}, report{"22.1.0.2", lie, true}, report{"23.1.0.3", lie, true}, report{"24.1.0.3", lie, true}), netip.AddrPort{}},
+		{"IP only from outbound connections", []report{{"11.1.0.1", me, false}, {"12.1.0.1", me, false}, {"13.1.0.1", me, false}, {"14.1.0.1", me, false}},
+			netip.AddrPortFrom(me.Addr(), 0)},
+		{"port needs four dialers", []report{{"11.1.0.1", me, true}, {"12.1.0.1", me, true}, {"13.1.0.1", me, true}, {"14.1.0.1", me, false}},
+			netip.AddrPortFrom(me.Addr(), 0)},
+		{"IPv6 observers by /48", honest("2a01:1:1::1", "2a01:1:2::1", "2a01:1:3::1", "2a01:1:4::1"), me},
+		{"IPv6 /64s of one /48", honest("2a01:1:1:1::1", "2a01:1:1:2::1", "2a01:1:1:3::1", "2a01:1:1:4::1"), netip.AddrPort{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v observedVotes
+			now := time.Unix(1_700_000_000, 0)
+			var got netip.AddrPort
+			for i, r := range tt.reports {
+				got, _ = v.add(obsID(i), netip.MustParseAddr(r.observer), r.seen, r.dialed, now)
+			}
+			if got != tt.want || v.believed() != tt.want {
+				t.Fatalf("believed %v (tally %v), want %v", v.believed(), got, tt.want)
+			}
+		})
+	}
+	// One peer reporting again replaces its own report: it cannot vote twice.
+	var v observedVotes
+	now := time.Unix(1_700_000_000, 0)
+	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1"} {
+		v.add(obsID(i), netip.MustParseAddr(o), me, true, now)
+	}
+	for range 5 {
+		v.add(obsID(0), netip.MustParseAddr("11.1.0.1"), lie, true, now)
+	}
+	if got := v.believed(); got.IsValid() {
+		t.Fatalf("believed %v after one peer's repeated reports", got)
+	}
+	// Repeated reports, across sweeps, count once.
+	v = observedVotes{}
+	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1"} {
+		for k := range 3 {
+			v.add(obsID(i), netip.MustParseAddr(o), me, true, now.Add(time.Duration(k)*observedSweep))
+		}
+	}
+	if got := v.believed(); got.IsValid() || got.Addr().IsValid() {
+		t.Fatalf("three observers repeating themselves over sweeps: believed %v", got)
+	}
+	checkVoteCounts(t, &v)
+	// Reports expire.
+	v = observedVotes{}
+	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"} {
+		v.add(obsID(i), netip.MustParseAddr(o), me, true, now)
+	}
+	if got, changed := v.add(obsID(9), netip.MustParseAddr("15.1.0.1"), me, true, now.Add(observedTTL+time.Second)); got.IsValid() || !changed {
+		t.Fatalf("after the TTL: believed %v, changed %v", got, changed)
+	}
+	// The observations kept are bounded.
+	v = observedVotes{}
+	for i := range maxObservers + 10 {
+		v.add(obsID(i), netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), me, true, now.Add(time.Duration(i)))
+	}
+	if n := len(v.byPeer); n != maxObservers {
+		t.Fatalf("%d observations kept, bound %d", n, maxObservers)
+	}
+	checkVoteCounts(t, &v)
+}
+
+// checkVoteCounts checks the group counts against the reports kept.
+func checkVoteCounts(t *testing.T, v *observedVotes) {
+	t.Helper()
+	ips, ports := 0, 0
+	for _, gs := range v.ipGroups {
+		for _, n := range gs {
+			ips += n
+		}
+	}
+	for _, gs := range v.portGroups {
+		for _, n := range gs {
+			ports += n
+		}
+	}
+	wantPorts := 0
+	for _, o := range v.byPeer {
+		if o.portOK {
+			wantPorts++
+		}
+	}
+	if ips != len(v.byPeer) || ports != wantPorts {
+		t.Fatalf("counts: %d IP reports, %d port reports; kept %d, %d dialers", ips, ports, len(v.byPeer), wantPorts)
+	}
+}
+
+// TestObservedDecode: the field round-trips and every malformed form is
+// an error; a message without it is fine.
+func TestObservedDecode(t *testing.T) {
+	for _, ap := range []string{"203.0.113.7:26656", "[2001:db8::7]:1", "[::ffff:1.2.3.4]:5"} {
+		want := netip.MustParseAddrPort(ap)
+		got, ok, err := decodeObserved(appendObserved(nil, want))
+		if err != nil || !ok || got != netip.AddrPortFrom(want.Addr().Unmap(), want.Port()) {
+			t.Fatalf("%s: %v %v %v", ap, got, ok, err)
+		}
+	}
+	if _, ok, err := decodeObserved(nil); ok || err != nil {
+		t.Fatalf("no field: %v %v", ok, err)
+	}
+	for _, bad := range []string{
+		"7a05cb00710768",        // 5 bytes
+		"7a0600000000" + "6820", // 0.0.0.0
+		"7a06cb007107" + "0000", // port 0
+		"78" + "01",             // varint, not bytes
+		"7a",                    // truncated tag value
+		"7a10cb",                // length past the end
+		"ff",                    // bad tag
+		"7a1200000000000000000000000000000000" + "6820", // ::
+	} {
+		b, _ := hex.DecodeString(bad)
+		if _, _, err := decodeObserved(b); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// FuzzObservedDecode feeds arbitrary unknown-field bytes to the decoder:
+// it never panics, and what it accepts re-encodes to a field that decodes
+// the same.
+func FuzzObservedDecode(f *testing.F) {
+	for _, s := range []string{"", "7a06cb0071076820", "7a1220010db80000000000000000000000076820", "0801", "7a05cb00710768", "ff", "7a06cb00710768207a06010203040506"} {
+		b, _ := hex.DecodeString(s)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ap, ok, err := decodeObserved(b)
+		if err != nil || !ok {
+			return
+		}
+		again, ok2, err := decodeObserved(appendObserved(nil, ap))
+		if err != nil || !ok2 || again != ap {
+			t.Fatalf("%v re-encoded decodes to %v %v %v", ap, again, ok2, err)
+		}
+	})
+}
+
+// TestObservedVectors: the examples of docs/PROTOCOL.md §9.2 are what the
+// encoder writes, and decode back.
+func TestObservedVectors(t *testing.T) {
+	req, err := proto.Marshal(&pb.PexMessage{Msg: &pb.PexMessage_Request{Request: &pb.PexRequest{Max: 32}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := proto.Marshal(&pb.PexMessage{Msg: &pb.PexMessage_Response{Response: &pb.PexResponse{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := os.ReadFile("../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	specText := strings.Join(strings.Fields(string(spec)), "")
+	for _, v := range []struct {
+		msg []byte
+		ap  string
+	}{{req, "203.0.113.7:26656"}, {resp, "[2001:db8::7]:26656"}} {
+		ap := netip.MustParseAddrPort(v.ap)
+		b := appendObserved(v.msg, ap)
+		h := hex.EncodeToString(b)
+		if !strings.Contains(specText, h) {
+			t.Errorf("docs/PROTOCOL.md does not quote the PexMessage with observed %s: %s", v.ap, h)
+		}
+		var m pb.PexMessage
+		if err := proto.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := decodeObserved(m.ProtoReflect().GetUnknown()); err != nil || !ok || got != ap {
+			t.Fatalf("%s decodes to %v %v %v", h, got, ok, err)
+		}
+	}
+}
+
+// TestObservedAddrTCP, over real TCP on loopback with observers in
+// distinct /16s of 127/8: four nodes that dial the hub from 127.1-4.0.1
+// make it believe the address they reached it at, port included; three
+// raw peers in one /16 claiming another address in their PEX requests do
+// not move it, and neither does a malformed claim, which costs its sender.
+func TestObservedAddrTCP(t *testing.T) {
+	hub := startNode(t, quietConfig(t, 1800))
+	events := hub.Subscribe()
+	defer events.Cancel()
+	liarsHub := startNode(t, quietConfig(t, 1801))
+	// Three liars in 127.9/16 tell liarsHub it is at 198.51.100.9:1.
+	lie := netip.MustParseAddrPort("198.51.100.9:1")
+	req, err := proto.Marshal(&pb.PexMessage{Msg: &pb.PexMessage_Request{Request: &pb.PexRequest{Max: 32}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		p, err := dialRaw(t, liarsHub, testIdentity(t, 1810+i), fmt.Sprintf("127.9.0.%d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 5*time.Second, "liar admitted", func() bool { return connectedTo(liarsHub, p.id.ID()) })
+		if err := p.mc.Send(context.Background(), PexTopic, appendObserved(append([]byte(nil), req...), lie)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "the liars' requests answered", func() bool { return liarsHub.Stats().PexAnswers == 3 })
+	if got := liarsHub.ObservedAddr(); got.IsValid() || got.Addr().IsValid() {
+		t.Fatalf("three liars in one group moved the observed address to %v", got)
+	}
+	// A malformed observed field is a malformed message.
+	bad, err := dialRaw(t, liarsHub, testIdentity(t, 1815), "127.9.0.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "bad peer admitted", func() bool { return connectedTo(liarsHub, bad.id.ID()) })
+	if err := bad.mc.Send(context.Background(), PexTopic, append(append([]byte(nil), req...), 0x7a, 0x02, 0x01, 0x02)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "malformed observed field punished", func() bool { return liarsHub.Stats().Malformed == 1 })
+
+	// Four honest observers in 127.1/16 … 127.4/16 dial the hub; each asks
+	// for addresses at once, telling the hub where it reached it.
+	for i := range ObservedQuorum {
+		cfg := quietConfig(t, 1820+i)
+		ip := fmt.Sprintf("127.%d.0.1", i+1)
+		cfg.ListenAddr = ip + ":0"
+		cfg.DialLocalIP = netip.MustParseAddr(ip)
+		o := startNode(t, cfg)
+		if i < ObservedQuorum-1 {
+			dial(t, o, hub)
+			continue
+		}
+		testutil.Eventually(t, 10*time.Second, "three observers heard", func() bool { return hub.Stats().PexAnswers == 3 })
+		if got := hub.ObservedAddr(); got.Addr().IsValid() {
+			t.Fatalf("believed %v from three observers", got)
+		}
+		dial(t, o, hub)
+	}
+	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), hub.ListenAddr().Port)
+	testutil.Eventually(t, 10*time.Second, "the hub believes its observed address", func() bool { return hub.ObservedAddr() == want })
+	waitEvent(t, events, 10*time.Second, "the observed-address event", func(e Event) bool {
+		return e.Kind == EventObservedAddress && e.Addr == want
+	})
+	// The observers, who dialed out, learn only their IP from the hub's
+	// answer (their source port was ephemeral), and from one group only.
+	if got := hub.ObservedAddr(); got != want {
+		t.Fatalf("observed %v, want %v", got, want)
+	}
+}
+
+// BenchmarkObservedAdd: the cost of one report with maxObservers kept,
+// a changed one (a recount) and a repeated one.
+func BenchmarkObservedAdd(b *testing.B) {
+	now := time.Unix(1_700_000_000, 0)
+	me := netip.MustParseAddrPort("203.0.113.7:26656")
+	fill := func() *observedVotes {
+		v := &observedVotes{}
+		for i := range maxObservers {
+			v.add(obsID(i), netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), me, true, now)
+		}
+		return v
+	}
+	b.Run("changed", func(b *testing.B) {
+		v := fill()
+		other := netip.MustParseAddrPort("198.51.100.9:1")
+		for i := 0; b.Loop(); i++ {
+			seen := me
+			if i%2 == 0 {
+				seen = other
+			}
+			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), seen, true, now)
+		}
+	})
+	b.Run("repeated", func(b *testing.B) {
+		v := fill()
+		for b.Loop() {
+			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), me, true, now)
+		}
+	})
+}
