@@ -25,6 +25,13 @@ const (
 	// frames per syscall.
 	ioBufSize = 2 * maxFrameSize
 
+	// FrameHeadroom is how many bytes WriteFrame needs in front of the
+	// payload in its buffer: the length header and the frame type.
+	FrameHeadroom = frameHeaderSize + 1
+	// FrameTailroom is how many bytes of capacity WriteFrame needs after
+	// the payload: the tag.
+	FrameTailroom = tagSize
+
 	tagSize = 16
 )
 

@@ -12,9 +12,10 @@ import (
 // its reader has read (ACK, every ackEvery bytes), and the sender keeps the
 // unacknowledged bytes under a cap sized like BBR's: twice the product of
 // the highest recent delivery rate and the lowest recent round trip (both
-// measured from the ACKs), never below minInFlight. Higher priorities get
-// inFlightHeadroom more per priority level above the lowest, so bulk data
-// can never fill the pipe in front of a vote. The cap follows the link: it
+// measured from the ACKs) plus inFlightQuantum, a frame for each stage of
+// the pipeline. Higher priorities get inFlightHeadroom more per priority
+// level above the lowest, so bulk data can never fill the pipe in front of
+// a vote. The cap follows the link: it
 // doubles per round trip while the path has no queue, and settles where
 // about one bandwidth-delay product waits in buffers.
 
@@ -98,7 +99,7 @@ func (f *inflight) ack(a uint64, now time.Duration) bool {
 	}
 	if f.minRTT > 0 && f.maxRate > 0 {
 		bdp := f.maxRate * f.minRTT.Seconds()
-		f.cap = min(max(int64(inFlightGain*bdp), minInFlight), maxInFlight)
+		f.cap = min(int64(inFlightGain*bdp)+inFlightQuantum, maxInFlight)
 	}
 	return true
 }

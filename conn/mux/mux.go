@@ -27,7 +27,9 @@ import (
 // (our side's declaration, checked against Config.Topics), NetConn()
 // net.Conn (the socket, for TCP_NOTSENT_LOWAT) or CloseWrite() error (an
 // orderly end of our direction, e.g. close-notify, after a goaway), the
-// MultiConn uses them.
+// MultiConn uses them. A *conn.EncryptedConn itself (not a type
+// embedding one) is handed each batch to seal in place in the writer's
+// buffer with WriteFrame instead of Write.
 type Transport interface {
 	// Read reads authenticated bytes of the peer's stream into p. It is
 	// called from one goroutine at a time (New, then the reader). It

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/peerwire/peerwire/conn"
 )
 
 // The send path. One writer goroutine per connection builds batches of
@@ -32,7 +34,8 @@ import (
 //	    nextReadyLocked         credit (flow.go), in-flight cap (inflight.go),
 //	                            outbound rate (ratelimit.go, rateWaitLocked)
 //	    appendPacket            header (packet.go), credit and in-flight charged
-//	  Transport.Write           conn.EncryptedConn.Write: one frame, one syscall
+//	  Transport.Write           conn.EncryptedConn.WriteFrame (or Write): one
+//	                            frame sealed in the writer's buffer, one syscall
 //	finish                      after the goaway (goaway.go), the writer ends
 
 // prioClass is the topics of one priority, taking turns.
@@ -199,26 +202,35 @@ func (c *MultiConn) dropQueuesLocked() int {
 	return n
 }
 
-// writeLoop is the writer goroutine.
+// writeLoop is the writer goroutine. Over a *conn.EncryptedConn it builds
+// each batch at conn.FrameHeadroom in a frameBufPool buffer and has the
+// connection seal it in place (WriteFrame), saving Write's copy. Only the
+// concrete type qualifies: a wrapper that embeds an EncryptedConn and
+// overrides Write must see every batch.
 func (c *MultiConn) writeLoop() {
+	fw, _ := c.t.(*conn.EncryptedConn)
+	pool, base := &bufPool, 0
+	if fw != nil {
+		pool, base = &frameBufPool, conn.FrameHeadroom
+	}
 	var bp *[]byte
 	defer func() {
 		if bp != nil {
-			bufPool.Put(bp)
+			pool.Put(bp)
 		}
 		c.exited()
 	}()
 	for {
 		if bp == nil {
-			bp = bufPool.Get().(*[]byte)
+			bp = pool.Get().(*[]byte)
 		}
 		c.w.Lock()
 		now := c.clock.Now()
-		batch, final := c.fillLocked((*bp)[:0], now)
+		batch, final := c.fillLocked((*bp)[base:base], now)
 		if len(batch) == 0 && !final {
 			c.w.idle = true
 			c.w.Unlock()
-			bufPool.Put(bp)
+			pool.Put(bp)
 			bp = nil
 			<-c.wake
 			continue
@@ -228,7 +240,12 @@ func (c *MultiConn) writeLoop() {
 		c.w.Unlock()
 		if len(batch) > 0 {
 			c.writeStart.Store(c.offset(now) + 1)
-			_, err := c.t.Write(batch)
+			var err error
+			if fw != nil && &batch[0] == &(*bp)[base] {
+				_, err = fw.WriteFrame((*bp)[:base+len(batch)])
+			} else {
+				_, err = c.t.Write(batch)
+			}
 			c.writeStart.Store(0)
 			if err != nil {
 				c.fail(fmt.Errorf("conn: write: %w", err), nil, 0)
