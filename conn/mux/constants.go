@@ -45,6 +45,11 @@ const (
 	// windows travel as 32-bit numbers.
 	MaxRecvWindow = 1<<31 - 1
 
+	// MaxSendPrefix is the longest prefix in bytes SendPrefixed copies in
+	// front of a message (16: a kind byte and a request ID of the layer
+	// above, with room to spare); it lives in the queue entry itself.
+	MaxSendPrefix = 16
+
 	// maxGoAwayText is the longest goaway text in bytes; longer text is cut.
 	maxGoAwayText = 256
 
