@@ -18,6 +18,10 @@ const (
 	// MaxAuthSize bounds the auth message, the only other pre-authentication
 	// input besides the hello; real ones are a few hundred bytes.
 	MaxAuthSize = 4 << 10
+	// authInputBuf is the stack buffer for the auth signing input: the
+	// label, challenge and role plus a PeerMeta of a few hundred bytes fit
+	// (larger ones grow onto the heap), saving an allocation per auth.
+	authInputBuf = 768
 	// maxFrameSize is header plus the largest ciphertext.
 	maxFrameSize = frameHeaderSize + MaxFrameCiphertext
 	// ioBufSize is the size of the pooled read and write buffers: two maximal

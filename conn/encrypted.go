@@ -41,7 +41,6 @@ type EncryptedConn struct {
 		keyUsed uint64    // plaintext bytes sealed under cs's key
 		err     error     // sticky: once set, every Write returns it
 		rekeys  uint64
-		rekey   [frameHeaderSize + 1 + tagSize]byte // WriteFrame's rekey frame
 	}
 
 	rd struct {
@@ -196,7 +195,8 @@ func (c *EncryptedConn) WriteFrame(p []byte) (int, error) {
 	if body == 0 {
 		return 0, nil
 	}
-	pre, err := c.sealRekeyIfDue(c.wr.rekey[:0], body)
+	// A rekey frame, when due (rarely), goes in a buffer of its own.
+	pre, err := c.sealRekeyIfDue(nil, body)
 	if err == nil && len(pre) > 0 {
 		_, err = c.raw.Write(pre)
 	}
