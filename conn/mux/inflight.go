@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"runtime"
 	"time"
 )
 
@@ -113,11 +114,20 @@ func (c *MultiConn) dataRead(n int) {
 	}
 	c.nextAck = r + ackEvery
 	c.w.Lock()
+	woke := false
 	if c.w.state != stateFinal {
 		c.w.ackDue = true
+		woke = c.w.idle
 		c.kickLocked()
 	}
 	c.w.Unlock()
+	if woke {
+		// Let the writer send the ACK now: woken from this goroutine, it
+		// would otherwise wait for a core until this reader blocks, that
+		// is until it has read everything the sender could send, which
+		// turns the in-flight cap into stop-and-go.
+		runtime.Gosched()
+	}
 }
 
 // ackReceived applies the peer's ACK.
