@@ -1,7 +1,6 @@
 package mux
 
 import (
-	"runtime"
 	"time"
 )
 
@@ -13,7 +12,8 @@ import (
 // its reader has read (ACK, every ackEvery bytes), and the sender keeps the
 // unacknowledged bytes under a cap sized like BBR's: twice the product of
 // the highest recent delivery rate and the lowest recent round trip (both
-// measured from the ACKs) plus inFlightQuantum, a frame for each stage of
+// measured from the ACKs), never below minInFlight; while the connection
+// carries bulk data only, plus inFlightQuantum, a frame for each stage of
 // the pipeline. Higher priorities get inFlightHeadroom more per priority
 // level above the lowest, so bulk data can never fill the pipe in front of
 // a vote. The cap follows the link: it
@@ -40,13 +40,34 @@ type inflight struct {
 	rateFromAt time.Duration
 	rateStart  bool // rateFrom is set
 	lastAckRTT time.Duration
+
+	// urgentAt is when a packet of a priority above the lowest last went
+	// out (urgent: one ever did). Until inFlightQuantumQuiet after it, the
+	// cap goes without inFlightQuantum.
+	urgentAt time.Duration
+	urgent   bool
 }
 
-// limit returns how many bytes may be in flight before a packet of the
-// class at position ci (0 = highest priority) waits.
-func (f *inflight) limit(ci, classes int) int64 {
-	return f.cap + int64(classes-1-ci)*inFlightHeadroom
+// limit returns how many bytes may be in flight at now before a packet of
+// the class at position ci (0 = highest priority) waits.
+func (f *inflight) limit(ci, classes int, now time.Duration) int64 {
+	return f.capAt(now) + int64(classes-1-ci)*inFlightHeadroom
 }
+
+// capAt returns the lowest priority's cap at now: the measured cap, plus
+// inFlightQuantum unless a higher priority sent within
+// inFlightQuantumQuiet. Bulk data alone fills the pipeline's stages; next
+// to urgent traffic it keeps to the measured cap, so an urgent message
+// waits behind no more than that.
+func (f *inflight) capAt(now time.Duration) int64 {
+	if f.urgent && now-f.urgentAt < inFlightQuantumQuiet {
+		return f.cap
+	}
+	return min(f.cap+inFlightQuantum, maxInFlight)
+}
+
+// sentUrgent notes that a packet of a priority above the lowest went out at now.
+func (f *inflight) sentUrgent(now time.Duration) { f.urgentAt, f.urgent = now, true }
 
 // used returns the bytes sent and not yet acknowledged.
 func (f *inflight) used() int64 { return int64(f.sent - f.acked) }
@@ -100,7 +121,7 @@ func (f *inflight) ack(a uint64, now time.Duration) bool {
 	}
 	if f.minRTT > 0 && f.maxRate > 0 {
 		bdp := f.maxRate * f.minRTT.Seconds()
-		f.cap = min(int64(inFlightGain*bdp)+inFlightQuantum, maxInFlight)
+		f.cap = min(max(int64(inFlightGain*bdp), minInFlight), maxInFlight)
 	}
 	return true
 }
@@ -114,20 +135,11 @@ func (c *MultiConn) dataRead(n int) {
 	}
 	c.nextAck = r + ackEvery
 	c.w.Lock()
-	woke := false
 	if c.w.state != stateFinal {
 		c.w.ackDue = true
-		woke = c.w.idle
 		c.kickLocked()
 	}
 	c.w.Unlock()
-	if woke {
-		// Let the writer send the ACK now: woken from this goroutine, it
-		// would otherwise wait for a core until this reader blocks, that
-		// is until it has read everything the sender could send, which
-		// turns the in-flight cap into stop-and-go.
-		runtime.Gosched()
-	}
 }
 
 // ackReceived applies the peer's ACK.

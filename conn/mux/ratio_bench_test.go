@@ -43,7 +43,7 @@ func benchRatio(b *testing.B, size int) {
 	}()
 	b.Cleanup(func() { ec.Close(); es.Close() })
 	// The MultiConn pair on its own EncryptedConns.
-	topics := []TopicConfig{{ID: 2, Name: "blocks", MaxMessageSize: size, SendQueue: 16}}
+	topics := []TopicConfig{{ID: 2, Name: "blocks", MaxMessageSize: size, SendQueue: 16, RecvWindow: 8 * size}}
 	msgs := chunkBytes / size
 	var muxN atomic.Int64
 	muxGot := make(chan struct{}, 1)

@@ -417,7 +417,8 @@ func (c *MultiConn) appendData(b []byte, now time.Time) []byte {
 	}
 	for ci := range c.w.classes {
 		cl := &c.w.classes[ci]
-		limit := c.w.fl.limit(ci, len(c.w.classes))
+		off := time.Duration(c.offset(now))
+		limit := c.w.fl.limit(ci, len(c.w.classes), off)
 		sent := false
 		for {
 			if c.w.fl.used() >= limit {
@@ -436,6 +437,9 @@ func (c *MultiConn) appendData(b []byte, now time.Time) []byte {
 			sent = true
 		}
 		if sent {
+			if ci < len(c.w.classes)-1 {
+				c.w.fl.sentUrgent(off)
+			}
 			return b
 		}
 	}
