@@ -18,12 +18,23 @@ const (
 	// MaxAuthSize bounds the auth message, the only other pre-authentication
 	// input besides the hello; real ones are a few hundred bytes.
 	MaxAuthSize = 4 << 10
+	// authInputBuf is the stack buffer for the auth signing input: the
+	// label, challenge and role plus a PeerMeta of a few hundred bytes fit
+	// (larger ones grow onto the heap), saving an allocation per auth.
+	authInputBuf = 768
 	// maxFrameSize is header plus the largest ciphertext.
 	maxFrameSize = frameHeaderSize + MaxFrameCiphertext
 	// ioBufSize is the size of the pooled read and write buffers: two maximal
 	// frames, so the reader can read ahead and the writer can send two
 	// frames per syscall.
 	ioBufSize = 2 * maxFrameSize
+
+	// FrameHeadroom is how many bytes WriteFrame needs in front of the
+	// payload in its buffer: the length header and the frame type.
+	FrameHeadroom = frameHeaderSize + 1
+	// FrameTailroom is how many bytes of capacity WriteFrame needs after
+	// the payload: the tag.
+	FrameTailroom = tagSize
 
 	tagSize = 16
 )

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -171,6 +172,64 @@ func (c *EncryptedConn) Write(p []byte) (int, error) {
 		return 0, c.wr.err
 	}
 	return written, nil
+}
+
+// WriteFrame sends p[FrameHeadroom:] as one data frame, sealing it in p
+// itself, so the payload is not copied into a buffer of the connection's:
+// the caller leaves FrameHeadroom bytes in front of the payload (their
+// contents do not matter) and FrameTailroom bytes of capacity after it,
+// and the payload is at most MaxFramePayload bytes. p's bytes are
+// overwritten with the sealed frame. It returns the payload bytes written,
+// and its errors are Write's. It is one syscall, two when a rekey frame
+// is due first.
+func (c *EncryptedConn) WriteFrame(p []byte) (int, error) {
+	body := len(p) - FrameHeadroom
+	if body < 0 || body > MaxFramePayload || cap(p)-len(p) < FrameTailroom {
+		return 0, fmt.Errorf("conn: WriteFrame of %d bytes with %d bytes of capacity after them: want %d-%d bytes and %d more capacity",
+			len(p), cap(p)-len(p), FrameHeadroom, FrameHeadroom+MaxFramePayload, FrameTailroom)
+	}
+	c.wr.sem <- struct{}{}
+	defer func() { <-c.wr.sem }()
+	if c.wr.err != nil {
+		return 0, c.wr.err
+	}
+	if body == 0 {
+		return 0, nil
+	}
+	// A rekey frame, when due (rarely), goes in a buffer of its own.
+	pre, err := c.sealRekeyIfDue(nil, body)
+	if err == nil && len(pre) > 0 {
+		_, err = c.raw.Write(pre)
+	}
+	if err == nil {
+		var frame []byte
+		if frame, err = c.sealInPlace(p, frameData); err == nil {
+			_, err = c.raw.Write(frame)
+		}
+	}
+	switch {
+	case errors.Is(err, crypto.ErrNonceExhausted):
+		c.exhausted()
+		return 0, c.wr.err
+	case err != nil:
+		c.wr.err = c.wrapIOError(err)
+		return 0, c.wr.err
+	}
+	return body, nil
+}
+
+// sealInPlace seals p[frameHeaderSize+1:] as one frame of type typ within
+// p, whose capacity has room for the tag, and returns the frame. The
+// caller holds the write lock.
+func (c *EncryptedConn) sealInPlace(p []byte, typ byte) ([]byte, error) {
+	binary.BigEndian.PutUint16(p, uint16(len(p)-frameHeaderSize))
+	p[frameHeaderSize] = typ
+	out, err := c.wr.cs.Seal(p[:frameHeaderSize], p[frameHeaderSize:], p[:frameHeaderSize])
+	if err != nil {
+		return nil, err
+	}
+	c.wr.keyUsed += uint64(len(p) - FrameHeadroom)
+	return out, nil
 }
 
 // sealRekeyIfDue appends a rekey frame and ratchets the sending key when a

@@ -182,16 +182,21 @@ func (h *handshaker) authReadError(err error) error {
 // message as the first encrypted frame.
 func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) error {
 	id := h.cfg.Identity
-	sig := id.Sign(crypto.AuthSigningInput(nil, challenge, h.role, h.cfg.metaBytes))
-	msg, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.Auth{
+	var in [authInputBuf]byte
+	sig := id.Sign(crypto.AuthSigningInput(in[:0], challenge, h.role, h.cfg.metaBytes))
+	auth := &pb.Auth{
 		IdentityKey: id.PublicKey(),
 		Meta:        h.cfg.metaBytes,
 		Signature:   sig,
-	})
+	}
+	// Marshalled straight into the frame and sealed there: one buffer.
+	opts := proto.MarshalOptions{Deterministic: true}
+	frame := make([]byte, FrameHeadroom, FrameHeadroom+opts.Size(auth)+FrameTailroom)
+	frame, err := opts.MarshalAppend(frame, auth)
 	if err != nil {
 		return fmt.Errorf("conn: encoding auth: %w", err)
 	}
-	frame, err := c.sealFrame(make([]byte, 0, frameHeaderSize+1+len(msg)+tagSize), frameAuth, msg)
+	frame, err = c.sealInPlace(frame, frameAuth)
 	if err != nil {
 		return err
 	}
@@ -243,7 +248,8 @@ func verifyAuth(body []byte, challenge [crypto.KeySize]byte, peerRole crypto.Rol
 	if len(auth.IdentityKey) != ed25519.PublicKeySize || len(auth.Signature) != ed25519.SignatureSize {
 		return none, nil, nil, authErrorf("identity key or signature has the wrong length")
 	}
-	input := crypto.AuthSigningInput(nil, challenge, peerRole, auth.Meta)
+	var in [authInputBuf]byte
+	input := crypto.AuthSigningInput(in[:0], challenge, peerRole, auth.Meta)
 	if !ed25519.Verify(auth.IdentityKey, input, auth.Signature) {
 		return none, nil, nil, authErrorf("bad identity signature")
 	}

@@ -31,7 +31,9 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 		m.Done()
 		return
 	}
-	t.push(inMsg{pc: pc, m: m, at: n.s.Now()})
+	if im := (inMsg{pc: pc, m: m, at: n.s.Now()}); !n.deliverNow(t, im) {
+		t.push(im)
+	}
 }
 
 // handleApp turns a received message into what the inbox delivers, or nil
@@ -223,13 +225,28 @@ func (n *Node) peerConn(id crypto.ID) (*peerConn, error) {
 	return pc, nil
 }
 
-func (n *Node) direct(topic uint8, data []byte) ([]byte, error) {
+// directPrefix is what precedes a direct message's bytes on the wire: its
+// kind (docs/PROTOCOL.md §9). Send hands it to the multiplexer beside the
+// application's bytes, so nothing is copied.
+var directPrefix = []byte{kindDirect}
+
+// checkDirect reports why data cannot be sent directly on topic, if it cannot.
+func (n *Node) checkDirect(topic uint8, data []byte) error {
 	t := n.topics[topic]
 	if t == nil {
-		return nil, fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
+		return fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
 	}
 	if len(data) > t.cfg.MaxMessageSize {
-		return nil, fmt.Errorf("p2p: message of %d bytes exceeds topic %d's maximum of %d", len(data), topic, t.cfg.MaxMessageSize)
+		return fmt.Errorf("p2p: message of %d bytes exceeds topic %d's maximum of %d", len(data), topic, t.cfg.MaxMessageSize)
+	}
+	return nil
+}
+
+// direct returns data as one direct message (kind byte and data), for
+// sends to several peers that share the one copy.
+func (n *Node) direct(topic uint8, data []byte) ([]byte, error) {
+	if err := n.checkDirect(topic, data); err != nil {
+		return nil, err
 	}
 	b := make([]byte, 1+len(data))
 	b[0] = kindDirect
@@ -240,30 +257,30 @@ func (n *Node) direct(topic uint8, data []byte) ([]byte, error) {
 // Send sends data to one connected peer on topic, waiting while the topic's
 // queue to that peer is full, until ctx ends. Messages to one peer on one
 // topic arrive in the order sent. It fails at once if the peer did not
-// declare the topic.
+// declare the topic. Send does not copy data (as mux.MultiConn.Send): the
+// caller must not modify it afterwards.
 func (n *Node) Send(ctx context.Context, peer crypto.ID, topic uint8, data []byte) error {
 	pc, err := n.peerConn(peer)
 	if err != nil {
 		return err
 	}
-	msg, err := n.direct(topic, data)
-	if err != nil {
+	if err := n.checkDirect(topic, data); err != nil {
 		return err
 	}
-	return pc.mc.Send(ctx, topic, msg)
+	return pc.mc.SendPrefixed(ctx, topic, directPrefix, data)
 }
 
-// TrySend is Send that fails at once (mux.ErrQueueFull) instead of waiting.
+// TrySend is Send that fails at once (mux.ErrQueueFull) instead of
+// waiting. Like Send, it does not copy data.
 func (n *Node) TrySend(peer crypto.ID, topic uint8, data []byte) error {
 	pc, err := n.peerConn(peer)
 	if err != nil {
 		return err
 	}
-	msg, err := n.direct(topic, data)
-	if err != nil {
+	if err := n.checkDirect(topic, data); err != nil {
 		return err
 	}
-	return pc.mc.TrySend(topic, msg)
+	return pc.mc.TrySendPrefixed(topic, directPrefix, data)
 }
 
 // Broadcast sends data on topic to every connected peer that declared the

@@ -22,6 +22,17 @@ const (
 	// hops, origin, nonce, key, signature and protobuf tags.
 	gossipOverhead = 256
 
+	// inboxBufferBytes and maxInboxBuffer size a topic's inbox channel:
+	// it buffers min(maxInboxBuffer, inboxBufferBytes / MaxMessageSize)
+	// messages, none for topics of messages over 1 MiB. A message in the
+	// buffer has had its credit returned, so this is what a topic may hold
+	// beyond its peers' credit (1 MiB); in exchange the topic's goroutine
+	// hands small messages over without waiting for the application to
+	// take each one (issue 13: the unbuffered hand-off cost a goroutine
+	// switch per 256-byte message).
+	inboxBufferBytes = 1 << 20
+	maxInboxBuffer   = 64
+
 	// DefaultHopLimit is how many hops a gossip message travels at most.
 	DefaultHopLimit = 10
 	// DefaultSeenCacheSize bounds remembered gossip IDs (16 bytes each plus map overhead).

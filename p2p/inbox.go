@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
@@ -48,14 +49,18 @@ type inMsg struct {
 // each peer can have at most its credit window of bytes in it, so the total
 // is bounded by peers × RecvWindow, and nothing is ever dropped.
 type topicState struct {
-	cfg   *TopicConfig
-	inbox chan *Message // unbuffered: credit returns when the application receives
+	cfg *TopicConfig
+	// inbox is the application's channel. It buffers inboxBuffer messages:
+	// a message's credit returns once it is in the channel, so the topic
+	// holds at most inboxBufferBytes beyond its peers' credit.
+	inbox chan *Message
 
 	q struct {
 		sync.Mutex // guards the fields below
 		items      []inMsg
 		head       int
 		closed     bool
+		busy       bool // the pump holds a message it has not delivered
 	}
 	wake chan struct{} // capacity 1
 	once sync.Once
@@ -67,11 +72,28 @@ type topicState struct {
 		mode       recvMode
 		handler    func(*Message)
 	}
-	handlerSet chan struct{} // closed when Handle registers a handler
+	// modeSet is closed when the receive mode is chosen. Until then the
+	// topic's goroutine keeps messages out of the channel's buffer, which
+	// a handler registered later would never read.
+	modeSet chan struct{}
+	// viaChannel is set once the mode is Inbox or Next: the connection's
+	// reader may then put a direct message into the channel itself
+	// (Node.deliverNow).
+	viaChannel atomic.Bool
+}
+
+// inboxBuffer returns how many messages a topic's inbox channel buffers
+// for a topic of messages up to maxMsg bytes (0: the default maximum).
+func inboxBuffer(maxMsg int) int {
+	if maxMsg <= 0 {
+		maxMsg = mux.DefaultMaxMessageSize
+	}
+	return min(maxInboxBuffer, inboxBufferBytes/maxMsg)
 }
 
 func newTopicState(cfg *TopicConfig) *topicState {
-	return &topicState{cfg: cfg, inbox: make(chan *Message), wake: make(chan struct{}, 1), handlerSet: make(chan struct{})}
+	return &topicState{cfg: cfg, inbox: make(chan *Message, inboxBuffer(cfg.MaxMessageSize)), wake: make(chan struct{}, 1),
+		modeSet: make(chan struct{})}
 }
 
 // push queues a received message; it never blocks (it runs on a
@@ -91,11 +113,13 @@ func (t *topicState) push(im inMsg) {
 	}
 }
 
-// pop takes the oldest queued message, if any.
+// pop takes the oldest queued message, if any; the pump holds it (busy)
+// until it pops again.
 func (t *topicState) pop() (inMsg, bool) {
 	t.q.Lock()
 	defer t.q.Unlock()
 	if t.q.head == len(t.q.items) {
+		t.q.busy = false
 		if cap(t.q.items) > 1024 {
 			t.q.items = nil // give back a large backlog's array once drained
 		} else {
@@ -107,6 +131,7 @@ func (t *topicState) pop() (inMsg, bool) {
 	im := t.q.items[t.q.head]
 	t.q.items[t.q.head] = inMsg{}
 	t.q.head++
+	t.q.busy = true
 	// Under steady traffic the queue may never empty; move the waiting
 	// messages to the front once the consumed prefix is half the slice, so
 	// the array stays proportional to what is queued (bounded by credit)
@@ -145,7 +170,9 @@ func (t *topicState) closeInbox() { t.once.Do(func() { close(t.inbox) }) }
 
 // Inbox returns the receive-only channel of topic's messages, from every
 // peer, each message once, in order per sender. A message stays charged to
-// its sender's credit until it is received here, so a slow reader slows
+// its sender's credit until it is received here or enters the channel's
+// small buffer (inboxBuffer: up to 64 messages and 1 MiB of the topic's
+// largest, none for topics of messages over 1 MiB), so a slow reader slows
 // only this topic's senders and nothing is dropped. The channel is closed
 // after Stop. Use it in select loops; see receive.go for Next and Handle.
 //
@@ -160,11 +187,43 @@ func (n *Node) Inbox(topic uint8) <-chan *Message {
 	return ch
 }
 
+// deliverNow puts a direct message into the topic's channel from the
+// connection's reader, skipping the topic's goroutine, when that changes
+// nothing the application can see: the topic is read through its channel,
+// nothing of it is queued or being delivered (so order holds), the
+// channel takes the message without waiting, and the message is a
+// well-formed direct one (anything else — gossip, malformed, handler
+// topics — goes the usual way). It reports whether it delivered im.
+func (n *Node) deliverNow(t *topicState, im inMsg) bool {
+	data := im.m.Data
+	if !t.viaChannel.Load() || len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
+		return false
+	}
+	t.q.Lock()
+	if t.q.closed || t.q.busy || t.q.head != len(t.q.items) {
+		t.q.Unlock()
+		return false
+	}
+	msg := &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:]}
+	select {
+	case t.inbox <- msg:
+	default: // the buffer is full and no reader waits
+		t.q.Unlock()
+		return false
+	}
+	t.q.Unlock()
+	im.m.Done()
+	n.st.delivered.Add(1)
+	return true
+}
+
 // pump is the topic's goroutine: it handles queued messages in order,
 // gossip first through validation, de-duplication and forwarding, then
 // delivers to the inbox.
 func (n *Node) pump(t *topicState) {
 	defer t.drain()
+	var handler func(*Message)
+	chosen := false
 	for {
 		im, ok := t.pop()
 		if !ok {
@@ -180,7 +239,16 @@ func (n *Node) pump(t *topicState) {
 			im.m.Done()
 			continue
 		}
-		if !n.deliver(t, msg) {
+		if !chosen {
+			select {
+			case <-t.modeSet:
+			case <-n.ctx.Done():
+				im.m.Done()
+				return
+			}
+			chosen, handler = true, t.handlerFunc() // fixed from now on
+		}
+		if !n.deliver(t, handler, msg) {
 			im.m.Done()
 			return
 		}
@@ -189,19 +257,21 @@ func (n *Node) pump(t *topicState) {
 	}
 }
 
-// deliver hands msg to the topic's handler, or to its inbox channel; a
-// handler registered while the pump waits on the channel takes the message.
-// It reports false when the node stopped first.
-func (n *Node) deliver(t *topicState, msg *Message) bool {
-	if h := t.handlerFunc(); h != nil {
-		h(msg)
+// deliver hands msg to the topic's handler, or to its inbox channel once
+// the application has chosen how to receive (pump). It reports false when
+// the node stopped first.
+func (n *Node) deliver(t *topicState, handler func(*Message), msg *Message) bool {
+	if handler != nil {
+		handler(msg)
 		return true
 	}
 	select {
-	case t.inbox <- msg:
+	case t.inbox <- msg: // room in the buffer, or a reader waiting
 		return true
-	case <-t.handlerSet:
-		t.handlerFunc()(msg)
+	default:
+	}
+	select {
+	case t.inbox <- msg:
 		return true
 	case <-n.ctx.Done():
 		return false

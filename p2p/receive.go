@@ -58,6 +58,10 @@ func (t *topicState) claim(m recvMode) error {
 	if t.recv.mode != recvNone && t.recv.mode != m {
 		return fmt.Errorf("%w: topic %d is read with %s, not %s", ErrReceiveMode, t.cfg.ID, t.recv.mode, m)
 	}
+	if t.recv.mode == recvNone {
+		t.viaChannel.Store(true) // Inbox and Next both read the channel
+		close(t.modeSet)
+	}
 	t.recv.mode = m
 	return nil
 }
@@ -137,7 +141,7 @@ func (n *Node) Handle(topic uint8, h func(*Message)) error {
 	}
 	t.recv.mode = recvHandle
 	t.recv.handler = h
-	close(t.handlerSet)
+	close(t.modeSet)
 	return nil
 }
 

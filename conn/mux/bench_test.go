@@ -63,6 +63,7 @@ func (s *countingSink) onMessage(m *Message) {
 func benchOneWay(b *testing.B, topic uint8, size int) {
 	sink := newCountingSink(b.N)
 	a, _ := benchPair(b, func(m *Message) { m.Done() }, sink.onMessage)
+	defer reportInFlight(b, a)
 	msg := make([]byte, size)
 	ctx := context.Background()
 	b.SetBytes(int64(size))
@@ -278,4 +279,14 @@ func BenchmarkMultiIdleConns(b *testing.B) {
 		}
 		runtime.KeepAlive(conns)
 	}
+}
+
+// reportInFlight reports the sender's in-flight state at the end of a
+// throughput benchmark: what the cap settled at and what sized it.
+func reportInFlight(b *testing.B, a *MultiConn) {
+	st := a.Stats()
+	b.ReportMetric(float64(st.InFlightCap)/1024, "cap-KiB")
+	b.ReportMetric(float64(st.MinAckRTT.Nanoseconds())/1e3, "minrtt-µs")
+	b.ReportMetric(st.DeliveryRate/1e6, "rate-MB/s")
+	b.ReportMetric(float64(st.InFlightWaits)/float64(b.N), "waits/op")
 }

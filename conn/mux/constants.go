@@ -45,6 +45,11 @@ const (
 	// windows travel as 32-bit numbers.
 	MaxRecvWindow = 1<<31 - 1
 
+	// MaxSendPrefix is the longest prefix in bytes SendPrefixed copies in
+	// front of a message (16: a kind byte and a request ID of the layer
+	// above, with room to spare); it lives in the queue entry itself.
+	MaxSendPrefix = 16
+
 	// maxGoAwayText is the longest goaway text in bytes; longer text is cut.
 	maxGoAwayText = 256
 
@@ -205,10 +210,10 @@ const (
 	// read this many more (32 KiB: ~8,000 ACKs/s at 256 MB/s, each a 12-byte
 	// packet on the otherwise quiet reverse direction).
 	ackEvery = 32 << 10
-	// minInFlight is the smallest in-flight cap in bytes (128 KiB, four ACK
-	// intervals, so an ACK is always due while the sender waits): at 1 Gbit/s
-	// it drains in 1 ms, which bounds what bulk data adds to an urgent
-	// message's delay on fast links.
+	// minInFlight is the smallest measured in-flight cap in bytes (128 KiB,
+	// four ACK intervals, so an ACK is always due while the sender waits):
+	// at 1 Gbit/s it drains in 1 ms, which bounds what bulk data adds to an
+	// urgent message's delay on fast links.
 	minInFlight = 128 << 10
 	// initialInFlight is the cap before the first measurements (512 KiB).
 	initialInFlight = 512 << 10
@@ -217,6 +222,23 @@ const (
 	// inFlightGain multiplies the measured bandwidth-delay product, as BBR's
 	// cwnd gain: enough to keep the pipe full while the estimates lag.
 	inFlightGain = 2
+	// inFlightQuantum is added to the measured cap while the connection
+	// carries bulk data only, as Linux BBR adds its quantization budget
+	// (3 × the send quantum): data moves in frames of up to frameBudget
+	// bytes, and the pipeline's stages — the sender sealing a frame, the
+	// kernel, the receiver opening one, its ACK on the way back — each hold
+	// about one whole frame that the minimum RTT, measured on the quickest
+	// sample, does not see; with the measured cap alone (its 128 KiB floor
+	// on loopback) the sender waited for ACKs 15 times per 1 MiB message.
+	// Next to urgent traffic it is withheld (inFlightQuantumQuiet): there
+	// it cost a 64-byte echo's p99 ~0.5 ms on loopback (issue 13).
+	inFlightQuantum = 3 * frameBudget
+	// inFlightQuantumQuiet is how long after a packet of a priority above
+	// the lowest the quantum stays withheld (1 s: consensus messages come
+	// several times a second, so it stays off while they flow; a message
+	// after a quiet second waits behind at most the quantum more, ~0.2 ms at
+	// 1 GB/s).
+	inFlightQuantumQuiet = time.Second
 	// inFlightHeadroom is the extra in-flight allowance of each priority
 	// level above the lowest (64 KiB): urgent packets are never held back
 	// by bulk data that filled the cap.

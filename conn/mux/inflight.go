@@ -12,9 +12,11 @@ import (
 // its reader has read (ACK, every ackEvery bytes), and the sender keeps the
 // unacknowledged bytes under a cap sized like BBR's: twice the product of
 // the highest recent delivery rate and the lowest recent round trip (both
-// measured from the ACKs), never below minInFlight. Higher priorities get
-// inFlightHeadroom more per priority level above the lowest, so bulk data
-// can never fill the pipe in front of a vote. The cap follows the link: it
+// measured from the ACKs), never below minInFlight; while the connection
+// carries bulk data only, plus inFlightQuantum, a frame for each stage of
+// the pipeline. Higher priorities get inFlightHeadroom more per priority
+// level above the lowest, so bulk data can never fill the pipe in front of
+// a vote. The cap follows the link: it
 // doubles per round trip while the path has no queue, and settles where
 // about one bandwidth-delay product waits in buffers.
 
@@ -38,13 +40,34 @@ type inflight struct {
 	rateFromAt time.Duration
 	rateStart  bool // rateFrom is set
 	lastAckRTT time.Duration
+
+	// urgentAt is when a packet of a priority above the lowest last went
+	// out (urgent: one ever did). Until inFlightQuantumQuiet after it, the
+	// cap goes without inFlightQuantum.
+	urgentAt time.Duration
+	urgent   bool
 }
 
-// limit returns how many bytes may be in flight before a packet of the
-// class at position ci (0 = highest priority) waits.
-func (f *inflight) limit(ci, classes int) int64 {
-	return f.cap + int64(classes-1-ci)*inFlightHeadroom
+// limit returns how many bytes may be in flight at now before a packet of
+// the class at position ci (0 = highest priority) waits.
+func (f *inflight) limit(ci, classes int, now time.Duration) int64 {
+	return f.capAt(now) + int64(classes-1-ci)*inFlightHeadroom
 }
+
+// capAt returns the lowest priority's cap at now: the measured cap, plus
+// inFlightQuantum unless a higher priority sent within
+// inFlightQuantumQuiet. Bulk data alone fills the pipeline's stages; next
+// to urgent traffic it keeps to the measured cap, so an urgent message
+// waits behind no more than that.
+func (f *inflight) capAt(now time.Duration) int64 {
+	if f.urgent && now-f.urgentAt < inFlightQuantumQuiet {
+		return f.cap
+	}
+	return min(f.cap+inFlightQuantum, maxInFlight)
+}
+
+// sentUrgent notes that a packet of a priority above the lowest went out at now.
+func (f *inflight) sentUrgent(now time.Duration) { f.urgentAt, f.urgent = now, true }
 
 // used returns the bytes sent and not yet acknowledged.
 func (f *inflight) used() int64 { return int64(f.sent - f.acked) }

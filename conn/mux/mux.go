@@ -29,7 +29,9 @@ import (
 // net.Conn (the socket, for TCP_NOTSENT_LOWAT), CloseWrite() error (an
 // orderly end of our direction, e.g. close-notify, after a goaway) or
 // Version() uint16 (the protocol version negotiated with the peer; without
-// it, version 1), the MultiConn uses them.
+// it, version 1), the MultiConn uses them. A *conn.EncryptedConn itself
+// (not a type embedding one) is handed each batch to seal in place in the
+// writer's buffer with WriteFrame instead of Write.
 type Transport interface {
 	// Read reads authenticated bytes of the peer's stream into p. It is
 	// called from one goroutine at a time (New, then the reader). It

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/peerwire/peerwire/conn"
 )
 
 // The send path. One writer goroutine per connection builds batches of
@@ -32,7 +34,8 @@ import (
 //	    nextReadyLocked         credit (flow.go), in-flight cap (inflight.go),
 //	                            outbound rate (ratelimit.go, rateWaitLocked)
 //	    appendPacket            header (packet.go), credit and in-flight charged
-//	  Transport.Write           conn.EncryptedConn.Write: one frame, one syscall
+//	  Transport.Write           conn.EncryptedConn.WriteFrame (or Write): one
+//	                            frame sealed in the writer's buffer, one syscall
 //	finish                      after the goaway (goaway.go), the writer ends
 
 // prioClass is the topics of one priority, taking turns.
@@ -41,17 +44,39 @@ type prioClass struct {
 	next   int // whose turn it is
 }
 
+// outMsg is a queued message: a short prefix, copied by SendPrefixed, then
+// the caller's bytes, not copied.
+type outMsg struct {
+	data []byte
+	npre uint8
+	pre  [MaxSendPrefix]byte
+}
+
+// size returns the message's length on the wire.
+func (m *outMsg) size() int { return int(m.npre) + len(m.data) }
+
+// appendRange appends the message's bytes [off, off+n) to b.
+func (m *outMsg) appendRange(b []byte, off, n int) []byte {
+	if np := int(m.npre); off < np {
+		k := min(n, np-off)
+		b = append(b, m.pre[off:off+k]...)
+		off, n = off+k, n-k
+	}
+	off -= int(m.npre)
+	return append(b, m.data[off:off+n]...)
+}
+
 // msgQueue is a FIFO ring of messages that grows as needed and gives its
 // memory back when it empties.
 type msgQueue struct {
-	buf  [][]byte
+	buf  []outMsg
 	head int
 	n    int
 }
 
-func (q *msgQueue) push(m []byte) {
+func (q *msgQueue) push(m outMsg) {
 	if q.n == len(q.buf) {
-		nb := make([][]byte, max(4, 2*len(q.buf)))
+		nb := make([]outMsg, max(4, 2*len(q.buf)))
 		for i := range q.n {
 			nb[i] = q.buf[(q.head+i)%len(q.buf)]
 		}
@@ -61,10 +86,10 @@ func (q *msgQueue) push(m []byte) {
 	q.n++
 }
 
-func (q *msgQueue) front() []byte { return q.buf[q.head] }
+func (q *msgQueue) front() *outMsg { return &q.buf[q.head] }
 
 func (q *msgQueue) pop() {
-	q.buf[q.head] = nil
+	q.buf[q.head] = outMsg{}
 	q.head = (q.head + 1) % len(q.buf)
 	q.n--
 	if q.n == 0 {
@@ -84,7 +109,42 @@ func (q *msgQueue) pop() {
 // be sent unless the connection ends first (counted in Stats.Unsent).
 // Messages of one topic are sent in the order their Send calls returned.
 func (c *MultiConn) Send(ctx context.Context, topic uint8, msg []byte) error {
-	t, err := c.sendTopic(topic, len(msg))
+	return c.send(ctx, topic, outMsg{data: msg})
+}
+
+// SendPrefixed is Send of the message prefix followed by msg, without
+// building it: prefix (at most MaxSendPrefix bytes, e.g. a kind byte or a
+// request ID of the protocol above) is copied, msg is not. The size
+// limits apply to their sum.
+func (c *MultiConn) SendPrefixed(ctx context.Context, topic uint8, prefix, msg []byte) error {
+	m, err := prefixed(prefix, msg)
+	if err != nil {
+		return err
+	}
+	return c.send(ctx, topic, m)
+}
+
+// TrySendPrefixed is TrySend of prefix followed by msg, as SendPrefixed.
+func (c *MultiConn) TrySendPrefixed(topic uint8, prefix, msg []byte) error {
+	m, err := prefixed(prefix, msg)
+	if err != nil {
+		return err
+	}
+	return c.trySend(topic, m)
+}
+
+func prefixed(prefix, msg []byte) (outMsg, error) {
+	if len(prefix) > MaxSendPrefix {
+		return outMsg{}, fmt.Errorf("mux: a %d-byte prefix, limit %d", len(prefix), MaxSendPrefix)
+	}
+	m := outMsg{data: msg, npre: uint8(len(prefix))}
+	copy(m.pre[:], prefix)
+	return m, nil
+}
+
+func (c *MultiConn) send(ctx context.Context, topic uint8, msg outMsg) error {
+	size := msg.size()
+	t, err := c.sendTopic(topic, size)
 	if err != nil {
 		return err
 	}
@@ -94,7 +154,7 @@ func (c *MultiConn) Send(ctx context.Context, topic uint8, msg []byte) error {
 			c.w.Unlock()
 			return c.closedErr()
 		}
-		if t.hasRoom(len(msg)) {
+		if t.hasRoom(size) {
 			c.enqueueLocked(t, msg)
 			c.w.Unlock()
 			return nil
@@ -117,7 +177,12 @@ func (c *MultiConn) Send(ctx context.Context, topic uint8, msg []byte) error {
 // TrySend queues msg on topic like Send but never blocks: it returns
 // ErrQueueFull when the topic's send queue is full, in messages or bytes.
 func (c *MultiConn) TrySend(topic uint8, msg []byte) error {
-	t, err := c.sendTopic(topic, len(msg))
+	return c.trySend(topic, outMsg{data: msg})
+}
+
+func (c *MultiConn) trySend(topic uint8, msg outMsg) error {
+	size := msg.size()
+	t, err := c.sendTopic(topic, size)
 	if err != nil {
 		return err
 	}
@@ -129,9 +194,9 @@ func (c *MultiConn) TrySend(topic uint8, msg []byte) error {
 	if t.q.n >= t.cfg.SendQueue {
 		return fmt.Errorf("%w: topic %d holds %d messages", ErrQueueFull, topic, t.q.n)
 	}
-	if !t.hasRoom(len(msg)) {
+	if !t.hasRoom(size) {
 		return fmt.Errorf("%w: topic %d holds %d bytes, %d more exceed SendQueueBytes %d",
-			ErrQueueFull, topic, t.qBytes, len(msg), t.cfg.SendQueueBytes)
+			ErrQueueFull, topic, t.qBytes, size, t.cfg.SendQueueBytes)
 	}
 	c.enqueueLocked(t, msg)
 	return nil
@@ -146,7 +211,7 @@ func (t *topic) hasRoom(n int) bool {
 // waitsForCredit reports whether t's next message cannot start for lack of
 // credit. The caller holds MultiConn.w.
 func (t *topic) waitsForCredit() bool {
-	return t.q.n > 0 && !t.started && t.credit < int64(len(t.q.front()))+MessageCreditOverhead
+	return t.q.n > 0 && !t.started && t.credit < int64(t.q.front().size())+MessageCreditOverhead
 }
 
 // sendTopic returns the topic to send an n-byte message on, or why not.
@@ -163,9 +228,9 @@ func (c *MultiConn) sendTopic(id uint8, n int) (*topic, error) {
 	return t, nil
 }
 
-func (c *MultiConn) enqueueLocked(t *topic, msg []byte) {
+func (c *MultiConn) enqueueLocked(t *topic, msg outMsg) {
 	t.q.push(msg)
-	t.qBytes += len(msg)
+	t.qBytes += msg.size()
 	c.kickLocked()
 }
 
@@ -199,26 +264,35 @@ func (c *MultiConn) dropQueuesLocked() int {
 	return n
 }
 
-// writeLoop is the writer goroutine.
+// writeLoop is the writer goroutine. Over a *conn.EncryptedConn it builds
+// each batch at conn.FrameHeadroom in a frameBufPool buffer and has the
+// connection seal it in place (WriteFrame), saving Write's copy. Only the
+// concrete type qualifies: a wrapper that embeds an EncryptedConn and
+// overrides Write must see every batch.
 func (c *MultiConn) writeLoop() {
+	fw, _ := c.t.(*conn.EncryptedConn)
+	pool, base := &bufPool, 0
+	if fw != nil {
+		pool, base = &frameBufPool, conn.FrameHeadroom
+	}
 	var bp *[]byte
 	defer func() {
 		if bp != nil {
-			bufPool.Put(bp)
+			pool.Put(bp)
 		}
 		c.exited()
 	}()
 	for {
 		if bp == nil {
-			bp = bufPool.Get().(*[]byte)
+			bp = pool.Get().(*[]byte)
 		}
 		c.w.Lock()
 		now := c.clock.Now()
-		batch, final := c.fillLocked((*bp)[:0], now)
+		batch, final := c.fillLocked((*bp)[base:base], now)
 		if len(batch) == 0 && !final {
 			c.w.idle = true
 			c.w.Unlock()
-			bufPool.Put(bp)
+			pool.Put(bp)
 			bp = nil
 			<-c.wake
 			continue
@@ -228,7 +302,12 @@ func (c *MultiConn) writeLoop() {
 		c.w.Unlock()
 		if len(batch) > 0 {
 			c.writeStart.Store(c.offset(now) + 1)
-			_, err := c.t.Write(batch)
+			var err error
+			if fw != nil && &batch[0] == &(*bp)[base] {
+				_, err = fw.WriteFrame((*bp)[:base+len(batch)])
+			} else {
+				_, err = c.t.Write(batch)
+			}
 			c.writeStart.Store(0)
 			if err != nil {
 				c.fail(fmt.Errorf("conn: write: %w", err), nil, 0)
@@ -338,7 +417,8 @@ func (c *MultiConn) appendData(b []byte, now time.Time) []byte {
 	}
 	for ci := range c.w.classes {
 		cl := &c.w.classes[ci]
-		limit := c.w.fl.limit(ci, len(c.w.classes))
+		off := time.Duration(c.offset(now))
+		limit := c.w.fl.limit(ci, len(c.w.classes), off)
 		sent := false
 		for {
 			if c.w.fl.used() >= limit {
@@ -357,6 +437,9 @@ func (c *MultiConn) appendData(b []byte, now time.Time) []byte {
 			sent = true
 		}
 		if sent {
+			if ci < len(c.w.classes)-1 {
+				c.w.fl.sentUrgent(off)
+			}
 			return b
 		}
 	}
@@ -393,11 +476,12 @@ func (c *MultiConn) nextReadyLocked(cl *prioClass, now time.Time) *topic {
 // must wait).
 func (c *MultiConn) appendPacket(b []byte, t *topic, now time.Time) (_ []byte, ok bool) {
 	msg := t.q.front()
+	size := msg.size()
 	hl := packetHeaderLen
 	if !t.started {
 		hl = firstHeaderLen
 	}
-	rest := len(msg) - t.off
+	rest := size - t.off
 	room := frameBudget - len(b) - hl
 	n := min(rest, c.sendMax, room)
 	if n < rest && n < minBatchRoom || n < 0 || (n == 0 && rest > 0) {
@@ -412,20 +496,20 @@ func (c *MultiConn) appendPacket(b []byte, t *topic, now time.Time) (_ []byte, o
 		}
 	}
 	if !t.started {
-		t.credit -= int64(len(msg)) + MessageCreditOverhead
+		t.credit -= int64(size) + MessageCreditOverhead
 		t.started = true
-		b = appendFirstHeader(b, t.id, n, len(msg))
+		b = appendFirstHeader(b, t.id, n, size)
 	} else {
 		b = appendContHeader(b, t.id, n)
 	}
-	b = append(b, msg[t.off:t.off+n]...)
+	b = msg.appendRange(b, t.off, n)
 	t.off += n
 	c.w.fl.sent += uint64(hl + n)
-	if t.off == len(msg) {
+	if t.off == size {
 		t.st.msgsSent.Add(1)
-		t.st.bytesSent.Add(uint64(len(msg)))
+		t.st.bytesSent.Add(uint64(size))
 		t.q.pop()
-		t.qBytes -= len(msg)
+		t.qBytes -= size
 		t.started, t.off = false, 0
 		if t.space != nil {
 			close(t.space)

@@ -47,18 +47,18 @@ func TestMsgQueue(t *testing.T) {
 	next := 0
 	for round := range 3 {
 		for i := range 100 * (round + 1) {
-			q.push([]byte{byte(i)})
+			q.push(outMsg{data: []byte{byte(i)}})
 			if i%3 == 0 {
-				if q.front()[0] != byte(next) {
-					t.Fatalf("round %d: front %d, want %d", round, q.front()[0], next)
+				if q.front().data[0] != byte(next) {
+					t.Fatalf("round %d: front %d, want %d", round, q.front().data[0], next)
 				}
 				q.pop()
 				next++
 			}
 		}
 		for q.n > 0 {
-			if q.front()[0] != byte(next) {
-				t.Fatalf("round %d drain: front %d, want %d", round, q.front()[0], next)
+			if q.front().data[0] != byte(next) {
+				t.Fatalf("round %d drain: front %d, want %d", round, q.front().data[0], next)
 			}
 			q.pop()
 			next++

@@ -90,7 +90,7 @@ func (c *MultiConn) Stats() Stats {
 	}
 	now := time.Duration(c.offset(c.clock.Now()))
 	c.w.Lock()
-	s.InFlight, s.InFlightCap, s.InFlightWaits = c.w.fl.used(), c.w.fl.cap, c.st.inFlightWaits.Load()
+	s.InFlight, s.InFlightCap, s.InFlightWaits = c.w.fl.used(), c.w.fl.capAt(now), c.st.inFlightWaits.Load()
 	s.AckRTT, s.MinAckRTT, s.DeliveryRate = c.w.fl.lastAckRTT, c.w.fl.minRTT, c.w.fl.maxRate
 	for i, t := range c.topics {
 		s.Topics[i] = TopicStats{
