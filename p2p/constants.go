@@ -183,6 +183,10 @@ const (
 	// deadline costs the peer: 100 of them in a decay half-life reach the
 	// ban threshold, so a peer that stops answering is replaced.
 	DeltaRequestTimeout = -1.0
+	// rewardBatch is the least reward reported to the peer set at once:
+	// it rounds scores within 0.01 of 0 to 0, which would swallow each
+	// answer's reward alone.
+	rewardBatch = 0.1
 	// minPenalizedTimeout is the shortest wait whose expiry costs the peer:
 	// a deadline shorter than this is the caller's choice, not the peer's
 	// fault.

@@ -255,6 +255,7 @@ type rrConn struct {
 	in     map[uint64]*inReq       // the peer's requests being handled
 	busy   map[uint8]int           // len(in) per topic
 	slots  map[uint8]chan struct{} // our requests in flight per topic
+	reward float64                 // earned by answers, not yet reported
 }
 
 type outReq struct {
@@ -462,13 +463,13 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 	n.rr.st.sent.Add(1)
 	select {
 	case r := <-o.ch:
-		return n.answered(pc, r, time.Since(start), wait)
+		return n.answered(c, r, time.Since(start), wait)
 	case <-ctx.Done():
 	case <-c.ctx.Done():
 		return nil, errPeerGone(peer)
 	}
 	if !c.expire(id, n.s.Now()) { // the answer came in as ctx ended
-		return n.answered(pc, <-o.ch, time.Since(start), wait)
+		return n.answered(c, <-o.ch, time.Since(start), wait)
 	}
 	// Tell the peer to stop; if its queue is full it finds out at its
 	// own deadline, which is ours.
@@ -497,14 +498,31 @@ func (n *Node) requestEnded(ctx context.Context, pc *peerConn, topic uint8, wait
 
 // answered returns an answer to the caller, folding it into the peer's
 // score: a response in time earns answerDelta.
-func (n *Node) answered(pc *peerConn, r rrReply, rtt, wait time.Duration) ([]byte, error) {
+func (n *Node) answered(c *rrConn, r rrReply, rtt, wait time.Duration) ([]byte, error) {
+	pc := c.pc
 	if r.err != nil {
 		n.rr.st.failed.Add(1)
 		return nil, r.err
 	}
 	n.rr.st.answered.Add(1)
-	n.set.Report(pc.id, answerDelta(rtt, wait), "request-answered") // positive: never bans
+	if d := c.earn(answerDelta(rtt, wait)); d > 0 {
+		n.set.Report(pc.id, d, "requests-answered") // positive: never bans
+	}
 	return r.data, nil
+}
+
+// earn adds d to the reward the peer has earned and not yet been given,
+// and returns the reward to give now: the peer set rounds a score within
+// 0.01 of 0 to 0, so rewards that small go in batches of rewardBatch.
+func (c *rrConn) earn(d float64) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reward += d
+	if c.reward < rewardBatch {
+		return 0
+	}
+	d, c.reward = c.reward, 0
+	return d
 }
 
 // answerDelta is the score an answer after rtt of a request that could
