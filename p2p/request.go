@@ -738,9 +738,14 @@ func (n *Node) runHandler(c *rrConn, rc *RequestConfig, topic uint8, h RequestHa
 		n.rr.st.refused.Add(1)
 		msg = encodeError(w.id, RequestRefused, err.Error())
 	}
-	sctx, cancel := context.WithTimeout(c.ctx, rc.Timeout)
-	defer cancel()
-	if err := c.pc.mc.Send(sctx, topic, msg); err != nil {
+	// A free queue is the common case: no timer for it.
+	err = c.pc.mc.TrySend(topic, msg)
+	if errors.Is(err, mux.ErrQueueFull) {
+		sctx, cancel := context.WithTimeout(c.ctx, rc.Timeout)
+		err = c.pc.mc.Send(sctx, topic, msg)
+		cancel()
+	}
+	if err != nil {
 		n.rr.st.answersDropped.Add(1)
 	}
 }

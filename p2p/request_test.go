@@ -128,9 +128,11 @@ func TestRequestTimeout(t *testing.T) {
 	a := startNode(t, rrConfig(t, 1, rc))
 	b := startNode(t, rrConfig(t, 2, rc))
 	ended := make(chan error, 1)
+	proceed := make(chan struct{}) // the answer waits until the caller has given up
 	if err := b.HandleRequests(topicRPC, func(ctx context.Context, _ crypto.ID, _ []byte) ([]byte, error) {
 		<-ctx.Done()
 		ended <- ctx.Err()
+		<-proceed
 		return []byte("too late"), nil
 	}); err != nil {
 		t.Fatal(err)
@@ -142,6 +144,7 @@ func TestRequestTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := a.Request(ctx, b.ID(), topicRPC, []byte("block 7?"))
 	took := time.Since(start)
+	close(proceed)
 	var re *RequestError
 	if !errors.As(err, &re) || re.Code != RequestTimeout || re.Remote || re.Peer != b.ID() || re.Topic != topicRPC {
 		t.Fatalf("Request = %v, want a local timeout RequestError", err)
