@@ -246,6 +246,9 @@ type rrConn struct {
 	// overload is the bucket of "overloaded" refusals the peer may cause
 	// without penalty.
 	overload *rate.Limiter
+	// violated is set by the first violation: the connection is closing,
+	// and what the peer sent after it is not charged again.
+	violated atomic.Bool
 
 	mu     sync.Mutex // guards the fields below
 	nextID uint64
@@ -278,7 +281,16 @@ type inReq struct {
 	cancelled atomic.Bool // by the peer's cancel message
 }
 
-// errPeerGone is what a request waiting on a connection that ended returns.
+// gone is what a request waiting on a connection that ended returns:
+// ErrClosed once the node stops, else errPeerGone.
+func (n *Node) gone(id crypto.ID) error {
+	if n.stopped() {
+		return errStopped
+	}
+	return errPeerGone(id)
+}
+
+// errPeerGone is what a request on a connection that ended returns.
 func errPeerGone(id crypto.ID) error {
 	return fmt.Errorf("%w: %s disconnected", ErrUnknownPeer, id.Short())
 }
@@ -444,7 +456,7 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 	case <-ctx.Done():
 		return nil, n.requestEnded(ctx, pc, topic, 0, false)
 	case <-c.ctx.Done():
-		return nil, errPeerGone(peer)
+		return nil, n.gone(peer)
 	}
 	defer func() { <-slot }()
 	id, o := c.issue(topic)
@@ -456,7 +468,7 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 			return nil, n.requestEnded(ctx, pc, topic, 0, false)
 		}
 		if c.ctx.Err() != nil {
-			return nil, errPeerGone(peer)
+			return nil, n.gone(peer)
 		}
 		return nil, fmt.Errorf("p2p: request on topic %d to %s: %w", topic, peer.Short(), err)
 	}
@@ -466,7 +478,7 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 		return n.answered(c, r, time.Since(start), wait)
 	case <-ctx.Done():
 	case <-c.ctx.Done():
-		return nil, errPeerGone(peer)
+		return nil, n.gone(peer)
 	}
 	if !c.expire(id, n.s.Now()) { // the answer came in as ctx ended
 		return n.answered(c, <-o.ch, time.Since(start), wait)
@@ -602,7 +614,7 @@ func (n *Node) onAnswer(c *rrConn, t *topicState, w rrMsg) {
 			o.ch <- rrReply{err: &RequestError{Code: RequestTooLarge, Topic: topic, Peer: c.pc.id, Remote: true,
 				Message: fmt.Sprintf("response of %d bytes over the topic's maximum of %d", len(w.body), rc.MaxResponseSize)}}
 		}
-		n.rrViolation(c.pc, fmt.Sprintf("response of %d bytes on topic %d over the maximum of %d", len(w.body), topic, rc.MaxResponseSize))
+		n.rrViolation(c, fmt.Sprintf("response of %d bytes on topic %d over the maximum of %d", len(w.body), topic, rc.MaxResponseSize))
 		return
 	}
 	o, late := c.take(w.id, topic, n.s.Now())
@@ -614,13 +626,18 @@ func (n *Node) onAnswer(c *rrConn, t *topicState, w rrMsg) {
 	case late:
 		n.rr.st.late.Add(1)
 	default:
-		n.rrViolation(c.pc, fmt.Sprintf("answer to request %d on topic %d, which was never issued there or is answered already", w.id, topic))
+		n.rrViolation(c, fmt.Sprintf("answer to request %d on topic %d, which was never issued there or is answered already", w.id, topic))
 	}
 }
 
 // rrViolation punishes a broken request/response exchange like any
-// protocol violation, and closes the connection saying why.
-func (n *Node) rrViolation(pc *peerConn, why string) {
+// protocol violation, and closes the connection saying why; only the
+// first of a connection counts.
+func (n *Node) rrViolation(c *rrConn, why string) {
+	if c.violated.Swap(true) {
+		return
+	}
+	pc := c.pc
 	n.rr.st.violations.Add(1)
 	n.st.violations.Add(1)
 	n.log.Info("protocol violation", "peer", pc.id.Short(), "violation", why)
@@ -667,7 +684,7 @@ func (n *Node) serve(c *rrConn, t *topicState, w rrMsg, m *mux.Message) {
 	if c.in[w.id] != nil {
 		c.mu.Unlock()
 		m.Done()
-		n.rrViolation(c.pc, fmt.Sprintf("request ID %d reused while in flight", w.id))
+		n.rrViolation(c, fmt.Sprintf("request ID %d reused while in flight", w.id))
 		return
 	}
 	if c.busy[topic] >= rc.MaxConcurrent {

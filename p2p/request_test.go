@@ -625,3 +625,68 @@ func TestRequestConfig(t *testing.T) {
 		t.Fatal("New changed the caller's RequestConfig")
 	}
 }
+
+// TestRequestStop: a request waiting at Stop returns ErrClosed, and a
+// handler blocked on its context lets Stop finish.
+func TestRequestStop(t *testing.T) {
+	cfg := rrConfig(t, 1, RequestConfig{Timeout: time.Minute})
+	a := startNode(t, cfg)
+	b := startNode(t, rrConfig(t, 2, RequestConfig{Timeout: time.Minute}))
+	started := make(chan struct{})
+	if err := b.HandleRequests(topicRPC, func(ctx context.Context, _ crypto.ID, _ []byte) ([]byte, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dial(t, a, b)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Request(context.Background(), b.ID(), topicRPC, []byte("q"))
+		errc <- err
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Request at Stop = %v, want ErrClosed", err)
+	}
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRequestReusedID: a peer that sends a second request with the ID of
+// one still being handled broke the protocol.
+func TestRequestReusedID(t *testing.T) {
+	a := startNode(t, rrConfig(t, 1, RequestConfig{}))
+	release := make(chan struct{})
+	defer close(release)
+	if err := a.HandleRequests(topicRPC, func(ctx context.Context, _ crypto.ID, _ []byte) ([]byte, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := dialRaw(t, a, testIdentity(t, 50), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "raw peer admitted", func() bool { return connectedTo(a, p.id.ID()) })
+	for range 2 {
+		if err := p.mc.Send(context.Background(), topicRPC, encodeRequest(5, 0, []byte("q"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ge := goAwayOf(t, p.mc)
+	if ge.Code != mux.GoAwayProtocolViolation || !strings.Contains(ge.Text, "reused") {
+		t.Fatalf("goaway %v, want a protocol violation naming the reused ID", ge)
+	}
+}
