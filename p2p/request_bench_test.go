@@ -15,7 +15,7 @@ import (
 
 // Request/response round trips of 256 B beside their baselines, in one run:
 //
-//	go test -run '^$' -bench 'Request256|PingPong256|SendRoundTrip256' -count 5 ./p2p/
+//	go test -run '^$' -bench 'Request256|PingPong256|SendRoundTrip256|RequestRatio256' -count 5 ./p2p/
 //
 // Each is sequential (one round trip in flight) and reports round trips
 // per second and the p50/p99 latency of one round trip.
@@ -37,9 +37,23 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(q(0.99), "p99-µs")
 }
 
-// BenchmarkRequest256: Node.Request of 256 B answered with 256 B by a
-// handler on the peer.
-func BenchmarkRequest256(b *testing.B) {
+// runRoundTrips runs b.N sequential round trips of rt and reports them.
+func runRoundTrips(b *testing.B, rt func()) {
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		rt()
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// requestRoundTrip returns one Node.Request of 256 B answered with 256 B
+// by a handler on the peer.
+func requestRoundTrip(b *testing.B) func() {
 	a := startNode(b, benchRRConfig(b, 1))
 	r := startNode(b, benchRRConfig(b, 2))
 	if err := r.HandleRequests(topicRPC, func(_ context.Context, _ crypto.ID, req []byte) ([]byte, error) { return req, nil }); err != nil {
@@ -48,27 +62,20 @@ func BenchmarkRequest256(b *testing.B) {
 	dial(b, a, r)
 	req := make([]byte, 256)
 	ctx := context.Background()
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
+	return func() {
 		resp, err := a.Request(ctx, r.ID(), topicRPC, req)
 		if err != nil || len(resp) != len(req) {
 			b.Fatal(len(resp), err)
 		}
-		lat = append(lat, time.Since(start))
 	}
-	b.StopTimer()
-	reportLatency(b, lat)
 }
 
-// BenchmarkSendRoundTrip256: the same exchange made by hand with Node.Send
-// both ways (the peer's Handle sends each message back), without IDs,
-// timeouts or concurrency limits.
-func BenchmarkSendRoundTrip256(b *testing.B) {
-	a := startNode(b, benchRRConfig(b, 1))
-	r := startNode(b, benchRRConfig(b, 2))
+// sendRoundTrip returns the same exchange made by hand with Node.Send both
+// ways (the peer's Handle sends each message back), without IDs, timeouts
+// or concurrency limits.
+func sendRoundTrip(b *testing.B) func() {
+	a := startNode(b, benchRRConfig(b, 3))
+	r := startNode(b, benchRRConfig(b, 4))
 	ctx := context.Background()
 	if err := r.Handle(topicVotes, func(m *Message) { _ = r.Send(ctx, m.From, topicVotes, m.Data) }); err != nil {
 		b.Fatal(err)
@@ -76,31 +83,24 @@ func BenchmarkSendRoundTrip256(b *testing.B) {
 	dial(b, a, r)
 	back := a.Inbox(topicVotes)
 	msg := make([]byte, 256)
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
+	return func() {
 		if err := a.Send(ctx, r.ID(), topicVotes, msg); err != nil {
 			b.Fatal(err)
 		}
 		<-back
-		lat = append(lat, time.Since(start))
 	}
-	b.StopTimer()
-	reportLatency(b, lat)
 }
 
-// BenchmarkMultiPingPong256: the floor: two bare MultiConns over
-// EncryptedConns on loopback, the receiver sending each 256 B message back
-// from a goroutine, the sender waiting for it.
-func BenchmarkMultiPingPong256(b *testing.B) {
+// bareRoundTrip returns the floor: two bare MultiConns over EncryptedConns
+// on loopback, the receiver sending each 256 B message back from a
+// goroutine, the sender waiting for it.
+func bareRoundTrip(b *testing.B) func() {
 	topics := nodeConnTopicsOf(b, benchRRConfig(b, 1))
 	toEcho := make(chan *mux.Message, 1024)
 	back := make(chan *mux.Message, 1024)
 	s, r := pingPair(b, topics, func(m *mux.Message) { back <- m }, func(m *mux.Message) { toEcho <- m })
 	stop := make(chan struct{})
-	defer close(stop)
+	b.Cleanup(func() { close(stop) })
 	ctx := context.Background()
 	go func() {
 		for {
@@ -114,19 +114,53 @@ func BenchmarkMultiPingPong256(b *testing.B) {
 		}
 	}()
 	msg := make([]byte, 256)
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
+	return func() {
 		if err := s.Send(ctx, topicRPC, msg); err != nil {
 			b.Fatal(err)
 		}
 		(<-back).Done()
-		lat = append(lat, time.Since(start))
 	}
-	b.StopTimer()
-	reportLatency(b, lat)
+}
+
+// BenchmarkRequest256: Node.Request of 256 B answered with 256 B.
+func BenchmarkRequest256(b *testing.B) { runRoundTrips(b, requestRoundTrip(b)) }
+
+// BenchmarkSendRoundTrip256: a 256 B round trip made of two Node.Sends.
+func BenchmarkSendRoundTrip256(b *testing.B) { runRoundTrips(b, sendRoundTrip(b)) }
+
+// BenchmarkMultiPingPong256: a 256 B round trip over bare MultiConns.
+func BenchmarkMultiPingPong256(b *testing.B) { runRoundTrips(b, bareRoundTrip(b)) }
+
+// BenchmarkRequestRatio256 runs the three round trips above in alternating
+// chunks of 200, so that load drifting on a shared machine hits all alike,
+// and reports each one's medians and Request's throughput as a share of the
+// others' (request/bare, request/send).
+func BenchmarkRequestRatio256(b *testing.B) {
+	rts := []func(){requestRoundTrip(b), sendRoundTrip(b), bareRoundTrip(b)}
+	names := []string{"request", "send", "bare"}
+	const chunk = 200
+	lat := make([][]time.Duration, len(rts))
+	total := make([]time.Duration, len(rts))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, rt := range rts {
+			for range chunk {
+				start := time.Now()
+				rt()
+				d := time.Since(start)
+				lat[i] = append(lat[i], d)
+				total[i] += d
+			}
+		}
+	}
+	for i, l := range lat {
+		slices.Sort(l)
+		b.ReportMetric(float64(l[len(l)/2].Microseconds()), names[i]+"-p50-µs")
+		b.ReportMetric(float64(l[(len(l)-1)*99/100].Microseconds()), names[i]+"-p99-µs")
+	}
+	b.ReportMetric(total[2].Seconds()/total[0].Seconds(), "request/bare")
+	b.ReportMetric(total[1].Seconds()/total[0].Seconds(), "request/send")
+	b.ReportMetric(float64(len(lat[0]))/total[0].Seconds(), "request-rt/s")
 }
 
 // nodeConnTopicsOf returns the conn topics a Node of cfg declares.
