@@ -171,8 +171,10 @@ func TestRequestTimeout(t *testing.T) {
 	if st := a.RequestStats(); st.TimedOut != 1 || st.Violations != 0 {
 		t.Fatalf("caller stats %+v, want one timeout and no violation", st)
 	}
-	if score, _ := a.set.Score(b.ID()); score != DeltaRequestTimeout {
-		t.Fatalf("b's score %v after one timeout, want %v", score, DeltaRequestTimeout)
+	// The maintain service decays scores toward 0 meanwhile (half-life
+	// 10 min), so the score is a little above the delta.
+	if score, _ := a.set.Score(b.ID()); score > 0.99*DeltaRequestTimeout || score < DeltaRequestTimeout {
+		t.Fatalf("b's score %v after one timeout, want about %v", score, DeltaRequestTimeout)
 	}
 	if !connectedTo(a, b.ID()) {
 		t.Fatal("a timeout disconnected the peer")
@@ -279,6 +281,17 @@ func TestRequestOverload(t *testing.T) {
 	}
 }
 
+// waitRaw waits until n has admitted p and can send to it: the peer set
+// admits a peer (Peer, connectedTo) a moment before the node registers
+// its connection for sending.
+func waitRaw(t *testing.T, n *Node, p *rawPeer) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, "raw peer registered", func() bool {
+		_, err := n.peerConn(p.id.ID())
+		return err == nil
+	})
+}
+
 // rawRR returns the next request/response message the node sent to p,
 // decoded.
 func rawRR(t *testing.T, p *rawPeer) rrMsg {
@@ -320,7 +333,7 @@ func TestRequestOverloadAbuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 10*time.Second, "raw peer admitted", func() bool { return connectedTo(a, p.id.ID()) })
+	waitRaw(t, a, p)
 	const sent = 2 + overloadAllowBurst + 10
 	for id := uint64(1); id <= sent; id++ {
 		if err := p.mc.Send(context.Background(), topicRPC, encodeRequest(id, 0, nil)); err != nil {
@@ -341,7 +354,7 @@ func TestRequestOverloadAbuse(t *testing.T) {
 	if excess < 3 {
 		t.Fatalf("%d rate excesses for %d refusals beyond the allowance of %d", excess, sent-2, overloadAllowBurst)
 	}
-	if score, _ := a.set.Score(p.id.ID()); score > float64(excess)*-5+0.001 {
+	if score, _ := a.set.Score(p.id.ID()); score > 0.99*float64(excess)*-5 { // decay nudges it toward 0
 		t.Fatalf("abuser's score %v after %d rate excesses", score, excess)
 	}
 }
@@ -463,7 +476,7 @@ func TestRequestBrokenAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		testutil.Eventually(t, 10*time.Second, "raw peer admitted", func() bool { return connectedTo(a, p.id.ID()) })
+		waitRaw(t, a, p)
 		return p
 	}
 	ctx := context.Background()
@@ -487,7 +500,8 @@ func TestRequestBrokenAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		testutil.Eventually(t, 10*time.Second, "late answer counted", func() bool { return a.RequestStats().Late == 1 })
-		if after, _ := a.set.Score(p.id.ID()); after != before || a.RequestStats().Violations != 0 {
+		// Decay may move the score toward 0 meanwhile; a penalty is -5 or worse.
+		if after, _ := a.set.Score(p.id.ID()); after < before || a.RequestStats().Violations != 0 {
 			t.Fatalf("a late answer moved the score %v → %v or was a violation", before, after)
 		}
 		if err := p.mc.Send(ctx, topicRPC, encodeResponse(req.id+1000, []byte("?"))); err != nil {
@@ -497,7 +511,7 @@ func TestRequestBrokenAnswers(t *testing.T) {
 		if ge.Code != mux.GoAwayProtocolViolation || !strings.Contains(ge.Text, "never issued") {
 			t.Fatalf("goaway %v, want a protocol violation naming the unknown request", ge)
 		}
-		if after, _ := a.set.Score(p.id.ID()); after > before-40 {
+		if after, _ := a.set.Score(p.id.ID()); after > before-39 { // -40, less a little decay
 			t.Fatalf("score %v → %v after a violation", before, after)
 		}
 		if st := a.RequestStats(); st.Violations != 1 {
@@ -534,7 +548,7 @@ func TestRequestPeerGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 10*time.Second, "raw peer admitted", func() bool { return connectedTo(a, p.id.ID()) })
+	waitRaw(t, a, p)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := a.Request(context.Background(), p.id.ID(), topicRPC, []byte("q"))
@@ -679,7 +693,7 @@ func TestRequestReusedID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 10*time.Second, "raw peer admitted", func() bool { return connectedTo(a, p.id.ID()) })
+	waitRaw(t, a, p)
 	for range 2 {
 		if err := p.mc.Send(context.Background(), topicRPC, encodeRequest(5, 0, []byte("q"))); err != nil {
 			t.Fatal(err)
