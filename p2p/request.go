@@ -478,6 +478,11 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 		return n.answered(c, r, time.Since(start), wait)
 	case <-ctx.Done():
 	case <-c.ctx.Done():
+		select {
+		case r := <-o.ch: // answered before the connection closed (a violation closes it right after)
+			return n.answered(c, r, time.Since(start), wait)
+		default:
+		}
 		return nil, n.gone(peer)
 	}
 	if !c.expire(id, n.s.Now()) { // the answer came in as ctx ended
@@ -498,7 +503,7 @@ func (n *Node) requestEnded(ctx context.Context, pc *peerConn, topic uint8, wait
 		return ctx.Err()
 	}
 	n.rr.st.timedOut.Add(1)
-	msg := "no slot free before the deadline"
+	msg := "not sent before the deadline"
 	if sent {
 		msg = "no answer within " + wait.Round(time.Millisecond).String()
 		if wait >= minPenalizedTimeout {
