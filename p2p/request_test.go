@@ -564,6 +564,11 @@ func TestRequestPeerGone(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the request outlived its connection")
 	}
+	testutil.Eventually(t, 10*time.Second, "the connection's request state dropped", func() bool {
+		a.rr.mu.Lock()
+		defer a.rr.mu.Unlock()
+		return len(a.rr.conns) == 0
+	})
 }
 
 // TestRequestReputation: answers in time raise the peer's score by at most
