@@ -752,7 +752,11 @@ func (n *Node) runHandler(c *rrConn, rc *RequestConfig, topic uint8, h RequestHa
 		msg = encodeResponse(w.id, resp)
 	case errors.As(err, &re):
 		n.rr.st.refused.Add(1)
-		msg = encodeError(w.id, max(re.Code, 1), re.Message)
+		code := re.Code
+		if code == 0 { // no code chosen: a refusal
+			code = RequestRefused
+		}
+		msg = encodeError(w.id, code, re.Message)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		n.rr.st.refused.Add(1)
 		msg = encodeError(w.id, RequestTimeout, "the handler did not finish in time")

@@ -402,6 +402,8 @@ func TestRequestErrors(t *testing.T) {
 		switch string(req) {
 		case "typed":
 			return nil, &RequestError{Code: RequestRefused, Message: "not today"}
+		case "no code":
+			return nil, &RequestError{Message: "zero code"}
 		case "plain":
 			return nil, errors.New("no such block")
 		case "big":
@@ -431,6 +433,7 @@ func TestRequestErrors(t *testing.T) {
 	}{
 		{name: "no handler", peer: b.ID(), topic: topicRPC2, req: "x", code: RequestUnknownTopic, remote: true},
 		{name: "typed refusal", peer: b.ID(), topic: topicRPC, req: "typed", code: RequestRefused, remote: true, text: "not today"},
+		{name: "typed refusal without a code", peer: b.ID(), topic: topicRPC, req: "no code", code: RequestRefused, remote: true, text: "zero code"},
 		{name: "plain error", peer: b.ID(), topic: topicRPC, req: "plain", code: RequestRefused, remote: true, text: "no such block"},
 		{name: "handler's response too large", peer: b.ID(), topic: topicRPC, req: "big", code: RequestTooLarge, remote: true},
 		{name: "request over the peer's maximum", peer: b.ID(), topic: topicRPC, req: strings.Repeat("r", 51), code: RequestTooLarge, remote: true},
