@@ -444,17 +444,24 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, rc.Timeout)
-		defer cancel()
+	// Without a deadline of the caller's the topic's Timeout applies, on a
+	// pooled timer rather than a derived context: the common case then
+	// arms no context timer (docs/BENCHMARKS.md).
+	deadline, hasDeadline := ctx.Deadline()
+	var expired <-chan time.Time
+	if !hasDeadline {
+		deadline = time.Now().Add(rc.Timeout)
+		tm := getTimer(rc.Timeout)
+		defer putTimer(tm)
+		expired = tm.C
 	}
-	deadline, _ := ctx.Deadline()
 	slot := c.slot(topic, rc.MaxConcurrent)
 	select {
 	case slot <- struct{}{}:
 	case <-ctx.Done():
-		return nil, n.requestEnded(ctx, pc, topic, 0, false)
+		return nil, n.requestEnded(ctx.Err(), pc, topic, 0, false)
+	case <-expired:
+		return nil, n.requestEnded(context.DeadlineExceeded, pc, topic, 0, false)
 	case <-c.ctx.Done():
 		return nil, n.gone(peer)
 	}
@@ -462,21 +469,38 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 	id, o := c.issue(topic)
 	start := time.Now()
 	wait := time.Until(deadline)
-	if err := pc.mc.Send(ctx, topic, encodeRequest(id, wait, req)); err != nil {
-		c.expire(id, n.s.Now())
-		if ctx.Err() != nil {
-			return nil, n.requestEnded(ctx, pc, topic, 0, false)
+	msg := encodeRequest(id, wait, req)
+	err = pc.mc.TrySend(topic, msg)
+	if errors.Is(err, mux.ErrQueueFull) {
+		sctx := ctx
+		if !hasDeadline {
+			var cancel context.CancelFunc
+			sctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
 		}
-		if c.ctx.Err() != nil {
+		err = pc.mc.Send(sctx, topic, msg)
+	}
+	if err != nil {
+		c.expire(id, n.s.Now())
+		switch {
+		case ctx.Err() != nil:
+			return nil, n.requestEnded(ctx.Err(), pc, topic, 0, false)
+		case !time.Now().Before(deadline):
+			return nil, n.requestEnded(context.DeadlineExceeded, pc, topic, 0, false)
+		case c.ctx.Err() != nil:
 			return nil, n.gone(peer)
 		}
 		return nil, fmt.Errorf("p2p: request on topic %d to %s: %w", topic, peer.Short(), err)
 	}
 	n.rr.st.sent.Add(1)
+	var why error
 	select {
 	case r := <-o.ch:
 		return n.answered(c, r, time.Since(start), wait)
 	case <-ctx.Done():
+		why = ctx.Err()
+	case <-expired:
+		why = context.DeadlineExceeded
 	case <-c.ctx.Done():
 		select {
 		case r := <-o.ch: // answered before the connection closed (a violation closes it right after)
@@ -485,22 +509,41 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 		}
 		return nil, n.gone(peer)
 	}
-	if !c.expire(id, n.s.Now()) { // the answer came in as ctx ended
+	if !c.expire(id, n.s.Now()) { // the answer came in as the wait ended
 		return n.answered(c, <-o.ch, time.Since(start), wait)
 	}
 	// Tell the peer to stop; if its queue is full it finds out at its
 	// own deadline, which is ours.
 	_ = pc.mc.TrySend(topic, encodeCancel(id))
-	return nil, n.requestEnded(ctx, pc, topic, wait, true)
+	return nil, n.requestEnded(why, pc, topic, wait, true)
 }
 
-// requestEnded returns the error of a request whose ctx ended, counting
-// it; a sent request whose deadline of at least minPenalizedTimeout passed
-// costs the peer DeltaRequestTimeout.
-func (n *Node) requestEnded(ctx context.Context, pc *peerConn, topic uint8, wait time.Duration, sent bool) error {
-	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+// timers are stopped timers for Request's default deadline.
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+// putTimer stops t and keeps it for reuse: since Go 1.23 a stopped
+// timer's channel holds no stale value, so its next Reset starts clean.
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
+}
+
+// requestEnded returns the error of a request whose wait ended with why
+// (ctx's error, or context.DeadlineExceeded for the default deadline),
+// counting it; a sent request whose deadline of at least
+// minPenalizedTimeout passed costs the peer DeltaRequestTimeout.
+func (n *Node) requestEnded(why error, pc *peerConn, topic uint8, wait time.Duration, sent bool) error {
+	if !errors.Is(why, context.DeadlineExceeded) {
 		n.rr.st.cancelled.Add(1)
-		return ctx.Err()
+		return why
 	}
 	n.rr.st.timedOut.Add(1)
 	msg := "not sent before the deadline"
@@ -510,7 +553,7 @@ func (n *Node) requestEnded(ctx context.Context, pc *peerConn, topic uint8, wait
 			n.applyBan(n.set.Report(pc.id, DeltaRequestTimeout, "request-timeout"))
 		}
 	}
-	return &RequestError{Code: RequestTimeout, Topic: topic, Peer: pc.id, Message: msg, Err: ctx.Err()}
+	return &RequestError{Code: RequestTimeout, Topic: topic, Peer: pc.id, Message: msg, Err: why}
 }
 
 // answered returns an answer to the caller, folding it into the peer's

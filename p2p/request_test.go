@@ -712,3 +712,40 @@ func TestRequestReusedID(t *testing.T) {
 		t.Fatalf("goaway %v, want a protocol violation naming the reused ID", ge)
 	}
 }
+
+// TestRequestDefaultTimeout: a context without a deadline gets the
+// topic's Timeout, which the peer is told, so its handler stops too.
+func TestRequestDefaultTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	a := startNode(t, rrConfig(t, 1, RequestConfig{Timeout: timeout}))
+	b := startNode(t, rrConfig(t, 2, RequestConfig{Timeout: time.Minute}))
+	ended := make(chan error, 1)
+	if err := b.HandleRequests(topicRPC, func(ctx context.Context, _ crypto.ID, _ []byte) ([]byte, error) {
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return nil, ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dial(t, a, b)
+	start := time.Now()
+	_, err := a.Request(context.Background(), b.ID(), topicRPC, []byte("q"))
+	took := time.Since(start)
+	// The peer's handler stops at the deadline it was told, a transit
+	// later than ours; its "timeout" answer may still beat our timer's
+	// wake-up on a loaded machine. Either is a timeout.
+	if !errors.Is(err, ErrRequestTimeout) {
+		t.Fatalf("Request = %v, want a timeout", err)
+	}
+	if took < timeout || took > 30*time.Second {
+		t.Fatalf("the request took %v, want the topic's %v", took, timeout)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the peer's handler ran on past the caller's timeout")
+	}
+	if st := a.RequestStats(); st.TimedOut+st.Failed != 1 || st.Cancelled != 0 {
+		t.Fatalf("caller stats %+v, want one timeout", st)
+	}
+}
