@@ -61,11 +61,8 @@ type Node struct {
 	// (time.AfterFunc; tests give their fake clock's).
 	afterFunc func(time.Duration, func()) clock.Timer
 
-	peers struct {
-		sync.RWMutex // guards the fields below
-		byID         map[crypto.ID]*peerConn
-		dialing      map[crypto.ID]bool
-	}
+	// The connected peers are the set's (set.Get, set.Peers; each
+	// Peer.Conn is its *peerConn); in-flight dials too (set.BeginDial).
 	// conns holds every connection from its MultiConn's start until its
 	// OnClose has run, admitted or not: Stop waits for all of them.
 	conns struct {
@@ -101,6 +98,11 @@ type peerConn struct {
 	// lastPexAnswer is when we last answered this peer's PEX request.
 	lastPexAnswer time.Time
 	refused       atomic.Bool
+	// current is set once the admitted connection is still the set's
+	// after its start, and cleared in OnClose: while set, Stats counts it
+	// live and the node sends to it. Written under n.st.closed, so its
+	// counters are folded into the totals in the step that clears it.
+	current atomic.Bool
 	// gossipDrops counts forwards to this peer dropped on a full queue.
 	gossipDrops topicDrops
 	// closed is closed when the connection has ended and its OnClose has
@@ -171,8 +173,6 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{s: s, topics: map[uint8]*topicState{}, log: s.Logger.With("component", "p2p")}
-	n.peers.byID = map[crypto.ID]*peerConn{}
-	n.peers.dialing = map[crypto.ID]bool{}
 	n.conns.live = map[*peerConn]struct{}{}
 	n.strikes.m = map[netip.Prefix][]time.Time{}
 	n.id = s.Identity
@@ -224,6 +224,7 @@ func New(cfg Config) (*Node, error) {
 	pc.Self = n.id.ID()
 	pc.Now = s.Now
 	pc.Counter = counter{n.filter}
+	pc.Bans = n.book // the one store of bans
 	pc.MustConnect = append(append([]crypto.Address(nil), pc.MustConnect...), s.must...)
 	if n.set, err = peerset.New(pc); err != nil {
 		n.book.Close()
@@ -382,6 +383,21 @@ func (n *Node) track(pc *peerConn) {
 	n.conns.Unlock()
 }
 
+// currentConns returns the connections marked current: admitted, started
+// and not yet closed, including those the set has removed (trimmed,
+// replaced, banned, or by Close) whose OnClose has not run yet.
+func (n *Node) currentConns() []*peerConn {
+	n.conns.Lock()
+	defer n.conns.Unlock()
+	out := make([]*peerConn, 0, len(n.conns.live))
+	for pc := range n.conns.live {
+		if pc.current.Load() {
+			out = append(out, pc)
+		}
+	}
+	return out
+}
+
 // untrack ends what track began; it is the last thing OnClose does.
 func (n *Node) untrack(pc *peerConn) {
 	n.conns.Lock()
@@ -448,13 +464,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	// Connections not admitted (still in setup) end with the node's context.
 	wg.Wait()
 	n.cancel()
-	n.peers.RLock()
-	rest := make([]*peerConn, 0, len(n.peers.byID))
-	for _, pc := range n.peers.byID {
-		rest = append(rest, pc)
-	}
-	n.peers.RUnlock()
-	for _, pc := range rest {
+	for _, pc := range n.currentConns() {
 		pc.mc.Abort(mux.GoAwayShutdown, "node stopping")
 	}
 	n.spawning.Lock()

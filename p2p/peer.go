@@ -148,16 +148,14 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	if replaced != nil {
 		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
 	}
-	// Register only while the set still holds this connection: a duplicate
-	// admitted a moment later may already have replaced it, and must not be
-	// overwritten by the loser.
-	n.peers.Lock()
-	current := false
+	// Mark it current only while the set still holds this connection: a
+	// duplicate admitted a moment later may already have replaced it.
+	n.st.closed.Lock()
 	if st, ok := n.set.Get(id); ok && st.Peer == p {
-		n.peers.byID[id] = pc
-		current = true
+		pc.current.Store(true)
 	}
-	n.peers.Unlock()
+	current := pc.current.Load()
+	n.st.closed.Unlock()
 	if !current {
 		return nil
 	}
@@ -245,14 +243,11 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	}
 	n.set.Remove(pc.peer)
 	// Fold the connection's counters into the node's totals in the same
-	// step that unregisters it, so Stats never counts it twice or not at all.
+	// step that stops counting it live, so Stats never counts it twice or
+	// not at all.
 	n.st.closed.Lock()
 	n.st.foldLocked(pc.mc.Stats())
-	n.peers.Lock()
-	if n.peers.byID[pc.id] == pc {
-		delete(n.peers.byID, pc.id)
-	}
-	n.peers.Unlock()
+	pc.current.Store(false)
 	n.st.closed.Unlock()
 	reason := ""
 	if err != nil {
@@ -274,14 +269,13 @@ func (n *Node) onRateExcess(pc *peerConn, topic uint8) {
 	n.applyBan(n.set.Record(pc.id, peerset.EventRateExceeded))
 }
 
-// applyBan carries out a ban decision of the peer set: the book keeps the
-// ban across restarts and the connection is closed.
+// applyBan carries out a ban decision of the peer set, which has already
+// written the ban to the book: the connection is closed.
 func (n *Node) applyBan(d *peerset.BanDecision) {
 	if d == nil {
 		return
 	}
 	now := n.s.Now()
-	_ = n.book.Ban(d.ID, d.Until.Sub(now), d.Reason)
 	n.st.bans.Add(1)
 	// Count the strike (which may ban the address) before the goaway, so
 	// that once the peer is told it is banned every ban is in force.
@@ -404,24 +398,11 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 		if n.book.IsBanned(addr.ID) {
 			return crypto.ID{}, ErrBanned
 		}
-		n.peers.Lock()
-		_, connected := n.peers.byID[addr.ID]
-		busy := n.peers.dialing[addr.ID]
-		if !connected && !busy {
-			n.peers.dialing[addr.ID] = true
+		done, err := n.set.BeginDial(addr.ID)
+		if err != nil {
+			return crypto.ID{}, err // ErrConnected or ErrDialing
 		}
-		n.peers.Unlock()
-		if connected {
-			return crypto.ID{}, ErrConnected
-		}
-		if busy {
-			return crypto.ID{}, ErrDialing
-		}
-		defer func() {
-			n.peers.Lock()
-			delete(n.peers.dialing, addr.ID)
-			n.peers.Unlock()
-		}()
+		defer done()
 	}
 	select {
 	case n.dials <- struct{}{}:

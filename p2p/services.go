@@ -53,10 +53,19 @@ func (n *Node) maxOutbound() int {
 
 // busy reports whether id is connected or being dialed.
 func (n *Node) busy(id crypto.ID) bool {
-	n.peers.RLock()
-	defer n.peers.RUnlock()
-	_, connected := n.peers.byID[id]
-	return connected || n.peers.dialing[id]
+	return n.set.Busy(id)
+}
+
+// dialExclusions returns the book's exclude callback for Pick and
+// DueForProbe: connected, dialed and must-connect peers, from one snapshot
+// of the set (the callback runs under the book's lock, and the set calls
+// the book under its own: the set must not be called from it).
+func (n *Node) dialExclusions() func(crypto.ID) bool {
+	ex := n.set.DialExclusions()
+	return func(id crypto.ID) bool {
+		_, ok := ex[id]
+		return ok
+	}
 }
 
 // fill dials book entries while outbound slots are free; with an empty
@@ -66,7 +75,7 @@ func (n *Node) fill() {
 	if free <= 0 {
 		return
 	}
-	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
+	exclude := n.dialExclusions()
 	picks := n.book.Pick(free, exclude)
 	fromBook := len(picks)
 	if len(picks) == 0 {
@@ -116,7 +125,7 @@ func (n *Node) maintain() {
 // close. Success and failure go to the book, which evicts entries that keep
 // failing (never must-connect ones).
 func (n *Node) churn() {
-	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
+	exclude := n.dialExclusions()
 	for _, a := range n.book.DueForProbe(1, exclude) {
 		c := dialCheck{origin: n.originOf(a), probe: true}
 		var targets []netip.AddrPort

@@ -263,7 +263,7 @@ func (n *Node) Stats() Stats {
 		}
 	}
 	s.BytesIn, s.BytesOut = n.st.closed.bytesIn, n.st.closed.bytesOut
-	for _, pc := range n.connected() {
+	for _, pc := range n.currentConns() {
 		ms := pc.mc.Stats()
 		for _, ts := range ms.Topics {
 			if t := byID[ts.ID]; t != nil {

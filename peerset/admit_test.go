@@ -361,9 +361,12 @@ func TestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Report(pid(21), -5, "")
-	want := Counts{Inbound: 2, Outbound: 2, InboundSlots: 1, OutboundSlots: 2, MustConnectUp: 1, MustConnectTotal: 2, Bans: 1, Remembered: 1}
+	want := Counts{Inbound: 2, Outbound: 2, InboundSlots: 1, OutboundSlots: 2, MustConnectUp: 1, MustConnectTotal: 2, Remembered: 1}
 	if got := s.Counts(); got != want {
 		t.Fatalf("Counts = %+v, want %+v", got, want)
+	}
+	if n := bansOf(s).inForce(); n != 1 {
+		t.Fatalf("bans in the ban list: %d, want 1", n)
 	}
 	peers := s.Peers()
 	if len(peers) != 4 || peers[0].ID != pid(1) || peers[3].ID != pid(10) || !peers[3].MustConnect {

@@ -56,7 +56,7 @@ type Config struct {
 	BanThreshold float64
 
 	// BanDuration is how long an automatic ban lasts. Zero means
-	// DefaultBanDuration (1 h); at most MaxBanDuration; negative is an
+	// DefaultBanDuration (1 h); at most Bans.MaxBanDuration(); negative is an
 	// error.
 	BanDuration time.Duration
 
@@ -91,6 +91,12 @@ type Config struct {
 
 	// Counter enforces per-IP and per-subnet caps. Nil means no caps.
 	Counter Counter
+
+	// Bans is where bans live (the Node passes its peer book): the Set
+	// asks it on admission and dials and writes operator and score bans
+	// to it. Nil means no bans are kept: nothing is refused as banned,
+	// Set.Ban fails, and score bans only disconnect.
+	Bans BanList
 
 	// Now is the clock for the methods that take no time argument (Report,
 	// Record, Ban, Remove) and for New, which starts the decay clock. Nil means
@@ -133,6 +139,7 @@ type settings struct {
 	redialBase    time.Duration
 	redialMax     time.Duration
 	counter       Counter
+	bans          BanList
 	now           func() time.Time
 	rng           *rand.Rand // nil: global source
 }
@@ -224,7 +231,12 @@ func (c *Config) validate() (settings, error) {
 	default:
 		s.banThreshold = t
 	}
-	if s.banDuration, err = duration("BanDuration", c.BanDuration, DefaultBanDuration, time.Second, MaxBanDuration); err != nil {
+	maxBan := time.Duration(math.MaxInt64)
+	if c.Bans != nil {
+		maxBan = c.Bans.MaxBanDuration()
+	}
+	s.bans = c.Bans
+	if s.banDuration, err = duration("BanDuration", c.BanDuration, DefaultBanDuration, time.Second, maxBan); err != nil {
 		return s, err
 	}
 	if s.halfLife, err = duration("DecayHalfLife", c.DecayHalfLife, DefaultDecayHalfLife, MinDecayHalfLife, MaxDecayHalfLife); err != nil {

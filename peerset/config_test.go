@@ -110,7 +110,7 @@ func TestConfigErrors(t *testing.T) {
 		{"BanThreshold", func(c *Config) { c.BanThreshold = MinScore - 1 }},
 		{"BanThreshold", func(c *Config) { c.BanThreshold = math.NaN() }},
 		{"BanDuration", func(c *Config) { c.BanDuration = -time.Second }},
-		{"BanDuration", func(c *Config) { c.BanDuration = MaxBanDuration + 1 }},
+		{"BanDuration", func(c *Config) { c.BanDuration = fakeMaxBan + 1 }},
 		{"DecayHalfLife", func(c *Config) { c.DecayHalfLife = time.Millisecond }},
 		{"DecayHalfLife", func(c *Config) { c.DecayHalfLife = -time.Minute }},
 		{"ScoreMemory", func(c *Config) { c.ScoreMemory = MaxScoreMemory + 1 }},
@@ -127,7 +127,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
-			cfg := Config{Self: selfID}
+			cfg := Config{Self: selfID, Bans: newFakeBans(time.Now)}
 			tt.mod(&cfg)
 			s, err := New(cfg)
 			if err == nil || s != nil {

@@ -27,7 +27,7 @@
 //     that lasted RedialStablePeriod, with backoff after a shorter one).
 //   - Reputation: transport events go to Record(id, ev), the application's
 //     reports to Report(id, delta, reason); a non-nil BanDecision means:
-//     ban the ID in the book until Until, and
+//     the Set has banned the ID in its BanList until Until; the Node calls
 //     Peer.Disconnect(ReasonLowReputation, Reason). Operator bans go
 //     through Ban; its returned Peer is closed with ReasonBanned.
 //   - Timers: Decay(now) every DecayInterval, Trim(now) every TrimInterval

@@ -295,7 +295,7 @@ func TestManualBan(t *testing.T) {
 	if err != nil || got != p || s.Len() != 0 {
 		t.Fatalf("Ban = %v, %v", got, err)
 	}
-	if s.mu.bans[pid(1)].reason != strings.Repeat("x", MaxReasonLen) {
+	if bansOf(s).reason(pid(1)) != strings.Repeat("x", MaxReasonLen) {
 		t.Fatal("reason not cut")
 	}
 	// Never shortened.
@@ -317,37 +317,14 @@ func TestManualBan(t *testing.T) {
 	for _, bad := range []struct {
 		id crypto.ID
 		d  time.Duration
-	}{{pid(3), 0}, {pid(3), -time.Second}, {pid(3), MaxBanDuration + 1}, {crypto.ID{}, time.Hour}, {selfID, time.Hour}} {
+	}{{pid(3), 0}, {pid(3), -time.Second}, {pid(3), fakeMaxBan + 1}, {crypto.ID{}, time.Hour}, {selfID, time.Hour}} {
 		if _, err := s.Ban(bad.id, bad.d, ""); err == nil {
 			t.Errorf("Ban(%s, %v) succeeded", bad.id.Short(), bad.d)
 		}
 	}
-	// Expired bans are dropped by Decay.
+	// Expired bans are no longer in force.
 	s.Decay(advance(clk, time.Hour))
-	if c := s.Counts(); c.Bans != 0 {
-		t.Fatalf("bans after expiry: %d", c.Bans)
-	}
-}
-
-func TestBanTableBounded(t *testing.T) {
-	s, clk := newSet(t, Config{})
-	now := clk.Now()
-	for i := range MaxBans {
-		if _, err := s.Ban(pid(i+1), time.Hour+time.Duration(i)*time.Second, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A ban ending before all the others is not kept...
-	s.Ban(pid(MaxBans+1), time.Minute, "")
-	if _, ok := s.Banned(pid(MaxBans+1), now); ok || len(s.mu.bans) != MaxBans {
-		t.Fatalf("short ban kept; %d bans", len(s.mu.bans))
-	}
-	// ...a longer one replaces the one ending first.
-	s.Ban(pid(MaxBans+2), 2*time.Hour, "")
-	if _, ok := s.Banned(pid(MaxBans+2), now); !ok || len(s.mu.bans) != MaxBans {
-		t.Fatal("long ban not kept")
-	}
-	if _, ok := s.Banned(pid(1), now); ok {
-		t.Fatal("the ban ending first survived")
+	if n := bansOf(s).inForce(); n != 0 {
+		t.Fatalf("bans after expiry: %d", n)
 	}
 }
