@@ -97,7 +97,12 @@ type peerConn struct {
 	pexMu  sync.Mutex    // guards lastPexAnswer
 	// lastPexAnswer is when we last answered this peer's PEX request.
 	lastPexAnswer time.Time
-	refused       atomic.Bool
+	// refused is set when the node refuses the peer: at setup (its
+	// MultiConn is then never started), or later when it is banned,
+	// trimmed or replaced by a duplicate (Close). From then on whatever
+	// the connection still reads while it closes is discarded
+	// (Stats.Discarded), not delivered.
+	refused atomic.Bool
 	// current is set once the admitted connection is still the set's
 	// after its start, and cleared in OnClose: while set, Stats counts it
 	// live and the node sends to it. Written under n.st.closed, so its
@@ -111,8 +116,13 @@ type peerConn struct {
 }
 
 // Close implements peerset.Conn: a graceful goaway with the mapped code.
-// It returns at once; the close completes in the background.
+// It returns at once; the close completes in the background. A close for
+// any reason but shutdown (a seed done with the peer, the node stopping)
+// refuses the peer: nothing more of it is delivered.
 func (pc *peerConn) Close(reason peerset.DisconnectReason, text string) error {
+	if reason != peerset.ReasonShutdown {
+		pc.refused.Store(true)
+	}
 	code := goAwayCode(reason)
 	if text == "" {
 		text = reason.String()

@@ -2,6 +2,7 @@ package peerset
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,24 +119,50 @@ func TestBeginDialConcurrent(t *testing.T) {
 	}
 }
 
-func TestDialExclusions(t *testing.T) {
-	s, _ := newSet(t, Config{MustConnect: []crypto.Address{mustAddr(3)}})
+// TestDialView: the view skips what the set would refuse to dial —
+// connected, being dialed, must-connect, a full network group — and what
+// its holder took since, and nothing else.
+func TestDialView(t *testing.T) {
+	s, _ := newSet(t, Config{MustConnect: []crypto.Address{mustAddr(3)}, MaxOutboundPerGroup: 1})
 	mustAdmit(t, s, info(1, Inbound), t0)
+	mustAdmit(t, s, info(5, Outbound), t0) // fills addrOf(5)'s group
 	done, err := s.BeginDial(pid(2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex := s.DialExclusions()
-	for _, n := range []int{1, 2, 3} {
-		if _, ok := ex[pid(n)]; !ok {
+	v := s.DialView()
+	free := netip.MustParseAddr("198.51.100.7")
+	for _, n := range []int{1, 2, 3, 5} {
+		if !v.Busy(pid(n)) || !v.Refuses(pid(n), free) {
 			t.Errorf("peer %d not excluded", n)
 		}
 	}
-	if _, ok := ex[pid(4)]; ok || len(ex) != 3 {
-		t.Errorf("DialExclusions = %v", ex)
+	if v.Busy(pid(4)) || v.Refuses(pid(4), free) || v.Refuses(pid(4), netip.Addr{}) {
+		t.Error("a free peer at a free address is excluded")
 	}
+	if !v.Refuses(pid(4), addrOf(5).Addr()) {
+		t.Error("an address in a full group is not refused")
+	}
+	// Taking a dial counts it: its ID and its group's share.
+	v.Take(pid(4), free)
+	if !v.Busy(pid(4)) || !v.Refuses(pid(6), free) {
+		t.Error("a taken dial is not counted")
+	}
+	if v.Refuses(pid(6), netip.Addr{}) || v.Refuses(pid(6), addrOf(6).Addr()) {
+		t.Error("a taken dial's group refuses other groups or names")
+	}
+	// The view is a snapshot: the set's state moves on without it.
 	done()
-	if _, ok := s.DialExclusions()[pid(2)]; ok {
-		t.Error("ended dial still excluded")
+	if !v.Busy(pid(2)) {
+		t.Error("the snapshot changed with the set")
+	}
+	if s.DialView().Busy(pid(2)) || s.DialView().Busy(pid(4)) {
+		t.Error("a new view keeps an ended dial or the old view's take")
+	}
+	// Without a group limit no address is refused for its group.
+	u, _ := newSet(t, Config{MaxOutboundPerGroup: -1})
+	mustAdmit(t, u, info(5, Outbound), t0)
+	if u.DialView().Refuses(pid(6), addrOf(5).Addr()) {
+		t.Error("group refused with MaxOutboundPerGroup -1")
 	}
 }
