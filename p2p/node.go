@@ -231,12 +231,15 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("p2p: Config.Book: %w", err)
 	}
 	pc := s.Peers
-	pc.Self = n.id.ID()
-	pc.Now = s.Now
-	pc.Counter = counter{n.filter}
-	pc.Bans = n.book // the one store of bans
 	pc.MustConnect = append(append([]crypto.Address(nil), pc.MustConnect...), s.must...)
-	if n.set, err = peerset.New(pc); err != nil {
+	pd := peerset.Deps{
+		Self:    n.id.ID(),
+		Clock:   nowClock(s.Now),
+		Logger:  s.Logger.With("component", "peerset"),
+		Counter: counter{n.filter},
+		Bans:    n.book, // the one store of bans
+	}
+	if n.set, err = peerset.New(pc, pd); err != nil {
 		n.book.Close()
 		n.filter.Close()
 		return nil, fmt.Errorf("p2p: Config.Peers: %w", err)

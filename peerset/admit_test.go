@@ -142,7 +142,7 @@ func TestCounterCaps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctr := newCounter(tt.maxIP, tt.maxSub)
-			s, clk := newSet(t, Config{Counter: ctr})
+			s, clk := newSetWith(t, Config{}, Deps{Counter: ctr})
 			var admitted []*Peer
 			for i, r := range tt.remotes {
 				in := info(i+1, Inbound)
@@ -179,7 +179,7 @@ func TestCounterCaps(t *testing.T) {
 // Counter's count, and that a stale Peer's Remove does not.
 func TestCapsReleased(t *testing.T) {
 	ctr := newCounter(0, 0)
-	s, clk := newSet(t, Config{Counter: ctr, HighWatermark: 2, LowWatermark: 1, GracePeriod: -1})
+	s, clk := newSetWith(t, Config{HighWatermark: 2, LowWatermark: 1, GracePeriod: -1}, Deps{Counter: ctr})
 	now := clk.Now()
 	a := mustAdmit(t, s, info(1, Inbound), now)
 	mustAdmit(t, s, info(2, Inbound), now)

@@ -33,7 +33,7 @@ type BanList interface {
 }
 
 // errNoBanList is returned by Set.Ban when the Config has no BanList.
-var errNoBanList = errors.New("peerset: no ban list (Config.Bans is nil)")
+var errNoBanList = errors.New("peerset: no ban list (Deps.Bans is nil)")
 
 // bannedLocked reports whether id is banned at now, and until when: the
 // BanList has it banned (by its clock, the Node's) until after now.

@@ -5,7 +5,7 @@
 // with decay and bans, and trimming between watermarks.
 //
 // A Set does no I/O, starts no goroutine and reads no clock of its own
-// beyond Config.Now: the Node (package p2p) calls it and acts on what it
+// beyond Deps.Clock: the Node (package p2p) calls it and acts on what it
 // returns. Every *Peer the Set hands back for disconnection (a replaced
 // duplicate, a Trim victim, a ban) has already been removed from it; the
 // Node closes its connection with Peer.Disconnect and the reason given, and

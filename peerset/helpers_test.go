@@ -139,19 +139,29 @@ func info(n int, dir Direction) PeerInfo {
 	return PeerInfo{ID: pid(n), Direction: dir, Remote: addrOf(n), Conn: &fakeConn{name: fmt.Sprint(n)}}
 }
 
+// newSet returns a Set with the settings cfg on a fresh fake clock, wired
+// as newSetWith does.
 func newSet(t testing.TB, cfg Config) (*Set, *clock.Fake) {
 	t.Helper()
+	return newSetWith(t, cfg, Deps{})
+}
+
+// newSetWith returns a Set with the settings cfg and deps, whose zero
+// fields become: Self selfID, Clock a fresh fake clock (returned), Bans a
+// fakeBans on that clock.
+func newSetWith(t testing.TB, cfg Config, deps Deps) (*Set, *clock.Fake) {
+	t.Helper()
 	c := newClock()
-	if cfg.Self.IsZero() {
-		cfg.Self = selfID
+	if deps.Self.IsZero() {
+		deps.Self = selfID
 	}
-	if cfg.Now == nil {
-		cfg.Now = c.Now
+	if deps.Clock == nil {
+		deps.Clock = c
 	}
-	if cfg.Bans == nil {
-		cfg.Bans = newFakeBans(cfg.Now)
+	if deps.Bans == nil {
+		deps.Bans = newFakeBans(deps.Clock.Now)
 	}
-	s, err := New(cfg)
+	s, err := New(cfg, deps)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

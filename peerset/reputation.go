@@ -112,7 +112,7 @@ func (s *Set) Record(id crypto.ID, ev Event) *BanDecision {
 //
 // When the score ends at or below Config.BanThreshold and the peer is not
 // must-connect and not banned already, Report bans it in the BanList for
-// Config.BanDuration (from Config.Now), removes it from the Set and returns
+// Config.BanDuration (from Deps.Clock), removes it from the Set and returns
 // the decision for the Node to apply. A must-connect peer's score is
 // tracked but it is never banned or disconnected for it. Report does not
 // allocate unless it bans. Safe for concurrent use.
@@ -148,8 +148,14 @@ func (s *Set) report(id crypto.ID, delta float64, reason string) *BanDecision {
 		Reason: cut(fmt.Sprintf("score %.1f at or below %.1f after %s", score, s.cfg.banThreshold, reason), MaxReasonLen),
 		Score:  score,
 	}
-	if s.cfg.bans != nil && s.cfg.bans.Ban(id, s.cfg.banDuration, b.Reason) == nil {
-		s.rememberScoreBanLocked(id, b.Until, now)
+	if s.cfg.bans != nil {
+		if err := s.cfg.bans.Ban(id, s.cfg.banDuration, b.Reason); err != nil {
+			// The peer is still disconnected; it may come back before the
+			// ban would have ended.
+			s.cfg.log.Warn("score ban not recorded", "peer", id.Short(), "err", err)
+		} else {
+			s.rememberScoreBanLocked(id, b.Until, now)
+		}
 	}
 	if p != nil {
 		s.dropLocked(p, now)

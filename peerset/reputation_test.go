@@ -1,6 +1,9 @@
 package peerset
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -131,7 +134,7 @@ func TestBanThreshold(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctr := newCounter(0, 0)
-			s, clk := newSet(t, Config{BanThreshold: tt.threshold, BanDuration: 10 * time.Minute, Counter: ctr})
+			s, clk := newSetWith(t, Config{BanThreshold: tt.threshold, BanDuration: 10 * time.Minute}, Deps{Counter: ctr})
 			p := mustAdmit(t, s, info(1, Inbound), clk.Now())
 			for i, d := range tt.deltas {
 				b := s.Report(pid(1), d, "why")
@@ -326,5 +329,30 @@ func TestManualBan(t *testing.T) {
 	s.Decay(advance(clk, time.Hour))
 	if n := bansOf(s).inForce(); n != 0 {
 		t.Fatalf("bans after expiry: %d", n)
+	}
+}
+
+// refusingBans is a BanList that records nothing, as a full ban table does.
+type refusingBans struct{ *fakeBans }
+
+func (refusingBans) Ban(crypto.ID, time.Duration, string) error { return errors.New("ban table full") }
+
+// TestScoreBanNotRecordedLogged: when the BanList refuses a score ban the
+// peer is still disconnected, and the Set says so on Deps.Logger (it used
+// to be silent, and had no logger).
+func TestScoreBanNotRecordedLogged(t *testing.T) {
+	var logs bytes.Buffer
+	bans := refusingBans{newFakeBans(time.Now)}
+	s, clk := newSetWith(t, Config{}, Deps{Bans: bans, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mustAdmit(t, s, info(1, Inbound), clk.Now())
+	b := s.Report(pid(1), -1000, "test")
+	if b == nil || b.Peer == nil {
+		t.Fatalf("Report = %+v, want a decision that disconnects the peer", b)
+	}
+	if _, ok := s.Get(pid(1)); ok {
+		t.Error("peer still in the set")
+	}
+	if !strings.Contains(logs.String(), "score ban not recorded") || !strings.Contains(logs.String(), "ban table full") {
+		t.Errorf("log = %q", logs.String())
 	}
 }

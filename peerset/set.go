@@ -34,10 +34,11 @@ type Set struct {
 	}
 }
 
-// New returns a Set configured by cfg, or a *ConfigError naming the first
-// invalid field.
-func New(cfg Config) (*Set, error) {
-	st, err := cfg.validate()
+// New returns a Set with the settings cfg, wired to deps; it returns a
+// *ConfigError naming the first invalid field, or an error when deps has
+// no Self.
+func New(cfg Config, deps Deps) (*Set, error) {
+	st, err := cfg.validate(deps)
 	if err != nil {
 		return nil, err
 	}
