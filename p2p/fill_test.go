@@ -36,6 +36,20 @@ func TestFillSkipsRefusedEntries(t *testing.T) {
 	if _, err := v.Dial(t.Context(), p.ListenAddr().String()); err != nil {
 		t.Fatal(err)
 	}
+	// The honest nodes, each reported from its own /16 (so each lands in
+	// a bucket of its own), go in first: a poison entry whose slot is
+	// taken is dropped, never the other way round.
+	var want []*Node
+	for i := range honest {
+		hcfg := testConfig(t, 10+i)
+		hcfg.ListenAddr = fmt.Sprintf("127.%d.0.1:0", 1+i)
+		h := startNode(t, hcfg)
+		from := peerbook.Source{Kind: peerbook.SourcePEX, From: h.ID(), Host: fmt.Sprintf("127.%d.0.1", 50+i)}
+		if err := v.book.Add(h.ListenAddr(), from); err != nil {
+			t.Fatalf("book.Add(%v): %v", h.ListenAddr(), err)
+		}
+		want = append(want, h)
+	}
 	src := peerbook.Source{Kind: peerbook.SourcePEX, From: p.ID(), Host: "127.200.0.1"}
 	poison := 0
 	for i := range 200 {
@@ -48,16 +62,6 @@ func TestFillSkipsRefusedEntries(t *testing.T) {
 		if v.book.Add(a, src) == nil { // some share a bucket slot and are dropped
 			poison++
 		}
-	}
-	var want []*Node
-	for i := range honest {
-		hcfg := testConfig(t, 10+i)
-		hcfg.ListenAddr = fmt.Sprintf("127.%d.0.1:0", 1+i)
-		h := startNode(t, hcfg)
-		if err := v.book.Add(h.ListenAddr(), src); err != nil {
-			t.Fatalf("book.Add(%v): %v", h.ListenAddr(), err)
-		}
-		want = append(want, h)
 	}
 	t.Logf("book: %d poison entries in 127.200.0.0/16, %d honest", poison, honest)
 
