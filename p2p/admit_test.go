@@ -171,8 +171,8 @@ func refusedBurst(t *testing.T, hub *Node, i int, batch []byte) bool {
 	return false
 }
 
-// TestBannedPeersMessagesDiscarded: a peer the node has dropped (here
-// banned) is refused from that moment: what it still sends while its
+// TestBannedPeersMessagesDiscarded: a peer the node has banned is refused
+// from that moment: what it still sends while its
 // connection closes is read, so its credit is returned, but not delivered,
 // and Stats.Discarded counts it. Messages that reach the inbox plus those
 // discarded are every message sent.

@@ -20,11 +20,11 @@ import (
 // queues the message for its topic's goroutine. The reader starts only
 // once the peer set has admitted the connection (setupPeer), so pc.peer is
 // set; a refused peer's MultiConn never starts, and its messages reach
-// neither the application, gossip nor PEX. A peer refused once admitted
-// (banned, trimmed, replaced) is read on while its connection closes;
-// those messages are counted as discarded and dropped.
+// neither the application, gossip nor PEX. A peer banned once admitted
+// is read on while its connection closes; those messages are counted as
+// discarded and dropped.
 func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
-	if pc.refused.Load() { // banned, trimmed or replaced: it is closing
+	if pc.refused.Load() { // banned: its connection is closing
 		n.st.discarded.Add(1)
 		m.Done()
 		return

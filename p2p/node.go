@@ -98,10 +98,9 @@ type peerConn struct {
 	// lastPexAnswer is when we last answered this peer's PEX request.
 	lastPexAnswer time.Time
 	// refused is set when the node refuses the peer: at setup (its
-	// MultiConn is then never started), or later when it is banned,
-	// trimmed or replaced by a duplicate (Close). From then on whatever
-	// the connection still reads while it closes is discarded
-	// (Stats.Discarded), not delivered.
+	// MultiConn is then never started), or later when it is banned
+	// (Close). From then on whatever the connection still reads while it
+	// closes is discarded (Stats.Discarded), not delivered.
 	refused atomic.Bool
 	// current is set once the admitted connection is still the set's
 	// after its start, and cleared in OnClose: while set, Stats counts it
@@ -116,11 +115,14 @@ type peerConn struct {
 }
 
 // Close implements peerset.Conn: a graceful goaway with the mapped code.
-// It returns at once; the close completes in the background. A close for
-// any reason but shutdown (a seed done with the peer, the node stopping)
-// refuses the peer: nothing more of it is delivered.
+// It returns at once; the close completes in the background. A ban (by
+// the operator, an IP ban, or for the score) refuses the peer: nothing
+// more of it is delivered. Other closes (trimmed, a duplicate's loser, a
+// seed done with the peer) still deliver what the peer sent before it
+// learned of the close: those messages are not the peer's fault, and a
+// duplicate's may not reach us on the surviving connection.
 func (pc *peerConn) Close(reason peerset.DisconnectReason, text string) error {
-	if reason != peerset.ReasonShutdown {
+	if reason == peerset.ReasonBanned || reason == peerset.ReasonLowReputation {
 		pc.refused.Store(true)
 	}
 	code := goAwayCode(reason)

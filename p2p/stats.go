@@ -184,9 +184,9 @@ type Stats struct {
 	Topics                          []TopicStats
 	BytesIn, BytesOut               uint64
 	Delivered                       uint64
-	// Discarded counts messages read from peers the node had refused
-	// (banned, trimmed, replaced by a duplicate) while their connection
-	// closed: read, so the credit is returned, and not delivered. A peer
+	// Discarded counts messages read from peers the node had banned
+	// while their connection closed: read, so the credit is returned, and
+	// not delivered. A peer
 	// refused at setup adds nothing: its MultiConn is never started, so
 	// nothing it sends is read (mux.New, setupPeer).
 	Discarded                        uint64
