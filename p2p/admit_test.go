@@ -3,6 +3,8 @@ package p2p
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -167,4 +169,54 @@ func refusedBurst(t *testing.T, hub *Node, i int, batch []byte) bool {
 		got = got[hdr+n:]
 	}
 	return false
+}
+
+// TestBannedPeersMessagesDiscarded: a peer the node has banned is refused
+// from that moment: what it still sends while its
+// connection closes is read, so its credit is returned, but not delivered,
+// and Stats.Discarded counts it. Messages that reach the inbox plus those
+// discarded are every message sent.
+func TestBannedPeersMessagesDiscarded(t *testing.T) {
+	const perConn = 20
+	hub := startNode(t, quietConfig(t, 850))
+	inbox := drainInboxes(hub)
+	id := testIdentity(t, 851)
+	secure := &conn.SecureConfig{Identity: id, NetworkID: hub.s.NetworkID, ChainID: hub.s.ChainID,
+		Meta: &pb.PeerMeta{Topics: mux.TopicIDs(hub.s.connTopics)}}
+	raw, err := net.DialTimeout("tcp", hub.ListenAddr().HostPort(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ec, err := conn.Client(t.Context(), raw, secure, hub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	settings := settingsAndDirect(hub.s.connTopics, topicVotes, 0)
+	msgs := settingsAndDirect(hub.s.connTopics, topicVotes, perConn)[len(settings):]
+	if _, err := ec.Write(settings); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the peer admitted", func() bool { return connectedTo(hub, id.ID()) })
+	if err := hub.Ban(id.ID(), time.Hour, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// The peer has not read the goaway: it sends on, then reads until the
+	// node closes (closing with unread data would reset the connection,
+	// and the node might never read the messages).
+	if _, err := ec.Write(msgs); err != nil {
+		t.Fatal(err)
+	}
+	ec.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, ec); err != nil && !errors.Is(err, io.EOF) {
+		t.Logf("reading until the node closed: %v", err)
+	}
+	ec.Close()
+	testutil.Eventually(t, 10*time.Second, "every message delivered or discarded", func() bool {
+		return uint64(inbox.total())+hub.Stats().Discarded == perConn
+	})
+	if got := inbox.total(); got != 0 {
+		t.Fatalf("%d of %d messages sent after the ban reached the inbox", got, perConn)
+	}
 }

@@ -137,11 +137,8 @@ func (n *Node) Ban(id crypto.ID, d time.Duration, reason string) error {
 	if id == n.ID() {
 		return fmt.Errorf("%w: cannot ban this node", ErrSelf)
 	}
-	// The book is the one write that can still fail (ErrTooManyBans); the
-	// peer set cannot once the checks above passed.
-	if err := n.book.Ban(id, d, reason); err != nil {
-		return err
-	}
+	// The set writes the ban to the book, the one store, and refuses it
+	// (ErrTooManyBans) before changing anything.
 	p, err := n.set.Ban(id, d, reason)
 	if err != nil {
 		return err
@@ -164,9 +161,7 @@ func checkBan(d time.Duration) error {
 
 // Unban lifts a ban on id; it reports whether there was one.
 func (n *Node) Unban(id crypto.ID) bool {
-	a := n.book.Unban(id)
-	b := n.set.Unban(id)
-	return a || b
+	return n.set.Unban(id) // lifts it in the book
 }
 
 // BanIP bans every address inside prefix (one address is a /32 or /128;

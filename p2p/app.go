@@ -20,8 +20,15 @@ import (
 // queues the message for its topic's goroutine. The reader starts only
 // once the peer set has admitted the connection (setupPeer), so pc.peer is
 // set; a refused peer's MultiConn never starts, and its messages reach
-// neither the application, gossip nor PEX.
+// neither the application, gossip nor PEX. A peer banned once admitted
+// is read on while its connection closes; those messages are counted as
+// discarded and dropped.
 func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
+	if pc.refused.Load() { // banned: its connection is closing
+		n.st.discarded.Add(1)
+		m.Done()
+		return
+	}
 	if m.Topic == PexTopic {
 		n.onPex(pc, m)
 		return
@@ -177,9 +184,7 @@ func (n *Node) handleGossip(t *topicState, im inMsg, am appMessage) *Message {
 // seenBudget is how many seen-cache entries one source may hold: an equal
 // share of the cache for each connected peer and the node itself.
 func (n *Node) seenBudget() int {
-	n.peers.RLock()
-	peers := len(n.peers.byID)
-	n.peers.RUnlock()
+	peers := n.set.Len()
 	return max(1, n.s.SeenCacheSize/(peers+1))
 }
 
@@ -208,21 +213,35 @@ func (n *Node) forward(topic uint8, msg []byte, except crypto.ID) {
 	}
 }
 
-// connected returns the admitted peers' connections.
+// connected returns the connections of the set's peers that are current
+// (started, not yet closed), ordered by ID.
 func (n *Node) connected() []*peerConn {
-	n.peers.RLock()
-	defer n.peers.RUnlock()
-	out := make([]*peerConn, 0, len(n.peers.byID))
-	for _, pc := range n.peers.byID {
-		out = append(out, pc)
+	peers := n.set.Peers()
+	out := make([]*peerConn, 0, len(peers))
+	for _, st := range peers {
+		if pc := connOf(st.Peer); pc != nil && pc.current.Load() {
+			out = append(out, pc)
+		}
 	}
 	return out
 }
 
+// connOf returns the node's connection of a set peer, or nil.
+func connOf(p *peerset.Peer) *peerConn {
+	if p == nil {
+		return nil
+	}
+	pc, _ := p.Conn.(*peerConn)
+	return pc
+}
+
 func (n *Node) peerConn(id crypto.ID) (*peerConn, error) {
-	n.peers.RLock()
-	pc := n.peers.byID[id]
-	n.peers.RUnlock()
+	var pc *peerConn
+	if st, ok := n.set.Get(id); ok {
+		if pc = connOf(st.Peer); pc != nil && !pc.current.Load() {
+			pc = nil
+		}
+	}
 	if pc == nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, id.Short())
 	}

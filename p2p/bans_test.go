@@ -9,7 +9,6 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
-	"github.com/peerwire/peerwire/peerset"
 )
 
 // TestBanSurvivesRestart: a ban is kept in the book, so the node still
@@ -89,8 +88,8 @@ func TestMustConnectExemptFromAutomaticBans(t *testing.T) {
 // restart), the peer still connected. A ban within the cap is persisted
 // and disconnects the peer with goaway "banned".
 func TestBanAllOrNothing(t *testing.T) {
-	if peerbook.MaxBanDuration != MaxBanDuration || peerset.MaxBanDuration != MaxBanDuration {
-		t.Fatalf("ban caps differ: p2p %v, peerbook %v, peerset %v", MaxBanDuration, peerbook.MaxBanDuration, peerset.MaxBanDuration)
+	if peerbook.MaxBanDuration != MaxBanDuration || (*peerbook.Book)(nil).MaxBanDuration() != MaxBanDuration {
+		t.Fatalf("ban caps differ: p2p %v, peerbook %v", MaxBanDuration, peerbook.MaxBanDuration)
 	}
 	dir := t.TempDir()
 	cfg := quietConfig(t, 1420)

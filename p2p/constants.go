@@ -155,12 +155,8 @@ const (
 	eventBuffer = 256
 )
 
-// The peer set still bounds its own ban list (docs/PACKAGES.md, "left to
-// do"); these fail to compile if its cap ever differs from the book's.
-var (
-	_ [peerbook.MaxBanDuration - peerset.MaxBanDuration]struct{}
-	_ [peerset.MaxBanDuration - peerbook.MaxBanDuration]struct{}
-)
+// The peer book is the peer set's one store of bans.
+var _ peerset.BanList = (*peerbook.Book)(nil)
 
 // Request/response (request.go, docs/PROTOCOL.md §9.4): the envelope kinds
 // after direct (0x00) and gossip (0x01), and the limits of the exchange.

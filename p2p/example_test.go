@@ -133,7 +133,7 @@ func ExampleNode_Subscribe() {
 	fmt.Println("closed at Stop:", !open)
 	// Output:
 	// connected outbound true
-	// disconnected true conn: goaway from peer: shutdown: node stopping
+	// disconnected true mux: goaway from peer: shutdown: node stopping
 	// closed at Stop: true
 }
 

@@ -63,11 +63,8 @@ type Node struct {
 	// AfterFunc).
 	afterFunc func(time.Duration, func()) clock.Timer
 
-	peers struct {
-		sync.RWMutex // guards the fields below
-		byID         map[crypto.ID]*peerConn
-		dialing      map[crypto.ID]bool
-	}
+	// The connected peers are the set's (set.Get, set.Peers; each
+	// Peer.Conn is its *peerConn); in-flight dials too (set.BeginDial).
 	// conns holds every connection from its MultiConn's start until its
 	// OnClose has run, admitted or not: Stop waits for all of them.
 	conns struct {
@@ -103,7 +100,16 @@ type peerConn struct {
 	pexMu  sync.Mutex    // guards lastPexAnswer
 	// lastPexAnswer is when we last answered this peer's PEX request.
 	lastPexAnswer time.Time
-	refused       atomic.Bool
+	// refused is set when the node refuses the peer: at setup (its
+	// MultiConn is then never started), or later when it is banned
+	// (Close). From then on whatever the connection still reads while it
+	// closes is discarded (Stats.Discarded), not delivered.
+	refused atomic.Bool
+	// current is set once the admitted connection is still the set's
+	// after its start, and cleared in OnClose: while set, Stats counts it
+	// live and the node sends to it. Written under n.st.closed, so its
+	// counters are folded into the totals in the step that clears it.
+	current atomic.Bool
 	// gossipDrops counts forwards to this peer dropped on a full queue.
 	gossipDrops topicDrops
 	// closed is closed when the connection has ended and its OnClose has
@@ -112,8 +118,16 @@ type peerConn struct {
 }
 
 // Close implements peerset.Conn: a graceful goaway with the mapped code.
-// It returns at once; the close completes in the background.
+// It returns at once; the close completes in the background. A ban (by
+// the operator, an IP ban, or for the score) refuses the peer: nothing
+// more of it is delivered. Other closes (trimmed, a duplicate's loser, a
+// seed done with the peer) still deliver what the peer sent before it
+// learned of the close: those messages are not the peer's fault, and a
+// duplicate's may not reach us on the surviving connection.
 func (pc *peerConn) Close(reason peerset.DisconnectReason, text string) error {
+	if reason == peerset.ReasonBanned || reason == peerset.ReasonLowReputation {
+		pc.refused.Store(true)
+	}
 	code := goAwayCode(reason)
 	if text == "" {
 		text = reason.String()
@@ -174,8 +188,6 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{s: s, topics: map[uint8]*topicState{}, log: s.Logger.With("component", "p2p")}
-	n.peers.byID = map[crypto.ID]*peerConn{}
-	n.peers.dialing = map[crypto.ID]bool{}
 	n.conns.live = map[*peerConn]struct{}{}
 	n.strikes.m = map[netip.Prefix][]time.Time{}
 	n.id = s.Identity
@@ -219,11 +231,15 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("p2p: Config.Book: %w", err)
 	}
 	pc := s.Peers
-	pc.Self = n.id.ID()
-	pc.Now = s.Clock.Now
-	pc.Counter = counter{n.filter}
 	pc.MustConnect = append(append([]crypto.Address(nil), pc.MustConnect...), s.must...)
-	if n.set, err = peerset.New(pc); err != nil {
+	pd := peerset.Deps{
+		Self:    n.id.ID(),
+		Clock:   s.Clock,
+		Logger:  s.Logger.With("component", "peerset"),
+		Counter: counter{n.filter},
+		Bans:    n.book, // the one store of bans
+	}
+	if n.set, err = peerset.New(pc, pd); err != nil {
 		n.book.Close()
 		n.filter.Close()
 		return nil, fmt.Errorf("p2p: Config.Peers: %w", err)
@@ -364,6 +380,21 @@ func (n *Node) track(pc *peerConn) {
 	n.conns.Unlock()
 }
 
+// currentConns returns the connections marked current: admitted, started
+// and not yet closed, including those the set has removed (trimmed,
+// replaced, banned, or by Close) whose OnClose has not run yet.
+func (n *Node) currentConns() []*peerConn {
+	n.conns.Lock()
+	defer n.conns.Unlock()
+	out := make([]*peerConn, 0, len(n.conns.live))
+	for pc := range n.conns.live {
+		if pc.current.Load() {
+			out = append(out, pc)
+		}
+	}
+	return out
+}
+
 // untrack ends what track began; it is the last thing OnClose does.
 func (n *Node) untrack(pc *peerConn) {
 	n.conns.Lock()
@@ -428,13 +459,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	// Connections not admitted (still in setup) end with the node's context.
 	wg.Wait()
 	n.cancel()
-	n.peers.RLock()
-	rest := make([]*peerConn, 0, len(n.peers.byID))
-	for _, pc := range n.peers.byID {
-		rest = append(rest, pc)
-	}
-	n.peers.RUnlock()
-	for _, pc := range rest {
+	for _, pc := range n.currentConns() {
 		pc.mc.Abort(mux.GoAwayShutdown, "node stopping")
 	}
 	n.spawning.Lock()

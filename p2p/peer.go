@@ -10,7 +10,6 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
-	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
@@ -149,16 +148,14 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	if replaced != nil {
 		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
 	}
-	// Register only while the set still holds this connection: a duplicate
-	// admitted a moment later may already have replaced it, and must not be
-	// overwritten by the loser.
-	n.peers.Lock()
-	current := false
+	// Mark it current only while the set still holds this connection: a
+	// duplicate admitted a moment later may already have replaced it.
+	n.st.closed.Lock()
 	if st, ok := n.set.Get(id); ok && st.Peer == p {
-		n.peers.byID[id] = pc
-		current = true
+		pc.current.Store(true)
 	}
-	n.peers.Unlock()
+	current := pc.current.Load()
+	n.st.closed.Unlock()
 	if !current {
 		return nil
 	}
@@ -243,14 +240,11 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	}
 	n.set.Remove(pc.peer)
 	// Fold the connection's counters into the node's totals in the same
-	// step that unregisters it, so Stats never counts it twice or not at all.
+	// step that stops counting it live, so Stats never counts it twice or
+	// not at all.
 	n.st.closed.Lock()
 	n.st.foldLocked(pc.mc.Stats())
-	n.peers.Lock()
-	if n.peers.byID[pc.id] == pc {
-		delete(n.peers.byID, pc.id)
-	}
-	n.peers.Unlock()
+	pc.current.Store(false)
 	n.st.closed.Unlock()
 	reason := ""
 	if err != nil {
@@ -272,14 +266,13 @@ func (n *Node) onRateExcess(pc *peerConn, topic uint8) {
 	n.applyBan(n.set.Record(pc.id, peerset.EventRateExceeded))
 }
 
-// applyBan carries out a ban decision of the peer set: the book keeps the
-// ban across restarts and the connection is closed.
+// applyBan carries out a ban decision of the peer set, which has already
+// written the ban to the book: the connection is closed.
 func (n *Node) applyBan(d *peerset.BanDecision) {
 	if d == nil {
 		return
 	}
 	now := n.s.Now()
-	_ = n.book.Ban(d.ID, d.Until.Sub(now), d.Reason)
 	n.st.bans.Add(1)
 	// Count the strike (which may ban the address) before the goaway, so
 	// that once the peer is told it is banned every ban is in force.
@@ -375,168 +368,6 @@ func (n *Node) mustConnectIn(p netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// dial connects to addr (whose ID may be zero: then the identity is learned
-// and pinned), runs the handshake and admits the peer; it returns the
-// peer's ID. An IP address is checked at once; a DNS name is resolved and
-// its addresses checked once a dial slot is free (see targets), and only
-// a checked address is dialed.
-func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (crypto.ID, error) {
-	if n.stopped() {
-		return crypto.ID{}, errStopped
-	}
-	if addr.ID == n.ID() {
-		return crypto.ID{}, conn.ErrSelfConnection
-	}
-	var targets []netip.AddrPort
-	if _, isIP := addr.AddrPort(); isIP {
-		var err error
-		if targets, err = n.targets(ctx, addr, c); err != nil {
-			return crypto.ID{}, err
-		}
-	} else if c.origin == byNetwork && !n.s.Book.AllowNetworkNames {
-		return crypto.ID{}, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
-	}
-	if !addr.ID.IsZero() {
-		if n.book.IsBanned(addr.ID) {
-			return crypto.ID{}, ErrBanned
-		}
-		n.peers.Lock()
-		_, connected := n.peers.byID[addr.ID]
-		busy := n.peers.dialing[addr.ID]
-		if !connected && !busy {
-			n.peers.dialing[addr.ID] = true
-		}
-		n.peers.Unlock()
-		if connected {
-			return crypto.ID{}, ErrConnected
-		}
-		if busy {
-			return crypto.ID{}, ErrDialing
-		}
-		defer func() {
-			n.peers.Lock()
-			delete(n.peers.dialing, addr.ID)
-			n.peers.Unlock()
-		}()
-	}
-	select {
-	case n.dials <- struct{}{}:
-	case <-ctx.Done():
-		return crypto.ID{}, ctx.Err()
-	case <-n.ctx.Done():
-		return crypto.ID{}, errStopped
-	}
-	defer func() { <-n.dials }()
-	if err := n.waitDialRate(ctx); err != nil {
-		return crypto.ID{}, err
-	}
-	if !addr.ID.IsZero() {
-		_ = n.book.MarkAttempt(addr.ID)
-	}
-	if targets == nil {
-		var err error
-		if targets, err = n.targets(ctx, addr, c); err != nil {
-			// A name that does not resolve, or resolves somewhere refused,
-			// is a failed address: it backs off and is evicted in time.
-			if !addr.ID.IsZero() {
-				_, _ = n.book.MarkFailure(addr.ID)
-			}
-			return crypto.ID{}, err
-		}
-	}
-	n.st.dials.Add(1)
-	ec, err := n.handshakeOut(ctx, addr.ID, targets)
-	if err != nil {
-		n.st.dialFailures.Add(1)
-		if !addr.ID.IsZero() {
-			_, _ = n.book.MarkFailure(addr.ID)
-		}
-		return crypto.ID{}, err
-	}
-	remote := addrPortOf(ec.RemoteAddr())
-	id := ec.RemoteID()
-	if addr.ID.IsZero() {
-		// A plain host:port bootstrap: pin the identity we found.
-		pinned := addr
-		pinned.ID = id
-		if err := n.book.Add(pinned, peerbook.Source{Kind: peerbook.SourceBootstrap}); err == nil {
-			_ = n.book.MarkSuccess(pinned.ID)
-		}
-	} else if _, known := n.book.Get(addr.ID); !known {
-		// An address the application dialed (Dial) that the book did not
-		// know: keep it, or the node forgets the peer at its next restart.
-		if err := n.book.Add(addr, peerbook.Source{Kind: peerbook.SourceManual}); err == nil {
-			_ = n.book.MarkSuccess(addr.ID)
-		}
-	}
-	if err := n.setupPeer(ec, peerset.Outbound, remote); err != nil {
-		if errors.Is(err, ErrIncompatible) {
-			// It will not change its features soon: back off like any
-			// address that failed.
-			_, _ = n.book.MarkFailure(id)
-		}
-		return crypto.ID{}, err
-	}
-	return id, nil
-}
-
-// waitDialRate waits until DialRate allows one more dial, measured on the
-// node's clock (Config.Now), or until ctx ends or the node stops.
-func (n *Node) waitDialRate(ctx context.Context) error {
-	now := n.s.Now()
-	r := n.dialLim.ReserveN(now, 1) // always OK: the burst is at least 1
-	due := now.Add(r.DelayFrom(now))
-	for now.Before(due) {
-		wake := make(chan struct{})
-		t := n.afterFunc(due.Sub(now), func() { close(wake) })
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			t.Stop()
-			r.CancelAt(n.s.Now())
-			return ctx.Err()
-		case <-n.ctx.Done():
-			t.Stop()
-			r.CancelAt(n.s.Now())
-			return errStopped
-		}
-		now = n.s.Now()
-	}
-	return nil
-}
-
-// handshakeOut connects to the first of targets that accepts, each dial
-// bounded by DialTimeout, and runs the client handshake expecting id (any
-// identity when zero). targets are IP addresses already checked
-// (targets), never names: nothing is resolved here. Every failure path
-// closes the socket.
-func (n *Node) handshakeOut(ctx context.Context, id crypto.ID, targets []netip.AddrPort) (*conn.EncryptedConn, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(n.ctx, cancel)
-	defer stop()
-	d := net.Dialer{Timeout: n.s.DialTimeout}
-	if n.s.DialLocalIP.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: n.s.DialLocalIP.AsSlice()}
-	}
-	var raw net.Conn
-	err := errors.New("p2p: no address to dial")
-	for _, t := range targets {
-		if raw, err = d.DialContext(ctx, "tcp", t.String()); err == nil || ctx.Err() != nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	ec, err := conn.Client(ctx, raw, n.secureConfig(), id)
-	if err != nil {
-		n.st.handshakeFailed(err)
-		return nil, err
-	}
-	return ec, nil
 }
 
 func addrPortOf(a net.Addr) netip.AddrPort {

@@ -54,21 +54,31 @@ func (n *Node) maxOutbound() int {
 
 // busy reports whether id is connected or being dialed.
 func (n *Node) busy(id crypto.ID) bool {
-	n.peers.RLock()
-	defer n.peers.RUnlock()
-	_, connected := n.peers.byID[id]
-	return connected || n.peers.dialing[id]
+	return n.set.Busy(id)
 }
 
 // fill dials book entries while outbound slots are free; with an empty
-// book it dials the bootstrap peers.
+// book it dials the bootstrap peers. Its picks skip what the peer set
+// would refuse (connected, dialed, must-connect, a full network group),
+// judged on one snapshot of the set, which also counts the round's own
+// picks: a book stuffed with addresses of one group (a PEX poisoner's)
+// does not use up the round's picks on dials refused at once, and one
+// round does not dial more of a group than its share. The snapshot,
+// because the exclude callback runs under the book's lock and the set
+// calls the book under its own: the set must not be called from it.
 func (n *Node) fill() {
 	free := n.maxOutbound() - n.set.Counts().OutboundSlots
 	if free <= 0 {
 		return
 	}
-	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
-	picks := n.book.Pick(free, exclude)
+	view := n.set.DialView()
+	picks := n.book.Pick(free, func(id crypto.ID, ip netip.Addr) bool {
+		if view.Refuses(id, ip) {
+			return true
+		}
+		view.Take(id, ip) // Pick returns every candidate it does not exclude
+		return false
+	})
 	fromBook := len(picks)
 	if len(picks) == 0 {
 		for _, a := range n.s.bootstrap {
@@ -117,8 +127,8 @@ func (n *Node) maintain() {
 // close. Success and failure go to the book, which evicts entries that keep
 // failing (never must-connect ones).
 func (n *Node) churn() {
-	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
-	for _, a := range n.book.DueForProbe(1, exclude) {
+	view := n.set.DialView() // a snapshot: see fill
+	for _, a := range n.book.DueForProbe(1, func(id crypto.ID, _ netip.Addr) bool { return view.Busy(id) }) {
 		c := dialCheck{origin: n.originOf(a), probe: true}
 		var targets []netip.AddrPort
 		if _, isIP := a.AddrPort(); isIP {

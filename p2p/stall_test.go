@@ -18,9 +18,7 @@ import (
 
 // peerMC returns n's connection to id, or nil.
 func peerMC(n *Node, id crypto.ID) *mux.MultiConn {
-	n.peers.RLock()
-	defer n.peers.RUnlock()
-	if pc := n.peers.byID[id]; pc != nil {
+	if pc, err := n.peerConn(id); err == nil {
 		return pc.mc
 	}
 	return nil

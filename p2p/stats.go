@@ -190,10 +190,11 @@ type Stats struct {
 	Topics                          []TopicStats
 	BytesIn, BytesOut               uint64
 	Delivered                       uint64
-	// Discarded stays 0 and is kept for compatibility: it counted messages
-	// of peers that were refused at setup, which used to be read before
-	// the refusal. A refused peer's MultiConn is now never started, so
-	// nothing it sends is read as a message (mux.New, setupPeer).
+	// Discarded counts messages read from peers the node had banned
+	// while their connection closed: read, so the credit is returned, and
+	// not delivered. A peer
+	// refused at setup adds nothing: its MultiConn is never started, so
+	// nothing it sends is read (mux.New, setupPeer).
 	Discarded                        uint64
 	Malformed, Violations            uint64
 	RateExcess                       uint64
@@ -269,7 +270,7 @@ func (n *Node) Stats() Stats {
 		}
 	}
 	s.BytesIn, s.BytesOut = n.st.closed.bytesIn, n.st.closed.bytesOut
-	for _, pc := range n.connected() {
+	for _, pc := range n.currentConns() {
 		ms := pc.mc.Stats()
 		for _, ts := range ms.Topics {
 			if t := byID[ts.ID]; t != nil {

@@ -188,6 +188,24 @@ func (b *Book) IsBanned(id crypto.ID) bool {
 	return ok && ban.until.After(now)
 }
 
+// BannedUntil reports whether the peer is banned now and when that ban
+// ends. With MaxBanDuration it makes the Book a peerset.BanList, the one
+// store of bans the peer set asks.
+func (b *Book) BannedUntil(id crypto.ID) (until time.Time, banned bool) {
+	now := b.deps.Clock.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ban, ok := b.mu.bans[id]
+	if !ok || !ban.until.After(now) {
+		return time.Time{}, false
+	}
+	return ban.until, true
+}
+
+// MaxBanDuration returns the package's MaxBanDuration, the longest ban Ban
+// accepts.
+func (b *Book) MaxBanDuration() time.Duration { return MaxBanDuration }
+
 // IsIPBanned reports whether ip is banned now, alone or by a prefix.
 func (b *Book) IsIPBanned(ip netip.Addr) bool {
 	if !ip.IsValid() {

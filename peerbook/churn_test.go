@@ -2,6 +2,7 @@ package peerbook
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -153,7 +154,7 @@ func TestDueForProbe(t *testing.T) {
 		t.Fatalf("after probing 15: %d due, want 5", len(got))
 	}
 	clk.Advance(11 * time.Minute)
-	if got := b.DueForProbe(100, func(id crypto.ID) bool { return id == addrs[0].ID }); len(got) != 19 {
+	if got := b.DueForProbe(100, func(id crypto.ID, _ netip.Addr) bool { return id == addrs[0].ID }); len(got) != 19 {
 		t.Fatalf("after the interval: %d due, want 19", len(got))
 	}
 	checkInvariants(t, b)

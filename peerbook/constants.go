@@ -97,10 +97,9 @@ const (
 	MaxProtected = 1024
 	// MaxBans bounds the bans kept by ID and, separately, by IP.
 	MaxBans = 1 << 16
-	// MaxBanDuration is the longest ban, 30 days: the same cap as
-	// peerset.MaxBanDuration (the packages do not import each other; p2p,
-	// which uses both, checks that they agree), so a ban the book accepts
-	// the peer set accepts too. A longer ban loaded from a file is cut to it.
+	// MaxBanDuration is the longest ban, 30 days: the one cap on bans (the
+	// peer set writes its bans here and reads this cap through
+	// Book.MaxBanDuration). A longer ban loaded from a file is cut to it.
 	MaxBanDuration = 30 * 24 * time.Hour
 	// MinBanPrefixBits4 and MinBanPrefixBits6 are the broadest IP prefixes
 	// a ban may cover, in bits: a /8 of IPv4 or a /16 of IPv6 is already a

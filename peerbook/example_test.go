@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -51,7 +52,7 @@ func ExampleBook_Pick() {
 	_ = book.Add(a, peerbook.Source{Kind: peerbook.SourceManual})
 
 	connected := map[crypto.ID]bool{}
-	for _, addr := range book.Pick(8, func(id crypto.ID) bool { return connected[id] }) {
+	for _, addr := range book.Pick(8, func(id crypto.ID, _ netip.Addr) bool { return connected[id] }) {
 		_ = book.MarkAttempt(addr.ID)
 		// ... dial; on success:
 		_ = book.MarkSuccess(addr.ID)

@@ -1,6 +1,7 @@
 package peerbook
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
@@ -12,15 +13,18 @@ import (
 // or whichever has candidates left) and an entry of it uniformly at random.
 // Entries in backoff, banned by ID or IP, refused by Deps.Filter's
 // AllowDial, protected, or for which exclude (may be nil) returns true are
-// skipped; exclude is how the caller skips connected and connecting peers.
-// A DNS-name entry cannot be screened here: the node checks every address
-// it resolves to when it dials.
-// It is called with the book's lock held and must not call the Book.
+// skipped; exclude is how the caller skips connected and connecting peers
+// and addresses it would refuse to dial (a full network group). It is
+// given the entry's ID and IP (invalid for a DNS name) and is asked last,
+// only about candidates Pick would otherwise return, so a caller may count
+// the ones it accepts. A DNS-name entry cannot be screened here: the node
+// checks every address it resolves to when it dials.
+// exclude is called with the book's lock held and must not call the Book.
 //
 // The cost depends on n and on how many candidates are skipped, not on the
 // book's size: at most n*8+256 candidates are examined, so Pick may return
 // fewer than n addresses when almost every candidate is excluded.
-func (b *Book) Pick(n int, exclude func(crypto.ID) bool) []crypto.Address {
+func (b *Book) Pick(n int, exclude func(id crypto.ID, ip netip.Addr) bool) []crypto.Address {
 	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -33,7 +37,7 @@ func (b *Book) Pick(n int, exclude func(crypto.ID) bool) []crypto.Address {
 // for Pick, and not attempted for Config.ProbeInterval (or never). The node
 // dials them and reports MarkSuccess or MarkFailure, so dead entries collect
 // failures and are evicted. Its cost is bounded like Pick's.
-func (b *Book) DueForProbe(n int, exclude func(crypto.ID) bool) []crypto.Address {
+func (b *Book) DueForProbe(n int, exclude func(id crypto.ID, ip netip.Addr) bool) []crypto.Address {
 	now := b.deps.Clock.Now()
 	due := now.Add(-b.cfg.ProbeInterval)
 	b.mu.Lock()
@@ -43,11 +47,10 @@ func (b *Book) DueForProbe(n int, exclude func(crypto.ID) bool) []crypto.Address
 	})
 }
 
-func (b *Book) dialable(e *entry, now time.Time, exclude func(crypto.ID) bool) bool {
+// dialable reports whether e may be returned by Pick or DueForProbe; it
+// asks exclude last (see Pick).
+func (b *Book) dialable(e *entry, now time.Time, exclude func(crypto.ID, netip.Addr) bool) bool {
 	if b.bannedLocked(e, now) {
-		return false
-	}
-	if exclude != nil && exclude(e.addr.ID) {
 		return false
 	}
 	if b.deps.Filter != nil && e.ip.IsValid() {
@@ -55,7 +58,7 @@ func (b *Book) dialable(e *entry, now time.Time, exclude func(crypto.ID) bool) b
 			return false
 		}
 	}
-	return true
+	return exclude == nil || !exclude(e.addr.ID, e.ip)
 }
 
 // sampleReady draws up to n distinct ready entries that accept approves, by

@@ -30,7 +30,7 @@ func TestPickDistinctAndExclude(t *testing.T) {
 	for _, a := range addrs[:100] {
 		connected[a.ID] = true
 	}
-	got := b.Pick(1000, func(id crypto.ID) bool { return connected[id] })
+	got := b.Pick(1000, func(id crypto.ID, _ netip.Addr) bool { return connected[id] })
 	if len(got) != 100 {
 		t.Fatalf("picked %d, want the 100 not excluded", len(got))
 	}

@@ -142,7 +142,7 @@ func TestCounterCaps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctr := newCounter(tt.maxIP, tt.maxSub)
-			s, clk := newSet(t, Config{Counter: ctr})
+			s, clk := newSetWith(t, Config{}, Deps{Counter: ctr})
 			var admitted []*Peer
 			for i, r := range tt.remotes {
 				in := info(i+1, Inbound)
@@ -179,7 +179,7 @@ func TestCounterCaps(t *testing.T) {
 // Counter's count, and that a stale Peer's Remove does not.
 func TestCapsReleased(t *testing.T) {
 	ctr := newCounter(0, 0)
-	s, clk := newSet(t, Config{Counter: ctr, HighWatermark: 2, LowWatermark: 1, GracePeriod: -1})
+	s, clk := newSetWith(t, Config{HighWatermark: 2, LowWatermark: 1, GracePeriod: -1}, Deps{Counter: ctr})
 	now := clk.Now()
 	a := mustAdmit(t, s, info(1, Inbound), now)
 	mustAdmit(t, s, info(2, Inbound), now)
@@ -361,9 +361,12 @@ func TestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Report(pid(21), -5, "")
-	want := Counts{Inbound: 2, Outbound: 2, InboundSlots: 1, OutboundSlots: 2, MustConnectUp: 1, MustConnectTotal: 2, Bans: 1, Remembered: 1}
+	want := Counts{Inbound: 2, Outbound: 2, InboundSlots: 1, OutboundSlots: 2, MustConnectUp: 1, MustConnectTotal: 2, Remembered: 1}
 	if got := s.Counts(); got != want {
 		t.Fatalf("Counts = %+v, want %+v", got, want)
+	}
+	if n := bansOf(s).inForce(); n != 1 {
+		t.Fatalf("bans in the ban list: %d, want 1", n)
 	}
 	peers := s.Peers()
 	if len(peers) != 4 || peers[0].ID != pid(1) || peers[3].ID != pid(10) || !peers[3].MustConnect {

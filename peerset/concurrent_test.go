@@ -13,7 +13,7 @@ import (
 func TestConcurrentUse(t *testing.T) {
 	ctr := newCounter(3, 0)
 	mc := []crypto.Address{mustAddr(1), mustAddr(2)}
-	s, clk := newSet(t, Config{MaxInbound: 20, MaxOutbound: 8, Counter: ctr, MustConnect: mc, GracePeriod: -1})
+	s, clk := newSetWith(t, Config{MaxInbound: 20, MaxOutbound: 8, MustConnect: mc, GracePeriod: -1}, Deps{Counter: ctr})
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)

@@ -1,22 +1,22 @@
 package peerset
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 )
 
-// Config configures a Set. The zero value of every field but Self means its
+// Config holds a Set's settings. The zero value of every field means its
 // documented default. New validates a Config once and copies what it needs,
-// so the caller may change it afterwards.
+// so the caller may change it afterwards. What the Set is wired to (its
+// own ID, clock, logger, counter, ban list) is its Deps.
 type Config struct {
-	// Self is this node's own peer ID. Admit refuses it, and the duplicate
-	// rule compares it with the remote peer's. Required.
-	Self crypto.ID
-
 	// MaxInbound is the number of inbound peers admitted, must-connect
 	// peers not counted. Zero means DefaultMaxInbound (40); negative means
 	// none (only must-connect peers get in). At most MaxPeersLimit.
@@ -56,7 +56,7 @@ type Config struct {
 	BanThreshold float64
 
 	// BanDuration is how long an automatic ban lasts. Zero means
-	// DefaultBanDuration (1 h); at most MaxBanDuration; negative is an
+	// DefaultBanDuration (1 h); at most Bans.MaxBanDuration(); negative is an
 	// error.
 	BanDuration time.Duration
 
@@ -88,15 +88,33 @@ type Config struct {
 	// RedialMax caps the redial delay. Zero means DefaultRedialMax (1 min);
 	// at least RedialBase and at most MaxRedialMax.
 	RedialMax time.Duration
+}
+
+// Deps is what a Set is wired to, as opposed to its settings (Config). The
+// Node fills it; only Self is required.
+type Deps struct {
+	// Self is this node's own peer ID. Admit refuses it, and the duplicate
+	// rule compares it with the remote peer's. Required.
+	Self crypto.ID
+
+	// Clock's Now is the time for the methods that take no time argument
+	// (Report, Record, Ban, Remove) and for New, which starts the decay
+	// clock. Nil means clock.Real. The Node passes the clock it uses for
+	// the methods that do take one.
+	Clock clock.Clock
+
+	// Logger receives the Set's rare events (a score ban its BanList did
+	// not record), never anything per peer or per call. Nil means silent.
+	Logger *slog.Logger
 
 	// Counter enforces per-IP and per-subnet caps. Nil means no caps.
 	Counter Counter
 
-	// Now is the clock for the methods that take no time argument (Report,
-	// Record, Ban, Remove) and for New, which starts the decay clock. Nil means
-	// time.Now. The Node passes the same clock it uses for the methods
-	// that do take one.
-	Now func() time.Time
+	// Bans is where bans live (the Node passes its peer book): the Set
+	// asks it on admission and dials and writes operator and score bans
+	// to it. Nil means no bans are kept: nothing is refused as banned,
+	// Set.Ban fails, and score bans only disconnect.
+	Bans BanList
 
 	// Rand is the randomness for redial jitter. Nil means math/rand/v2's
 	// global source. Tests inject a fixed source.
@@ -133,7 +151,9 @@ type settings struct {
 	redialBase    time.Duration
 	redialMax     time.Duration
 	counter       Counter
+	bans          BanList
 	now           func() time.Time
+	log           *slog.Logger
 	rng           *rand.Rand // nil: global source
 }
 
@@ -167,13 +187,16 @@ func duration(field string, v, def, min, max time.Duration) (time.Duration, erro
 	return v, nil
 }
 
-func (c *Config) validate() (settings, error) {
+// errNoSelf is New's error for a Deps without Self.
+var errNoSelf = errors.New("peerset: Deps.Self is required: this node's peer ID")
+
+func (c *Config) validate(d Deps) (settings, error) {
 	var s settings
 	var err error
-	if c.Self.IsZero() {
-		return s, cfgErr("Self", "zero ID", "required: this node's peer ID")
+	if d.Self.IsZero() {
+		return s, errNoSelf
 	}
-	s.self = c.Self
+	s.self = d.Self
 	if s.maxIn, err = count("MaxInbound", c.MaxInbound, DefaultMaxInbound, true); err != nil {
 		return s, err
 	}
@@ -224,7 +247,12 @@ func (c *Config) validate() (settings, error) {
 	default:
 		s.banThreshold = t
 	}
-	if s.banDuration, err = duration("BanDuration", c.BanDuration, DefaultBanDuration, time.Second, MaxBanDuration); err != nil {
+	maxBan := time.Duration(math.MaxInt64)
+	if d.Bans != nil {
+		maxBan = d.Bans.MaxBanDuration()
+	}
+	s.bans = d.Bans
+	if s.banDuration, err = duration("BanDuration", c.BanDuration, DefaultBanDuration, time.Second, maxBan); err != nil {
 		return s, err
 	}
 	if s.halfLife, err = duration("DecayHalfLife", c.DecayHalfLife, DefaultDecayHalfLife, MinDecayHalfLife, MaxDecayHalfLife); err != nil {
@@ -272,13 +300,14 @@ func (c *Config) validate() (settings, error) {
 		}
 	}
 
-	s.counter = c.Counter
-	s.now = c.Now
-	if s.now == nil {
-		s.now = time.Now
+	s.counter = d.Counter
+	s.now = clock.Or(d.Clock).Now
+	s.log = d.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
-	if c.Rand != nil {
-		s.rng = rand.New(c.Rand)
+	if d.Rand != nil {
+		s.rng = rand.New(d.Rand)
 	}
 	return s, nil
 }

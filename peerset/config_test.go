@@ -11,7 +11,7 @@ import (
 )
 
 func TestConfigDefaults(t *testing.T) {
-	s, err := New(Config{Self: selfID})
+	s, err := New(Config{}, Deps{Self: selfID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +68,7 @@ func TestConfigDerived(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.Self = selfID
-			s, err := New(tt.cfg)
+			s, err := New(tt.cfg, Deps{Self: selfID})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +96,6 @@ func TestConfigErrors(t *testing.T) {
 		field string
 		mod   func(*Config)
 	}{
-		{"Self", func(c *Config) { c.Self = crypto.ID{} }},
 		{"MaxInbound", func(c *Config) { c.MaxInbound = MaxPeersLimit + 1 }},
 		{"MaxOutbound", func(c *Config) { c.MaxOutbound = MaxPeersLimit + 1 }},
 		{"MaxOutboundPerGroup", func(c *Config) { c.MaxOutboundPerGroup = MaxPeersLimit + 1 }},
@@ -110,7 +108,7 @@ func TestConfigErrors(t *testing.T) {
 		{"BanThreshold", func(c *Config) { c.BanThreshold = MinScore - 1 }},
 		{"BanThreshold", func(c *Config) { c.BanThreshold = math.NaN() }},
 		{"BanDuration", func(c *Config) { c.BanDuration = -time.Second }},
-		{"BanDuration", func(c *Config) { c.BanDuration = MaxBanDuration + 1 }},
+		{"BanDuration", func(c *Config) { c.BanDuration = fakeMaxBan + 1 }},
 		{"DecayHalfLife", func(c *Config) { c.DecayHalfLife = time.Millisecond }},
 		{"DecayHalfLife", func(c *Config) { c.DecayHalfLife = -time.Minute }},
 		{"ScoreMemory", func(c *Config) { c.ScoreMemory = MaxScoreMemory + 1 }},
@@ -127,9 +125,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
-			cfg := Config{Self: selfID}
+			cfg := Config{}
 			tt.mod(&cfg)
-			s, err := New(cfg)
+			s, err := New(cfg, Deps{Self: selfID, Bans: newFakeBans(time.Now)})
 			if err == nil || s != nil {
 				t.Fatalf("New = %v, %v; want an error", s, err)
 			}
@@ -151,5 +149,17 @@ func TestConfigEventDeltas(t *testing.T) {
 	s, _ := newSet(t, Config{EventDeltas: map[Event]float64{EventGoodPEX: 7, EventProtocolViolation: -1}})
 	if got := s.cfg.deltas; got[EventGoodPEX] != 7 || got[EventProtocolViolation] != -1 || got[EventRateExceeded] != DeltaRateExceeded {
 		t.Errorf("deltas = %v", got)
+	}
+}
+
+// TestDepsSelfRequired: a Set needs this node's ID (Deps.Self), and the
+// error says where it goes.
+func TestDepsSelfRequired(t *testing.T) {
+	s, err := New(Config{}, Deps{})
+	if err == nil || s != nil {
+		t.Fatalf("New = %v, %v; want an error", s, err)
+	}
+	if !strings.Contains(err.Error(), "Deps.Self") {
+		t.Errorf("message %q does not name Deps.Self", err)
 	}
 }

@@ -57,12 +57,11 @@ const (
 	DefaultBanThreshold = -100.0
 	// DefaultBanDuration is how long an automatic (score) ban lasts.
 	DefaultBanDuration = time.Hour
-	// MaxBanDuration bounds Config.BanDuration and Set.Ban.
-	MaxBanDuration = 30 * 24 * time.Hour
-	// MaxBans bounds the bans the Set keeps, in entries. At the bound the
-	// ban that ends first is dropped (the peer book keeps the durable
-	// list).
-	MaxBans = 4096
+	// MaxScoreBans bounds the score bans the Set remembers having made,
+	// in entries, so that AddMustConnect can lift them (the bans
+	// themselves live in the BanList). At the bound the one ending first
+	// is forgotten: its ban stays in force, it is just not lifted.
+	MaxScoreBans = 4096
 
 	// DefaultDecayHalfLife is the time in which a score halves toward
 	// neutral: a peer banned for a burst of violations returns after an

@@ -5,7 +5,7 @@
 // with decay and bans, and trimming between watermarks.
 //
 // A Set does no I/O, starts no goroutine and reads no clock of its own
-// beyond Config.Now: the Node (package p2p) calls it and acts on what it
+// beyond Deps.Clock: the Node (package p2p) calls it and acts on what it
 // returns. Every *Peer the Set hands back for disconnection (a replaced
 // duplicate, a Trim victim, a ban) has already been removed from it; the
 // Node closes its connection with Peer.Disconnect and the reason given, and
@@ -27,7 +27,7 @@
 //     that lasted RedialStablePeriod, with backoff after a shorter one).
 //   - Reputation: transport events go to Record(id, ev), the application's
 //     reports to Report(id, delta, reason); a non-nil BanDecision means:
-//     ban the ID in the book until Until, and
+//     the Set has banned the ID in its BanList until Until; the Node calls
 //     Peer.Disconnect(ReasonLowReputation, Reason). Operator bans go
 //     through Ban; its returned Peer is closed with ReasonBanned.
 //   - Timers: Decay(now) every DecayInterval, Trim(now) every TrimInterval

@@ -22,11 +22,11 @@ type simConn struct {
 // direction with a third peer first.
 func survivor(t *testing.T, self, remote crypto.ID, conns []simConn, variant string) string {
 	t.Helper()
-	cfg := Config{Self: self, MaxInbound: 1, MaxOutbound: 1}
+	cfg := Config{MaxInbound: 1, MaxOutbound: 1}
 	if variant == "must" {
 		cfg.MustConnect = []crypto.Address{{ID: remote, Host: "192.0.2.1", Port: 1}}
 	}
-	s, clk := newSet(t, cfg)
+	s, clk := newSetWith(t, cfg, Deps{Self: self})
 	dir := func(c simConn) Direction {
 		if c.dialer == self {
 			return Outbound
@@ -148,7 +148,7 @@ func TestDuplicateSameDialer(t *testing.T) {
 
 // TestDuplicateKeepsScore: the surviving connection inherits the score.
 func TestDuplicateKeepsScore(t *testing.T) {
-	s, clk := newSet(t, Config{Self: pid(1)})
+	s, clk := newSetWith(t, Config{}, Deps{Self: pid(1)})
 	mustAdmit(t, s, info(2, Inbound), clk.Now())
 	s.Report(pid(2), -30, "test")
 	p, replaced, err := s.Admit(info(2, Outbound), clk.Now()) // dialed by us, the lower ID: wins

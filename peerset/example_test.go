@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerset"
 )
 
@@ -27,11 +28,9 @@ func id(b byte) crypto.ID {
 // and on disconnect.
 func Example() {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	set, err := peerset.New(peerset.Config{
-		Self:       id(0xee),
-		MaxInbound: 1,
-		Now:        func() time.Time { return now },
-	})
+	clk := clock.NewFake() // the Node passes its own clock
+	clk.Set(now)
+	set, err := peerset.New(peerset.Config{MaxInbound: 1}, peerset.Deps{Self: id(0xee), Clock: clk})
 	if err != nil {
 		panic(err)
 	}
@@ -77,7 +76,7 @@ func ExampleSet_Admit_duplicate() {
 		if self == b {
 			other = a
 		}
-		set, _ := peerset.New(peerset.Config{Self: self})
+		set, _ := peerset.New(peerset.Config{}, peerset.Deps{Self: self})
 		// Each node sees its own outbound dial and the other's inbound one.
 		out := conn{"dialed by " + self.Short()}
 		in := conn{"dialed by " + other.Short()}
@@ -103,7 +102,7 @@ func ExampleSet_Admit_duplicate() {
 func ExampleSet_DueRedials() {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	mc, _ := crypto.ParseAddress("0100000000000000000000000000000000000000@192.0.2.7:26656")
-	set, _ := peerset.New(peerset.Config{Self: id(0xee), MustConnect: []crypto.Address{mc}})
+	set, _ := peerset.New(peerset.Config{MustConnect: []crypto.Address{mc}}, peerset.Deps{Self: id(0xee)})
 	for _, addr := range set.DueRedials(now) {
 		fmt.Println("dial", addr.HostPort())
 		// The dial failed:

@@ -139,16 +139,29 @@ func info(n int, dir Direction) PeerInfo {
 	return PeerInfo{ID: pid(n), Direction: dir, Remote: addrOf(n), Conn: &fakeConn{name: fmt.Sprint(n)}}
 }
 
+// newSet returns a Set with the settings cfg on a fresh fake clock, wired
+// as newSetWith does.
 func newSet(t testing.TB, cfg Config) (*Set, *clock.Fake) {
 	t.Helper()
+	return newSetWith(t, cfg, Deps{})
+}
+
+// newSetWith returns a Set with the settings cfg and deps, whose zero
+// fields become: Self selfID, Clock a fresh fake clock (returned), Bans a
+// fakeBans on that clock.
+func newSetWith(t testing.TB, cfg Config, deps Deps) (*Set, *clock.Fake) {
+	t.Helper()
 	c := newClock()
-	if cfg.Self.IsZero() {
-		cfg.Self = selfID
+	if deps.Self.IsZero() {
+		deps.Self = selfID
 	}
-	if cfg.Now == nil {
-		cfg.Now = c.Now
+	if deps.Clock == nil {
+		deps.Clock = c
 	}
-	s, err := New(cfg)
+	if deps.Bans == nil {
+		deps.Bans = newFakeBans(deps.Clock.Now)
+	}
+	s, err := New(cfg, deps)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -174,3 +187,80 @@ func advance(c *clock.Fake, d time.Duration) time.Time {
 	c.Advance(d)
 	return c.Now()
 }
+
+// fakeMaxBan is the fake ban list's cap, the peer book's in the Node.
+const fakeMaxBan = 30 * 24 * time.Hour
+
+// fakeBans is a BanList in memory, on the test's clock, with the peer
+// book's semantics: a ban never shortens one in force, d is bounded.
+type fakeBans struct {
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[crypto.ID]fakeBan
+}
+
+type fakeBan struct {
+	until  time.Time
+	reason string
+}
+
+func newFakeBans(now func() time.Time) *fakeBans {
+	return &fakeBans{now: now, m: map[crypto.ID]fakeBan{}}
+}
+
+func (f *fakeBans) BannedUntil(id crypto.ID) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.m[id]
+	if !ok || !b.until.After(f.now()) {
+		return time.Time{}, false
+	}
+	return b.until, true
+}
+
+func (f *fakeBans) Ban(id crypto.ID, d time.Duration, reason string) error {
+	if d <= 0 || d > fakeMaxBan {
+		return fmt.Errorf("fake ban list: duration %v out of range", d)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	until := f.now().Add(d)
+	if old, ok := f.m[id]; ok && old.until.After(until) {
+		until = old.until
+	}
+	f.m[id] = fakeBan{until: until, reason: reason}
+	return nil
+}
+
+func (f *fakeBans) Unban(id crypto.ID) bool {
+	_, ok := f.BannedUntil(id)
+	f.mu.Lock()
+	delete(f.m, id)
+	f.mu.Unlock()
+	return ok
+}
+
+func (f *fakeBans) MaxBanDuration() time.Duration { return fakeMaxBan }
+
+// inForce returns the number of bans in force.
+func (f *fakeBans) inForce() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, b := range f.m {
+		if b.until.After(f.now()) {
+			n++
+		}
+	}
+	return n
+}
+
+// reason returns the reason recorded with id's ban.
+func (f *fakeBans) reason(id crypto.ID) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.m[id].reason
+}
+
+// bansOf returns the fake ban list newSet gave s.
+func bansOf(s *Set) *fakeBans { return s.cfg.bans.(*fakeBans) }

@@ -89,8 +89,11 @@ func (s *Set) AddMustConnect(addr crypto.Address) error {
 	}
 	mp := &mustPeer{addr: addr}
 	s.mu.must[id] = mp
-	if b, ok := s.mu.bans[id]; ok && b.auto {
-		delete(s.mu.bans, id)
+	if _, ok := s.mu.scoreBans[id]; ok {
+		delete(s.mu.scoreBans, id)
+		if s.cfg.bans != nil {
+			s.cfg.bans.Unban(id)
+		}
 	}
 	if p := s.mu.peers[id]; p != nil {
 		s.setMustLocked(p, true)
@@ -215,8 +218,8 @@ func (s *Set) EarliestRedial(now time.Time) (at time.Time, ok bool) {
 // dueLocked returns when mp is due, not before now nor before a ban ends.
 func (s *Set) dueLocked(id crypto.ID, mp *mustPeer, now time.Time) time.Time {
 	t := mp.due()
-	if b, banned := s.bannedLocked(id, now); banned && b.until.After(t) {
-		t = b.until
+	if until, banned := s.bannedLocked(id, now); banned && until.After(t) {
+		t = until
 	}
 	if t.Before(now) {
 		t = now

@@ -22,19 +22,20 @@ func TestMustConnectAdmittedWhenFull(t *testing.T) {
 		fill  []PeerInfo // admitted first
 		dir   Direction
 		cfg   Config
+		deps  Deps
 		reuse bool // the must-connect peer comes from the last filler's IP
 	}{
-		{"inbound full", []PeerInfo{info(1, Inbound)}, Inbound, Config{MaxInbound: 1}, false},
-		{"no inbound at all", nil, Inbound, Config{MaxInbound: -1}, false},
-		{"outbound full", []PeerInfo{info(1, Outbound)}, Outbound, Config{MaxOutbound: 1}, false},
-		{"outbound group taken", []PeerInfo{info(1, Outbound)}, Outbound, Config{}, true},
-		{"per-IP cap", []PeerInfo{info(1, Inbound)}, Inbound, Config{Counter: newCounter(1, 1)}, true},
+		{"inbound full", []PeerInfo{info(1, Inbound)}, Inbound, Config{MaxInbound: 1}, Deps{}, false},
+		{"no inbound at all", nil, Inbound, Config{MaxInbound: -1}, Deps{}, false},
+		{"outbound full", []PeerInfo{info(1, Outbound)}, Outbound, Config{MaxOutbound: 1}, Deps{}, false},
+		{"outbound group taken", []PeerInfo{info(1, Outbound)}, Outbound, Config{}, Deps{}, true},
+		{"per-IP cap", []PeerInfo{info(1, Inbound)}, Inbound, Config{}, Deps{Counter: newCounter(1, 1)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
 			cfg.MustConnect = []crypto.Address{{ID: mc, Host: "192.0.2.1", Port: 1}}
-			s, clk := newSet(t, cfg)
+			s, clk := newSetWith(t, cfg, tt.deps)
 			for _, in := range tt.fill {
 				mustAdmit(t, s, in, clk.Now())
 			}
@@ -58,14 +59,14 @@ func TestMustConnectAdmittedWhenFull(t *testing.T) {
 			if after.MustConnectUp != 1 || after.MustConnectTotal != 1 {
 				t.Errorf("counts %+v", after)
 			}
-			if ctr, ok := cfg.Counter.(*fakeCounter); ok && ctr.total() != 2 {
+			if ctr, ok := tt.deps.Counter.(*fakeCounter); ok && ctr.total() != 2 {
 				t.Errorf("must-connect peer not counted by the Counter: %d", ctr.total())
 			}
 			if st, _ := s.Get(mc); !st.MustConnect {
 				t.Error("Status.MustConnect false")
 			}
 			s.Remove(p)
-			if ctr, ok := cfg.Counter.(*fakeCounter); ok && ctr.total() != 1 {
+			if ctr, ok := tt.deps.Counter.(*fakeCounter); ok && ctr.total() != 1 {
 				t.Errorf("Remove did not release: %d", ctr.total())
 			}
 		})
@@ -74,7 +75,7 @@ func TestMustConnectAdmittedWhenFull(t *testing.T) {
 
 func TestRedialBackoff(t *testing.T) {
 	mc := mustAddr(7)
-	s, clk := newSet(t, Config{MustConnect: []crypto.Address{mc}, Rand: fixedSource(0)})
+	s, clk := newSetWith(t, Config{MustConnect: []crypto.Address{mc}}, Deps{Rand: fixedSource(0)})
 	now := clk.Now()
 
 	// Dialed at start, once.
@@ -116,7 +117,7 @@ func TestRedialBackoff(t *testing.T) {
 
 func TestRedialJitter(t *testing.T) {
 	// The most jitter takes RedialJitter off the delay.
-	s, clk := newSet(t, Config{MustConnect: []crypto.Address{mustAddr(7)}, Rand: fixedSource(^uint64(0))})
+	s, clk := newSetWith(t, Config{MustConnect: []crypto.Address{mustAddr(7)}}, Deps{Rand: fixedSource(^uint64(0))})
 	now := clk.Now()
 	d := s.RedialFailed(pid(7), now).Sub(now)
 	if lo := time.Duration(float64(time.Second) * (1 - RedialJitter)); d < lo || d > lo+time.Millisecond {
@@ -124,7 +125,7 @@ func TestRedialJitter(t *testing.T) {
 	}
 
 	// Random jitter stays within [cap*(1-RedialJitter), cap] and spreads.
-	s, clk = newSet(t, Config{MustConnect: []crypto.Address{mustAddr(7)}, Rand: rand.NewPCG(1, 2)})
+	s, clk = newSetWith(t, Config{MustConnect: []crypto.Address{mustAddr(7)}}, Deps{Rand: rand.NewPCG(1, 2)})
 	now = clk.Now()
 	for range 10 {
 		s.RedialFailed(pid(7), now)
@@ -156,7 +157,7 @@ func TestRedialJitter(t *testing.T) {
 
 func TestRedialResetOnConnect(t *testing.T) {
 	mc := mustAddr(7)
-	s, clk := newSet(t, Config{MustConnect: []crypto.Address{mc}, Rand: fixedSource(0)})
+	s, clk := newSetWith(t, Config{MustConnect: []crypto.Address{mc}}, Deps{Rand: fixedSource(0)})
 	for range 5 {
 		s.RedialFailed(mc.ID, clk.Now()) // next delay would be 32 s
 	}

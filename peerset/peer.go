@@ -117,8 +117,6 @@ type Counts struct {
 	// MustConnectUp is the number of must-connect peers connected, of
 	// MustConnectTotal configured.
 	MustConnectUp, MustConnectTotal int
-	// Bans is the number of bans in force.
-	Bans int
 	// Remembered is the number of disconnected peers whose score is kept.
 	Remembered int
 }

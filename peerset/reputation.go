@@ -77,9 +77,9 @@ func (e Event) DefaultDelta() float64 {
 }
 
 // BanDecision is the outcome of a report that took a peer's score to the
-// ban threshold. The Set has already recorded the ban (Admit refuses the ID
-// until Until) and removed the peer; the Node closes Peer's connection with
-// ReasonLowReputation and bans the ID in its book.
+// ban threshold. The Set has already written the ban to its BanList (Admit
+// refuses the ID until Until) and removed the peer; the Node closes Peer's
+// connection with ReasonLowReputation.
 type BanDecision struct {
 	// ID is the banned peer.
 	ID crypto.ID
@@ -92,12 +92,6 @@ type BanDecision struct {
 	// Peer is the connection to close, already removed from the Set; nil
 	// when the peer was not connected.
 	Peer *Peer
-}
-
-type ban struct {
-	until  time.Time
-	reason string
-	auto   bool // from the score, not from Set.Ban
 }
 
 // Record moves id's score by the delta of event ev (an unknown event moves
@@ -117,8 +111,8 @@ func (s *Set) Record(id crypto.ID, ev Event) *BanDecision {
 // (Config.ScoreMemory), and an unknown one starts at 0.
 //
 // When the score ends at or below Config.BanThreshold and the peer is not
-// must-connect and not banned already, Report bans it for
-// Config.BanDuration (from Config.Now), removes it from the Set and returns
+// must-connect and not banned already, Report bans it in the BanList for
+// Config.BanDuration (from Deps.Clock), removes it from the Set and returns
 // the decision for the Node to apply. A must-connect peer's score is
 // tracked but it is never banned or disconnected for it. Report does not
 // allocate unless it bans. Safe for concurrent use.
@@ -154,7 +148,15 @@ func (s *Set) report(id crypto.ID, delta float64, reason string) *BanDecision {
 		Reason: cut(fmt.Sprintf("score %.1f at or below %.1f after %s", score, s.cfg.banThreshold, reason), MaxReasonLen),
 		Score:  score,
 	}
-	s.addBanLocked(id, ban{until: b.Until, reason: b.Reason, auto: true}, now)
+	if s.cfg.bans != nil {
+		if err := s.cfg.bans.Ban(id, s.cfg.banDuration, b.Reason); err != nil {
+			// The peer is still disconnected; it may come back before the
+			// ban would have ended.
+			s.cfg.log.Warn("score ban not recorded", "peer", id.Short(), "err", err)
+		} else {
+			s.rememberScoreBanLocked(id, b.Until, now)
+		}
+	}
 	if p != nil {
 		s.dropLocked(p, now)
 		b.Peer = p
@@ -179,7 +181,7 @@ func (s *Set) Score(id crypto.ID) (score float64, ok bool) {
 // Decay moves every score toward 0 for the time elapsed since the previous
 // call (or New): a score halves every Config.DecayHalfLife, and one within
 // 0.01 of neutral becomes 0 and is forgotten if its peer is disconnected.
-// It also drops expired bans. The Node calls it from a timer (every
+// It also forgets expired score bans. The Node calls it from a timer (every
 // DecayInterval); the result does not depend on how often. A now not after
 // the previous one does nothing. Safe for concurrent use.
 func (s *Set) Decay(now time.Time) {
@@ -195,31 +197,35 @@ func (s *Set) Decay(now time.Time) {
 		p.score = snap(p.score * f)
 	}
 	s.mu.memory.scale(f)
-	for id, b := range s.mu.bans {
-		if !b.until.After(now) {
-			delete(s.mu.bans, id)
+	for id, until := range s.mu.scoreBans {
+		if !until.After(now) {
+			delete(s.mu.scoreBans, id)
 		}
 	}
 }
 
-// Ban bans id for d (0 < d <= MaxBanDuration) with reason (cut to
-// MaxReasonLen bytes): Admit refuses it and DueRedials skips it until the
-// ban ends. A ban never shortens one in force. Unlike a score ban it
-// applies to must-connect peers too: it is the operator's (or the Node's)
-// explicit decision. When id is connected, the Peer is removed and
-// returned for the Node to close with ReasonBanned. Safe for concurrent
-// use.
+// Ban bans id for d with reason (cut to MaxReasonLen bytes) in the
+// BanList, which bounds d (0 < d <= its MaxBanDuration) and never shortens
+// a ban in force: Admit refuses it and DueRedials skips it until the ban
+// ends. Unlike a score ban it applies to must-connect peers too: it is the
+// operator's (or the Node's) explicit decision. When id is connected, the
+// Peer is removed and returned for the Node to close with ReasonBanned.
+// When the BanList refuses the ban, Ban returns its error and changes
+// nothing. Safe for concurrent use.
 func (s *Set) Ban(id crypto.ID, d time.Duration, reason string) (*Peer, error) {
 	if id.IsZero() || id == s.cfg.self {
 		return nil, errors.New("peerset: cannot ban the zero ID or this node")
 	}
-	if d <= 0 || d > MaxBanDuration {
-		return nil, fmt.Errorf("peerset: ban duration %v is outside (0, %v]", d, MaxBanDuration)
+	if s.cfg.bans == nil {
+		return nil, errNoBanList
 	}
 	now := s.cfg.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.addBanLocked(id, ban{until: now.Add(d), reason: cut(reason, MaxReasonLen)}, now)
+	if err := s.cfg.bans.Ban(id, d, cut(reason, MaxReasonLen)); err != nil {
+		return nil, err
+	}
+	delete(s.mu.scoreBans, id) // the operator's now: AddMustConnect keeps it
 	p := s.mu.peers[id]
 	if p != nil {
 		s.dropLocked(p, now)
@@ -227,68 +233,44 @@ func (s *Set) Ban(id crypto.ID, d time.Duration, reason string) (*Peer, error) {
 	return p, nil
 }
 
-// Unban lifts a ban on id and reports whether there was one. Safe for
-// concurrent use.
+// Unban lifts a ban on id in the BanList and reports whether there was
+// one. Safe for concurrent use.
 func (s *Set) Unban(id crypto.ID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.mu.bans[id]
-	delete(s.mu.bans, id)
-	return ok
+	delete(s.mu.scoreBans, id)
+	return s.cfg.bans != nil && s.cfg.bans.Unban(id)
 }
 
-// Banned reports whether id is banned at now, and until when. Safe for
+// Banned reports whether the BanList has id banned, and until when. now is
+// unused: the BanList judges by its own clock (the Node's). Safe for
 // concurrent use.
 func (s *Set) Banned(id crypto.ID, now time.Time) (until time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.bannedLocked(id, now)
-	return b.until, ok
+	return s.bannedLocked(id, now)
 }
 
-// bannedLocked returns the ban on id in force at now, dropping an expired one.
-func (s *Set) bannedLocked(id crypto.ID, now time.Time) (ban, bool) {
-	b, ok := s.mu.bans[id]
-	if !ok {
-		return ban{}, false
-	}
-	if !b.until.After(now) {
-		delete(s.mu.bans, id)
-		return ban{}, false
-	}
-	return b, true
-}
-
-// addBanLocked records b on id, never shortening a ban in force. At MaxBans
-// it drops expired bans, then the one ending first if that ends before b.
-func (s *Set) addBanLocked(id crypto.ID, b ban, now time.Time) {
-	bans := s.mu.bans
-	if old, ok := bans[id]; ok {
-		if old.until.After(b.until) {
-			b.until = old.until
-		}
-		b.auto = b.auto && old.auto
-		bans[id] = b
-		return
-	}
-	if len(bans) >= MaxBans {
+// rememberScoreBanLocked notes that the Set banned id for its score until
+// until, so that AddMustConnect lifts that ban. At MaxScoreBans it forgets
+// expired entries, then the one ending first.
+func (s *Set) rememberScoreBanLocked(id crypto.ID, until, now time.Time) {
+	m := s.mu.scoreBans
+	if _, ok := m[id]; !ok && len(m) >= MaxScoreBans {
 		var first crypto.ID
 		var firstUntil time.Time
-		for k, v := range bans {
-			if !v.until.After(now) {
-				delete(bans, k)
-			} else if firstUntil.IsZero() || v.until.Before(firstUntil) {
-				first, firstUntil = k, v.until
+		for k, v := range m {
+			if !v.After(now) {
+				delete(m, k)
+			} else if firstUntil.IsZero() || v.Before(firstUntil) {
+				first, firstUntil = k, v
 			}
 		}
-		if len(bans) >= MaxBans {
-			if !firstUntil.Before(b.until) {
-				return // every ban in force outlasts this one
-			}
-			delete(bans, first)
+		if len(m) >= MaxScoreBans {
+			delete(m, first)
 		}
 	}
-	bans[id] = b
+	m[id] = until
 }
 
 // cut shortens s to at most n bytes at a rune boundary.

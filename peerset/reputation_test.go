@@ -1,6 +1,9 @@
 package peerset
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -131,7 +134,7 @@ func TestBanThreshold(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctr := newCounter(0, 0)
-			s, clk := newSet(t, Config{BanThreshold: tt.threshold, BanDuration: 10 * time.Minute, Counter: ctr})
+			s, clk := newSetWith(t, Config{BanThreshold: tt.threshold, BanDuration: 10 * time.Minute}, Deps{Counter: ctr})
 			p := mustAdmit(t, s, info(1, Inbound), clk.Now())
 			for i, d := range tt.deltas {
 				b := s.Report(pid(1), d, "why")
@@ -295,7 +298,7 @@ func TestManualBan(t *testing.T) {
 	if err != nil || got != p || s.Len() != 0 {
 		t.Fatalf("Ban = %v, %v", got, err)
 	}
-	if s.mu.bans[pid(1)].reason != strings.Repeat("x", MaxReasonLen) {
+	if bansOf(s).reason(pid(1)) != strings.Repeat("x", MaxReasonLen) {
 		t.Fatal("reason not cut")
 	}
 	// Never shortened.
@@ -317,37 +320,39 @@ func TestManualBan(t *testing.T) {
 	for _, bad := range []struct {
 		id crypto.ID
 		d  time.Duration
-	}{{pid(3), 0}, {pid(3), -time.Second}, {pid(3), MaxBanDuration + 1}, {crypto.ID{}, time.Hour}, {selfID, time.Hour}} {
+	}{{pid(3), 0}, {pid(3), -time.Second}, {pid(3), fakeMaxBan + 1}, {crypto.ID{}, time.Hour}, {selfID, time.Hour}} {
 		if _, err := s.Ban(bad.id, bad.d, ""); err == nil {
 			t.Errorf("Ban(%s, %v) succeeded", bad.id.Short(), bad.d)
 		}
 	}
-	// Expired bans are dropped by Decay.
+	// Expired bans are no longer in force.
 	s.Decay(advance(clk, time.Hour))
-	if c := s.Counts(); c.Bans != 0 {
-		t.Fatalf("bans after expiry: %d", c.Bans)
+	if n := bansOf(s).inForce(); n != 0 {
+		t.Fatalf("bans after expiry: %d", n)
 	}
 }
 
-func TestBanTableBounded(t *testing.T) {
-	s, clk := newSet(t, Config{})
-	now := clk.Now()
-	for i := range MaxBans {
-		if _, err := s.Ban(pid(i+1), time.Hour+time.Duration(i)*time.Second, ""); err != nil {
-			t.Fatal(err)
-		}
+// refusingBans is a BanList that records nothing, as a full ban table does.
+type refusingBans struct{ *fakeBans }
+
+func (refusingBans) Ban(crypto.ID, time.Duration, string) error { return errors.New("ban table full") }
+
+// TestScoreBanNotRecordedLogged: when the BanList refuses a score ban the
+// peer is still disconnected, and the Set says so on Deps.Logger (it used
+// to be silent, and had no logger).
+func TestScoreBanNotRecordedLogged(t *testing.T) {
+	var logs bytes.Buffer
+	bans := refusingBans{newFakeBans(time.Now)}
+	s, clk := newSetWith(t, Config{}, Deps{Bans: bans, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mustAdmit(t, s, info(1, Inbound), clk.Now())
+	b := s.Report(pid(1), -1000, "test")
+	if b == nil || b.Peer == nil {
+		t.Fatalf("Report = %+v, want a decision that disconnects the peer", b)
 	}
-	// A ban ending before all the others is not kept...
-	s.Ban(pid(MaxBans+1), time.Minute, "")
-	if _, ok := s.Banned(pid(MaxBans+1), now); ok || len(s.mu.bans) != MaxBans {
-		t.Fatalf("short ban kept; %d bans", len(s.mu.bans))
+	if _, ok := s.Get(pid(1)); ok {
+		t.Error("peer still in the set")
 	}
-	// ...a longer one replaces the one ending first.
-	s.Ban(pid(MaxBans+2), 2*time.Hour, "")
-	if _, ok := s.Banned(pid(MaxBans+2), now); !ok || len(s.mu.bans) != MaxBans {
-		t.Fatal("long ban not kept")
-	}
-	if _, ok := s.Banned(pid(1), now); ok {
-		t.Fatal("the ban ending first survived")
+	if !strings.Contains(logs.String(), "score ban not recorded") || !strings.Contains(logs.String(), "ban table full") {
+		t.Errorf("log = %q", logs.String())
 	}
 }

@@ -26,17 +26,19 @@ type Set struct {
 		mustUp     int                  // must-connect peers connected
 		groups     map[netip.Prefix]int // outbound slot peers per network group
 		must       map[crypto.ID]*mustPeer
-		bans       map[crypto.ID]ban
+		dialing    map[crypto.ID]bool      // IDs between BeginDial and its done
+		scoreBans  map[crypto.ID]time.Time // score bans made here, until when; see MaxScoreBans
 		lastDecay  time.Time
 		memory     scoreMemory
 		scratch    []*Peer // reused by Trim
 	}
 }
 
-// New returns a Set configured by cfg, or a *ConfigError naming the first
-// invalid field.
-func New(cfg Config) (*Set, error) {
-	st, err := cfg.validate()
+// New returns a Set with the settings cfg, wired to deps; it returns a
+// *ConfigError naming the first invalid field, or an error when deps has
+// no Self.
+func New(cfg Config, deps Deps) (*Set, error) {
+	st, err := cfg.validate(deps)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +46,8 @@ func New(cfg Config) (*Set, error) {
 	s.mu.peers = make(map[crypto.ID]*Peer)
 	s.mu.groups = make(map[netip.Prefix]int)
 	s.mu.must = make(map[crypto.ID]*mustPeer, len(cfg.MustConnect))
-	s.mu.bans = make(map[crypto.ID]ban)
+	s.mu.scoreBans = make(map[crypto.ID]time.Time)
+	s.mu.dialing = make(map[crypto.ID]bool)
 	s.mu.memory.init(st.memory)
 	s.mu.lastDecay = st.now()
 	for _, a := range cfg.MustConnect {
@@ -105,8 +108,8 @@ func (s *Set) Admit(info PeerInfo, now time.Time) (p, replaced *Peer, err error)
 	if s.mu.closed {
 		return nil, nil, refused(id, ReasonShutdown, "")
 	}
-	if b, ok := s.bannedLocked(id, now); ok {
-		return nil, nil, refused(id, ReasonBanned, "until %s: %s", b.until.UTC().Format(time.RFC3339), b.reason)
+	if until, ok := s.bannedLocked(id, now); ok {
+		return nil, nil, refused(id, ReasonBanned, "until %s", until.UTC().Format(time.RFC3339))
 	}
 	old := s.mu.peers[id]
 	if old != nil && !incomingWins(s.cfg.self, id, old.Direction, info.Direction) {
@@ -271,8 +274,8 @@ func (s *Set) CheckDial(id crypto.ID, ip netip.Addr, now time.Time) error {
 		return refused(id, ReasonShutdown, "")
 	}
 	if !id.IsZero() {
-		if b, ok := s.bannedLocked(id, now); ok {
-			return refused(id, ReasonBanned, "until %s", b.until.UTC().Format(time.RFC3339))
+		if until, ok := s.bannedLocked(id, now); ok {
+			return refused(id, ReasonBanned, "until %s", until.UTC().Format(time.RFC3339))
 		}
 		if _, ok := s.mu.peers[id]; ok {
 			return refused(id, ReasonDuplicate, "already connected")
@@ -332,7 +335,6 @@ func (s *Set) Counts() Counts {
 		OutboundSlots:    s.mu.out,
 		MustConnectUp:    s.mu.mustUp,
 		MustConnectTotal: len(s.mu.must),
-		Bans:             len(s.mu.bans),
 		Remembered:       s.mu.memory.len(),
 	}
 	c.Inbound, c.Outbound = c.InboundSlots, c.OutboundSlots

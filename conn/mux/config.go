@@ -169,7 +169,7 @@ func (c *Config) params() (*resolved, error) {
 
 func (c *Config) resolve() (*resolved, error) {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("conn: Config."+format, args...)
+		return fmt.Errorf("mux: Config."+format, args...)
 	}
 	if len(c.Topics) == 0 {
 		return nil, bad("Topics: no topic declared")
@@ -186,7 +186,7 @@ func (c *Config) resolve() (*resolved, error) {
 	p.topics = make([]TopicConfig, 0, len(c.Topics))
 	for _, tc := range c.Topics {
 		if tc.ID != 0 && seen.has(tc.ID) {
-			return nil, fmt.Errorf("conn: topic %d (%q): ID declared twice", tc.ID, tc.Name)
+			return nil, fmt.Errorf("mux: topic %d (%q): ID declared twice", tc.ID, tc.Name)
 		}
 		tc, err := tc.withDefaults()
 		if err != nil {

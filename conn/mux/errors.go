@@ -10,25 +10,25 @@ import (
 // Errors returned by MultiConn's send calls.
 var (
 	// ErrQueueFull is returned by TrySend when the topic's send queue is full.
-	ErrQueueFull = errors.New("conn: send queue full")
+	ErrQueueFull = errors.New("mux: send queue full")
 	// ErrTopicNotConfigured is returned when sending on a topic that is not
 	// in our Config.Topics.
-	ErrTopicNotConfigured = errors.New("conn: topic not configured")
+	ErrTopicNotConfigured = errors.New("mux: topic not configured")
 	// ErrTopicNotDeclared is returned at once when sending on a topic the
 	// peer did not declare in its PeerMeta: it would refuse the message.
-	ErrTopicNotDeclared = errors.New("conn: topic not declared by peer")
+	ErrTopicNotDeclared = errors.New("mux: topic not declared by peer")
 	// ErrMessageTooLarge is returned when a message exceeds the topic's
 	// MaxMessageSize, ours or the peer's.
-	ErrMessageTooLarge = errors.New("conn: message too large for topic")
+	ErrMessageTooLarge = errors.New("mux: message too large for topic")
 	// ErrIdleTimeout is the cause of a connection whose peer sent nothing for
 	// longer than Config.IdleTimeout, or did not read what we wrote for
 	// as long.
-	ErrIdleTimeout = errors.New("conn: peer timed out")
+	ErrIdleTimeout = errors.New("mux: peer timed out")
 	// ErrCreditStall is the cause of a connection closed because the peer
 	// returned no credit on a topic with queued messages, or acknowledged
 	// none of our in-flight data, for longer than
 	// Config.CreditStallTimeout. The goaway sent is "timeout".
-	ErrCreditStall = errors.New("conn: peer returned no credit")
+	ErrCreditStall = errors.New("mux: peer returned no credit")
 	// ErrClosed is wrapped by every send call on a closed or closing
 	// MultiConn, together with the reason it closed. It wraps net.ErrClosed
 	// through conn.ErrClosed.
@@ -99,7 +99,7 @@ type ViolationError struct {
 }
 
 func (e *ViolationError) Error() string {
-	return "conn: protocol violation: " + e.text()
+	return "mux: protocol violation: " + e.text()
 }
 
 // text is the goaway text for e: kind, topic and detail.

@@ -66,5 +66,5 @@ func Example_multiConn() {
 	fmt.Println(listener.Err())
 	// Output:
 	// topic 1 from the dialer: vote for block 42
-	// conn: goaway from peer: shutdown
+	// mux: goaway from peer: shutdown
 }

@@ -84,9 +84,9 @@ type GoAwayError struct {
 func (e *GoAwayError) Error() string {
 	var b strings.Builder
 	if e.Remote {
-		b.WriteString("conn: goaway from peer: ")
+		b.WriteString("mux: goaway from peer: ")
 	} else {
-		b.WriteString("conn: goaway sent: ")
+		b.WriteString("mux: goaway sent: ")
 	}
 	b.WriteString(e.Code.String())
 	if e.Text != "" {
@@ -169,7 +169,7 @@ func (c *MultiConn) closeUnstarted(ctx context.Context, ge *GoAwayError, linger 
 	if !stop() {
 		<-fired
 	}
-	c.p.log.Debug("conn: unstarted connection closed", "peer", c.remote.Short(), "goaway", ge, "sent", sent)
+	c.p.log.Debug("mux: unstarted connection closed", "peer", c.remote.Short(), "goaway", ge, "sent", sent)
 	c.t.Close()
 	close(c.done) // the last thing: nothing of the connection runs after Done
 }
@@ -227,7 +227,7 @@ func (c *MultiConn) GoAway(ctx context.Context, code GoAwayCode, text string) er
 	}
 	unsent := c.fail(ge, ge, 0)
 	<-c.done
-	return fmt.Errorf("conn: graceful close of %s incomplete, %d queued messages not sent: %w", c.remote.Short(), unsent, ctx.Err())
+	return fmt.Errorf("mux: graceful close of %s incomplete, %d queued messages not sent: %w", c.remote.Short(), unsent, ctx.Err())
 }
 
 // Abort closes the connection at once: queued messages are dropped, a
@@ -288,7 +288,7 @@ func (c *MultiConn) fail(cause error, send *GoAwayError, linger time.Duration) (
 	if unsent > 0 {
 		c.st.unsent.Add(uint64(unsent))
 	}
-	c.p.log.Debug("conn: connection ending", "peer", c.remote.Short(), "cause", cause, "unsent", unsent)
+	c.p.log.Debug("mux: connection ending", "peer", c.remote.Short(), "cause", cause, "unsent", unsent)
 	if closeNow {
 		c.t.Close()
 	} else {

@@ -27,20 +27,20 @@ func SetNotSentLowat(c net.Conn, bytes int) error {
 	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return fmt.Errorf("conn: TCP_NOTSENT_LOWAT on %T: %w", c, errors.ErrUnsupported)
+		return fmt.Errorf("mux: TCP_NOTSENT_LOWAT on %T: %w", c, errors.ErrUnsupported)
 	}
 	raw, err := tc.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("conn: TCP_NOTSENT_LOWAT: %w", err)
+		return fmt.Errorf("mux: TCP_NOTSENT_LOWAT: %w", err)
 	}
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
 		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, bytes)
 	}); err != nil {
-		return fmt.Errorf("conn: TCP_NOTSENT_LOWAT: %w", err)
+		return fmt.Errorf("mux: TCP_NOTSENT_LOWAT: %w", err)
 	}
 	if serr != nil {
-		return fmt.Errorf("conn: TCP_NOTSENT_LOWAT: %w", serr)
+		return fmt.Errorf("mux: TCP_NOTSENT_LOWAT: %w", serr)
 	}
 	return nil
 }

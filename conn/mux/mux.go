@@ -279,12 +279,12 @@ func newMux(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
 	ours := TopicIDs(p.topics)
 	if lm, ok := t.(interface{ LocalMeta() *pb.PeerMeta }); ok && lm.LocalMeta() != nil {
 		if declared := lm.LocalMeta().GetTopics(); !bytes.Equal(declared, ours) {
-			return nil, fmt.Errorf("conn: Config.Topics %v differ from the topics %v declared in our PeerMeta", ours, declared)
+			return nil, fmt.Errorf("mux: Config.Topics %v differ from the topics %v declared in our PeerMeta", ours, declared)
 		}
 	}
 	meta := t.RemoteMeta()
 	if err := checkTopicList(meta.GetTopics()); err != nil {
-		return nil, fmt.Errorf("conn: peer %s: %w", t.RemoteID().Short(), err)
+		return nil, fmt.Errorf("mux: peer %s: %w", t.RemoteID().Short(), err)
 	}
 	c := &MultiConn{
 		t:          t,
@@ -322,7 +322,7 @@ func newMux(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
 	}
 	if p.notSentLowat > 0 {
 		if err := SetNotSentLowat(t, p.notSentLowat); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			p.log.Debug("conn: TCP_NOTSENT_LOWAT not set", "peer", c.remote.Short(), "err", err)
+			p.log.Debug("mux: TCP_NOTSENT_LOWAT not set", "peer", c.remote.Short(), "err", err)
 		}
 	}
 	peerSettings, err := c.exchangeSettings(ctx)

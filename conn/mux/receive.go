@@ -152,7 +152,7 @@ func (c *MultiConn) readFailed(err error) {
 		// closed the socket: a violation, but no goaway can go out.
 		v = violation(ViolationMalformedFrame, 0, "%s", strings.TrimPrefix(err.Error(), conn.ErrProtocol.Error()+": "))
 		c.st.violations.Add(1)
-		c.p.log.Info("conn: peer broke the frame protocol", "peer", c.remote.Short(), "violation", v)
+		c.p.log.Info("mux: peer broke the frame protocol", "peer", c.remote.Short(), "violation", v)
 		if c.p.onViolation != nil {
 			c.p.onViolation(c, v)
 		}
@@ -163,7 +163,7 @@ func (c *MultiConn) readFailed(err error) {
 			code = GoAwayRateLimit
 		}
 		c.st.violations.Add(1)
-		c.p.log.Info("conn: peer broke the protocol", "peer", c.remote.Short(), "violation", v)
+		c.p.log.Info("mux: peer broke the protocol", "peer", c.remote.Short(), "violation", v)
 		if c.p.onViolation != nil {
 			c.p.onViolation(c, v)
 		}
@@ -172,9 +172,9 @@ func (c *MultiConn) readFailed(err error) {
 	case errors.As(err, &ge):
 		c.fail(ge, nil, 0)
 	case errors.Is(err, io.EOF):
-		c.fail(fmt.Errorf("conn: peer closed the connection without goaway: %w", err), nil, 0)
+		c.fail(fmt.Errorf("mux: peer closed the connection without goaway: %w", err), nil, 0)
 	default:
-		c.fail(fmt.Errorf("conn: read: %w", err), nil, 0)
+		c.fail(fmt.Errorf("mux: read: %w", err), nil, 0)
 	}
 }
 

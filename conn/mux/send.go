@@ -310,7 +310,7 @@ func (c *MultiConn) writeLoop() {
 			}
 			c.writeStart.Store(0)
 			if err != nil {
-				c.fail(fmt.Errorf("conn: write: %w", err), nil, 0)
+				c.fail(fmt.Errorf("mux: write: %w", err), nil, 0)
 				return
 			}
 			c.st.bytesSent.Add(uint64(len(batch)))

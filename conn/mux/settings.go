@@ -155,7 +155,7 @@ func (c *MultiConn) exchangeSettings(ctx context.Context) (settings, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return settings{}, fmt.Errorf("conn: settings exchange with %s: %w", c.remote.Short(), err)
+		return settings{}, fmt.Errorf("mux: settings exchange with %s: %w", c.remote.Short(), err)
 	}
 
 	ours := settings{maxPacket: c.p.maxPacket, recvRate: uint32(c.p.recvRate), features: c.p.features}

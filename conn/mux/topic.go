@@ -58,7 +58,7 @@ type TopicConfig struct {
 // first invalid field.
 func (tc TopicConfig) withDefaults() (TopicConfig, error) {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("conn: topic %d (%q): "+format, append([]any{tc.ID, tc.Name}, args...)...)
+		return fmt.Errorf("mux: topic %d (%q): "+format, append([]any{tc.ID, tc.Name}, args...)...)
 	}
 	if tc.ID == 0 {
 		return tc, bad("ID 0 is reserved for control messages")
@@ -137,10 +137,10 @@ func TopicIDs(topics []TopicConfig) []byte {
 func checkTopicList(ids []byte) error {
 	for i, id := range ids {
 		if id == 0 {
-			return fmt.Errorf("conn: declared topic list contains 0")
+			return fmt.Errorf("mux: declared topic list contains 0")
 		}
 		if i > 0 && ids[i-1] >= id {
-			return fmt.Errorf("conn: declared topic list is not strictly ascending at %d", id)
+			return fmt.Errorf("mux: declared topic list is not strictly ascending at %d", id)
 		}
 	}
 	return nil

@@ -18,9 +18,9 @@ func TestMultiConfigValidation(t *testing.T) {
 	}{
 		{"no topics", &Config{OnMessage: ok}, "Config.Topics"},
 		{"no OnMessage", &Config{Topics: []TopicConfig{{ID: 1}}}, "Config.OnMessage"},
-		{"topic 0", &Config{Topics: []TopicConfig{{ID: 0, Name: "ctl"}}, OnMessage: ok}, `conn: topic 0 ("ctl"): ID 0`},
+		{"topic 0", &Config{Topics: []TopicConfig{{ID: 0, Name: "ctl"}}, OnMessage: ok}, `mux: topic 0 ("ctl"): ID 0`},
 		{"duplicate", &Config{Topics: []TopicConfig{{ID: 4}, {ID: 4, Name: "again"}}, OnMessage: ok}, `topic 4 ("again"): ID declared twice`},
-		{"huge message", &Config{Topics: []TopicConfig{{ID: 3, Name: "blocks", MaxMessageSize: 2 << 30}}, OnMessage: ok}, `conn: topic 3 ("blocks"): MaxMessageSize`},
+		{"huge message", &Config{Topics: []TopicConfig{{ID: 3, Name: "blocks", MaxMessageSize: 2 << 30}}, OnMessage: ok}, `mux: topic 3 ("blocks"): MaxMessageSize`},
 		{"negative message", &Config{Topics: []TopicConfig{{ID: 3, MaxMessageSize: -1}}, OnMessage: ok}, "MaxMessageSize"},
 		{"small window", &Config{Topics: []TopicConfig{{ID: 3, MaxMessageSize: 1000, RecvWindow: 1000}}, OnMessage: ok}, "RecvWindow 1000 outside 1064"},
 		{"negative queue", &Config{Topics: []TopicConfig{{ID: 3, SendQueue: -1}}, OnMessage: ok}, "SendQueue"},
@@ -35,7 +35,7 @@ func TestMultiConfigValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "conn: ") {
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "mux: ") {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
 		})

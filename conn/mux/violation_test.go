@@ -228,7 +228,7 @@ func TestSettingsRefusals(t *testing.T) {
 				got <- b
 			}()
 			_, err := New(context.Background(), es, cfg)
-			if err == nil || !strings.HasPrefix(err.Error(), "conn: settings exchange") {
+			if err == nil || !strings.HasPrefix(err.Error(), "mux: settings exchange") {
 				t.Fatalf("New: %v", err)
 			}
 			t.Log(err)

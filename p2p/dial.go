@@ -1,0 +1,168 @@
+package p2p
+
+// The dial path: a book entry, bootstrap address or operator dial becomes
+// an admitted outbound peer. dial checks the target (resolve.go), takes
+// the in-flight mark (peerset.Set.BeginDial), a dial slot and the dial
+// rate, runs handshakeOut, and hands the connection to setupPeer (peer.go).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/peerbook"
+	"github.com/peerwire/peerwire/peerset"
+)
+
+// dial connects to addr (whose ID may be zero: then the identity is learned
+// and pinned), runs the handshake and admits the peer; it returns the
+// peer's ID. An IP address is checked at once; a DNS name is resolved and
+// its addresses checked once a dial slot is free (see targets), and only
+// a checked address is dialed.
+func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (crypto.ID, error) {
+	if n.stopped() {
+		return crypto.ID{}, errStopped
+	}
+	if addr.ID == n.ID() {
+		return crypto.ID{}, conn.ErrSelfConnection
+	}
+	var targets []netip.AddrPort
+	if _, isIP := addr.AddrPort(); isIP {
+		var err error
+		if targets, err = n.targets(ctx, addr, c); err != nil {
+			return crypto.ID{}, err
+		}
+	} else if c.origin == byNetwork && !n.s.Book.AllowNetworkNames {
+		return crypto.ID{}, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
+	}
+	if !addr.ID.IsZero() {
+		if n.book.IsBanned(addr.ID) {
+			return crypto.ID{}, ErrBanned
+		}
+		done, err := n.set.BeginDial(addr.ID)
+		if err != nil {
+			return crypto.ID{}, err // ErrConnected or ErrDialing
+		}
+		defer done()
+	}
+	select {
+	case n.dials <- struct{}{}:
+	case <-ctx.Done():
+		return crypto.ID{}, ctx.Err()
+	case <-n.ctx.Done():
+		return crypto.ID{}, errStopped
+	}
+	defer func() { <-n.dials }()
+	if err := n.waitDialRate(ctx); err != nil {
+		return crypto.ID{}, err
+	}
+	if !addr.ID.IsZero() {
+		_ = n.book.MarkAttempt(addr.ID)
+	}
+	if targets == nil {
+		var err error
+		if targets, err = n.targets(ctx, addr, c); err != nil {
+			// A name that does not resolve, or resolves somewhere refused,
+			// is a failed address: it backs off and is evicted in time.
+			if !addr.ID.IsZero() {
+				_, _ = n.book.MarkFailure(addr.ID)
+			}
+			return crypto.ID{}, err
+		}
+	}
+	n.st.dials.Add(1)
+	ec, err := n.handshakeOut(ctx, addr.ID, targets)
+	if err != nil {
+		n.st.dialFailures.Add(1)
+		if !addr.ID.IsZero() {
+			_, _ = n.book.MarkFailure(addr.ID)
+		}
+		return crypto.ID{}, err
+	}
+	remote := addrPortOf(ec.RemoteAddr())
+	id := ec.RemoteID()
+	if addr.ID.IsZero() {
+		// A plain host:port bootstrap: pin the identity we found.
+		pinned := addr
+		pinned.ID = id
+		if err := n.book.Add(pinned, peerbook.Source{Kind: peerbook.SourceBootstrap}); err == nil {
+			_ = n.book.MarkSuccess(pinned.ID)
+		}
+	} else if _, known := n.book.Get(addr.ID); !known {
+		// An address the application dialed (Dial) that the book did not
+		// know: keep it, or the node forgets the peer at its next restart.
+		if err := n.book.Add(addr, peerbook.Source{Kind: peerbook.SourceManual}); err == nil {
+			_ = n.book.MarkSuccess(addr.ID)
+		}
+	}
+	if err := n.setupPeer(ec, peerset.Outbound, remote); err != nil {
+		if errors.Is(err, ErrIncompatible) {
+			// It will not change its features soon: back off like any
+			// address that failed.
+			_, _ = n.book.MarkFailure(id)
+		}
+		return crypto.ID{}, err
+	}
+	return id, nil
+}
+
+// waitDialRate waits until DialRate allows one more dial, measured on the
+// node's clock (Config.Now), or until ctx ends or the node stops.
+func (n *Node) waitDialRate(ctx context.Context) error {
+	now := n.s.Now()
+	r := n.dialLim.ReserveN(now, 1) // always OK: the burst is at least 1
+	due := now.Add(r.DelayFrom(now))
+	for now.Before(due) {
+		wake := make(chan struct{})
+		t := n.afterFunc(due.Sub(now), func() { close(wake) })
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			t.Stop()
+			r.CancelAt(n.s.Now())
+			return ctx.Err()
+		case <-n.ctx.Done():
+			t.Stop()
+			r.CancelAt(n.s.Now())
+			return errStopped
+		}
+		now = n.s.Now()
+	}
+	return nil
+}
+
+// handshakeOut connects to the first of targets that accepts, each dial
+// bounded by DialTimeout, and runs the client handshake expecting id (any
+// identity when zero). targets are IP addresses already checked
+// (targets), never names: nothing is resolved here. Every failure path
+// closes the socket.
+func (n *Node) handshakeOut(ctx context.Context, id crypto.ID, targets []netip.AddrPort) (*conn.EncryptedConn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(n.ctx, cancel)
+	defer stop()
+	d := net.Dialer{Timeout: n.s.DialTimeout}
+	if n.s.DialLocalIP.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: n.s.DialLocalIP.AsSlice()}
+	}
+	var raw net.Conn
+	err := errors.New("p2p: no address to dial")
+	for _, t := range targets {
+		if raw, err = d.DialContext(ctx, "tcp", t.String()); err == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	ec, err := conn.Client(ctx, raw, n.secureConfig(), id)
+	if err != nil {
+		n.st.handshakeFailed(err)
+		return nil, err
+	}
+	return ec, nil
+}
