@@ -30,11 +30,12 @@ func (n *Node) info(pc *peerConn, st peerset.Status) PeerInfo {
 	return pi
 }
 
-// Peers returns the connected peers, ordered by ID.
+// Peers returns the connected peers, ordered by ID: those admitted whose
+// connection is the one the node sends on, so each can be sent to.
 func (n *Node) Peers() []PeerInfo {
 	var out []PeerInfo
 	for _, st := range n.set.Peers() {
-		if pc, ok := st.Peer.Conn.(*peerConn); ok {
+		if pc := connOf(st.Peer); pc != nil && pc.current.Load() {
 			out = append(out, n.info(pc, st))
 		}
 	}
@@ -48,8 +49,8 @@ func (n *Node) Peer(id crypto.ID) (PeerInfo, bool) {
 	if !ok {
 		return PeerInfo{}, false
 	}
-	pc, ok := st.Peer.Conn.(*peerConn)
-	if !ok {
+	pc := connOf(st.Peer)
+	if pc == nil || !pc.current.Load() {
 		return PeerInfo{}, false
 	}
 	return n.info(pc, st), true

@@ -282,6 +282,9 @@ type Config struct {
 	serviceClock clock.Clock
 	// healthEvery, set by tests, replaces healthCheckEvery.
 	healthEvery time.Duration
+	// afterAdmit, set by tests, runs in setupPeer between the set's
+	// admission and the connection becoming the peer's current one.
+	afterAdmit func(crypto.ID)
 }
 
 // settings is a validated Config with defaults applied.

@@ -145,6 +145,9 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	}
 	pc.peer = p
 	mc.Start() // admitted: its callbacks see pc.peer
+	if n.s.afterAdmit != nil {
+		n.s.afterAdmit(id)
+	}
 	if replaced != nil {
 		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
 	}
