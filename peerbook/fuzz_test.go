@@ -37,6 +37,7 @@ func FuzzLoad(f *testing.F) {
 		`{"version":1,` + secret + `,"entries":[],"bans":[{"ip":"10.1.0.0/16","until":"2999-01-01T00:00:00Z"},{"ip":"2001:db8::/32","until":"2999-01-01T00:00:00Z"},{"ip":"1.0.0.0/1","until":"2999-01-01T00:00:00Z"},{"ip":"::ffff:1.2.3.0/120","until":"2999-01-01T00:00:00Z"}]}`,
 		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@[2a01::1]:65535","meta":{"topics":"AAEC"}}]}`,
 		`{"version":1,` + secret + `,"x":{"y":[[[[]]]]},"entries":[]}`,
+		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(2).String() + `@192.168.1.2:1","source":"local","tried":true},{"addr":"` + idN(3).String() + `@192.168.1.3:1","source":"local"},{"addr":"` + idN(4).String() + `@192.168.1.4:1","source":"local","protected":true},{"addr":"` + idN(5).String() + `@node.example.org:1","source":"local"}]}`,
 		`{"version":1,` + secret + `,"entries":[]} trailing`,
 	} {
 		f.Add([]byte(s))
