@@ -81,6 +81,7 @@ type Service struct {
 	once   sync.Once
 
 	rounds, queryErrors, answers, self, malformed atomic.Uint64
+	failing                                       bool // the last query failed; only run's goroutine uses it
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -222,9 +223,19 @@ func (s *Service) round() {
 		return
 	}
 	s.rounds.Add(1)
+	switch {
+	case err != nil && !s.failing:
+		s.failing = true
+		s.cfg.Logger.Warn("mDNS query failed; retrying every interval, logged again at debug level until one succeeds",
+			"service", s.service, "err", err)
+	case err != nil:
+		s.cfg.Logger.Debug("mDNS query failed", "service", s.service, "err", err)
+	case s.failing:
+		s.failing = false
+		s.cfg.Logger.Info("mDNS queries work again", "service", s.service)
+	}
 	if err != nil {
 		s.queryErrors.Add(1)
-		s.cfg.Logger.Warn("mDNS query failed", "service", s.service, "err", err)
 	}
 	for {
 		var e *hmdns.ServiceEntry
