@@ -102,9 +102,14 @@ func (n *Node) startMDNS() error {
 	if interval == 0 {
 		interval = mdns.DefaultInterval
 	}
+	adv := n.mdnsAddrs(iface)
+	if n.ln != nil && len(adv) == 0 {
+		n.log.Warn("mDNS: listening on an unspecified address, but the interface has no address to announce; querying only",
+			"listen", n.ln.Addr().String(), "interface", c.Interface)
+	}
 	m := &mdnsState{}
 	svc, err := mdns.Start(mdns.Config{
-		NetworkID: n.s.NetworkID, Self: n.ID(), Advertise: n.mdnsAddrs(iface),
+		NetworkID: n.s.NetworkID, Self: n.ID(), Advertise: adv,
 		Interface: iface, Interval: interval, QueryTimeout: c.QueryTimeout,
 		OnAnswer: func(addrs []crypto.Address) { n.mdnsAnswer(m, addrs) },
 		OnRound: func() {
