@@ -1,12 +1,14 @@
 package mdns
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -34,7 +36,11 @@ const inNSEnv = "PEERWIRE_MDNS_TEST_NS"
 // <LOOPBACK,UP,LOWER_UP>) and is shared with every other test on the
 // machine, so the test neither uses nor changes it. It needs root and
 // iproute2, and skips otherwise, like the lab.
-func inOwnNetns(t *testing.T, name string) bool {
+func inOwnNetns(t *testing.T, name string) bool { return inNetns(t, name, true) }
+
+// inNetns is inOwnNetns; without route, lo carries multicast but the
+// namespace has no route to send it by.
+func inNetns(t *testing.T, name string, route bool) bool {
 	t.Helper()
 	if os.Getenv(inNSEnv) != "" {
 		return true
@@ -58,7 +64,9 @@ func inOwnNetns(t *testing.T, name string) bool {
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	run("-n", ns, "link", "set", "lo", "up")
 	run("-n", ns, "link", "set", "lo", "multicast", "on")
-	run("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
+	if route {
+		run("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
+	}
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run", "^"+name+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), inNSEnv+"=1")
 	out, err := cmd.CombinedOutput()
@@ -199,3 +207,59 @@ func TestServicesOnLoopback(t *testing.T) {
 }
 
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// warnCounter counts the WARN records of a slog handler.
+type warnCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (w *warnCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (w *warnCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn {
+		w.mu.Lock()
+		w.n++
+		w.mu.Unlock()
+	}
+	return nil
+}
+func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
+func (w *warnCounter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// TestServiceQueryFails runs a Service where multicast cannot be sent (no
+// route): every round counts a query error, nothing is heard, the failure
+// is one WARN however many rounds fail, and Close is clean.
+func TestServiceQueryFails(t *testing.T) {
+	if !inNetns(t, "TestServiceQueryFails", false) {
+		return
+	}
+	clk := clock.NewFake()
+	warns := &warnCounter{}
+	s, err := Start(Config{
+		NetworkID: "lab", Self: crypto.ID{1}, Interval: time.Second, QueryTimeout: 100 * time.Millisecond,
+		Clock: clk, Logger: slog.New(warns),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	testutil.Eventually(t, 20*time.Second, "three failed rounds", func() bool {
+		if st := s.Stats(); st.QueryErrors >= 3 {
+			return true
+		}
+		clk.Advance(time.Second)
+		return false
+	})
+	st := s.Stats()
+	if st.Answers != 0 || st.Self != 0 || st.QueryErrors != st.Rounds {
+		t.Fatalf("stats %+v", st)
+	}
+	if w := warns.count(); w != 1 {
+		t.Fatalf("%d WARN lines for %d failed rounds, want 1", w, st.QueryErrors)
+	}
+}
