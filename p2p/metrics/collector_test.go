@@ -288,6 +288,9 @@ peerwire_peer_gossip_forward_dropped_total{peer="%s",topic="consensus"} 4
 	}
 }
 
+// The node is a source of mDNS counters.
+var _ mdnsSource = (*p2p.Node)(nil)
+
 // mdnsFake is a fakeSource with mDNS discovery on.
 type mdnsFake struct {
 	fakeSource
@@ -322,6 +325,9 @@ peerwire_mdns_events_total{event="refused"} 3
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "peerwire_book_local_entries", "peerwire_mdns_events_total"); err != nil {
 		t.Fatal(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", err, problems)
 	}
 	// Off (a plain source): no mDNS series at all.
 	off := &fakeSource{}
