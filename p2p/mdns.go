@@ -52,7 +52,7 @@ type mdnsState struct {
 // MDNSStats counts what mDNS discovery did since Start.
 type MDNSStats struct {
 	mdns.Stats
-	Added   uint64 // addresses stored in (or refreshed in) the book
+	Added   uint64 // addresses the book took: stored, refreshed, or ignored as a second address of a known peer
 	Refused uint64 // addresses the book refused: unroutable, a name, filtered, banned, ours, the local cap
 	Expired uint64 // local entries aged out
 }
