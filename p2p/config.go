@@ -263,6 +263,10 @@ type Config struct {
 	// node, once.
 	NAT nat.Mapper
 
+	// MDNS turns on discovery on the local network by multicast DNS
+	// (MDNSConfig, mdns.go); off by default.
+	MDNS MDNSConfig
+
 	// Logger receives the node's logs; nil means silent.
 	Logger *slog.Logger
 	// Clock is the node's clock, handed to every component: backoff, bans,
@@ -315,6 +319,9 @@ func (c *Config) settings() (*settings, error) {
 		return nil, fieldErr("Identity", "required when DataDir is empty")
 	}
 	s.spreadIntents()
+	if err := c.MDNS.check(); err != nil {
+		return nil, err
+	}
 	if c.DataDir != "" {
 		s.keyPath = filepath.Join(c.DataDir, keyFileName)
 		s.bookPath = filepath.Join(c.DataDir, bookFileName)

@@ -36,7 +36,7 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 		if targets, err = n.targets(ctx, addr, c); err != nil {
 			return crypto.ID{}, err
 		}
-	} else if c.origin == byNetwork && !n.s.Book.AllowNetworkNames {
+	} else if c.origin != byOperator && !n.s.Book.AllowNetworkNames {
 		return crypto.ID{}, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
 	}
 	if !addr.ID.IsZero() {

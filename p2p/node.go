@@ -56,6 +56,8 @@ type Node struct {
 	listen crypto.Address // our listen address with our ID, once listening
 	reach  reachState     // listeners and address verification (listen.go, reach.go)
 
+	mdns atomic.Pointer[mdnsState] // mDNS discovery (mdns.go), nil when off
+
 	handshakes chan struct{} // inbound handshake slots
 	dials      chan struct{} // dial slots
 	dialLim    *rate.Limiter
@@ -330,6 +332,14 @@ func (n *Node) Start(ctx context.Context) error {
 		n.closeListeners()
 		n.closeStores()
 		return fmt.Errorf("p2p: %w", err)
+	}
+	if err := n.startMDNS(); err != nil {
+		n.state.Store(2)
+		if n.ln != nil {
+			n.ln.Close()
+		}
+		n.closeStores()
+		return err
 	}
 	for _, t := range n.topics {
 		n.spawn(func() { n.pump(t) })

@@ -34,6 +34,10 @@ const (
 	// dialed only with Book.AllowNetworkNames, and each address it resolves
 	// to must be routable under the book's rules, as a reported IP must be.
 	byNetwork
+	// byLocal: addresses found on the local network by mDNS
+	// (peerbook.SourceLocal): as byNetwork, except that private addresses
+	// are routable (peerbook.Book.CheckLocalIP).
+	byLocal
 )
 
 // dialCheck says which checks the addresses of one dial must pass.
@@ -48,6 +52,9 @@ func (n *Node) originOf(addr crypto.Address) origin {
 	e, ok := n.book.Get(addr.ID)
 	if ok && e.Addr == addr && (e.Protected || e.Source.Kind == peerbook.SourceBootstrap || e.Source.Kind == peerbook.SourceManual) {
 		return byOperator
+	}
+	if ok && e.Addr == addr && e.Source.Kind == peerbook.SourceLocal {
+		return byLocal
 	}
 	return byNetwork
 }
@@ -65,7 +72,7 @@ func (n *Node) targets(ctx context.Context, addr crypto.Address, c dialCheck) ([
 		}
 		return []netip.AddrPort{ap}, nil
 	}
-	if c.origin == byNetwork && !n.s.Book.AllowNetworkNames {
+	if c.origin != byOperator && !n.s.Book.AllowNetworkNames {
 		return nil, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
 	}
 	ips, err := n.resolve(ctx, addr.Host)
@@ -99,8 +106,13 @@ func (n *Node) checkTarget(id crypto.ID, ip netip.Addr, c dialCheck) error {
 	if n.book.IsIPBanned(ip) {
 		return ErrBanned
 	}
-	if c.origin == byNetwork {
+	switch c.origin {
+	case byNetwork:
 		if err := n.book.CheckIP(ip); err != nil {
+			return fmt.Errorf("%w: %w", ErrFiltered, err)
+		}
+	case byLocal:
+		if err := n.book.CheckLocalIP(ip); err != nil {
 			return fmt.Errorf("%w: %w", ErrFiltered, err)
 		}
 	}

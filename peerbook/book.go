@@ -39,6 +39,7 @@ type Book struct {
 		waiting    waitHeap
 		count      [3]int               // entries per table
 		protected  map[crypto.ID]*entry // must-connect entries, outside the tables
+		local      map[crypto.ID]*entry // entries with a local source (SourceLocal), not protected
 		bans       map[crypto.ID]banInfo
 		ipBans     map[netip.Prefix]banInfo // masked, IPv4 unmapped
 		ipBanLens4 []uint8                  // prefix lengths in ipBans, IPv4
@@ -88,6 +89,7 @@ func (b *Book) reset() {
 	m.all, m.ready[tableNew], m.ready[tableTried], m.waiting = nil, nil, nil, nil
 	m.count = [3]int{}
 	m.protected = make(map[crypto.ID]*entry)
+	m.local = make(map[crypto.ID]*entry)
 	m.bans = make(map[crypto.ID]banInfo)
 	m.ipBans = make(map[netip.Prefix]banInfo)
 	m.ipBanLens4, m.ipBanLens6 = nil, nil
@@ -105,7 +107,15 @@ func (b *Book) touch() { b.mu.gen++ }
 
 // Add records addr, learned from src, as a candidate for dialing. addr must
 // be in the canonical form crypto.ParseAddress returns. It is for
-// bootstrap, manual and inbound sources; PEX responses go through IngestPex.
+// bootstrap, manual, inbound and local sources; PEX responses go through
+// IngestPex.
+//
+// A local source (SourceLocal, an mDNS answer) is checked like a peer's
+// report: routability (private addresses admitted, see SourceLocal),
+// DNS names only with Config.AllowNetworkNames, Deps.Filter's AllowPEX,
+// self and bans. It never changes a known peer's address; re-adding the
+// same address refreshes its last-seen time, which ExpireLocal reads.
+// Beyond MaxLocal local entries it returns ErrLocalFull.
 //
 // A new peer enters the new table if its slot is free (or held by a failing
 // entry) and the book has room. For a known peer, a bootstrap or manual
@@ -124,8 +134,13 @@ func (b *Book) Add(addr crypto.Address, src Source) error {
 	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if src.Kind == SourceInbound || src.Kind == SourcePEX {
+	switch src.Kind {
+	case SourceInbound, SourcePEX:
 		if r := b.checkHost(addr.Host, ip); r != ignoreNone {
+			return r.err()
+		}
+	case SourceLocal:
+		if r := b.checkLocal(addr.Host, ip); r != ignoreNone {
 			return r.err()
 		}
 	}
@@ -213,6 +228,10 @@ func (b *Book) srcGroupOf(src Source, host string) groupKey {
 			return b.groupOf(src.Host)
 		}
 		return b.groupOf(host)
+	case SourceLocal:
+		g := b.groupOf("")
+		g[1] = 1 // a group of its own, apart from the operator's
+		return g
 	}
 	return b.groupOf("")
 }
@@ -230,7 +249,7 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 		return IgnoreBanned
 	}
 	if e, ok := m.byID[id]; ok {
-		if e.addr == addr || src.Kind == SourcePEX || src.Kind == SourceUnknown ||
+		if e.addr == addr || src.Kind == SourcePEX || src.Kind == SourceLocal || src.Kind == SourceUnknown ||
 			(src.Kind == SourceInbound && e.protected) {
 			if src.Kind != SourcePEX && e.addr == addr {
 				e.lastSeen = now
@@ -247,17 +266,93 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 		firstSeen: now, lastSeen: now,
 		pos: -1, allIdx: -1, readyIdx: -1, heapIdx: -1,
 	}
+	if src.Kind == SourceLocal && len(m.local) >= MaxLocal {
+		return IgnoreLocalFull
+	}
 	pos := b.newPos(e)
-	if operatorSource(src) {
+	if packedSource(src) {
 		pos = b.operatorSlot(pos)
 	}
 	if r := b.makeRoomNew(pos, now); r != ignoreNone {
 		return r
 	}
 	m.byID[id] = e
+	if src.Kind == SourceLocal {
+		m.local[id] = e
+	}
 	b.link(e, tableNew, pos, now)
 	b.touch()
 	return ignoreNone
+}
+
+// packedSource reports whether addresses from src take the next free slot
+// of their bucket when their hashed one is taken (operatorSlot): the
+// operator's, and local-network ones, which all share one source group
+// and, on a LAN, one network group, so they all hash into one bucket.
+func packedSource(src Source) bool {
+	return operatorSource(src) || src.Kind == SourceLocal
+}
+
+// checkLocal applies the rules for a local-network address (SourceLocal):
+// checkHost's, except that a private IP is admitted without
+// Config.AllowPrivate (a LAN is what mDNS finds), and Deps.Filter's
+// AllowPEX for an IP.
+func (b *Book) checkLocal(host string, ip netip.Addr) IgnoreReason {
+	if !ip.IsValid() {
+		return b.checkHost(host, ip)
+	}
+	if r := b.checkLocalIP(ip); r != ignoreNone {
+		return r
+	}
+	if b.deps.Filter != nil {
+		if ok, _ := b.deps.Filter.AllowPEX(ip); !ok {
+			return IgnoreFiltered
+		}
+	}
+	return ignoreNone
+}
+
+func (b *Book) checkLocalIP(ip netip.Addr) IgnoreReason {
+	if ip.Unmap().IsPrivate() {
+		return ignoreNone
+	}
+	return b.checkIP(ip)
+}
+
+// CheckLocalIP is CheckIP for an address found on the local network
+// (SourceLocal): a private address is admitted without AllowPrivate. The
+// node applies it before dialing a local entry.
+func (b *Book) CheckLocalIP(ip netip.Addr) error {
+	if !ip.IsValid() {
+		return fmt.Errorf("%w: invalid IP", ErrInvalidAddress)
+	}
+	return b.checkLocalIP(ip).err()
+}
+
+// ExpireLocal removes the entries with a local source (SourceLocal) that
+// were neither re-added (heard of again on the local network) nor reached
+// within maxAge, and returns how many. The mDNS discovery calls it after
+// each round of queries, so a node that stopped answering leaves the book
+// a few rounds later. It is O(number of local entries).
+func (b *Book) ExpireLocal(maxAge time.Duration) int {
+	now := b.deps.Clock.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, e := range b.mu.local {
+		last := e.lastSeen
+		if e.lastSuccess.After(last) {
+			last = e.lastSuccess
+		}
+		if now.Sub(last) > maxAge {
+			b.evict(e)
+			n++
+		}
+	}
+	if n > 0 {
+		b.touch()
+	}
+	return n
 }
 
 // operatorSource reports whether src is the operator's own (a bootstrap
@@ -287,6 +382,9 @@ func (b *Book) operatorSlot(pos int) int {
 // history was for the old address); if that slot is taken, nothing changes.
 func (b *Book) readdress(e *entry, addr crypto.Address, ip netip.Addr, src Source, now time.Time) IgnoreReason {
 	upd := *e
+	if e.src.Kind == SourceLocal && src.Kind != SourceLocal {
+		delete(b.mu.local, e.addr.ID)
+	}
 	upd.addr, upd.ip, upd.src = addr, ip, src
 	upd.unverified = src.Kind == SourceInbound
 	upd.group = b.groupOf(addr.Host)
@@ -346,6 +444,11 @@ func (b *Book) Protect(addr crypto.Address) error {
 	}
 	if ok {
 		b.unlink(e)
+		if e.src.Kind == SourceLocal {
+			// The operator's word now: no longer a capped, expiring hint.
+			delete(m.local, e.addr.ID)
+			e.src = Source{Kind: SourceManual}
+		}
 		if e.addr != addr {
 			e.addr, e.ip, e.group = addr, ip, b.groupOf(addr.Host)
 			e.failures, e.nextAttempt = 0, time.Time{}
@@ -467,6 +570,7 @@ func (b *Book) Len() int {
 type Stats struct {
 	New, Tried, Protected int // entries per place
 	Ready, Waiting        int // table entries dialable now / in backoff
+	Local                 int // entries with a local source (SourceLocal), at most MaxLocal
 	Bans, IPBans          int // bans in force (expired ones may linger until the next save)
 	PexOutstanding        int // PEX requests awaiting a response
 }
@@ -480,6 +584,7 @@ func (b *Book) Stats() Stats {
 		New:            m.count[tableNew],
 		Tried:          m.count[tableTried],
 		Protected:      len(m.protected),
+		Local:          len(m.local),
 		Ready:          len(m.ready[tableNew]) + len(m.ready[tableTried]),
 		Waiting:        len(m.waiting),
 		Bans:           len(m.bans),

@@ -92,6 +92,12 @@ const (
 	// DefaultSaveInterval is how often Run saves a changed book.
 	DefaultSaveInterval = 2 * time.Minute
 
+	// MaxLocal bounds the entries with a local source (SourceLocal), in
+	// entries: one LAN segment rarely holds more nodes, and a forger on
+	// the LAN answering with made-up IDs fills no more than this. A local
+	// address beyond it is refused (ErrLocalFull) until one expires.
+	MaxLocal = 256
+
 	// MaxProtected bounds the must-connect entries, which live outside the
 	// buckets.
 	MaxProtected = 1024

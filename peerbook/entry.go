@@ -21,9 +21,16 @@ const (
 	SourcePEX                  // reported by another peer through PEX
 	SourceManual               // added by the operator (admin API, config)
 	SourceInbound              // advertised by the peer itself on an inbound connection
+	// SourceLocal is an address found on the local network by multicast
+	// DNS (package discovery/mdns): an unauthenticated hint that the
+	// ID-pinned handshake checks. At most MaxLocal entries have it; they
+	// are never shared through PEX, may be private (RFC 1918, fc00::/7)
+	// without Config.AllowPrivate, and leave the book when the node stops
+	// hearing of them (ExpireLocal).
+	SourceLocal
 )
 
-var sourceNames = [...]string{"unknown", "bootstrap", "pex", "manual", "inbound"}
+var sourceNames = [...]string{"unknown", "bootstrap", "pex", "manual", "inbound", "local"}
 
 // String returns the kind's lower-case name, as used in the book file.
 func (k SourceKind) String() string {

@@ -34,6 +34,9 @@ var (
 	// ErrBookFull is returned when the book holds Config.MaxEntries entries
 	// and the address's bucket has nothing to evict.
 	ErrBookFull = errors.New("peerbook: book is full")
+	// ErrLocalFull is returned when MaxLocal entries with a local source
+	// (SourceLocal) are already held.
+	ErrLocalFull = errors.New("peerbook: too many local-network entries")
 	// ErrTooManyProtected is returned by Protect beyond MaxProtected entries.
 	ErrTooManyProtected = errors.New("peerbook: too many protected entries")
 	// ErrTooManyBans is returned by Ban and BanIP when MaxBans bans are in

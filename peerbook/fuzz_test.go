@@ -39,6 +39,7 @@ func FuzzLoad(f *testing.F) {
 		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@11.1.1.1:1","source":"inbound","unverified":true},{"addr":"` + idN(2).String() + `@[2a01::2]:2","source":"inbound","unverified":false,"tried":true}]}`,
 		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@11.1.1.1:1","source":"manual","unverified":true},{"addr":"` + idN(2).String() + `@12.1.1.1:1","source":"inbound"},{"addr":"` + idN(3).String() + `@13.1.1.1:1","unverified":"yes"}]}`,
 		`{"version":1,` + secret + `,"x":{"y":[[[[]]]]},"entries":[]}`,
+		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(2).String() + `@192.168.1.2:1","source":"local","tried":true},{"addr":"` + idN(3).String() + `@192.168.1.3:1","source":"local"},{"addr":"` + idN(4).String() + `@192.168.1.4:1","source":"local","protected":true},{"addr":"` + idN(5).String() + `@node.example.org:1","source":"local"}]}`,
 		`{"version":1,` + secret + `,"entries":[]} trailing`,
 	} {
 		f.Add([]byte(s))

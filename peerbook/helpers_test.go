@@ -134,6 +134,18 @@ func checkInvariants(t testing.TB, b *Book) {
 			t.Fatalf("%s kept with %d failures", id.Short(), e.failures)
 		}
 	}
+	locals := 0
+	for id, e := range m.byID {
+		if e.src.Kind == SourceLocal && !e.protected {
+			locals++
+			if m.local[id] != e {
+				t.Fatalf("local %s not in the local set", id.Short())
+			}
+		}
+	}
+	if locals != len(m.local) || locals > MaxLocal {
+		t.Fatalf("%d local entries, local set %d, cap %d", locals, len(m.local), MaxLocal)
+	}
 	for tb := tableNew; tb <= tableTried; tb++ {
 		n := 0
 		for _, e := range m.slots[tb] {

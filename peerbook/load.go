@@ -180,12 +180,13 @@ func (b *Book) build(d *decodedFile, now time.Time) (entries, bans, dropped int)
 	m := &b.mu
 	dropped = d.extra
 	// Peers' reports first, at their hashed slots; then the operator's
-	// addresses, which may have been moved to another free slot of their
-	// bucket (operatorSlot) and must not take a report's slot first.
-	for _, operator := range []bool{false, true} {
+	// and the local network's addresses, which may have been moved to
+	// another free slot of their bucket (operatorSlot) and must not take a
+	// report's slot first.
+	for _, packed := range []bool{false, true} {
 		for i := range d.entries {
 			fe := &d.entries[i]
-			if operatorSource(Source{Kind: parseSourceKind(fe.Source)}) != operator {
+			if packedSource(Source{Kind: parseSourceKind(fe.Source)}) != packed {
 				continue
 			}
 			if b.buildEntry(fe, now) {
@@ -252,6 +253,13 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 	if !fe.Protected && b.networkName(ap.Addr(), src) {
 		return false // a peer's name, stored while names were allowed
 	}
+	if src.Kind == SourceLocal {
+		if fe.Protected {
+			src = Source{Kind: SourceManual} // as Protect makes it
+		} else if len(m.local) >= MaxLocal {
+			return false
+		}
+	}
 	e := &entry{
 		addr: addr, ip: ap.Addr(), src: src, meta: fe.Meta.bounded(), protected: fe.Protected,
 		unverified: unverifiedOf(fe, src),
@@ -280,11 +288,14 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 		if pos := b.triedPos(e); m.slots[tableTried][pos] == nil {
 			m.byID[addr.ID] = e
 			b.link(e, tableTried, pos, now)
+			if e.src.Kind == SourceLocal {
+				m.local[addr.ID] = e
+			}
 			return true
 		}
 	}
 	pos := b.newPos(e)
-	if operatorSource(e.src) {
+	if packedSource(e.src) {
 		pos = b.operatorSlot(pos)
 	}
 	if m.slots[tableNew][pos] != nil {
@@ -292,6 +303,9 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 	}
 	m.byID[addr.ID] = e
 	b.link(e, tableNew, pos, now)
+	if e.src.Kind == SourceLocal {
+		m.local[addr.ID] = e
+	}
 	return true
 }
 

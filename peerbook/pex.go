@@ -26,9 +26,10 @@ const (
 	IgnoreBucketFull              // its slot holds a good entry
 	IgnoreBookFull                // the book is at MaxEntries with nothing to evict
 	IgnoreName                    // a DNS name, and Config.AllowNetworkNames is off
+	IgnoreLocalFull               // a local-network address, and MaxLocal are held
 )
 
-var ignoreNames = [...]string{"none", "invalid", "unroutable", "filtered", "self", "banned", "known", "duplicate", "bucket full", "book full", "name"}
+var ignoreNames = [...]string{"none", "invalid", "unroutable", "filtered", "self", "banned", "known", "duplicate", "bucket full", "book full", "name", "local full"}
 
 // String returns a short lower-case description of the reason.
 func (r IgnoreReason) String() string {
@@ -54,6 +55,8 @@ func (r IgnoreReason) err() error {
 		return ErrBookFull
 	case IgnoreName:
 		return ErrNetworkName
+	case IgnoreLocalFull:
+		return ErrLocalFull
 	}
 	return fmt.Errorf("%w: %s", ErrInvalidAddress, r)
 }

@@ -104,8 +104,9 @@ func (b *Book) sampleReady(n int, now time.Time, accept func(*entry) bool) []cry
 // (Config.MaxPexAddrs if req.Max is 0 or larger), drawn uniformly from both
 // tables, at most two per network group while other groups remain. Banned
 // and failing entries, unverified ones (Entry.Unverified: a peer's own
-// advertisement nobody has dialed yet), the requester itself and
-// protected entries are left out; nothing the book counts about a peer is sent. Its cost is bounded by
+// advertisement nobody has dialed yet), the requester itself, protected
+// entries and local-network ones (SourceLocal: hints about our LAN,
+// meaningless elsewhere and unchecked) are left out; nothing the book counts about a peer is sent. Its cost is bounded by
 // the count, not the book's size.
 func (b *Book) AnswerPex(req *pb.PexRequest, requester crypto.ID) *pb.PexResponse {
 	n := int(req.GetMax())
@@ -130,7 +131,7 @@ func (b *Book) AnswerPex(req *pb.PexRequest, requester crypto.ID) *pb.PexRespons
 		m.all[i], m.all[last] = m.all[last], m.all[i]
 		m.all[i].allIdx, m.all[last].allIdx = i, last
 		left--
-		if e.addr.ID == requester || e.unverified || b.terrible(e, now) {
+		if e.addr.ID == requester || e.unverified || e.src.Kind == SourceLocal || b.terrible(e, now) {
 			continue
 		}
 		if perGroup[e.group] >= pexPerGroup {

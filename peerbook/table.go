@@ -141,6 +141,7 @@ func (b *Book) evict(e *entry) {
 		delete(b.mu.protected, e.addr.ID)
 	}
 	delete(b.mu.byID, e.addr.ID)
+	delete(b.mu.local, e.addr.ID)
 }
 
 // makeRoomNew frees slot pos of the new table for a newcomer, evicting a

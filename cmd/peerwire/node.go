@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/discovery/mdns"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/nat"
 	"github.com/peerwire/peerwire/p2p"
@@ -61,6 +62,9 @@ type nodeOptions struct {
 	allowLoopback  bool
 	allowPrivate   bool
 	allowDNSNames  bool
+	mdns           bool
+	mdnsInterval   time.Duration
+	mdnsInterface  string
 	saveInterval   time.Duration
 	logLevel       string
 	logFormat      string
@@ -104,6 +108,9 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.BoolVar(&o.allowLoopback, "allow-loopback", false, "local test networks: accept loopback addresses from peer exchange, exempt them from per-IP caps, and drop the one-outbound-peer-per-network-group rule")
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "private networks: accept private addresses (RFC 1918, fc00::/7) from peer exchange and exempt them from per-IP caps")
 	fs.BoolVar(&o.allowDNSNames, "allow-dns-names", false, "accept DNS names in addresses from peer exchange and peers' adverts; each is resolved and checked at every dial (names given with -bootstrap and -must-connect are always accepted)")
+	fs.BoolVar(&o.mdns, "mdns", false, "find peers on the local network by multicast DNS (service _peerwire-<network>._tcp): answers are hints, dialed with the ID they name and never shared through peer exchange")
+	fs.DurationVar(&o.mdnsInterval, "mdns-interval", mdns.DefaultInterval, "how often -mdns queries the local network (1s-1h)")
+	fs.StringVar(&o.mdnsInterface, "mdns-interface", "", "network `interface` for -mdns, e.g. eth0 (default: the system's multicast interface)")
 	fs.DurationVar(&o.saveInterval, "save-interval", p2p.DefaultSaveInterval, "how often the peer book is saved (it is also saved at shutdown)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `levels`: debug, info, warn or error, for every component, or per component as component=level, e.g. p2p=debug,info (components: "+strings.Join(logComponents, ", ")+")")
 	fs.DurationVar(&o.noPeersWarn, "no-peers-warn", p2p.DefaultNoPeersWarn, "how long the node may have no peers before it logs a WARN and /healthz answers 503 degraded (negative: never)")
@@ -251,6 +258,9 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if o.maxOutbound < -1 || o.maxOutbound > peerset.MaxPeersLimit {
 		return cfg, flagError("max-outbound", "%d: want -1 (none), 0 (default) or 1-%d", o.maxOutbound, peerset.MaxPeersLimit)
 	}
+	if o.mdnsInterval < mdns.MinInterval || o.mdnsInterval > mdns.MaxInterval {
+		return cfg, flagError("mdns-interval", "%v: want %v-%v", o.mdnsInterval, mdns.MinInterval, mdns.MaxInterval)
+	}
 	if o.saveInterval < time.Second/10 {
 		return cfg, flagError("save-interval", "%v: want at least 100ms", o.saveInterval)
 	}
@@ -299,6 +309,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		Peers: pc, Filter: fc,
 		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
 		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper, NoPeersWarn: o.noPeersWarn,
+		MDNS: p2p.MDNSConfig{Enabled: o.mdns, Interval: o.mdnsInterval, Interface: o.mdnsInterface},
 	}
 	setListen(&cfg, listens)
 	return cfg, nil

@@ -43,6 +43,12 @@ type Source interface {
 	Peers() []p2p.PeerInfo
 }
 
+// mdnsSource is what the collector reads of mDNS discovery when the
+// Source has it; *p2p.Node does.
+type mdnsSource interface {
+	MDNSStats() (p2p.MDNSStats, bool)
+}
+
 // connKey names one connection: a peer reconnecting is a new connection
 // whose counters start again at zero.
 type connKey struct {
@@ -72,6 +78,7 @@ type Collector struct {
 		topicMsgs, topicBytes, queue, stalls, bytes                         *prometheus.Desc
 		handshakes, admission, filter, gossip, dials, dialFailures, invalid *prometheus.Desc
 		gossipDrops, peerGossipDrops                                        *prometheus.Desc
+		bookLocal, mdns                                                     *prometheus.Desc
 	}
 
 	mu struct {
@@ -95,6 +102,8 @@ func NewCollector(src Source) *Collector {
 	c.descs.mustTotal = d("must_connect_configured", "Must-connect peers configured.")
 	c.descs.book = d("book_entries", "Entries in the peer book.")
 	c.descs.bookByTable = d("book_table_entries", "Peer book entries by table (new, tried, protected).", "table")
+	c.descs.bookLocal = d("book_local_entries", "Peer book entries found on the local network by mDNS (at most peerbook.MaxLocal).")
+	c.descs.mdns = d("mdns_events_total", "mDNS discovery, when on: queries, query errors, answers, own answers, malformed answers, hints added, refused and expired.", "event")
 	c.descs.bans = d("bans", "Bans in force.")
 	c.descs.topicMsgs = d("topic_messages_total", "Messages per topic and direction (in, out).", "topic", "direction")
 	c.descs.topicBytes = d("topic_bytes_total", "Message bytes per topic and direction (in, out).", "topic", "direction")
@@ -136,6 +145,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.descs.topicMsgs, c.descs.topicBytes, c.descs.queue, c.descs.stalls, c.descs.bytes,
 		c.descs.handshakes, c.descs.admission, c.descs.filter, c.descs.gossip, c.descs.dials,
 		c.descs.dialFailures, c.descs.invalid, c.descs.gossipDrops, c.descs.peerGossipDrops,
+		c.descs.bookLocal, c.descs.mdns,
 	} {
 		ch <- d
 	}
@@ -174,6 +184,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.descs.bookByTable, float64(st.Book.New), "new")
 	gauge(c.descs.bookByTable, float64(st.Book.Tried), "tried")
 	gauge(c.descs.bookByTable, float64(st.Book.Protected), "protected")
+	gauge(c.descs.bookLocal, float64(st.Book.Local))
+	if m, ok := c.src.(mdnsSource); ok {
+		if ms, on := m.MDNSStats(); on {
+			for _, e := range []struct {
+				name string
+				v    uint64
+			}{
+				{"query", ms.Rounds}, {"query_error", ms.QueryErrors}, {"answer", ms.Answers}, {"own_answer", ms.Self},
+				{"malformed", ms.Malformed}, {"added", ms.Added}, {"refused", ms.Refused}, {"expired", ms.Expired},
+			} {
+				counter(c.descs.mdns, e.v, e.name)
+			}
+		}
+	}
 	gauge(c.descs.bans, float64(st.Bans))
 
 	// Queue depths: the inbox from Stats, send queues summed over peers.

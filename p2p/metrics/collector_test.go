@@ -287,3 +287,54 @@ peerwire_peer_gossip_forward_dropped_total{peer="%s",topic="consensus"} 4
 		t.Fatalf("lint: %v %v", err, problems)
 	}
 }
+
+// The node is a source of mDNS counters.
+var _ mdnsSource = (*p2p.Node)(nil)
+
+// mdnsFake is a fakeSource with mDNS discovery on.
+type mdnsFake struct {
+	fakeSource
+	st p2p.MDNSStats
+}
+
+func (f *mdnsFake) MDNSStats() (p2p.MDNSStats, bool) { return f.st, true }
+
+// TestCollectorMDNS: the local entries of the book always, the mDNS
+// counters when the source has discovery on.
+func TestCollectorMDNS(t *testing.T) {
+	src := &mdnsFake{}
+	src.set(p2p.Stats{Book: peerbook.Stats{Local: 4}})
+	src.st.Rounds, src.st.QueryErrors, src.st.Answers, src.st.Self, src.st.Malformed = 9, 1, 8, 9, 2
+	src.st.Added, src.st.Refused, src.st.Expired = 7, 3, 1
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(src))
+	want := `
+# HELP peerwire_book_local_entries Peer book entries found on the local network by mDNS (at most peerbook.MaxLocal).
+# TYPE peerwire_book_local_entries gauge
+peerwire_book_local_entries 4
+# HELP peerwire_mdns_events_total mDNS discovery, when on: queries, query errors, answers, own answers, malformed answers, hints added, refused and expired.
+# TYPE peerwire_mdns_events_total counter
+peerwire_mdns_events_total{event="added"} 7
+peerwire_mdns_events_total{event="answer"} 8
+peerwire_mdns_events_total{event="expired"} 1
+peerwire_mdns_events_total{event="malformed"} 2
+peerwire_mdns_events_total{event="own_answer"} 9
+peerwire_mdns_events_total{event="query"} 9
+peerwire_mdns_events_total{event="query_error"} 1
+peerwire_mdns_events_total{event="refused"} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "peerwire_book_local_entries", "peerwire_mdns_events_total"); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", err, problems)
+	}
+	// Off (a plain source): no mDNS series at all.
+	off := &fakeSource{}
+	off.set(p2p.Stats{})
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewCollector(off))
+	if n, err := testutil.GatherAndCount(reg, "peerwire_mdns_events_total"); err != nil || n != 0 {
+		t.Fatalf("mDNS series without mDNS: %d %v", n, err)
+	}
+}
