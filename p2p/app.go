@@ -31,6 +31,10 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 		m.Done()
 		return
 	}
+	if len(m.Data) > 0 && isRRKind(m.Data[0]) { // request/response: request.go
+		n.onRR(pc, t, m)
+		return
+	}
 	t.push(inMsg{pc: pc, m: m, at: n.s.Now()})
 }
 

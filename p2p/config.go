@@ -61,6 +61,10 @@ type TopicConfig struct {
 	// Every node of a network must agree on this setting per topic: a
 	// signing node refuses unsigned gossip as malformed.
 	UnsignedGossip bool
+	// Requests, if set, makes the topic request/response as well
+	// (request.go, Node.Request, Node.HandleRequests): its sizes,
+	// concurrency and timeout. Nil: no requests on this topic.
+	Requests *RequestConfig
 }
 
 // Config configures a Node. The zero value of every field except NetworkID
@@ -342,6 +346,17 @@ func (c *Config) settings() (*settings, error) {
 		}
 		ct := tc.TopicConfig
 		ct.MaxMessageSize += gossipOverhead
+		if tc.Requests != nil { // the multiplexer carries the largest body of either stream
+			rc, err := tc.Requests.withDefaults(i, tc.MaxMessageSize)
+			if err != nil {
+				return nil, err
+			}
+			tc.Requests = rc
+			ct.MaxMessageSize = max(tc.MaxMessageSize, rc.MaxRequestSize, rc.MaxResponseSize) + gossipOverhead
+			if queueBytes != 0 {
+				queueBytes = max(queueBytes, ct.MaxMessageSize)
+			}
+		}
 		ct.SendQueueBytes = queueBytes
 		s.appTopics = append(s.appTopics, tc)
 		s.connTopics = append(s.connTopics, ct)

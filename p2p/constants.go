@@ -125,3 +125,70 @@ var (
 	_ [peerbook.MaxBanDuration - peerset.MaxBanDuration]struct{}
 	_ [peerset.MaxBanDuration - peerbook.MaxBanDuration]struct{}
 )
+
+// Request/response (request.go, docs/PROTOCOL.md §9.4): the envelope kinds
+// after direct (0x00) and gossip (0x01), and the limits of the exchange.
+const (
+	kindRequest  byte = 0x02
+	kindResponse byte = 0x03
+	kindError    byte = 0x04
+	kindCancel   byte = 0x05
+
+	// rrHeader is the longest request/response header: kind, 8-byte ID and
+	// a 4-byte timeout (a request's); well inside gossipOverhead, the room
+	// the multiplexer's bound leaves above a topic's largest body.
+	rrHeader = 1 + 8 + 4
+	// MaxRequestErrorText bounds the text of an error response, in bytes:
+	// a reason for a log line, not a payload.
+	MaxRequestErrorText = 256
+
+	// DefaultRequestTimeout is how long a request waits for its answer when
+	// the caller's context has no deadline, and the longest a handler runs
+	// on this node; block-sized answers cross a slow link well within it.
+	DefaultRequestTimeout = 10 * time.Second
+	// MaxRequestTimeout bounds RequestConfig.Timeout and any timeout stated
+	// on the wire (a uint32 of milliseconds would allow 49 days).
+	MaxRequestTimeout = 10 * time.Minute
+	// DefaultMaxConcurrentRequests is how many requests of one peer on one
+	// topic a node handles at once; more are refused "overloaded".
+	DefaultMaxConcurrentRequests = 8
+	// MaxConcurrentRequestsLimit bounds RequestConfig.MaxConcurrent: each
+	// slot may hold a goroutine and a request's bytes.
+	MaxConcurrentRequestsLimit = 1024
+
+	// requestLateMemory is how long the ID of a request that timed out or
+	// was cancelled is remembered, so its late answer is counted, not
+	// punished as an answer to a request never made. An answer later than
+	// this is from a peer that is broken anyway.
+	requestLateMemory = time.Minute
+	// maxLateRequestIDs bounds the remembered IDs per connection (8 bytes
+	// and a time each); past it the oldest is forgotten first.
+	maxLateRequestIDs = 4096
+
+	// overloadAllowRate and overloadAllowBurst bound the "overloaded"
+	// refusals a peer may provoke without penalty, per second and in a
+	// burst: an honest caller that respects the topic's concurrency limit
+	// provokes none (a node's own Request waits for a slot), and a rare
+	// one follows a cancellation the handler had not yet seen. Each
+	// refusal beyond the bucket is a rate excess (peerset.EventRateExceeded).
+	overloadAllowRate  = 1.0
+	overloadAllowBurst = 32
+
+	// DeltaRequestAnswered is the most an answer in time raises the peer's
+	// score (an instant answer; one at the deadline raises it by 0): 1,000
+	// prompt answers are worth one gossip violation, so serving well
+	// rebuilds a reputation slowly and cannot outweigh misbehaviour.
+	DeltaRequestAnswered = 0.01
+	// DeltaRequestTimeout is what a request that went unanswered until its
+	// deadline costs the peer: 100 of them in a decay half-life reach the
+	// ban threshold, so a peer that stops answering is replaced.
+	DeltaRequestTimeout = -1.0
+	// rewardBatch is the least reward reported to the peer set at once:
+	// it rounds scores within 0.01 of 0 to 0, which would swallow each
+	// answer's reward alone.
+	rewardBatch = 0.1
+	// minPenalizedTimeout is the shortest wait whose expiry costs the peer:
+	// a deadline shorter than this is the caller's choice, not the peer's
+	// fault.
+	minPenalizedTimeout = 100 * time.Millisecond
+)

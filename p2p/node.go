@@ -80,6 +80,7 @@ type Node struct {
 		m          map[netip.Prefix][]time.Time
 	}
 
+	rr         rrState // request/response (request.go)
 	events     eventHub
 	nat        natState
 	st         nodeCounters
