@@ -130,7 +130,7 @@ func fileHas(path, s string) bool {
 	return bytes.Contains(b, []byte(s))
 }
 
-var idLine = regexp.MustCompile(`msg="peerwire node running" id=([0-9a-f]{40})`)
+var idLine = regexp.MustCompile(`msg="peerwire node running" (?:component=node )?id=([0-9a-f]{40})`)
 
 // TestNATPortMapping: a node on the LAN maps its port on miniupnpd
 // through UPnP, then (second run) NAT-PMP; a node on the WAN dials the

@@ -58,7 +58,7 @@ func (n *Node) handleApp(t *topicState, im inMsg) *Message {
 
 func (n *Node) malformed(pc *peerConn, why string) {
 	n.st.malformed.Add(1)
-	n.log.Debug("malformed message", "peer", pc.id.Short(), "why", why)
+	n.log.Debug("malformed message", "peer", pc.id.String(), "why", why)
 	n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
 }
 

@@ -198,6 +198,11 @@ type Config struct {
 	SaveInterval     time.Duration
 	MaintainInterval time.Duration
 	StatusInterval   time.Duration
+	// NoPeersWarn is how long the node may go without a connected peer
+	// before it logs a warning (again every NoPeersWarn while it lasts)
+	// and Health reports it degraded. Default DefaultNoPeersWarn; negative
+	// turns both off.
+	NoPeersWarn time.Duration
 	// PexAnswerInterval is the least time between two PEX answers to one
 	// peer; faster requests are a rate excess. Default 5 s.
 	PexAnswerInterval time.Duration
@@ -267,6 +272,8 @@ type Config struct {
 	// (onFakeClock in the tests).
 	connClock    clock.Clock
 	serviceClock clock.Clock
+	// healthEvery, set by tests, replaces healthCheckEvery.
+	healthEvery time.Duration
 }
 
 // settings is a validated Config with defaults applied.
@@ -281,6 +288,7 @@ type settings struct {
 	keyPath    string
 	bookPath   string
 	connTopics []mux.TopicConfig
+	connLog    *slog.Logger // Logger for the connections: component=conn
 }
 
 func fieldErr(field, format string, args ...any) error {
@@ -394,6 +402,7 @@ func (c *Config) settings() (*settings, error) {
 		{"SaveInterval", &s.SaveInterval, DefaultSaveInterval},
 		{"MaintainInterval", &s.MaintainInterval, DefaultMaintainInterval},
 		{"StatusInterval", &s.StatusInterval, DefaultStatusInterval},
+		{"NoPeersWarn", &s.NoPeersWarn, DefaultNoPeersWarn},
 		{"PexAnswerInterval", &s.PexAnswerInterval, DefaultPexAnswerInterval},
 		{"GossipMaxAge", &s.GossipMaxAge, DefaultGossipMaxAge},
 		{"GossipMaxSkew", &s.GossipMaxSkew, DefaultGossipMaxSkew},
@@ -402,7 +411,7 @@ func (c *Config) settings() (*settings, error) {
 		if *d.v == 0 && d.def >= 0 {
 			*d.v = d.def
 		}
-		if *d.v < 0 && d.name != "ChurnInterval" && d.name != "StatusInterval" {
+		if *d.v < 0 && d.name != "ChurnInterval" && d.name != "StatusInterval" && d.name != "NoPeersWarn" {
 			return nil, fieldErr(d.name, "%v is negative", *d.v)
 		}
 	}
@@ -473,6 +482,7 @@ func (c *Config) settings() (*settings, error) {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.connLog = s.Logger.With("component", "conn")
 	if s.Resolver == nil {
 		s.Resolver = net.DefaultResolver
 	}

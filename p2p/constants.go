@@ -87,6 +87,20 @@ const (
 	DefaultMaintainInterval = time.Second
 	// DefaultStatusInterval is how often the one-line status is logged.
 	DefaultStatusInterval = 30 * time.Second
+	// DefaultNoPeersWarn: a node alone for five minutes is cut off (its
+	// bootstrap peers unreachable, its book stale), not between two dials.
+	DefaultNoPeersWarn = 5 * time.Minute
+	// healthCheckEvery is how often, in real time, the node checks how
+	// long it has had no peers (twice per NoPeersWarn when that is
+	// shorter): a warning is at most this late.
+	healthCheckEvery = 5 * time.Second
+	// dialWarnEvery is the least time between two warnings about failed
+	// dials to one bootstrap or must-connect address (they are redialed
+	// every few seconds); the failures in between are counted in the next.
+	dialWarnEvery = time.Minute
+	// maxDialWarnAddrs bounds the addresses the dial warnings track; they
+	// come from the operator's bootstrap and must-connect lists.
+	maxDialWarnAddrs = 1024
 	// DefaultStopTimeout bounds a graceful Stop when its context has no deadline.
 	DefaultStopTimeout = 5 * time.Second
 

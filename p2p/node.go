@@ -39,6 +39,7 @@ type Node struct {
 	log    *slog.Logger
 
 	loadReport *peerbook.LoadReport
+	health     healthState // Health and the no-peers and dial warnings (health.go)
 
 	ctx    context.Context // ends at Stop
 	cancel context.CancelFunc
@@ -234,7 +235,7 @@ func New(cfg Config) (*Node, error) {
 	for _, a := range s.bootstrap {
 		if !a.ID.IsZero() {
 			if err := n.book.Add(a, peerbook.Source{Kind: peerbook.SourceBootstrap}); err != nil {
-				n.log.Debug("bootstrap address not added to the book", "addr", a.String(), "err", err)
+				n.log.Warn("bootstrap address not added to the book", "addr", a.String(), "err", err)
 			}
 		}
 	}

@@ -31,7 +31,7 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 		OnViolation:      func(_ *mux.MultiConn, v *mux.ViolationError) { n.onViolation(pc, v) },
 		OnRateExcess:     func(_ *mux.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
 		OnClose:          func(_ *mux.MultiConn, err error) { n.onClose(pc, err) },
-		Logger:           n.s.Logger,
+		Logger:           n.s.connLog,
 	}
 	cfg.CreditStallTimeout, cfg.Clock = n.s.CreditStallTimeout, n.s.connClock
 	return cfg
@@ -114,7 +114,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	cancel()
 	if err != nil {
 		n.st.handshakeFailed(err)
-		n.log.Debug("connection setup failed", "peer", id.Short(), "err", err)
+		n.log.Debug("connection setup failed", "peer", id.String(), "err", err)
 		var v *mux.ViolationError
 		if errors.As(err, &v) { // a bad SETTINGS: charged like any violation
 			n.st.violations.Add(1)
@@ -141,7 +141,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		} else {
 			n.refuse(pc, goAwayCode(reason), reason.String())
 		}
-		n.log.Debug("peer refused", "peer", id.Short(), "dir", dir.String(), "reason", reason.String())
+		n.log.Debug("peer refused", "peer", id.String(), "dir", dir.String(), "reason", reason.String())
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
@@ -168,7 +168,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
-	n.log.Debug("peer connected", "peer", id.Short(), "dir", dir.String(), "remote", ap.String())
+	n.peerUp(pc)
 	n.onAdmitted(pc)
 	return nil
 }
@@ -241,7 +241,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		// The peer pinned our send queue; it pays before it leaves the set,
 		// so the hit lands on its live score. Must-connect peers are never
 		// banned for it (the set spares them) and are redialed as usual.
-		n.log.Info("peer stopped returning credit", "peer", pc.id.Short(), "err", err)
+		n.log.Info("peer stopped returning credit", "peer", pc.id.String(), "err", err)
 		n.applyBan(n.set.Record(pc.id, peerset.EventCreditStall))
 	}
 	n.set.Remove(pc.peer)
@@ -260,13 +260,13 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		reason = err.Error()
 	}
 	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
-	n.log.Debug("peer disconnected", "peer", pc.id.Short(), "err", err)
+	n.peerDown(pc, err)
 }
 
 // onViolation records a protocol violation: a heavy reputation hit.
 func (n *Node) onViolation(pc *peerConn, v *mux.ViolationError) {
 	n.st.violations.Add(1)
-	n.log.Info("protocol violation", "peer", pc.id.Short(), "violation", v.Error())
+	n.log.Info("protocol violation", "peer", pc.id.String(), "remote", pc.remote.String(), "violation", v.Error())
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
 }
 
@@ -291,7 +291,7 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
 	}
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
-	n.log.Info("peer banned", "peer", d.ID.Short(), "until", d.Until, "reason", d.Reason)
+	n.log.Info("peer banned", "peer", d.ID.String(), "until", d.Until, "reason", d.Reason)
 }
 
 // strike counts an automatic ID ban of a peer connected from ip. The

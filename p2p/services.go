@@ -22,6 +22,7 @@ func (n *Node) startServices() {
 	if n.s.StatusInterval > 0 {
 		n.every(n.s.StatusInterval, n.status)
 	}
+	n.startHealth()
 }
 
 // every runs f now and then on each tick of interval until the node stops.
@@ -85,7 +86,7 @@ func (n *Node) fill() {
 			ctx, cancel := context.WithTimeout(n.ctx, n.s.DialTimeout+n.s.ResolveTimeout+n.s.HandshakeTimeout)
 			defer cancel()
 			if _, err := n.dial(ctx, a, c); err != nil {
-				n.log.Debug("dial failed", "addr", a.String(), "err", err)
+				n.fillDialFailed(a, err)
 			}
 		})
 	}
@@ -106,7 +107,7 @@ func (n *Node) maintain() {
 			defer cancel()
 			if _, err := n.dial(ctx, a, dialCheck{origin: byOperator, must: true}); err != nil && err != ErrConnected {
 				n.set.RedialFailed(a.ID, n.s.Now())
-				n.log.Debug("must-connect dial failed", "addr", a.String(), "err", err)
+				n.dialFailed("must-connect", a, err)
 			}
 		})
 	}

@@ -27,7 +27,8 @@ type Book struct {
 		sync.Mutex        // serialises Save; protects gen
 		gen        uint64 // generation of the last successful save
 	}
-	afterSave func() // test hook called by Run after each save; nil normally
+	afterSave func()     // test hook called by Run after each save; nil normally
+	saveSt    saveStatus // SaveStatus's record of the saves
 
 	mu struct {
 		sync.Mutex // protects everything below

@@ -38,11 +38,13 @@ func (b *Book) isClosed() bool {
 
 // saveLocked saves; the caller holds b.save.
 func (b *Book) saveLocked() error {
-	data, gen, err := b.marshal(b.deps.Clock.Now())
-	if err != nil {
-		return err
+	now := b.deps.Clock.Now()
+	data, gen, err := b.marshal(now)
+	if err == nil {
+		err = writeAtomic(b.path, data)
 	}
-	if err := writeAtomic(b.path, data); err != nil {
+	b.saveSt.note(err, now)
+	if err != nil {
 		return err
 	}
 	b.save.gen = gen

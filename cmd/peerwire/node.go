@@ -1,19 +1,11 @@
 package main
 
 import (
-	"context"
-	"crypto/subtle"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +13,6 @@ import (
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/nat"
 	"github.com/peerwire/peerwire/p2p"
-	"github.com/peerwire/peerwire/p2p/httpapi"
 	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -73,6 +64,7 @@ type nodeOptions struct {
 	saveInterval   time.Duration
 	logLevel       string
 	logFormat      string
+	noPeersWarn    time.Duration
 	admin          string
 	adminTokenFile string
 	nat            string
@@ -82,7 +74,7 @@ type nodeOptions struct {
 	// Resolved from the above.
 	adminToken   string
 	metricsTok   string
-	level        slog.Level
+	levels       logLevels
 	configLoaded bool    // configPath was read
 	src          sources // where each setting came from
 }
@@ -112,7 +104,8 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "private networks: accept private addresses (RFC 1918, fc00::/7) from peer exchange and exempt them from per-IP caps")
 	fs.BoolVar(&o.allowDNSNames, "allow-dns-names", false, "accept DNS names in addresses from peer exchange and peers' adverts; each is resolved and checked at every dial (names given with -bootstrap and -must-connect are always accepted)")
 	fs.DurationVar(&o.saveInterval, "save-interval", p2p.DefaultSaveInterval, "how often the peer book is saved (it is also saved at shutdown)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `levels`: debug, info, warn or error, for every component, or per component as component=level, e.g. p2p=debug,info (components: "+strings.Join(logComponents, ", ")+")")
+	fs.DurationVar(&o.noPeersWarn, "no-peers-warn", p2p.DefaultNoPeersWarn, "how long the node may have no peers before it logs a WARN and /healthz answers 503 degraded (negative: never)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.admin, "admin", defaultAdminAddr, "admin HTTP API address (\"\" disables it); a non-loopback address requires a token")
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the admin API bearer token, mode 0600 or stricter (else $PEERWIRE_ADMIN_TOKEN)")
@@ -261,8 +254,11 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if o.saveInterval < time.Second/10 {
 		return cfg, flagError("save-interval", "%v: want at least 100ms", o.saveInterval)
 	}
-	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return cfg, flagError("log-level", "%q: want debug, info, warn or error", o.logLevel)
+	if o.levels, err = parseLogLevels(o.logLevel); err != nil {
+		return cfg, flagError("log-level", "%v", err)
+	}
+	if o.noPeersWarn != 0 && o.noPeersWarn < time.Second {
+		return cfg, flagError("no-peers-warn", "%v: want at least 1s, or 0 for the default, or a negative duration for never", o.noPeersWarn)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return cfg, flagError("log-format", "%q: want text or json", o.logFormat)
@@ -303,340 +299,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
 		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
-		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper,
+		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper, NoPeersWarn: o.noPeersWarn,
 	}
 	return cfg, nil
-}
-
-// checkFilter validates the filter rules now, so an error names the flag.
-func checkFilter(fc filter.Config) error {
-	f, err := filter.New(fc, filter.Deps{})
-	if err == nil {
-		f.Close()
-		return nil
-	}
-	flagOf := map[string]string{
-		"AllowCIDRs": "allow-cidrs", "DenyCIDRs": "deny-cidrs", "AllowCountries": "allow-countries",
-		"DenyCountries": "deny-countries", "CountryDB": "geoip-db", "UnknownCountry": "unknown-country",
-	}
-	var ce *filter.ConfigError
-	if errors.As(err, &ce) && ce.Field == "CountryDB" && fc.CountryDB == "" {
-		return flagError("geoip-db", "required by -allow-countries and -deny-countries")
-	}
-	if errors.As(err, &ce) {
-		if name, ok := flagOf[ce.Field]; ok {
-			return flagError(name, "%v", err)
-		}
-	}
-	if fc.CountryDB != "" {
-		return flagError("geoip-db", "%v", err)
-	}
-	return usageError{err}
-}
-
-// resolveAdmin reads the admin token and enforces the rule that a
-// non-loopback admin address needs one.
-func (o *nodeOptions) resolveAdmin(lookup lookupEnvFunc) error {
-	if o.admin == "" {
-		return nil
-	}
-	if err := checkHostPort(o.admin); err != nil {
-		return flagError("admin", "%q: %v, or \"\" to disable", o.admin, err)
-	}
-	host, _, _ := net.SplitHostPort(o.admin)
-	var err error
-	if o.adminToken, err = readToken("admin-token-file", o.adminTokenFile, envPrefix+"ADMIN_TOKEN", lookup); err != nil {
-		return err
-	}
-	if o.adminToken == "" && !isLoopbackHost(host) {
-		return flagError("admin", "%s is not a loopback address: it requires a bearer token (-admin-token-file or %sADMIN_TOKEN)", o.admin, envPrefix)
-	}
-	return nil
-}
-
-// resolveMetrics is resolveAdmin for the metrics listener, whose token
-// is its own.
-func (o *nodeOptions) resolveMetrics(lookup lookupEnvFunc) error {
-	if o.metrics == "" {
-		return nil
-	}
-	if err := checkHostPort(o.metrics); err != nil {
-		return flagError("metrics", "%q: %v, or \"\" to disable", o.metrics, err)
-	}
-	host, _, _ := net.SplitHostPort(o.metrics)
-	var err error
-	if o.metricsTok, err = readToken("metrics-token-file", o.metricsToken, envPrefix+"METRICS_TOKEN", lookup); err != nil {
-		return err
-	}
-	if o.metricsTok == "" && !isLoopbackHost(host) {
-		return flagError("metrics", "%s is not a loopback address: it requires a bearer token (-metrics-token-file or %sMETRICS_TOKEN)", o.metrics, envPrefix)
-	}
-	return nil
-}
-
-// readToken reads a bearer token from the file named by the flag, else
-// from the variable. The file must not be readable by group or others,
-// like the key file.
-func readToken(flagName, path, variable string, lookup lookupEnvFunc) (string, error) {
-	if path == "" {
-		tok, _ := lookup(variable)
-		return strings.TrimSpace(tok), nil
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", flagError(flagName, "%v", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", flagError(flagName, "%s has mode %04o: readable by others; chmod 600 it", path, fi.Mode().Perm())
-	}
-	b, err := readBounded(path, maxTokenFile)
-	if err != nil {
-		return "", flagError(flagName, "%v", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", flagError(flagName, "%s is empty", path)
-	}
-	return tok, nil
-}
-
-// checkHostPort checks a host:port listen address; the port is 0-65535
-// (0: any free port).
-func checkHostPort(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return errors.New("want host:port")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port %q: want 0-65535", port)
-	}
-	return nil
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
-
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is over %d bytes", path, limit)
-	}
-	return b, nil
-}
-
-func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
-	o, cfg, err := parseNode(args, os.LookupEnv, stderr)
-	if err != nil {
-		return err
-	}
-	log := newLogger(stderr, o.logFormat, o.level)
-	cfg.Logger = log
-	if cfg.NAT, err = nat.Parse(o.nat, nat.Config{Logger: log}); err != nil {
-		return usageError{err}
-	}
-	if o.configLoaded {
-		log.Info("config file read", "path", o.configPath)
-	}
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return o.src.locate(flagError("data-dir", "%v", err))
-	}
-	// Every listener is bound before the node announces it is running; a
-	// port that is taken is exit status 3, naming its flag.
-	var lns []net.Listener
-	closeAll := func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}
-	bind := func(flagName, addr string) (net.Listener, error) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			closeAll()
-			return nil, bindError{o.src.locate(&settingError{flag: flagName, msg: err.Error()})}
-		}
-		lns = append(lns, ln)
-		return ln, nil
-	}
-	var adminLn, metricsLn net.Listener
-	if o.admin != "" {
-		if adminLn, err = bind("admin", o.admin); err != nil {
-			return err
-		}
-	}
-	if o.metrics != "" {
-		if metricsLn, err = bind("metrics", o.metrics); err != nil {
-			return err
-		}
-	}
-	n, err := p2p.New(cfg)
-	if err != nil {
-		closeAll()
-		return o.libError(err)
-	}
-	if r := n.LoadReport(); r != nil {
-		log.Info("peer book loaded", "path", r.Path, "entries", r.Entries, "bans", r.Bans, "dropped", r.Dropped)
-		for _, p := range r.Problems {
-			log.Warn("peer book file unusable, moved aside", "err", p)
-		}
-	}
-	if err := n.Start(ctx); err != nil {
-		closeAll()
-		return o.libError(err)
-	}
-	// A standalone node has no application: it reads and drops what
-	// arrives so that credit flows and gossip keeps being relayed.
-	drained := make(chan struct{})
-	topics := defaultTopics()
-	for _, t := range topics {
-		go func() {
-			defer func() { drained <- struct{}{} }()
-			for range n.Inbox(t.ID) {
-			}
-		}()
-	}
-	prom := metricsHandler(n)
-	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	var servers []*http.Server
-	srvDone := make(chan error, 2)
-	serve := func(ln net.Listener, h http.Handler) {
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
-		servers = append(servers, srv)
-		go func() { srvDone <- srv.Serve(ln) }()
-	}
-	if adminLn != nil {
-		serve(adminLn, httpapi.New(n, httpapi.Options{Token: o.adminToken, Metrics: prom}))
-		if o.adminToken != "" {
-			log.Info("admin API listening; bearer token required", "addr", adminLn.Addr().String())
-		} else {
-			log.Info("admin API listening on loopback without a token", "addr", adminLn.Addr().String())
-		}
-	}
-	if metricsLn != nil {
-		serve(metricsLn, metricsOnly(prom, o.metricsTok))
-		log.Info("metrics listening (GET /metrics only)", "addr", metricsLn.Addr().String(), "token_required", o.metricsTok != "")
-	}
-	addr := n.ListenAddr()
-	log.Info("peerwire node running", "id", n.ID().String(), "address", addr.String(),
-		"network", o.network, "chain", o.chain, "role", o.role, "data_dir", o.dataDir)
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		log.Info("stopping: goaway to peers, saving the peer book")
-	case serveErr = <-srvDone:
-		log.Error("HTTP listener stopped", "err", serveErr)
-	}
-	for _, srv := range servers {
-		sctx, cancel := context.WithTimeout(context.Background(), adminStopTimeout)
-		_ = srv.Shutdown(sctx)
-		cancel()
-	}
-	err = stopNode(n, log)
-	for range topics {
-		<-drained
-	}
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	return err
-}
-
-// metricsOnly serves GET /metrics and nothing else; with a token, only
-// to requests bearing it.
-func metricsOnly(h http.Handler, token string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/metrics" {
-			http.NotFound(w, r)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "read-only: GET /metrics", http.StatusMethodNotAllowed)
-			return
-		}
-		if token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="peerwire metrics"`)
-				http.Error(w, "bearer token required", http.StatusUnauthorized)
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// libFields maps the library's configuration fields, as its errors name
-// them, to the flags they come from; longer names first.
-var libFields = []struct{ field, flag string }{
-	{"SecureConfig.NetworkID", "network"},
-	{"SecureConfig.ChainID", "chain"},
-	{"Config.ListenAddr", "listen"},
-	{"Config.AdvertiseAddrs", "advertise"},
-	{"Config.NetworkID", "network"},
-	{"Config.ChainID", "chain"},
-	{"Config.Bootstrap", "bootstrap"},
-	{"Config.MustConnect", "must-connect"},
-	{"Config.SaveInterval", "save-interval"},
-	{"Config.MaxInbound", "max-inbound"},
-	{"Config.MaxOutbound", "max-outbound"},
-	{"Config.DataDir", "data-dir"},
-}
-
-// libError turns an error of p2p.New or Start into one naming the flag
-// (or variable, or file line) its value came from: a listener that
-// cannot be bound is a bindError, a field the library refuses a usage
-// error; anything else is returned as it is (exit status 1).
-func (o *nodeOptions) libError(err error) error {
-	for _, lf := range libFields {
-		if !strings.Contains(err.Error(), lf.field) {
-			continue
-		}
-		var oe *net.OpError
-		if lf.flag == "listen" && errors.As(err, &oe) && oe.Op == "listen" {
-			return bindError{o.src.locate(&settingError{flag: "listen", msg: oe.Error()})}
-		}
-		msg := err.Error()
-		if _, rest, ok := strings.Cut(msg, lf.field); ok {
-			msg = strings.TrimLeft(rest, ": ")
-		}
-		if lf.flag == "data-dir" {
-			return o.src.locate(&settingError{flag: lf.flag, msg: msg})
-		}
-		return o.src.locate(usageError{&settingError{flag: lf.flag, msg: msg}})
-	}
-	return err
-}
-
-func stopNode(n *p2p.Node, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), nodeStopTimeout)
-	defer cancel()
-	if err := n.Stop(ctx); err != nil {
-		log.Error("stop", "err", err)
-		return err
-	}
-	log.Info("stopped")
-	return nil
 }

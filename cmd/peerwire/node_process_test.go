@@ -34,6 +34,13 @@ type nodeProc struct {
 
 func startNodeProc(t *testing.T, name, admin, listen string, args ...string) *nodeProc {
 	t.Helper()
+	return startNodeProcAt(t, "debug", name, admin, listen, args...)
+}
+
+// startNodeProcAt is startNodeProc with -log-level level ("": the
+// default level).
+func startNodeProcAt(t *testing.T, level, name, admin, listen string, args ...string) *nodeProc {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +49,11 @@ func startNodeProc(t *testing.T, name, admin, listen string, args ...string) *no
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := append([]string{"node", "-admin", admin, "-listen", listen, "-network", "process-test",
-		"-allow-loopback", "-log-level", "debug"}, args...)
+	full := []string{"node", "-admin", admin, "-listen", listen, "-network", "process-test", "-allow-loopback"}
+	if level != "" {
+		full = append(full, "-log-level", level)
+	}
+	full = append(full, args...)
 	cmd := exec.Command(exe, full...)
 	var env []string
 	for _, kv := range os.Environ() { // the test controls every PEERWIRE_ variable

@@ -129,13 +129,34 @@ type BanRequest struct {
 	Reason   string `json:"reason"`
 }
 
-// Health is the answer to GET /healthz.
+// Health is the answer to GET /healthz: status 200 with Status "ok", or
+// 503 with Status "degraded" and the reasons in Problems. It is an object
+// of named fields so that more can be added.
 type Health struct {
 	Status   string `json:"status"`
 	ID       string `json:"id"`
 	Listen   string `json:"listen,omitempty"`
 	Inbound  int    `json:"inbound"`
 	Outbound int    `json:"outbound"`
+	// NoPeersSince is when the node was last left without a peer; absent
+	// while one is connected.
+	NoPeersSince *time.Time `json:"no_peers_since,omitempty"`
+	// Book is how the peer book's saves have gone.
+	Book HealthBook `json:"book"`
+	// Problems says why the node is degraded, one entry each; empty when
+	// Status is "ok". Codes: not_running, no_peers, book_not_saving.
+	Problems []Error `json:"problems"`
+}
+
+// HealthBook is the peer book's part of Health.
+type HealthBook struct {
+	// LastSaved is the last successful save; absent before the first.
+	LastSaved *time.Time `json:"last_saved,omitempty"`
+	// Failures counts the failed saves in a row; 0 when the last succeeded.
+	Failures int `json:"failures"`
+	// LastError and FailingSince describe the current run of failures.
+	LastError    string     `json:"last_error,omitempty"`
+	FailingSince *time.Time `json:"failing_since,omitempty"`
 }
 
 // Error is every error's body.
