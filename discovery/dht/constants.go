@@ -9,6 +9,9 @@ const (
 	// how many closest nodes a lookup returns: 20, as in the Kademlia
 	// paper, so a bucket rarely overflows before the nodes closest to us do.
 	BucketSize = 20
+	// MaxBucketSize bounds a bucket that takes nodes beyond BucketSize
+	// because they are among our BucketSize closest (Table.Add).
+	MaxBucketSize = 2 * BucketSize
 	// IDBits is the number of buckets: one per bit of a peer ID.
 	IDBits = 160
 	// Alpha is how many queries a lookup keeps in flight.

@@ -169,8 +169,9 @@ func (t *Table) bucketOf(id crypto.ID) *bucket {
 // now. A known entry is moved to the front of its bucket (its record
 // replaced only by a newer one; a changed address only within the
 // bounds). A new node enters a bucket with room if the diversity bounds
-// allow, and otherwise waits in the bucket's replacement cache: a full
-// bucket never evicts an entry for a newcomer.
+// allow (a full one too, up to MaxBucketSize, if the node would be one of
+// our BucketSize closest entries), and otherwise waits in the bucket's
+// replacement cache: a full bucket never evicts an entry for a newcomer.
 func (t *Table) Add(rec *Record, addr netip.AddrPort, now time.Time) AddResult {
 	if rec.ID == t.self {
 		return Refused
@@ -202,7 +203,7 @@ func (t *Table) Add(rec *Record, addr netip.AddrPort, now time.Time) AddResult {
 		return Refused
 	}
 	c := &Contact{Record: rec, Addr: addr, Added: now, LastSeen: now}
-	if len(b.entries) < BucketSize {
+	if len(b.entries) < BucketSize || (len(b.entries) < MaxBucketSize && t.neighbourLocked(rec.ID)) {
 		b.entries = slices.Insert(b.entries, 0, c)
 		t.count(addr, +1)
 		t.size++
@@ -216,6 +217,24 @@ func (t *Table) Add(rec *Record, addr netip.AddrPort, now time.Time) AddResult {
 		b.repl = b.repl[:ReplacementSize]
 	}
 	return Replacement
+}
+
+// neighbourLocked reports whether id would be one of the BucketSize
+// entries closest to us: those are kept even when their bucket is full
+// (up to MaxBucketSize), as the bucket holding our own ID splits in
+// Kademlia, so a node always knows its neighbourhood. Nothing is evicted.
+func (t *Table) neighbourLocked(id crypto.ID) bool {
+	i := CommonPrefixLen(t.self, id)
+	closer := 0
+	for j := i + 1; j < IDBits; j++ {
+		closer += len(t.buckets[j].entries)
+	}
+	for _, e := range t.buckets[i].entries {
+		if Closer(t.self, e.Record.ID, id) {
+			closer++
+		}
+	}
+	return closer < BucketSize
 }
 
 func indexOf(cs []*Contact, id crypto.ID) int {
