@@ -41,6 +41,10 @@ const (
 	// group (IPv4 /16, IPv6 /32: peerbook.DefaultIPv4GroupBits and
 	// DefaultIPv6GroupBits) the whole table admits.
 	DefaultPerTableGroup = 16
+	// DefaultResultPerGroup is how many nodes of one /24 (/48), and of one
+	// /16 (/32), a lookup's BucketSize results hold: 1, so an attacker
+	// holding one /16 holds at most 1 in 20 (5%) of any lookup's results.
+	DefaultResultPerGroup = 1
 	// DefaultMaxCandidates bounds the contacts (inbound queriers) waiting
 	// to be verified by an outbound ping.
 	DefaultMaxCandidates = 64
@@ -57,6 +61,9 @@ const (
 	// DefaultMaxFailures is how many consecutive failed pings remove an
 	// entry (its replacement, if any, takes the slot).
 	DefaultMaxFailures = 2
+	// MaxNodesScan bounds the closest entries a NODES answer looks
+	// through to find MaxNodes that fit the result diversity bounds.
+	MaxNodesScan = 8 * BucketSize
 	// MaxVerifying bounds the pings of inbound candidates in flight at
 	// once; the others wait for revalidation.
 	MaxVerifying = 4

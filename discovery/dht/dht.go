@@ -176,7 +176,13 @@ func New(cfg Config) (*DHT, error) {
 	if cfg.Limits.PerTableGroup == 0 {
 		cfg.Limits.PerTableGroup = def.PerTableGroup
 	}
-	if cfg.Limits.PerBucket24 < 0 || cfg.Limits.PerTable24 < 0 || cfg.Limits.PerTableGroup < 0 {
+	if cfg.Limits.ResultPer24 == 0 {
+		cfg.Limits.ResultPer24 = def.ResultPer24
+	}
+	if cfg.Limits.ResultPerGroup == 0 {
+		cfg.Limits.ResultPerGroup = def.ResultPerGroup
+	}
+	if cfg.Limits.ResultPer24 < 0 || cfg.Limits.ResultPerGroup < 0 || cfg.Limits.PerBucket24 < 0 || cfg.Limits.PerTable24 < 0 || cfg.Limits.PerTableGroup < 0 {
 		return nil, errors.New("dht: Config.Limits: bounds must not be negative")
 	}
 	if cfg.AllowAddr == nil {
@@ -465,7 +471,10 @@ func (d *DHT) checkAnswer(addr crypto.Address, sent MsgType, resp []byte) (*Mess
 }
 
 // Handle answers a peer's request: the function the node's transport
-// calls for each request on the DHT topic. A client refuses every request;
+// calls for each request on the DHT topic. NODES carries the table's
+// entries closest to the target under the same diversity bounds as a
+// lookup's results (Limits.ResultPer24, ResultPerGroup), so an attacker's
+// block of addresses cannot crowd honest nodes out of an answer. A client refuses every request;
 // a malformed one returns an error wrapping ErrBadMessage or ErrBadRecord.
 func (d *DHT) Handle(_ context.Context, from crypto.ID, req []byte) ([]byte, error) {
 	if !d.server {
@@ -492,8 +501,10 @@ func (d *DHT) Handle(_ context.Context, from crypto.ID, req []byte) ([]byte, err
 	ans := &Message{Type: MsgPong, Self: d.self.Load().Bytes()}
 	if m.Type == MsgFindNode {
 		ans.Type = MsgNodes
-		for _, c := range d.table.Closest(m.Target, BucketSize+1) {
-			if c.ID() != from && len(ans.Nodes) < MaxNodes {
+		q := d.newQuota()
+		for _, c := range d.table.Closest(m.Target, MaxNodesScan) {
+			a := crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}
+			if c.ID() != from && len(ans.Nodes) < MaxNodes && q.take(a) {
 				ans.Nodes = append(ans.Nodes, c.Record.Bytes())
 			}
 		}

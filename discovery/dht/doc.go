@@ -15,5 +15,5 @@
 // The package does not dial peers for the application and never touches
 // the peer set: what lookups find is handed to Config.OnFound, which the
 // node (package p2p) feeds into its peer book as one more source. Wire
-// messages are specified in docs/PROTOCOL.md §12.
+// messages are specified in docs/PROTOCOL.md §10.
 package dht

@@ -3,6 +3,7 @@ package dht
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -43,7 +44,9 @@ type lookupReply struct {
 	err error
 }
 
-// Lookup finds the BucketSize nodes closest to target that answer: it
+// Lookup finds the BucketSize nodes closest to target that answer, at
+// most Limits.ResultPer24 of one /24 (/48) and ResultPerGroup of one /16
+// (/32) among them (the closest of each): it
 // asks the closest known nodes, Alpha at a time, for the nodes closest to
 // target, and the closest of those, until the BucketSize closest nodes
 // seen have all answered (or failed, and are dropped). It returns their
@@ -78,11 +81,12 @@ func (d *DHT) Lookup(ctx context.Context, target crypto.ID) ([]*Record, LookupSt
 		// Ask the closest unasked candidates among the BucketSize closest
 		// that have not failed.
 		live := 0
+		q := d.newQuota()
 		for _, c := range list {
 			if live >= BucketSize || inflight >= Alpha || st.Queries >= MaxLookupQueries {
 				break
 			}
-			if c.state == stateFailed {
+			if c.state == stateFailed || !q.take(c.addr) {
 				continue
 			}
 			live++
@@ -130,11 +134,12 @@ func (d *DHT) Lookup(ctx context.Context, target crypto.ID) ([]*Record, LookupSt
 		}
 	}
 	var found []*Record
+	q := d.newQuota()
 	for _, c := range list {
 		if len(found) == BucketSize {
 			break
 		}
-		if c.state == stateAnswered && c.rec != nil {
+		if c.state == stateAnswered && c.rec != nil && q.take(c.addr) {
 			if len(found) == 0 {
 				st.Hops = c.hop
 			}
@@ -149,4 +154,35 @@ func (d *DHT) Lookup(ctx context.Context, target crypto.ID) ([]*Record, LookupSt
 		d.cfg.OnFound(found)
 	}
 	return found, st
+}
+
+// quota applies the result diversity bounds (Limits.ResultPer24,
+// ResultPerGroup) to a lookup's closest set.
+type quota struct {
+	t           *Table
+	n24, nGroup map[netip.Prefix]int
+}
+
+func (d *DHT) newQuota() *quota {
+	return &quota{t: d.table, n24: map[netip.Prefix]int{}, nGroup: map[netip.Prefix]int{}}
+}
+
+// take reports whether one more node at addr fits, and counts it if so.
+// An address that is not an IP (a bootstrap node's name) always fits.
+func (q *quota) take(addr crypto.Address) bool {
+	ap, ok := addr.AddrPort()
+	if !ok {
+		return true
+	}
+	p24, group, counted := q.t.prefixes(ap.Addr())
+	if !counted {
+		return true
+	}
+	l := q.t.limits
+	if q.n24[p24] >= l.ResultPer24 || q.nGroup[group] >= l.ResultPerGroup {
+		return false
+	}
+	q.n24[p24]++
+	q.nGroup[group]++
+	return true
 }

@@ -32,7 +32,7 @@ const (
 // is not in canonical form, or whose signature does not verify.
 var ErrBadRecord = errors.New("dht: bad record")
 
-// Record is a node's signed self-record (docs/PROTOCOL.md §12.1). A
+// Record is a node's signed self-record (docs/PROTOCOL.md §10.1). A
 // Record is immutable once made; its fields must not be changed.
 type Record struct {
 	// ID is the node's peer ID, derived from PublicKey.

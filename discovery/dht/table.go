@@ -52,12 +52,16 @@ type Limits struct {
 	PerBucket24   int // entries of one IPv4 /24 or IPv6 /48 in one bucket
 	PerTable24    int // entries of one IPv4 /24 or IPv6 /48 in the table
 	PerTableGroup int // entries of one IPv4 /16 or IPv6 /32 in the table
-	Exempt        []netip.Prefix
+	// ResultPer24 and ResultPerGroup bound the nodes of one /24 (/48) and
+	// of one /16 (/32) among a lookup's closest nodes and results.
+	ResultPer24, ResultPerGroup int
+	Exempt                      []netip.Prefix
 }
 
 // DefaultLimits returns the default diversity bounds.
 func DefaultLimits() Limits {
-	return Limits{PerBucket24: DefaultPerBucket24, PerTable24: DefaultPerTable24, PerTableGroup: DefaultPerTableGroup}
+	return Limits{PerBucket24: DefaultPerBucket24, PerTable24: DefaultPerTable24, PerTableGroup: DefaultPerTableGroup,
+		ResultPer24: DefaultResultPerGroup, ResultPerGroup: DefaultResultPerGroup}
 }
 
 // Contact is a table entry: a node's record and the address at which an
@@ -330,6 +334,17 @@ func (t *Table) Closest(target crypto.ID, n int) []Contact {
 		return bytes.Compare(da[:], db[:])
 	})
 	return all[:min(n, len(all))]
+}
+
+// Get returns a copy of id's entry, if it is one.
+func (t *Table) Get(id crypto.ID) (Contact, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.bucketOf(id)
+	if i := indexOf(b.entries, id); i >= 0 {
+		return *b.entries[i], true
+	}
+	return Contact{}, false
 }
 
 // Contains reports whether id is an entry (not a replacement).

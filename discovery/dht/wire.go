@@ -8,7 +8,7 @@ import (
 	"github.com/peerwire/peerwire/crypto"
 )
 
-// MsgType is a DHT message's first byte (docs/PROTOCOL.md §12.2).
+// MsgType is a DHT message's first byte (docs/PROTOCOL.md §10.2).
 type MsgType uint8
 
 // Message types. FIND_NODE and PING are requests; NODES and PONG their
