@@ -18,6 +18,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
@@ -36,6 +37,10 @@ type Node struct {
 	set    *peerset.Set
 	seen   *seenCache
 	topics map[uint8]*topicState
+	dht    atomic.Pointer[dht.DHT] // nil unless Config.DHT is on and the node started
+	// dhtDialing holds the peers being dialed for a DHT query (crypto.ID
+	// keys): not asked for PEX, closed once the query is answered.
+	dhtDialing sync.Map
 	log    *slog.Logger
 
 	loadReport *peerbook.LoadReport
@@ -331,6 +336,9 @@ func (n *Node) Start(ctx context.Context) error {
 	for _, t := range n.topics {
 		n.spawn(func() { n.pump(t) })
 	}
+	if err := n.startDHT(); err != nil {
+		n.log.Error("DHT not started", "err", err)
+	}
 	if n.ln != nil {
 		n.spawn(n.acceptLoop)
 	}
@@ -424,6 +432,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, DefaultStopTimeout)
 		defer cancel()
 	}
+	n.stopDHT()
 	if n.ln != nil {
 		n.ln.Close()
 	}

@@ -23,6 +23,8 @@ type nodeCounters struct {
 	bans                 atomic.Uint64
 	dials                atomic.Uint64
 	dialFailures         atomic.Uint64
+	dhtDials             atomic.Uint64 // connections dialed only for a DHT query
+	dhtBookAdded         atomic.Uint64 // DHT records the book took
 	gossipOriginated     atomic.Uint64
 	gossipReceived       atomic.Uint64
 	gossipDuplicates     atomic.Uint64
