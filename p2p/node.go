@@ -41,7 +41,7 @@ type Node struct {
 	// dhtDialing holds the peers being dialed for a DHT query (crypto.ID
 	// keys): not asked for PEX, closed once the query is answered.
 	dhtDialing sync.Map
-	log    *slog.Logger
+	log        *slog.Logger
 
 	loadReport *peerbook.LoadReport
 	health     healthState // Health and the no-peers and dial warnings (health.go)
