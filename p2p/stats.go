@@ -185,6 +185,8 @@ type TopicStats struct {
 
 // Stats is a snapshot for metrics and status lines.
 type Stats struct {
+	// DHT is the DHT's state and counters (Mode "off" when Config.DHT is).
+	DHT DHTStats
 	Inbound, Outbound               int
 	MustConnectUp, MustConnectTotal int
 	BookSize                        int
@@ -236,7 +238,7 @@ func (n *Node) Stats() Stats {
 	c := n.set.Counts()
 	s := Stats{
 		Inbound: c.Inbound, Outbound: c.Outbound, MustConnectUp: c.MustConnectUp, MustConnectTotal: c.MustConnectTotal,
-		BookSize: n.book.Len(), Bans: len(n.book.Bans()),
+		BookSize: n.book.Len(), Bans: len(n.book.Bans()), DHT: n.DHTStats(),
 		Delivered: n.st.delivered.Load(), Discarded: n.st.discarded.Load(), Malformed: n.st.malformed.Load(), Violations: n.st.violations.Load(),
 		RateExcess: n.st.rateExcess.Load(), Dials: n.st.dials.Load(), DialFailures: n.st.dialFailures.Load(),
 		GossipOriginated: n.st.gossipOriginated.Load(), GossipReceived: n.st.gossipReceived.Load(),

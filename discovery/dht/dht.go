@@ -255,6 +255,9 @@ func (d *DHT) Self() *Record { return d.self.Load() }
 // resolved to server).
 func (d *DHT) Server() bool { return d.server }
 
+// Bucket returns the index of the bucket id takes in the table.
+func (d *DHT) Bucket(id crypto.ID) int { return CommonPrefixLen(d.cfg.Identity.ID(), id) }
+
 // Table returns the routing table.
 func (d *DHT) Table() *Table { return d.table }
 
@@ -267,9 +270,12 @@ func (d *DHT) Stats() Stats {
 	if d.server {
 		m = ModeServer
 	}
+	// Failures first: each is counted after its total, so a total read
+	// later is never below its failures.
+	lf, qf := d.lookupFails.Load(), d.queryFails.Load()
 	return Stats{Mode: m, Table: d.table.Stats(),
-		Lookups: d.lookups.Load(), LookupFailures: d.lookupFails.Load(),
-		Queries: d.queries.Load(), QueryFailures: d.queryFails.Load(),
+		Lookups: d.lookups.Load(), LookupFailures: lf,
+		Queries: d.queries.Load(), QueryFailures: qf,
 		Served: d.served.Load(), BadRequests: d.badReqs.Load(),
 		Candidates: nc, Seq: d.self.Load().Seq}
 }
