@@ -186,7 +186,7 @@ type TopicStats struct {
 // Stats is a snapshot for metrics and status lines.
 type Stats struct {
 	// DHT is the DHT's state and counters (Mode "off" when Config.DHT is).
-	DHT DHTStats
+	DHT                             DHTStats
 	Inbound, Outbound               int
 	MustConnectUp, MustConnectTotal int
 	BookSize                        int
