@@ -193,10 +193,6 @@ const (
 	// prompt answers are worth one gossip violation, so serving well
 	// rebuilds a reputation slowly and cannot outweigh misbehaviour.
 	DeltaRequestAnswered = 0.01
-	// DeltaDHTMalformed is what a malformed DHT request (or one carrying
-	// another node's record) costs the peer: a protocol error, priced like
-	// a malformed message.
-	DeltaDHTMalformed = -5.0
 	// DeltaRequestTimeout is what a request that went unanswered until its
 	// deadline costs the peer: 100 of them in a decay half-life reach the
 	// ban threshold, so a peer that stops answering is replaced.

@@ -156,7 +156,10 @@ func (n *Node) startDHT() error {
 		if err := n.HandleRequests(DHTTopic, func(ctx context.Context, from crypto.ID, req []byte) ([]byte, error) {
 			resp, err := d.Handle(ctx, from, req)
 			if errors.Is(err, dht.ErrBadMessage) || errors.Is(err, dht.ErrBadRecord) {
-				n.Report(from, DeltaDHTMalformed, "malformed DHT request")
+				// Priced like any malformed message (peerset.EventInvalidMessage).
+				if pc, e := n.peerConn(from); e == nil {
+					n.malformed(pc, err.Error())
+				}
 			}
 			return resp, err
 		}); err != nil {

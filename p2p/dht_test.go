@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
 )
@@ -128,6 +127,22 @@ func TestDHTConfig(t *testing.T) {
 	if _, err := ParseDHTMode("sever"); err == nil {
 		t.Error("ParseDHTMode took a typo")
 	}
-	_ = errors.New
-	_ = crypto.ID{}
+}
+
+// TestDHTMalformedRequest checks that a malformed DHT request is refused
+// and counted as a malformed message of the peer.
+func TestDHTMalformedRequest(t *testing.T) {
+	a := startNode(t, dhtConfig(t, 0, DHTServer, nil))
+	b := startNode(t, dhtConfig(t, 1, DHTServer, nil))
+	dial(t, b, a)
+	before := a.Stats().Malformed
+	_, err := b.Request(t.Context(), a.ID(), DHTTopic, []byte{0x09, 1, 2})
+	var re *RequestError
+	if !errors.As(err, &re) || re.Code != RequestRefused || !re.Remote {
+		t.Fatalf("malformed request answered %v, want a refusal", err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the malformed count", func() bool { return a.Stats().Malformed > before })
+	if got := a.DHTStats().BadRequests; got != 1 {
+		t.Errorf("BadRequests %d, want 1", got)
+	}
 }

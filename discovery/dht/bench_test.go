@@ -63,3 +63,22 @@ func BenchmarkTableMemory(b *testing.B) {
 	}
 	b.ReportMetric(perTable, "B/table")
 }
+
+// BenchmarkQuery is the baseline for BenchmarkLookup, in the same run:
+// one FIND_NODE query and its answer between two nodes of a 50-node
+// network (encode, handle, decode, the cached record checks).
+func BenchmarkQuery(b *testing.B) {
+	mn := &memNet{}
+	nodes := buildNetwork(b, mn, 13, 50, "bench")
+	from, to := nodes[1], nodes[2]
+	rng := rand.New(rand.NewPCG(5, 6))
+	for b.Loop() {
+		var target crypto.ID
+		for j := range target {
+			target[j] = byte(rng.Uint32())
+		}
+		if _, err := from.dht.query(context.Background(), to.address(), &Message{Type: MsgFindNode, Target: target}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
