@@ -70,6 +70,10 @@ func TestDHTLoopback(t *testing.T) {
 			if e.Source.Kind == peerbook.SourceDHT {
 				fromDHT++
 			}
+			// A query's dial must not make its address the operator's word.
+			if e.Source.Kind == peerbook.SourceManual {
+				t.Errorf("%s's book has %s as a manual entry", nd.ID().Short(), e.Addr)
+			}
 		}
 	}
 	if fromDHT == 0 {
