@@ -215,7 +215,7 @@ func TestEclipse(t *testing.T) {
 			}
 			results, evil := 0, 0
 			for i := range 100 {
-				target := attackers[i*2].key.ID()
+				target := attackers[i%len(attackers)].key.ID()
 				target[19] ^= 1 // next to an attacker's ID
 				found, st := honest[i%len(honest)].dht.Lookup(context.Background(), target)
 				if len(found) < BucketSize {
@@ -233,5 +233,39 @@ func TestEclipse(t *testing.T) {
 				t.Errorf("%d of %d lookup results are attackers, want at most 5%%", evil, results)
 			}
 		})
+	}
+}
+
+// TestModeAuto checks that auto mode serves when the node listens on a
+// routable address, or one Config.AllowAddr allows, and is a client
+// otherwise (loopback and private addresses are not exempt by default);
+// a client refuses every request and advertises no address.
+func TestModeAuto(t *testing.T) {
+	mn := &memNet{}
+	loop := netip.MustParseAddrPort("127.0.0.1:4000")
+	cases := []struct {
+		name   string
+		addr   netip.AddrPort
+		allow  func(netip.AddrPort) bool
+		server bool
+	}{
+		{"routable", memAddr(1), nil, true},
+		{"loopback", loop, nil, false},
+		{"private", netip.MustParseAddrPort("10.1.2.3:4000"), nil, false},
+		{"loopback allowed", loop, func(netip.AddrPort) bool { return true }, true},
+	}
+	for i, c := range cases {
+		n := mn.add(t, "net", testKey(t, 20, i), c.addr, func(cfg *Config) { cfg.Mode = ModeAuto; cfg.AllowAddr = c.allow })
+		if n.dht.Server() != c.server || n.dht.Self().Server() != c.server {
+			t.Errorf("%s: server %v (record %v), want %v", c.name, n.dht.Server(), n.dht.Self().Server(), c.server)
+		}
+		if !c.server {
+			if len(n.dht.Self().Addrs) != 0 {
+				t.Errorf("%s: a client's record advertises %v", c.name, n.dht.Self().Addrs)
+			}
+			if _, err := n.dht.Handle(context.Background(), crypto.ID{1}, []byte{byte(MsgPing), 0, 0}); err == nil {
+				t.Errorf("%s: a client answered a ping", c.name)
+			}
+		}
 	}
 }
