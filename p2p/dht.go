@@ -142,8 +142,13 @@ func (n *Node) startDHT() error {
 	d, err := dht.New(dht.Config{
 		Identity: n.id, Network: n.s.NetworkID, Transport: dhtTransport{n},
 		Mode: mode, Addrs: addrs, Bootstrap: boot,
-		Limits:       dht.Limits{Exempt: dc.Exempt},
-		AllowAddr:    n.dhtAllowAddr,
+		Limits:    dht.Limits{Exempt: dc.Exempt},
+		AllowAddr: n.dhtAllowAddr,
+		OnBadAnswer: func(id crypto.ID, err error) {
+			if pc, e := n.peerConn(id); e == nil {
+				n.malformed(pc, err.Error())
+			}
+		},
 		OnFound:      n.dhtFound,
 		QueryTimeout: dc.QueryTimeout,
 		Clock:        n.s.Clock,

@@ -269,3 +269,29 @@ func TestModeAuto(t *testing.T) {
 		}
 	}
 }
+
+// garbage answers every request with bytes that are no DHT message.
+type garbage struct{}
+
+func (garbage) Request(context.Context, crypto.Address, []byte) ([]byte, error) {
+	return []byte{0x02, 0xff}, nil
+}
+
+// TestBadAnswerReported checks that an answer that does not decode fails
+// the query, keeps the node out of the table, and is reported.
+func TestBadAnswerReported(t *testing.T) {
+	var bad []crypto.ID
+	d, err := New(Config{Identity: testKey(t, 30, 0), Network: "net", Transport: garbage{}, Mode: ModeServer,
+		Addrs: []netip.AddrPort{memAddr(0)}, OnBadAnswer: func(id crypto.ID, err error) { bad = append(bad, id) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := testKey(t, 30, 1).ID()
+	addr := crypto.Address{ID: peer, Host: "20.1.0.1", Port: 4000}
+	if _, err := d.query(context.Background(), addr, &Message{Type: MsgPing}); err == nil {
+		t.Fatal("a garbage answer was taken")
+	}
+	if len(bad) != 1 || bad[0] != peer || d.Table().Len() != 0 {
+		t.Fatalf("reported %v, table %d; want the peer reported and an empty table", bad, d.Table().Len())
+	}
+}

@@ -84,6 +84,10 @@ type Config struct {
 	// dialed (the node's filters, bans and routability rules). Nil allows
 	// only globally routable unicast addresses.
 	AllowAddr func(netip.AddrPort) bool
+	// OnBadAnswer, if set, is told of a node whose answer did not decode
+	// or carried a bad or foreign record (the node's reputation system
+	// should hear of it; the query has failed either way).
+	OnBadAnswer func(id crypto.ID, err error)
 	// OnFound receives the records each lookup found (verified, not our
 	// own). It must not block for long.
 	OnFound func([]*Record)
@@ -444,6 +448,9 @@ func (d *DHT) query(ctx context.Context, addr crypto.Address, m *Message) (*Mess
 		var ans *Message
 		if ans, err = d.checkAnswer(addr, m.Type, resp); err == nil {
 			return ans, nil
+		}
+		if d.cfg.OnBadAnswer != nil {
+			d.cfg.OnBadAnswer(addr.ID, err)
 		}
 	}
 	d.queryFails.Add(1)
