@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 STATICCHECK_VERSION   := v0.8.2
 GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build test race fuzz fuzz-ci bench proto proto-check lint demo demo-report tools clean
+.PHONY: all build test race fuzz fuzz-ci bench dht-200 proto proto-check lint demo demo-report tools clean
 
 all: build
 
@@ -33,6 +33,10 @@ fuzz:
 # (golang/go#75804, fixed in Go 1.27), which failed CI on FuzzConfig once.
 fuzz-ci:
 	$(MAKE) fuzz FUZZTIME=10000x
+
+# dht-200: the DHT's network test at 200 nodes and 1,000 lookups (make test runs it at 50).
+dht-200:
+	$(GO) test -race -count=1 -timeout 20m -run '^TestNetwork$$' -v ./discovery/dht -dht-nodes 200 -dht-lookups 1000
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...

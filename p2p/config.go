@@ -106,6 +106,11 @@ type Config struct {
 	// Topics are the application's topics; at least one.
 	Topics []TopicConfig
 
+	// DHT turns on the Kademlia DHT (package discovery/dht) and sets its
+	// mode; the zero value is off. Its lookups feed the book (source
+	// dht), never the peer set; it declares topic DHTTopic (254).
+	DHT DHTConfig
+
 	// Bootstrap peers, "ID@host:port" or plain "host:port". A plain address
 	// is weaker: the identity is learned at the handshake and then pinned in
 	// the book, so the first connection trusts whoever answers there.
@@ -311,6 +316,13 @@ func fieldErr(field, format string, args ...any) error {
 }
 
 func (c *Config) settings() (*settings, error) {
+	topics, err := c.withDHTTopic()
+	if err != nil {
+		return nil, err
+	}
+	cc := *c
+	cc.Topics = topics // the DHT's topic, when on, is declared like the application's
+	c = &cc
 	s := &settings{Config: *c, topicByID: map[uint8]*TopicConfig{}}
 	if c.NetworkID == "" {
 		return nil, fieldErr("NetworkID", "required")

@@ -92,7 +92,7 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 		if err := n.book.Add(pinned, peerbook.Source{Kind: peerbook.SourceBootstrap}); err == nil {
 			_ = n.book.MarkSuccess(pinned.ID)
 		}
-	} else if _, known := n.book.Get(addr.ID); !known {
+	} else if _, known := n.book.Get(addr.ID); !known && !c.transient {
 		// An address the application dialed (Dial) that the book did not
 		// know: keep it, or the node forgets the peer at its next restart.
 		if err := n.book.Add(addr, peerbook.Source{Kind: peerbook.SourceManual}); err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerbook"
@@ -36,7 +37,11 @@ type Node struct {
 	set    *peerset.Set
 	seen   *seenCache
 	topics map[uint8]*topicState
-	log    *slog.Logger
+	dht    atomic.Pointer[dht.DHT] // nil unless Config.DHT is on and the node started
+	// dhtDialing holds the peers being dialed for a DHT query (crypto.ID
+	// keys): not asked for PEX, closed once the query is answered.
+	dhtDialing sync.Map
+	log        *slog.Logger
 
 	loadReport *peerbook.LoadReport
 	health     healthState // Health and the no-peers and dial warnings (health.go)
@@ -344,6 +349,9 @@ func (n *Node) Start(ctx context.Context) error {
 	for _, t := range n.topics {
 		n.spawn(func() { n.pump(t) })
 	}
+	if err := n.startDHT(); err != nil {
+		n.log.Error("DHT not started", "err", err)
+	}
 	n.startAccepting()
 	n.spawn(func() {
 		if err := n.book.Run(n.ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -450,6 +458,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, DefaultStopTimeout)
 		defer cancel()
 	}
+	n.stopDHT()
 	n.closeListeners()
 	n.stopNAT()
 	// The goaways run as the node's goroutines (spawn cannot fail before

@@ -45,6 +45,9 @@ type dialCheck struct {
 	origin origin
 	must   bool // a must-connect peer: rules and bans, no caps or peer-set limits
 	probe  bool // a churn probe: admits nobody, so no peer-set limits
+	// transient: a dial for one DHT query; the address is not added to
+	// the book (the DHT's findings reach it as source dht, checked).
+	transient bool
 }
 
 // originOf says who chose addr, an address picked from the book.

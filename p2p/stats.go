@@ -23,6 +23,8 @@ type nodeCounters struct {
 	bans                 atomic.Uint64
 	dials                atomic.Uint64
 	dialFailures         atomic.Uint64
+	dhtDials             atomic.Uint64 // connections dialed only for a DHT query
+	dhtBookAdded         atomic.Uint64 // DHT records the book took
 	gossipOriginated     atomic.Uint64
 	gossipReceived       atomic.Uint64
 	gossipDuplicates     atomic.Uint64
@@ -183,6 +185,8 @@ type TopicStats struct {
 
 // Stats is a snapshot for metrics and status lines.
 type Stats struct {
+	// DHT is the DHT's state and counters (Mode "off" when Config.DHT is).
+	DHT                             DHTStats
 	Inbound, Outbound               int
 	MustConnectUp, MustConnectTotal int
 	BookSize                        int
@@ -235,7 +239,7 @@ func (n *Node) Stats() Stats {
 	c := n.set.Counts()
 	s := Stats{
 		Inbound: c.Inbound, Outbound: c.Outbound, MustConnectUp: c.MustConnectUp, MustConnectTotal: c.MustConnectTotal,
-		BookSize: n.book.Len(), Bans: len(n.book.Bans()),
+		BookSize: n.book.Len(), Bans: len(n.book.Bans()), DHT: n.DHTStats(),
 		Delivered: n.st.delivered.Load(), Discarded: n.st.discarded.Load(), Malformed: n.st.malformed.Load(), Violations: n.st.violations.Load(),
 		RateExcess: n.st.rateExcess.Load(), Dials: n.st.dials.Load(), DialFailures: n.st.dialFailures.Load(),
 		GossipOriginated: n.st.gossipOriginated.Load(), GossipReceived: n.st.gossipReceived.Load(),

@@ -223,7 +223,7 @@ func (b *Book) srcGroupOf(src Source, host string) groupKey {
 			return b.groupOf(src.Host)
 		}
 		return peerGroup(src.From)
-	case SourceInbound:
+	case SourceInbound, SourceDHT:
 		if src.Host != "" {
 			return b.groupOf(src.Host)
 		}
@@ -249,7 +249,7 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 		return IgnoreBanned
 	}
 	if e, ok := m.byID[id]; ok {
-		if e.addr == addr || src.Kind == SourcePEX || src.Kind == SourceLocal || src.Kind == SourceUnknown ||
+		if e.addr == addr || src.Kind == SourcePEX || src.Kind == SourceLocal || src.Kind == SourceDHT || src.Kind == SourceUnknown ||
 			(src.Kind == SourceInbound && e.protected) {
 			if src.Kind != SourcePEX && e.addr == addr {
 				e.lastSeen = now

@@ -14,7 +14,7 @@ type SourceKind uint8
 // Source kinds. Bootstrap and manual sources are the operator's word and may
 // change a known peer's address; an inbound source is the peer's own
 // (authenticated) word and may too, unless the entry is protected; a PEX
-// report never changes a known peer's address.
+// report or a DHT record never changes a known peer's address.
 const (
 	SourceUnknown   SourceKind = iota
 	SourceBootstrap            // configured seed or bootstrap list
@@ -28,9 +28,10 @@ const (
 	// without Config.AllowPrivate, and leave the book when the node stops
 	// hearing of them (ExpireLocal).
 	SourceLocal
+	SourceDHT // found by a DHT lookup (the peer's own signed record)
 )
 
-var sourceNames = [...]string{"unknown", "bootstrap", "pex", "manual", "inbound", "local"}
+var sourceNames = [...]string{"unknown", "bootstrap", "pex", "manual", "inbound", "local", "dht"}
 
 // String returns the kind's lower-case name, as used in the book file.
 func (k SourceKind) String() string {

@@ -153,6 +153,26 @@ func (b *Book) IngestPex(from crypto.Address, resp *pb.PexResponse) (PexResult, 
 	return res, err
 }
 
+// AddDHT stores addr, found by a DHT lookup in its owner's signed record,
+// under the checks of a PEX address: routable (unless allowed), a DNS
+// name only if Config.AllowNetworkNames, passes Deps.Filter's AllowPEX,
+// neither ours nor banned. Its source group is the address's own group,
+// as for an inbound advert. A known peer's address is never changed.
+// It returns nil if the peer is stored (or known), else the reason.
+func (b *Book) AddDHT(addr crypto.Address) error {
+	if _, err := validAddress(addr); err != nil {
+		return err
+	}
+	now := b.deps.Clock.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.admitPex(addr, Source{Kind: SourceDHT}, now)
+	if r == IgnoreKnown {
+		return nil
+	}
+	return r.err()
+}
+
 // parsePexAddr validates a wire address into its canonical form.
 func parsePexAddr(pa *pb.PeerAddress) (crypto.Address, IgnoreReason) {
 	id, err := crypto.IDFromBytes(pa.GetId())

@@ -72,6 +72,7 @@ type nodeOptions struct {
 	admin          string
 	adminTokenFile string
 	nat            string
+	dht            string
 	metrics        string
 	metricsToken   string // the file's path until resolved
 
@@ -119,6 +120,7 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the admin API bearer token, mode 0600 or stricter (else $PEERWIRE_ADMIN_TOKEN)")
 	fs.StringVar(&o.metrics, "metrics", "", "`address` of a read-only Prometheus /metrics listener (\"\" disables it); a non-loopback address requires a token")
 	fs.StringVar(&o.metricsToken, "metrics-token-file", "", "file holding the /metrics bearer token, mode 0600 or stricter (else $PEERWIRE_METRICS_TOKEN)")
+	fs.StringVar(&o.dht, "dht", "off", "Kademlia DHT `mode`: off, client (lookups only), server (lookups and answers) or auto (server when listening on a routable address, or one -allow-loopback / -allow-private allows)")
 	fs.StringVar(&o.nat, "nat", "none", "port mapping on the router in front of the node: "+nat.Modes+
 		" (any tries UPnP then NAT-PMP; extip:IP maps nothing and advertises IP with the listen port)")
 	return o
@@ -248,6 +250,10 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 			return cfg, flagError("must-connect", "entry %d: %v", i+1, err)
 		}
 	}
+	dhtMode, err := p2p.ParseDHTMode(o.dht)
+	if err != nil {
+		return cfg, flagError("dht", "%q: want off, client, server or auto", o.dht)
+	}
 	unknown, err := filter.ParseUnknownPolicy(o.unknownCountry)
 	if err != nil {
 		return cfg, flagError("unknown-country", "%q: want allow or deny", o.unknownCountry)
@@ -310,6 +316,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
 		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper, NoPeersWarn: o.noPeersWarn,
 		MDNS: p2p.MDNSConfig{Enabled: o.mdns, Interval: o.mdnsInterval, Interface: o.mdnsInterface},
+		DHT:  p2p.DHTConfig{Mode: dhtMode},
 	}
 	setListen(&cfg, listens)
 	return cfg, nil

@@ -49,6 +49,15 @@ func TestNodeDefaults(t *testing.T) {
 	if len(cfg.Topics) != 3 || cfg.Topics[0].Name != "consensus" || cfg.Topics[0].Priority <= cfg.Topics[1].Priority {
 		t.Errorf("topics %+v", cfg.Topics)
 	}
+	if cfg.DHT.Mode != p2p.DHTOff || o.dht != "off" {
+		t.Errorf("dht %q %v, want off by default", o.dht, cfg.DHT.Mode)
+	}
+	if _, cfg, err := parseNode([]string{"-dht", "auto"}, fakeEnv(nil), io.Discard); err != nil || cfg.DHT.Mode != p2p.DHTAuto {
+		t.Errorf("-dht auto: %v %v", cfg.DHT.Mode, err)
+	}
+	if _, cfg, err := parseNode(nil, fakeEnv(map[string]string{"PEERWIRE_DHT": "client"}), io.Discard); err != nil || cfg.DHT.Mode != p2p.DHTClient {
+		t.Errorf("PEERWIRE_DHT=client: %v %v", cfg.DHT.Mode, err)
+	}
 	if cfg.NAT != nil || o.nat != "none" {
 		t.Errorf("nat %q %v, want none by default", o.nat, cfg.NAT)
 	}
@@ -187,6 +196,7 @@ func TestNodeFlagErrors(t *testing.T) {
 		{[]string{"-bogus"}, nil, []string{"-bogus"}},
 		{[]string{"stray"}, nil, []string{"unexpected argument"}},
 		{[]string{"-nat", "stun"}, nil, []string{"-nat", "unknown mode"}},
+		{[]string{"-dht", "sever"}, nil, []string{"-dht", "sever"}},
 		{[]string{"-nat", "extip:nowhere"}, nil, []string{"-nat", "extip"}},
 		{nil, map[string]string{"PEERWIRE_NAT": "pmp:fe80::1"}, []string{"-nat", "pmp"}},
 		{[]string{"-nat", "upnp", "-listen", "-"}, nil, []string{"-nat", "-listen"}},

@@ -11,6 +11,7 @@
 //	GET    /bans              bans in force
 //	POST   /bans              ban {"id":...} or {"ip":...} or {"prefix":"CIDR"}, with "duration":"1h","reason":...
 //	DELETE /bans/{target}     lift a ban: a peer ID, an IP address or a CIDR prefix (/bans/192.0.2.0/24)
+//	GET    /dht               the DHT: mode, counters, routing table ({"mode":"off"} when it is off)
 //	GET    /healthz           health: 200 "ok", or 503 "degraded" with the problems; never behind the token
 //	GET    /metrics           Prometheus text format, when Options.Metrics is set
 //
@@ -99,10 +100,11 @@ func New(n *p2p.Node, opts Options) http.Handler {
 	mux.Handle("POST /bans", a.auth(a.ban))
 	mux.Handle("DELETE /bans/{target...}", a.auth(a.unban))
 	mux.Handle("GET /metrics", a.auth(a.metrics))
+	mux.Handle("GET /dht", a.auth(a.dht))
 	// Known paths with another method get a JSON 405; anything else a JSON 404.
 	for path, allow := range map[string]string{
 		"/healthz": "GET, HEAD", "/peers": "GET, HEAD, POST", "/peers/{id}": "GET, HEAD, DELETE",
-		"/book": "GET, HEAD", "/bans": "GET, HEAD, POST", "/bans/{target...}": "DELETE", "/metrics": "GET, HEAD",
+		"/book": "GET, HEAD", "/bans": "GET, HEAD, POST", "/bans/{target...}": "DELETE", "/metrics": "GET, HEAD", "/dht": "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)

@@ -78,7 +78,7 @@ type Collector struct {
 		topicMsgs, topicBytes, queue, stalls, bytes                         *prometheus.Desc
 		handshakes, admission, filter, gossip, dials, dialFailures, invalid *prometheus.Desc
 		gossipDrops, peerGossipDrops                                        *prometheus.Desc
-		bookLocal, mdns                                                     *prometheus.Desc
+		bookLocal, mdns, dhtTable, dhtLookups, dhtQueries                   *prometheus.Desc
 	}
 
 	mu struct {
@@ -120,6 +120,9 @@ func NewCollector(src Source) *Collector {
 	c.descs.dials = d("dials_total", "Outbound dials started.")
 	c.descs.dialFailures = d("dial_failures_total", "Outbound dials that failed.")
 	c.descs.invalid = d("peer_misbehaviour_total", "Peer misbehaviour by kind (malformed, violation, rate_excess).", "kind")
+	c.descs.dhtTable = d("dht_table_entries", "Entries in the DHT's routing table (0 when the DHT is off).")
+	c.descs.dhtLookups = d("dht_lookups_total", "DHT lookups by result (found, failed: found nothing).", "result")
+	c.descs.dhtQueries = d("dht_queries_total", "DHT queries sent by result (answered, failed), and connections dialed only for one (transient_dial).", "result")
 	c.mu.conns = map[connKey]*connSnap{}
 	c.mu.topics = map[string]*topicCounts{}
 	c.mu.rtt = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -146,6 +149,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.descs.handshakes, c.descs.admission, c.descs.filter, c.descs.gossip, c.descs.dials,
 		c.descs.dialFailures, c.descs.invalid, c.descs.gossipDrops, c.descs.peerGossipDrops,
 		c.descs.bookLocal, c.descs.mdns,
+		c.descs.dhtTable, c.descs.dhtLookups, c.descs.dhtQueries,
 	} {
 		ch <- d
 	}
@@ -199,6 +203,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(c.descs.bans, float64(st.Bans))
+	gauge(c.descs.dhtTable, float64(st.DHT.Table.Entries))
+	counter(c.descs.dhtLookups, st.DHT.Lookups-st.DHT.LookupFailures, "found")
+	counter(c.descs.dhtLookups, st.DHT.LookupFailures, "failed")
+	counter(c.descs.dhtQueries, st.DHT.Queries-st.DHT.QueryFailures, "answered")
+	counter(c.descs.dhtQueries, st.DHT.QueryFailures, "failed")
+	counter(c.descs.dhtQueries, st.DHT.TransientDials, "transient_dial")
 
 	// Queue depths: the inbox from Stats, send queues summed over peers.
 	sendQ := map[string]int{}

@@ -1,0 +1,589 @@
+package dht
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
+)
+
+// Mode says whether a node answers DHT queries.
+type Mode uint8
+
+// Modes. The zero value is ModeAuto.
+const (
+	// ModeAuto is ModeServer when one of Config.Addrs is routable (or
+	// allowed by Config.AllowAddr), else ModeClient. (Once the node can
+	// confirm its reachability by a dial-back, that will decide instead.)
+	ModeAuto Mode = iota
+	// ModeClient queries only: it answers no query and advertises no
+	// record, so it never enters other nodes' tables.
+	ModeClient
+	// ModeServer queries and answers, and advertises its record.
+	ModeServer
+)
+
+var modeNames = [...]string{"auto", "client", "server"}
+
+// String returns "auto", "client" or "server".
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode parses "auto", "client" or "server".
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if n == s {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("dht: mode %q: want auto, client or server", s)
+}
+
+// Transport carries the DHT's requests. Request sends req to the node at
+// to over a connection authenticated as to.ID (dialed for the purpose if
+// there is none, and closed when idle) and returns its answer. The node
+// that implements it passes the peers' requests to DHT.Handle.
+type Transport interface {
+	Request(ctx context.Context, to crypto.Address, req []byte) ([]byte, error)
+}
+
+// Config configures a DHT. The zero value of each optional field means
+// its default.
+type Config struct {
+	// Identity signs the node's record. Required.
+	Identity *crypto.Identity
+	// Network is the network ID the records are signed for.
+	Network string
+	// Transport carries the queries. Required.
+	Transport Transport
+	// Mode is client, server or auto (the default).
+	Mode Mode
+	// Addrs are the addresses the node's record advertises (a server's;
+	// a client advertises none). At most MaxRecordAddrs.
+	Addrs []netip.AddrPort
+	// Roles are the application's role bits for the record (RoleServer
+	// is set by the mode).
+	Roles Roles
+	// Bootstrap are the nodes a table starts from.
+	Bootstrap []crypto.Address
+	// Limits are the diversity bounds; a zero field means its default.
+	Limits Limits
+	// AllowAddr decides whether an address another node reports may be
+	// dialed (the node's filters, bans and routability rules). Nil allows
+	// only globally routable unicast addresses.
+	AllowAddr func(netip.AddrPort) bool
+	// OnBadAnswer, if set, is told of a node whose answer did not decode
+	// or carried a bad or foreign record (the node's reputation system
+	// should hear of it; the query has failed either way).
+	OnBadAnswer func(id crypto.ID, err error)
+	// OnFound receives the records each lookup found (verified, not our
+	// own). It must not block for long.
+	OnFound func([]*Record)
+	// QueryTimeout bounds one query (default DefaultQueryTimeout).
+	QueryTimeout time.Duration
+	// RevalidateInterval is the revalidation period (default
+	// DefaultRevalidateInterval).
+	RevalidateInterval time.Duration
+	// RefreshInterval is the bucket refresh period (default
+	// DefaultRefreshInterval).
+	RefreshInterval time.Duration
+	// MaxFailures is how many failed pings remove an entry (default
+	// DefaultMaxFailures).
+	MaxFailures int
+	// MaxCandidates bounds unverified inbound contacts (default
+	// DefaultMaxCandidates).
+	MaxCandidates int
+	// Clock is the time source (default the real clock).
+	Clock clock.Clock
+}
+
+// Routable reports whether ip is a globally routable unicast address:
+// the default rule for addresses other nodes report.
+func Routable(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsGlobalUnicast() && !ip.IsPrivate()
+}
+
+// Stats counts a DHT's work since it started.
+type Stats struct {
+	Mode  Mode
+	Table TableStats
+	// Lookups counts lookups, LookupFailures those that found nothing.
+	Lookups, LookupFailures uint64
+	// Queries counts requests sent, QueryFailures those without a valid
+	// answer (timeouts, errors, bad messages).
+	Queries, QueryFailures uint64
+	// Served counts peers' requests answered; BadRequests those refused
+	// as malformed.
+	Served, BadRequests uint64
+	// Candidates is how many inbound contacts wait to be verified.
+	Candidates int
+	// Seq is the sequence number of the node's current record.
+	Seq uint64
+}
+
+// DHT is a node's Kademlia DHT. It is safe for concurrent use.
+type DHT struct {
+	cfg    Config
+	table  *Table
+	server bool
+	self   atomic.Pointer[Record]
+
+	mu         sync.Mutex
+	candidates map[crypto.ID]*Record
+	stopped    bool               // Stop was called: no new goroutines
+	asking     map[crypto.ID]int  // our queries in flight per node
+	verified   map[string]*Record // records whose signature checked, by encoding
+	verifying  atomic.Int32       // candidate pings in flight
+
+	lookups, lookupFails, queries, queryFails, served, badReqs atomic.Uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	start  sync.Once
+}
+
+// New returns a DHT; Start begins its maintenance.
+func New(cfg Config) (*DHT, error) {
+	if cfg.Identity == nil {
+		return nil, errors.New("dht: Config.Identity is required")
+	}
+	if cfg.Transport == nil {
+		return nil, errors.New("dht: Config.Transport is required")
+	}
+	if cfg.Mode > ModeServer {
+		return nil, fmt.Errorf("dht: Config.Mode %v unknown", cfg.Mode)
+	}
+	if len(cfg.Addrs) > MaxRecordAddrs {
+		return nil, fmt.Errorf("dht: Config.Addrs: %d addresses, at most %d", len(cfg.Addrs), MaxRecordAddrs)
+	}
+	def := DefaultLimits()
+	if cfg.Limits.PerBucket24 == 0 {
+		cfg.Limits.PerBucket24 = def.PerBucket24
+	}
+	if cfg.Limits.PerTable24 == 0 {
+		cfg.Limits.PerTable24 = def.PerTable24
+	}
+	if cfg.Limits.PerTableGroup == 0 {
+		cfg.Limits.PerTableGroup = def.PerTableGroup
+	}
+	if cfg.Limits.ResultPer24 == 0 {
+		cfg.Limits.ResultPer24 = def.ResultPer24
+	}
+	if cfg.Limits.ResultPerGroup == 0 {
+		cfg.Limits.ResultPerGroup = def.ResultPerGroup
+	}
+	if cfg.Limits.ResultPer24 < 0 || cfg.Limits.ResultPerGroup < 0 || cfg.Limits.PerBucket24 < 0 || cfg.Limits.PerTable24 < 0 || cfg.Limits.PerTableGroup < 0 {
+		return nil, errors.New("dht: Config.Limits: bounds must not be negative")
+	}
+	if cfg.AllowAddr == nil {
+		cfg.AllowAddr = func(a netip.AddrPort) bool { return Routable(a.Addr()) }
+	}
+	if cfg.QueryTimeout == 0 {
+		cfg.QueryTimeout = DefaultQueryTimeout
+	}
+	if cfg.RevalidateInterval == 0 {
+		cfg.RevalidateInterval = DefaultRevalidateInterval
+	}
+	if cfg.RefreshInterval == 0 {
+		cfg.RefreshInterval = DefaultRefreshInterval
+	}
+	if cfg.MaxFailures == 0 {
+		cfg.MaxFailures = DefaultMaxFailures
+	}
+	if cfg.MaxCandidates == 0 {
+		cfg.MaxCandidates = DefaultMaxCandidates
+	}
+	if cfg.QueryTimeout < 0 || cfg.RevalidateInterval < 0 || cfg.RefreshInterval < 0 || cfg.MaxFailures < 0 || cfg.MaxCandidates < 0 {
+		return nil, errors.New("dht: Config: durations and counts must not be negative")
+	}
+	cfg.Clock = clock.Or(cfg.Clock)
+	d := &DHT{cfg: cfg, table: NewTable(cfg.Identity.ID(), cfg.Limits), candidates: map[crypto.ID]*Record{}, asking: map[crypto.ID]int{}, verified: map[string]*Record{}}
+	switch cfg.Mode {
+	case ModeServer:
+		d.server = true
+	case ModeAuto:
+		for _, a := range cfg.Addrs {
+			if cfg.AllowAddr(a) {
+				d.server = true
+			}
+		}
+	}
+	// The sequence number starts at the clock's milliseconds, so a
+	// restarted node's record replaces its earlier ones.
+	if err := d.setRecord(uint64(cfg.Clock.Now().UnixMilli()), cfg.Addrs); err != nil {
+		return nil, err
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d, nil
+}
+
+func (d *DHT) setRecord(seq uint64, addrs []netip.AddrPort) error {
+	roles := d.cfg.Roles &^ RoleServer
+	if d.server {
+		roles |= RoleServer
+	} else {
+		addrs = nil
+	}
+	r, err := NewRecord(d.cfg.Identity, d.cfg.Network, seq, roles, addrs)
+	if err != nil {
+		return err
+	}
+	d.self.Store(r)
+	return nil
+}
+
+// SetAddrs replaces the addresses the node's record advertises, with the
+// next sequence number.
+func (d *DHT) SetAddrs(addrs []netip.AddrPort) error {
+	return d.setRecord(d.self.Load().Seq+1, addrs)
+}
+
+// Self returns the node's current record.
+func (d *DHT) Self() *Record { return d.self.Load() }
+
+// Server reports whether the node answers queries (server mode, or auto
+// resolved to server).
+func (d *DHT) Server() bool { return d.server }
+
+// Bucket returns the index of the bucket id takes in the table.
+func (d *DHT) Bucket(id crypto.ID) int { return CommonPrefixLen(d.cfg.Identity.ID(), id) }
+
+// Table returns the routing table.
+func (d *DHT) Table() *Table { return d.table }
+
+// Stats returns the DHT's counters.
+func (d *DHT) Stats() Stats {
+	d.mu.Lock()
+	nc := len(d.candidates)
+	d.mu.Unlock()
+	m := ModeClient
+	if d.server {
+		m = ModeServer
+	}
+	// Failures first: each is counted after its total, so a total read
+	// later is never below its failures.
+	lf, qf := d.lookupFails.Load(), d.queryFails.Load()
+	return Stats{Mode: m, Table: d.table.Stats(),
+		Lookups: d.lookups.Load(), LookupFailures: lf,
+		Queries: d.queries.Load(), QueryFailures: qf,
+		Served: d.served.Load(), BadRequests: d.badReqs.Load(),
+		Candidates: nc, Seq: d.self.Load().Seq}
+}
+
+// Start begins the maintenance: a bootstrap, then revalidation and bucket
+// refresh on their schedules, until Stop. It returns at once.
+func (d *DHT) Start() {
+	d.start.Do(func() {
+		d.wg.Add(1)
+		go d.maintain()
+	})
+}
+
+// Stop ends the maintenance and any lookup in progress, and waits for them.
+func (d *DHT) Stop() {
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
+	d.cancel()
+	d.wg.Wait()
+}
+
+func (d *DHT) maintain() {
+	defer d.wg.Done()
+	d.Bootstrap(d.ctx)
+	reval := d.cfg.Clock.NewTicker(d.cfg.RevalidateInterval)
+	defer reval.Stop()
+	refresh := d.cfg.Clock.NewTicker(d.cfg.RefreshInterval)
+	defer refresh.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-reval.C():
+			if d.table.Len() == 0 {
+				d.Bootstrap(d.ctx)
+				continue
+			}
+			d.Revalidate(d.ctx)
+		case <-refresh.C():
+			d.Refresh(d.ctx)
+		}
+	}
+}
+
+// Bootstrap asks the configured bootstrap nodes for the nodes closest to
+// us, then refreshes the table. It reports whether any bootstrap node
+// answered (or the table already had entries).
+func (d *DHT) Bootstrap(ctx context.Context) bool {
+	ok := d.table.Len() > 0
+	for _, b := range d.cfg.Bootstrap {
+		if b.ID == d.cfg.Identity.ID() {
+			continue
+		}
+		if _, err := d.query(ctx, b, &Message{Type: MsgFindNode, Target: d.cfg.Identity.ID()}); err == nil {
+			ok = true
+		}
+	}
+	if ok {
+		d.Refresh(ctx)
+	}
+	return ok
+}
+
+// Refresh looks the node itself up, then a random ID in every bucket up
+// to the deepest non-empty one, so each bucket learns its range.
+func (d *DHT) Refresh(ctx context.Context) {
+	self := d.cfg.Identity.ID()
+	d.Lookup(ctx, self)
+	depth := d.table.Stats().Depth
+	for i := range min(depth+1, IDBits) {
+		if ctx.Err() != nil {
+			return
+		}
+		d.Lookup(ctx, RandomIDInBucket(self, i))
+	}
+}
+
+// RandomIDInBucket returns a random ID that shares exactly i leading bits
+// with self (so it falls in self's bucket i).
+func RandomIDInBucket(self crypto.ID, i int) crypto.ID {
+	var id crypto.ID
+	for j := range id {
+		id[j] = byte(rand.Uint32())
+	}
+	for bit := range i {
+		mask := byte(0x80) >> (bit % 8)
+		id[bit/8] = id[bit/8]&^mask | self[bit/8]&mask
+	}
+	if i < IDBits {
+		mask := byte(0x80) >> (i % 8)
+		id[i/8] = id[i/8]&^mask | (^self[i/8])&mask
+	}
+	return id
+}
+
+// Revalidate pings the least recently seen entry of a random non-empty
+// bucket: an answer moves it to the front, a failure counts toward its
+// removal (Config.MaxFailures), after which a replacement takes its slot.
+// It also pings one inbound candidate, which enters the table if it answers.
+func (d *DHT) Revalidate(ctx context.Context) {
+	var nonEmpty []int
+	for i := range IDBits {
+		if _, ok := d.table.Oldest(i); ok {
+			nonEmpty = append(nonEmpty, i)
+		}
+	}
+	if len(nonEmpty) > 0 {
+		c, _ := d.table.Oldest(nonEmpty[rand.IntN(len(nonEmpty))])
+		addr := crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}
+		if _, err := d.query(ctx, addr, &Message{Type: MsgPing}); err != nil && ctx.Err() == nil {
+			d.table.Failed(c.ID(), d.cfg.MaxFailures)
+		}
+	}
+	d.mu.Lock()
+	var cand *Record
+	for _, r := range d.candidates {
+		cand = r // map order: a random one
+		delete(d.candidates, r.ID)
+		break
+	}
+	d.mu.Unlock()
+	if cand != nil {
+		if a, ok := d.dialAddr(cand); ok {
+			d.query(ctx, a, &Message{Type: MsgPing})
+		}
+	}
+}
+
+// dialAddr returns the first of r's addresses that Config.AllowAddr allows.
+func (d *DHT) dialAddr(r *Record) (crypto.Address, bool) {
+	for _, a := range r.Addrs {
+		if d.cfg.AllowAddr(a) {
+			return crypto.Address{ID: r.ID, Host: a.Addr().String(), Port: a.Port()}, true
+		}
+	}
+	return crypto.Address{}, false
+}
+
+// query sends m to addr and returns the answer, whose own record is
+// verified and belongs to addr.ID. A server that answered enters the
+// table at addr: an outbound request to it succeeded.
+func (d *DHT) query(ctx context.Context, addr crypto.Address, m *Message) (*Message, error) {
+	if d.server {
+		m.Self = d.self.Load().Bytes()
+	}
+	req, err := m.Encode()
+	if err != nil {
+		return nil, err
+	}
+	d.queries.Add(1)
+	d.mu.Lock()
+	d.asking[addr.ID]++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		if d.asking[addr.ID]--; d.asking[addr.ID] == 0 {
+			delete(d.asking, addr.ID)
+		}
+		d.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+	defer cancel()
+	resp, err := d.cfg.Transport.Request(ctx, addr, req)
+	if err == nil {
+		var ans *Message
+		if ans, err = d.checkAnswer(addr, m.Type, resp); err == nil {
+			return ans, nil
+		}
+		if d.cfg.OnBadAnswer != nil {
+			d.cfg.OnBadAnswer(addr.ID, err)
+		}
+	}
+	d.queryFails.Add(1)
+	return nil, err
+}
+
+func (d *DHT) checkAnswer(addr crypto.Address, sent MsgType, resp []byte) (*Message, error) {
+	ans, err := DecodeMessage(resp)
+	if err != nil {
+		return nil, err
+	}
+	want := MsgNodes
+	if sent == MsgPing {
+		want = MsgPong
+	}
+	if ans.Type != want {
+		return nil, fmt.Errorf("%w: answer of type %d to type %d", ErrBadMessage, ans.Type, sent)
+	}
+	rec, err := d.decode(ans.Self)
+	if err != nil {
+		return nil, err
+	}
+	if rec.ID != addr.ID {
+		return nil, fmt.Errorf("%w: answer carries the record of %s, not %s", ErrBadRecord, rec.ID.Short(), addr.ID.Short())
+	}
+	ap, ok := addr.AddrPort()
+	if ok && rec.Server() {
+		d.table.Add(rec, ap, d.cfg.Clock.Now())
+	}
+	return ans, nil
+}
+
+// Handle answers a peer's request: the function the node's transport
+// calls for each request on the DHT topic. NODES carries the table's
+// entries closest to the target under the same diversity bounds as a
+// lookup's results (Limits.ResultPer24, ResultPerGroup), so an attacker's
+// block of addresses cannot crowd honest nodes out of an answer. A client refuses every request;
+// a malformed one returns an error wrapping ErrBadMessage or ErrBadRecord.
+func (d *DHT) Handle(_ context.Context, from crypto.ID, req []byte) ([]byte, error) {
+	if !d.server {
+		return nil, errors.New("dht: client mode, not answering")
+	}
+	m, err := DecodeMessage(req)
+	if err == nil && m.Type != MsgFindNode && m.Type != MsgPing {
+		err = fmt.Errorf("%w: request of type %d", ErrBadMessage, m.Type)
+	}
+	if err == nil && m.Self != nil {
+		var r *Record
+		if r, err = d.decode(m.Self); err == nil {
+			if r.ID != from {
+				err = fmt.Errorf("%w: request from %s carries the record of %s", ErrBadRecord, from.Short(), r.ID.Short())
+			} else if r.Server() {
+				d.candidate(r)
+			}
+		}
+	}
+	if err != nil {
+		d.badReqs.Add(1)
+		return nil, err
+	}
+	ans := &Message{Type: MsgPong, Self: d.self.Load().Bytes()}
+	if m.Type == MsgFindNode {
+		ans.Type = MsgNodes
+		q := d.newQuota()
+		for _, c := range d.table.Closest(m.Target, MaxNodesScan) {
+			a := crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}
+			if c.ID() != from && len(ans.Nodes) < MaxNodes && q.take(a) {
+				ans.Nodes = append(ans.Nodes, c.Record.Bytes())
+			}
+		}
+	}
+	d.served.Add(1)
+	return ans.Encode()
+}
+
+// candidate takes r, an inbound contact that claims server mode, as a
+// candidate: it is pinged at once (an outbound request, which enters it
+// in the table if it answers) while fewer than MaxVerifying pings are in
+// flight, and otherwise kept, up to Config.MaxCandidates, for
+// revalidation to ping. One known already (an entry or a replacement) is left to revalidation.
+func (d *DHT) candidate(r *Record) {
+	if d.table.Known(r.ID) {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped || d.asking[r.ID] > 0 {
+		return // the answer to our own query will tell
+	}
+	if d.verifying.Load() < MaxVerifying {
+		if a, ok := d.dialAddr(r); ok {
+			delete(d.candidates, r.ID)
+			d.verifying.Add(1)
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				defer d.verifying.Add(-1)
+				d.query(d.ctx, a, &Message{Type: MsgPing})
+			}()
+		}
+		return
+	}
+	if old := d.candidates[r.ID]; old != nil && old.Seq >= r.Seq {
+		return
+	}
+	if _, ok := d.candidates[r.ID]; !ok && len(d.candidates) >= d.cfg.MaxCandidates {
+		return
+	}
+	d.candidates[r.ID] = r
+}
+
+// decode is DecodeRecord for the DHT's network, remembering up to
+// MaxVerifiedCache verified records so a record seen again (every lookup
+// sees the same closest nodes) costs a map lookup, not a signature check.
+func (d *DHT) decode(b []byte) (*Record, error) {
+	d.mu.Lock()
+	r := d.verified[string(b)]
+	d.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	r, err := DecodeRecord(d.cfg.Network, b)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if len(d.verified) >= MaxVerifiedCache {
+		clear(d.verified)
+	}
+	d.verified[string(r.raw)] = r
+	d.mu.Unlock()
+	return r, nil
+}
+
+// Verifying returns how many candidate pings are in flight.
+func (d *DHT) Verifying() int { return int(d.verifying.Load()) }

@@ -1,0 +1,261 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/discovery/dht"
+)
+
+// DHTTopic is the request/response topic the node declares for the DHT
+// (docs/PROTOCOL.md §10) when Config.DHT is on; application topics may
+// not use it then.
+const DHTTopic uint8 = 254
+
+// DHTMode says whether the node runs the DHT, and how.
+type DHTMode uint8
+
+// DHT modes. The zero value is DHTOff.
+const (
+	// DHTOff: no DHT (the default).
+	DHTOff DHTMode = iota
+	// DHTClient: lookups only; the node answers no query and enters no
+	// other node's table.
+	DHTClient
+	// DHTServer: lookups, and answers to other nodes' queries.
+	DHTServer
+	// DHTAuto: server when the node listens on a routable address (or one
+	// the book's AllowLoopback / AllowPrivate allow), else client.
+	DHTAuto
+)
+
+var dhtModeNames = [...]string{"off", "client", "server", "auto"}
+
+// String returns "off", "client", "server" or "auto".
+func (m DHTMode) String() string {
+	if int(m) < len(dhtModeNames) {
+		return dhtModeNames[m]
+	}
+	return fmt.Sprintf("dht-mode(%d)", uint8(m))
+}
+
+// ParseDHTMode parses "off", "client", "server" or "auto".
+func ParseDHTMode(s string) (DHTMode, error) {
+	for i, n := range dhtModeNames {
+		if n == s {
+			return DHTMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("DHT mode %q: want off, client, server or auto", s)
+}
+
+// DHTConfig configures the node's DHT. The zero value is off.
+type DHTConfig struct {
+	// Mode is off (the default), client, server or auto.
+	Mode DHTMode
+	// Exempt lists prefixes whose addresses the table's IP diversity
+	// bounds do not count (a LAN the operator trusts). Nothing is exempt
+	// by default, not even loopback or private addresses.
+	Exempt []netip.Prefix
+	// QueryTimeout bounds one DHT query, a transient dial included
+	// (default dht.DefaultQueryTimeout).
+	QueryTimeout time.Duration
+}
+
+// dhtTopic is the topic the node declares for the DHT.
+func dhtTopic() TopicConfig {
+	return TopicConfig{
+		TopicConfig: mux.TopicConfig{ID: DHTTopic, Name: "dht", MaxMessageSize: dht.MaxMessageSize},
+		Requests:    &RequestConfig{MaxRequestSize: dht.MaxMessageSize, MaxResponseSize: dht.MaxMessageSize, Timeout: dht.DefaultQueryTimeout},
+	}
+}
+
+// withDHTTopic returns c's topics with the DHT's added when the DHT is on,
+// or an error when an application topic takes its ID.
+func (c *Config) withDHTTopic() ([]TopicConfig, error) {
+	if c.DHT.Mode == DHTOff {
+		return c.Topics, nil
+	}
+	if c.DHT.Mode > DHTAuto {
+		return nil, fieldErr("DHT.Mode", "%d unknown", c.DHT.Mode)
+	}
+	if c.DHT.QueryTimeout < 0 {
+		return nil, fieldErr("DHT.QueryTimeout", "%v is negative", c.DHT.QueryTimeout)
+	}
+	for i, t := range c.Topics {
+		if t.ID == DHTTopic {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d is the DHT's topic while Config.DHT is on", t.ID)
+		}
+	}
+	return append(append([]TopicConfig(nil), c.Topics...), dhtTopic()), nil
+}
+
+// DHTStats is the DHT's state and counters (Stats.DHT); Mode "off" and
+// zeros when it is off.
+type DHTStats struct {
+	Mode string
+	dht.Stats
+	// TransientDials counts connections dialed only for a DHT query;
+	// BookAdded the records found that the book took.
+	TransientDials, BookAdded uint64
+}
+
+// DHTStats returns the DHT's counters.
+func (n *Node) DHTStats() DHTStats {
+	d := n.dht.Load()
+	if d == nil {
+		return DHTStats{Mode: DHTOff.String()}
+	}
+	st := d.Stats()
+	return DHTStats{Mode: st.Mode.String(), Stats: st, TransientDials: n.st.dhtDials.Load(), BookAdded: n.st.dhtBookAdded.Load()}
+}
+
+// DHT returns the node's DHT, nil when Config.DHT is off or before Start.
+func (n *Node) DHT() *dht.DHT { return n.dht.Load() }
+
+// startDHT creates and starts the DHT when Config.DHT is on: its queries
+// ride the node's connections (dhtTransport), its answers the DHT topic's
+// request handler, its findings the book (source dht).
+func (n *Node) startDHT() error {
+	dc := n.s.DHT
+	if dc.Mode == DHTOff {
+		return nil
+	}
+	var addrs []netip.AddrPort
+	for _, a := range n.s.advertise {
+		if ap, err := netip.ParseAddrPort(a); err == nil && len(addrs) < dht.MaxRecordAddrs {
+			addrs = append(addrs, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+		}
+	}
+	var boot []crypto.Address
+	for _, a := range n.s.bootstrap {
+		if !a.ID.IsZero() {
+			boot = append(boot, a)
+		}
+	}
+	mode := map[DHTMode]dht.Mode{DHTClient: dht.ModeClient, DHTServer: dht.ModeServer, DHTAuto: dht.ModeAuto}[dc.Mode]
+	d, err := dht.New(dht.Config{
+		Identity: n.id, Network: n.s.NetworkID, Transport: dhtTransport{n},
+		Mode: mode, Addrs: addrs, Bootstrap: boot,
+		Limits:    dht.Limits{Exempt: dc.Exempt},
+		AllowAddr: n.dhtAllowAddr,
+		OnBadAnswer: func(id crypto.ID, err error) {
+			if pc, e := n.peerConn(id); e == nil {
+				n.malformed(pc, err.Error())
+			}
+		},
+		OnFound:      n.dhtFound,
+		QueryTimeout: dc.QueryTimeout,
+		Clock:        n.s.Clock,
+	})
+	if err != nil {
+		return fmt.Errorf("p2p: Config.DHT: %w", err)
+	}
+	n.dht.Store(d)
+	if d.Server() {
+		if err := n.HandleRequests(DHTTopic, func(ctx context.Context, from crypto.ID, req []byte) ([]byte, error) {
+			resp, err := d.Handle(ctx, from, req)
+			if errors.Is(err, dht.ErrBadMessage) || errors.Is(err, dht.ErrBadRecord) {
+				// Priced like any malformed message (peerset.EventInvalidMessage).
+				if pc, e := n.peerConn(from); e == nil {
+					n.malformed(pc, err.Error())
+				}
+			}
+			return resp, err
+		}); err != nil {
+			return err
+		}
+	}
+	d.Start()
+	n.log.Info("DHT started", "mode", d.Stats().Mode.String(), "bootstrap", len(boot))
+	return nil
+}
+
+// stopDHT stops the DHT and waits for its queries.
+func (n *Node) stopDHT() {
+	if d := n.dht.Load(); d != nil {
+		d.Stop()
+	}
+}
+
+// dhtTransient reports whether id is being dialed for a DHT query.
+func (n *Node) dhtTransient(id crypto.ID) bool {
+	_, ok := n.dhtDialing.Load(id)
+	return ok
+}
+
+// dhtAllowAddr decides whether an address a DHT record carries may be
+// dialed: the book's routability rules, the filter's rules for learned
+// addresses, and the IP bans.
+func (n *Node) dhtAllowAddr(ap netip.AddrPort) bool {
+	ip := ap.Addr()
+	if n.book.CheckIP(ip) != nil {
+		return false
+	}
+	if ok, _ := (bookFilter{n.filter}).AllowPEX(ip); !ok {
+		return false
+	}
+	return !n.book.IsIPBanned(ip)
+}
+
+// dhtFound puts what a lookup found into the book, source dht, under the
+// PEX checks; the DHT never adds peers to the peer set itself.
+func (n *Node) dhtFound(recs []*dht.Record) {
+	for _, r := range recs {
+		for _, ap := range r.Addrs {
+			if !n.dhtAllowAddr(ap) {
+				continue
+			}
+			a := crypto.Address{ID: r.ID, Host: ap.Addr().String(), Port: ap.Port()}
+			if _, known := n.book.Get(r.ID); known {
+				break
+			}
+			if err := n.book.AddDHT(a); err == nil {
+				n.st.dhtBookAdded.Add(1)
+				break
+			}
+		}
+	}
+}
+
+// dhtTransport carries the DHT's queries: over the connection to the peer
+// if there is one, else over a connection dialed for the query (through
+// the node's checks: filters, bans, routability, caps, dial rate and
+// concurrency) and closed once the query is answered.
+//
+// Such a transient connection goes through the peer set like any
+// outbound peer while it lasts (a fraction of a second), so it needs a
+// free outbound slot, and the remote counts it as an inbound peer.
+type dhtTransport struct{ n *Node }
+
+// Request implements dht.Transport.
+func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte) ([]byte, error) {
+	n := t.n
+	if _, err := n.peerConn(to.ID); err == nil {
+		return n.Request(ctx, to.ID, DHTTopic, req)
+	}
+	if !n.enter() {
+		return nil, errStopped
+	}
+	defer n.wg.Done()
+	n.dhtDialing.Store(to.ID, struct{}{})
+	defer n.dhtDialing.Delete(to.ID)
+	id, err := n.dial(ctx, to, dialCheck{origin: byNetwork, transient: true})
+	if errors.Is(err, ErrConnected) {
+		return n.Request(ctx, to.ID, DHTTopic, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n.st.dhtDials.Add(1)
+	resp, err := n.Request(ctx, id, DHTTopic, req)
+	if pc, e := n.peerConn(id); e == nil {
+		n.goAway(pc.mc, mux.GoAwayTrimmed, "DHT query done")
+	}
+	return resp, err
+}

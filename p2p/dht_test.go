@@ -1,0 +1,152 @@
+package p2p
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/peerbook"
+)
+
+// dhtConfig is a quiet loopback node with the DHT on, listening on its
+// own 127.x.0.1 (its own /16, and dialing from it), so the DHT's
+// diversity bounds, which exempt nothing by default, do not bind.
+func dhtConfig(t testing.TB, i int, mode DHTMode, boot *Node) Config {
+	cfg := quietConfig(t, 600+i)
+	ip := fmt.Sprintf("127.%d.0.1", 10+i)
+	cfg.ListenAddr = ip + ":0"
+	cfg.DialLocalIP = netip.MustParseAddr(ip)
+	cfg.DHT = DHTConfig{Mode: mode}
+	if boot != nil {
+		cfg.Bootstrap = []string{boot.ListenAddr().String()}
+	}
+	return cfg
+}
+
+// TestDHTLoopback runs 8 nodes on loopback, each knowing only node 0,
+// with no other discovery: every DHT table comes to hold all the other
+// servers, the client enters none, what the lookups found reaches the
+// book as source dht, and the connections dialed for queries close.
+func TestDHTLoopback(t *testing.T) {
+	const n = 8
+	nodes := []*Node{startNode(t, dhtConfig(t, 0, DHTServer, nil))}
+	for i := 1; i < n; i++ {
+		nodes = append(nodes, startNode(t, dhtConfig(t, i, DHTServer, nodes[0])))
+	}
+	client := startNode(t, dhtConfig(t, n, DHTClient, nodes[0]))
+	testutil.Eventually(t, 30*time.Second, "every table to hold the other servers", func() bool {
+		for _, nd := range nodes {
+			if nd.DHT().Table().Len() < n-1 {
+				// Tables fill by revalidation and refresh; a lookup speeds it.
+				nd.DHT().Refresh(t.Context())
+				return false
+			}
+		}
+		return true
+	})
+	for _, nd := range nodes {
+		if nd.DHT().Table().Known(client.ID()) {
+			t.Errorf("%s holds the client in its table", nd.ID().Short())
+		}
+	}
+	found, _ := client.DHT().Lookup(t.Context(), nodes[3].ID())
+	if len(found) != n || found[0].ID != nodes[3].ID() {
+		t.Fatalf("client lookup found %d records (first %v), want %d starting with the target", len(found), found, n)
+	}
+	// The books learn the servers from PEX too (each node's first link,
+	// to node 0, asks it); some entries are the DHT's.
+	fromDHT := 0
+	for _, nd := range append(nodes, client) {
+		for _, other := range nodes {
+			if _, ok := nd.book.Get(other.ID()); !ok && other != nd {
+				t.Errorf("%s's book lacks %s", nd.ID().Short(), other.ID().Short())
+			}
+		}
+		for _, e := range nd.book.Entries() {
+			if e.Source.Kind == peerbook.SourceDHT {
+				fromDHT++
+			}
+			// A query's dial must not make its address the operator's word.
+			if e.Source.Kind == peerbook.SourceManual {
+				t.Errorf("%s's book has %s as a manual entry", nd.ID().Short(), e.Addr)
+			}
+		}
+	}
+	if fromDHT == 0 {
+		t.Error("no book entry has source dht")
+	}
+	st := client.DHTStats()
+	if st.Mode != "client" || st.Lookups == 0 || st.TransientDials == 0 {
+		t.Errorf("client DHT stats %+v", st)
+	}
+	// Only the links the fill service made (each node to node 0) stay.
+	testutil.Eventually(t, 10*time.Second, "the query connections to close", func() bool {
+		for _, nd := range append(nodes[1:], client) {
+			if s := nd.Stats(); s.Outbound > 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestDHTNetworksIsolated checks that a node of another network never
+// enters a DHT table, though it bootstraps from this network's node.
+func TestDHTNetworksIsolated(t *testing.T) {
+	a := startNode(t, dhtConfig(t, 0, DHTServer, nil))
+	a1 := startNode(t, dhtConfig(t, 1, DHTServer, a))
+	cfg := dhtConfig(t, 2, DHTServer, a)
+	cfg.NetworkID = "other"
+	b := startNode(t, cfg)
+	testutil.Eventually(t, 20*time.Second, "a1 to enter a's table", func() bool { return a.DHT().Table().Contains(a1.ID()) })
+	b.DHT().Bootstrap(t.Context())
+	if b.DHT().Table().Len() != 0 || a.DHT().Table().Known(b.ID()) {
+		t.Fatalf("networks mixed: b's table %d, a knows b %v", b.DHT().Table().Len(), a.DHT().Table().Known(b.ID()))
+	}
+}
+
+// TestDHTConfig checks that the DHT is off by default, declares its
+// topic when on, and that an application topic on its ID is refused.
+func TestDHTConfig(t *testing.T) {
+	n, err := New(quietConfig(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.topics[DHTTopic] != nil || n.DHTStats().Mode != "off" {
+		t.Error("the DHT is on by default")
+	}
+	n.closeStores()
+	cfg := quietConfig(t, 2)
+	cfg.DHT.Mode = DHTAuto
+	cfg.Topics = append(cfg.Topics, TopicConfig{})
+	cfg.Topics[len(cfg.Topics)-1].ID = DHTTopic
+	cfg.Topics[len(cfg.Topics)-1].Name = "mine"
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "DHT's topic") {
+		t.Errorf("topic 254 with the DHT on: %v", err)
+	}
+	if _, err := ParseDHTMode("sever"); err == nil {
+		t.Error("ParseDHTMode took a typo")
+	}
+}
+
+// TestDHTMalformedRequest checks that a malformed DHT request is refused
+// and counted as a malformed message of the peer.
+func TestDHTMalformedRequest(t *testing.T) {
+	a := startNode(t, dhtConfig(t, 0, DHTServer, nil))
+	b := startNode(t, dhtConfig(t, 1, DHTServer, nil))
+	dial(t, b, a)
+	before := a.Stats().Malformed
+	_, err := b.Request(t.Context(), a.ID(), DHTTopic, []byte{0x09, 1, 2})
+	var re *RequestError
+	if !errors.As(err, &re) || re.Code != RequestRefused || !re.Remote {
+		t.Fatalf("malformed request answered %v, want a refusal", err)
+	}
+	testutil.Eventually(t, 5*time.Second, "the malformed count", func() bool { return a.Stats().Malformed > before })
+	if got := a.DHTStats().BadRequests; got != 1 {
+		t.Errorf("BadRequests %d, want 1", got)
+	}
+}
