@@ -378,8 +378,8 @@ func (c *Config) settings() (*settings, error) {
 	for i := range s.appTopics {
 		s.topicByID[s.appTopics[i].ID] = &s.appTopics[i]
 	}
-	s.connTopics = append(s.connTopics, mux.TopicConfig{ID: PexTopic, Name: "pex", MaxMessageSize: pexMaxMessage},
-		mux.TopicConfig{ID: DialBackTopic, Name: "dialback", MaxMessageSize: dialBackMaxMessage})
+	s.connTopics = append(s.connTopics, mux.TopicConfig{ID: DialBackTopic, Name: "dialback", MaxMessageSize: dialBackMaxMessage},
+		mux.TopicConfig{ID: PexTopic, Name: "pex", MaxMessageSize: pexMaxMessage})
 	for i, b := range c.Bootstrap {
 		a, err := crypto.ParseDialAddress(b)
 		if err != nil {

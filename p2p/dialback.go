@@ -443,7 +443,7 @@ func (n *Node) reachabilityLoop() {
 	d := &n.reach.db
 	wake := make(chan struct{}, 1)
 	arm := func(after time.Duration) func() bool {
-		return n.afterFunc(after, func() {
+		return n.s.serviceClock.AfterFunc(after, func() {
 			select {
 			case wake <- struct{}{}:
 			default:
