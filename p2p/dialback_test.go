@@ -116,8 +116,8 @@ func TestDialBackPrivate(t *testing.T) {
 	}
 }
 
-// TestDialBackUnknown: with one peer only, or none, the node does not
-// decide.
+// TestDialBackUnknown: with no peers, or peers of one network group
+// only, the node does not decide.
 func TestDialBackUnknown(t *testing.T) {
 	cfg := quietConfig(t, 1940)
 	cfg.DialLocalIP = netip.MustParseAddr("127.0.0.1")
@@ -125,10 +125,30 @@ func TestDialBackUnknown(t *testing.T) {
 	if r := n.CheckReachability(context.Background()); r.Verdict != ReachUnknown {
 		t.Fatalf("no peers: verdict %v", r.Verdict)
 	}
-	dialBackPeers(t, n, 1941, 41, 1)
-	waitAskers(t, n, "127.0.0.1", 1)
+	// Three peers, all in 127.41/16: one group, so one is asked.
+	var peers []*Node
+	for i := range DialBackPeers {
+		c := quietConfig(t, 1941+i)
+		ip := fmt.Sprintf("127.41.0.%d", i+1)
+		c.ListenAddr = ip + ":0"
+		c.DialLocalIP = netip.MustParseAddr(ip)
+		p := startNode(t, c)
+		dial(t, n, p)
+		peers = append(peers, p)
+	}
+	testutil.Eventually(t, 10*time.Second, "the peers' reports", func() bool {
+		for _, p := range peers {
+			if _, ok := n.reach.observed.seenBy(p.ID()); !ok {
+				return false
+			}
+		}
+		return true
+	})
 	if r := n.CheckReachability(context.Background()); r.Verdict != ReachUnknown || len(r.Verified) != 0 {
-		t.Fatalf("one peer: verdict %v, verified %v; want unknown", r.Verdict, r.Verified)
+		t.Fatalf("three peers in one group: verdict %v, verified %v; want unknown", r.Verdict, r.Verified)
+	}
+	if s, _ := served(peers); s != 1 {
+		t.Fatalf("%d dial-backs by peers of one group, want 1", s)
 	}
 }
 
