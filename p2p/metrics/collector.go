@@ -72,6 +72,7 @@ type Collector struct {
 		topicMsgs, topicBytes, queue, stalls, bytes                         *prometheus.Desc
 		handshakes, admission, filter, gossip, dials, dialFailures, invalid *prometheus.Desc
 		gossipDrops, peerGossipDrops                                        *prometheus.Desc
+		reachability, dialBacks                                             *prometheus.Desc
 	}
 
 	mu struct {
@@ -110,6 +111,8 @@ func NewCollector(src Source) *Collector {
 		"Gossip forwards to one connected peer dropped because its send queue was full, per topic, since the connection began.", "peer", "topic")
 	c.descs.dials = d("dials_total", "Outbound dials started.")
 	c.descs.dialFailures = d("dial_failures_total", "Outbound dials that failed.")
+	c.descs.reachability = d("reachability", "The last dial-back check's verdict: 1 for the verdict in force (unknown, public, private), 0 for the others.", "verdict")
+	c.descs.dialBacks = d("dialbacks_total", "Dial-backs this node did for its peers' requests, by result (reached, unreachable) and refusals (third_party, limited).", "result")
 	c.descs.invalid = d("peer_misbehaviour_total", "Peer misbehaviour by kind (malformed, violation, rate_excess).", "kind")
 	c.mu.conns = map[connKey]*connSnap{}
 	c.mu.topics = map[string]*topicCounts{}
@@ -136,6 +139,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.descs.topicMsgs, c.descs.topicBytes, c.descs.queue, c.descs.stalls, c.descs.bytes,
 		c.descs.handshakes, c.descs.admission, c.descs.filter, c.descs.gossip, c.descs.dials,
 		c.descs.dialFailures, c.descs.invalid, c.descs.gossipDrops, c.descs.peerGossipDrops,
+		c.descs.reachability, c.descs.dialBacks,
 	} {
 		ch <- d
 	}
@@ -175,6 +179,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.descs.bookByTable, float64(st.Book.Tried), "tried")
 	gauge(c.descs.bookByTable, float64(st.Book.Protected), "protected")
 	gauge(c.descs.bans, float64(st.Bans))
+	for _, v := range []p2p.Verdict{p2p.ReachUnknown, p2p.ReachPublic, p2p.ReachPrivate} {
+		in := 0.0
+		if st.Reachability == v {
+			in = 1
+		}
+		gauge(c.descs.reachability, in, v.String())
+	}
+	counter(c.descs.dialBacks, st.DialBack.Reached, "reached")
+	counter(c.descs.dialBacks, st.DialBack.Served-st.DialBack.Reached, "unreachable")
+	counter(c.descs.dialBacks, st.DialBack.ThirdParty, "third_party")
+	counter(c.descs.dialBacks, st.DialBack.Limited, "limited")
 
 	// Queue depths: the inbox from Stats, send queues summed over peers.
 	sendQ := map[string]int{}
