@@ -262,6 +262,11 @@ const (
 	// verdict is unknown (too few peers answered), and the delay of the
 	// first check after Start.
 	reachabilityRetry = 30 * time.Second
+	// reachabilityMinGap is the least time between two of the node's own
+	// checks (a kick waits for it): with at most maxDialBackCandidates
+	// requests to a peer per check, 4 checks a minute stay within a
+	// peer's DialBackPerPeerPerMinute for a node with one candidate.
+	reachabilityMinGap = 15 * time.Second
 	// maxDialBackCandidates bounds the addresses one check tests.
 	maxDialBackCandidates = 4
 	// dialBackTimeout bounds one dial-back request, the responder's dial

@@ -438,7 +438,8 @@ func (n *Node) kickReachability() {
 
 // reachabilityLoop runs the node's own checks until it stops: after
 // reachabilityRetry, then every reachabilityInterval once decided (every
-// reachabilityRetry while unknown), and at each kick.
+// reachabilityRetry while unknown), and at each kick, but never within
+// reachabilityMinGap of the last.
 func (n *Node) reachabilityLoop() {
 	d := &n.reach.db
 	wake := make(chan struct{}, 1)
@@ -451,6 +452,7 @@ func (n *Node) reachabilityLoop() {
 		}).Stop
 	}
 	stop := arm(reachabilityRetry)
+	var last time.Time // the last check's start
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -458,8 +460,17 @@ func (n *Node) reachabilityLoop() {
 			return
 		case <-wake:
 		case <-d.kick:
+			// A kick within reachabilityMinGap of the last check waits
+			// for the gap: an address that flaps must not make the node
+			// ask its peers more often than their limits allow.
+			if wait := reachabilityMinGap - n.s.serviceClock.Now().Sub(last); !last.IsZero() && wait > 0 {
+				stop()
+				stop = arm(wait)
+				continue
+			}
 		}
 		stop()
+		last = n.s.serviceClock.Now()
 		r := n.CheckReachability(n.ctx)
 		next := reachabilityInterval
 		if r.Verdict == ReachUnknown {
@@ -479,6 +490,9 @@ func (n *Node) republishAdverts() bool {
 
 // storeAdverts is republishAdverts with n.nat.mu held.
 func (n *Node) storeAdverts() bool {
+	if n.secure == nil { // not started
+		return false
+	}
 	sc := n.secureWith(n.advertMetaLocked())
 	if err := sc.Validate(); err != nil {
 		n.log.Warn("addresses not advertised", "err", err)

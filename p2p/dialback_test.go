@@ -381,3 +381,31 @@ func closedPortAt(t *testing.T, ip string) string {
 	}
 	return a
 }
+
+// TestReachabilityLoop: the node checks on its own, on the services'
+// clock: reachabilityRetry after Start, then every reachabilityInterval
+// once it has a verdict.
+func TestReachabilityLoop(t *testing.T) {
+	clk := clock.NewFake()
+	cfg := quietConfig(t, 1980)
+	cfg.DialLocalIP = netip.MustParseAddr("127.0.0.1")
+	cfg.serviceClock = clk
+	n := startNode(t, cfg)
+	peers := dialBackPeers(t, n, 1981, 81, DialBackPeers)
+	waitAskers(t, n, "127.0.0.1", DialBackPeers)
+	if r := n.Reachability(); !r.Checked.IsZero() || r.Verdict != ReachUnknown {
+		t.Fatalf("checked before the first interval: %+v", r)
+	}
+	testutil.Eventually(t, 10*time.Second, "the first check", func() bool {
+		clk.Advance(reachabilityRetry)
+		return n.Reachability().Verdict == ReachPublic
+	})
+	if s, _ := served(peers); s != DialBackPeers {
+		t.Fatalf("%d dial-backs after the first check, want %d", s, DialBackPeers)
+	}
+	testutil.Eventually(t, 10*time.Second, "the re-check", func() bool {
+		clk.Advance(reachabilityInterval)
+		s, _ := served(peers)
+		return s == 2*DialBackPeers
+	})
+}
