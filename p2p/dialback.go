@@ -334,15 +334,23 @@ func (n *Node) askers(ip netip.Addr) []*peerConn {
 // least DialBackQuorum peers and none reached it, unknown otherwise.
 // Checks run one at a time.
 func (n *Node) CheckReachability(ctx context.Context) Reachability {
+	r, _ := n.checkReachability(ctx)
+	return r
+}
+
+// checkReachability is CheckReachability, also returning how many
+// requests it sent.
+func (n *Node) checkReachability(ctx context.Context) (Reachability, int) {
 	d := &n.reach.db
 	d.check.Lock()
 	defer d.check.Unlock()
 	cands := n.candidates()
 	var verified []crypto.Address
 	var verifiedObs []crypto.Address
-	decided := 0
+	decided, asked := 0, 0
 	for _, c := range cands {
-		reached, answered := n.askDialBack(ctx, c.ap)
+		reached, answered, k := n.askDialBack(ctx, c.ap)
+		asked += k
 		switch {
 		case reached >= DialBackQuorum:
 			a := crypto.Address{ID: n.ID(), Host: c.ap.Addr().String(), Port: c.ap.Port()}
@@ -378,12 +386,13 @@ func (n *Node) CheckReachability(ctx context.Context) Reachability {
 		}
 		n.events.publish(ev)
 	}
-	return n.Reachability()
+	return n.Reachability(), asked
 }
 
 // askDialBack asks the peers that see us at ap's IP to dial ap, at once,
-// and returns how many reached it and how many answered.
-func (n *Node) askDialBack(ctx context.Context, ap netip.AddrPort) (reached, answered int) {
+// and returns how many reached it, how many answered and how many it
+// asked.
+func (n *Node) askDialBack(ctx context.Context, ap netip.AddrPort) (reached, answered, asked int) {
 	pcs := n.askers(ap.Addr())
 	type result struct{ ok, answered bool }
 	res := make(chan result, len(pcs))
@@ -416,7 +425,7 @@ func (n *Node) askDialBack(ctx context.Context, ap netip.AddrPort) (reached, ans
 			reached++
 		}
 	}
-	return reached, answered
+	return reached, answered, len(pcs)
 }
 
 // Reachability returns the outcome of the last dial-back check.
@@ -439,7 +448,7 @@ func (n *Node) kickReachability() {
 // reachabilityLoop runs the node's own checks until it stops: after
 // reachabilityRetry, then every reachabilityInterval once decided (every
 // reachabilityRetry while unknown), and at each kick, but never within
-// reachabilityMinGap of the last.
+// reachabilityMinGap of the last that asked peers.
 func (n *Node) reachabilityLoop() {
 	d := &n.reach.db
 	wake := make(chan struct{}, 1)
@@ -452,7 +461,7 @@ func (n *Node) reachabilityLoop() {
 		}).Stop
 	}
 	stop := arm(reachabilityRetry)
-	var last time.Time // the last check's start
+	var last time.Time // the start of the last check that asked peers
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -470,8 +479,11 @@ func (n *Node) reachabilityLoop() {
 			}
 		}
 		stop()
-		last = n.s.serviceClock.Now()
-		r := n.CheckReachability(n.ctx)
+		began := n.s.serviceClock.Now()
+		r, asked := n.checkReachability(n.ctx)
+		if asked > 0 {
+			last = began
+		}
 		next := reachabilityInterval
 		if r.Verdict == ReachUnknown {
 			next = reachabilityRetry
