@@ -33,6 +33,10 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 		n.onPex(pc, m)
 		return
 	}
+	if m.Topic == DialBackTopic {
+		n.onDialBackMessage(pc, m) // dialback.go
+		return
+	}
 	t := n.topics[m.Topic]
 	if t == nil {
 		m.Done()

@@ -43,7 +43,7 @@ type Validator func(from crypto.ID, origin crypto.ID, data []byte) ValidationRes
 // inbound rate; the zero value of each optional field means the default
 // documented there) and what the node adds on top of it (a validator,
 // unsigned gossip). The embedded fields mean what conn documents, with two
-// node-level rules: ID is 1–254 (255 is the node's PEX topic), and
+// node-level rules: ID is 1–252 (253 is the node's dial-back topic, 254 its DHT topic, 255 its PEX topic), and
 // MaxMessageSize bounds one application message — the node adds its gossip
 // envelope on the wire, so the multiplexer's bound is larger by that.
 type TopicConfig struct {
@@ -360,8 +360,8 @@ func (c *Config) settings() (*settings, error) {
 	declared := map[uint8]int{} // topic ID → index in c.Topics
 	for i := range c.Topics {
 		tc := c.Topics[i]
-		if tc.ID == 0 || tc.ID == PexTopic {
-			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d: application topics are 1-254", tc.ID)
+		if tc.ID == 0 || tc.ID == PexTopic || tc.ID == DialBackTopic {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d: application topics are 1-252 (253, 254 and 255 are the node's)", tc.ID)
 		}
 		if j, dup := declared[tc.ID]; dup {
 			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d declared twice (also Topics[%d]); each topic ID once", tc.ID, j)
@@ -400,7 +400,8 @@ func (c *Config) settings() (*settings, error) {
 	for i := range s.appTopics {
 		s.topicByID[s.appTopics[i].ID] = &s.appTopics[i]
 	}
-	s.connTopics = append(s.connTopics, mux.TopicConfig{ID: PexTopic, Name: "pex", MaxMessageSize: pexMaxMessage})
+	s.connTopics = append(s.connTopics, mux.TopicConfig{ID: DialBackTopic, Name: "dialback", MaxMessageSize: dialBackMaxMessage},
+		mux.TopicConfig{ID: PexTopic, Name: "pex", MaxMessageSize: pexMaxMessage})
 	for i, b := range c.Bootstrap {
 		a, err := crypto.ParseDialAddress(b)
 		if err != nil {

@@ -10,8 +10,12 @@ import (
 // Node-level limits and defaults, with their units.
 const (
 	// PexTopic is the topic ID the node reserves for peer exchange; the
-	// application's topics use 1–254.
+	// application's topics use 1–252.
 	PexTopic uint8 = 255
+	// DialBackTopic is the request/response topic the node reserves for
+	// dial-back verification of its own addresses (dialback.go,
+	// docs/PROTOCOL.md §9.6).
+	DialBackTopic uint8 = 253
 	// pexMaxMessage bounds a PEX message: 32 addresses of ≤ 300 bytes fit easily.
 	pexMaxMessage = 64 << 10
 
@@ -223,4 +227,49 @@ const (
 	// a deadline shorter than this is the caller's choice, not the peer's
 	// fault.
 	minPenalizedTimeout = 100 * time.Millisecond
+)
+
+// Dial-back verification (dialback.go, docs/PROTOCOL.md §9.6).
+const (
+	// DialBackPeers is how many connected peers, each in its own network
+	// group (IPv4 /16, IPv6 /48, of its connection IP), a check asks about
+	// each candidate address.
+	DialBackPeers = 3
+	// DialBackQuorum is how many of them must agree: a candidate is
+	// verified when this many reached it, unreachable when this many
+	// answered and none reached it. One peer alone never decides.
+	DialBackQuorum = 2
+	// DialBackPerPeerPerMinute is how many dial-backs a node does for one
+	// peer per minute: a check asks each peer once per candidate, and a
+	// node has at most maxDialBackCandidates.
+	DialBackPerPeerPerMinute = 4
+	// DialBackTotalPerMinute is how many dial-backs a node does per minute
+	// for all its peers together, so its peers cannot use it to open many
+	// connections even at their own IPs.
+	DialBackTotalPerMinute = 32
+	// DeltaDialBackThirdParty is the score of a peer that asks for a
+	// dial-back to an IP other than its connection's: an attempt to use
+	// the node to scan a third party.
+	DeltaDialBackThirdParty = -20.0
+	// reachabilityInterval is how often the node re-checks its
+	// reachability once it has a verdict.
+	reachabilityInterval = 15 * time.Minute
+	// reachabilityRetry is how soon the node checks again while its
+	// verdict is unknown (too few peers answered), and the delay of the
+	// first check after Start.
+	reachabilityRetry = 30 * time.Second
+	// reachabilityMinGap is the least time between two of the node's own
+	// checks (a kick waits for it): with at most maxDialBackCandidates
+	// requests to a peer per check, 4 checks a minute stay within a
+	// peer's DialBackPerPeerPerMinute for a node with one candidate.
+	reachabilityMinGap = 15 * time.Second
+	// maxDialBackCandidates bounds the addresses one check tests.
+	maxDialBackCandidates = 4
+	// dialBackTimeout bounds one dial-back request, the responder's dial
+	// and handshake included (DefaultDialTimeout + the handshake's 10 s,
+	// with room).
+	dialBackTimeout = 20 * time.Second
+	// dialBackMaxMessage bounds a message of DialBackTopic: the largest is
+	// an error response (9-byte header, a code and MaxRequestErrorText).
+	dialBackMaxMessage = 9 + 1 + MaxRequestErrorText
 )

@@ -76,8 +76,14 @@ func dhtTopic() TopicConfig {
 }
 
 // withDHTTopic returns c's topics with the DHT's added when the DHT is on,
-// or an error when an application topic takes its ID.
+// or an error when an application topic takes its ID (reserved whether or
+// not the DHT is on, so turning it on never clashes with a topic in use).
 func (c *Config) withDHTTopic() ([]TopicConfig, error) {
+	for i, t := range c.Topics {
+		if t.ID == DHTTopic {
+			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d: application topics are 1-252 (253, 254 and 255 are the node's)", t.ID)
+		}
+	}
 	if c.DHT.Mode == DHTOff {
 		return c.Topics, nil
 	}
@@ -86,11 +92,6 @@ func (c *Config) withDHTTopic() ([]TopicConfig, error) {
 	}
 	if c.DHT.QueryTimeout < 0 {
 		return nil, fieldErr("DHT.QueryTimeout", "%v is negative", c.DHT.QueryTimeout)
-	}
-	for i, t := range c.Topics {
-		if t.ID == DHTTopic {
-			return nil, fieldErr(fmt.Sprintf("Topics[%d].ID", i), "%d is the DHT's topic while Config.DHT is on", t.ID)
-		}
 	}
 	return append(append([]TopicConfig(nil), c.Topics...), dhtTopic()), nil
 }

@@ -125,8 +125,12 @@ func TestDHTConfig(t *testing.T) {
 	cfg.Topics = append(cfg.Topics, TopicConfig{})
 	cfg.Topics[len(cfg.Topics)-1].ID = DHTTopic
 	cfg.Topics[len(cfg.Topics)-1].Name = "mine"
-	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "DHT's topic") {
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Topics[3].ID: 254") {
 		t.Errorf("topic 254 with the DHT on: %v", err)
+	}
+	cfg.DHT.Mode = DHTOff // reserved all the same
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Topics[3].ID: 254") {
+		t.Errorf("topic 254 with the DHT off: %v", err)
 	}
 	if _, err := ParseDHTMode("sever"); err == nil {
 		t.Error("ParseDHTMode took a typo")

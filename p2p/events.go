@@ -24,6 +24,11 @@ const (
 	// (Node.ObservedAddr); Addr is the new one, zero when no quorum
 	// agrees any more.
 	EventObservedAddress
+	// EventReachability: the dial-back verdict or the verified addresses
+	// changed (Node.Reachability, dialback.go); Reason is the verdict
+	// ("public", "private", "unknown"), Addr the first verified address
+	// (zero when none).
+	EventReachability
 )
 
 func (k EventKind) String() string {
@@ -38,6 +43,8 @@ func (k EventKind) String() string {
 		return "external-address"
 	case EventObservedAddress:
 		return "observed-address"
+	case EventReachability:
+		return "reachability"
 	}
 	return "unknown"
 }

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -20,7 +18,7 @@ type natState struct {
 	// the handshake metadata rebuilt. Handshakes load it once each.
 	secure atomic.Pointer[conn.SecureConfig]
 
-	mu  sync.Mutex // guards ext
+	mu  sync.Mutex // guards ext and serialises rebuilds of secure
 	ext netip.AddrPort
 }
 
@@ -73,28 +71,17 @@ func (n *Node) stopNAT() {
 
 // onExternal is the mapper's notify: it rebuilds the advertised listen
 // addresses (the configured ones plus ID@external, none when the mapping
-// is lost) and publishes EventExternalAddress.
+// is lost, plus the verified observed ones), publishes
+// EventExternalAddress and asks for a reachability check.
 func (n *Node) onExternal(addr netip.AddrPort) {
 	n.nat.mu.Lock()
 	n.nat.ext = addr
+	ok := n.storeAdverts() // dialback.go: with the verified observed addresses
 	n.nat.mu.Unlock()
-	meta := proto.Clone(n.secure.Meta).(*pb.PeerMeta)
-	if addr.IsValid() {
-		ext := n.ID().String() + "@" + addr.String()
-		dup := false
-		for _, a := range meta.ListenAddrs {
-			dup = dup || a == ext
-		}
-		if !dup {
-			meta.ListenAddrs = append(meta.ListenAddrs, ext)
-		}
-	}
-	sc := n.secureWith(meta)
-	if err := sc.Validate(); err != nil {
-		n.log.Warn("external address not advertised", "external", addr.String(), "err", err)
+	if !ok {
 		return
 	}
-	n.nat.secure.Store(sc)
+	n.kickReachability()
 	a := ""
 	if addr.IsValid() {
 		a = addr.String()

@@ -264,6 +264,7 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	n.seen = newSeenCache(s.SeenCacheSize, s.SeenTTL)
+	n.initDialBack()
 	for i := range s.appTopics {
 		tc := &s.appTopics[i]
 		n.topics[tc.ID] = newTopicState(tc)
@@ -360,6 +361,7 @@ func (n *Node) Start(ctx context.Context) error {
 	})
 	n.startServices()
 	n.startNAT()
+	n.spawn(n.reachabilityLoop) // dialback.go
 	n.log.Info("node started", "id", n.ID().String(), "listen", n.listenSummary(), "advertise", n.advertiseSummary(), "topics", len(n.topics))
 	return nil
 }

@@ -245,6 +245,14 @@ func (v *observedVotes) tallyLocked(now time.Time) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(ip, port), changed
 }
 
+// seenBy returns what the peer id last reported seeing us at.
+func (v *observedVotes) seenBy(id crypto.ID) (netip.AddrPort, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	o, ok := v.byPeer[id]
+	return o.seen, ok
+}
+
 // believed returns the believed address.
 func (v *observedVotes) believed() netip.AddrPort {
 	v.mu.Lock()
@@ -257,7 +265,8 @@ func (v *observedVotes) believed() netip.AddrPort {
 // /48) agree on the IP: the zero AddrPort before that. Its port is 0
 // until as many groups of peers that dialed the node agree on it. The
 // node does not advertise it: it is a candidate for verification (a
-// dial-back), not a verified address.
+// dial-back, dialback.go), not a verified address: it is advertised once
+// a dial-back check verifies it.
 func (n *Node) ObservedAddr() netip.AddrPort { return n.reach.observed.believed() }
 
 // noteObserved takes the observed-address field of a PEX message from pc.
@@ -280,6 +289,7 @@ func (n *Node) noteObserved(pc *peerConn, unknown []byte) bool {
 			got = netip.AddrPort{}
 		}
 		n.events.publish(Event{Kind: EventObservedAddress, Addr: got, Time: now})
+		n.kickReachability() // dialback.go: verify the new candidate
 	}
 	return true
 }

@@ -25,6 +25,7 @@ type reachState struct {
 	verified  atomic.Uint64 // of which reached the expected ID
 
 	observed observedVotes // what peers see us at (observed.go)
+	db       dialBackState // dial-back verification of our addresses (dialback.go)
 }
 
 // advertFor picks the address of the inbound peer pc to keep in the

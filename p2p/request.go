@@ -425,6 +425,13 @@ func (n *Node) Request(ctx context.Context, peer crypto.ID, topic uint8, req []b
 	if t == nil {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
 	}
+	return n.request(ctx, t, peer, req)
+}
+
+// request is Request on the topic t, which may be one of the node's own
+// (DialBackTopic).
+func (n *Node) request(ctx context.Context, t *topicState, peer crypto.ID, req []byte) ([]byte, error) {
+	topic := t.cfg.ID
 	rc := t.cfg.Requests
 	if rc == nil {
 		return nil, fmt.Errorf("%w: topic %d is not a request/response topic (TopicConfig.Requests)", ErrUnknownTopic, topic)

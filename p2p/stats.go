@@ -224,6 +224,10 @@ type Stats struct {
 	Filter filter.Stats
 	// Book is the peer book's snapshot.
 	Book peerbook.Stats
+	// Reachability is the last dial-back check's verdict and DialBack the
+	// dial-backs this node did for its peers (dialback.go).
+	Reachability Verdict
+	DialBack     DialBackStats
 }
 
 // DedupRatio is the share of received gossip copies that were duplicates.
@@ -250,6 +254,7 @@ func (n *Node) Stats() Stats {
 		GossipSeenRefused: n.st.gossipSeenRefused.Load(),
 		PexRequests:       n.st.pexRequests.Load(), PexAnswers: n.st.pexAnswers.Load(), PexAdded: n.st.pexAdded.Load(),
 		Filter: n.filter.Stats(), Book: n.book.Stats(),
+		Reachability: n.Reachability().Verdict, DialBack: n.DialBackStats(), // dialback.go
 	}
 	n.st.mu.Lock()
 	s.Refusals = copyMap(n.st.refusals)

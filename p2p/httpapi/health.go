@@ -27,6 +27,11 @@ func (a *api) health(w http.ResponseWriter, _ *http.Request) {
 	if o := a.n.ObservedAddr(); o.Addr().IsValid() {
 		h.Observed = o.String()
 	}
+	r := a.n.Reachability()
+	h.Reachability, h.Verified, h.ReachabilityChecked = r.Verdict.String(), []string{}, timePtr(r.Checked)
+	for _, ad := range r.Verified {
+		h.Verified = append(h.Verified, ad.String())
+	}
 	status := http.StatusOK
 	if nh.Degraded() {
 		h.Status, status = "degraded", http.StatusServiceUnavailable

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -69,4 +71,54 @@ func TestHealthAdvertiseAndUnverified(t *testing.T) {
 		u2, ok2 := got[b.ID().String()]
 		return ok1 && ok2 && u1 && !u2
 	})
+}
+
+// TestHealthReachability: /healthz says "unknown" with no verified
+// address before any dial-back check, and "public" with the listen
+// address once three peers in distinct groups reached it.
+func TestHealthReachability(t *testing.T) {
+	a := startNode(t, 33, pb.NodeRole_NODE_ROLE_FULL)
+	srv := httptest.NewServer(New(a, Options{}))
+	defer srv.Close()
+	api := client{t: t, base: srv.URL}
+	var h Health
+	api.expect("GET", "/healthz", "", 200, "", &h)
+	if h.Reachability != "unknown" || h.Verified == nil || len(h.Verified) != 0 || h.ReachabilityChecked != nil {
+		t.Fatalf("before a check: %+v", h)
+	}
+	for i := range p2p.DialBackPeers {
+		seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-reach-%d", i)))
+		id, err := crypto.IdentityFromSeed(seed[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip := fmt.Sprintf("127.%d.0.1", 33+i)
+		p, err := p2p.New(p2p.Config{
+			Identity: id, ListenAddr: ip + ":0", DialLocalIP: netip.MustParseAddr(ip), NetworkID: "httpapi-test",
+			Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
+			Peers:         peerset.Config{MaxOutboundPerGroup: -1},
+			Filter:        filter.Config{ExemptLoopback: true},
+			Book:          peerbook.Config{AllowLoopback: true},
+			ChurnInterval: -1, StatusInterval: -1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Stop(context.Background()) })
+		if _, err := a.Dial(context.Background(), p.ListenAddr().String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Until the peers' PEX answers say where they see a, a check has
+	// nobody to ask and sends nothing.
+	testutil.Eventually(t, 10*time.Second, "a judged public", func() bool {
+		return a.CheckReachability(context.Background()).Verdict == p2p.ReachPublic
+	})
+	api.expect("GET", "/healthz", "", 200, "", &h)
+	if h.Reachability != "public" || len(h.Verified) != 1 || h.Verified[0] != a.ListenAddr().String() || h.ReachabilityChecked == nil {
+		t.Fatalf("after the check: %+v", h)
+	}
 }

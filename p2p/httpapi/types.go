@@ -146,6 +146,15 @@ type Health struct {
 	// agree (p2p.Node.ObservedAddr), "" before; its port is 0 until
 	// enough peers that dialed it agree on one.
 	Observed string `json:"observed,omitempty"`
+	// Reachability is the last dial-back check's verdict
+	// (p2p.Node.Reachability): "unknown", "public" or "private".
+	Reachability string `json:"reachability"`
+	// Verified is the candidate addresses peers in distinct groups
+	// reached (ID@host:port); empty when none.
+	Verified []string `json:"verified"`
+	// ReachabilityChecked is when the last check ended; absent before the
+	// first.
+	ReachabilityChecked *time.Time `json:"reachability_checked,omitempty"`
 	// NoPeersSince is when the node was last left without a peer; absent
 	// while one is connected.
 	NoPeersSince *time.Time `json:"no_peers_since,omitempty"`

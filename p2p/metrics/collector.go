@@ -74,11 +74,11 @@ type Collector struct {
 	src Source
 
 	descs struct {
-		peers, mustUp, mustTotal, book, bookByTable, bans                   *prometheus.Desc
-		topicMsgs, topicBytes, queue, stalls, bytes                         *prometheus.Desc
-		handshakes, admission, filter, gossip, dials, dialFailures, invalid *prometheus.Desc
-		gossipDrops, peerGossipDrops                                        *prometheus.Desc
-		bookLocal, mdns, dhtTable, dhtLookups, dhtQueries                   *prometheus.Desc
+		peers, mustUp, mustTotal, book, bookByTable, bans                          *prometheus.Desc
+		topicMsgs, topicBytes, queue, stalls, bytes                                *prometheus.Desc
+		handshakes, admission, filter, gossip, dials, dialFailures, invalid        *prometheus.Desc
+		gossipDrops, peerGossipDrops                                               *prometheus.Desc
+		bookLocal, mdns, dhtTable, dhtLookups, dhtQueries, reachability, dialBacks *prometheus.Desc
 	}
 
 	mu struct {
@@ -119,6 +119,8 @@ func NewCollector(src Source) *Collector {
 		"Gossip forwards to one connected peer dropped because its send queue was full, per topic, since the connection began.", "peer", "topic")
 	c.descs.dials = d("dials_total", "Outbound dials started.")
 	c.descs.dialFailures = d("dial_failures_total", "Outbound dials that failed.")
+	c.descs.reachability = d("reachability", "The last dial-back check's verdict: 1 for the verdict in force (unknown, public, private), 0 for the others.", "verdict")
+	c.descs.dialBacks = d("dialbacks_total", "Dial-backs this node did for its peers' requests, by result (reached, unreachable) and refusals (third_party, limited).", "result")
 	c.descs.invalid = d("peer_misbehaviour_total", "Peer misbehaviour by kind (malformed, violation, rate_excess).", "kind")
 	c.descs.dhtTable = d("dht_table_entries", "Entries in the DHT's routing table (0 when the DHT is off).")
 	c.descs.dhtLookups = d("dht_lookups_total", "DHT lookups by result (found, failed: found nothing).", "result")
@@ -150,6 +152,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.descs.dialFailures, c.descs.invalid, c.descs.gossipDrops, c.descs.peerGossipDrops,
 		c.descs.bookLocal, c.descs.mdns,
 		c.descs.dhtTable, c.descs.dhtLookups, c.descs.dhtQueries,
+		c.descs.reachability, c.descs.dialBacks,
 	} {
 		ch <- d
 	}
@@ -209,6 +212,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.descs.dhtQueries, st.DHT.Queries-st.DHT.QueryFailures, "answered")
 	counter(c.descs.dhtQueries, st.DHT.QueryFailures, "failed")
 	counter(c.descs.dhtQueries, st.DHT.TransientDials, "transient_dial")
+	for _, v := range []p2p.Verdict{p2p.ReachUnknown, p2p.ReachPublic, p2p.ReachPrivate} {
+		in := 0.0
+		if st.Reachability == v {
+			in = 1
+		}
+		gauge(c.descs.reachability, in, v.String())
+	}
+	counter(c.descs.dialBacks, st.DialBack.Reached, "reached")
+	counter(c.descs.dialBacks, st.DialBack.Served-st.DialBack.Reached, "unreachable")
+	counter(c.descs.dialBacks, st.DialBack.ThirdParty, "third_party")
+	counter(c.descs.dialBacks, st.DialBack.Limited, "limited")
 
 	// Queue depths: the inbox from Stats, send queues summed over peers.
 	sendQ := map[string]int{}

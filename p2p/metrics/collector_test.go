@@ -66,6 +66,7 @@ func TestCollectorFromSnapshots(t *testing.T) {
 		HandshakeFailures: map[string]uint64{"timeout": 4, "auth": 1},
 		Refusals:          map[string]uint64{"too many peers": 2},
 		GossipDuplicates:  9, GossipReceived: 12, GossipStale: 4, GossipFuture: 5, GossipSeenRefused: 6,
+		Reachability: p2p.ReachPrivate, DialBack: p2p.DialBackStats{Served: 5, Reached: 3, ThirdParty: 1, Limited: 2},
 	}
 	st.Filter.Decisions[filter.Inbound][filter.ReasonCIDRDenied] = 3
 	st.Filter.Decisions[filter.Inbound][filter.ReasonAllowed] = 100
@@ -110,9 +111,21 @@ peerwire_book_entries 7
 # HELP peerwire_bans Bans in force.
 # TYPE peerwire_bans gauge
 peerwire_bans 1
+# HELP peerwire_reachability The last dial-back check's verdict: 1 for the verdict in force (unknown, public, private), 0 for the others.
+# TYPE peerwire_reachability gauge
+peerwire_reachability{verdict="private"} 1
+peerwire_reachability{verdict="public"} 0
+peerwire_reachability{verdict="unknown"} 0
+# HELP peerwire_dialbacks_total Dial-backs this node did for its peers' requests, by result (reached, unreachable) and refusals (third_party, limited).
+# TYPE peerwire_dialbacks_total counter
+peerwire_dialbacks_total{result="limited"} 2
+peerwire_dialbacks_total{result="reached"} 3
+peerwire_dialbacks_total{result="third_party"} 1
+peerwire_dialbacks_total{result="unreachable"} 2
 `
 	names := []string{"peerwire_topic_messages_total", "peerwire_topic_credit_stalls_total", "peerwire_handshake_failures_total",
-		"peerwire_must_connect_up", "peerwire_must_connect_configured", "peerwire_book_entries", "peerwire_bans"}
+		"peerwire_must_connect_up", "peerwire_must_connect_configured", "peerwire_book_entries", "peerwire_bans",
+		"peerwire_reachability", "peerwire_dialbacks_total"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
