@@ -68,15 +68,7 @@ func (n *Node) fill() {
 		return
 	}
 	exclude := func(id crypto.ID) bool { return n.busy(id) || n.set.IsMustConnect(id) }
-	picks := n.book.Pick(free, exclude)
-	fromBook := len(picks)
-	if len(picks) == 0 {
-		for _, a := range n.s.bootstrap {
-			if a.ID.IsZero() || !n.busy(a.ID) {
-				picks = append(picks, a)
-			}
-		}
-	}
+	picks, fromBook := n.book.FillPicks(free, exclude, n.s.bootstrap, n.busy)
 	for i, a := range picks {
 		c := dialCheck{origin: byOperator} // the bootstrap list
 		if i < fromBook {
