@@ -13,14 +13,14 @@ import (
 // own, IDsPerIP identities on each (distinct ports), all listening,
 // always online, accepting every connection.
 type attacker struct {
-	s      *Sim
-	cfg    Attack
-	rng    *rand.Rand
-	groups [][2]byte
-	eps    []*endpoint
+	s        *Sim
+	cfg      Attack
+	rng      *rand.Rand
+	groups   [][2]byte
+	eps      []*endpoint
 	groupSet map[netip.Prefix]bool
-	conns  int
-	next   int // round-robin over eps for inbound occupation
+	conns    int
+	next     int // round-robin over eps for inbound occupation
 	// spread is, for each identity, the honest listening node it keeps one
 	// connection to, so honest nodes beyond the victims hear of it (and ask
 	// it for addresses).

@@ -102,6 +102,45 @@ func WriteReport(o ReportOptions) error {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	base := Config{Nodes: o.Nodes, Monitored: o.Monitored, Duration: o.Duration, Validators: 10, ChurnShare: 0.3}
+	var big *bigRun
+	if o.BigNodes > 0 {
+		c := base
+		c.Nodes = o.BigNodes
+		c.Monitored = max(o.Monitored, o.BigNodes/100)
+		c.Seed = 1
+		c.Attack = Scenarios(o.Duration)[1].Attack
+		var ms0 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		t0 := time.Now()
+		c0, _ := cpuTime()
+		stop := make(chan struct{})
+		peak := make(chan uint64)
+		go func() {
+			var p uint64
+			tk := time.NewTicker(time.Second)
+			defer tk.Stop()
+			for {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				p = max(p, ms.HeapInuse)
+				select {
+				case <-stop:
+					peak <- p
+					return
+				case <-tk.C:
+				}
+			}
+		}()
+		r, err := Run(c)
+		close(stop)
+		if err != nil {
+			return err
+		}
+		c1, rss := cpuTime()
+		big = &bigRun{res: r, wall: time.Since(t0), cpu: c1 - c0, heap: <-peak, rss: rss}
+		logf("big run: %d nodes in %v wall, %v CPU, peak RSS %d MiB", o.BigNodes, big.wall.Round(time.Second), big.cpu.Round(time.Second), big.rss>>20)
+	}
 	wall0 := time.Now()
 	cpu0, _ := cpuTime()
 	var aggs []agg
@@ -109,6 +148,7 @@ func WriteReport(o ReportOptions) error {
 		c := base
 		c.Attack = sc.Attack
 		c.Attack.Name = sc.Name
+		c.PlainBootstrap = sc.PlainBootstrap
 		t0 := time.Now()
 		rs, err := runSeeds(c, o.Seeds, o.Workers)
 		if err != nil {
@@ -153,45 +193,6 @@ func WriteReport(o ReportOptions) error {
 	}
 	wall := time.Since(wall0)
 	cpu1, _ := cpuTime()
-	var big *bigRun
-	if o.BigNodes > 0 {
-		c := base
-		c.Nodes = o.BigNodes
-		c.Monitored = max(o.Monitored, o.BigNodes/100)
-		c.Seed = 1
-		c.Attack = Scenarios(o.Duration)[1].Attack
-		var ms0 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&ms0)
-		t0 := time.Now()
-		c0, _ := cpuTime()
-		stop := make(chan struct{})
-		peak := make(chan uint64)
-		go func() {
-			var p uint64
-			tk := time.NewTicker(time.Second)
-			defer tk.Stop()
-			for {
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				p = max(p, ms.HeapInuse)
-				select {
-				case <-stop:
-					peak <- p
-					return
-				case <-tk.C:
-				}
-			}
-		}()
-		r, err := Run(c)
-		close(stop)
-		if err != nil {
-			return err
-		}
-		c1, rss := cpuTime()
-		big = &bigRun{res: r, wall: time.Since(t0), cpu: c1 - c0, heap: <-peak, rss: rss}
-		logf("big run: %d nodes in %v", o.BigNodes, big.wall.Round(time.Second))
-	}
 	return writeFiles(o, aggs, sweep, books, cal, big, wall, cpu1-cpu0)
 }
 

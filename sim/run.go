@@ -154,8 +154,6 @@ func (s *Sim) isBoot(n *node) bool {
 	return false
 }
 
-func (s *Sim) isAttacker(e *endpoint) bool { return e.atk != nil }
-
 // sample measures the honest population now.
 func (s *Sim) sample() Sample {
 	sm := Sample{T: s.eng.now}

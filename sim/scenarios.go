@@ -11,6 +11,8 @@ import (
 type Scenario struct {
 	Name, What string
 	Attack     Attack
+	// PlainBootstrap runs the bootstrap nodes as ordinary nodes, not seeds.
+	PlainBootstrap bool
 }
 
 // Scenarios returns the attacker models of the report at duration d (the
@@ -18,23 +20,24 @@ type Scenario struct {
 func Scenarios(d time.Duration) []Scenario {
 	both := func(a Attack) Attack { a.PexPoison, a.InboundPerVictim = true, 40; return a }
 	return []Scenario{
-		{"none", "no attacker", Attack{}},
-		{"one-/16", "64 IPs in one /16, PEX poisoning + 40 inbound connections per victim", both(Attack{Groups: 1, IPsPerGroup: 64})},
-		{"infrastructure", "4 /16s × 256 IPs, PEX poisoning + inbound occupation", both(Attack{Groups: 4, IPsPerGroup: 256})},
-		{"botnet", "256 /16s × 1 IP, PEX poisoning + inbound occupation", both(Attack{Groups: 256, IPsPerGroup: 1})},
-		{"sybil", "4 /16s × 16 IPs × 16 IDs per IP, PEX poisoning + inbound occupation", both(Attack{Groups: 4, IPsPerGroup: 16, IDsPerIP: 16})},
-		{"pex-poison", "16 /16s × 4 IPs, PEX poisoning only (one connection per identity into a random node)", Attack{Groups: 16, IPsPerGroup: 4, PexPoison: true}},
-		{"inbound-slots", "16 /16s × 16 IPs, inbound occupation only (40 per victim)", Attack{Groups: 16, IPsPerGroup: 16, InboundPerVictim: 40}},
-		{"restart", fmt.Sprintf("botnet of 64 /16s, poisoning + occupation; victims restart at %v", d/2), func() Attack {
+		{Name: "none", What: "no attacker", Attack: Attack{}},
+		{Name: "one-/16", What: "64 IPs in one /16, PEX poisoning + 40 inbound connections per victim", Attack: both(Attack{Groups: 1, IPsPerGroup: 64})},
+		{Name: "infrastructure", What: "4 /16s × 256 IPs, PEX poisoning + inbound occupation", Attack: both(Attack{Groups: 4, IPsPerGroup: 256})},
+		{Name: "botnet", What: "256 /16s × 1 IP, PEX poisoning + inbound occupation", Attack: both(Attack{Groups: 256, IPsPerGroup: 1})},
+		{Name: "sybil", What: "4 /16s × 16 IPs × 16 IDs per IP, PEX poisoning + inbound occupation", Attack: both(Attack{Groups: 4, IPsPerGroup: 16, IDsPerIP: 16})},
+		{Name: "pex-poison", What: "16 /16s × 4 IPs, PEX poisoning only (one connection per identity into a random node)", Attack: Attack{Groups: 16, IPsPerGroup: 4, PexPoison: true}},
+		{Name: "inbound-slots", What: "16 /16s × 16 IPs, inbound occupation only (40 per victim)", Attack: Attack{Groups: 16, IPsPerGroup: 16, InboundPerVictim: 40}},
+		{Name: "restart", What: fmt.Sprintf("botnet of 64 /16s, poisoning + occupation; victims restart at %v", d/2), Attack: func() Attack {
 			a := both(Attack{Groups: 64, IPsPerGroup: 1})
 			a.RestartAt = d / 2
 			return a
 		}()},
-		{"bootstrap", "16 /16s × 4 IPs, poisoning + occupation, half the bootstrap list the attacker's", func() Attack {
+		{Name: "bootstrap", What: "16 /16s × 4 IPs, poisoning + occupation, half the bootstrap list the attacker's", Attack: func() Attack {
 			a := both(Attack{Groups: 16, IPsPerGroup: 4})
 			a.BootstrapShare = 0.5
 			return a
 		}()},
+		{Name: "one-/16, plain bootstrap", What: "one-/16 attacker; the bootstrap nodes are ordinary nodes, not seeds", Attack: both(Attack{Groups: 1, IPsPerGroup: 64}), PlainBootstrap: true},
 	}
 }
 

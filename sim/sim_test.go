@@ -42,7 +42,7 @@ func TestDeterministic(t *testing.T) {
 
 // TestCISize is the CI-size run: 1,000 nodes (half behind NAT, 30%
 // churning, 10 validators, 20 victims with full books) against the one-/16
-// attacker, two seeds of 4 min (one of 3 min under the race detector,
+// attacker, two seeds of 4 min (one of 2 min under the race detector,
 // race_test.go). Bounds: no honest node eclipsed, none with more
 // than one attacker outbound peer (one outbound peer per /16), every
 // online node with an honest outbound peer, the validators meshed, gossip
@@ -81,7 +81,7 @@ func TestCISize(t *testing.T) {
 	}
 }
 
-// TestCalibration runs the lab's PEX-poisoning scenario over 30 seeds (10
+// TestCalibration runs the lab's PEX-poisoning scenario over 30 seeds (6
 // under the race detector): the
 // victim never has more than one outbound peer in the poison /16 (the
 // one-per-group rule), and poison stays a bounded part of its book (one

@@ -160,10 +160,7 @@ func (s *Sim) build() error {
 	}
 	// Victims: monitored nodes drawn among the plain listening ones (the
 	// attacker's inbound occupation needs them to listen).
-	var plain []int
-	for _, i := range listeners[k:] {
-		plain = append(plain, i)
-	}
+	plain := append([]int(nil), listeners[k:]...)
 	s.rng.Shuffle(len(plain), func(a, b int) { plain[a], plain[b] = plain[b], plain[a] })
 	victim := map[int]bool{}
 	for _, i := range plain[:min(len(plain), c.Monitored)] {
