@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peerwire/peerwire/sim"
@@ -27,6 +28,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "peerwire-sim: -nodes, -seeds and -duration must be positive")
 		os.Exit(2)
 	}
+	o.Command = "peerwire-sim " + strings.Join(os.Args[1:], " ")
 	o.Log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	if err := sim.WriteReport(o); err != nil {
 		fmt.Fprintln(os.Stderr, "peerwire-sim:", err)
