@@ -29,7 +29,7 @@ const findingsText = "## Findings and limits\n\n" +
 	"   should run in seed mode (they do in every other row); the node should also treat a\n" +
 	"   too-many-peers goaway as a soft failure (backoff without eviction). Not fixed here.\n" +
 	"4. **Slow convergence.** Even without an attacker only 85% of online nodes had all 10 outbound\n" +
-	"   slots after 4 min (the others were still filling), so the report's \"95%\n" +
+	"   slots after 4 min (mean outbound 9.7 of 10: the others were still filling), so the report's \"95%\n" +
 	"   full outbound\" mark was never reached; at 10,000 nodes with the\n" +
 	"   same 8 seeds only 42% were full after 4 min. `Book.Pick` does not know the one-per-/16 rule: picks\n" +
 	"   in a group that already has an outbound peer are drawn, refused by `CheckDial` and wasted.\n" +
