@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 STATICCHECK_VERSION   := v0.8.2
 GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build test race fuzz fuzz-ci bench dht-200 proto proto-check lint demo demo-report tools clean
+.PHONY: all build test race fuzz fuzz-ci bench dht-200 proto proto-check lint demo demo-report tools clean sim
 
 all: build
 
@@ -68,6 +68,13 @@ DEMO_REPORT ?= docs/demo-report
 DEMO_REPORT_FLAGS ?= -nodes 20 -duration 10s
 demo-report:
 	$(GO) run ./cmd/peerwire demo $(DEMO_REPORT_FLAGS) -plain -report $(DEMO_REPORT)
+
+# sim: the deterministic simulation (package sim) of the real peer book, peer
+# set and filter at scale, every attacker model over SIM_SEEDS seeds; writes
+# docs/SIMULATION.md and docs/sim/*.svg. SIM_FLAGS sizes it.
+SIM_FLAGS ?= -nodes 1000 -seeds 30 -duration 10m -big 10000
+sim:
+	$(GO) run ./cmd/peerwire-sim $(SIM_FLAGS) -out docs
 
 clean:
 	$(GO) clean -testcache

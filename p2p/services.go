@@ -72,21 +72,14 @@ func (n *Node) fill() {
 		return
 	}
 	view := n.set.DialView()
-	picks := n.book.Pick(free, func(id crypto.ID, ip netip.Addr) bool {
+	exclude := func(id crypto.ID, ip netip.Addr) bool {
 		if view.Refuses(id, ip) {
 			return true
 		}
 		view.Take(id, ip) // Pick returns every candidate it does not exclude
 		return false
-	})
-	fromBook := len(picks)
-	if len(picks) == 0 {
-		for _, a := range n.s.bootstrap {
-			if a.ID.IsZero() || !n.busy(a.ID) {
-				picks = append(picks, a)
-			}
-		}
 	}
+	picks, fromBook := n.book.FillPicks(free, exclude, n.s.bootstrap, n.busy)
 	for i, a := range picks {
 		c := dialCheck{origin: byOperator} // the bootstrap list
 		if i < fromBook {

@@ -151,3 +151,25 @@ func (b *Book) AnswerPex(req *pb.PexRequest, requester crypto.ID) *pb.PexRespons
 	}
 	return resp
 }
+
+// FillPicks is the node's decision of what to dial to fill free outbound
+// slots: up to free addresses from Pick (exclude as for Pick), or, when the
+// book offers none, every bootstrap address that skipBootstrap (may be
+// nil) does not rule out; a bootstrap address without an ID is always
+// kept. fromBook is how many of picks, from the start, came from the book.
+// The node and the simulator (sim/) both call it, so they fill alike.
+func (b *Book) FillPicks(free int, exclude func(id crypto.ID, ip netip.Addr) bool, bootstrap []crypto.Address, skipBootstrap func(crypto.ID) bool) (picks []crypto.Address, fromBook int) {
+	if free <= 0 {
+		return nil, 0
+	}
+	picks = b.Pick(free, exclude)
+	if len(picks) > 0 {
+		return picks, len(picks)
+	}
+	for _, a := range bootstrap {
+		if a.ID.IsZero() || skipBootstrap == nil || !skipBootstrap(a.ID) {
+			picks = append(picks, a)
+		}
+	}
+	return picks, 0
+}

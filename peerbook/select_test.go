@@ -148,3 +148,51 @@ func TestAnswerPexOneGroup(t *testing.T) {
 		t.Fatalf("%d addresses from one group", len(r.Addrs))
 	}
 }
+
+// TestFillPicks checks the fill decision the node and the simulator share:
+// nothing for no free slot, book picks when the book has candidates (and
+// then no bootstrap address), and the bootstrap list, less the skipped
+// IDs but with ID-less addresses kept, when it has none.
+func TestFillPicks(t *testing.T) {
+	boot := []crypto.Address{addrOf(idN(100), publicIP(100<<16), 1), addrOf(idN(101), publicIP(101<<16), 1),
+		{Host: publicIP(102 << 16), Port: 1}}
+	skip := func(id crypto.ID) bool { return id == idN(101) }
+	b := newTestBook(t, Config{}, testDeps(newClock()))
+	for _, tc := range []struct {
+		name     string
+		free     int
+		wantN    int
+		wantBook int
+	}{
+		{"no free slot", 0, 0, 0},
+		{"empty book: bootstrap less skipped", 3, 2, 0},
+	} {
+		picks, fromBook := b.FillPicks(tc.free, nil, boot, skip)
+		if len(picks) != tc.wantN || fromBook != tc.wantBook {
+			t.Errorf("%s: %d picks (%d from book), want %d (%d)", tc.name, len(picks), fromBook, tc.wantN, tc.wantBook)
+		}
+		for _, p := range picks {
+			if p.ID == idN(101) {
+				t.Errorf("%s: skipped bootstrap %v picked", tc.name, p)
+			}
+		}
+	}
+	for i := range 5 {
+		if err := b.Add(addrOf(idN(uint64(i+1)), publicIP(uint32(i+1)<<16), 1), Source{Kind: SourceManual}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	picks, fromBook := b.FillPicks(3, nil, boot, skip)
+	if len(picks) != 3 || fromBook != 3 {
+		t.Fatalf("book with 5 entries: %d picks, %d from book, want 3 and 3", len(picks), fromBook)
+	}
+	for _, p := range picks {
+		if p.ID == idN(100) || p.ID.IsZero() {
+			t.Errorf("bootstrap %v picked although the book had candidates", p)
+		}
+	}
+	all := func(crypto.ID, netip.Addr) bool { return true }
+	if picks, fromBook := b.FillPicks(3, all, boot, nil); len(picks) != 3 || fromBook != 0 {
+		t.Errorf("every book entry excluded: %d picks, %d from book; want the 3 bootstrap addresses", len(picks), fromBook)
+	}
+}

@@ -1,0 +1,12 @@
+//go:build !race
+
+package sim
+
+import "time"
+
+// The CI-size run's size without the race detector (see race_test.go).
+const (
+	ciSeeds          = 2
+	ciDuration       = 4 * time.Minute
+	calibrationSeeds = 30
+)

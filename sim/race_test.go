@@ -1,0 +1,15 @@
+//go:build race
+
+package sim
+
+import "time"
+
+// Under the race detector (make test) the simulation, one goroutine of
+// map-heavy code, runs about ten times slower, so the CI-size run keeps
+// its 1,000 nodes but simulates one seed for 2 min, and the
+// calibration fewer seeds.
+const (
+	ciSeeds          = 1
+	ciDuration       = 2 * time.Minute
+	calibrationSeeds = 6
+)

@@ -1,0 +1,461 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/peerwire/peerwire/crypto"
+)
+
+// Sample is the state of the honest population at one instant.
+type Sample struct {
+	T time.Duration
+	// Online is the number of honest nodes online.
+	Online int
+	// FullOutbound is the share of online honest nodes whose outbound
+	// slots are all taken; MeanOutbound their mean outbound peers.
+	FullOutbound float64
+	MeanOutbound float64
+	// Eclipsed is the share of online honest nodes with at least one peer,
+	// every one of them the attacker's; EclipsedVictims the same among the
+	// victims.
+	Eclipsed        float64
+	EclipsedVictims float64
+	// HonestOut is the share of online honest nodes with at least one
+	// honest outbound peer; AttackerOut the attacker's share of all honest
+	// nodes' outbound slots, AttackerOutVictims of the victims'.
+	HonestOut          float64
+	AttackerOut        float64
+	AttackerOutVictims float64
+	// MaxAttackerOut is the most outbound peers of one honest node that
+	// are the attacker's.
+	MaxAttackerOut int
+}
+
+// Result is what one run measured.
+type Result struct {
+	Config  Config
+	Samples []Sample
+	// Final is the last sample.
+	Final Sample
+	// BookShare and PickShare are the attacker's share of book entries and
+	// of dial picks (Book.Pick of MaxOutbound, three times) at the end,
+	// over the victims (full books) and over a sample of other nodes
+	// (scaled books).
+	BookShareVictims, BookShareOthers float64
+	PickShareVictims, PickShareOthers float64
+	// EclipseTime is the median time, from the start (or from RestartAt),
+	// to a victim's first fully eclipsed sample, over eclipsed victims;
+	// -1 when none was.
+	EclipseTime time.Duration
+	// Convergence is the first sample time at which 95% of online honest
+	// nodes had full outbound slots; -1 when never.
+	Convergence time.Duration
+	// GossipReach[i] is the mean share of online honest nodes a message
+	// from a random honest node reached within GossipStep*i; GossipFinal
+	// the share reached at all; GossipDup the copies received per node
+	// reached.
+	GossipReach []float64
+	GossipStep  time.Duration
+	GossipFinal float64
+	GossipDup   float64
+	// Counters over the run.
+	Events, Dials, DialFailures, Refused, RefusedInbound, PexRequests, PexAdded, PoisonSent, Bans, Trimmed, Restarts int
+	// ValidatorsMeshed is the share of validator pairs connected at the end.
+	ValidatorsMeshed float64
+	refusals         map[string]int
+}
+
+// Run simulates cfg and returns what it measured. Same cfg, same Result.
+func Run(cfg Config) (*Result, error) {
+	s, err := newSim(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	s.eng.run(s.cfg.Duration)
+	s.finish()
+	return s.res, nil
+}
+
+// close releases the nodes' filters and books.
+func (s *Sim) close() {
+	for _, n := range s.nodes {
+		if n != nil {
+			n.filt.Close()
+			n.book.Close()
+		}
+	}
+}
+
+// newSim builds the world of cfg and schedules its start; the caller runs
+// the engine.
+func newSim(cfg Config) (*Sim, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Sim{cfg: cfg, eng: newEngine(), rng: rand.New(stream(cfg.Seed, kindWorld, 0)),
+		byID: map[crypto.ID]*endpoint{}, seenIP: map[netip.Addr]bool{}, res: &Result{Config: cfg, refusals: map[string]int{}}}
+	if err := s.build(); err != nil {
+		s.close()
+		return nil, err
+	}
+	for _, n := range s.nodes {
+		at := time.Duration(0)
+		if !s.isBoot(n) && !n.validator {
+			at = time.Duration(s.rng.Int64N(int64(cfg.JoinSpread)))
+		}
+		s.eng.after(at, func() { _ = n.start() })
+	}
+	if a := s.atk; a != nil {
+		var listeners []*node
+		for _, n := range s.nodes {
+			if n.ep.listening && !n.monitored {
+				listeners = append(listeners, n)
+			}
+		}
+		if len(listeners) > 0 {
+			a.spread = make([]*node, len(a.eps))
+			for i := range a.spread {
+				a.spread[i] = listeners[s.rng.IntN(len(listeners))]
+			}
+		}
+		s.eng.after(time.Second, a.occupy)
+		if r := cfg.Attack.RestartAt; r > 0 {
+			s.eng.after(r, func() {
+				for _, v := range s.victims {
+					if v.online {
+						v.eclipsedAt = -1
+						v.restart(time.Second)
+					}
+				}
+			})
+		}
+	}
+	var sample func()
+	sample = func() {
+		s.res.Samples = append(s.res.Samples, s.sample())
+		s.eng.after(cfg.SampleEvery, sample)
+	}
+	s.eng.after(cfg.SampleEvery, sample)
+	return s, nil
+}
+
+func (s *Sim) isBoot(n *node) bool {
+	for _, a := range s.boot {
+		if a.ID == n.ep.id {
+			return true
+		}
+	}
+	return false
+}
+
+// sample measures the honest population now.
+func (s *Sim) sample() Sample {
+	sm := Sample{T: s.eng.now}
+	var full, out, ecl, hon, atkOut, totOut, vOn, vEcl, vAtk, vOut int
+	for _, n := range s.nodes {
+		if !n.online {
+			continue
+		}
+		sm.Online++
+		c := n.set.Counts()
+		if c.OutboundSlots >= s.cfg.MaxOutbound {
+			full++
+		}
+		out += c.OutboundSlots
+		peers, atkPeers, honOut, aOut, nOut := 0, 0, 0, 0, 0
+		for _, l := range n.links {
+			o := l.other(n.ep)
+			peers++
+			outbound := l.a == n.ep
+			if o.atk != nil {
+				atkPeers++
+				if outbound {
+					aOut++
+				}
+			} else if outbound {
+				honOut++
+			}
+			if outbound {
+				nOut++
+			}
+		}
+		eclipsed := peers > 0 && atkPeers == peers
+		if eclipsed {
+			ecl++
+			if n.eclipsedAt < 0 {
+				n.eclipsedAt = s.eng.now
+			}
+		}
+		if honOut > 0 {
+			hon++
+		}
+		atkOut += aOut
+		totOut += nOut
+		sm.MaxAttackerOut = max(sm.MaxAttackerOut, aOut)
+		if n.monitored {
+			vOn++
+			vAtk += aOut
+			vOut += nOut
+			if eclipsed {
+				vEcl++
+			}
+		}
+	}
+	frac := func(a, b int) float64 {
+		if b == 0 {
+			return 0
+		}
+		return float64(a) / float64(b)
+	}
+	sm.FullOutbound = frac(full, sm.Online)
+	sm.MeanOutbound = frac(out, sm.Online)
+	sm.Eclipsed = frac(ecl, sm.Online)
+	sm.EclipsedVictims = frac(vEcl, vOn)
+	sm.HonestOut = frac(hon, sm.Online)
+	sm.AttackerOut = frac(atkOut, totOut)
+	sm.AttackerOutVictims = frac(vAtk, vOut)
+	return sm
+}
+
+// finish computes the end-of-run outcomes.
+func (s *Sim) finish() {
+	r := s.res
+	r.Events = int(s.eng.ran)
+	r.Final = s.sample()
+	r.Samples = append(r.Samples, r.Final)
+	r.Convergence = -1
+	for _, sm := range r.Samples {
+		if sm.FullOutbound >= 0.95 {
+			r.Convergence = sm.T
+			break
+		}
+	}
+	var times []time.Duration
+	for _, v := range s.victims {
+		if v.eclipsedAt >= 0 {
+			t := v.eclipsedAt
+			if ra := s.cfg.Attack.RestartAt; ra > 0 {
+				t -= ra
+			}
+			times = append(times, t)
+		}
+	}
+	r.EclipseTime = -1
+	if len(times) > 0 {
+		slices.Sort(times)
+		r.EclipseTime = times[len(times)/2]
+	}
+	// Books and picks: the victims, and up to 100 other online nodes.
+	var others []*node
+	for _, n := range s.nodes {
+		if !n.monitored && n.online {
+			others = append(others, n)
+		}
+	}
+	s.rng.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+	others = others[:min(100, len(others))]
+	r.BookShareVictims, r.PickShareVictims = s.bookShares(s.victims)
+	r.BookShareOthers, r.PickShareOthers = s.bookShares(others)
+	s.gossip()
+	// Validators.
+	var vals []*node
+	for _, n := range s.nodes {
+		if n.validator {
+			vals = append(vals, n)
+		}
+	}
+	pairs, up := 0, 0
+	for i, a := range vals {
+		for _, b := range vals[i+1:] {
+			pairs++
+			if a.online && a.byID[b.ep.id] != nil {
+				up++
+			}
+		}
+	}
+	if pairs > 0 {
+		r.ValidatorsMeshed = float64(up) / float64(pairs)
+	}
+}
+
+func (s *Sim) bookShares(ns []*node) (book, pick float64) {
+	var be, ba, pe, pa int
+	for _, n := range ns {
+		for _, e := range n.book.Entries() {
+			be++
+			if ap, ok := e.Addr.AddrPort(); ok && s.atk.owns(ap.Addr()) {
+				ba++
+			}
+		}
+		for range 3 {
+			for _, a := range n.book.Pick(s.cfg.MaxOutbound, nil) {
+				pe++
+				if ap, ok := a.AddrPort(); ok && s.atk.owns(ap.Addr()) {
+					pa++
+				}
+			}
+		}
+	}
+	if be > 0 {
+		book = float64(ba) / float64(be)
+	}
+	if pe > 0 {
+		pick = float64(pa) / float64(pe)
+	}
+	return book, pick
+}
+
+// gossipHop is the per-hop processing delay added to a link's latency.
+const gossipHop = time.Millisecond
+
+// gossip floods GossipOrigins messages over the final graph: each honest
+// node forwards a message once, to every peer but the one it came from
+// (p2p's forward); attacker identities drop it. Arrival times are the
+// shortest paths (Dijkstra), copies are counted per forward.
+func (s *Sim) gossip() {
+	r := s.res
+	var online []*node
+	for _, n := range s.nodes {
+		if n.online {
+			online = append(online, n)
+		}
+	}
+	if len(online) == 0 {
+		return
+	}
+	const steps = 40
+	var arrivals []time.Duration
+	reachSum, dupSum := 0.0, 0.0
+	idx := map[*node]int{}
+	for i, n := range online {
+		idx[n] = i
+	}
+	dist := make([]time.Duration, len(online))
+	parent := make([]int, len(online))
+	for o := 0; o < s.cfg.GossipOrigins; o++ {
+		src := online[s.rng.IntN(len(online))]
+		for i := range dist {
+			dist[i] = -1
+			parent[i] = -1
+		}
+		h := &durHeap{}
+		dist[idx[src]] = 0
+		h.push(idx[src], 0)
+		done := make([]bool, len(online))
+		for h.len() > 0 {
+			u, d := h.pop()
+			if done[u] {
+				continue
+			}
+			done[u] = true
+			un := online[u]
+			for _, l := range un.links {
+				oe := l.other(un.ep)
+				if oe.node == nil || !oe.node.online {
+					continue
+				}
+				v := idx[oe.node]
+				nd := d + oneWay(un.ep, oe) + gossipHop
+				if dist[v] < 0 || nd < dist[v] {
+					dist[v] = nd
+					parent[v] = u
+					h.push(v, nd)
+				}
+			}
+		}
+		reached, copies := 0, 0
+		for u, d := range dist {
+			if d < 0 {
+				continue
+			}
+			reached++
+			if u != idx[src] {
+				arrivals = append(arrivals, d)
+			}
+			un := online[u]
+			for _, l := range un.links {
+				oe := l.other(un.ep)
+				if oe.node == nil || !oe.node.online || (parent[u] >= 0 && online[parent[u]] == oe.node) {
+					continue
+				}
+				copies++
+			}
+		}
+		reachSum += float64(reached) / float64(len(online))
+		if reached > 1 {
+			dupSum += float64(copies) / float64(reached-1)
+		}
+	}
+	r.GossipFinal = reachSum / float64(s.cfg.GossipOrigins)
+	r.GossipDup = dupSum / float64(s.cfg.GossipOrigins)
+	sort.Slice(arrivals, func(i, j int) bool { return arrivals[i] < arrivals[j] })
+	var maxT time.Duration
+	if len(arrivals) > 0 {
+		maxT = arrivals[len(arrivals)-1]
+	}
+	r.GossipStep = max(time.Millisecond, (maxT+steps-1)/steps)
+	r.GossipReach = make([]float64, steps+1)
+	total := float64(s.cfg.GossipOrigins * len(online))
+	j := 0
+	for i := range r.GossipReach {
+		t := r.GossipStep * time.Duration(i)
+		for j < len(arrivals) && arrivals[j] <= t {
+			j++
+		}
+		r.GossipReach[i] = (float64(j) + float64(s.cfg.GossipOrigins)) / total
+	}
+}
+
+// durHeap is a min-heap of (node, time) for Dijkstra.
+type durHeap struct {
+	n []int
+	d []time.Duration
+}
+
+func (h *durHeap) len() int { return len(h.n) }
+
+func (h *durHeap) push(n int, d time.Duration) {
+	h.n = append(h.n, n)
+	h.d = append(h.d, d)
+	i := len(h.n) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h.d[p] <= h.d[i] {
+			break
+		}
+		h.n[p], h.n[i] = h.n[i], h.n[p]
+		h.d[p], h.d[i] = h.d[i], h.d[p]
+		i = p
+	}
+}
+
+func (h *durHeap) pop() (int, time.Duration) {
+	n, d := h.n[0], h.d[0]
+	last := len(h.n) - 1
+	h.n[0], h.d[0] = h.n[last], h.d[last]
+	h.n, h.d = h.n[:last], h.d[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(h.n) {
+			break
+		}
+		m := l
+		if l+1 < len(h.n) && h.d[l+1] < h.d[l] {
+			m = l + 1
+		}
+		if h.d[i] <= h.d[m] {
+			break
+		}
+		h.n[i], h.n[m] = h.n[m], h.n[i]
+		h.d[i], h.d[m] = h.d[m], h.d[i]
+		i = m
+	}
+	return n, d
+}
