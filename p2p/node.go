@@ -82,7 +82,8 @@ type Node struct {
 		m          map[netip.Prefix][]time.Time
 	}
 
-	rr         rrState // request/response (request.go)
+	rr         rrState         // request/response (request.go)
+	ckst       chunkedCounters // chunked dissemination (chunked.go)
 	events     eventHub
 	nat        natState
 	st         nodeCounters
@@ -244,6 +245,7 @@ func New(cfg Config) (*Node, error) {
 	for i := range s.appTopics {
 		tc := &s.appTopics[i]
 		n.topics[tc.ID] = newTopicState(tc)
+		n.initChunked(n.topics[tc.ID])
 	}
 	n.handshakes = make(chan struct{}, s.MaxHandshakes)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
@@ -325,6 +327,7 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	})
 	n.startServices()
+	n.startChunked()
 	n.startNAT()
 	n.log.Info("node started", "id", n.ID().String(), "listen", n.listenSummary(), "advertise", n.advertiseSummary(), "topics", len(n.topics))
 	return nil
