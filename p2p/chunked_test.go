@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
 )
 
 // Topics of the chunked tests: the same block topic twice, chunked and
@@ -173,6 +175,15 @@ func TestChunkedRandomGraph(t *testing.T) {
 		st.PushesSkipped += s.PushesSkipped
 		st.BadChunks += s.BadChunks
 	}
+	var unsent uint64
+	for _, n := range nodes {
+		for _, pi := range n.Peers() {
+			unsent += pi.Conn.Unsent
+		}
+	}
+	if unsent != 0 {
+		t.Fatalf("%d messages lost on live connections", unsent)
+	}
 	t.Logf("chunked: %.2f× message size per node, time to 100%% p50 %v; flood: %.2f×, p50 %v", ckRatio, chunkedP50, floodRatio, floodP50)
 	t.Logf("chunks pushed-new %d pulled %d duplicates %d dont-wants %d cancelled %d skipped %d",
 		st.ChunksReceived, st.ChunksPulled, st.ChunkDuplicates, st.DontWants, st.Cancelled, st.PushesSkipped)
@@ -198,10 +209,70 @@ func TestChunkedRandomGraph(t *testing.T) {
 	if st.BadChunks != 0 {
 		t.Fatalf("%d bad chunks among honest nodes", st.BadChunks)
 	}
+	if st.DontWants == 0 {
+		t.Fatal("no dont-want sent: every node had a single pusher, the test does not exercise it")
+	}
 	if ckRatio > 1.3 {
 		t.Fatalf("chunked: each node received %.2f× the message size, want ≤ 1.3×", ckRatio)
 	}
 	if ckRatio >= floodRatio {
 		t.Fatalf("chunked %.2f× is not below flood %.2f×", ckRatio, floodRatio)
 	}
+}
+
+// TestChunkedFullQueuesAndValidator: with send queues of a few messages,
+// pushes find them full (and header forwards wait), yet every node gets
+// every accepted message once, by pull; a message the validator rejects
+// is delivered nowhere.
+func TestChunkedFullQueuesAndValidator(t *testing.T) {
+	const size, msgSize = 8, 512 << 10
+	cfgOf := func(i int) Config {
+		cfg := chunkedConfig(t, 1600+i)
+		cfg.Topics[1].SendQueue = 6
+		cfg.Topics[1].Validator = func(_, _ crypto.ID, data []byte) ValidationResult {
+			if data[0] == 0xff {
+				return Reject
+			}
+			return Accept
+		}
+		return cfg
+	}
+	nodes := randomGraph(t, size, 3, 11, cfgOf)
+	var mu sync.Mutex
+	sums := map[MessageID][32]byte{}
+	d := trackDeliveries(nodes, func(id MessageID) [32]byte { mu.Lock(); defer mu.Unlock(); return sums[id] }, topicChunked)
+	bad := make([]byte, msgSize)
+	bad[0] = 0xff
+	badID, _, err := nodes[3].Gossip(context.Background(), topicChunked, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := disseminate(t, nodes, d, sums, &mu, topicChunked, 3, msgSize, 0, 5)
+	testutil.Eventually(t, 30*time.Second, "the rejected message completed at every other node", func() bool {
+		var r uint64
+		for _, n := range nodes {
+			r += n.ChunkedStats().Rejected
+		}
+		return r == size-1
+	})
+	var skipped uint64
+	for _, n := range nodes {
+		skipped += n.ChunkedStats().PushesSkipped
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range nodes {
+		if d.count[i][badID] != 0 {
+			t.Fatalf("node %d delivered the rejected message", i)
+		}
+		for id, o := range ids {
+			if want := map[bool]int{true: 0, false: 1}[o == i]; d.count[i][id] != want || d.bad[i] != 0 {
+				t.Fatalf("node %d delivered message %s %d times (%d corrupt), want %d", i, id, d.count[i][id], d.bad[i], want)
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Fatal("no push found a full queue: the test does not exercise the pull fallback")
+	}
+	t.Logf("pushes skipped on full queues: %d", skipped)
 }
