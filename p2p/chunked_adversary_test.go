@@ -146,6 +146,37 @@ func TestChunkedAdversary(t *testing.T) {
 			t.Fatalf("node tracks %d messages (%d accepted), want the per-peer cap %d", held, st.Headers, maxChunkedPerPeer)
 		}
 	})
+	t.Run("headers from many peers: the total cap", func(t *testing.T) {
+		n := startNode(t, chunkedConfig(t, 1560))
+		const peers = maxChunkedMessages/maxChunkedPerPeer + 1
+		sent := 0
+		for j := range peers {
+			p, err := dialRaw(t, n, testIdentity(t, 1561+j), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRaw(t, n, p)
+			for i := range maxChunkedPerPeer {
+				h, _ := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
+				h.nonce = uint64(i)
+				id := chunkedID(topicChunked, h)
+				h.sig = p.id.Sign(chunkedSigningInput(id))
+				rawSend(t, p, encodeChunkHeader(h, 1))
+				sent++
+			}
+		}
+		testutil.Eventually(t, 10*time.Second, "every header handled", func() bool {
+			st := n.ChunkedStats()
+			return st.Headers+st.HeadersRefused == uint64(sent)
+		})
+		e := n.topics[topicChunked].ck
+		e.mu.Lock()
+		held := len(e.msgs)
+		e.mu.Unlock()
+		if st := n.ChunkedStats(); held != maxChunkedMessages || st.HeadersRefused != maxChunkedPerPeer {
+			t.Fatalf("node tracks %d messages, refused %d; want the cap %d and %d refused", held, st.HeadersRefused, maxChunkedMessages, maxChunkedPerPeer)
+		}
+	})
 	t.Run("pull of a chunk never announced", func(t *testing.T) {
 		n, p := chunkedRaw(t, 1540)
 		var id MessageID
