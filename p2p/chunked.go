@@ -168,6 +168,7 @@ type chunkEngine struct {
 	t     *topicState
 	topic uint8
 	cfg   ChunkedConfig
+	ticks atomic.Uint64 // ticks run, for tests
 
 	mu    sync.Mutex // guards the fields below
 	msgs  map[MessageID]*ckMsg
@@ -700,6 +701,7 @@ func (e *chunkEngine) onDontWant(pc *peerConn, data []byte) error {
 
 // tick announces what changed, starts pulls and evicts what expired.
 func (e *chunkEngine) tick() {
+	defer e.ticks.Add(1)
 	n := e.n
 	now := n.s.Now()
 	nbs := e.neighbours()
@@ -755,7 +757,7 @@ func (e *chunkEngine) pullLocked(m *ckMsg, byID map[crypto.ID]*peerConn, now tim
 		var best *peerConn
 		for id, p := range m.peers {
 			pc := byID[id]
-			if pc == nil || !bitSet(p.has, i) || slices.Contains(m.failed[i], id) || load[id] >= limit {
+			if pc == nil || p.punished || !bitSet(p.has, i) || slices.Contains(m.failed[i], id) || load[id] >= limit {
 				continue
 			}
 			if best == nil || load[id] < load[best.id] {

@@ -219,6 +219,17 @@ func TestChunkedAdversary(t *testing.T) {
 		if st := n.ChunkedStats(); st.UnservedPenalties != 1 || st.Completed != 0 {
 			t.Fatalf("stats %+v, want one penalty, nothing completed", st)
 		}
+		// A penalised announcer is asked nothing more for the message:
+		// once the pulls in flight have failed, the count stays.
+		testutil.Eventually(t, 10*time.Second, "pulls in flight ended", func() bool {
+			st := n.ChunkedStats()
+			return st.PullsSent == st.PullsFailed
+		})
+		before := n.ChunkedStats().PullsSent
+		waitTicks(t, n, 10)
+		if after := n.ChunkedStats().PullsSent; after != before {
+			t.Fatalf("%d more pulls to a penalised announcer", after-before)
+		}
 	})
 }
 
@@ -246,4 +257,12 @@ func TestChunkedConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitTicks waits until n's chunked engine has run k more ticks.
+func waitTicks(t *testing.T, n *Node, k uint64) {
+	t.Helper()
+	e := n.topics[topicChunked].ck
+	start := e.ticks.Load()
+	testutil.Eventually(t, 10*time.Second, "chunk ticks", func() bool { return e.ticks.Load() >= start+k })
 }
