@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -161,8 +162,12 @@ func TestChunkedRandomGraph(t *testing.T) {
 	sums := map[MessageID][32]byte{}
 	d := trackDeliveries(nodes, func(id MessageID) [32]byte { mu.Lock(); defer mu.Unlock(); return sums[id] },
 		topicChunked, topicFlooded)
+	peak := heapPeak(t)
 	chunkedIDs, chunkedP50 := disseminate(t, nodes, d, sums, &mu, topicChunked, msgs, msgSize, 200*time.Millisecond, 1)
+	ckPeak := peak()
 	floodIDs, floodP50 := disseminate(t, nodes, d, sums, &mu, topicFlooded, msgs, msgSize, 200*time.Millisecond, 2)
+	floodPeak := peak()
+	t.Logf("peak heap in use: chunked phase %d MiB, flood phase %d MiB (the whole process, %d nodes)", ckPeak>>20, floodPeak>>20, size)
 
 	var ckBytes, floodBytes uint64
 	for _, n := range nodes {
@@ -283,4 +288,39 @@ func TestChunkedFullQueuesAndValidator(t *testing.T) {
 		t.Fatal("no push found a full queue: the test does not exercise the pull fallback")
 	}
 	t.Logf("pushes skipped on full queues: %d", skipped)
+}
+
+// heapPeak samples the process's heap in use every 20 ms until the test
+// ends; each call of the function it returns reports the peak since the
+// previous call and starts a new one.
+func heapPeak(t *testing.T) func() uint64 {
+	var mu sync.Mutex
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				mu.Lock()
+				peak = max(peak, ms.HeapInuse)
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		p := peak
+		peak = 0
+		return p
+	}
 }
