@@ -321,8 +321,14 @@ func (e *chunkEngine) originate(ctx context.Context, data []byte) (MessageID, ma
 		setBit(m.have, i)
 	}
 	nbs := e.neighbours()
+	hdr := encodeChunkHeader(h, m.hops)
 	e.mu.Lock()
 	e.makeRoomLocked(len(data), now)
+	// Until its header is queued, a neighbour gets no have or chunk of
+	// the message (the tick may run meanwhile): it would ignore them.
+	for _, pc := range nbs {
+		m.peer(pc.id).needHeader = true
+	}
 	e.msgs[id] = m
 	for _, c := range m.chunks {
 		e.bytes += len(c)
@@ -330,12 +336,14 @@ func (e *chunkEngine) originate(ctx context.Context, data []byte) (MessageID, ma
 	e.chooseEager(m, nbs, crypto.ID{})
 	e.mu.Unlock()
 	n.ckst.originated.Add(1)
-	res := n.sendAll(ctx, e.topic, encodeChunkHeader(h, m.hops), crypto.ID{})
+	res := n.sendAll(ctx, e.topic, hdr, crypto.ID{})
 	e.mu.Lock()
+	m.fwd = hdr // the tick retries the neighbours sendAll failed
 	for _, pc := range nbs {
 		if res[pc.id] != nil {
 			continue
 		}
+		m.peer(pc.id).needHeader = false
 		for i := range nc {
 			e.pushLocked(m, pc, i)
 		}
@@ -367,7 +375,8 @@ func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 }
 
 // announceLocked sends our bitmap to each neighbour we do not push to
-// that is not full, when it changed since we last told it.
+// (not eager, or eager but upstream or told dont-want) that is not full
+// and has our header, when it changed since we last told it.
 func (e *chunkEngine) announceLocked(m *ckMsg, nbs []*peerConn) {
 	var msg []byte
 	for _, pc := range nbs {
@@ -375,7 +384,7 @@ func (e *chunkEngine) announceLocked(m *ckMsg, nbs []*peerConn) {
 			continue // it sent us the header; it will not pull from us before we complete
 		}
 		p := m.peer(pc.id)
-		if p.needHeader || p.full || p.lastHave == m.nhave || (p.eager && !p.noPush && !m.done) {
+		if p.needHeader || p.full || p.lastHave == m.nhave || (p.eager && !p.noPush && !p.upstream && !m.done) {
 			continue
 		}
 		if msg == nil {
