@@ -876,21 +876,3 @@ func (n *Node) deliverChunked(t *topicState, im inMsg) *Message {
 func (t *topicState) chunkedFor(data []byte) bool {
 	return t.ck != nil && len(data) >= t.ck.cfg.Threshold
 }
-
-// debugState describes the partial messages, for a test that times out.
-func (e *chunkEngine) debugState() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var b []byte
-	for _, m := range e.msgs {
-		if m.done {
-			continue
-		}
-		b = fmt.Appendf(b, "msg %s: %d/%d chunks, pulls %d, pusher %s, peers:", m.id, m.nhave, len(m.chunks), m.pulls, m.pusher.Short())
-		for id, p := range m.peers {
-			b = fmt.Appendf(b, " %s(has %d full %v nopush %v eager %v)", id.Short(), bitmapCount(p.has), p.full, p.noPush, p.eager)
-		}
-		b = append(b, '\n')
-	}
-	return string(b)
-}

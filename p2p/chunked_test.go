@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -323,4 +324,22 @@ func heapPeak(t *testing.T) func() uint64 {
 		peak = 0
 		return p
 	}
+}
+
+// debugState describes the partial messages, for a test that times out.
+func (e *chunkEngine) debugState() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var b []byte
+	for _, m := range e.msgs {
+		if m.done {
+			continue
+		}
+		b = fmt.Appendf(b, "msg %s: %d/%d chunks, pulls %d, pusher %s, peers:", m.id, m.nhave, len(m.chunks), m.pulls, m.pusher.Short())
+		for id, p := range m.peers {
+			b = fmt.Appendf(b, " %s(has %d full %v nopush %v eager %v)", id.Short(), bitmapCount(p.has), p.full, p.noPush, p.eager)
+		}
+		b = append(b, '\n')
+	}
+	return string(b)
 }
