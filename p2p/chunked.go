@@ -499,8 +499,9 @@ func (e *chunkEngine) onHeader(pc *peerConn, data []byte) error {
 	e.mu.Unlock()
 	n.ckst.headers.Add(1)
 	if hops > 1 {
-		m.fwd = encodeChunkHeader(h, hops-1)
+		fwd := encodeChunkHeader(h, hops-1)
 		e.mu.Lock()
+		m.fwd = fwd
 		for _, q := range nbs {
 			if q.id != pc.id {
 				m.peer(q.id).needHeader = true
@@ -822,9 +823,11 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 	}
 	if p.unserved++; p.unserved >= unservedLimit && !p.punished {
 		p.punished = true
-		n.ckst.unservedPens.Add(1)
 		n.log.Debug("announcer does not serve", "peer", pc.id.Short(), "message", m.id.String(), "err", err)
+		// Counted once the peer has paid, so a reader of the counter
+		// also sees the score it cost.
 		n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
+		n.ckst.unservedPens.Add(1)
 	}
 }
 
