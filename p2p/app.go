@@ -46,6 +46,10 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 		n.onRR(pc, t, m)
 		return
 	}
+	if len(m.Data) > 0 && isChunkedKind(m.Data[0]) { // chunked dissemination: chunked.go
+		n.onChunked(pc, t, m)
+		return
+	}
 	if im := (inMsg{pc: pc, m: m, at: n.s.Now()}); !n.deliverNow(t, im) {
 		t.push(im)
 	}
@@ -55,9 +59,13 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 // when nothing is to be delivered (a duplicate, an ignored or rejected
 // gossip message, a malformed message).
 func (n *Node) handleApp(t *topicState, im inMsg) *Message {
+	if im.ck != nil {
+		return n.deliverChunked(t, im)
+	}
 	am, err := parseAppMessage(t.cfg, uint32(n.s.HopLimit), im.m.Data)
 	if am.gossip {
 		n.st.gossipReceived.Add(1)
+		n.st.gossipPayloadBytes.Add(uint64(len(am.payload)))
 	}
 	if err != nil {
 		n.malformed(im.pc, err.Error())
@@ -381,6 +389,9 @@ func (n *Node) Gossip(ctx context.Context, topic uint8, data []byte) (MessageID,
 	}
 	if len(data) > t.cfg.MaxMessageSize {
 		return MessageID{}, nil, fmt.Errorf("p2p: message of %d bytes exceeds topic %d's maximum of %d", len(data), topic, t.cfg.MaxMessageSize)
+	}
+	if t.chunkedFor(data) {
+		return t.ck.originate(ctx, data)
 	}
 	self := n.ID()
 	var nb [8]byte

@@ -65,6 +65,12 @@ type TopicConfig struct {
 	// (request.go, Node.Request, Node.HandleRequests): its sizes,
 	// concurrency and timeout. Nil: no requests on this topic.
 	Requests *RequestConfig
+	// Dissemination chooses how Gossip spreads this topic's large
+	// messages: Flood (the default) or Chunked (chunked.go,
+	// docs/PROTOCOL.md §9.9), configured by Chunked.
+	Dissemination Dissemination
+	// Chunked configures Chunked dissemination; nil means its defaults.
+	Chunked *ChunkedConfig
 }
 
 // Config configures a Node. The zero value of every field except NetworkID
@@ -382,6 +388,9 @@ func (c *Config) settings() (*settings, error) {
 		}
 		ct := tc.TopicConfig
 		ct.MaxMessageSize += gossipOverhead
+		if err := tc.chunkedDefaults(i); err != nil {
+			return nil, err
+		}
 		if tc.Requests != nil { // the multiplexer carries the largest body of either stream
 			rc, err := tc.Requests.withDefaults(i, tc.MaxMessageSize)
 			if err != nil {

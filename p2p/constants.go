@@ -273,3 +273,66 @@ const (
 	// an error response (9-byte header, a code and MaxRequestErrorText).
 	dialBackMaxMessage = 9 + 1 + MaxRequestErrorText
 )
+
+// Chunked dissemination (chunked.go, docs/PROTOCOL.md §9.9).
+const (
+	// The envelope kinds of chunked dissemination.
+	kindChunkHeader byte = 0x06
+	kindChunk       byte = 0x07
+	kindHave        byte = 0x08
+	kindDontWant    byte = 0x09
+
+	// DefaultChunkSize is a chunk's size: small enough that a chunk is
+	// verified and forwarded long before the whole message arrives
+	// (pipelining), large enough that a 16 MiB message has 256 chunks and
+	// its header 8 KiB of hashes. As CometBFT's block parts.
+	DefaultChunkSize = 64 << 10
+	// MinChunkSize and MaxChunkSize bound a header's chunk size, so a
+	// header cannot make a node track millions of tiny chunks or hold one
+	// huge one.
+	MinChunkSize = 1 << 10
+	MaxChunkSize = 1 << 20
+	// MaxChunks bounds a header's chunk list: 4096 hashes are 128 KiB.
+	MaxChunks = 4096
+	// DefaultChunkedThreshold: messages from this size go chunked on a
+	// Chunked topic; below it, one chunk would cost more than flooding.
+	DefaultChunkedThreshold = 64 << 10
+
+	// DefaultEagerPeers is how many neighbours a node pushes each chunk
+	// to (chosen afresh per message); the others pull. Two keeps the
+	// duplicates a push tree makes low (docs/BENCHMARKS.md) while every
+	// node has a second pusher's worth of redundancy beside pulls.
+	DefaultEagerPeers = 2
+	// chunkTick is how often a node sends have-announcements that changed
+	// and starts pulls: the rate limit of announcements (one per message
+	// per neighbour per tick at most).
+	chunkTick = 10 * time.Millisecond
+	// pullGrace is how long a node waits, after a chunk was first
+	// announced to it, for a push before it pulls the chunk.
+	pullGrace = 20 * time.Millisecond
+	// pushIdle: while its pusher sent a chunk this recently, a node pulls
+	// nothing (a pull would race the push); a pusher idle longer is told
+	// dont-want and the node pulls the rest.
+	pushIdle = 50 * time.Millisecond
+	// pullTimeout is one pull's timeout; then the chunk is asked from
+	// another announcer.
+	pullTimeout = 2 * time.Second
+	// maxPullsPerMessage bounds the pulls in flight for one message.
+	maxPullsPerMessage = 16
+	// unservedLimit is how many pulls an announcer may fail on one
+	// message before it is penalised (EventInvalidMessage), once.
+	unservedLimit = 2
+
+	// maxChunkedMessages bounds the messages a topic tracks at once
+	// (partial, and complete ones kept to serve pulls), and
+	// maxChunkedPerPeer those whose header one peer brought first, so a
+	// flood of valid-looking headers with new IDs is bounded.
+	maxChunkedMessages = 64
+	maxChunkedPerPeer  = 16
+	// maxChunkedBytes bounds the chunk bytes a topic holds.
+	maxChunkedBytes = 512 << 20
+	// chunkedRetain is how long a complete message is kept to serve
+	// pulls; partialTimeout how long a partial one may take to complete.
+	chunkedRetain  = 10 * time.Second
+	partialTimeout = 60 * time.Second
+)

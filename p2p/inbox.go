@@ -42,6 +42,7 @@ type inMsg struct {
 	pc *peerConn
 	m  *mux.Message
 	at time.Time
+	ck *ckMsg // a chunked message received whole (chunked.go); m is empty
 }
 
 // topicState is one application topic: its queue of received messages and
@@ -50,6 +51,7 @@ type inMsg struct {
 // is bounded by peers × RecvWindow, and nothing is ever dropped.
 type topicState struct {
 	cfg *TopicConfig
+	ck  *chunkEngine // Chunked topics only (chunked.go)
 	// inbox is the application's channel. It buffers inboxBuffer messages:
 	// a message's credit returns once it is in the channel, so the topic
 	// holds at most inboxBufferBytes beyond its peers' credit.

@@ -86,7 +86,8 @@ type Node struct {
 		m          map[netip.Prefix][]time.Time
 	}
 
-	rr         rrState // request/response (request.go)
+	rr         rrState         // request/response (request.go)
+	ckst       chunkedCounters // chunked dissemination (chunked.go)
 	events     eventHub
 	nat        natState
 	st         nodeCounters
@@ -268,6 +269,7 @@ func New(cfg Config) (*Node, error) {
 	for i := range s.appTopics {
 		tc := &s.appTopics[i]
 		n.topics[tc.ID] = newTopicState(tc)
+		n.initChunked(n.topics[tc.ID])
 	}
 	n.handshakes = make(chan struct{}, s.MaxHandshakes)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
@@ -360,6 +362,7 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	})
 	n.startServices()
+	n.startChunked()
 	n.startNAT()
 	n.spawn(n.reachabilityLoop) // dialback.go
 	n.log.Info("node started", "id", n.ID().String(), "listen", n.listenSummary(), "advertise", n.advertiseSummary(), "topics", len(n.topics))

@@ -27,6 +27,7 @@ type nodeCounters struct {
 	dhtBookAdded         atomic.Uint64 // DHT records the book took
 	gossipOriginated     atomic.Uint64
 	gossipReceived       atomic.Uint64
+	gossipPayloadBytes   atomic.Uint64
 	gossipDuplicates     atomic.Uint64
 	gossipIgnored        atomic.Uint64
 	gossipRejected       atomic.Uint64
@@ -204,10 +205,14 @@ type Stats struct {
 	RateExcess                       uint64
 	Dials, DialFailures              uint64
 	GossipOriginated, GossipReceived uint64
-	GossipDuplicates                 uint64
-	GossipIgnored, GossipRejected    uint64
-	GossipForwarded                  uint64
-	GossipForwardDropped             uint64
+	// GossipPayloadBytes are the payload bytes of the flood gossip
+	// messages received, duplicates included (chunked topics:
+	// ChunkedStats.PayloadBytes).
+	GossipPayloadBytes            uint64
+	GossipDuplicates              uint64
+	GossipIgnored, GossipRejected uint64
+	GossipForwarded               uint64
+	GossipForwardDropped          uint64
 	// GossipStale and GossipFuture count gossip dropped for an origin
 	// timestamp older than GossipMaxAge or further ahead than GossipMaxSkew.
 	GossipStale, GossipFuture uint64
@@ -247,7 +252,8 @@ func (n *Node) Stats() Stats {
 		Delivered: n.st.delivered.Load(), Discarded: n.st.discarded.Load(), Malformed: n.st.malformed.Load(), Violations: n.st.violations.Load(),
 		RateExcess: n.st.rateExcess.Load(), Dials: n.st.dials.Load(), DialFailures: n.st.dialFailures.Load(),
 		GossipOriginated: n.st.gossipOriginated.Load(), GossipReceived: n.st.gossipReceived.Load(),
-		GossipDuplicates: n.st.gossipDuplicates.Load(), GossipIgnored: n.st.gossipIgnored.Load(),
+		GossipPayloadBytes: n.st.gossipPayloadBytes.Load(),
+		GossipDuplicates:   n.st.gossipDuplicates.Load(), GossipIgnored: n.st.gossipIgnored.Load(),
 		GossipRejected: n.st.gossipRejected.Load(), GossipForwarded: n.st.gossipForwarded.Load(),
 		GossipForwardDropped: n.st.gossipForwardDropped.Load(),
 		GossipStale:          n.st.gossipStale.Load(), GossipFuture: n.st.gossipFuture.Load(),

@@ -47,9 +47,10 @@ type prioClass struct {
 // outMsg is a queued message: a short prefix, copied by SendPrefixed, then
 // the caller's bytes, not copied.
 type outMsg struct {
-	data []byte
-	npre uint8
-	pre  [MaxSendPrefix]byte
+	data   []byte
+	handle Handle // non-zero: TrySendCancelable's, for Cancel (cancel.go)
+	npre   uint8
+	pre    [MaxSendPrefix]byte
 }
 
 // size returns the message's length on the wire.

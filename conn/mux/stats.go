@@ -25,6 +25,7 @@ type Stats struct {
 	RateExcess      uint64        // inbound excesses over RecvRate or a topic's InboundRate
 	Violations      uint64        // protocol violations by the peer (at most 1)
 	Unsent          uint64        // accepted messages dropped because the connection ended
+	Cancelled       uint64        // queued messages withdrawn by Cancel before their first byte was sent
 
 	InFlight      int64         // data bytes sent and not yet acknowledged by the peer's reader
 	InFlightCap   int64         // current cap on InFlight for the lowest priority
@@ -58,6 +59,7 @@ type connCounters struct {
 	rateWaits, rateWaitNanos atomic.Uint64
 	rateExcess, violations   atomic.Uint64
 	unsent                   atomic.Uint64
+	cancelled                atomic.Uint64
 	inFlightWaits            atomic.Uint64
 	controlIgnored           atomic.Uint64
 }
@@ -84,6 +86,7 @@ func (c *MultiConn) Stats() Stats {
 		RateExcess:      c.st.rateExcess.Load(),
 		Violations:      c.st.violations.Load(),
 		Unsent:          c.st.unsent.Load(),
+		Cancelled:       c.st.cancelled.Load(),
 		Version:         c.version,
 		Features:        c.Features(),
 		ControlIgnored:  c.st.controlIgnored.Load(),

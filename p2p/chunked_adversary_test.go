@@ -1,0 +1,268 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/testutil"
+)
+
+// signedHeader builds a header of data cut into chunk-byte chunks, signed
+// by signer but naming origin (the same for an honest header).
+func signedHeader(t testing.TB, signer *crypto.Identity, origin crypto.ID, data []byte, chunk int) (*chunkHeader, MessageID) {
+	t.Helper()
+	h := &chunkHeader{origin: origin, nonce: 7, timeMs: uint64(time.Now().UnixMilli()), total: uint32(len(data)), chunkSize: uint32(chunk)}
+	for i := 0; i < len(data); i += chunk {
+		h.hashes = append(h.hashes, sha256.Sum256(data[i:min(len(data), i+chunk)]))
+	}
+	id := chunkedID(topicChunked, h)
+	h.key = signer.PublicKey()
+	h.sig = signer.Sign(chunkedSigningInput(id))
+	return h, id
+}
+
+// chunkedRaw starts a node on the chunked topics and connects a raw peer.
+func chunkedRaw(t *testing.T, i int) (*Node, *rawPeer) {
+	t.Helper()
+	n := startNode(t, chunkedConfig(t, i))
+	p, err := dialRaw(t, n, testIdentity(t, i+1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRaw(t, n, p)
+	return n, p
+}
+
+func rawSend(t *testing.T, p *rawPeer, msg []byte) {
+	t.Helper()
+	if err := p.mc.Send(context.Background(), topicChunked, msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawChunkedRR returns the next request/response message the node sent
+// p on the chunked topic.
+func rawChunkedRR(t *testing.T, p *rawPeer) rrMsg {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-p.inbox:
+			if m.Topic != topicChunked || len(m.Data) == 0 || !isRRKind(m.Data[0]) {
+				continue
+			}
+			w, err := parseRR(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return w
+		case <-timeout:
+			t.Fatal("no request/response message from the node")
+		}
+	}
+}
+
+func chunkMsg(id MessageID, i int, b []byte) []byte { return append(chunkPrefix(id, i, len(b)), b...) }
+
+// TestChunkedAdversary: what a peer can send wrong, and what it costs it.
+func TestChunkedAdversary(t *testing.T) {
+	data := make([]byte, 3*DefaultChunkSize+100)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	t.Run("forged header signature", func(t *testing.T) {
+		n, p := chunkedRaw(t, 1500)
+		other := testIdentity(t, 1599)
+		h, _ := signedHeader(t, other, p.id.ID(), data, DefaultChunkSize) // signed by another key
+		rawSend(t, p, encodeChunkHeader(h, 3))
+		if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayProtocolViolation {
+			t.Fatalf("goaway %v, want protocol violation", ge)
+		}
+		if st := n.ChunkedStats(); st.Headers != 0 {
+			t.Fatalf("forged header accepted: %+v", st)
+		}
+	})
+	t.Run("chunk not matching the hash list", func(t *testing.T) {
+		n, p := chunkedRaw(t, 1510)
+		h, id := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
+		rawSend(t, p, encodeChunkHeader(h, 3))
+		bad := append([]byte(nil), data[:DefaultChunkSize]...)
+		bad[5] ^= 1
+		rawSend(t, p, chunkMsg(id, 0, bad))
+		if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayProtocolViolation {
+			t.Fatalf("goaway %v, want protocol violation", ge)
+		}
+		if st := n.ChunkedStats(); st.BadChunks != 1 || st.ChunksReceived != 0 || st.Headers != 1 {
+			t.Fatalf("stats %+v, want 1 bad chunk, none stored, 1 header", st)
+		}
+		if s, _ := n.Score(p.id.ID()); s >= 0 {
+			t.Fatalf("score %v after a bad chunk, want below 0", s)
+		}
+	})
+	t.Run("chunks for an unknown message", func(t *testing.T) {
+		n, p := chunkedRaw(t, 1520)
+		var id MessageID
+		id[0] = 9
+		for i := range 10 {
+			rawSend(t, p, chunkMsg(id, i, data[:100]))
+		}
+		rawSend(t, p, encodeHave(id, []byte{0xff}))
+		rawSend(t, p, encodeDontWant(id))
+		testutil.Eventually(t, 10*time.Second, "unknown chunks counted", func() bool { return n.ChunkedStats().ChunksUnknown == 12 })
+		if !connectedTo(n, p.id.ID()) {
+			t.Fatal("peer disconnected for chunks of a message the node does not track (it may have evicted it)")
+		}
+		n.topics[topicChunked].ck.mu.Lock()
+		held := len(n.topics[topicChunked].ck.msgs)
+		n.topics[topicChunked].ck.mu.Unlock()
+		if held != 0 {
+			t.Fatalf("node tracks %d messages after unknown chunks", held)
+		}
+	})
+	t.Run("flood of headers with new IDs", func(t *testing.T) {
+		n, p := chunkedRaw(t, 1530)
+		const k = 3 * maxChunkedPerPeer
+		for i := range k {
+			h, _ := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
+			h.nonce = uint64(i)
+			id := chunkedID(topicChunked, h)
+			h.sig = p.id.Sign(chunkedSigningInput(id))
+			rawSend(t, p, encodeChunkHeader(h, 1))
+		}
+		testutil.Eventually(t, 10*time.Second, "every header handled", func() bool {
+			st := n.ChunkedStats()
+			return st.Headers+st.HeadersRefused == k
+		})
+		e := n.topics[topicChunked].ck
+		e.mu.Lock()
+		held := len(e.msgs)
+		e.mu.Unlock()
+		if st := n.ChunkedStats(); held != maxChunkedPerPeer || st.Headers != maxChunkedPerPeer {
+			t.Fatalf("node tracks %d messages (%d accepted), want the per-peer cap %d", held, st.Headers, maxChunkedPerPeer)
+		}
+	})
+	t.Run("headers from many peers: the total cap", func(t *testing.T) {
+		n := startNode(t, chunkedConfig(t, 1560))
+		const peers = maxChunkedMessages/maxChunkedPerPeer + 1
+		sent := 0
+		for j := range peers {
+			p, err := dialRaw(t, n, testIdentity(t, 1561+j), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRaw(t, n, p)
+			for i := range maxChunkedPerPeer {
+				h, _ := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
+				h.nonce = uint64(i)
+				id := chunkedID(topicChunked, h)
+				h.sig = p.id.Sign(chunkedSigningInput(id))
+				rawSend(t, p, encodeChunkHeader(h, 1))
+				sent++
+			}
+		}
+		testutil.Eventually(t, 10*time.Second, "every header handled", func() bool {
+			st := n.ChunkedStats()
+			return st.Headers+st.HeadersRefused == uint64(sent)
+		})
+		e := n.topics[topicChunked].ck
+		e.mu.Lock()
+		held := len(e.msgs)
+		e.mu.Unlock()
+		if st := n.ChunkedStats(); held != maxChunkedMessages || st.HeadersRefused != maxChunkedPerPeer {
+			t.Fatalf("node tracks %d messages, refused %d; want the cap %d and %d refused", held, st.HeadersRefused, maxChunkedMessages, maxChunkedPerPeer)
+		}
+	})
+	t.Run("pull of a chunk never announced", func(t *testing.T) {
+		n, p := chunkedRaw(t, 1540)
+		var id MessageID
+		id[0] = 1
+		rawSend(t, p, encodeRequest(42, 5*time.Second, encodePull(id, 0)))
+		w := rawChunkedRR(t, p)
+		if w.kind != kindError || w.code != RequestRefused || w.id != 42 {
+			t.Fatalf("answer %+v, want a refused error for request 42", w)
+		}
+		rawSend(t, p, encodeRequest(43, 5*time.Second, []byte("not a pull")))
+		if w := rawChunkedRR(t, p); w.kind != kindError || w.id != 43 {
+			t.Fatalf("answer %+v, want an error for request 43", w)
+		}
+		if st := n.ChunkedStats(); st.PullsRefused != 2 || st.PullsServed != 0 {
+			t.Fatalf("stats %+v, want 2 refused pulls", st)
+		}
+	})
+	t.Run("announcer that never serves", func(t *testing.T) {
+		n, p := chunkedRaw(t, 1550)
+		h, id := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
+		rawSend(t, p, encodeChunkHeader(h, 1))
+		rawSend(t, p, encodeHave(id, []byte{0x0f})) // all 4 chunks
+		// Answer every pull with an error, as a peer that lied.
+		deadline := time.Now().Add(20 * time.Second)
+		for n.ChunkedStats().UnservedPenalties == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no penalty within 20 s: %+v", n.ChunkedStats())
+			}
+			select {
+			case m := <-p.inbox:
+				if w, err := parseRR(m.Data); err == nil && w.kind == kindRequest {
+					rawSend(t, p, encodeError(w.id, RequestRefused, "no"))
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if s, _ := n.Score(p.id.ID()); s >= 0 {
+			t.Fatalf("score %v after not serving, want below 0", s)
+		}
+		if st := n.ChunkedStats(); st.UnservedPenalties != 1 || st.Completed != 0 {
+			t.Fatalf("stats %+v, want one penalty, nothing completed", st)
+		}
+		// A penalised announcer is asked nothing more for the message:
+		// once the pulls in flight have failed, the count stays.
+		testutil.Eventually(t, 10*time.Second, "pulls in flight ended", func() bool {
+			st := n.ChunkedStats()
+			return st.PullsSent == st.PullsFailed
+		})
+		before := n.ChunkedStats().PullsSent
+		waitTicks(t, n, 10)
+		if after := n.ChunkedStats().PullsSent; after != before {
+			t.Fatalf("%d more pulls to a penalised announcer", after-before)
+		}
+	})
+}
+
+// TestChunkedConfig: operator errors name the field.
+func TestChunkedConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		tc    TopicConfig
+		field string
+	}{
+		{"unsigned", TopicConfig{UnsignedGossip: true, Dissemination: Chunked}, "Topics[0].UnsignedGossip"},
+		{"chunk too small", TopicConfig{Dissemination: Chunked, Chunked: &ChunkedConfig{ChunkSize: 10}}, "Topics[0].Chunked.ChunkSize"},
+		{"settings on flood", TopicConfig{Chunked: &ChunkedConfig{}}, "Topics[0].Chunked"},
+		{"unknown mode", TopicConfig{Dissemination: 7}, "Topics[0].Dissemination"},
+		{"responses too small", TopicConfig{Dissemination: Chunked, Requests: &RequestConfig{MaxResponseSize: 1000}}, "Topics[0].Requests.MaxResponseSize"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, 1)
+			tt.tc.TopicConfig = mux.TopicConfig{ID: 2, Name: "blocks", MaxMessageSize: 1 << 20}
+			cfg.Topics = []TopicConfig{tt.tc}
+			_, err := New(cfg)
+			if err == nil || !strings.Contains(err.Error(), "Config."+tt.field+":") {
+				t.Fatalf("New: %v, want an error naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// waitTicks waits until n's chunked engine has run k more ticks.
+func waitTicks(t *testing.T, n *Node, k uint64) {
+	t.Helper()
+	e := n.topics[topicChunked].ck
+	start := e.ticks.Load()
+	testutil.Eventually(t, 10*time.Second, "chunk ticks", func() bool { return e.ticks.Load() >= start+k })
+}
