@@ -1,0 +1,189 @@
+package dht
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/peerwire/peerwire/crypto"
+)
+
+// The DHT's queries and answers over the transport: dialing a record's
+// address, sending a query and checking its answer, serving others'
+// queries, and the candidates their answers and contacts produce.
+
+// dialAddr returns the first of r's addresses that Config.AllowAddr allows.
+func (d *DHT) dialAddr(r *Record) (crypto.Address, bool) {
+	for _, a := range r.Addrs {
+		if d.cfg.AllowAddr(a) {
+			return crypto.Address{ID: r.ID, Host: a.Addr().String(), Port: a.Port()}, true
+		}
+	}
+	return crypto.Address{}, false
+}
+
+// query sends m to addr and returns the answer, whose own record is
+// verified and belongs to addr.ID. A server that answered enters the
+// table at addr: an outbound request to it succeeded.
+func (d *DHT) query(ctx context.Context, addr crypto.Address, m *Message) (*Message, error) {
+	if d.server {
+		m.Self = d.self.Load().Bytes()
+	}
+	req, err := m.Encode()
+	if err != nil {
+		return nil, err
+	}
+	d.queries.Add(1)
+	d.mu.Lock()
+	d.asking[addr.ID]++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		if d.asking[addr.ID]--; d.asking[addr.ID] == 0 {
+			delete(d.asking, addr.ID)
+		}
+		d.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+	defer cancel()
+	resp, err := d.cfg.Transport.Request(ctx, addr, req)
+	if err == nil {
+		var ans *Message
+		if ans, err = d.checkAnswer(addr, m.Type, resp); err == nil {
+			return ans, nil
+		}
+		if d.cfg.OnBadAnswer != nil {
+			d.cfg.OnBadAnswer(addr.ID, err)
+		}
+	}
+	d.queryFails.Add(1)
+	return nil, err
+}
+
+func (d *DHT) checkAnswer(addr crypto.Address, sent MsgType, resp []byte) (*Message, error) {
+	ans, err := DecodeMessage(resp)
+	if err != nil {
+		return nil, err
+	}
+	want := MsgNodes
+	if sent == MsgPing {
+		want = MsgPong
+	}
+	if ans.Type != want {
+		return nil, fmt.Errorf("%w: answer of type %d to type %d", ErrBadMessage, ans.Type, sent)
+	}
+	rec, err := d.decode(ans.Self)
+	if err != nil {
+		return nil, err
+	}
+	if rec.ID != addr.ID {
+		return nil, fmt.Errorf("%w: answer carries the record of %s, not %s", ErrBadRecord, rec.ID.Short(), addr.ID.Short())
+	}
+	ap, ok := addr.AddrPort()
+	if ok && rec.Server() {
+		d.table.Add(rec, ap, d.cfg.Clock.Now())
+	}
+	return ans, nil
+}
+
+// Handle answers a peer's request: the function the node's transport
+// calls for each request on the DHT topic. NODES carries the table's
+// entries closest to the target under the same diversity bounds as a
+// lookup's results (Limits.ResultPer24, ResultPerGroup), so an attacker's
+// block of addresses cannot crowd honest nodes out of an answer. A client refuses every request;
+// a malformed one returns an error wrapping ErrBadMessage or ErrBadRecord.
+func (d *DHT) Handle(_ context.Context, from crypto.ID, req []byte) ([]byte, error) {
+	if !d.server {
+		return nil, errors.New("dht: client mode, not answering")
+	}
+	m, err := DecodeMessage(req)
+	if err == nil && m.Type != MsgFindNode && m.Type != MsgPing {
+		err = fmt.Errorf("%w: request of type %d", ErrBadMessage, m.Type)
+	}
+	if err == nil && m.Self != nil {
+		var r *Record
+		if r, err = d.decode(m.Self); err == nil {
+			if r.ID != from {
+				err = fmt.Errorf("%w: request from %s carries the record of %s", ErrBadRecord, from.Short(), r.ID.Short())
+			} else if r.Server() {
+				d.candidate(r)
+			}
+		}
+	}
+	if err != nil {
+		d.badReqs.Add(1)
+		return nil, err
+	}
+	ans := &Message{Type: MsgPong, Self: d.self.Load().Bytes()}
+	if m.Type == MsgFindNode {
+		ans.Type = MsgNodes
+		q := d.newQuota()
+		for _, c := range d.table.Closest(m.Target, MaxNodesScan) {
+			a := crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}
+			if c.ID() != from && len(ans.Nodes) < MaxNodes && q.take(a) {
+				ans.Nodes = append(ans.Nodes, c.Record.Bytes())
+			}
+		}
+	}
+	d.served.Add(1)
+	return ans.Encode()
+}
+
+// candidate takes r, an inbound contact that claims server mode, as a
+// candidate: it is pinged at once (an outbound request, which enters it
+// in the table if it answers) while fewer than MaxVerifying pings are in
+// flight, and otherwise kept, up to Config.MaxCandidates, for
+// revalidation to ping. One known already (an entry or a replacement) is left to revalidation.
+func (d *DHT) candidate(r *Record) {
+	if d.table.Known(r.ID) {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped || d.asking[r.ID] > 0 {
+		return // the answer to our own query will tell
+	}
+	if d.verifying.Load() < MaxVerifying {
+		if a, ok := d.dialAddr(r); ok {
+			delete(d.candidates, r.ID)
+			d.verifying.Add(1)
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				defer d.verifying.Add(-1)
+				d.query(d.ctx, a, &Message{Type: MsgPing})
+			}()
+		}
+		return
+	}
+	if old := d.candidates[r.ID]; old != nil && old.Seq >= r.Seq {
+		return
+	}
+	if _, ok := d.candidates[r.ID]; !ok && len(d.candidates) >= d.cfg.MaxCandidates {
+		return
+	}
+	d.candidates[r.ID] = r
+}
+
+// decode is DecodeRecord for the DHT's network, remembering up to
+// MaxVerifiedCache verified records so a record seen again (every lookup
+// sees the same closest nodes) costs a map lookup, not a signature check.
+func (d *DHT) decode(b []byte) (*Record, error) {
+	d.mu.Lock()
+	r := d.verified[string(b)]
+	d.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	r, err := DecodeRecord(d.cfg.Network, b)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if len(d.verified) >= MaxVerifiedCache {
+		clear(d.verified)
+	}
+	d.verified[string(r.raw)] = r
+	d.mu.Unlock()
+	return r, nil
+}
