@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
@@ -29,8 +30,12 @@ const (
 	DHTClient
 	// DHTServer: lookups, and answers to other nodes' queries.
 	DHTServer
-	// DHTAuto: server when the node listens on a routable address (or one
-	// the book's AllowLoopback / AllowPrivate allow), else client.
+	// DHTAuto follows the node's reachability verdict (Reachability):
+	// server while it is public (its record advertising the verified
+	// addresses), client while it is private; while it is unknown (before
+	// the first check, or with too few peers in distinct groups to decide,
+	// as on a LAN) server when the node advertises a routable address (or
+	// one the book's AllowLoopback / AllowPrivate allow), else client.
 	DHTAuto
 )
 
@@ -158,7 +163,7 @@ func (n *Node) startDHT() error {
 		return fmt.Errorf("p2p: Config.DHT: %w", err)
 	}
 	n.dht.Store(d)
-	if d.Server() {
+	if dc.Mode != DHTClient { // auto may switch to server at any time
 		if err := n.HandleRequests(DHTTopic, func(ctx context.Context, from crypto.ID, req []byte) ([]byte, error) {
 			resp, err := d.Handle(ctx, from, req)
 			if errors.Is(err, dht.ErrBadMessage) || errors.Is(err, dht.ErrBadRecord) {
@@ -172,9 +177,58 @@ func (n *Node) startDHT() error {
 			return err
 		}
 	}
+	n.syncDHT()
 	d.Start()
 	n.log.Info("DHT started", "mode", d.Stats().Mode.String(), "bootstrap", len(boot))
 	return nil
+}
+
+// syncDHT brings the DHT in line with the node's reachability and
+// advertised addresses: its record advertises the verified addresses
+// while the verdict is public, else the advertised ones, and in auto mode
+// it serves while the verdict is public, stays a client while it is
+// private, and while it is unknown serves when an advertised address is
+// one dhtAllowAddr allows (the guess dht.ModeAuto starts from). It is
+// called when the verdict or the advertised addresses change
+// (reachability.go) and does nothing while the DHT is off.
+func (n *Node) syncDHT() {
+	d := n.dht.Load()
+	if d == nil {
+		return
+	}
+	n.dhtSync.Lock() // each call reads the latest state, so the last applied is current
+	defer n.dhtSync.Unlock()
+	r := n.Reachability()
+	src := n.AdvertisedAddrs()
+	if r.Verdict == ReachPublic {
+		src = r.Verified
+	}
+	var addrs []netip.AddrPort
+	for _, a := range src {
+		if ap, ok := a.AddrPort(); ok && len(addrs) < dht.MaxRecordAddrs {
+			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			if !slices.Contains(addrs, ap) {
+				addrs = append(addrs, ap)
+			}
+		}
+	}
+	// The addresses first, so a node turning server signs its first
+	// server record with them.
+	if err := d.SetAddrs(addrs); err != nil {
+		n.log.Warn("DHT record not updated", "err", err)
+	}
+	if n.s.DHT.Mode == DHTAuto {
+		server := r.Verdict == ReachPublic
+		if r.Verdict == ReachUnknown {
+			server = slices.ContainsFunc(addrs, n.dhtAllowAddr)
+		}
+		if server != d.Server() {
+			n.log.Info("DHT mode changed", "server", server, "reachability", r.Verdict.String())
+		}
+		if err := d.SetServer(server); err != nil {
+			n.log.Warn("DHT mode not changed", "err", err)
+		}
+	}
 }
 
 // stopDHT stops the DHT and waits for its queries.

@@ -41,6 +41,7 @@ type Node struct {
 	// dhtDialing holds the peers being dialed for a DHT query (crypto.ID
 	// keys): not asked for PEX, closed once the query is answered.
 	dhtDialing sync.Map
+	dhtSync    sync.Mutex // serialises syncDHT (dht.go)
 	log        *slog.Logger
 
 	loadReport *peerbook.LoadReport

@@ -147,6 +147,16 @@ func (n *Node) checkReachability(ctx context.Context) (Reachability, int) {
 	case len(cands) > 0 && decided == len(cands):
 		v = ReachPrivate
 	}
+	n.setVerdict(v, verified, verifiedObs)
+	return n.Reachability(), asked
+}
+
+// setVerdict records a check's outcome: the verdict, the verified
+// addresses and, of them, the observed ones (advertised from now on). A
+// change republishes the advertised addresses, brings the DHT in line
+// (syncDHT) and publishes EventReachability.
+func (n *Node) setVerdict(v Verdict, verified, verifiedObs []crypto.Address) {
+	d := &n.reach.db
 	now := n.s.Now()
 	d.mu.Lock()
 	changed := v != d.verdict || !slices.Equal(verified, d.verified)
@@ -154,9 +164,10 @@ func (n *Node) checkReachability(ctx context.Context) (Reachability, int) {
 	d.verdict, d.verified, d.checked, d.observed = v, verified, now, verifiedObs
 	d.mu.Unlock()
 	if obsChanged {
-		n.republishAdverts()
+		n.republishAdverts() // syncs the DHT too
 	}
 	if changed {
+		n.syncDHT() // dht.go: the mode in auto, the verified addresses
 		n.log.Info("reachability changed", "verdict", v.String(), "verified", fmt.Sprint(verified))
 		ev := Event{Kind: EventReachability, Reason: v.String(), Time: now}
 		if len(verified) > 0 {
@@ -164,7 +175,6 @@ func (n *Node) checkReachability(ctx context.Context) (Reachability, int) {
 		}
 		n.events.publish(ev)
 	}
-	return n.Reachability(), asked
 }
 
 // askDialBack asks the peers that see us at ap's IP to dial ap, at once,
@@ -289,6 +299,7 @@ func (n *Node) storeAdverts() bool {
 		return false
 	}
 	n.nat.secure.Store(sc)
+	n.syncDHT() // dht.go: the DHT record advertises the new addresses
 	return true
 }
 

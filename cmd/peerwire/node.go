@@ -120,7 +120,7 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file holding the admin API bearer token, mode 0600 or stricter (else $PEERWIRE_ADMIN_TOKEN)")
 	fs.StringVar(&o.metrics, "metrics", "", "`address` of a read-only Prometheus /metrics listener (\"\" disables it); a non-loopback address requires a token")
 	fs.StringVar(&o.metricsToken, "metrics-token-file", "", "file holding the /metrics bearer token, mode 0600 or stricter (else $PEERWIRE_METRICS_TOKEN)")
-	fs.StringVar(&o.dht, "dht", "off", "Kademlia DHT `mode`: off, client (lookups only), server (lookups and answers) or auto (server when listening on a routable address, or one -allow-loopback / -allow-private allows)")
+	fs.StringVar(&o.dht, "dht", "off", "Kademlia DHT `mode`: off, client (lookups only), server (lookups and answers) or auto (server while the dial-back verdict is public, client while private; until a verdict, server when listening on a routable address or one -allow-loopback / -allow-private allows)")
 	fs.StringVar(&o.nat, "nat", "none", "port mapping on the router in front of the node: "+nat.Modes+
 		" (any tries UPnP then NAT-PMP; extip:IP maps nothing and advertises IP with the listen port)")
 	return o

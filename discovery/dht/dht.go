@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,9 +21,10 @@ type Mode uint8
 
 // Modes. The zero value is ModeAuto.
 const (
-	// ModeAuto is ModeServer when one of Config.Addrs is routable (or
-	// allowed by Config.AllowAddr), else ModeClient. (Once the node can
-	// confirm its reachability by a dial-back, that will decide instead.)
+	// ModeAuto starts as ModeServer when one of Config.Addrs is routable
+	// (or allowed by Config.AllowAddr), else as ModeClient: a guess that
+	// the node corrects with SetServer once a dial-back has judged its
+	// reachability (package p2p does).
 	ModeAuto Mode = iota
 	// ModeClient queries only: it answers no query and advertises no
 	// record, so it never enters other nodes' tables.
@@ -138,8 +140,12 @@ type Stats struct {
 type DHT struct {
 	cfg    Config
 	table  *Table
-	server bool
+	server atomic.Bool
 	self   atomic.Pointer[Record]
+
+	recMu   sync.Mutex       // serialises changes of the record, server and addrs
+	addrs   []netip.AddrPort // the addresses the record advertises in server mode
+	publish chan struct{}    // capacity 1: the record changed while a server
 
 	mu         sync.Mutex
 	candidates map[crypto.ID]*Record
@@ -211,53 +217,96 @@ func New(cfg Config) (*DHT, error) {
 		return nil, errors.New("dht: Config: durations and counts must not be negative")
 	}
 	cfg.Clock = clock.Or(cfg.Clock)
-	d := &DHT{cfg: cfg, table: NewTable(cfg.Identity.ID(), cfg.Limits), candidates: map[crypto.ID]*Record{}, asking: map[crypto.ID]int{}, verified: map[string]*Record{}}
+	d := &DHT{cfg: cfg, table: NewTable(cfg.Identity.ID(), cfg.Limits), candidates: map[crypto.ID]*Record{}, asking: map[crypto.ID]int{}, verified: map[string]*Record{},
+		addrs: slices.Clone(cfg.Addrs), publish: make(chan struct{}, 1)}
 	switch cfg.Mode {
 	case ModeServer:
-		d.server = true
+		d.server.Store(true)
 	case ModeAuto:
 		for _, a := range cfg.Addrs {
 			if cfg.AllowAddr(a) {
-				d.server = true
+				d.server.Store(true)
 			}
 		}
 	}
 	// The sequence number starts at the clock's milliseconds, so a
 	// restarted node's record replaces its earlier ones.
-	if err := d.setRecord(uint64(cfg.Clock.Now().UnixMilli()), cfg.Addrs); err != nil {
+	r, err := d.newRecord(uint64(cfg.Clock.Now().UnixMilli()), d.server.Load(), d.addrs)
+	if err != nil {
 		return nil, err
 	}
+	d.self.Store(r)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
 }
 
-func (d *DHT) setRecord(seq uint64, addrs []netip.AddrPort) error {
+// newRecord signs the node's record for the mode: a server's claims
+// RoleServer and advertises addrs, a client's neither.
+func (d *DHT) newRecord(seq uint64, server bool, addrs []netip.AddrPort) (*Record, error) {
 	roles := d.cfg.Roles &^ RoleServer
-	if d.server {
+	if server {
 		roles |= RoleServer
 	} else {
 		addrs = nil
 	}
-	r, err := NewRecord(d.cfg.Identity, d.cfg.Network, seq, roles, addrs)
+	return NewRecord(d.cfg.Identity, d.cfg.Network, seq, roles, addrs)
+}
+
+// update re-signs the record, with the next sequence number, for the
+// mode and addresses change returns from those in force, unless neither
+// changed. A server's new record is announced by a lookup of the node's
+// own ID (once Start has run), whose queries carry it to the nodes
+// closest to it.
+func (d *DHT) update(change func(server bool, addrs []netip.AddrPort) (bool, []netip.AddrPort)) error {
+	d.recMu.Lock()
+	defer d.recMu.Unlock()
+	server, addrs := change(d.server.Load(), d.addrs)
+	if len(addrs) > MaxRecordAddrs {
+		return fmt.Errorf("dht: %d addresses, at most %d", len(addrs), MaxRecordAddrs)
+	}
+	if server == d.server.Load() && slices.Equal(addrs, d.addrs) {
+		return nil
+	}
+	r, err := d.newRecord(d.self.Load().Seq+1, server, addrs)
 	if err != nil {
 		return err
 	}
+	d.addrs = slices.Clone(addrs)
 	d.self.Store(r)
+	d.server.Store(server)
+	if server {
+		select {
+		case d.publish <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
-// SetAddrs replaces the addresses the node's record advertises, with the
-// next sequence number.
+// SetAddrs replaces the addresses the node's record advertises (in server
+// mode; a client's record carries none until it switches), with the next
+// sequence number. The addresses in force change nothing.
 func (d *DHT) SetAddrs(addrs []netip.AddrPort) error {
-	return d.setRecord(d.self.Load().Seq+1, addrs)
+	return d.update(func(server bool, _ []netip.AddrPort) (bool, []netip.AddrPort) { return server, addrs })
+}
+
+// SetServer switches the node to server mode (on) or client mode at run
+// time, whatever Config.Mode said: a server answers queries, sends its
+// record with its own and advertises its addresses; a client does
+// neither, so the nodes that hold it drop it when their revalidation
+// pings fail. The record is re-signed with the next sequence number, and
+// a new server's record announced by a lookup of its own ID. The mode in
+// force changes nothing. It is safe to call concurrently.
+func (d *DHT) SetServer(on bool) error {
+	return d.update(func(_ bool, addrs []netip.AddrPort) (bool, []netip.AddrPort) { return on, addrs })
 }
 
 // Self returns the node's current record.
 func (d *DHT) Self() *Record { return d.self.Load() }
 
-// Server reports whether the node answers queries (server mode, or auto
-// resolved to server).
-func (d *DHT) Server() bool { return d.server }
+// Server reports whether the node answers queries (server mode, auto
+// resolved to server, or SetServer(true)).
+func (d *DHT) Server() bool { return d.server.Load() }
 
 // Bucket returns the index of the bucket id takes in the table.
 func (d *DHT) Bucket(id crypto.ID) int { return CommonPrefixLen(d.cfg.Identity.ID(), id) }
@@ -271,7 +320,7 @@ func (d *DHT) Stats() Stats {
 	nc := len(d.candidates)
 	d.mu.Unlock()
 	m := ModeClient
-	if d.server {
+	if d.server.Load() {
 		m = ModeServer
 	}
 	// Failures first: each is counted after its total, so a total read
@@ -321,6 +370,8 @@ func (d *DHT) maintain() {
 			d.Revalidate(d.ctx)
 		case <-refresh.C():
 			d.Refresh(d.ctx)
+		case <-d.publish:
+			d.Lookup(d.ctx, d.cfg.Identity.ID())
 		}
 	}
 }

@@ -26,7 +26,7 @@ func (d *DHT) dialAddr(r *Record) (crypto.Address, bool) {
 // verified and belongs to addr.ID. A server that answered enters the
 // table at addr: an outbound request to it succeeded.
 func (d *DHT) query(ctx context.Context, addr crypto.Address, m *Message) (*Message, error) {
-	if d.server {
+	if d.server.Load() {
 		m.Self = d.self.Load().Bytes()
 	}
 	req, err := m.Encode()
@@ -93,7 +93,7 @@ func (d *DHT) checkAnswer(addr crypto.Address, sent MsgType, resp []byte) (*Mess
 // block of addresses cannot crowd honest nodes out of an answer. A client refuses every request;
 // a malformed one returns an error wrapping ErrBadMessage or ErrBadRecord.
 func (d *DHT) Handle(_ context.Context, from crypto.ID, req []byte) ([]byte, error) {
-	if !d.server {
+	if !d.server.Load() {
 		return nil, errors.New("dht: client mode, not answering")
 	}
 	m, err := DecodeMessage(req)
