@@ -29,6 +29,9 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 		m.Done()
 		return
 	}
+	if pc.transient && !n.transientMessage(pc, m) {
+		return
+	}
 	if m.Topic == PexTopic {
 		n.onPex(pc, m)
 		return

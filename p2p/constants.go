@@ -7,6 +7,22 @@ import (
 	"github.com/peerwire/peerwire/peerset"
 )
 
+// Transient connections (transient.go).
+const (
+	// featureTransient is the protocol feature (docs/PROTOCOL.md §8.7)
+	// marking a transient connection: every node advertises it with an
+	// empty value (it understands the mark), and the dialer of a
+	// connection made only for DHT queries with the value 0x01. Not
+	// REQUIRED: a node that does not know it admits the connection as a
+	// peer, as before.
+	featureTransient uint16 = 0x0001
+	// TransientIdleTimeout is how long a transient connection stays open
+	// without a DHT request or answer: a lookup sends its next query to a
+	// node within a query timeout (2 s), so 10 s keeps one connection
+	// for a lookup's several queries and frees it soon after.
+	TransientIdleTimeout = 10 * time.Second
+)
+
 // Node-level limits and defaults, with their units.
 const (
 	// PexTopic is the topic ID the node reserves for peer exchange; the

@@ -281,11 +281,12 @@ func (n *Node) dhtFound(recs []*dht.Record) {
 // dhtTransport carries the DHT's queries: over the connection to the peer
 // if there is one, else over a connection dialed for the query (through
 // the node's checks: filters, bans, routability, caps, dial rate and
-// concurrency) and closed once the query is answered.
+// concurrency).
 //
-// Such a transient connection goes through the peer set like any
-// outbound peer while it lasts (a fraction of a second), so it needs a
-// free outbound slot, and the remote counts it as an inbound peer.
+// Such a transient connection (transient.go) is marked so in its
+// SETTINGS: neither side counts it against its peer limits or lists it as
+// a peer, and it carries only DHT traffic. Later queries to the node reuse
+// it; it closes after TransientIdleTimeout without one.
 type dhtTransport struct{ n *Node }
 
 // Request implements dht.Transport.
@@ -294,13 +295,16 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 	if _, err := n.peerConn(to.ID); err == nil {
 		return n.Request(ctx, to.ID, DHTTopic, req)
 	}
+	if pc := n.transientFor(to.ID); pc != nil {
+		return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
+	}
 	if !n.enter() {
 		return nil, errStopped
 	}
 	defer n.wg.Done()
 	n.dhtDialing.Store(to.ID, struct{}{})
 	defer n.dhtDialing.Delete(to.ID)
-	id, err := n.dial(ctx, to, dialCheck{origin: byNetwork, transient: true})
+	pc, err := n.dialConn(ctx, to, dialCheck{origin: byNetwork, transient: true})
 	if errors.Is(err, ErrConnected) {
 		return n.Request(ctx, to.ID, DHTTopic, req)
 	}
@@ -308,9 +312,8 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 		return nil, err
 	}
 	n.st.dhtDials.Add(1)
-	resp, err := n.Request(ctx, id, DHTTopic, req)
-	if pc, e := n.peerConn(id); e == nil {
-		n.goAway(pc.mc, mux.GoAwayTrimmed, "DHT query done")
+	if !pc.transient { // a real peer (the dial raced another's): use it
+		return n.Request(ctx, pc.id, DHTTopic, req)
 	}
-	return resp, err
+	return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
 }

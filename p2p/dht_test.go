@@ -57,8 +57,12 @@ func TestDHTLoopback(t *testing.T) {
 	if len(found) != n || found[0].ID != nodes[3].ID() {
 		t.Fatalf("client lookup found %d records (first %v), want %d starting with the target", len(found), found, n)
 	}
-	// The books learn the servers from PEX too (each node's first link,
-	// to node 0, asks it); some entries are the DHT's.
+	// The books learn the servers from lookups (a self-lookup finds them
+	// all) and from PEX (each node's first link, to node 0, asks it); a
+	// query's transient connection teaches the book nothing.
+	for _, nd := range nodes {
+		nd.DHT().Lookup(t.Context(), nd.ID())
+	}
 	fromDHT := 0
 	for _, nd := range append(nodes, client) {
 		for _, other := range nodes {

@@ -24,41 +24,51 @@ import (
 // its addresses checked once a dial slot is free (see targets), and only
 // a checked address is dialed.
 func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (crypto.ID, error) {
+	pc, err := n.dialConn(ctx, addr, c)
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	return pc.id, nil
+}
+
+// dialConn is dial, returning the admitted connection; with c.transient
+// it is a transient one (transient.go).
+func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (*peerConn, error) {
 	if n.stopped() {
-		return crypto.ID{}, errStopped
+		return nil, errStopped
 	}
 	if addr.ID == n.ID() {
-		return crypto.ID{}, conn.ErrSelfConnection
+		return nil, conn.ErrSelfConnection
 	}
 	var targets []netip.AddrPort
 	if _, isIP := addr.AddrPort(); isIP {
 		var err error
 		if targets, err = n.targets(ctx, addr, c); err != nil {
-			return crypto.ID{}, err
+			return nil, err
 		}
 	} else if c.origin != byOperator && !n.s.Book.AllowNetworkNames {
-		return crypto.ID{}, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
+		return nil, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
 	}
 	if !addr.ID.IsZero() {
 		if n.book.IsBanned(addr.ID) {
-			return crypto.ID{}, ErrBanned
+			return nil, ErrBanned
 		}
 		done, err := n.set.BeginDial(addr.ID)
 		if err != nil {
-			return crypto.ID{}, err // ErrConnected or ErrDialing
+			return nil, err // ErrConnected or ErrDialing
 		}
 		defer done()
 	}
 	select {
 	case n.dials <- struct{}{}:
 	case <-ctx.Done():
-		return crypto.ID{}, ctx.Err()
+		return nil, ctx.Err()
 	case <-n.ctx.Done():
-		return crypto.ID{}, errStopped
+		return nil, errStopped
 	}
 	defer func() { <-n.dials }()
 	if err := n.waitDialRate(ctx); err != nil {
-		return crypto.ID{}, err
+		return nil, err
 	}
 	if !addr.ID.IsZero() {
 		_ = n.book.MarkAttempt(addr.ID)
@@ -71,7 +81,7 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 			if !addr.ID.IsZero() {
 				_, _ = n.book.MarkFailure(addr.ID)
 			}
-			return crypto.ID{}, err
+			return nil, err
 		}
 	}
 	n.st.dials.Add(1)
@@ -81,7 +91,7 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 		if !addr.ID.IsZero() {
 			_, _ = n.book.MarkFailure(addr.ID)
 		}
-		return crypto.ID{}, err
+		return nil, err
 	}
 	remote := addrPortOf(ec.RemoteAddr())
 	id := ec.RemoteID()
@@ -99,15 +109,16 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 			_ = n.book.MarkSuccess(addr.ID)
 		}
 	}
-	if err := n.setupPeer(ec, peerset.Outbound, remote); err != nil {
+	pc, err := n.setupConn(ec, peerset.Outbound, remote, c.transient)
+	if err != nil {
 		if errors.Is(err, ErrIncompatible) {
 			// It will not change its features soon: back off like any
 			// address that failed.
 			_, _ = n.book.MarkFailure(id)
 		}
-		return crypto.ID{}, err
+		return nil, err
 	}
-	return id, nil
+	return pc, nil
 }
 
 // waitDialRate waits until DialRate allows one more dial, measured on the

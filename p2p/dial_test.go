@@ -85,7 +85,7 @@ func (h *holdListener) release(t *testing.T) {
 	t.Fatal("no held connection to release")
 }
 
-// dialCensus counts the goroutines inside Node.dial by where they are.
+// dialCensus counts the goroutines inside Node.dialConn by where they are.
 type dialCensus struct {
 	slot      int // parked waiting for a dial slot (the select in dial)
 	rate      int // parked in another select before the handshake: the dial rate
@@ -104,7 +104,7 @@ func censusDials() dialCensus {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	const dialFrame = "github.com/peerwire/peerwire/p2p.(*Node).dial("
+	const dialFrame = "github.com/peerwire/peerwire/p2p.(*Node).dialConn("
 	var c dialCensus
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		if !strings.Contains(g, dialFrame) {

@@ -42,7 +42,10 @@ type Node struct {
 	// keys): not asked for PEX, closed once the query is answered.
 	dhtDialing sync.Map
 	dhtSync    sync.Mutex // serialises syncDHT (dht.go)
-	log        *slog.Logger
+	// transientOut holds our transient connections (transient.go) by peer
+	// ID (crypto.ID → *peerConn), for the DHT's next queries to reuse.
+	transientOut sync.Map
+	log          *slog.Logger
 
 	loadReport *peerbook.LoadReport
 	health     healthState // Health and the no-peers and dial warnings (health.go)
@@ -105,8 +108,12 @@ type peerConn struct {
 	dir    peerset.Direction
 	remote netip.AddrPort
 	since  time.Time
-	peer   *peerset.Peer // nil until admitted
-	pexMu  sync.Mutex    // guards lastPexAnswer
+	peer   *peerset.Peer // nil until admitted; always nil for a transient one
+	// transient marks a connection made only for DHT queries
+	// (transient.go): outside the peer set, never current.
+	transient bool
+	tr        *transientState // set when transient
+	pexMu     sync.Mutex      // guards lastPexAnswer
 	// lastPexAnswer is when we last answered this peer's PEX request.
 	lastPexAnswer time.Time
 	// refused is set when the node refuses the peer: at setup (its
@@ -444,11 +451,13 @@ func (n *Node) Stop(ctx context.Context) error {
 	// The goaways run as the node's goroutines (spawn cannot fail before
 	// Stop closes it below), so Stop waits for their very end too.
 	var wg sync.WaitGroup
+	closing := n.transientConns() // transient.go: not in the set
 	for _, p := range n.set.Close() {
-		pc, _ := p.Conn.(*peerConn)
-		if pc == nil {
-			continue
+		if pc, _ := p.Conn.(*peerConn); pc != nil {
+			closing = append(closing, pc)
 		}
+	}
+	for _, pc := range closing {
 		wg.Add(1)
 		n.spawn(func() {
 			defer wg.Done()

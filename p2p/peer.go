@@ -22,6 +22,7 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 		Topics:           n.s.connTopics,
 		MaxPacketPayload: n.s.MaxPacketPayload,
 		Features:         n.s.Features,
+		ProtocolFeatures: n.transientFeatures(pc.transient),
 		PingInterval:     n.s.PingInterval,
 		IdleTimeout:      n.s.IdleTimeout,
 		SendRate:         n.s.SendRate,
@@ -98,10 +99,18 @@ func (n *Node) admitRaw(raw net.Conn) {
 // setupPeer turns an authenticated connection into an admitted peer, or
 // refuses it with a goaway that says why. It reports the admission error.
 func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip.AddrPort) error {
+	_, err := n.setupConn(ec, dir, ap, false)
+	return err
+}
+
+// setupConn is setupPeer; transient asks, for an outbound connection, that
+// it be a transient one (transient.go), which it returns once admitted.
+// An inbound connection is transient when its dialer marked it so.
+func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip.AddrPort, transient bool) (*peerConn, error) {
 	id := ec.RemoteID()
 	now := n.s.Now()
 	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now,
-		closed: make(chan struct{})}
+		closed: make(chan struct{}), transient: transient && dir == peerset.Outbound}
 	if n.book.IsBanned(id) || n.book.IsIPBanned(ap.Addr()) {
 		// Still build the MultiConn so the refused peer learns why.
 		pc.refused.Store(true)
@@ -119,16 +128,22 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 			n.st.violations.Add(1)
 			n.applyBan(n.set.Record(id, peerset.EventProtocolViolation))
 		}
-		return err
+		return nil, err
 	}
 	// The MultiConn is built, not started: nothing of the peer's is read
 	// and no callback runs until it is admitted below. A refused one is
 	// closed unstarted, so its messages never reach the node.
 	pc.mc = mc
+	if dir == peerset.Inbound && markedTransient(mc) {
+		pc.transient = true
+	}
 	n.track(pc)
 	if pc.refused.Load() {
 		n.refuse(pc, mux.GoAwayBanned, "banned")
-		return ErrBanned
+		return nil, ErrBanned
+	}
+	if pc.transient {
+		return pc, n.admitTransient(pc, now)
 	}
 	p, replaced, err := n.set.Admit(peerset.PeerInfo{ID: id, Direction: dir, Remote: ap, Conn: pc, Meta: pc.meta}, now)
 	if err != nil {
@@ -141,7 +156,7 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 			n.refuse(pc, goAwayCode(reason), reason.String())
 		}
 		n.log.Debug("peer refused", "peer", id.String(), "dir", dir.String(), "reason", reason.String())
-		return fmt.Errorf("%w: %w", ErrRefused, err)
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
 	mc.Start() // admitted: its callbacks see pc.peer
@@ -160,17 +175,17 @@ func (n *Node) setupPeer(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	current := pc.current.Load()
 	n.st.closed.Unlock()
 	if !current {
-		return nil
+		return pc, nil
 	}
 	if n.book.IsIPBanned(ap.Addr()) { // banned (BanIP) since the check above
 		_ = p.Disconnect(peerset.ReasonBanned, "banned")
-		return ErrBanned
+		return nil, ErrBanned
 	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
 	n.peerUp(pc)
 	n.onAdmitted(pc)
-	return nil
+	return pc, nil
 }
 
 // recordContact updates the book after a successful admission: outbound
@@ -231,6 +246,10 @@ func (n *Node) refuse(pc *peerConn, code mux.GoAwayCode, text string) {
 // the registry, and the book learns of the outcome.
 func (n *Node) onClose(pc *peerConn, err error) {
 	defer n.untrack(pc)
+	if pc.transient {
+		n.closeTransient(pc)
+		return
+	}
 	if pc.peer == nil {
 		return
 	}

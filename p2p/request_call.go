@@ -234,6 +234,14 @@ func (n *Node) request(ctx context.Context, t *topicState, peer crypto.ID, req [
 	if err != nil {
 		return nil, err
 	}
+	return n.requestOn(ctx, t, pc, req)
+}
+
+// requestOn is request over the connection pc, which may be a transient
+// one (transient.go).
+func (n *Node) requestOn(ctx context.Context, t *topicState, pc *peerConn, req []byte) ([]byte, error) {
+	topic, peer := t.cfg.ID, pc.id
+	rc := t.cfg.Requests
 	if !pc.mc.CanSend(topic) {
 		return nil, fmt.Errorf("%w: peer %s did not declare topic %d", ErrUnknownTopic, peer.Short(), topic)
 	}

@@ -119,7 +119,7 @@ func (n *Node) checkTarget(id crypto.ID, ip netip.Addr, c dialCheck) error {
 			return fmt.Errorf("%w: %w", ErrFiltered, err)
 		}
 	}
-	if !c.must && !c.probe {
+	if !c.must && !c.probe && !c.transient { // a transient dial takes no slot (transient.go)
 		if err := n.set.CheckDial(id, ip, n.s.Now()); err != nil {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}

@@ -113,6 +113,14 @@ const (
 	// attempt, so a peer that accepts and then drops us is not redialed
 	// every second.
 	RedialStablePeriod = 30 * time.Second
+
+	// MaxTransient bounds the transient connections (dialed only for a
+	// DHT query, see Set.AdmitTransient) open at once per direction, in
+	// connections: a lookup has α = 3 queries in flight, so 16 covers a
+	// few concurrent lookups of ours, and 16 inbound bounds what remote
+	// lookups cost us (a handshake and a MultiConn each, ~100 KiB) while
+	// sitting outside MaxInbound.
+	MaxTransient = 16
 )
 
 // Intervals at which the Node is expected to call the time-driven methods.

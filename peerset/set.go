@@ -30,7 +30,8 @@ type Set struct {
 		scoreBans  map[crypto.ID]time.Time // score bans made here, until when; see MaxScoreBans
 		lastDecay  time.Time
 		memory     scoreMemory
-		scratch    []*Peer // reused by Trim
+		scratch    []*Peer           // reused by Trim
+		transient  map[Direction]int // transient connections open, by direction; see AdmitTransient
 	}
 }
 
@@ -48,6 +49,7 @@ func New(cfg Config, deps Deps) (*Set, error) {
 	s.mu.must = make(map[crypto.ID]*mustPeer, len(cfg.MustConnect))
 	s.mu.scoreBans = make(map[crypto.ID]time.Time)
 	s.mu.dialing = make(map[crypto.ID]bool)
+	s.mu.transient = make(map[Direction]int, 2)
 	s.mu.memory.init(st.memory)
 	s.mu.lastDecay = st.now()
 	for _, a := range cfg.MustConnect {

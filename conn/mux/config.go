@@ -89,6 +89,11 @@ type Config struct {
 	// is in use (MultiConn.PeerFeature); one marked Required refuses a peer
 	// that does not advertise it, with an IncompatibleError on both sides.
 	Features []Feature
+	// ProtocolFeatures are protocol features (IDs 0x0001 to
+	// FirstAppFeature-1, defined in docs/PROTOCOL.md) that the layer above
+	// the multiplexer implements, advertised beside Features; the node
+	// marks a transient connection with one (§8.7).
+	ProtocolFeatures []Feature
 
 	// OnMessage receives every complete message, in order per topic, on the
 	// connection's reader goroutine. It must not block: it should hand the
@@ -200,7 +205,16 @@ func (c *Config) resolve() (*resolved, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.features = append(slices.Clone(c.protocolFeatures), fs...) // protocol IDs sort first
+	pfs, err := checkProtocolFeatures(c.ProtocolFeatures)
+	if err != nil {
+		return nil, err
+	}
+	pfs = append(pfs, c.protocolFeatures...)
+	slices.SortFunc(pfs, func(a, b featureEntry) int { return int(a.id) - int(b.id) })
+	p.features = append(pfs, fs...) // protocol IDs sort first
+	if len(p.features) > maxFeatures {
+		return nil, fmt.Errorf("conn: Config.Features and ProtocolFeatures: %d features, at most %d", len(p.features), maxFeatures)
+	}
 	if p.onMessage == nil {
 		return nil, bad("OnMessage: required")
 	}

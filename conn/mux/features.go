@@ -21,7 +21,7 @@ import (
 // Feature is a capability advertised in SETTINGS.
 type Feature struct {
 	// ID names the feature. 0x0001-0x7fff are the protocol's, defined in
-	// docs/PROTOCOL.md (this version defines none); 0x8000-0xffff are the
+	// docs/PROTOCOL.md (Config.ProtocolFeatures); 0x8000-0xffff are the
 	// application's, which the multiplexer negotiates without knowing what
 	// they mean.
 	ID uint16
@@ -107,6 +107,32 @@ func checkFeatures(fs []Feature) ([]featureEntry, error) {
 	for i := 1; i < len(out); i++ {
 		if out[i].id == out[i-1].id {
 			return nil, fmt.Errorf("conn: Config.Features: feature 0x%04x listed twice", out[i].id)
+		}
+	}
+	return out, nil
+}
+
+// checkProtocolFeatures validates Config.ProtocolFeatures and returns them
+// as SETTINGS entries, ascending.
+func checkProtocolFeatures(fs []Feature) ([]featureEntry, error) {
+	out := make([]featureEntry, 0, len(fs))
+	for _, f := range fs {
+		if f.ID == 0 || f.ID >= FirstAppFeature {
+			return nil, fmt.Errorf("conn: Config.ProtocolFeatures: feature 0x%04x is not a protocol feature (0x0001-0x%04x)", f.ID, FirstAppFeature-1)
+		}
+		if len(f.Value) > MaxFeatureValue {
+			return nil, fmt.Errorf("conn: Config.ProtocolFeatures: feature 0x%04x value of %d bytes, at most %d", f.ID, len(f.Value), MaxFeatureValue)
+		}
+		e := featureEntry{id: f.ID, value: bytes.Clone(f.Value)}
+		if f.Required {
+			e.flags = featureRequired
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b featureEntry) int { return int(a.id) - int(b.id) })
+	for i := 1; i < len(out); i++ {
+		if out[i].id == out[i-1].id {
+			return nil, fmt.Errorf("conn: Config.ProtocolFeatures: feature 0x%04x listed twice", out[i].id)
 		}
 	}
 	return out, nil

@@ -312,6 +312,36 @@ func TestFeatureConfig(t *testing.T) {
 	}
 }
 
+// TestProtocolFeatureConfig: Config.ProtocolFeatures takes only protocol
+// IDs, and counts toward the 32 features one SETTINGS may carry.
+func TestProtocolFeatureConfig(t *testing.T) {
+	apps := make([]Feature, maxFeatures)
+	for i := range apps {
+		apps[i].ID = FirstAppFeature + uint16(i)
+	}
+	for _, tc := range []struct {
+		name string
+		apps []Feature
+		fs   []Feature
+		err  string // "" valid
+	}{
+		{"one", nil, []Feature{{ID: 1, Value: []byte{1}}}, ""},
+		{"app ID", nil, []Feature{{ID: FirstAppFeature}}, "Config.ProtocolFeatures: feature 0x8000 is not a protocol feature"},
+		{"zero ID", nil, []Feature{{ID: 0}}, "Config.ProtocolFeatures: feature 0x0000 is not a protocol feature"},
+		{"twice", nil, []Feature{{ID: 2}, {ID: 2}}, "Config.ProtocolFeatures: feature 0x0002 listed twice"},
+		{"too many together", apps, []Feature{{ID: 1}}, "33 features, at most 32"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := featConfig(nil)
+			cfg.Features, cfg.ProtocolFeatures = tc.apps, tc.fs
+			err := cfg.Validate()
+			if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("Validate: %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
 // TestNegotiateFeatures: the features in use are those both advertise,
 // with the peer's values; the lowest conflicting feature is named, the
 // same one from either side.
