@@ -53,11 +53,17 @@ func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (
 		if n.book.IsBanned(addr.ID) {
 			return nil, ErrBanned
 		}
-		done, err := n.set.BeginDial(addr.ID)
-		if err != nil {
-			return nil, err // ErrConnected or ErrDialing
+		// A transient dial (a DHT query's) stays out of the set's in-flight
+		// marks, as its connection stays out of the set: it must never make
+		// the application's Dial or the fill see "already dialing". The
+		// transient cap bounds how many there are.
+		if !c.transient {
+			done, err := n.set.BeginDial(addr.ID)
+			if err != nil {
+				return nil, err // ErrConnected or ErrDialing
+			}
+			defer done()
 		}
-		defer done()
 	}
 	select {
 	case n.dials <- struct{}{}:
