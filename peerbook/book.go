@@ -269,10 +269,7 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 	if src.Kind == SourceLocal && len(m.local) >= MaxLocal {
 		return IgnoreLocalFull
 	}
-	pos := b.newPos(e)
-	if packedSource(src) {
-		pos = b.operatorSlot(pos)
-	}
+	pos := b.freeSlot(b.newPos(e))
 	if r := b.makeRoomNew(pos, now); r != ignoreNone {
 		return r
 	}
@@ -285,30 +282,15 @@ func (b *Book) addLocked(addr crypto.Address, ip netip.Addr, src Source, now tim
 	return ignoreNone
 }
 
-// packedSource reports whether addresses from src take the next free slot
-// of their bucket when their hashed one is taken (operatorSlot). Every
-// source does: on a small network (one host, one LAN) every address shares
-// one network group and one source group, so all hash into one bucket,
-// and a hashed collision dropped a newcomer that the rest of the network
-// then never learned of (the 8-node demo lost a node about 1 run in 8).
-// Buckets, chosen by group, are what bound an attacker's share; a free
-// slot of a bucket is no one's.
-func packedSource(Source) bool {
-	return true
-}
-
-// operatorSource reports whether src is the operator's own (a bootstrap
-// list, an address typed in).
-func operatorSource(src Source) bool {
-	return src.Kind == SourceBootstrap || src.Kind == SourceManual
-}
-
-// operatorSlot returns the slot an operator's address takes in the new
-// table, given its hashed slot pos: pos if it is free, else the next free
-// slot of the same bucket, else pos (and the usual rules decide). A handful
-// of bootstrap peers in one /16 share a bucket, and without this two of
-// them on one slot (one run in tens) dropped one.
-func (b *Book) operatorSlot(pos int) int {
+// freeSlot returns the slot an address takes in the new table, given its
+// hashed slot pos: pos if it is free, else the next free slot of the same
+// bucket, else pos (and the usual rules decide). On a small network (one
+// host, one LAN) every address shares one network group and one source
+// group, so all hash into one bucket, and a hashed collision dropped a
+// newcomer that the rest of the network then never learned of (the 8-node
+// demo lost a node about 1 run in 8). Buckets, chosen by group, are what
+// bound an attacker's share; a free slot of a bucket is no one's.
+func (b *Book) freeSlot(pos int) int {
 	size := b.cfg.BucketSize
 	start := pos - pos%size
 	for i := range size {

@@ -73,6 +73,7 @@ type fileEntry struct {
 	Failures    int       `json:"failures,omitempty"`
 	Meta        Meta      `json:"meta,omitzero"`
 	Unverified  *bool     `json:"unverified,omitempty"` // inbound sources only; absent in older files (unverifiedOf)
+	Slot        *int      `json:"slot,omitempty"`       // slot in the new table; absent for tried and protected entries and in older files (savedSlot)
 }
 
 type fileBan struct {

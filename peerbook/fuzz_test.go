@@ -41,6 +41,7 @@ func FuzzLoad(f *testing.F) {
 		`{"version":1,` + secret + `,"x":{"y":[[[[]]]]},"entries":[]}`,
 		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(2).String() + `@192.168.1.2:1","source":"local","tried":true},{"addr":"` + idN(3).String() + `@192.168.1.3:1","source":"local"},{"addr":"` + idN(4).String() + `@192.168.1.4:1","source":"local","protected":true},{"addr":"` + idN(5).String() + `@node.example.org:1","source":"local"}]}`,
 		`{"version":1,` + secret + `,"entries":[]} trailing`,
+		`{"version":1,` + secret + `,"entries":[{"addr":"` + idN(1).String() + `@11.1.1.1:1","slot":5},{"addr":"` + idN(2).String() + `@11.1.1.1:2","slot":5},{"addr":"` + idN(3).String() + `@11.1.1.1:3","slot":-1},{"addr":"` + idN(4).String() + `@11.1.1.1:4","slot":99999999999},{"addr":"` + idN(5).String() + `@11.1.1.1:5","slot":0,"tried":true},{"addr":"` + idN(6).String() + `@11.1.1.1:6","slot":"x"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -76,6 +77,11 @@ func FuzzLoad(f *testing.F) {
 		for _, e := range b.Entries() {
 			if e2, ok := b2.Get(e.Addr.ID); !ok || e2.Unverified != e.Unverified {
 				t.Fatalf("%s: unverified %v, reloaded %v (%v)", e.Addr, e.Unverified, e2.Unverified, ok)
+			}
+		}
+		for id, e := range b.mu.byID {
+			if e2 := b2.mu.byID[id]; e2.table != e.table || e2.pos != e.pos {
+				t.Fatalf("%s moved from %d/%d to %d/%d at reload", id.Short(), e.table, e.pos, e2.table, e2.pos)
 			}
 		}
 	})

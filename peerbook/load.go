@@ -179,14 +179,15 @@ func (b *Book) removeTemps() {
 func (b *Book) build(d *decodedFile, now time.Time) (entries, bans, dropped int) {
 	m := &b.mu
 	dropped = d.extra
-	// Peers' reports first, at their hashed slots; then the operator's
-	// and the local network's addresses, which may have been moved to
-	// another free slot of their bucket (operatorSlot) and must not take a
-	// report's slot first.
-	for _, packed := range []bool{false, true} {
+	// Entries saved with a slot of the new table first, so each gets back
+	// the slot it had (an entry may sit in another free slot of its bucket
+	// than its hashed one, freeSlot, and must not lose it to an entry loaded
+	// before it); then the rest (tried entries, files written before slots
+	// were saved).
+	for _, slotted := range []bool{true, false} {
 		for i := range d.entries {
 			fe := &d.entries[i]
-			if packedSource(Source{Kind: parseSourceKind(fe.Source)}) != packed {
+			if (fe.Slot != nil && !fe.Tried) != slotted {
 				continue
 			}
 			if b.buildEntry(fe, now) {
@@ -295,8 +296,10 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 		}
 	}
 	pos := b.newPos(e)
-	if packedSource(e.src) {
-		pos = b.operatorSlot(pos)
+	if saved, ok := b.savedSlot(fe, pos); ok {
+		pos = saved
+	} else {
+		pos = b.freeSlot(pos)
 	}
 	if m.slots[tableNew][pos] != nil {
 		return false
@@ -307,6 +310,21 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 		m.local[addr.ID] = e
 	}
 	return true
+}
+
+// savedSlot returns the new-table slot fe was saved in, if it has one in the
+// bucket of its hashed slot pos and that slot is free. A slot outside the
+// bucket (a hand-edited file, a changed bucket size) is ignored: the
+// bucket, chosen by the address's group, is what bounds a group's share.
+func (b *Book) savedSlot(fe *fileEntry, pos int) (int, bool) {
+	if fe.Slot == nil {
+		return 0, false
+	}
+	slot, size := *fe.Slot, b.cfg.BucketSize
+	if slot < 0 || slot/size != pos/size || b.mu.slots[tableNew][slot] != nil {
+		return 0, false
+	}
+	return slot, true
 }
 
 // unverifiedOf returns the unverified flag of a loaded entry. Only an

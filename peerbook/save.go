@@ -89,6 +89,9 @@ func (b *Book) marshal(now time.Time) ([]byte, uint64, error) {
 		if e.src.Kind == SourceInbound {
 			fe.Unverified = &e.unverified
 		}
+		if !e.protected && e.table == tableNew {
+			fe.Slot = &e.pos
+		}
 		entries[i] = fe
 	}
 	data, err := encodeFile(b.secret, now, entries, bans)
