@@ -222,24 +222,22 @@ func (n *Node) goAway(mc *mux.MultiConn, code mux.GoAwayCode, text string) {
 // never starts, so no OnClose does that. The goroutine that closes it is
 // the one that untracks it, so nothing of it runs once waitConns is done.
 func (n *Node) refuse(pc *peerConn, code mux.GoAwayCode, text string) {
-	run := func(ctx context.Context) {
+	// untrack is the last step of either closer: once it has run, Stop may
+	// return, and the closer has nothing left to do (not even a deferred
+	// cancel) but return.
+	run := func(ctx context.Context, cancel context.CancelFunc) {
 		_ = pc.mc.GoAway(ctx, code, text)
+		cancel()
 		n.untrack(pc)
 	}
 	if n.spawn(func() {
-		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-		defer cancel()
-		run(ctx)
+		run(context.WithTimeout(n.ctx, 2*time.Second))
 	}) {
 		return
 	}
 	// Stop is already waiting for the node's goroutines: linger no longer
 	// than an abort would; waitConns waits for the untrack.
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		run(ctx)
-	}()
+	go run(context.WithTimeout(context.Background(), time.Second))
 }
 
 // onClose runs when a connection has ended: the peer leaves the set and
