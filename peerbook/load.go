@@ -295,12 +295,7 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 			return true
 		}
 	}
-	pos := b.newPos(e)
-	if saved, ok := b.savedSlot(fe, pos); ok {
-		pos = saved
-	} else {
-		pos = b.freeSlot(pos)
-	}
+	pos := b.freeSlot(b.savedSlot(fe, b.newPos(e)))
 	if m.slots[tableNew][pos] != nil {
 		return false
 	}
@@ -312,19 +307,17 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 	return true
 }
 
-// savedSlot returns the new-table slot fe was saved in, if it has one in the
-// bucket of its hashed slot pos and that slot is free. A slot outside the
-// bucket (a hand-edited file, a changed bucket size) is ignored: the
-// bucket, chosen by the address's group, is what bounds a group's share.
-func (b *Book) savedSlot(fe *fileEntry, pos int) (int, bool) {
-	if fe.Slot == nil {
-		return 0, false
+// savedSlot returns the new-table slot fe was saved in if it lies in the
+// bucket of its hashed slot pos, else pos; freeSlot then moves on from a
+// taken one. A slot outside the bucket (a hand-edited file, a changed
+// bucket size) is ignored: the bucket, chosen by the address's group, is
+// what bounds a group's share.
+func (b *Book) savedSlot(fe *fileEntry, pos int) int {
+	size := b.cfg.BucketSize
+	if fe.Slot == nil || *fe.Slot < 0 || *fe.Slot/size != pos/size {
+		return pos
 	}
-	slot, size := *fe.Slot, b.cfg.BucketSize
-	if slot < 0 || slot/size != pos/size || b.mu.slots[tableNew][slot] != nil {
-		return 0, false
-	}
-	return slot, true
+	return *fe.Slot
 }
 
 // unverifiedOf returns the unverified flag of a loaded entry. Only an
