@@ -201,6 +201,14 @@ type Config struct {
 	DialRate float64
 	// MaxHandshakes bounds inbound handshakes in flight. Default 64.
 	MaxHandshakes int
+	// ReservedHandshakes of those slots are kept for addresses the book
+	// knows (peers reached before, must-connect peers: Book.KnownIP), at
+	// most two per address, so a flood of strangers that hold handshakes
+	// open cannot lock out the peers the node already trusts. A known
+	// address takes a reserved slot first and an open one when none is
+	// free. Default a quarter of MaxHandshakes; it must be below
+	// MaxHandshakes; negative reserves none.
+	ReservedHandshakes int
 
 	// FillInterval, PexInterval, ChurnInterval, SaveInterval,
 	// MaintainInterval and StatusInterval pace the node's services;

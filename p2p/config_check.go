@@ -188,6 +188,14 @@ func (c *Config) settings() (*settings, error) {
 		}
 	}
 	switch {
+	case s.ReservedHandshakes == 0:
+		s.ReservedHandshakes = s.MaxHandshakes / 4
+	case s.ReservedHandshakes < 0:
+		s.ReservedHandshakes = 0
+	case s.ReservedHandshakes >= s.MaxHandshakes:
+		return nil, fieldErr("ReservedHandshakes", "%d leaves none of MaxHandshakes %d for strangers", s.ReservedHandshakes, s.MaxHandshakes)
+	}
+	switch {
 	case s.IPBanAfter == 0:
 		s.IPBanAfter = DefaultIPBanAfter
 	case s.IPBanAfter > MaxIPBanAfter:

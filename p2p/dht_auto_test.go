@@ -19,7 +19,7 @@ import (
 func TestDHTAutoFollowsReachability(t *testing.T) {
 	a := startNode(t, dhtConfig(t, 0, DHTServer, nil))
 	cfg := dhtConfig(t, 1, DHTAuto, nil) // connected by the dial below only: a bootstrap dial would race it
-	cfg.serviceClock = clock.NewFake() // no dial-back check of its own
+	cfg.serviceClock = clock.NewFake()   // no dial-back check of its own
 	n := startNode(t, cfg)
 	dial(t, n, a)
 	d := n.DHT()

@@ -67,9 +67,14 @@ type Node struct {
 
 	mdns atomic.Pointer[mdnsState] // mDNS discovery (mdns.go), nil when off
 
-	handshakes chan struct{} // inbound handshake slots
-	dials      chan struct{} // dial slots
-	dialLim    *rate.Limiter
+	handshakes chan struct{} // inbound handshake slots open to anyone
+	reserved   struct {      // inbound handshake slots for known addresses
+		slots chan struct{}
+		mu    sync.Mutex
+		byIP  map[netip.Addr]int // reserved slots held per address
+	}
+	dials   chan struct{} // dial slots
+	dialLim *rate.Limiter
 	// afterFunc makes the timers of waits measured on Config.Clock (its
 	// AfterFunc).
 	afterFunc func(time.Duration, func()) clock.Timer
@@ -253,7 +258,9 @@ func New(cfg Config) (*Node, error) {
 		n.topics[tc.ID] = newTopicState(tc)
 		n.initChunked(n.topics[tc.ID])
 	}
-	n.handshakes = make(chan struct{}, s.MaxHandshakes)
+	n.handshakes = make(chan struct{}, s.MaxHandshakes-s.ReservedHandshakes)
+	n.reserved.slots = make(chan struct{}, s.ReservedHandshakes)
+	n.reserved.byIP = make(map[netip.Addr]int)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)
 	n.dialLim = rate.NewLimiter(rate.Limit(s.DialRate), max(1, int(s.DialRate)))
 	n.afterFunc = s.Clock.AfterFunc

@@ -45,6 +45,7 @@ type Book struct {
 		ipBanLens4 []uint8                  // prefix lengths in ipBans, IPv4
 		ipBanLens6 []uint8                  // and IPv6, ascending
 		pexOut     map[crypto.ID]time.Time  // outstanding PEX requests: deadline
+		known      map[netip.Addr]int       // tried and protected entries per IP (KnownIP)
 		rng        *rand.Rand
 		gen        uint64 // bumped by every change worth saving
 		closed     bool
@@ -94,6 +95,7 @@ func (b *Book) reset() {
 	m.ipBans = make(map[netip.Prefix]banInfo)
 	m.ipBanLens4, m.ipBanLens6 = nil, nil
 	m.pexOut = make(map[crypto.ID]time.Time)
+	m.known = make(map[netip.Addr]int)
 }
 
 func (b *Book) newSecret() error {
@@ -316,7 +318,9 @@ func (b *Book) readdress(e *entry, addr crypto.Address, ip netip.Addr, src Sourc
 	upd.lastSeen = now
 	upd.failures, upd.nextAttempt = 0, time.Time{}
 	if e.protected {
+		b.noteKnown(e.ip, -1)
 		*e = upd
+		b.noteKnown(e.ip, 1)
 		b.touch()
 		return ignoreNone
 	}

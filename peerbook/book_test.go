@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -386,5 +387,50 @@ func TestConcurrentUse(t *testing.T) {
 	checkInvariants(t, b)
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKnownIP follows one address through the states that make it known
+// (reached: the tried table; named by the operator: protected) and those
+// that do not (new, removed, moved away), with the index checked against
+// the entries at every step by checkInvariants.
+func TestKnownIP(t *testing.T) {
+	clk := newClock()
+	b := newTestBook(t, Config{}, testDeps(clk))
+	ip := netip.MustParseAddr("11.1.1.1")
+	mapped := netip.AddrFrom16(ip.As16())
+	a := addrOf(idN(1), "11.1.1.1", 1)
+	other := addrOf(idN(2), "11.1.1.1", 2) // a second peer at the same IP
+	steps := []struct {
+		name  string
+		do    func() error
+		known bool
+	}{
+		{"empty", func() error { return nil }, false},
+		{"new", func() error { return b.Add(a, Source{Kind: SourceBootstrap}) }, false},
+		{"reached", func() error { return b.MarkSuccess(a.ID) }, true},
+		{"second peer at the IP, new", func() error { return b.Add(other, Source{Kind: SourceBootstrap}) }, true},
+		{"first removed", func() error { b.Remove(a.ID); return nil }, false},
+		{"second protected", func() error { return b.Protect(other) }, true},
+		{"protected moved away", func() error { return b.Protect(addrOf(idN(2), "12.1.1.1", 2)) }, false},
+		{"protected moved back", func() error { return b.Protect(other) }, true},
+		{"unprotected, never reached", func() error { return b.Unprotect(other.ID) }, false},
+		{"reached", func() error { return b.MarkSuccess(other.ID) }, true},
+		{"readdressed away", func() error {
+			clk.Advance(staleAfter + time.Hour) // the old address goes stale
+			return b.Add(addrOf(idN(2), "13.1.1.1", 2), Source{Kind: SourceManual})
+		}, false},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		checkInvariants(t, b)
+		if got := b.KnownIP(ip); got != s.known {
+			t.Fatalf("%s: KnownIP(%v) = %v, want %v", s.name, ip, got, s.known)
+		}
+		if got := b.KnownIP(mapped); got != s.known {
+			t.Fatalf("%s: KnownIP(%v) = %v, want %v", s.name, mapped, got, s.known)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package peerbook
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -170,6 +171,15 @@ func checkInvariants(t testing.TB, b *Book) {
 		if m.waiting[i].nextAttempt.Before(m.waiting[(i-1)/2].nextAttempt) {
 			t.Fatalf("heap order broken at %d", i)
 		}
+	}
+	known := map[netip.Addr]int{}
+	for _, e := range m.byID {
+		if (e.protected || e.table == tableTried) && e.ip.IsValid() {
+			known[e.ip.Unmap()]++
+		}
+	}
+	if !maps.Equal(known, m.known) {
+		t.Fatalf("known IPs %v, want (from the entries) %v", m.known, known)
 	}
 	if protected != len(m.protected) || protected > MaxProtected {
 		t.Fatalf("protected %d, in the protected map %d", protected, len(m.protected))

@@ -280,6 +280,7 @@ func (b *Book) buildEntry(fe *fileEntry, now time.Time) bool {
 		}
 		m.protected[addr.ID] = e
 		m.byID[addr.ID] = e
+		b.noteKnown(e.ip, 1)
 		return true
 	}
 	if e.failures >= b.cfg.MaxFailures || len(m.all) >= b.cfg.MaxEntries {

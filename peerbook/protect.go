@@ -1,6 +1,7 @@
 package peerbook
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
@@ -30,6 +31,8 @@ func (b *Book) Protect(addr crypto.Address) error {
 	e, ok := m.byID[addr.ID]
 	if ok && e.protected {
 		if e.addr != addr {
+			b.noteKnown(e.ip, -1)
+			b.noteKnown(ip, 1)
 			e.addr, e.ip, e.group = addr, ip, b.groupOf(addr.Host)
 			e.failures, e.nextAttempt = 0, time.Time{}
 			e.unverified = false // the operator's address
@@ -63,6 +66,7 @@ func (b *Book) Protect(addr crypto.Address) error {
 	}
 	e.protected = true
 	m.protected[e.addr.ID] = e
+	b.noteKnown(e.ip, 1)
 	b.touch()
 	return nil
 }
@@ -84,6 +88,7 @@ func (b *Book) Unprotect(id crypto.ID) error {
 	}
 	e.protected = false
 	delete(b.mu.protected, id)
+	b.noteKnown(e.ip, -1)
 	b.touch()
 	e.srcGroup = b.srcGroupOf(e.src, e.addr.Host)
 	pos := b.newPos(e)
@@ -96,4 +101,29 @@ func (b *Book) Unprotect(id crypto.ID) error {
 		b.moveToTried(e, now)
 	}
 	return nil
+}
+
+// KnownIP reports whether ip is the address of a peer the node has reached
+// (an entry of the tried table) or one the operator named (a protected
+// entry). The node gives such addresses handshake slots that a flood of
+// strangers cannot take. IPv4-mapped IPv6 addresses count as IPv4. It is
+// O(1).
+func (b *Book) KnownIP(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mu.known[ip] > 0
+}
+
+// noteKnown counts d more (or fewer) known entries at ip; a DNS name's
+// entry (no IP) counts nowhere.
+func (b *Book) noteKnown(ip netip.Addr, d int) {
+	if !ip.IsValid() {
+		return
+	}
+	ip = ip.Unmap()
+	m := b.mu.known
+	if m[ip] += d; m[ip] <= 0 {
+		delete(m, ip)
+	}
 }

@@ -25,6 +25,9 @@ func (b *Book) link(e *entry, t table, pos int, now time.Time) {
 	m.slots[t][pos] = e
 	m.count[t]++
 	e.table, e.pos = t, pos
+	if t == tableTried {
+		b.noteKnown(e.ip, 1)
+	}
 	e.allIdx = len(m.all)
 	m.all = append(m.all, e)
 	e.readyIdx, e.heapIdx = -1, -1
@@ -39,6 +42,9 @@ func (b *Book) unlink(e *entry) {
 	}
 	m.slots[e.table][e.pos] = nil
 	m.count[e.table]--
+	if e.table == tableTried {
+		b.noteKnown(e.ip, -1)
+	}
 	b.unready(e)
 	if e.heapIdx >= 0 {
 		heap.Remove(&m.waiting, e.heapIdx)
@@ -139,6 +145,7 @@ func (b *Book) evict(e *entry) {
 	b.unlink(e)
 	if e.protected {
 		delete(b.mu.protected, e.addr.ID)
+		b.noteKnown(e.ip, -1)
 	}
 	delete(b.mu.byID, e.addr.ID)
 	delete(b.mu.local, e.addr.ID)
