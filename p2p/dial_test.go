@@ -246,3 +246,38 @@ func TestDialRate(t *testing.T) {
 		})
 	}
 }
+
+// TestTransientDialTakesNoMark: while a DHT query's transient dial to a
+// peer is in its handshake, the set holds no in-flight mark for that peer,
+// so the application's own dial to it is not refused as "already
+// dialing".
+func TestTransientDialTakesNoMark(t *testing.T) {
+	h := newHoldListener(t)
+	cfg := dhtConfig(t, 40, DHTServer, nil)
+	cfg.DialRate = 1e6
+	cfg.HandshakeTimeout = time.Minute // the held handshake outlasts the test
+	n := startNode(t, cfg)
+	peer := testIdentity(t, 1690).ID()
+	to, err := crypto.ParseAddress(h.addr(peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := dhtTransport{n}.Request(ctx, to, []byte{0})
+		done <- err
+	}()
+	testutil.Eventually(t, 10*time.Second, "the transient dial in its handshake", func() bool {
+		return censusDials().handshake == 1 && h.accepted() == 1
+	})
+	release, err := n.set.BeginDial(peer)
+	if err != nil {
+		t.Fatalf("BeginDial during a transient dial: %v", err)
+	}
+	release()
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the held transient dial succeeded")
+	}
+}
