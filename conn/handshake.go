@@ -3,7 +3,6 @@ package conn
 import (
 	"bytes"
 	"context"
-	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
@@ -130,17 +129,13 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var seed [32]byte
-	if _, err := io.ReadFull(rnd, seed[:]); err != nil {
+	var eph [32]byte // the ephemeral private key
+	if _, err := io.ReadFull(rnd, eph[:]); err != nil {
 		return nil, fmt.Errorf("conn: ephemeral key: %w", err)
 	}
-	eph, err := ecdh.X25519().NewPrivateKey(seed[:])
-	clear(seed[:])
-	if err != nil {
-		return nil, fmt.Errorf("conn: ephemeral key: %w", err)
-	}
+	defer clear(eph[:])
 	local := hello{version: h.cfg.maxVersion, minVersion: h.cfg.minVersion, networkTag: h.cfg.networkTag}
-	copy(local.ephemeral[:], eph.PublicKey().Bytes())
+	local.ephemeral = crypto.X25519PublicKey(&eph)
 	localBytes := appendHello(h.scratch[:0:HelloSize], &local)
 
 	// Both sides send their hello at once; it fits any socket buffer.
@@ -169,17 +164,13 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if remote.ephemeral == local.ephemeral {
 		return nil, ErrReflection
 	}
-	remotePub, err := ecdh.X25519().NewPublicKey(remote.ephemeral[:])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
-	}
-	shared, err := eph.ECDH(remotePub)
+	shared, err := crypto.X25519(&eph, &remote.ephemeral)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadKey, err) // low-order point: all-zero output
 	}
 	th := crypto.Transcript(h.cfg.NetworkID, localBytes, local.ephemeral[:], remoteBytes, remote.ephemeral[:])
-	keys, err := crypto.DeriveSessionKeys(shared, th)
-	clear(shared)
+	keys, err := crypto.DeriveSessionKeys(shared[:], th)
+	clear(shared[:])
 	if err != nil {
 		return nil, err
 	}
