@@ -3,6 +3,7 @@ module github.com/peerwire/peerwire
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/BurntSushi/toml v1.6.0
 	github.com/hashicorp/mdns v1.0.7
 	github.com/huin/goupnp v1.3.0

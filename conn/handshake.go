@@ -3,7 +3,6 @@ package conn
 import (
 	"bytes"
 	"context"
-	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
@@ -48,13 +47,20 @@ func handshake(ctx context.Context, raw net.Conn, cfg *SecureConfig, role crypto
 		raw.Close()
 		return nil, err
 	}
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		_ = raw.SetDeadline(time.Unix(1, 0))
-		close(fired)
-	})
-	h := &handshaker{raw: raw, cfg: r, role: role, expected: expected, stage: "hello"}
+	// A context that can never end (Background) needs no watcher.
+	var fired chan struct{}
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		fired = make(chan struct{})
+		stop = context.AfterFunc(ctx, func() {
+			_ = raw.SetDeadline(time.Unix(1, 0))
+			close(fired)
+		})
+	}
+	sb := getScratch()
+	h := handshaker{raw: raw, cfg: r, role: role, expected: expected, stage: "hello", scratch: sb, in: sb[scratchIn:]}
 	c, err := h.run()
+	putScratch(sb)
 	if !stop() {
 		// ctx ended meanwhile: let its deadline land before ours, and
 		// leave no goroutine behind once the handshake has returned.
@@ -83,6 +89,39 @@ type handshaker struct {
 	role     crypto.Role
 	expected crypto.ID
 	stage    string // for timeout errors
+
+	// scratch holds our hello and auth frame; in (scratch's tail, or a
+	// larger buffer for a large auth frame) takes what the peer sends:
+	// in[pos:have] is read and not yet consumed.
+	scratch   *[scratchSize]byte
+	in        []byte
+	pos, have int
+}
+
+// next returns the next n bytes from the peer, reading as many as one
+// syscall brings (at least what is missing) into h.in, so that the hello
+// and the auth frame arriving together are one read. The bytes are valid
+// until the next call.
+func (h *handshaker) next(n int) ([]byte, error) {
+	if h.have-h.pos < n {
+		switch {
+		case n > len(h.in):
+			in := make([]byte, n)
+			h.have = copy(in, h.in[h.pos:h.have])
+			h.in, h.pos = in, 0
+		case h.pos+n > len(h.in):
+			h.have = copy(h.in, h.in[h.pos:h.have])
+			h.pos = 0
+		}
+		got, err := io.ReadAtLeast(h.raw, h.in[h.have:], n-(h.have-h.pos))
+		h.have += got
+		if err != nil {
+			return nil, err
+		}
+	}
+	b := h.in[h.pos : h.pos+n]
+	h.pos += n
+	return b, nil
 }
 
 func (h *handshaker) run() (*EncryptedConn, error) {
@@ -90,31 +129,27 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var seed [32]byte
-	if _, err := io.ReadFull(rnd, seed[:]); err != nil {
+	var eph [32]byte // the ephemeral private key
+	if _, err := io.ReadFull(rnd, eph[:]); err != nil {
 		return nil, fmt.Errorf("conn: ephemeral key: %w", err)
 	}
-	eph, err := ecdh.X25519().NewPrivateKey(seed[:])
-	clear(seed[:])
-	if err != nil {
-		return nil, fmt.Errorf("conn: ephemeral key: %w", err)
-	}
+	defer clear(eph[:])
 	local := hello{version: h.cfg.maxVersion, minVersion: h.cfg.minVersion, networkTag: h.cfg.networkTag}
-	copy(local.ephemeral[:], eph.PublicKey().Bytes())
-	var localBytes, remoteBytes [HelloSize]byte
-	appendHello(localBytes[:0], &local)
+	local.ephemeral = crypto.X25519PublicKey(&eph)
+	localBytes := appendHello(h.scratch[:0:HelloSize], &local)
 
 	// Both sides send their hello at once; it fits any socket buffer.
-	if _, err := h.raw.Write(localBytes[:]); err != nil {
+	if _, err := h.raw.Write(localBytes); err != nil {
 		return nil, err
 	}
-	if _, err := io.ReadFull(h.raw, remoteBytes[:]); err != nil {
+	remoteBytes, err := h.next(HelloSize)
+	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("%w: connection closed during hello", ErrNotPeerwire)
 		}
 		return nil, err
 	}
-	remote, err := parseHello(remoteBytes[:])
+	remote, err := parseHello(remoteBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -129,17 +164,13 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if remote.ephemeral == local.ephemeral {
 		return nil, ErrReflection
 	}
-	remotePub, err := ecdh.X25519().NewPublicKey(remote.ephemeral[:])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
-	}
-	shared, err := eph.ECDH(remotePub)
+	shared, err := crypto.X25519(&eph, &remote.ephemeral)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadKey, err) // low-order point: all-zero output
 	}
-	th := crypto.Transcript(h.cfg.NetworkID, localBytes[:], local.ephemeral[:], remoteBytes[:], remote.ephemeral[:])
-	keys, err := crypto.DeriveSessionKeys(shared, th)
-	clear(shared)
+	th := crypto.Transcript(h.cfg.NetworkID, localBytes, local.ephemeral[:], remoteBytes, remote.ephemeral[:])
+	keys, err := crypto.DeriveSessionKeys(shared[:], th)
+	clear(shared[:])
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +190,7 @@ func (h *handshaker) run() (*EncryptedConn, error) {
 	if err := h.receiveAuth(c, keys.Challenge); err != nil {
 		return nil, err
 	}
+	h.handOff(c)
 	// The hellos are bound into the keys, so the version the peer signed
 	// cannot differ from its hello's unless it is broken.
 	if v := c.remoteMeta.ProtocolVersion; v != uint32(remote.version) {
@@ -178,6 +210,18 @@ func (h *handshaker) authReadError(err error) error {
 	return err
 }
 
+// handOff gives c's read buffer the bytes the peer sent after its auth
+// frame (its first frames, when it finished first), which came in the
+// same read as the frame.
+func (h *handshaker) handOff(c *EncryptedConn) {
+	if rest := h.in[h.pos:h.have]; len(rest) > 0 {
+		c.rd.buf = getIOBuf()
+		n := copy(*c.rd.buf, rest)
+		c.rd.start, c.rd.end, c.rd.high = 0, n, n
+	}
+	h.pos, h.have = 0, 0
+}
+
 // sendAuth signs the challenge, our role and our PeerMeta and sends the auth
 // message as the first encrypted frame.
 func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) error {
@@ -191,7 +235,13 @@ func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) 
 	}
 	// Marshalled straight into the frame and sealed there: one buffer.
 	opts := proto.MarshalOptions{Deterministic: true}
-	frame := make([]byte, FrameHeadroom, FrameHeadroom+opts.Size(auth)+FrameTailroom)
+	size := FrameHeadroom + opts.Size(auth) + FrameTailroom
+	var frame []byte
+	if size <= scratchAuthOut {
+		frame = h.scratch[scratchOut : scratchOut+FrameHeadroom : scratchOut+scratchAuthOut]
+	} else {
+		frame = make([]byte, FrameHeadroom, size)
+	}
 	frame, err := opts.MarshalAppend(frame, auth)
 	if err != nil {
 		return fmt.Errorf("conn: encoding auth: %w", err)
@@ -207,22 +257,26 @@ func (h *handshaker) sendAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) 
 // receiveAuth reads the peer's auth frame and checks, in order: the frame
 // authenticates, the signature verifies for the peer's role, the identity is
 // not ours, it is the one expected, and the PeerMeta is compatible. The frame
-// is read into a buffer of exactly its size, after its length is checked
-// against MaxAuthSize, so a stalled stranger holds no pooled buffer.
+// is read into the handshake's scratch buffer, usually in the read that
+// brought its first bytes; a frame too large for it gets a buffer of its
+// size, after its length is checked against MaxAuthSize, so a stalled
+// stranger holds at most the scratch buffer and no pooled frame buffer.
 func (h *handshaker) receiveAuth(c *EncryptedConn, challenge [crypto.KeySize]byte) error {
-	var hdr [frameHeaderSize]byte
-	if _, err := io.ReadFull(h.raw, hdr[:]); err != nil {
+	hdr, err := h.next(frameHeaderSize)
+	if err != nil {
 		return h.authReadError(err)
 	}
-	plainLen := int(binary.BigEndian.Uint16(hdr[:]))
+	plainLen := int(binary.BigEndian.Uint16(hdr))
 	if plainLen < 1 || plainLen > 1+MaxAuthSize {
 		return protocolErrorf("auth frame length %d outside 1-%d", plainLen, 1+MaxAuthSize)
 	}
-	ct := make([]byte, plainLen+tagSize)
-	if _, err := io.ReadFull(h.raw, ct); err != nil {
+	var ad [frameHeaderSize]byte
+	copy(ad[:], hdr) // next may move the bytes
+	ct, err := h.next(plainLen + tagSize)
+	if err != nil {
 		return h.authReadError(err)
 	}
-	plain, err := c.rd.cs.Open(ct[:0], ct, hdr[:])
+	plain, err := c.rd.cs.Open(ct[:0], ct, ad[:])
 	if err != nil {
 		return authErrorf("auth frame failed authentication (keys differ: man in the middle or corrupted hello)")
 	}

@@ -2,7 +2,6 @@ package crypto
 
 import (
 	"bytes"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -58,17 +57,15 @@ func Transcript(networkID string, helloA, ephA, helloB, ephB []byte) [32]byte {
 	if bytes.Compare(ephA, ephB) > 0 {
 		helloA, helloB = helloB, helloA
 	}
-	h := sha256.New()
-	h.Write([]byte(labelTranscript))
-	var n [2]byte
-	binary.BigEndian.PutUint16(n[:], uint16(len(networkID)))
-	h.Write(n[:])
-	h.Write([]byte(networkID))
-	h.Write(helloA)
-	h.Write(helloB)
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out
+	// Hashed from one stack buffer: label, 2, at most 64 and two hellos
+	// (52 bytes each today) fit, so no heap is used.
+	var buf [256]byte
+	b := append(buf[:0], labelTranscript...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(networkID)))
+	b = append(b, networkID...)
+	b = append(b, helloA...)
+	b = append(b, helloB...)
+	return sha256.Sum256(b)
 }
 
 // SessionKeys are what the handshake derives: one traffic key per direction
@@ -85,15 +82,15 @@ type SessionKeys struct {
 // salt and the X25519 shared secret as input keying material, expanding 96
 // bytes under the label "peerwire/1 session keys": LowKey, HighKey, Challenge.
 func DeriveSessionKeys(shared []byte, transcript [32]byte) (SessionKeys, error) {
-	okm, err := hkdf.Key(sha256.New, shared, transcript[:], labelSession, 3*KeySize)
-	if err != nil {
-		return SessionKeys{}, fmt.Errorf("crypto: deriving session keys: %w", err)
-	}
+	var okm [3 * KeySize]byte
+	prk := hkdfExtract(transcript[:], shared)
+	hkdfExpand(okm[:], prk, labelSession)
+	clear(prk[:])
 	var k SessionKeys
 	copy(k.LowKey[:], okm[0:32])
 	copy(k.HighKey[:], okm[32:64])
 	copy(k.Challenge[:], okm[64:96])
-	clear(okm)
+	clear(okm[:])
 	return k, nil
 }
 
@@ -101,13 +98,8 @@ func DeriveSessionKeys(shared []byte, transcript [32]byte) (SessionKeys, error) 
 // key as the pseudorandom key, info "peerwire/1 rekey", 32 bytes out. The old
 // key cannot be computed from the new one.
 func RatchetKey(key [KeySize]byte) [KeySize]byte {
-	out, err := hkdf.Expand(sha256.New, key[:], labelRekey, KeySize)
-	if err != nil {
-		panic("crypto: HKDF-Expand of 32 bytes failed: " + err.Error()) // cannot happen for this length
-	}
 	var next [KeySize]byte
-	copy(next[:], out)
-	clear(out)
+	hkdfExpand(next[:], key, labelRekey)
 	return next
 }
 
