@@ -250,7 +250,37 @@ func connOf(p *peerset.Peer) *peerConn {
 	return pc
 }
 
+// setSendTo makes pc the connection Send uses for id, or (pc nil) drops
+// it unless a newer connection already took its place; under st.closed.
+func (n *Node) setSendTo(id crypto.ID, pc *peerConn) {
+	var old map[crypto.ID]*peerConn
+	if p := n.sendTo.Load(); p != nil {
+		old = *p
+	}
+	if pc == nil && old[id] != nil && old[id].current.Load() {
+		return // a newer connection of the peer is current
+	}
+	m := make(map[crypto.ID]*peerConn, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	if pc != nil {
+		m[id] = pc
+	} else {
+		delete(m, id)
+	}
+	n.sendTo.Store(&m)
+}
+
+// peerConn returns the peer's current connection. The copy-on-write map
+// answers the common case without a lock; the set is asked when the map
+// has no current connection for id.
 func (n *Node) peerConn(id crypto.ID) (*peerConn, error) {
+	if p := n.sendTo.Load(); p != nil {
+		if pc := (*p)[id]; pc != nil && pc.current.Load() {
+			return pc, nil
+		}
+	}
 	var pc *peerConn
 	if st, ok := n.set.Get(id); ok {
 		if pc = connOf(st.Peer); pc != nil && !pc.current.Load() {

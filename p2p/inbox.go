@@ -60,10 +60,12 @@ type topicState struct {
 	q struct {
 		sync.Mutex // guards the fields below
 		items      []inMsg
-		head       int
 		closed     bool
 		busy       bool // the pump holds a message it has not delivered
 	}
+	// held is how many messages of its current burst the pump has yet
+	// to deliver (popAll).
+	held atomic.Int64
 	wake chan struct{} // capacity 1
 	once sync.Once
 
@@ -115,53 +117,46 @@ func (t *topicState) push(im inMsg) {
 	}
 }
 
-// pop takes the oldest queued message, if any; the pump holds it (busy)
-// until it pops again.
-func (t *topicState) pop() (inMsg, bool) {
+// popAll takes every queued message at once, one lock per burst rather
+// than per message; the pump holds them (busy) until it comes back for
+// more. spare is the pump's previous burst, all delivered: its array
+// becomes the queue's, so the two alternate and each stays proportional to
+// what is queued (bounded by credit); a large backlog's array is dropped.
+func (t *topicState) popAll(spare []inMsg) []inMsg {
+	clear(spare)
+	if cap(spare) > 1024 {
+		spare = nil
+	}
 	t.q.Lock()
 	defer t.q.Unlock()
-	if t.q.head == len(t.q.items) {
+	if len(t.q.items) == 0 {
 		t.q.busy = false
 		if cap(t.q.items) > 1024 {
-			t.q.items = nil // give back a large backlog's array once drained
-		} else {
-			t.q.items = t.q.items[:0]
+			t.q.items = nil
 		}
-		t.q.head = 0
-		return inMsg{}, false
+		return spare[:0]
 	}
-	im := t.q.items[t.q.head]
-	t.q.items[t.q.head] = inMsg{}
-	t.q.head++
+	burst := t.q.items
+	t.q.items = spare[:0]
 	t.q.busy = true
-	// Under steady traffic the queue may never empty; move the waiting
-	// messages to the front once the consumed prefix is half the slice, so
-	// the array stays proportional to what is queued (bounded by credit)
-	// rather than to everything that ever passed through. Each message is
-	// moved at most once per time it waits behind as many consumed ones,
-	// so this is amortised O(1).
-	if t.q.head >= 64 && 2*t.q.head >= len(t.q.items) {
-		n := copy(t.q.items, t.q.items[t.q.head:])
-		clear(t.q.items[n:])
-		t.q.items = t.q.items[:n]
-		t.q.head = 0
-	}
-	return im, true
+	t.held.Store(int64(len(burst)))
+	return burst
 }
 
-// depth returns the number of queued messages.
+// depth returns the number of queued messages, those the pump holds
+// included.
 func (t *topicState) depth() int {
 	t.q.Lock()
 	defer t.q.Unlock()
-	return len(t.q.items) - t.q.head
+	return len(t.q.items) + int(t.held.Load())
 }
 
 // drain returns every queued message's credit; used at Stop.
 func (t *topicState) drain() {
 	t.q.Lock()
 	t.q.closed = true
-	items := t.q.items[t.q.head:]
-	t.q.items, t.q.head = nil, 0
+	items := t.q.items
+	t.q.items = nil
 	t.q.Unlock()
 	for _, im := range items {
 		im.m.Done()
@@ -202,7 +197,7 @@ func (n *Node) deliverNow(t *topicState, im inMsg) bool {
 		return false
 	}
 	t.q.Lock()
-	if t.q.closed || t.q.busy || t.q.head != len(t.q.items) {
+	if t.q.closed || t.q.busy || len(t.q.items) != 0 {
 		t.q.Unlock()
 		return false
 	}
@@ -226,9 +221,10 @@ func (n *Node) pump(t *topicState) {
 	defer t.drain()
 	var handler func(*Message)
 	chosen := false
+	var burst []inMsg
 	for {
-		im, ok := t.pop()
-		if !ok {
+		burst = t.popAll(burst)
+		if len(burst) == 0 {
 			select {
 			case <-t.wake:
 				continue
@@ -236,27 +232,41 @@ func (n *Node) pump(t *topicState) {
 				return
 			}
 		}
-		msg := n.handleApp(t, im)
-		if msg == nil {
-			im.m.Done()
-			continue
-		}
-		if !chosen {
-			select {
-			case <-t.modeSet:
-			case <-n.ctx.Done():
-				im.m.Done()
+		for i, im := range burst {
+			if !n.pumpOne(t, &handler, &chosen, im) {
+				for _, rest := range burst[i+1:] {
+					rest.m.Done()
+				}
+				clear(burst)
+				t.held.Store(0)
 				return
 			}
-			chosen, handler = true, t.handlerFunc() // fixed from now on
+			t.held.Add(-1)
 		}
-		if !n.deliver(t, handler, msg) {
-			im.m.Done()
-			return
-		}
-		im.m.Done()
-		n.st.delivered.Add(1)
 	}
+}
+
+// pumpOne handles one message of the pump's burst and returns its credit;
+// it reports false when the node stopped first.
+func (n *Node) pumpOne(t *topicState, handler *func(*Message), chosen *bool, im inMsg) bool {
+	defer im.m.Done()
+	msg := n.handleApp(t, im)
+	if msg == nil {
+		return true
+	}
+	if !*chosen {
+		select {
+		case <-t.modeSet:
+		case <-n.ctx.Done():
+			return false
+		}
+		*chosen, *handler = true, t.handlerFunc() // fixed from now on
+	}
+	if !n.deliver(t, *handler, msg) {
+		return false
+	}
+	n.st.delivered.Add(1)
+	return true
 }
 
 // deliver hands msg to the topic's handler, or to its inbox channel once

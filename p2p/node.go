@@ -45,7 +45,11 @@ type Node struct {
 	// transientOut holds our transient connections (transient.go) by peer
 	// ID (crypto.ID → *peerConn), for the DHT's next queries to reuse.
 	transientOut sync.Map
-	log          *slog.Logger
+	// sendTo maps each peer to its current connection (peerConn.current),
+	// copied on write under st.closed, so Send finds a peer's connection
+	// with one atomic load instead of the set's lock (peerConn).
+	sendTo atomic.Pointer[map[crypto.ID]*peerConn]
+	log    *slog.Logger
 
 	loadReport *peerbook.LoadReport
 	health     healthState // Health and the no-peers and dial warnings (health.go)

@@ -210,6 +210,7 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	n.st.closed.Lock()
 	if st, ok := n.set.Get(id); ok && st.Peer == p {
 		pc.current.Store(true)
+		n.setSendTo(pc.id, pc)
 	}
 	current := pc.current.Load()
 	n.st.closed.Unlock()
@@ -304,6 +305,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	n.st.closed.Lock()
 	n.st.foldLocked(pc.mc.Stats())
 	pc.current.Store(false)
+	n.setSendTo(pc.id, nil)
 	n.st.closed.Unlock()
 	reason := ""
 	if err != nil {
