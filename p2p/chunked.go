@@ -53,7 +53,8 @@ type ChunkedConfig struct {
 	// into (MinChunkSize–MaxChunkSize). Default DefaultChunkSize.
 	ChunkSize int
 	// EagerPeers is how many neighbours this node pushes each message's
-	// chunks to. Default DefaultEagerPeers.
+	// chunks to at most: the first that ask (want), or, for its own
+	// messages, ones it picks. Default DefaultEagerPeers.
 	EagerPeers int
 }
 
