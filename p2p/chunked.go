@@ -17,13 +17,15 @@ import (
 // Dissemination is Chunked, Gossip of a message of at least the threshold
 // floods only a small origin-signed header: the message's length, chunk
 // size and the SHA-256 of every chunk; its ID is the hash of the header.
-// The chunks travel apart. Each node pushes every chunk it has verified to
-// a few neighbours (the eager set, chosen at random per message) as soon as
-// it has it, and announces what it holds to the others (have bitmaps, at
+// The chunks travel apart, down the header's tree: a node asks the
+// neighbour its header came from to push the chunks (want), and each node
+// pushes every chunk it has verified, as soon as it has it, to the first
+// few neighbours that asked (the eager set; the origin picks its own at
+// random). It announces what it holds to the others (have bitmaps, at
 // most one per message per neighbour per chunkTick); a node missing a
-// chunk that a neighbour announced pulls it with a request on the same
-// topic (§9.4), one announcer per chunk at a time, retrying another on
-// failure. A node that receives a chunk it already has tells the sender
+// chunk that a neighbour announced, and not pushed it, pulls it with a
+// request on the same topic (§9.4), one announcer per chunk at a time,
+// retrying another on failure. A node that receives a chunk it already has tells the sender
 // dont-want, and the sender stops pushing that message to it and cancels
 // the chunks still queued (mux.MultiConn.Cancel); a node that completes a
 // message announces a full bitmap, which means the same to everyone. A
@@ -51,7 +53,8 @@ type ChunkedConfig struct {
 	// into (MinChunkSize–MaxChunkSize). Default DefaultChunkSize.
 	ChunkSize int
 	// EagerPeers is how many neighbours this node pushes each message's
-	// chunks to. Default DefaultEagerPeers.
+	// chunks to at most: the first that ask (want), or, for its own
+	// messages, ones it picks. Default DefaultEagerPeers.
 	EagerPeers int
 }
 
@@ -167,10 +170,17 @@ type chunkEngine struct {
 	cfg   ChunkedConfig
 	ticks atomic.Uint64 // ticks run, for tests
 
-	mu    sync.Mutex // guards the fields below
-	msgs  map[MessageID]*ckMsg
-	bytes int               // chunk bytes held
-	first map[crypto.ID]int // partial messages by the peer whose header came first
+	mu       sync.Mutex // guards the fields below
+	msgs     map[MessageID]*ckMsg
+	bytes    int               // chunk bytes held
+	first    map[crypto.ID]int // partial messages by the peer whose header came first
+	inflight map[crypto.ID]int // our pulls in flight per neighbour, all messages together
+	pulls    int               // our pulls in flight, all messages together
+
+	// adversary, set by tests only, makes the node announce what it holds
+	// and never push it; advSilent leaves pulls unanswered, advRefuse
+	// refuses them.
+	adversary adversary
 }
 
 // ckMsg is one chunked message a node tracks.
@@ -187,13 +197,16 @@ type ckMsg struct {
 	nhave         int
 	done          bool // all chunks held
 	peers         map[crypto.ID]*ckPeer
-	pulls         int          // in flight
-	pulling       map[int]bool // chunks being pulled
-	seenAt        []time.Time  // when a chunk was first announced to us
-	pusher        crypto.ID    // the first neighbour that pushed to us
-	lastPush      time.Time    // when a pushed chunk last arrived
-	pusherDropped bool         // we told the pusher dont-want and pull instead
-	failed        map[int][]crypto.ID
+	pulls         int                 // in flight
+	pulling       map[int]bool        // chunks being pulled
+	seenAt        []time.Time         // when a chunk was first announced to us
+	pusher        crypto.ID           // the first neighbour that pushed to us
+	lastPush      time.Time           // when a pushed chunk last arrived
+	pusherDropped bool                // we told the pusher dont-want and pull instead
+	failed        map[int][]crypto.ID // announcers a pull of the chunk failed from
+	retryAt       []time.Time         // no pull of the chunk before (every announcer failed it)
+	eager         int                 // neighbours we push to
+	wantPending   bool                // our want to the header's sender waits for room in its queue
 }
 
 // ckPeer is what a node knows of one neighbour for one message.
@@ -203,14 +216,24 @@ type ckPeer struct {
 	noPush     bool   // it said dont-want: no pushes
 	dwSent     bool   // we told it dont-want
 	eager      bool   // we push to it
-	upstream   bool   // it sent us the header too: not pushed to
+	lazy       bool   // a push found its queue full: it pulls
 	needHeader bool   // our forward of the header waits for room in its queue
 	sent       []byte // chunks queued to it
 	handles    map[int]mux.Handle
-	lastHave   int // nhave when we last announced to it; -1 never
-	unserved   int
-	punished   bool
+	lastHave   int       // nhave when we last announced to it; -1 never
+	heardAt    time.Time // when its last have came
+	failures   int       // its pulls that failed (timeout, overload, refusal)
+	punished   bool      // it refused a chunk it announced: asked no more
 }
+
+// adversary is a test's misbehaving node (chunkEngine.adversary).
+type adversary uint8
+
+const (
+	advNone adversary = iota
+	advSilent
+	advRefuse
+)
 
 // initChunked sets up the chunked engine of a Chunked topic and takes its
 // request handler (pulls); a flood topic gets none.
@@ -218,7 +241,8 @@ func (n *Node) initChunked(t *topicState) {
 	if t.cfg.Dissemination != Chunked {
 		return
 	}
-	e := &chunkEngine{n: n, t: t, topic: t.cfg.ID, cfg: *t.cfg.Chunked, msgs: map[MessageID]*ckMsg{}, first: map[crypto.ID]int{}}
+	e := &chunkEngine{n: n, t: t, topic: t.cfg.ID, cfg: *t.cfg.Chunked, msgs: map[MessageID]*ckMsg{}, first: map[crypto.ID]int{},
+		inflight: map[crypto.ID]int{}}
 	t.ck = e
 	h := RequestHandler(e.serve)
 	n.rr.handlers[t.cfg.ID].Store(&h)
@@ -271,23 +295,7 @@ func newCkMsg(id MessageID, h *chunkHeader, hops uint8, from crypto.ID, now time
 	n := len(h.hashes)
 	return &ckMsg{id: id, hdr: h, hops: hops, from: from, created: now, chunks: make([][]byte, n),
 		have: make([]byte, (n+7)/8), peers: map[crypto.ID]*ckPeer{}, pulling: map[int]bool{},
-		seenAt: make([]time.Time, n), failed: map[int][]crypto.ID{}}
-}
-
-// chooseEager marks up to EagerPeers neighbours but except as eager.
-func (e *chunkEngine) chooseEager(m *ckMsg, nbs []*peerConn, except crypto.ID) {
-	idx := rand.Perm(len(nbs))
-	k := 0
-	for _, i := range idx {
-		if k == e.cfg.EagerPeers {
-			break
-		}
-		if nbs[i].id == except {
-			continue
-		}
-		m.peer(nbs[i].id).eager = true
-		k++
-	}
+		seenAt: make([]time.Time, n), failed: map[int][]crypto.ID{}, retryAt: make([]time.Time, n)}
 }
 
 // originate sends data chunked: the header to every neighbour, the chunks
@@ -323,25 +331,35 @@ func (e *chunkEngine) originate(ctx context.Context, data []byte) (MessageID, ma
 	e.makeRoomLocked(len(data), now)
 	// Until its header is queued, a neighbour gets no have or chunk of
 	// the message (the tick may run meanwhile): it would ignore them.
-	for _, pc := range nbs {
-		m.peer(pc.id).needHeader = true
+	// The origin pushes to EagerPeers neighbours at random without being
+	// asked; their wants count against the same set.
+	for k, i := range rand.Perm(len(nbs)) {
+		p := m.peer(nbs[i].id)
+		p.needHeader = true
+		if k < e.cfg.EagerPeers {
+			p.eager = true
+			m.eager++
+		}
 	}
 	e.msgs[id] = m
 	for _, c := range m.chunks {
 		e.bytes += len(c)
 	}
-	e.chooseEager(m, nbs, crypto.ID{})
 	e.mu.Unlock()
 	n.ckst.originated.Add(1)
 	res := n.sendAll(ctx, e.topic, hdr, crypto.ID{})
 	e.mu.Lock()
 	m.fwd = hdr // the tick retries the neighbours sendAll failed
 	for _, pc := range nbs {
-		if res[pc.id] != nil {
-			continue
+		if res[pc.id] == nil {
+			m.peer(pc.id).needHeader = false
 		}
-		m.peer(pc.id).needHeader = false
-		for i := range nc {
+	}
+	rand.Shuffle(len(nbs), func(i, j int) { nbs[i], nbs[j] = nbs[j], nbs[i] })
+	// Chunk by chunk to every eager neighbour, so the first chunks leave
+	// early on every link and the neighbours can forward them at once.
+	for i := range nc {
+		for _, pc := range nbs {
 			e.pushLocked(m, pc, i)
 		}
 	}
@@ -351,15 +369,18 @@ func (e *chunkEngine) originate(ctx context.Context, data []byte) (MessageID, ma
 }
 
 // pushLocked queues chunk i to pc if pc is eager, wants it and has not had
-// it from us; a full queue makes pc lazy (it pulls).
+// it from us. The eager set is the first EagerPeers neighbours that asked
+// (want: they learnt the header from us, we are their parent in the
+// header's tree and their only pusher); the origin picks its own. A full
+// queue makes pc lazy for the message (it pulls).
 func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 	p := m.peer(pc.id)
-	if !p.eager || p.needHeader || p.upstream || p.full || p.noPush || bitSet(p.has, i) || bitSet(p.sent, i) {
+	if e.adversary != advNone || !p.eager || p.needHeader || p.full || p.noPush || bitSet(p.has, i) || bitSet(p.sent, i) {
 		return
 	}
 	h, err := pc.mc.TrySendCancelable(e.topic, nil, m.chunks[i])
 	if err != nil {
-		p.eager = false
+		p.eager, p.lazy = false, true
 		e.n.ckst.pushSkipped.Add(1)
 		return
 	}
@@ -372,16 +393,14 @@ func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 }
 
 // announceLocked sends our bitmap to each neighbour we do not push to
-// (not eager, or eager but upstream or told dont-want) that is not full
-// and has our header, when it changed since we last told it.
+// (not eager, or eager but told dont-want) that is not full and has our
+// header, when it changed since we last told it; to the ones we push to,
+// once we are complete (a full bitmap is a dont-want too).
 func (e *chunkEngine) announceLocked(m *ckMsg, nbs []*peerConn) {
 	var msg []byte
 	for _, pc := range nbs {
-		if pc.id == m.from && !m.own && !m.done {
-			continue // it sent us the header; it will not pull from us before we complete
-		}
 		p := m.peer(pc.id)
-		if p.needHeader || p.full || p.lastHave == m.nhave || (p.eager && !p.noPush && !p.upstream && !m.done) {
+		if p.needHeader || p.full || p.lastHave == m.nhave || (p.eager && !p.noPush && !m.done) {
 			continue
 		}
 		if msg == nil {

@@ -10,7 +10,7 @@ import (
 // kinds (§9.9), as onChunked does: none panics, and a header that decodes
 // encodes back to the same bytes (hops within the limit).
 func FuzzChunkedMessage(f *testing.F) {
-	for _, name := range []string{"chunked_header", "chunked_chunk_1", "chunked_have", "chunked_dont_want"} {
+	for _, name := range []string{"chunked_header", "chunked_chunk_1", "chunked_have", "chunked_dont_want", "chunked_want"} {
 		b, err := hex.DecodeString(chunkedVectorsForFuzz[name])
 		if err != nil {
 			f.Fatal(err)
@@ -53,6 +53,8 @@ func FuzzChunkedMessage(f *testing.F) {
 			}
 		case kindDontWant:
 			_, _ = parseDontWant(data)
+		case kindWant:
+			_, _ = parseWant(data)
 		}
 	})
 }

@@ -25,15 +25,27 @@ func (e *chunkEngine) tick() {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Oldest first: with pulls capped per node, the messages that started
+	// first complete first instead of all progressing slowly.
+	msgs := make([]*ckMsg, 0, len(e.msgs))
 	for _, m := range e.msgs {
+		msgs = append(msgs, m)
+	}
+	slices.SortFunc(msgs, func(a, b *ckMsg) int { return a.created.Compare(b.created) })
+	for _, m := range msgs {
 		switch {
-		case m.done && now.Sub(m.created) > chunkedRetain,
+		case m.done && now.Sub(m.created) > chunkedRetain && (m.allFull(byID) || now.Sub(m.created) > partialTimeout),
 			!m.done && now.Sub(m.created) > partialTimeout:
 			e.dropLocked(m)
 			continue
 		}
 		if m.fwd != nil {
 			e.sendHeadersLocked(m, nbs)
+		}
+		if m.wantPending && !m.done {
+			if pc := byID[m.from]; pc != nil {
+				m.wantPending = pc.mc.TrySend(e.topic, encodeWant(m.id)) != nil
+			}
 		}
 		if m.nhave > 0 {
 			e.announceLocked(m, nbs)
@@ -42,6 +54,18 @@ func (e *chunkEngine) tick() {
 			e.pullLocked(m, byID, now)
 		}
 	}
+}
+
+// allFull reports whether every neighbour of byID holds all of m: past
+// chunkedRetain a complete message is kept only while one may still pull
+// it from us (at most partialTimeout; the memory caps evict it sooner).
+func (m *ckMsg) allFull(byID map[crypto.ID]*peerConn) bool {
+	for id := range byID {
+		if p := m.peers[id]; p == nil || !p.full {
+			return false
+		}
+	}
+	return true
 }
 
 // pullLocked starts pulls of m's missing chunks that a neighbour
@@ -59,36 +83,62 @@ func (e *chunkEngine) pullLocked(m *ckMsg, byID map[crypto.ID]*peerConn, now tim
 			e.dontWantLocked(m, pc)
 		}
 	}
-	load := map[crypto.ID]int{}
-	limit := e.t.cfg.Requests.MaxConcurrent
+	// We asked the header's sender to push to us; it does, or it
+	// announces to us instead (it pushes to a few children only). Until
+	// it has done one or the other, and for at most parentWait, we pull
+	// nothing others announce: its pushes would duplicate our pulls.
+	parent := m.peers[m.from]
+	if m.pusher.IsZero() && !m.own && (parent == nil || parent.heardAt.IsZero()) && now.Sub(m.created) < parentWait {
+		return
+	}
+	limit := min(e.t.cfg.Requests.MaxConcurrent, maxPullsPerPeer)
 	for i := range m.chunks {
-		if m.pulls >= maxPullsPerMessage {
+		if m.pulls >= maxPullsPerMessage || e.pulls >= maxPullsInFlight {
 			return
 		}
-		if bitSet(m.have, i) || m.pulling[i] || m.seenAt[i].IsZero() || now.Sub(m.seenAt[i]) < pullGrace {
+		if bitSet(m.have, i) || m.pulling[i] || m.seenAt[i].IsZero() || now.Sub(m.seenAt[i]) < pullGrace || now.Before(m.retryAt[i]) {
 			continue
 		}
+		// The announcer with the fewest failures on this message, then
+		// the fewest of our pulls in flight (all messages: the peer
+		// refuses more than MaxConcurrent at once), that has not failed
+		// this chunk.
 		var best *peerConn
+		var bp *ckPeer
+		tried := false
 		for id, p := range m.peers {
 			pc := byID[id]
-			if pc == nil || p.punished || !bitSet(p.has, i) || slices.Contains(m.failed[i], id) || load[id] >= limit {
+			if pc == nil || p.punished || !bitSet(p.has, i) {
 				continue
 			}
-			if best == nil || load[id] < load[best.id] {
-				best = pc
+			if slices.Contains(m.failed[i], id) {
+				tried = true
+				continue
+			}
+			if e.inflight[id] >= limit {
+				continue
+			}
+			if best == nil || p.failures < bp.failures || (p.failures == bp.failures && e.inflight[id] < e.inflight[best.id]) {
+				best, bp = pc, p
 			}
 		}
 		if best == nil {
-			if len(m.failed[i]) > 0 {
-				m.failed[i] = nil // everyone failed it once: try again
+			if tried {
+				// Every announcer failed it once: ask them again after
+				// a pause (they may have been overloaded).
+				m.failed[i] = nil
+				m.retryAt[i] = now.Add(pullRetry)
 			}
 			continue
 		}
-		load[best.id]++
+		e.inflight[best.id]++
+		e.pulls++
 		m.pulling[i] = true
 		m.pulls++
 		pc, idx := best, i
 		if !e.n.spawn(func() { e.pull(m, pc, idx) }) {
+			e.inflight[best.id]--
+			e.pulls--
 			m.pulling[i] = false
 			m.pulls--
 			return
@@ -108,6 +158,10 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.inflight[pc.id]--; e.inflight[pc.id] <= 0 {
+		delete(e.inflight, pc.id)
+	}
+	e.pulls--
 	m.pulling[i] = false
 	m.pulls--
 	if e.msgs[m.id] != m {
@@ -119,14 +173,24 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 		}
 		return
 	}
-	n.ckst.pullsFailed.Add(1)
-	m.failed[i] = append(m.failed[i], pc.id)
-	p := m.peer(pc.id)
 	if errors.Is(err, context.Canceled) && n.ctx.Err() != nil {
 		return
 	}
-	if p.unserved++; p.unserved >= unservedLimit && !p.punished {
+	n.ckst.pullsFailed.Add(1)
+	m.failed[i] = append(m.failed[i], pc.id)
+	p := m.peer(pc.id)
+	p.failures++
+	// A timeout or an overload is no fault: a busy honest peer does that.
+	// Refusing a chunk it announced is: the announcer is asked nothing
+	// more of this message and, if it announced within half the time a
+	// complete message is kept (so it cannot have dropped it honestly),
+	// loses reputation, once.
+	var re *RequestError
+	if errors.As(err, &re) && re.Remote && re.Code == RequestRefused && !p.punished {
 		p.punished = true
+		if n.s.Now().Sub(p.heardAt) >= chunkedRetain/2 {
+			return
+		}
 		n.log.Debug("announcer does not serve", "peer", pc.id.Short(), "message", m.id.String(), "err", err)
 		// Counted once the peer has paid, so a reader of the counter
 		// also sees the score it cost.
@@ -139,7 +203,14 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 var errNotHeld = errors.New("chunk not held")
 
 // serve answers a pull request: the chunk, if we hold it.
-func (e *chunkEngine) serve(_ context.Context, from crypto.ID, req []byte) ([]byte, error) {
+func (e *chunkEngine) serve(ctx context.Context, from crypto.ID, req []byte) ([]byte, error) {
+	switch e.adversary {
+	case advSilent:
+		<-ctx.Done()
+		return nil, ctx.Err()
+	case advRefuse:
+		return nil, errNotHeld
+	}
 	id, i, err := parsePull(req)
 	if err != nil {
 		e.n.ckst.pullsRefused.Add(1)

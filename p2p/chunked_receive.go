@@ -3,6 +3,7 @@ package p2p
 import (
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/peerwire/peerwire/conn/mux"
@@ -32,6 +33,8 @@ func (n *Node) onChunked(pc *peerConn, t *topicState, m *mux.Message) {
 		err = e.onHave(pc, m.Data)
 	case kindDontWant:
 		err = e.onDontWant(pc, m.Data)
+	case kindWant:
+		err = e.onWant(pc, m.Data)
 	}
 	if err != nil {
 		e.violation(pc, err.Error())
@@ -60,11 +63,7 @@ func (e *chunkEngine) onHeader(pc *peerConn, data []byte) error {
 	id := chunkedID(e.topic, h)
 	now := n.s.Now()
 	e.mu.Lock()
-	if m := e.msgs[id]; m != nil {
-		// pc has the header, so it gets the chunks from upstream: a push
-		// to it would most likely be a duplicate.
-		p := m.peer(pc.id)
-		p.upstream = true
+	if e.msgs[id] != nil {
 		e.mu.Unlock()
 		n.ckst.headerDups.Add(1)
 		return nil
@@ -101,7 +100,9 @@ func (e *chunkEngine) onHeader(pc *peerConn, data []byte) error {
 	e.msgs[id] = m
 	e.first[pc.id]++
 	nbs := e.neighbours()
-	e.chooseEager(m, nbs, pc.id)
+	// Ask the header's sender, our parent in the header's tree, to push
+	// us the chunks; it takes a few such children, the rest pull.
+	m.wantPending = pc.mc.TrySend(e.topic, encodeWant(id)) != nil
 	e.mu.Unlock()
 	n.ckst.headers.Add(1)
 	if hops > 1 {
@@ -235,8 +236,10 @@ func (e *chunkEngine) storeLocked(m *ckMsg, pc *peerConn, i int, b []byte, pulle
 	e.bytes += len(m.chunks[i])
 	setBit(m.have, i)
 	m.nhave++
-	for _, q := range nbs {
-		if q.id != pc.id {
+	// In random order, so that while the eager set fills, different
+	// neighbours get the message first at different nodes.
+	for _, k := range rand.Perm(len(nbs)) {
+		if q := nbs[k]; q.id != pc.id {
 			e.pushLocked(m, q, i)
 		}
 	}
@@ -282,6 +285,7 @@ func (e *chunkEngine) onHave(pc *peerConn, data []byte) error {
 	}
 	p := m.peer(pc.id)
 	now := e.n.s.Now()
+	p.heardAt = now
 	for i := range m.chunks {
 		if bitSet(bm, i) {
 			setBit(p.has, i)
@@ -312,5 +316,35 @@ func (e *chunkEngine) onDontWant(pc *peerConn, data []byte) error {
 	p := m.peer(pc.id)
 	p.noPush = true
 	e.cancelLocked(pc, p)
+	return nil
+}
+
+// onWant makes pc, which asked for m's chunks, eager if m has room for
+// another, and pushes it what we hold; otherwise pc pulls (it gets our
+// haves).
+func (e *chunkEngine) onWant(pc *peerConn, data []byte) error {
+	id, err := parseWant(data)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.msgs[id]
+	if m == nil {
+		e.n.ckst.unknown.Add(1)
+		return nil
+	}
+	p := m.peer(pc.id)
+	if e.adversary != advNone || p.eager || p.full || p.noPush || p.lazy || m.eager >= e.cfg.EagerPeers {
+		return nil
+	}
+	p.eager = true
+	m.eager++
+	p.needHeader = false // it has the header: it asked for the chunks
+	for i := range m.chunks {
+		if bitSet(m.have, i) {
+			e.pushLocked(m, pc, i)
+		}
+	}
 	return nil
 }

@@ -57,6 +57,10 @@ func computeChunkedVectors(t *testing.T) map[string]string {
 	if gid, err := parseDontWant(dw); err != nil || gid != id {
 		t.Fatalf("dont-want vector does not decode: %v", err)
 	}
+	want := encodeWant(id)
+	if gid, err := parseWant(want); err != nil || gid != id {
+		t.Fatalf("want vector does not decode: %v", err)
+	}
 	pull := encodePull(id, 1)
 	if gid, i, err := parsePull(pull); err != nil || gid != id || i != 1 {
 		t.Fatalf("pull vector does not decode: %v", err)
@@ -72,6 +76,7 @@ func computeChunkedVectors(t *testing.T) map[string]string {
 	put("chunked_chunk_1", c1)
 	put("chunked_have", have)
 	put("chunked_dont_want", dw)
+	put("chunked_want", want)
 	put("chunked_pull", pull)
 	return v
 }

@@ -19,6 +19,7 @@ import (
 //	chunk:     0x07 id:32 index:u32 data
 //	have:      0x08 id:32 bitmap:⌈N/8⌉ (bit i: byte i/8, bit i%8, LSB first)
 //	dont-want: 0x09 id:32
+//	want:      0x0a id:32
 //	pull request (a request, §9.4, on the same topic): id:32 index:u32
 //
 // N = ⌈total/chunk_size⌉; every chunk is chunk_size bytes but the last.
@@ -257,7 +258,22 @@ func parsePull(body []byte) (MessageID, int, error) {
 	return id, int(i), nil
 }
 
-func isChunkedKind(k byte) bool { return k >= kindChunkHeader && k <= kindDontWant }
+// encodeWant returns a want message: push me this message's chunks.
+func encodeWant(id MessageID) []byte {
+	return append([]byte{kindWant}, id[:]...)
+}
+
+// parseWant decodes a want message's ID.
+func parseWant(data []byte) (MessageID, error) {
+	var id MessageID
+	if len(data) != 33 || data[0] != kindWant {
+		return id, errChunkShort
+	}
+	copy(id[:], data[1:])
+	return id, nil
+}
+
+func isChunkedKind(k byte) bool { return k >= kindChunkHeader && k <= kindWant }
 
 // idSize is a peer ID's length on the wire.
 const idSize = len(crypto.ID{})

@@ -297,6 +297,7 @@ const (
 	kindChunk       byte = 0x07
 	kindHave        byte = 0x08
 	kindDontWant    byte = 0x09
+	kindWant        byte = 0x0a
 
 	// DefaultChunkSize is a chunk's size: small enough that a chunk is
 	// verified and forwarded long before the whole message arrives
@@ -314,11 +315,13 @@ const (
 	// Chunked topic; below it, one chunk would cost more than flooding.
 	DefaultChunkedThreshold = 64 << 10
 
-	// DefaultEagerPeers is how many neighbours a node pushes each chunk
-	// to (chosen afresh per message); the others pull. Two keeps the
-	// duplicates a push tree makes low (docs/BENCHMARKS.md) while every
-	// node has a second pusher's worth of redundancy beside pulls.
-	DefaultEagerPeers = 2
+	// DefaultEagerPeers is how many neighbours a node pushes each
+	// message's chunks to at most: those that learnt the header from it
+	// (its children in the header's tree), so nearly every node has one
+	// pusher and receives each chunk about once; the others pull. Four
+	// bounds what the origin, whose neighbours are all its children,
+	// uploads at once.
+	DefaultEagerPeers = 4
 	// chunkTick is how often a node sends have-announcements that changed
 	// and starts pulls: the rate limit of announcements (one per message
 	// per neighbour per tick at most).
@@ -329,15 +332,26 @@ const (
 	// pushIdle: while its pusher sent a chunk this recently, a node pulls
 	// nothing (a pull would race the push); a pusher idle longer is told
 	// dont-want and the node pulls the rest.
-	pushIdle = 50 * time.Millisecond
+	pushIdle = 150 * time.Millisecond
 	// pullTimeout is one pull's timeout; then the chunk is asked from
 	// another announcer.
 	pullTimeout = 2 * time.Second
-	// maxPullsPerMessage bounds the pulls in flight for one message.
+	// maxPullsPerMessage bounds the pulls in flight for one message,
+	// maxPullsPerPeer those to one neighbour (below the topic's
+	// MaxConcurrent, all messages together) and maxPullsInFlight all of a
+	// node's: a pull's answer waits behind the chunks queued to us on that
+	// link, and more pulls than the links carry in a pull timeout only time
+	// out and are asked again, a retry storm.
 	maxPullsPerMessage = 16
-	// unservedLimit is how many pulls an announcer may fail on one
-	// message before it is penalised (EventInvalidMessage), once.
-	unservedLimit = 2
+	maxPullsPerPeer    = 4
+	maxPullsInFlight   = 32
+	// parentWait is how long a node waits at most for the neighbour that
+	// sent it a header (and its want) to push or announce before it pulls
+	// from others.
+	parentWait = time.Second
+	// pullRetry is how long a chunk waits before it is asked again of
+	// announcers that all failed it.
+	pullRetry = 200 * time.Millisecond
 
 	// maxChunkedMessages bounds the messages a topic tracks at once
 	// (partial, and complete ones kept to serve pulls), and
