@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 STATICCHECK_VERSION   := v0.8.2
 GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build test race fuzz fuzz-ci bench block-bench block-bench-chunked dht-200 proto proto-check lint demo demo-report tools clean sim
+.PHONY: all build test race fuzz fuzz-ci bench block-bench block-bench-chunked block-curve dht-200 proto proto-check lint demo demo-report tools clean sim
 
 all: build
 
@@ -53,6 +53,15 @@ block-bench:
 
 block-bench-chunked:
 	PEERWIRE_BLOCK_BENCH=chunked $(GO) test -count=1 -timeout 30m -run '^TestChunked(RandomGraph|SlowAndUnserving)$$' -v ./p2p/
+
+# block-curve: the propagation curves (share of deliveries vs time since the
+# origin sent, chunked vs flood) of the 20-node graph make test runs, drawn
+# to docs/block-curve.svg; BLOCK_BENCH=1 draws the 50-node graph instead.
+BLOCK_CURVE_RUN = $(if $(BLOCK_BENCH),50 nodes each dialing 8; 20 messages one per 200 ms,20 nodes each dialing 4; 4 messages)
+block-curve:
+	PEERWIRE_BLOCK_BENCH=$(BLOCK_BENCH) PEERWIRE_BLOCK_CURVE=/tmp/peerwire-block-curve.txt $(GO) test -count=1 -timeout 30m -run '^TestChunkedRandomGraph$$' -v ./p2p/
+	$(GO) run ./internal/blockcurve -in /tmp/peerwire-block-curve.txt -out docs/block-curve.svg \
+	  -subtitle "TestChunkedRandomGraph on loopback, 1 MiB messages: $(BLOCK_CURVE_RUN)"
 
 tools:
 	GOBIN=$(GOBIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
