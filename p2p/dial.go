@@ -13,6 +13,7 @@ import (
 	"net/netip"
 
 	"github.com/peerwire/peerwire/conn"
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
@@ -182,4 +183,12 @@ func (n *Node) handshakeOut(ctx context.Context, id crypto.ID, targets []netip.A
 		return nil, err
 	}
 	return ec, nil
+}
+
+// refusedForRoom reports whether err ends a connection the peer refused
+// for want of room (goaway "too many peers"): the address is good, the
+// node full, so the book backs off (MarkRefused) without a failure.
+func refusedForRoom(err error) bool {
+	var g *mux.GoAwayError
+	return errors.As(err, &g) && g.Remote && g.Code == mux.GoAwayTooManyPeers
 }

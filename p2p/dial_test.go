@@ -14,6 +14,7 @@ import (
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/peerbook"
 )
 
 // holdListener accepts TCP connections and never answers their
@@ -279,5 +280,31 @@ func TestTransientDialTakesNoMark(t *testing.T) {
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("the held transient dial succeeded")
+	}
+}
+
+// TestRefusedForRoomBacksOff: a peer that answers a dial with "too many
+// peers" stays a good address (no failure counted) but is not dialed
+// again before the book's RefusedBackoff.
+func TestRefusedForRoomBacksOff(t *testing.T) {
+	full := quietConfig(t, 1730)
+	full.Peers.MaxInbound = 1
+	b := startNode(t, full)
+	dial(t, startNode(t, quietConfig(t, 1731)), b) // takes b's one inbound slot
+
+	clk := clock.NewFake()
+	cfg := quietConfig(t, 1732)
+	onFakeClock(&cfg, clk)
+	a := startNode(t, cfg)
+	_, _ = a.Dial(context.Background(), b.ListenAddr().String()) // refused now or just after admission
+	testutil.Eventually(t, 10*time.Second, "the refusal recorded in the book", func() bool {
+		e, ok := a.book.Get(b.ID())
+		return ok && e.NextAttempt.After(clk.Now()) && !connectedTo(a, b.ID())
+	})
+	e, _ := a.book.Get(b.ID())
+	wait := e.NextAttempt.Sub(clk.Now())
+	d := peerbook.DefaultRefusedBackoff
+	if e.Failures != 0 || wait < d/2 || wait > d {
+		t.Fatalf("after the refusal: %d failures, next attempt in %v; want none and a wait in [%v, %v]", e.Failures, wait, d/2, d)
 	}
 }

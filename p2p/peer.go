@@ -299,6 +299,13 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		n.applyBan(n.set.Record(pc.id, peerset.EventCreditStall))
 	}
 	n.set.Remove(pc.peer)
+	if pc.dir == peerset.Outbound && refusedForRoom(err) {
+		// The peer admitted the handshake, then found no room: a good
+		// address, a full node. recordContact's MarkSuccess came first,
+		// so this backoff stands. (A goaway that beats our own admission
+		// leaves MarkAttempt's BackoffBase hold instead.)
+		_ = n.book.MarkRefused(pc.id)
+	}
 	// Fold the connection's counters into the node's totals in the same
 	// step that stops counting it live, so Stats never counts it twice or
 	// not at all.

@@ -51,6 +51,29 @@ func (b *Book) MarkSuccess(id crypto.ID) error {
 	return nil
 }
 
+// MarkRefused records that the peer was reached but refused us for want
+// of room ("too many peers"): the address is good, so no failure counts
+// and the entry keeps its table, but it is not picked again for
+// RefusedBackoff (drawn from [d/2, d] like every backoff, so refused
+// dialers do not return in step). It returns ErrUnknownPeer for an
+// unknown ID.
+func (b *Book) MarkRefused(id crypto.ID) error {
+	now := b.deps.Clock.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.mu.byID[id]
+	if !ok {
+		return ErrUnknownPeer
+	}
+	e.lastSeen = now
+	if next := now.Add(b.jitter(b.cfg.RefusedBackoff)); next.After(e.nextAttempt) {
+		e.nextAttempt = next
+	}
+	b.schedule(e, now)
+	b.touch()
+	return nil
+}
+
 // MarkVerified records that addr was shown to answer with its ID other
 // than by a dial of ours through the book (a dial-back verification): if
 // the peer's entry still holds addr, it is no longer Unverified, and PEX
@@ -104,7 +127,11 @@ func (b *Book) backoff(n int) time.Duration {
 	for i := 1; i < n && d < b.cfg.BackoffCap; i++ {
 		d *= 2
 	}
-	d = min(d, b.cfg.BackoffCap)
+	return b.jitter(min(d, b.cfg.BackoffCap))
+}
+
+// jitter draws a delay uniformly from [d/2, d].
+func (b *Book) jitter(d time.Duration) time.Duration {
 	half := d / 2
 	return half + time.Duration(b.mu.rng.Int64N(int64(d-half)+1))
 }

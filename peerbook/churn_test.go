@@ -159,3 +159,43 @@ func TestDueForProbe(t *testing.T) {
 	}
 	checkInvariants(t, b)
 }
+
+// TestMarkRefused: a reached peer that had no room is not picked for
+// RefusedBackoff (within [d/2, d]) but keeps its table, its zero
+// failures and its place however often it refuses; it is picked again
+// once the backoff passes.
+func TestMarkRefused(t *testing.T) {
+	clk := newClock()
+	cfg, deps := Config{}, testDeps(clk)
+	cfg.RefusedBackoff, cfg.MaxFailures = time.Minute, 3
+	b := newTestBook(t, cfg, deps)
+	a := addrOf(idN(1), "11.1.1.1", 1)
+	if err := b.Add(a, Source{Kind: SourceManual}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MarkSuccess(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 * cfg.MaxFailures { // more refusals than failures would evict
+		if err := b.MarkRefused(a.ID); err != nil {
+			t.Fatal(err)
+		}
+		e, ok := b.Get(a.ID)
+		wait := e.NextAttempt.Sub(clk.Now())
+		if !ok || e.Failures != 0 || !e.Tried || wait < cfg.RefusedBackoff/2 || wait > cfg.RefusedBackoff {
+			t.Fatalf("refusal %d: %+v, wait %v, want a tried entry, no failures, wait in [%v, %v]", i+1, e, wait, cfg.RefusedBackoff/2, cfg.RefusedBackoff)
+		}
+		clk.Advance(wait - time.Millisecond)
+		if got := b.Pick(1, nil); len(got) != 0 {
+			t.Fatalf("refusal %d: picked %v during the backoff", i+1, got)
+		}
+		clk.Advance(time.Millisecond)
+		if got := b.Pick(1, nil); len(got) != 1 || got[0] != a {
+			t.Fatalf("refusal %d: not picked after the backoff: %v", i+1, got)
+		}
+		checkInvariants(t, b)
+	}
+	if err := b.MarkRefused(idN(9)); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("MarkRefused(unknown) = %v", err)
+	}
+}

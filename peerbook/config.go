@@ -69,6 +69,11 @@ type Config struct {
 	// BackoffCap is the longest retry delay (BackoffBase-MaxBackoff, default
 	// DefaultBackoffCap).
 	BackoffCap time.Duration
+	// RefusedBackoff is the retry delay after a peer was reached but had
+	// no room for us (MarkRefused): no failure is counted, the address is
+	// good, yet redialing it at once only earns another refusal
+	// (1 ms-MaxBackoff, default DefaultRefusedBackoff).
+	RefusedBackoff time.Duration
 	// MaxFailures is the number of consecutive failures that evicts an
 	// entry that is not protected (1-MaxMaxFailures, default
 	// DefaultMaxFailures).
@@ -174,6 +179,7 @@ func (c Config) withDefaults() (Config, error) {
 		intField(&c.MaxPexAddrs, "MaxPexAddrs", DefaultMaxPexAddrs, 1, MaxMaxPexAddrs),
 		durField(&c.BackoffBase, "BackoffBase", DefaultBackoffBase, time.Millisecond, MaxBackoff),
 		durField(&c.BackoffCap, "BackoffCap", DefaultBackoffCap, time.Millisecond, MaxBackoff),
+		durField(&c.RefusedBackoff, "RefusedBackoff", DefaultRefusedBackoff, time.Millisecond, MaxBackoff),
 		durField(&c.PexResponseTimeout, "PexResponseTimeout", DefaultPexResponseTimeout, time.Millisecond, 24*time.Hour),
 		durField(&c.ProbeInterval, "ProbeInterval", DefaultProbeInterval, time.Millisecond, 365*24*time.Hour),
 		durField(&c.SaveInterval, "SaveInterval", DefaultSaveInterval, time.Millisecond, 24*time.Hour),

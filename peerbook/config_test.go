@@ -17,7 +17,7 @@ func TestConfigDefaults(t *testing.T) {
 		NewBuckets: DefaultNewBuckets, TriedBuckets: DefaultTriedBuckets, BucketSize: DefaultBucketSize,
 		MaxEntries:    (DefaultNewBuckets + DefaultTriedBuckets) * DefaultBucketSize,
 		IPv4GroupBits: 16, IPv6GroupBits: 32, NewBiasPercent: 50,
-		BackoffBase: DefaultBackoffBase, BackoffCap: DefaultBackoffCap, MaxFailures: 10,
+		BackoffBase: DefaultBackoffBase, BackoffCap: DefaultBackoffCap, RefusedBackoff: DefaultRefusedBackoff, MaxFailures: 10,
 		MaxPexAddrs: 32, PexResponseTimeout: DefaultPexResponseTimeout,
 		ProbeInterval: DefaultProbeInterval, SaveInterval: DefaultSaveInterval,
 	}

@@ -51,6 +51,10 @@ const (
 	DefaultBackoffBase = 10 * time.Second
 	// DefaultBackoffCap is the longest retry delay.
 	DefaultBackoffCap = time.Hour
+	// DefaultRefusedBackoff is the retry delay after a "too many peers"
+	// refusal: long enough that a full node is not asked again and again,
+	// short enough to find a slot that frees.
+	DefaultRefusedBackoff = time.Minute
 	// MaxBackoff bounds Config.BackoffCap and any retry time read from disk.
 	MaxBackoff = 7 * 24 * time.Hour
 
