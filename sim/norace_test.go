@@ -6,7 +6,9 @@ import "time"
 
 // The CI-size run's size without the race detector (see race_test.go).
 const (
-	ciSeeds          = 2
-	ciDuration       = 4 * time.Minute
+	ciSeeds    = 2
+	ciDuration = 4 * time.Minute
+	// reportDuration is the virtual time of TestWriteReport's runs.
+	reportDuration   = 15 * time.Second
 	calibrationSeeds = 30
 )

@@ -9,7 +9,9 @@ import "time"
 // its 1,000 nodes but simulates one seed for 2 min, and the
 // calibration fewer seeds.
 const (
-	ciSeeds          = 1
-	ciDuration       = 2 * time.Minute
+	ciSeeds    = 1
+	ciDuration = 2 * time.Minute
+	// reportDuration is the virtual time of TestWriteReport's runs.
+	reportDuration   = 5 * time.Second
 	calibrationSeeds = 6
 )

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestWriteReport writes a tiny report with a "big" matrix and saves its
@@ -13,7 +12,7 @@ import (
 // the saved runs render the same files again.
 func TestWriteReport(t *testing.T) {
 	dir := t.TempDir()
-	o := ReportOptions{Nodes: 30, Seeds: 2, Monitored: 3, Duration: 15 * time.Second, Workers: 2,
+	o := ReportOptions{Nodes: 30, Seeds: 2, Monitored: 3, Duration: reportDuration, Workers: 2,
 		BigNodes: 40, BigSeeds: 2, BigWorkers: 2, CalibrationSeeds: 1,
 		Dir: filepath.Join(dir, "a"), Save: filepath.Join(dir, "runs.gob")}
 	if err := WriteReport(o); err != nil {
