@@ -24,7 +24,10 @@ type ReportOptions struct {
 	// beside the small matrix: a 10,000-node run holds gigabytes); the
 	// report leads with those figures and states their time and memory.
 	BigNodes, BigSeeds, BigVictims, BigWorkers int
-	BigDuration                                time.Duration
+	// BigBooks adds the book-size check at BigNodes: the botnet model with
+	// full default books for every node (about twice the memory).
+	BigBooks    bool
+	BigDuration time.Duration
 	// CalibrationSeeds is the number of seeds of the lab calibration.
 	CalibrationSeeds int
 	// Dir is where SIMULATION.md is written; the SVGs go to Dir/sim/.
@@ -111,7 +114,7 @@ func WriteReport(o ReportOptions) error {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	base := Config{Nodes: o.Nodes, Monitored: o.Monitored, Duration: o.Duration, Validators: 10, ChurnShare: 0.3}
+	base := baseConfig(o)
 	var (
 		big    *bigRuns
 		bigErr error
@@ -193,6 +196,11 @@ func WriteReport(o ReportOptions) error {
 	return writeFiles(o, aggs, sweep, books, cal, big, wall, cpu1-cpu0)
 }
 
+// baseConfig is the configuration every run of the report starts from.
+func baseConfig(o ReportOptions) Config {
+	return Config{Nodes: o.Nodes, Monitored: o.Monitored, Duration: o.Duration, Validators: 10, ChurnShare: 0.3}
+}
+
 // bigRuns is the matrix at BigNodes: every attacker model, BigSeeds seeds.
 type bigRuns struct {
 	aggs  []agg
@@ -200,21 +208,17 @@ type bigRuns struct {
 	heap  uint64          // peak Go heap in use over the whole process
 	total time.Duration   // wall time until the whole report was done
 	rss   int64           // process peak RSS
+	// scaled and full are the book check at full size: bookCheckModel as
+	// run in aggs, and again with full books everywhere (if hasFull).
+	scaled, full agg
+	hasFull      bool
+	fullWall     time.Duration
 }
 
 // runBig runs every scenario at o.BigNodes, one run at a time, and
 // samples the heap while it does.
 func runBig(o ReportOptions, base Config, big *bigRuns, logf func(string, ...any)) error {
-	c := base
-	c.Nodes = o.BigNodes
-	c.Monitored = o.BigVictims
-	if c.Monitored <= 0 {
-		c.Monitored = o.Monitored
-	}
-	c.Duration = o.BigDuration
-	if c.Duration <= 0 {
-		c.Duration = o.Duration
-	}
+	c := bigConfig(o, base)
 	seeds := max(1, o.BigSeeds)
 	stop := make(chan struct{})
 	peak := make(chan uint64)
@@ -280,9 +284,63 @@ func runBig(o ReportOptions, base Config, big *bigRuns, logf func(string, ...any
 	big.walls = walls
 	for i, sc := range scs {
 		big.aggs = append(big.aggs, aggregate(sc.Name, sc.What, out[i*seeds:(i+1)*seeds]))
+		if sc.Name == bookCheckModel {
+			big.scaled = big.aggs[i]
+		}
 	}
+	if !o.BigBooks {
+		return nil
+	}
+	return runBigBooks(c, seeds, big, logf)
+}
+
+// bigConfig is the configuration of the runs at o.BigNodes.
+func bigConfig(o ReportOptions, base Config) Config {
+	c := base
+	c.Nodes = o.BigNodes
+	c.Monitored = o.BigVictims
+	if c.Monitored <= 0 {
+		c.Monitored = o.Monitored
+	}
+	c.Duration = o.BigDuration
+	if c.Duration <= 0 {
+		c.Duration = o.Duration
+	}
+	return c
+}
+
+// runBigBooks is the book-size check at full size: bookCheckModel at c
+// with full default books for every node, alone (it holds the most
+// memory).
+func runBigBooks(c Config, seeds int, big *bigRuns, logf func(string, ...any)) error {
+	var full []*Result
+	for seed := 1; seed <= seeds; seed++ {
+		rc := c
+		for _, sc := range Scenarios(c.Duration) {
+			if sc.Name == bookCheckModel {
+				rc.Attack = sc.Attack
+				rc.Attack.Name = sc.Name
+			}
+		}
+		rc.FullBooks = true
+		rc.Seed = uint64(seed)
+		t0 := time.Now()
+		r, err := Run(rc)
+		if err != nil {
+			return err
+		}
+		debug.FreeOSMemory()
+		big.fullWall = time.Since(t0)
+		logf("big %s with full books, seed %d: %v", bookCheckModel, seed, big.fullWall.Round(time.Second))
+		full = append(full, r)
+	}
+	big.full = aggregate("full books everywhere", "", full)
+	big.hasFull = true
 	return nil
 }
+
+// bookCheckModel is the attacker model of the full-size book check.
+const bookCheckModel = "botnet"
 
 func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibration, big *bigRuns, wall, cpu time.Duration) error {
 	svgDir := filepath.Join(o.Dir, "sim")
@@ -432,6 +490,20 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("| books | eclipsed victims | ≥ 1 honest outbound | attacker share of victims' outbound | of all outbound | of others' book |\n|---|---|---|---|---|---|\n")
 	for _, a := range books {
 		p("| %s | %s | %s | %s | %s | %s |\n", a.name, a.eclV.pct(), a.honOut.pct(), a.atkOutV.pct(), a.atkOut.pct(), a.bookO.pct())
+	}
+	if big != nil && big.hasFull {
+		bc := big.aggs[0].runs[0].Config
+		p("\nThe same question at %d nodes, where a scaled book (5,120 slots) is smaller than the number of\n", bc.Nodes)
+		p("listening addresses: the %s model, %d seed(s), scaled books as in the headline table and full books\n", bookCheckModel, len(big.full.runs))
+		p("for every node (that run took %v of wall time):\n\n", big.fullWall.Round(time.Second))
+		p("| books | eclipsed victims | eclipsed (all) | ≥ 1 honest outbound | attacker share of victims' outbound | of all outbound | of victims' book | of others' book | full outbound |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, a := range []agg{big.scaled, big.full} {
+			name := a.name
+			if a.name == bookCheckModel {
+				name = "scaled books (victims full)"
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, a.eclV.pct(), a.eclAll.pct(), a.honOut.pct(), a.atkOutV.pct(), a.atkOut.pct(), a.bookV.pct(), a.bookO.pct(), a.fullOut.pct())
+		}
 	}
 	// Calibration.
 	p("\n## Calibration against the lab (PEX poisoning)\n\n")

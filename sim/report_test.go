@@ -8,8 +8,9 @@ import (
 )
 
 // TestWriteReport writes a tiny report with a "big" matrix and saves its
-// runs: the report leads with every attacker model at the big size, and
-// the saved runs render the same files again.
+// runs: the report leads with every attacker model at the big size, the
+// saved runs render the same files again, and AddBigBooks adds the
+// full-size book check to them.
 func TestWriteReport(t *testing.T) {
 	dir := t.TempDir()
 	o := ReportOptions{Nodes: 30, Seeds: 2, Monitored: 3, Duration: reportDuration, Workers: 2,
@@ -29,6 +30,9 @@ func TestWriteReport(t *testing.T) {
 			t.Errorf("model %s: %d rows in the 40-node tables, want 2", sc.Name, n)
 		}
 	}
+	if strings.Contains(md, "The same question at 40 nodes") {
+		t.Error("a book-size check at the big size that was not asked for")
+	}
 	if err := RenderSaved(o.Save, filepath.Join(dir, "b")); err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +40,17 @@ func TestWriteReport(t *testing.T) {
 		if a, b := read(t, filepath.Join(dir, "a", f)), read(t, filepath.Join(dir, "b", f)); a != b {
 			t.Errorf("%s: the saved runs render differently", f)
 		}
+	}
+	// The full-size book check added to the saved runs afterwards.
+	if err := AddBigBooks(o.Save, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderSaved(o.Save, filepath.Join(dir, "c")); err != nil {
+		t.Fatal(err)
+	}
+	md = read(t, filepath.Join(dir, "c", "SIMULATION.md"))
+	if !strings.Contains(md, "The same question at 40 nodes") || strings.Count(md, "| full books everywhere |") != 2 {
+		t.Error("no book-size check at the big size after AddBigBooks")
 	}
 }
 

@@ -26,6 +26,9 @@ type savedReport struct {
 	BigHeap     uint64
 	BigTotal    time.Duration
 	BigRSS      int64
+	HasBigFull  bool
+	BigFull     []*Result
+	BigFullWall time.Duration
 	Wall, CPU   time.Duration
 }
 
@@ -52,12 +55,54 @@ func save(path string, o ReportOptions, aggs, sweep []agg, books [2]agg, cal []C
 	r.Books = [2]savedAgg{bs[0], bs[1]}
 	if big != nil {
 		r.HasBig, r.Big, r.BigWalls, r.BigHeap, r.BigTotal, r.BigRSS = true, toSaved(big.aggs), big.walls, big.heap, big.total, big.rss
+		r.HasBigFull, r.BigFull, r.BigFullWall = big.hasFull, big.full.runs, big.fullWall
 	}
+	return store(path, &r)
+}
+
+// AddBigBooks runs the full-size book check (ReportOptions.BigBooks) for
+// the runs saved at path, if they lack it, and saves them again: a report
+// whose big matrix was run without -big-books gets it without the hour of
+// runs again.
+func AddBigBooks(path string, logf func(string, ...any)) error {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	r, err := load(path)
+	if err != nil {
+		return err
+	}
+	if !r.HasBig || r.HasBigFull {
+		return nil
+	}
+	o := r.Opts
+	o.BigBooks = true
+	big := &bigRuns{}
+	if err := runBigBooks(bigConfig(o, baseConfig(o)), max(1, o.BigSeeds), big, logf); err != nil {
+		return err
+	}
+	r.Opts = o
+	r.HasBigFull, r.BigFull, r.BigFullWall = true, big.full.runs, big.fullWall
+	return store(path, &r)
+}
+
+func load(path string) (savedReport, error) {
+	var r savedReport
+	f, err := os.Open(path)
+	if err != nil {
+		return r, err
+	}
+	defer f.Close()
+	err = gob.NewDecoder(f).Decode(&r)
+	return r, err
+}
+
+func store(path string, r *savedReport) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := gob.NewEncoder(f).Encode(&r); err != nil {
+	if err := gob.NewEncoder(f).Encode(r); err != nil {
 		f.Close()
 		return err
 	}
@@ -67,19 +112,22 @@ func save(path string, o ReportOptions, aggs, sweep []agg, books [2]agg, cal []C
 // RenderSaved writes the report of the runs saved at path (see
 // ReportOptions.Save) to dir, without running anything.
 func RenderSaved(path, dir string) error {
-	f, err := os.Open(path)
+	r, err := load(path)
 	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var r savedReport
-	if err := gob.NewDecoder(f).Decode(&r); err != nil {
 		return err
 	}
 	bs := fromSaved(r.Books[:])
 	var big *bigRuns
 	if r.HasBig {
 		big = &bigRuns{aggs: fromSaved(r.Big), walls: r.BigWalls, heap: r.BigHeap, total: r.BigTotal, rss: r.BigRSS}
+		for _, a := range big.aggs {
+			if a.name == bookCheckModel {
+				big.scaled = a
+			}
+		}
+		if r.HasBigFull {
+			big.hasFull, big.full, big.fullWall = true, aggregate("full books everywhere", "", r.BigFull), r.BigFullWall
+		}
 	}
 	o := r.Opts
 	o.Dir = dir
