@@ -8,7 +8,8 @@ import "time"
 const (
 	ciSeeds    = 2
 	ciDuration = 4 * time.Minute
-	// reportDuration is the virtual time of TestWriteReport's runs.
+	// reportSeeds and reportDuration size TestWriteReport's runs.
+	reportSeeds      = 2
 	reportDuration   = 15 * time.Second
 	calibrationSeeds = 30
 )

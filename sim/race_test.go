@@ -11,7 +11,8 @@ import "time"
 const (
 	ciSeeds    = 1
 	ciDuration = 2 * time.Minute
-	// reportDuration is the virtual time of TestWriteReport's runs.
+	// reportSeeds and reportDuration size TestWriteReport's runs.
+	reportSeeds      = 1
 	reportDuration   = 5 * time.Second
 	calibrationSeeds = 6
 )

@@ -267,7 +267,11 @@ func runBig(o ReportOptions, base Config, big *bigRuns, logf func(string, ...any
 				out[k], errs[k] = Run(rc)
 				walls[k] = time.Since(t0)
 				debug.FreeOSMemory() // hand the run's gigabytes back before the next
-				logf("big %s seed %d: %d nodes in %v", sc.Name, jobs[k].seed, o.BigNodes, walls[k].Round(time.Second))
+				if r := out[k]; r != nil {
+					f := r.Final
+					logf("big %s seed %d: %d nodes in %v: eclipsed victims %.3f all %.3f, honest outbound %.3f, attacker outbound victims %.3f all %.3f, book victims %.3f others %.3f, full outbound %.3f, gossip %.3f x %.2f",
+						sc.Name, jobs[k].seed, o.BigNodes, walls[k].Round(time.Second), f.EclipsedVictims, f.Eclipsed, f.HonestOut, f.AttackerOutVictims, f.AttackerOut, r.BookShareVictims, r.BookShareOthers, f.FullOutbound, r.GossipFinal, r.GossipDup)
+				}
 			}
 		}()
 	}

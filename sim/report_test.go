@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,15 +14,15 @@ import (
 // full-size book check to them.
 func TestWriteReport(t *testing.T) {
 	dir := t.TempDir()
-	o := ReportOptions{Nodes: 30, Seeds: 2, Monitored: 3, Duration: reportDuration, Workers: 2,
-		BigNodes: 40, BigSeeds: 2, BigWorkers: 2, CalibrationSeeds: 1,
+	o := ReportOptions{Nodes: 30, Seeds: reportSeeds, Monitored: 3, Duration: reportDuration, Workers: 2,
+		BigNodes: 40, BigSeeds: reportSeeds, BigWorkers: 2, CalibrationSeeds: 1,
 		Dir: filepath.Join(dir, "a"), Save: filepath.Join(dir, "runs.gob")}
 	if err := WriteReport(o); err != nil {
 		t.Fatal(err)
 	}
 	md := read(t, filepath.Join(o.Dir, "SIMULATION.md"))
 	i := strings.Index(md, "## Outcomes by attacker model at 40 nodes")
-	j := strings.Index(md, "## Outcomes by attacker model at 30 nodes, 2 seeds")
+	j := strings.Index(md, fmt.Sprintf("## Outcomes by attacker model at 30 nodes, %d seeds", reportSeeds))
 	if i < 0 || j < i {
 		t.Fatalf("the big matrix does not lead the report (%d, %d)", i, j)
 	}
