@@ -77,14 +77,15 @@ demo-report:
 
 # sim: the deterministic simulation (package sim) of the real peer book, peer
 # set and filter at scale; writes docs/SIMULATION.md and docs/sim/*.svg.
-# Every attacker model at 10,000 nodes (one seed each: about 1-3 CPU-minutes
-# and 3-7 GB a run, two at a time) beside 30 seeds of every model, the
+# Every attacker model at 10,000 nodes (one seed each of 2 min virtual time:
+# about 3.5 CPU-minutes and 6 GB a run, one at a time; two at once under a
+# memory limit made the collector thrash) beside 30 seeds of every model, the
 # budget sweep and the book-size check at 200 nodes, then the book-size check
-# at 10,000 nodes (the botnet with full books everywhere, alone: about 12 GB).
+# at 10,000 nodes (the botnet with full books everywhere, alone; not yet measured).
 # SIM_FLAGS sizes it; the
 # runs are saved to SIM_SAVE, and `make sim-render` rewrites the report from
 # them without running anything.
-SIM_FLAGS ?= -nodes 200 -seeds 30 -duration 2m -big 10000 -big-seeds 1 -big-duration 2m -big-workers 2 -workers 2 -calibration-seeds 30 -big-books -mem-limit 15
+SIM_FLAGS ?= -nodes 200 -seeds 30 -duration 2m -big 10000 -big-seeds 1 -big-duration 2m -big-workers 1 -workers 2 -calibration-seeds 30 -big-books
 SIM_SAVE ?= /tmp/peerwire-sim-runs.gob
 sim:
 	$(GO) run ./cmd/peerwire-sim $(SIM_FLAGS) -save $(SIM_SAVE) -out docs
