@@ -6,7 +6,10 @@ import "time"
 
 // The CI-size run's size without the race detector (see race_test.go).
 const (
-	ciSeeds          = 2
-	ciDuration       = 4 * time.Minute
+	ciSeeds    = 2
+	ciDuration = 4 * time.Minute
+	// reportSeeds and reportDuration size TestWriteReport's runs.
+	reportSeeds      = 2
+	reportDuration   = 15 * time.Second
 	calibrationSeeds = 30
 )

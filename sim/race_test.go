@@ -9,7 +9,10 @@ import "time"
 // its 1,000 nodes but simulates one seed for 2 min, and the
 // calibration fewer seeds.
 const (
-	ciSeeds          = 1
-	ciDuration       = 2 * time.Minute
+	ciSeeds    = 1
+	ciDuration = 2 * time.Minute
+	// reportSeeds and reportDuration size TestWriteReport's runs.
+	reportSeeds      = 1
+	reportDuration   = 5 * time.Second
 	calibrationSeeds = 6
 )

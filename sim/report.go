@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -18,13 +19,22 @@ type ReportOptions struct {
 	Duration                time.Duration
 	// Workers is how many runs go at once (default GOMAXPROCS).
 	Workers int
-	// BigNodes, if > 0, adds one run of that many nodes (one-/16 attacker,
-	// one seed) whose time and memory the report states.
-	BigNodes int
+	// BigNodes, if > 0, runs every attacker model again at that many nodes
+	// (BigSeeds seeds of BigDuration, BigVictims victims, BigWorkers runs at a time
+	// beside the small matrix: a 10,000-node run holds gigabytes); the
+	// report leads with those figures and states their time and memory.
+	BigNodes, BigSeeds, BigVictims, BigWorkers int
+	// BigBooks adds the book-size check at BigNodes: the botnet model with
+	// full default books for every node (about twice the memory).
+	BigBooks    bool
+	BigDuration time.Duration
 	// CalibrationSeeds is the number of seeds of the lab calibration.
 	CalibrationSeeds int
 	// Dir is where SIMULATION.md is written; the SVGs go to Dir/sim/.
 	Dir string
+	// Save, if set, is a file the runs are written to before the report,
+	// for RenderSaved.
+	Save string
 	// Command, if set, is the command line the report names.
 	Command string
 	// Log, if not nil, receives progress lines.
@@ -104,46 +114,19 @@ func WriteReport(o ReportOptions) error {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	base := Config{Nodes: o.Nodes, Monitored: o.Monitored, Duration: o.Duration, Validators: 10, ChurnShare: 0.3}
-	var big *bigRun
+	base := baseConfig(o)
+	var (
+		big    *bigRuns
+		bigErr error
+		bigWG  sync.WaitGroup
+	)
 	if o.BigNodes > 0 {
-		c := base
-		c.Nodes = o.BigNodes
-		c.Monitored = max(o.Monitored, o.BigNodes/100)
-		c.Seed = 1
-		c.Attack = Scenarios(o.Duration)[1].Attack
-		var ms0 runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&ms0)
-		t0 := time.Now()
-		c0, _ := cpuTime()
-		stop := make(chan struct{})
-		peak := make(chan uint64)
+		big = &bigRuns{}
+		bigWG.Add(1)
 		go func() {
-			var p uint64
-			tk := time.NewTicker(time.Second)
-			defer tk.Stop()
-			for {
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				p = max(p, ms.HeapInuse)
-				select {
-				case <-stop:
-					peak <- p
-					return
-				case <-tk.C:
-				}
-			}
+			defer bigWG.Done()
+			bigErr = runBig(o, base, big, logf)
 		}()
-		r, err := Run(c)
-		close(stop)
-		if err != nil {
-			return err
-		}
-		c1, rss := cpuTime()
-		big = &bigRun{res: r, wall: time.Since(t0), cpu: c1 - c0, heap: <-peak, rss: rss}
-		debug.FreeOSMemory() // the matrix's runs are far smaller: do not keep the big run's heap target
-		logf("big run: %d nodes in %v wall, %v CPU, peak RSS %d MiB", o.BigNodes, big.wall.Round(time.Second), big.cpu.Round(time.Second), big.rss>>20)
 	}
 	wall0 := time.Now()
 	cpu0, _ := cpuTime()
@@ -196,18 +179,174 @@ func WriteReport(o ReportOptions) error {
 		cal = append(cal, c)
 	}
 	wall := time.Since(wall0)
+	bigWG.Wait()
+	if bigErr != nil {
+		return bigErr
+	}
 	cpu1, _ := cpuTime()
+	if big != nil {
+		big.total = time.Since(wall0)
+		_, big.rss = cpuTime()
+	}
+	if o.Save != "" {
+		if err := save(o.Save, o, aggs, sweep, books, cal, big, wall, cpu1-cpu0); err != nil {
+			return err
+		}
+	}
 	return writeFiles(o, aggs, sweep, books, cal, big, wall, cpu1-cpu0)
 }
 
-type bigRun struct {
-	res       *Result
-	wall, cpu time.Duration
-	heap      uint64
-	rss       int64
+// baseConfig is the configuration every run of the report starts from.
+func baseConfig(o ReportOptions) Config {
+	return Config{Nodes: o.Nodes, Monitored: o.Monitored, Duration: o.Duration, Validators: 10, ChurnShare: 0.3}
 }
 
-func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibration, big *bigRun, wall, cpu time.Duration) error {
+// bigRuns is the matrix at BigNodes: every attacker model, BigSeeds seeds.
+type bigRuns struct {
+	aggs  []agg
+	walls []time.Duration // wall time of each run
+	heap  uint64          // peak Go heap in use over the whole process
+	total time.Duration   // wall time until the whole report was done
+	rss   int64           // process peak RSS
+	// scaled and full are the book check at full size: bookCheckModel as
+	// run in aggs, and again with full books everywhere (if hasFull).
+	scaled, full agg
+	hasFull      bool
+	fullWall     time.Duration
+}
+
+// runBig runs every scenario at o.BigNodes, one run at a time, and
+// samples the heap while it does.
+func runBig(o ReportOptions, base Config, big *bigRuns, logf func(string, ...any)) error {
+	c := bigConfig(o, base)
+	seeds := max(1, o.BigSeeds)
+	stop := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		var p uint64
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			p = max(p, ms.HeapInuse)
+			select {
+			case <-stop:
+				peak <- p
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+	defer func() { close(stop); big.heap = <-peak }()
+	scs := Scenarios(c.Duration)
+	type job struct{ sc, seed int }
+	var jobs []job
+	for i := range scs {
+		for seed := 1; seed <= seeds; seed++ {
+			jobs = append(jobs, job{i, seed})
+		}
+	}
+	out := make([]*Result, len(jobs))
+	errs := make([]error, len(jobs))
+	walls := make([]time.Duration, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, o.BigWorkers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				sc := scs[jobs[k].sc]
+				rc := c
+				rc.Attack = sc.Attack
+				rc.Attack.Name = sc.Name
+				rc.PlainBootstrap = sc.PlainBootstrap
+				rc.Seed = uint64(jobs[k].seed)
+				t0 := time.Now()
+				out[k], errs[k] = Run(rc)
+				walls[k] = time.Since(t0)
+				debug.FreeOSMemory() // hand the run's gigabytes back before the next
+				if r := out[k]; r != nil {
+					f := r.Final
+					logf("big %s seed %d: %d nodes in %v: eclipsed victims %.3f all %.3f, honest outbound %.3f, attacker outbound victims %.3f all %.3f, book victims %.3f others %.3f, full outbound %.3f, gossip %.3f x %.2f",
+						sc.Name, jobs[k].seed, o.BigNodes, walls[k].Round(time.Second), f.EclipsedVictims, f.Eclipsed, f.HonestOut, f.AttackerOutVictims, f.AttackerOut, r.BookShareVictims, r.BookShareOthers, f.FullOutbound, r.GossipFinal, r.GossipDup)
+				}
+			}
+		}()
+	}
+	for k := range jobs {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	big.walls = walls
+	for i, sc := range scs {
+		big.aggs = append(big.aggs, aggregate(sc.Name, sc.What, out[i*seeds:(i+1)*seeds]))
+		if sc.Name == bookCheckModel {
+			big.scaled = big.aggs[i]
+		}
+	}
+	if !o.BigBooks {
+		return nil
+	}
+	return runBigBooks(c, seeds, big, logf)
+}
+
+// bigConfig is the configuration of the runs at o.BigNodes.
+func bigConfig(o ReportOptions, base Config) Config {
+	c := base
+	c.Nodes = o.BigNodes
+	c.Monitored = o.BigVictims
+	if c.Monitored <= 0 {
+		c.Monitored = o.Monitored
+	}
+	c.Duration = o.BigDuration
+	if c.Duration <= 0 {
+		c.Duration = o.Duration
+	}
+	return c
+}
+
+// runBigBooks is the book-size check at full size: bookCheckModel at c
+// with full default books for every node, alone (it holds the most
+// memory).
+func runBigBooks(c Config, seeds int, big *bigRuns, logf func(string, ...any)) error {
+	var full []*Result
+	for seed := 1; seed <= seeds; seed++ {
+		rc := c
+		for _, sc := range Scenarios(c.Duration) {
+			if sc.Name == bookCheckModel {
+				rc.Attack = sc.Attack
+				rc.Attack.Name = sc.Name
+			}
+		}
+		rc.FullBooks = true
+		rc.Seed = uint64(seed)
+		t0 := time.Now()
+		r, err := Run(rc)
+		if err != nil {
+			return err
+		}
+		debug.FreeOSMemory()
+		big.fullWall = time.Since(t0)
+		logf("big %s with full books, seed %d: %v", bookCheckModel, seed, big.fullWall.Round(time.Second))
+		full = append(full, r)
+	}
+	big.full = aggregate("full books everywhere", "", full)
+	big.hasFull = true
+	return nil
+}
+
+// bookCheckModel is the attacker model of the full-size book check.
+const bookCheckModel = "botnet"
+
+func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibration, big *bigRuns, wall, cpu time.Duration) error {
 	svgDir := filepath.Join(o.Dir, "sim")
 	if err := os.MkdirAll(svgDir, 0o755); err != nil {
 		return err
@@ -216,9 +355,17 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# Simulation: peer discovery and eclipse resistance at scale\n\n")
 	p("Generated by `make sim` (package `sim/`, `cmd/peerwire-sim`); do not edit by hand: change the\n")
-	p("generator. Every figure is a mean over %d seeds with its 95%% confidence interval (Student's t),\n", o.Seeds)
-	p("from %d-node runs of %v virtual time. The runs took %v of wall time and %v of CPU\n", o.Nodes, o.Duration, wall.Round(time.Second), cpu.Round(time.Second))
-	p("(%d workers on %d cores, load shared with other jobs).\n\n", o.Workers, runtime.NumCPU())
+	p("generator. Every figure is a mean over seeds with its 95%% confidence interval (Student's t).\n")
+	if big != nil {
+		bc := big.aggs[0].runs[0].Config
+		p("The headline table is from %d-node runs of %v virtual time, every attacker model, %d seeds each\n", bc.Nodes, bc.Duration, len(big.aggs[0].runs))
+		p("(%d victims with full books per run); the other sections ", bc.Monitored)
+	} else {
+		p("Every section ")
+	}
+	p("are from %d-node runs of %v virtual time, %d seeds per\n", o.Nodes, o.Duration, o.Seeds)
+	p("point (%d victims). Those took %v of wall time; the whole report %v of CPU\n", o.Monitored, wall.Round(time.Second), cpu.Round(time.Second))
+	p("(%d small runs at once on %d cores, load shared with other jobs).\n\n", o.Workers, runtime.NumCPU())
 	if o.Command != "" {
 		p("Command: `%s`.\n\n", o.Command)
 	}
@@ -234,11 +381,18 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("redials) every 10 s (the node's 1 s, to save events). The handshake and multiplexer are not run: a\n")
 	p("connection costs 1.5 round trips; a dial to an address where nobody listens fails after 3 s.\n")
 	p("Attackers are scripted: they accept every connection, answer every PEX request with their own\n")
-	p("addresses and dial victims to hold inbound slots. **The DHT is not simulated yet** (its package was\n")
-	p("being written in parallel); it would be one more per-node component on the same clock, randomness\n")
-	p("and transport, and one more column (attacker share of DHT table entries).\n\n")
+	p("addresses and dial victims to hold inbound slots. **The DHT (`discovery/dht`) is not simulated\n")
+	p("yet**: it takes a `Clock` and a `Transport`, but its lookups and pings run on goroutines of their own\n")
+	p("(`lookup.go`, `rpc.go`), its `Transport.Request` blocks, and it draws from the global `math/rand`; a\n")
+	p("deterministic run on this one-goroutine event loop needs a spawn hook and a seeded source in\n")
+	p("`dht.Config` (API additions). There is therefore no column for the attacker's share of DHT tables.\n\n")
 	p("## Population model and assumptions\n\n")
-	p("- %d honest nodes in %d /16s; a node's /16 follows a Zipf law (exponent 1.1): a few providers\n", o.Nodes, max(16, o.Nodes/4))
+	if big != nil {
+		p("- %d honest nodes in %d /16s in the headline runs, %d in %d in the others; a node's /16 follows a\n", o.BigNodes, max(16, o.BigNodes/4), o.Nodes, max(16, o.Nodes/4))
+		p("  Zipf law (exponent 1.1): a few providers\n")
+	} else {
+		p("- %d honest nodes in %d /16s; a node's /16 follows a Zipf law (exponent 1.1): a few providers\n", o.Nodes, max(16, o.Nodes/4))
+	}
 	p("  hold many nodes. 50%% are behind NAT: they dial out, never accept inbound, advertise nothing.\n")
 	p("- 30%% of the ordinary nodes churn: sessions exponential with mean 30 min, offline mean 5 min; a\n")
 	p("  restart keeps the book (as loaded from disk) and starts a new peer set.\n")
@@ -253,17 +407,23 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("- Attacker addresses are in /16s of their own (no honest node shares them); each identity also\n")
 	p("  keeps one connection into a random honest listening node, so it is heard of beyond the victims.\n")
 	p("- Eclipsed: an online honest node with at least one peer, every one of them the attacker's.\n\n")
-	p("## Outcomes by attacker model\n\n")
-	p("| model | what | eclipsed victims | eclipsed (all) | ≥ 1 honest outbound | attacker share of victims' outbound | of all outbound | of victims' book | of others' book | of victims' picks | of others' picks | time to eclipse |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, a := range aggs {
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", a.name, a.what, a.eclV.pct(), a.eclAll.pct(), a.honOut.pct(),
-			a.atkOutV.pct(), a.atkOut.pct(), a.bookV.pct(), a.bookO.pct(), a.pickV.pct(), a.pickO.pct(), eclTime(a))
+	if big != nil {
+		bc := big.aggs[0].runs[0].Config
+		n := len(big.aggs[0].runs)
+		p("## Outcomes by attacker model at %d nodes\n\n", bc.Nodes)
+		p("%d seed(s) per model (%s), %v virtual time, %d victims with full books, %d run(s) at a time.\n", n, seedNote(n), bc.Duration, bc.Monitored, max(1, o.BigWorkers))
+		ws := make([]float64, len(big.walls))
+		for i, w := range big.walls {
+			ws[i] = w.Seconds()
+		}
+		wst := stat(ws)
+		p("A run took %.0f s of wall time on average (%.0f–%.0f s, beside the small runs), the process's peak Go heap in use\n", wst.Mean, wst.Min, wst.Max)
+		p("was %.0f MiB and its peak RSS %.0f MiB.\n\n", float64(big.heap)/(1<<20), float64(big.rss)/(1<<20))
+		outcomeTables(p, big.aggs)
+		p("\n")
 	}
-	p("\n| model | full outbound at end | 95%% full outbound after | gossip reach | gossip copies per node | dials refused by the peer |\n|---|---|---|---|---|---|\n")
-	for _, a := range aggs {
-		p("| %s | %s | %s | %s | %s | %s |\n", a.name, a.fullOut.pct(), convStr(a), a.reach.pct(), a.dup.num(), a.refusedShare.pct())
-	}
+	p("## Outcomes by attacker model at %d nodes, %d seeds\n\n", o.Nodes, o.Seeds)
+	outcomeTables(p, aggs)
 	// Figures.
 	var ev, ov []float64
 	var xs []float64
@@ -293,19 +453,34 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	conv := meanCurve(base.runs, func(s Sample) float64 { return s.FullOutbound })
 	meanOut := meanCurve(base.runs, func(s Sample) float64 { return s.MeanOutbound / 10 })
 	atkConv := meanCurve(aggs[1].runs, func(s Sample) float64 { return s.FullOutbound })
-	discSVG := lineChart("Discovery convergence", fmt.Sprintf("%d nodes, mean of %d seeds", o.Nodes, o.Seeds), "time (s)", "share", []Series{
-		{Name: "full outbound (none)", Color: palette[0], X: conv[0], Y: conv[1]},
-		{Name: "mean outbound / 10", Color: palette[2], X: meanOut[0], Y: meanOut[1]},
-		{Name: "full outbound (one-/16)", Color: palette[1], X: atkConv[0], Y: atkConv[1]},
-	}, false, 1)
+	discSeries := []Series{
+		{Name: fmt.Sprintf("full outbound (none, %d)", o.Nodes), Color: palette[0], X: conv[0], Y: conv[1]},
+		{Name: fmt.Sprintf("mean outbound / 10 (%d)", o.Nodes), Color: palette[2], X: meanOut[0], Y: meanOut[1]},
+		{Name: fmt.Sprintf("full outbound (one-/16, %d)", o.Nodes), Color: palette[1], X: atkConv[0], Y: atkConv[1]},
+	}
+	gs := []Series{gossipSeries(fmt.Sprintf("none (%d)", o.Nodes), palette[0], base.runs)}
+	if big != nil {
+		bn := big.aggs[0].runs[0].Config.Nodes
+		bconv := meanCurve(big.aggs[0].runs, func(s Sample) float64 { return s.FullOutbound })
+		bmean := meanCurve(big.aggs[0].runs, func(s Sample) float64 { return s.MeanOutbound / 10 })
+		discSeries = append(discSeries,
+			Series{Name: fmt.Sprintf("full outbound (none, %d)", bn), Color: palette[3], X: bconv[0], Y: bconv[1]},
+			Series{Name: fmt.Sprintf("mean outbound / 10 (%d)", bn), Color: palette[4], X: bmean[0], Y: bmean[1]})
+		gs = append(gs, gossipSeries(fmt.Sprintf("none (%d)", bn), palette[len(gs)], big.aggs[0].runs))
+		for _, a := range big.aggs {
+			if a.name == "botnet" {
+				gs = append(gs, gossipSeries(fmt.Sprintf("botnet (%d)", bn), palette[len(gs)], a.runs))
+			}
+		}
+	}
+	discSVG := lineChart("Discovery convergence", fmt.Sprintf("mean of %d seeds (%d nodes) and of the %d-node seeds", o.Seeds, o.Nodes, o.BigNodes), "time (s)", "share", discSeries, false, 1)
 	p("\n## Discovery convergence\n\n![discovery convergence](sim/discovery.svg)\n\n")
 	p("Share of online honest nodes with all %d outbound slots taken, and mean outbound peers / 10, over\n", 10)
 	p("time. 95%% full outbound: %s without attacker.\n", convStr(base))
 	// Gossip curve.
-	gs := []Series{gossipSeries("none", palette[0], base.runs)}
 	for _, a := range aggs {
 		if a.name == "botnet" || a.name == "restart" {
-			gs = append(gs, gossipSeries(a.name, palette[len(gs)], a.runs))
+			gs = append(gs, gossipSeries(fmt.Sprintf("%s (%d)", a.name, o.Nodes), palette[len(gs)], a.runs))
 		}
 	}
 	gossipSVG := lineChart("Gossip reach", "share of online honest nodes reached by one flooded message (mean over origins and seeds)", "time (ms)", "share reached", gs, false, 1)
@@ -319,6 +494,20 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("| books | eclipsed victims | ≥ 1 honest outbound | attacker share of victims' outbound | of all outbound | of others' book |\n|---|---|---|---|---|---|\n")
 	for _, a := range books {
 		p("| %s | %s | %s | %s | %s | %s |\n", a.name, a.eclV.pct(), a.honOut.pct(), a.atkOutV.pct(), a.atkOut.pct(), a.bookO.pct())
+	}
+	if big != nil && big.hasFull {
+		bc := big.aggs[0].runs[0].Config
+		p("\nThe same question at %d nodes, where a scaled book (5,120 slots) is smaller than the number of\n", bc.Nodes)
+		p("listening addresses: the %s model, %d seed(s), scaled books as in the headline table and full books\n", bookCheckModel, len(big.full.runs))
+		p("for every node (that run took %v of wall time):\n\n", big.fullWall.Round(time.Second))
+		p("| books | eclipsed victims | eclipsed (all) | ≥ 1 honest outbound | attacker share of victims' outbound | of all outbound | of victims' book | of others' book | full outbound |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, a := range []agg{big.scaled, big.full} {
+			name := a.name
+			if a.name == bookCheckModel {
+				name = "scaled books (victims full)"
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, a.eclV.pct(), a.eclAll.pct(), a.honOut.pct(), a.atkOutV.pct(), a.atkOut.pct(), a.bookV.pct(), a.bookO.pct(), a.fullOut.pct())
+		}
 	}
 	// Calibration.
 	p("\n## Calibration against the lab (PEX poisoning)\n\n")
@@ -348,13 +537,6 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("| outbound peers in the poison /16 | 1 | %s |\n", stat(po).num())
 	p("| honest /16s among outbound peers at the end | 4–7 | %s |\n", stat(hog).num())
 	p("| time to 4 honest /16s (lab bound 60 s) | 1.9–10 s | %s (range %.1f–%.1f s); never within 60 s in %d of %d seeds |\n", sf.num(), sf.Min, sf.Max, never, len(cal))
-	if big != nil {
-		r := big.res
-		p("\n## The %d-node run\n\n", big.res.Config.Nodes)
-		p("One seed, the one-/16 attacker, %v virtual time, %d victims: %v wall, %v CPU, peak Go heap in use\n", r.Config.Duration, r.Config.Monitored, big.wall.Round(time.Second), big.cpu.Round(time.Second))
-		p("%.0f MiB, process peak RSS %.0f MiB, %d events, %d dials. Eclipsed victims %.1f%%, eclipsed (all)\n", float64(big.heap)/(1<<20), float64(big.rss)/(1<<20), r.Events, r.Dials, 100*r.Final.EclipsedVictims)
-		p("%.1f%%, ≥ 1 honest outbound %.1f%%, full outbound %.1f%%, gossip reach %.1f%% with %.2f copies per node.\n", 100*r.Final.Eclipsed, 100*r.Final.HonestOut, 100*r.Final.FullOutbound, 100*r.GossipFinal, r.GossipDup)
-	}
 	p("\n%s", findings)
 	files := map[string]string{
 		filepath.Join(o.Dir, "SIMULATION.md"):       b.String(),
@@ -368,6 +550,31 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 		}
 	}
 	return nil
+}
+
+// outcomeTables writes the two per-model tables of aggs.
+func outcomeTables(p func(string, ...any), aggs []agg) {
+	p("| model | what | eclipsed victims | eclipsed (all) | ≥ 1 honest outbound | attacker share of victims' outbound | of all outbound | of victims' book | of others' book | of victims' picks | of others' picks | time to eclipse |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, a := range aggs {
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", a.name, a.what, a.eclV.pct(), a.eclAll.pct(), a.honOut.pct(),
+			a.atkOutV.pct(), a.atkOut.pct(), a.bookV.pct(), a.bookO.pct(), a.pickV.pct(), a.pickO.pct(), eclTime(a))
+	}
+	p("\n| model | full outbound at end | 95%% full outbound after | gossip reach | gossip copies per node | dials refused by the peer |\n|---|---|---|---|---|---|\n")
+	for _, a := range aggs {
+		p("| %s | %s | %s | %s | %s | %s |\n", a.name, a.fullOut.pct(), convStr(a), a.reach.pct(), a.dup.num(), a.refusedShare.pct())
+	}
+}
+
+// seedNote says what a seed count allows.
+func seedNote(n int) string {
+	switch {
+	case n == 1:
+		return "one seed: no confidence interval"
+	case n < 30:
+		return fmt.Sprintf("%d seeds fitted the time budget; intervals from %d seeds are wide", n, n)
+	}
+	return "intervals over 30+ seeds"
 }
 
 func eclTime(a agg) string {
