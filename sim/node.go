@@ -333,27 +333,46 @@ func (n *node) failed(a crypto.Address, must bool) {
 	}
 }
 
+// refusal is how an inbound connection was refused, as its dialer sees it.
+type refusal int
+
+const (
+	admitted      refusal = iota
+	refusedEarly          // before the handshake (filter, IP ban): a failed dial
+	refusedBanned         // after it, goaway "banned": the address was reached
+	refusedRoom           // after it, goaway "too many peers": reached, node full
+)
+
 // admitInbound runs an inbound connection from e through the filter (caps,
-// throttle) and the set; it returns the Set's peer or nil when refused.
-func (n *node) admitInbound(e *endpoint) *peerset.Peer {
+// throttle) and the set, in p2p's order (admitRaw before the handshake,
+// setupConn after); it returns the Set's peer, or nil and how it refused.
+func (n *node) admitInbound(e *endpoint) (*peerset.Peer, refusal) {
 	if d := n.filt.Check(e.ip, filter.Inbound); !d.Allowed() {
 		n.s.res.refusals["filter "+d.Reason.String()]++
-		return nil
+		return nil, refusedEarly
 	}
-	if n.book.IsBanned(e.id) || n.book.IsIPBanned(e.ip) {
-		return nil
+	if n.book.IsIPBanned(e.ip) {
+		return nil, refusedEarly
+	}
+	if n.book.IsBanned(e.id) {
+		return nil, refusedBanned
 	}
 	p, replaced, err := n.set.Admit(peerset.PeerInfo{ID: e.id, Direction: peerset.Inbound, Remote: netip.AddrPortFrom(e.ip, e.port)}, n.s.eng.clk.Now())
 	if err != nil {
-		n.s.res.refusals[peerset.ReasonOf(err).String()]++
-		return nil
+		r := peerset.ReasonOf(err)
+		n.s.res.refusals[r.String()]++
+		switch r {
+		case peerset.ReasonTooManyPeers, peerset.ReasonAddressCap, peerset.ReasonNetworkGroup:
+			return nil, refusedRoom // p2p's goAwayCode: "too many peers"
+		}
+		return nil, refusedBanned
 	}
 	if replaced != nil {
 		if l := n.byID[e.id]; l != nil {
 			n.s.disconnect(l)
 		}
 	}
-	return p
+	return p, admitted
 }
 
 // requestPex is p2p's requestPex: mark it in the book, send, and handle

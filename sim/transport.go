@@ -10,9 +10,11 @@ import (
 
 // connect completes a dial from honest d to t: t admits it as inbound (an
 // attacker always does), then d admits it as outbound, as the two nodes'
-// setupPeer do. A connection one side refuses ends at once; the dialer
-// has then marked the address reached, as a real dialer whose handshake
-// succeeded does before the goaway arrives.
+// setupPeer do. A connection one side refuses ends at once. The dialer's
+// book then records what a real dialer's does: a refusal before the
+// handshake is a failed dial; after it the address was reached
+// (MarkSuccess), and a "too many peers" answer backs it off as well
+// (MarkRefused, p2p's onClose).
 func (s *Sim) connect(d, t *endpoint, must bool) {
 	n := d.node
 	l := &link{a: d, b: t, lastAnswer: [2]time.Duration{-1, -1}}
@@ -20,10 +22,18 @@ func (s *Sim) connect(d, t *endpoint, must bool) {
 		if tn.byID[d.id] != nil && n.byID[t.id] != nil {
 			return
 		}
-		if l.pb = tn.admitInbound(d); l.pb == nil {
+		var why refusal
+		if l.pb, why = tn.admitInbound(d); l.pb == nil {
 			s.res.Refused++
 			s.res.RefusedInbound++
+			if why == refusedEarly {
+				n.failed(t.addr, must)
+				return
+			}
 			_ = n.book.MarkSuccess(t.id)
+			if why == refusedRoom {
+				_ = n.book.MarkRefused(t.id)
+			}
 			return
 		}
 	}
@@ -61,7 +71,7 @@ func (s *Sim) connectIn(a *endpoint, v *node) bool {
 	if v.byID[a.id] != nil {
 		return false
 	}
-	p := v.admitInbound(a)
+	p, _ := v.admitInbound(a)
 	if p == nil {
 		return false
 	}
