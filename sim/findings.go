@@ -26,8 +26,10 @@ const findingsText = "## Findings and limits\n\n" +
 	"   95.6% of all dials were refused by a full peer, only 46% of nodes had full outbound slots after\n" +
 	"   4 min, 19% had no honest outbound peer, and 22.5% ± 23.9 of victims were eclipsed by the one-/16\n" +
 	"   attacker (0% with seed-mode bootstrap nodes, row `one-/16, plain bootstrap`). Bootstrap nodes\n" +
-	"   should run in seed mode (they do in every other row); the node should also treat a\n" +
-	"   too-many-peers goaway as a soft failure (backoff without eviction). Not fixed here.\n" +
+	"   should run in seed mode (they do in every other row). Since fixed: a too-many-peers goaway\n" +
+	"   now backs the address off for `RefusedBackoff` (1 min) without a failure (`Book.MarkRefused`,\n" +
+	"   in p2p and here). At 300 nodes × 4 seeds × 5 min it moved little: dials refused 76.1% ± 3.1 →\n" +
+	"   74.0% ± 2.2, full outbound at the end 90.9% → 91.4%, 95% full outbound never → after 120 s.\n" +
 	"4. **Slow convergence.** Even without an attacker only 85% of online nodes had all 10 outbound\n" +
 	"   slots after 4 min (mean outbound 9.7 of 10: the others were still filling), so the report's \"95%\n" +
 	"   full outbound\" mark was never reached; at 10,000 nodes with the\n" +
