@@ -482,6 +482,11 @@ func (x *GossipEnvelope) GetTimeMs() uint64 {
 }
 
 // PexMessage is the body of every message on the node's PEX topic.
+// Field 15 (bytes: the IP, 4 or 16 bytes, then the port, 2 bytes big
+// endian) is the address the sender sees the connection's other end at
+// (docs/PROTOCOL.md §9.2). It is written and read by hand (p2p/observed.go)
+// and stays out of this declaration so that it arrives as an unknown
+// field; no other field may take number 15.
 type PexMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
