@@ -182,9 +182,8 @@ func (e *chunkEngine) onChunk(pc *peerConn, data []byte) error {
 	e.n.ckst.payloadBytes.Add(uint64(len(b)))
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	m := e.msgs[id]
+	m := e.knownLocked(id)
 	if m == nil {
-		e.n.ckst.unknown.Add(1)
 		return nil
 	}
 	if err := e.storeLocked(m, pc, i, b, false); err != nil {
@@ -275,9 +274,8 @@ func (e *chunkEngine) onHave(pc *peerConn, data []byte) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	m := e.msgs[id]
+	m := e.knownLocked(id)
 	if m == nil {
-		e.n.ckst.unknown.Add(1)
 		return nil
 	}
 	if err := checkBitmap(bm, len(m.chunks)); err != nil {
@@ -308,9 +306,8 @@ func (e *chunkEngine) onDontWant(pc *peerConn, data []byte) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	m := e.msgs[id]
+	m := e.knownLocked(id)
 	if m == nil {
-		e.n.ckst.unknown.Add(1)
 		return nil
 	}
 	p := m.peer(pc.id)
@@ -329,9 +326,8 @@ func (e *chunkEngine) onWant(pc *peerConn, data []byte) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	m := e.msgs[id]
+	m := e.knownLocked(id)
 	if m == nil {
-		e.n.ckst.unknown.Add(1)
 		return nil
 	}
 	p := m.peer(pc.id)
@@ -347,4 +343,15 @@ func (e *chunkEngine) onWant(pc *peerConn, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// knownLocked returns the message id, or nil when there is none (evicted,
+// finished long ago, or never announced to us), counted in
+// ChunkedStats.ChunksUnknown. Call it with e.mu held.
+func (e *chunkEngine) knownLocked(id MessageID) *ckMsg {
+	m := e.msgs[id]
+	if m == nil {
+		e.n.ckst.unknown.Add(1)
+	}
+	return m
 }
