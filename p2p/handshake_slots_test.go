@@ -43,21 +43,31 @@ func TestHandshakeFloodAdmitsKnownPeers(t *testing.T) {
 			// Two peers the victim reached before, then let go.
 			var known [2]*Node
 			for i := range known {
-				ip := fmt.Sprintf("127.0.17.%d", 1+i)
+				// Two /16s, so the two never compete for one tried slot.
+				ip := fmt.Sprintf("127.%d.0.1", 171+i)
 				kc := quietConfig(t, 1701+i)
 				kc.ListenAddr, kc.DialLocalIP = ip+":0", netip.MustParseAddr(ip)
 				known[i] = startNode(t, kc)
 				dial(t, victim, known[i])
+				// Each book records the contact just after its set admits the
+				// peer: the victim marks the known peer reached, and the known
+				// peer dials back to verify the victim's advertised address
+				// (an inbound handshake of the victim's). Let both happen
+				// before the connection is cut and the slots are counted.
+				testutil.Eventually(t, 10*time.Second, ip+" known and the victim's address verified", func() bool {
+					e, ok := known[i].book.Get(victim.ID())
+					return victim.book.KnownIP(netip.MustParseAddr(ip)) && ok && !e.Unverified
+				})
 				if err := victim.Disconnect(known[i].ID(), "test"); err != nil {
 					t.Fatal(err)
 				}
 				testutil.Eventually(t, 10*time.Second, "disconnected", func() bool {
 					return !connectedTo(victim, known[i].ID()) && !connectedTo(known[i], victim.ID())
 				})
-				if !victim.book.KnownIP(netip.MustParseAddr(ip)) {
-					t.Fatalf("%s not known after a successful dial", ip)
-				}
 			}
+			testutil.Eventually(t, 10*time.Second, "no inbound handshake in flight", func() bool {
+				return len(victim.handshakes)+len(victim.reserved.slots) == 0
+			})
 
 			listen, _ := victim.ListenAddr().AddrPort()
 			hold := func(from string, k int) {
@@ -75,7 +85,7 @@ func TestHandshakeFloodAdmitsKnownPeers(t *testing.T) {
 			testutil.Eventually(t, 10*time.Second, "the stranger's connections in every open slot", func() bool {
 				return len(victim.handshakes) == open
 			})
-			hold("127.0.17.1", tc.heldByKnown)
+			hold("127.171.0.1", tc.heldByKnown) // known[0]'s own address
 			testutil.Eventually(t, 10*time.Second, "the known peer's silent connections held", func() bool {
 				return held() == open+tc.heldByKnown
 			})
@@ -92,8 +102,8 @@ func TestHandshakeFloodAdmitsKnownPeers(t *testing.T) {
 					t.Fatalf("known peer %d: Dial error %v, want admitted %v", i, err, tc.admitted[i])
 				}
 				if tc.admitted[i] {
-					testutil.Eventually(t, 10*time.Second, "known peer admitted", func() bool {
-						return connectedTo(victim, k.ID())
+					testutil.Eventually(t, 10*time.Second, "known peer admitted and its slot free again", func() bool {
+						return connectedTo(victim, k.ID()) && held() == open+tc.heldByKnown
 					})
 				}
 			}
