@@ -115,10 +115,12 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 // inbound budget). From one attacker address, a new honest inbound peer
 // connects within 15 s: the per-IP throttle (burst 4, then one attempt
 // per 2 s) keeps one address to a handful of the 64 handshake slots. From
-// 200 addresses the attacker can keep every slot busy (each attempt holds
-// one for the 5 s handshake timeout); the honest inbound peer then gets in
-// only when its redial lands on a freed slot, so that figure is measured
-// and reported, with a generous 60 s bound.
+// 200 addresses the attacker's attempts arrive faster than the 5 s
+// handshake timeout frees slots, so every slot is busy; the honest inbound
+// peer still gets in within 15 s because a newcomer takes the slot of the
+// oldest connection still in its handshake (p2p openSlots): the flood turns
+// the slots over in well under a second, an honest handshake takes a few
+// milliseconds.
 func TestHandshakeFlood(t *testing.T) {
 	l := New(t, 5)
 	ctx := Context(t)
@@ -176,7 +178,7 @@ func TestHandshakeFlood(t *testing.T) {
 		l3.Kill()
 	}
 	phase("one attacker address", srcs[:1], 15*time.Second, "l2", "l3", l.Hosts[2], l.Hosts[3])
-	phase("200 attacker addresses", srcs, 60*time.Second, "l4", "l5", l.Hosts[2], l.Hosts[3])
+	phase("200 attacker addresses", srcs, 15*time.Second, "l4", "l5", l.Hosts[2], l.Hosts[3])
 	b, _ := v.Host.Get(ctx, pwAdmin+"/metrics")
 	for _, line := range bytes.Split(b, []byte("\n")) {
 		if bytes.Contains(line, []byte("handshake")) || bytes.Contains(line, []byte("refus")) {

@@ -199,7 +199,12 @@ type Config struct {
 	// DialRate bounds dials started per second, with a burst of
 	// max(1, DialRate), measured on Clock. Default 10.
 	DialRate float64
-	// MaxHandshakes bounds inbound handshakes in flight. Default 64.
+	// MaxHandshakes bounds inbound handshakes in flight. Default 64. When
+	// the slots open to anyone are all taken, a new connection takes the
+	// slot of the oldest one still in its handshake, which is closed, so
+	// connections that never finish a handshake cannot hold the slots
+	// against an honest peer; a connection is refused only when every
+	// slot belongs to a peer that has finished its handshake.
 	MaxHandshakes int
 	// ReservedHandshakes of those slots are kept for addresses the book
 	// knows (peers reached before, must-connect peers: Book.KnownIP), at

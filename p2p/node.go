@@ -71,8 +71,8 @@ type Node struct {
 
 	mdns atomic.Pointer[mdnsState] // mDNS discovery (mdns.go), nil when off
 
-	handshakes chan struct{} // inbound handshake slots open to anyone
-	reserved   struct {      // inbound handshake slots for known addresses
+	open     openSlots // inbound handshake slots open to anyone (handshake_slots.go)
+	reserved struct {  // inbound handshake slots for known addresses
 		slots chan struct{}
 		mu    sync.Mutex
 		byIP  map[netip.Addr]int // reserved slots held per address
@@ -262,7 +262,7 @@ func New(cfg Config) (*Node, error) {
 		n.topics[tc.ID] = newTopicState(tc)
 		n.initChunked(n.topics[tc.ID])
 	}
-	n.handshakes = make(chan struct{}, s.MaxHandshakes-s.ReservedHandshakes)
+	n.open.max = s.MaxHandshakes - s.ReservedHandshakes
 	n.reserved.slots = make(chan struct{}, s.ReservedHandshakes)
 	n.reserved.byIP = make(map[netip.Addr]int)
 	n.dials = make(chan struct{}, s.MaxConcurrentDials)

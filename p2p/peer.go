@@ -73,65 +73,26 @@ func (n *Node) admitRaw(raw net.Conn) {
 		raw.Close()
 		return
 	}
-	release, ok := n.handshakeSlot(ip)
+	slot, ok := n.handshakeSlot(ip, raw)
 	if !ok {
 		n.st.refused("handshakes-full")
 		raw.Close()
 		return
 	}
 	started := n.spawn(func() {
-		defer release()
+		defer slot.release()
 		ec, err := conn.Server(n.ctx, raw, n.secureConfig())
 		if err != nil {
 			n.st.handshakeFailed(err)
 			n.log.Debug("inbound handshake failed", "remote", ap.String(), "err", err)
 			return
 		}
+		slot.settle()
 		n.setupPeer(ec, peerset.Inbound, ap)
 	})
 	if !started { // the node is stopping
-		release()
+		slot.release()
 		raw.Close()
-	}
-}
-
-// maxReservedPerIP is how many reserved handshake slots one address may
-// hold at once: enough for a peer's redial racing its old connection's
-// teardown, too few for one known address to take them all.
-const maxReservedPerIP = 2
-
-// handshakeSlot takes an inbound handshake slot for a connection from ip:
-// a reserved one if ip is known to the book and holds fewer than
-// maxReservedPerIP of them, else an open one. It reports false when none
-// is free, and returns the slot's release.
-func (n *Node) handshakeSlot(ip netip.Addr) (release func(), ok bool) {
-	ip = ip.Unmap()
-	r := &n.reserved
-	if cap(r.slots) > 0 && n.book.KnownIP(ip) {
-		r.mu.Lock()
-		if r.byIP[ip] < maxReservedPerIP {
-			select {
-			case r.slots <- struct{}{}:
-				r.byIP[ip]++
-				r.mu.Unlock()
-				return func() {
-					r.mu.Lock()
-					if r.byIP[ip]--; r.byIP[ip] == 0 {
-						delete(r.byIP, ip)
-					}
-					r.mu.Unlock()
-					<-r.slots
-				}, true
-			default:
-			}
-		}
-		r.mu.Unlock()
-	}
-	select {
-	case n.handshakes <- struct{}{}:
-		return func() { <-n.handshakes }, true
-	default:
-		return nil, false
 	}
 }
 

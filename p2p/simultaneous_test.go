@@ -39,7 +39,7 @@ func TestSimultaneousDial(t *testing.T) {
 			// handshake; once neither node has an inbound handshake or
 			// admission in flight, both have judged both connections.
 			testutil.Eventually(t, 10*time.Second, "inbound setups finished", func() bool {
-				return len(a.handshakes)+len(a.reserved.slots) == 0 && len(b.handshakes)+len(b.reserved.slots) == 0
+				return a.open.len()+len(a.reserved.slots) == 0 && b.open.len()+len(b.reserved.slots) == 0
 			})
 			testutil.Eventually(t, 10*time.Second, "one connection on both sides", func() bool {
 				pa, okA := a.Peer(b.ID())
