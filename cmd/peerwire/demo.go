@@ -25,6 +25,8 @@ type demoOptions struct {
 	duration        time.Duration
 	blockSize       int
 	blockInterval   time.Duration
+	blockGossip     string
+	blocks          p2p.Dissemination // blockGossip parsed
 	txRate          float64
 	txSize          int
 	voteInterval    time.Duration
@@ -57,6 +59,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "how long transactions, blocks and votes flow")
 	fs.IntVar(&o.blockSize, "block-size", 1<<20, "bytes per gossiped block (at most 4 MiB)")
 	fs.DurationVar(&o.blockInterval, "block-interval", 500*time.Millisecond, "time between blocks (proposers take turns)")
+	fs.StringVar(&o.blockGossip, "block-gossip", blockGossipChunked, blockGossipUsage)
 	fs.Float64Var(&o.txRate, "tx-rate", 100, "transactions gossiped per second across the network")
 	fs.IntVar(&o.txSize, "tx-size", 250, "bytes per transaction")
 	fs.DurationVar(&o.voteInterval, "vote-interval", 50*time.Millisecond, "time between two votes of one node (each to a random peer, answered)")
@@ -69,6 +72,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.report, "report", "", "write an HTML and markdown report with SVG pictures into this directory")
 	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout (the table and text go to stderr)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if o.blocks, err = parseBlockGossip("block-gossip", o.blockGossip); err != nil {
 		return err
 	}
 	switch {
@@ -220,7 +227,7 @@ func (d *demo) since() time.Duration { return time.Since(d.start) }
 func (d *demo) nodeConfig(id *crypto.Identity, role pb.NodeRole) p2p.Config {
 	return p2p.Config{
 		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: demoNetwork, ChainID: "demo-1", Role: role,
-		SoftwareVersion: softwareVersion, Topics: defaultTopics(),
+		SoftwareVersion: softwareVersion, Topics: defaultTopics(d.o.blocks),
 		Peers: peerset.Config{
 			MaxOutbound: d.o.outbound, MaxInbound: d.o.nodes + 4,
 			RedialBase: 100 * time.Millisecond, RedialMax: time.Second,
@@ -364,7 +371,7 @@ func (d *demo) startNetwork(ctx context.Context) error {
 // node stops: gossip is counted by message ID, votes are answered and
 // answers turned into round trips.
 func (d *demo) startReaders(dn *demoNode) {
-	for _, t := range defaultTopics() {
+	for _, t := range defaultTopics(d.o.blocks) {
 		d.readers.Add(1)
 		go func() {
 			defer d.readers.Done()

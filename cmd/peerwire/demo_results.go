@@ -45,6 +45,14 @@ type demoResults struct {
 		// DuplicateShare the share of them dropped as already seen.
 		CopiesReceived uint64  `json:"copies_received"`
 		DuplicateShare float64 `json:"duplicate_share"`
+		// BlockGossip is -block-gossip; BlockTopicBytes the bytes all nodes
+		// received on the blocks topic (headers, chunks, pulls and their
+		// answers, or flooded copies), and BlockBytesPerNode that divided
+		// by the block bytes each node other than the origin needed: 1.0
+		// is every block crossing one link per node.
+		BlockGossip       string  `json:"block_gossip"`
+		BlockTopicBytes   uint64  `json:"block_topic_bytes"`
+		BlockBytesPerNode float64 `json:"block_bytes_per_node"`
 	} `json:"gossip"`
 
 	// BlockPropagation is the time from a block's proposal until every
@@ -117,9 +125,18 @@ func (d *demo) results(disc discovery) *demoResults {
 		st := dn.n.Stats()
 		dupCopies += st.GossipDuplicates
 		g.CopiesReceived += st.GossipReceived
+		for _, ts := range st.Topics {
+			if ts.ID == topicBlocks {
+				g.BlockTopicBytes += ts.BytesIn
+			}
+		}
 	}
 	if g.CopiesReceived > 0 {
 		g.DuplicateShare = float64(dupCopies) / float64(g.CopiesReceived)
+	}
+	g.BlockGossip = d.o.blockGossip
+	if need := g.BlockBytes * int64(len(d.nodes)-1); need > 0 {
+		g.BlockBytesPerNode = float64(g.BlockTopicBytes) / float64(need)
 	}
 	g.OK = g.Blocks+g.Transactions > 0 && g.Unsent == 0 && g.Missing == 0 && g.Duplicates == 0
 	if !g.OK {

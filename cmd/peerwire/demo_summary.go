@@ -57,6 +57,10 @@ func (d *demo) printSummary(w io.Writer, r *demoResults) {
 		fmt.Fprintf(w, "  blocks           time for a block to reach all %d other nodes: p50 %v, p99 %v, max %v (%d blocks)\n",
 			len(d.nodes)-1, roundMs(bp.P50Ms), roundMs(bp.P99Ms), roundMs(bp.MaxMs), bp.Blocks)
 	}
+	if g.BlockBytes > 0 {
+		fmt.Fprintf(w, "  blocks           %s gossip: each node received %.2f× the block bytes it needed on the blocks topic (1.00: each block crossed one link per node)\n",
+			g.BlockGossip, g.BlockBytesPerNode)
+	}
 
 	c := &r.Consensus
 	lost := ""

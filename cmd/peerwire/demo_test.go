@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,10 +35,18 @@ func TestDemo(t *testing.T) {
 		"copies    MiB",
 		"unique gossip: distinct blocks and transactions",
 		"a block reaches all 3 other nodes in p50 ",
+		"chunked gossip: each node received ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// Chunked blocks cross about one link per node; flooded ones about
+	// once per neighbour.
+	if m := regexp.MustCompile(`each node received ([0-9.]+)× the block bytes`).FindStringSubmatch(text); m == nil {
+		t.Error("output lacks the block bytes per node")
+	} else if r, _ := strconv.ParseFloat(m[1], 64); r < 0.9 || r > 1.3 {
+		t.Errorf("each node received %v× the block bytes it needed, want 0.9-1.3", r)
 	}
 	if strings.Contains(text, "\x1b[") {
 		t.Error("ANSI sequences written to a non-terminal")
@@ -76,6 +86,7 @@ func TestDemoFlags(t *testing.T) {
 		{[]string{"-max-p99", "0"}, "-max-p99"},
 		{[]string{"-refresh", "1ms"}, "-refresh"},
 		{[]string{"-sched-wakeups", "-1"}, "-sched-wakeups"},
+		{[]string{"-block-gossip", "push"}, "-block-gossip"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append([]string{"demo"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.flag) {

@@ -48,6 +48,7 @@ type nodeOptions struct {
 	advertise      listFlag
 	network, chain string
 	role           string
+	blockGossip    string
 	bootstrap      listFlag
 	mustConnect    listFlag
 	allowCIDRs     listFlag
@@ -95,6 +96,7 @@ func defineNodeFlags(fs *flag.FlagSet) *nodeOptions {
 	fs.StringVar(&o.network, "network", defaultNetwork, "network ID; peers with another one are refused")
 	fs.StringVar(&o.chain, "chain", "", "chain ID; peers with another one are refused")
 	fs.StringVar(&o.role, "role", "full", "this node's role, told to peers: validator, full, seed or light")
+	fs.StringVar(&o.blockGossip, "block-gossip", blockGossipChunked, blockGossipUsage)
 	fs.Var(&o.bootstrap, "bootstrap", "comma-separated bootstrap `peers`, ID@host:port (or host:port, trusting whoever answers there)")
 	fs.Var(&o.mustConnect, "must-connect", "comma-separated `peers` (ID@host:port) to keep connected: redialed forever, exempt from limits")
 	fs.Var(&o.allowCIDRs, "allow-cidrs", "comma-separated `prefixes` (CIDR); when set, only these addresses are admitted")
@@ -240,6 +242,10 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if !ok {
 		return cfg, flagError("role", "%q: want validator, full, seed or light", o.role)
 	}
+	blocks, err := parseBlockGossip("block-gossip", o.blockGossip)
+	if err != nil {
+		return cfg, err
+	}
 	for i, a := range o.bootstrap {
 		if _, err := crypto.ParseDialAddress(a); err != nil {
 			return cfg, flagError("bootstrap", "entry %d: %v", i+1, err)
@@ -311,7 +317,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	cfg = p2p.Config{
 		DataDir: o.dataDir, AdvertiseAddrs: o.advertise,
 		NetworkID: o.network, ChainID: o.chain, Role: role, SoftwareVersion: softwareVersion,
-		Topics: defaultTopics(), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
+		Topics: defaultTopics(blocks), Bootstrap: o.bootstrap, MustConnect: o.mustConnect,
 		Peers: pc, Filter: fc,
 		AllowLoopback: o.allowLoopback, AllowPrivate: o.allowPrivate, AllowNetworkNames: o.allowDNSNames,
 		SaveInterval: o.saveInterval, SeedMode: o.seed, NAT: mapper, NoPeersWarn: o.noPeersWarn,

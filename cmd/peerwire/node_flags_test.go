@@ -170,6 +170,8 @@ func TestNodeFlagErrors(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{[]string{"-role", "king"}, nil, []string{"-role", "king"}},
+		{[]string{"-block-gossip", "pull"}, nil, []string{"-block-gossip", "pull"}},
+		{nil, map[string]string{"PEERWIRE_BLOCK_GOSSIP": "Flood"}, []string{"-block-gossip", "PEERWIRE_BLOCK_GOSSIP"}},
 		{[]string{"-max-inbound", "-2"}, nil, []string{"-max-inbound"}},
 		{[]string{"-max-outbound", "20000"}, nil, []string{"-max-outbound"}},
 		{[]string{"-max-inbound", "many"}, nil, []string{"-max-inbound"}},
@@ -255,6 +257,35 @@ func TestNodeHelp(t *testing.T) {
 		`(default ""; env PEERWIRE_BOOTSTRAP)`, `(default false; env PEERWIRE_SEED)`} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %s", want)
+		}
+	}
+}
+
+// TestNodeBlockGossip: blocks spread chunked unless -block-gossip (or its
+// variable) says flood, and only the blocks topic changes.
+func TestNodeBlockGossip(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want p2p.Dissemination
+	}{
+		{nil, nil, p2p.Chunked},
+		{[]string{"-block-gossip", "flood"}, nil, p2p.Flood},
+		{nil, map[string]string{"PEERWIRE_BLOCK_GOSSIP": "flood"}, p2p.Flood},
+		{[]string{"-block-gossip", "chunked"}, map[string]string{"PEERWIRE_BLOCK_GOSSIP": "flood"}, p2p.Chunked},
+	} {
+		_, cfg, err := parseNode(tc.args, fakeEnv(tc.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		for _, tp := range cfg.Topics {
+			want := p2p.Flood
+			if tp.ID == topicBlocks {
+				want = tc.want
+			}
+			if tp.Dissemination != want {
+				t.Errorf("%v %v: topic %s spreads as %v, want %v", tc.args, tc.env, tp.Name, tp.Dissemination, want)
+			}
 		}
 	}
 }

@@ -82,8 +82,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 	// A standalone node has no application: it reads and drops what
 	// arrives so that credit flows and gossip keeps being relayed.
 	drained := make(chan struct{})
-	topics := defaultTopics()
-	for _, t := range topics {
+	for _, t := range cfg.Topics {
 		go func() {
 			defer func() { drained <- struct{}{} }()
 			for range n.Inbox(t.ID) {
@@ -127,7 +126,7 @@ func runNode(ctx context.Context, args []string, _, stderr io.Writer) error {
 		cancel()
 	}
 	err = stopNode(n, log)
-	for range topics {
+	for range cfg.Topics {
 		<-drained
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
