@@ -24,7 +24,10 @@ type pwNode struct {
 }
 
 // newPWNode prepares a peerwire node called name on h: its data dir holds
-// the key of lab.Identity(name), so its ID is known before it starts.
+// the key of lab.Identity(name), so its ID is known before it starts. It
+// floods blocks, as labnodes do by default: nodes that spread the blocks
+// topic differently refuse each other (docs/PROTOCOL.md §8.7, feature
+// 0x0002). A later -block-gossip in args wins.
 func newPWNode(t testing.TB, h *Host, name string, args ...string) *pwNode {
 	t.Helper()
 	buildBins(t)
@@ -37,7 +40,7 @@ func newPWNode(t testing.TB, h *Host, name string, args ...string) *pwNode {
 	}
 	return &pwNode{name: name, dataDir: dir, addr: NodeAddr(name, listenAddr(h)), t: t,
 		args: append([]string{"node", "-data-dir", dir, "-listen", listenAddr(h), "-network", "peerwire-lab", "-chain", "lab-1",
-			"-log-level", "info", "-save-interval", "1s"}, args...), Proc: &Proc{Host: h}}
+			"-log-level", "info", "-save-interval", "1s", "-block-gossip", "flood"}, args...), Proc: &Proc{Host: h}}
 }
 
 // start runs the node with its base flags plus extra, and waits for its admin API.

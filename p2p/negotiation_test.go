@@ -1,9 +1,13 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +99,109 @@ func featureVal(fs []Feature, id uint16) string {
 		}
 	}
 	return ""
+}
+
+// TestChunkedFeature: nodes that spread the same topics chunked connect
+// and advertise feature 0x0002 with those topics; a node that floods a
+// topic the other spreads chunked, or spreads another set chunked, is
+// refused on both sides at setup with an IncompatibleError, never charged
+// as a violation; nodes without chunked topics advertise nothing.
+func TestChunkedFeature(t *testing.T) {
+	flood := func() []TopicConfig {
+		ts := chunkedTopics()
+		ts[1].Dissemination = Flood
+		return ts
+	}
+	both := func() []TopicConfig {
+		ts := chunkedTopics()
+		ts[2].Dissemination = Chunked
+		return ts
+	}
+	tests := []struct {
+		name    string
+		a, b    func() []TopicConfig // Dial goes a → b
+		field   string               // refused: IncompatibleError.Field; "" connected
+		feature uint16
+		value   []byte // connected: feature 0x0002's value on both sides
+	}{
+		{name: "both chunked", a: chunkedTopics, b: chunkedTopics, value: []byte{topicChunked}},
+		{name: "both chunked on two topics", a: both, b: both, value: []byte{topicChunked, topicFlooded}},
+		{name: "neither chunked", a: flood, b: flood},
+		{name: "dialer chunked, peer floods", a: chunkedTopics, b: flood, field: "feature", feature: featureChunked},
+		{name: "dialer floods, peer chunked", a: flood, b: chunkedTopics, field: "feature", feature: featureChunked},
+		{name: "chunked on other topics", a: chunkedTopics, b: both, field: "chunked_topics"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ca, cb := quietConfig(t, 1), quietConfig(t, 2)
+			ca.Topics, cb.Topics = tc.a(), tc.b()
+			a, b := startNode(t, ca), startNode(t, cb)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := a.Dial(ctx, b.ListenAddr().String())
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				testutil.Eventually(t, 10*time.Second, "b admits a", func() bool { return connectedTo(b, a.ID()) })
+				for _, side := range [][2]*Node{{a, b}, {b, a}} {
+					p, ok := side[0].Peer(side[1].ID())
+					if !ok {
+						t.Fatal("peer gone")
+					}
+					v, inUse := p.FeatureValues[featureChunked]
+					if inUse != (tc.value != nil) || !bytes.Equal(v, tc.value) {
+						t.Errorf("%s sees feature 0x0002 = %x (in use %v), want %x", side[0].ID().Short(), v, inUse, tc.value)
+					}
+				}
+				return
+			}
+			var ie *IncompatibleError
+			if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || ie.Field != tc.field || ie.Feature != tc.feature {
+				t.Fatalf("Dial: %v, want an IncompatibleError on %s 0x%04x", err, tc.field, tc.feature)
+			}
+			testutil.Eventually(t, 10*time.Second, "b counts the incompatible peer", func() bool {
+				return b.Stats().HandshakeFailures["incompatible"] == 1
+			})
+			if connectedTo(a, b.ID()) || connectedTo(b, a.ID()) {
+				t.Fatal("an incompatible peer stayed connected")
+			}
+			if a.Stats().Violations != 0 || b.Stats().Violations != 0 {
+				t.Fatal("an incompatibility was charged as a violation")
+			}
+		})
+	}
+}
+
+// TestChunkedFeatureSpec: the feature entry and the GOAWAY text of
+// docs/PROTOCOL.md §8.7 are what the node sends.
+func TestChunkedFeatureSpec(t *testing.T) {
+	spec, err := os.ReadFile("../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(spec)), "")
+	cfg := quietConfig(t, 1)
+	cfg.Topics = chunkedTopics() // topic 2 chunked
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := n.chunkedFeatures()
+	if len(fs) != 1 || fs[0].ID != featureChunked || !fs[0].Required || !bytes.Equal(fs[0].Value, []byte{2}) {
+		t.Fatalf("features %+v, want 0x0002 required with value 02", fs)
+	}
+	f := fs[0]
+	entry := []byte{byte(f.ID >> 8), byte(f.ID), 1, byte(len(f.Value))}
+	entry = append(entry, f.Value...)
+	_, goaway := (&Node{ckTopics: []byte{2}}).chunkedMismatchText([]byte{2, 5})
+	for _, want := range []string{
+		"`" + hex.EncodeToString(entry) + "`",
+		"`" + strings.ReplaceAll(goaway, " ", "") + "`",
+		"`chunkedtopics<ours>here,<theirs>atyou`",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("docs/PROTOCOL.md does not quote %s", want)
+		}
+	}
 }

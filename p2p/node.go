@@ -101,6 +101,7 @@ type Node struct {
 
 	rr         rrState         // request/response (request.go)
 	ckst       chunkedCounters // chunked dissemination (chunked.go)
+	ckTopics   []byte          // IDs of the Chunked topics, ascending: featureChunked's value
 	events     eventHub
 	nat        natState
 	st         nodeCounters
@@ -262,6 +263,7 @@ func New(cfg Config) (*Node, error) {
 		n.topics[tc.ID] = newTopicState(tc)
 		n.initChunked(n.topics[tc.ID])
 	}
+	n.ckTopics = n.chunkedTopicIDs()
 	n.open.max = s.MaxHandshakes - s.ReservedHandshakes
 	n.reserved.slots = make(chan struct{}, s.ReservedHandshakes)
 	n.reserved.byIP = make(map[netip.Addr]int)

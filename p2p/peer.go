@@ -22,7 +22,7 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 		Topics:           n.s.connTopics,
 		MaxPacketPayload: n.s.MaxPacketPayload,
 		Features:         n.s.Features,
-		ProtocolFeatures: n.transientFeatures(pc.transient),
+		ProtocolFeatures: append(n.transientFeatures(pc.transient), n.chunkedFeatures()...),
 		PingInterval:     n.s.PingInterval,
 		IdleTimeout:      n.s.IdleTimeout,
 		SendRate:         n.s.SendRate,
@@ -141,6 +141,13 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	if pc.refused.Load() {
 		n.refuse(pc, mux.GoAwayBanned, "banned")
 		return nil, ErrBanned
+	}
+	if ie, text := n.chunkedMismatch(mc); ie != nil {
+		pc.refused.Store(true)
+		n.st.handshakeFailed(ie) // counted as the multiplexer's refusals are
+		n.refuse(pc, mux.GoAwayIncompatible, text)
+		n.log.Debug("peer refused", "peer", id.String(), "dir", dir.String(), "reason", text)
+		return nil, ie
 	}
 	if pc.transient {
 		return pc, n.admitTransient(pc, now)
