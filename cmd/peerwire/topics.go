@@ -23,7 +23,7 @@ const (
 )
 
 // blockGossipUsage is the help text of -block-gossip.
-const blockGossipUsage = "how blocks spread: chunked (a signed header floods; its 64 KiB chunks are pushed to a few neighbours and pulled by the rest, so a block crosses each link about once) or flood (every block to every neighbour); every node of a network must use the same"
+const blockGossipUsage = "how blocks spread: chunked (a signed header floods; its 64 KiB chunks are pushed to a few neighbours and pulled by the rest, so a block crosses each link about once) or flood (every block to every neighbour); every node of a network must use the same: a peer that differs is refused when it connects"
 
 // parseBlockGossip turns a -block-gossip value into a dissemination mode.
 func parseBlockGossip(flagName, v string) (p2p.Dissemination, error) {
