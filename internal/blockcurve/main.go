@@ -63,8 +63,8 @@ func parse(r io.Reader) ([]sim.Series, error) {
 	var series []sim.Series
 	idx := map[string]int{}
 	sc := bufio.NewScanner(r)
-	total := 0
-	for line := 1; sc.Scan(); line++ {
+	total, line := 0, 1
+	for ; sc.Scan(); line++ {
 		total += len(sc.Bytes()) + 1
 		if total > maxInput {
 			return nil, fmt.Errorf("larger than %d bytes", maxInput)
@@ -101,7 +101,7 @@ func parse(r io.Reader) ([]sim.Series, error) {
 		s.X, s.Y = append(s.X, sec), append(s.Y, share)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("line %d: %w", line, err)
 	}
 	if len(series) == 0 {
 		return nil, errors.New("no curve in it")

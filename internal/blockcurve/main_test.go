@@ -24,6 +24,7 @@ func TestParse(t *testing.T) {
 		{"NaN", "chunked NaN 1\n", nil, nil, "out of range"},
 		{"back in time", "chunked 2 0.5\nchunked 1 1\n", nil, nil, "line 2: chunked goes back"},
 		{"five modes", "a 1 1\nb 1 1\nc 1 1\nd 1 1\ne 1 1\n", nil, nil, "more than 4 modes"},
+		{"line too long", "a 1 1\n" + strings.Repeat("x", 70000) + "\n", nil, nil, "line 2: bufio.Scanner: token too long"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parse(strings.NewReader(tc.in))
