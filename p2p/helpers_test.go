@@ -223,7 +223,8 @@ func dialRawAdvertising(t testing.TB, n *Node, id *crypto.Identity, localIP stri
 		return nil, err
 	}
 	p := &rawPeer{id: id, ec: ec, inbox: make(chan *mux.Message, 1024)}
-	mc, err := mux.New(ctx, ec, &mux.Config{Topics: topics, OnMessage: func(m *mux.Message) {
+	// The raw peer declares n's topics as n does, chunked ones included.
+	mc, err := mux.New(ctx, ec, &mux.Config{Topics: topics, ProtocolFeatures: n.chunkedFeatures(), OnMessage: func(m *mux.Message) {
 		m.Done()
 		select {
 		case p.inbox <- m:
