@@ -110,7 +110,7 @@ func runLossy(t *testing.T, mode string, hosts int, impaired, origins []int, per
 		}
 	}()
 	var reps []*Report
-	testutil.Eventually(t, 45*time.Second, "every block at every node", func() bool {
+	testutil.Eventually(t, 90*time.Second, "every block at every node", func() bool {
 		reps, missing = reps[:0], ""
 		for j, n := range nodes {
 			r, err := n.stats(context.Background())
@@ -196,7 +196,8 @@ func mean(xs []float64) float64 {
 //
 // Bounds: in both modes every node receives every block of every other
 // origin exactly once (labnode's per-origin counts, no second delivery)
-// within 45 s (measured: under 12 s). Chunked costs the nodes on average
+// within 90 s (measured: under 14 s; flood 20–27 s under make test's race
+// detector, which slows the emulator in the test process). Chunked costs the nodes on average
 // at most 1.3× the bytes they were due in block payload (issue 14's
 // target; chunk bytes pushed or pulled, duplicates included; measured
 // 1.08–1.11×), less than flood's average (2.8–3.4×), and no single node
