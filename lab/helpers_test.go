@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/p2p"
 )
 
 // binaries built once per test binary run.
@@ -104,8 +105,12 @@ type Report struct {
 	Inbound, Outbound        int
 	MustConnectUp, MustTotal int
 	BookSize, Bans           int
+	BlockMode                string
 	SentVotes, SentBlocks    uint64
 	RecvVotes, RecvBlocks    map[string]uint64
+	BlockPayloadBytes        uint64
+	BlockWireBytesIn         uint64
+	Chunked                  p2p.ChunkedStats
 	Dups                     uint64
 	Goroutines               int
 	HeapAllocKiB, HeapSysKiB uint64

@@ -212,7 +212,7 @@ type ckMsg struct {
 // ckPeer is what a node knows of one neighbour for one message.
 type ckPeer struct {
 	has        []byte // its announcements
-	full       bool   // it holds everything: no pushes, no haves
+	full       bool   // it holds everything: we push it nothing, announce it nothing
 	noPush     bool   // it said dont-want: no pushes
 	dwSent     bool   // we told it dont-want
 	eager      bool   // we push to it

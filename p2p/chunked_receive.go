@@ -255,10 +255,12 @@ func (e *chunkEngine) storeLocked(m *ckMsg, pc *peerConn, i int, b []byte, pulle
 	return nil
 }
 
-// dontWantLocked tells pc, once per message, to push m no more.
+// dontWantLocked tells pc, once per message, to push m no more. A
+// neighbour that holds the whole message is told too: it pushes to us if
+// we asked it (want), however late the want reached it.
 func (e *chunkEngine) dontWantLocked(m *ckMsg, pc *peerConn) {
 	p := m.peer(pc.id)
-	if p.dwSent || p.full {
+	if p.dwSent {
 		return
 	}
 	if pc.mc.TrySend(e.topic, encodeDontWant(m.id)) == nil {

@@ -52,6 +52,8 @@ type opts struct {
 	backoffCap                   time.Duration
 	voteEvery, blockEvery        time.Duration
 	voteSize, blockSize          int
+	blockCount                   uint64
+	blockMode                    string
 	probeEvery                   time.Duration
 	allowPrivate                 bool
 	logLevel                     string
@@ -79,6 +81,8 @@ func main() {
 	flag.IntVar(&o.voteSize, "vote-size", 200, "vote size in bytes")
 	flag.DurationVar(&o.blockEvery, "block-every", 0, "gossip a block this often (0: never)")
 	flag.IntVar(&o.blockSize, "block-size", 1<<20, "block size in bytes")
+	flag.Uint64Var(&o.blockCount, "block-count", 0, "stop gossiping blocks after this many (0: no limit)")
+	flag.StringVar(&o.blockMode, "block-mode", "flood", "the blocks topic's dissemination: flood or chunked (64 KiB chunks, 4 eager peers)")
 	flag.DurationVar(&o.probeEvery, "probe-every", time.Second, "consensus-topic echo probe to every peer this often (0: never)")
 	flag.BoolVar(&o.allowPrivate, "allow-private", false, "admit private addresses from PEX")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
@@ -142,13 +146,24 @@ type peerRTT struct {
 
 // Report is what GET /stats returns.
 type Report struct {
-	ID, Listen                  string
-	Peers                       []PeerReport
-	Inbound, Outbound           int
-	MustConnectUp, MustTotal    int
-	BookSize, Bans              int
-	SentVotes, SentBlocks       uint64
-	RecvVotes, RecvBlocks       map[string]uint64 // by origin index
+	ID, Listen               string
+	Peers                    []PeerReport
+	Inbound, Outbound        int
+	MustConnectUp, MustTotal int
+	BookSize, Bans           int
+	BlockMode                string
+	SentVotes, SentBlocks    uint64
+	RecvVotes, RecvBlocks    map[string]uint64 // by origin index
+	// BlockPayloadBytes are the block payload bytes received, duplicates
+	// included: chunk bytes pushed or pulled in chunked mode
+	// (ChunkedStats.PayloadBytes), whole gossip payloads in flood mode
+	// (Stats.GossipPayloadBytes, which counts the votes topic's gossip
+	// too: run without -vote-every to read it as blocks only).
+	BlockPayloadBytes uint64
+	// BlockWireBytesIn are the blocks topic's bytes received on the wire
+	// (frames, headers, haves, pulls and late answers included).
+	BlockWireBytesIn            uint64
+	Chunked                     p2p.ChunkedStats
 	Dups                        uint64
 	Goroutines                  int
 	HeapAllocKiB, HeapSysKiB    uint64
@@ -186,16 +201,28 @@ func run(o opts) error {
 		}
 		return strings.Split(s, ",")
 	}
+	blocksTopic := p2p.TopicConfig{TopicConfig: mux.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}}
+	switch o.blockMode {
+	case "flood":
+	case "chunked":
+		// The defaults written out: 64 KiB chunks (a 1 MiB block is 16),
+		// blocks of 64 KiB and more go chunked, 4 eager peers.
+		blocksTopic.Dissemination = p2p.Chunked
+		blocksTopic.Chunked = &p2p.ChunkedConfig{Threshold: p2p.DefaultChunkedThreshold, ChunkSize: p2p.DefaultChunkSize, EagerPeers: p2p.DefaultEagerPeers}
+	default:
+		return fmt.Errorf("-block-mode %q: want flood or chunked", o.blockMode)
+	}
 	cfg := p2p.Config{
 		Identity:   lab.Identity(o.name),
 		DataDir:    o.dataDir,
 		ListenAddr: o.listen,
 		NetworkID:  o.network,
 		ChainID:    o.chain,
-		// The topics of `peerwire node`, so the two interoperate.
+		// The topics of `peerwire node`, so the two interoperate (with
+		// -block-mode flood).
 		Topics: []p2p.TopicConfig{
 			{TopicConfig: mux.TopicConfig{ID: topicVotes, Name: "consensus", Priority: 10, MaxMessageSize: 64 << 10}},
-			{TopicConfig: mux.TopicConfig{ID: topicBlocks, Name: "blocks", Priority: 5, MaxMessageSize: 4 << 20}},
+			blocksTopic,
 			{TopicConfig: mux.TopicConfig{ID: 3, Name: "transactions", Priority: 1, MaxMessageSize: 64 << 10}},
 		},
 		Bootstrap:   split(o.bootstrap),
@@ -303,7 +330,7 @@ func run(o opts) error {
 		binary.BigEndian.PutUint64(b[3:11], seq)
 		return b
 	}
-	gen := func(every time.Duration, kind byte, size, topic int, sent *atomic.Uint64) {
+	gen := func(every time.Duration, kind byte, size, topic int, sent *atomic.Uint64, limit uint64) {
 		if every <= 0 {
 			return
 		}
@@ -319,6 +346,9 @@ func run(o opts) error {
 				continue
 			}
 			seq := sent.Load()
+			if limit > 0 && seq >= limit {
+				return
+			}
 			gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			_, _, err := n.Gossip(gctx, uint8(topic), payload(kind, size, seq))
 			cancel()
@@ -327,8 +357,8 @@ func run(o opts) error {
 			}
 		}
 	}
-	go gen(o.voteEvery, kindVote, o.voteSize, topicVotes, &sentVotes)
-	go gen(o.blockEvery, kindBlock, o.blockSize, topicBlocks, &sentBlocks)
+	go gen(o.voteEvery, kindVote, o.voteSize, topicVotes, &sentVotes, 0)
+	go gen(o.blockEvery, kindBlock, o.blockSize, topicBlocks, &sentBlocks, o.blockCount)
 	if o.probeEvery > 0 {
 		go func() {
 			t := time.NewTicker(o.probeEvery)
@@ -361,8 +391,9 @@ func run(o opts) error {
 		} else {
 			runtime.ReadMemStats(&ms)
 		}
+		ck := n.ChunkedStats()
 		rep := Report{
-			ID: n.ID().String(), Listen: n.ListenAddr().String(),
+			ID: n.ID().String(), Listen: n.ListenAddr().String(), BlockMode: o.blockMode,
 			Inbound: st.Inbound, Outbound: st.Outbound, MustConnectUp: st.MustConnectUp, MustTotal: st.MustConnectTotal,
 			BookSize: st.BookSize, Bans: st.Bans,
 			SentVotes: sentVotes.Load(), SentBlocks: sentBlocks.Load(),
@@ -370,6 +401,15 @@ func run(o opts) error {
 			Disconnects: disconnects.Load(), Violations: st.Violations, Malformed: st.Malformed,
 			HandshakeFailures: st.HandshakeFailures, Refusals: st.Refusals,
 			GossipForwardDropped: st.GossipForwardDropped, Generating: generating.Load(),
+			Chunked: ck, BlockPayloadBytes: st.GossipPayloadBytes,
+		}
+		if o.blockMode == "chunked" {
+			rep.BlockPayloadBytes = ck.PayloadBytes
+		}
+		for _, ts := range st.Topics {
+			if ts.ID == topicBlocks {
+				rep.BlockWireBytesIn = ts.BytesIn
+			}
 		}
 		reasonsMu.Lock()
 		rep.DisconnectReasons = append([]string(nil), reasons...)
