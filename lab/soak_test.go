@@ -68,9 +68,11 @@ type sample struct {
 // quiet period of 60 s is far above the seconds a block needs to cross a
 // graph of diameter ≤ 3 on a bridge). Flatness compares the last third of
 // the run with the middle third (the first third is warm-up). A leak shows
-// in the live heap measured after a forced GC, which may grow by at most
-// 50% + 16 MiB (what moves it legitimately is how many 1 MiB blocks are in
-// flight at the sampling instant); RSS also follows the allocator's
+// in the live heap measured after a forced GC, whose floor (the smallest
+// sample of a third) may grow by at most 50% + 16 MiB. What moves a single
+// sample legitimately is how many 1 MiB blocks are in flight at its
+// instant: one CI run on a loaded machine saw 6 MiB become 42 MiB in one
+// sample, with the floor flat; a leak raises every later sample. RSS also follows the allocator's
 // retention and the machine's load (queues fill when nodes are starved of
 // CPU), so it is reported with its slope and held only to rssCap.
 // Goroutines may grow by at most 8 (connection churn would show as dozens:
@@ -195,14 +197,24 @@ func TestSoak(t *testing.T) {
 		}
 		return m
 	}
+	minOf := func(ss []sample, f func(sample) int) int {
+		m := f(ss[0])
+		for _, s := range ss[1:] {
+			m = min(m, f(s))
+		}
+		return m
+	}
 	var worstRSSSlope, worstHeapSlope, worstGorSlope, worstFDSlope float64
 	for i := range nodes {
 		rss := func(s sample) int { return s.rssKiB[i] }
 		heap := func(s sample) int { return s.heapKiB[i] }
 		gor := func(s sample) int { return s.gor[i] }
 		fd := func(s sample) int { return s.fds[i] }
-		if a, b := maxOf(mid, heap), maxOf(end, heap); float64(b) > 1.5*float64(a)+16<<10 {
-			t.Errorf("%s: live heap grew from %d KiB (middle third max) to %d KiB (last third max)", names[i], a, b)
+		// The live heap's floor, not its peak: a sample taken while a few
+		// 1 MiB blocks sit in queues is legitimately tens of MiB above the
+		// others, while a leak raises every later sample.
+		if a, b := minOf(mid, heap), minOf(end, heap); float64(b) > 1.5*float64(a)+16<<10 {
+			t.Errorf("%s: live heap grew from %d KiB (middle third min) to %d KiB (last third min)", names[i], a, b)
 		}
 		if b := maxOf(samples, rss); b > rssCap<<10 {
 			t.Errorf("%s: RSS reached %d KiB, above the %d MiB cap", names[i], b, rssCap)
