@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 STATICCHECK_VERSION   := v0.8.2
 GOBIN         ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build test race fuzz fuzz-ci bench block-bench block-bench-chunked block-curve dht-200 proto proto-check lint demo demo-report tools clean sim sim-render
+.PHONY: all build test race fuzz fuzz-ci bench block-bench block-bench-chunked block-bench-16 block-curve dht-200 proto proto-check lint demo demo-report tools clean sim sim-render
 
 all: build
 
@@ -53,6 +53,11 @@ block-bench:
 
 block-bench-chunked:
 	PEERWIRE_BLOCK_BENCH=chunked $(GO) test -count=1 -timeout 30m -run '^TestChunked(RandomGraph|SlowAndUnserving)$$' -v ./p2p/
+
+# block-bench-16: the same 50-node graph with 5 messages of 16 MiB, one every
+# 2 s, chunked then flooded in one run.
+block-bench-16:
+	PEERWIRE_BLOCK_BENCH=1 PEERWIRE_BLOCK_MIB=16 $(GO) test -count=1 -timeout 30m -run '^TestChunkedRandomGraph$$' -v ./p2p/
 
 # block-curve: the propagation curves (share of deliveries vs time since the
 # origin sent, chunked vs flood) of the 20-node graph make test runs, drawn

@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -123,7 +124,7 @@ type ChunkedStats struct {
 	// duplicates included): the figure to compare with the message size.
 	PayloadBytes      uint64
 	ChunksPushed      uint64 // chunks we queued to a neighbour
-	PushesSkipped     uint64 // pushes not queued (queue full): the neighbour pulls
+	PushesSkipped     uint64 // pushes deferred (queue full): resumed as the queue drains
 	ChunksReceived    uint64 // new chunks by push
 	ChunksPulled      uint64 // new chunks by pull
 	ChunkDuplicates   uint64 // chunks received that we had
@@ -216,7 +217,8 @@ type ckPeer struct {
 	noPush     bool   // it said dont-want: no pushes
 	dwSent     bool   // we told it dont-want
 	eager      bool   // we push to it
-	lazy       bool   // a push found its queue full: it pulls
+	lazy       bool   // a push failed on a closing connection: it pulls
+	blocked    bool   // a push found its queue full: the tick resumes as it drains
 	needHeader bool   // our forward of the header waits for room in its queue
 	sent       []byte // chunks queued to it
 	handles    map[int]mux.Handle
@@ -372,16 +374,23 @@ func (e *chunkEngine) originate(ctx context.Context, data []byte) (MessageID, ma
 // it from us. The eager set is the first EagerPeers neighbours that asked
 // (want: they learnt the header from us, we are their parent in the
 // header's tree and their only pusher); the origin picks its own. A full
-// queue makes pc lazy for the message (it pulls).
+// queue defers the pushes to pc until the tick finds room (resumePushes):
+// a message larger than the queue (16 MiB and up) is then still pushed,
+// at the pace pc reads it, rather than pulled chunk by chunk. Any other
+// failure (the connection is closing) makes pc lazy for the message.
 func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 	p := m.peer(pc.id)
-	if e.adversary != advNone || !p.eager || p.needHeader || p.full || p.noPush || bitSet(p.has, i) || bitSet(p.sent, i) {
+	if e.adversary != advNone || !p.eager || p.blocked || p.needHeader || p.full || p.noPush || bitSet(p.has, i) || bitSet(p.sent, i) {
 		return
 	}
 	h, err := pc.mc.TrySendCancelable(e.topic, nil, m.chunks[i])
+	if errors.Is(err, mux.ErrQueueFull) {
+		p.blocked = true
+		e.n.ckst.pushSkipped.Add(1)
+		return
+	}
 	if err != nil {
 		p.eager, p.lazy = false, true
-		e.n.ckst.pushSkipped.Add(1)
 		return
 	}
 	setBit(p.sent, i)
@@ -390,6 +399,27 @@ func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 	}
 	p.handles[i] = h
 	e.n.ckst.pushed.Add(1)
+}
+
+// resumePushesLocked pushes again, in chunk order, what m's eager
+// neighbours whose queue was full still lack of what we hold, until a
+// queue is full again.
+func (e *chunkEngine) resumePushesLocked(m *ckMsg, nbs []*peerConn) {
+	for _, pc := range nbs {
+		p := m.peers[pc.id]
+		if p == nil || !p.blocked {
+			continue
+		}
+		p.blocked = false
+		for i := range m.chunks {
+			if bitSet(m.have, i) {
+				e.pushLocked(m, pc, i)
+				if p.blocked {
+					break
+				}
+			}
+		}
+	}
 }
 
 // announceLocked sends our bitmap to each neighbour we do not push to

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -78,4 +79,58 @@ func TestChunkedDontWantToFullParent(t *testing.T) {
 	rawSend(t, y, chunkMsg(id, 0, data[:DefaultChunkSize]))
 	testutil.Eventually(t, 10*time.Second, "Y's chunk stored", func() bool { return n.ChunkedStats().ChunksReceived == 1 })
 	rawChunkedKind(t, x, kindDontWant, id, 5*time.Second)
+}
+
+// TestChunkedPushLargerThanQueue: a message several times the size of the
+// topic's send queue is still pushed whole to an eager neighbour, at the
+// pace the neighbour reads it: a full queue defers the pushes until the
+// tick finds room again instead of leaving the neighbour to pull every
+// chunk. (With 16 MiB messages the push tree carried 1 chunk in 8 before.)
+// The neighbour is a raw peer that never says dont-want, so every chunk
+// must come by push.
+func TestChunkedPushLargerThanQueue(t *testing.T) {
+	cfg := chunkedConfig(t, 1710)
+	for k := range cfg.Topics {
+		if cfg.Topics[k].ID == topicChunked {
+			cfg.Topics[k].SendQueue = 4 // 4 chunks at a time
+		}
+	}
+	n := startNode(t, cfg)
+	p, err := dialRaw(t, n, testIdentity(t, 1711), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRaw(t, n, p)
+	const chunks = 32
+	data := make([]byte, chunks*DefaultChunkSize)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	id, _, err := n.Gossip(context.Background(), topicChunked, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	timeout := time.After(20 * time.Second)
+	for len(got) < chunks {
+		select {
+		case m := <-p.inbox:
+			if m.Topic != topicChunked || len(m.Data) == 0 || m.Data[0] != kindChunk {
+				continue
+			}
+			cid, i, _, err := parseChunk(m.Data)
+			if err != nil || cid != id {
+				t.Fatalf("chunk %d of %s: %v", i, cid, err)
+			}
+			if got[i] {
+				t.Fatalf("chunk %d pushed twice", i)
+			}
+			got[i] = true
+		case <-timeout:
+			t.Fatalf("%d of %d chunks pushed in 20 s (%d pushes deferred on a full queue)", len(got), chunks, n.ChunkedStats().PushesSkipped)
+		}
+	}
+	if s := n.ChunkedStats(); s.PushesSkipped == 0 || s.ChunksPushed != chunks {
+		t.Fatalf("%d pushes deferred, %d pushed: want some deferred (the queue holds 4 chunks) and all %d pushed", s.PushesSkipped, s.ChunksPushed, chunks)
+	}
 }

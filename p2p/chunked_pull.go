@@ -48,6 +48,7 @@ func (e *chunkEngine) tick() {
 			}
 		}
 		if m.nhave > 0 {
+			e.resumePushesLocked(m, nbs)
 			e.announceLocked(m, nbs)
 		}
 		if !m.done {
