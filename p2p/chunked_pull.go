@@ -39,7 +39,7 @@ func (e *chunkEngine) tick() {
 			e.dropLocked(m)
 			continue
 		}
-		if m.fwd != nil {
+		if m.fwd != nil && m.headersDue > 0 {
 			e.sendHeadersLocked(m, nbs)
 		}
 		if m.wantPending && !m.done {

@@ -124,6 +124,7 @@ func (e *chunkEngine) onHeader(pc *peerConn, data []byte) error {
 // for it. One whose queue is full gets it at a later tick: a header is
 // never dropped, or the neighbour could miss the message.
 func (e *chunkEngine) sendHeadersLocked(m *ckMsg, nbs []*peerConn) {
+	due := 0
 	for _, q := range nbs {
 		p := m.peers[q.id]
 		if p == nil || !p.needHeader {
@@ -132,8 +133,11 @@ func (e *chunkEngine) sendHeadersLocked(m *ckMsg, nbs []*peerConn) {
 		if q.mc.TrySend(e.topic, m.fwd) == nil {
 			p.needHeader = false
 			e.n.st.gossipForwarded.Add(1)
+		} else {
+			due++
 		}
 	}
+	m.headersDue = due
 }
 
 // makeRoomLocked evicts what it must so another message of size bytes
