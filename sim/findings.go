@@ -57,7 +57,7 @@ const findingsText = "## Findings and limits\n\n" +
 	"   up to 84) matches the lab's 28–62 on average but exceeds the lab test's bound of 64 + 5 in some\n" +
 	"   seeds: honest peers relay the victim's own poisoned answers, which come from another source\n" +
 	"   group and so land in another bucket. The lab bound is not a strict bound.\n\n" +
-	"Limits: the DHT is not simulated (see above); 4 seeds per point, not 30 (the 2-core machine was\n" +
+	"Limits: the DHT runs only in the DHT models (section The DHT); 4 seeds per point, not 30 (the 2-core machine was\n" +
 	"shared by seven jobs; `make sim` with its default `SIM_FLAGS` runs 30 seeds of 10 min at 1,000 nodes,\n" +
 	"about 2 CPU-hours, and the 10,000-node run once; every attacker model at 10,000 nodes × 30 seeds is\n" +
 	"about 20 CPU-hours and 10 GB per concurrent run); handshakes, bandwidth and the multiplexer are not\n" +
