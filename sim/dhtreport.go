@@ -57,7 +57,11 @@ func WriteDHTSection(o ReportOptions) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	svg := dhtSection(p, aggs, o)
-	p("\n(The section's runs took %v of wall time.)\n", time.Since(t0).Round(time.Second))
+	p("\n(The section's runs took %v of wall time", time.Since(t0).Round(time.Second))
+	if o.Command != "" {
+		p("; command: `%s`", o.Command)
+	}
+	p(".)\n")
 	if err := os.MkdirAll(filepath.Join(o.Dir, "sim"), 0o755); err != nil {
 		return err
 	}
