@@ -140,9 +140,9 @@ func dhtSection(p func(string, ...any), aggs []agg, o ReportOptions) string {
 	for i, a := range aggs {
 		rec := dhtCurve(a.runs, func(s Sample) float64 { return s.DHTRecall })
 		sh := dhtCurve(a.runs, func(s Sample) float64 { return s.DHTAttackerShare })
-		series = append(series, Series{Name: "recall (" + a.name + ")", Color: palette[i%len(palette)], X: rec[0], Y: rec[1]})
-		if a.name != "none" {
-			series = append(series, Series{Name: "table share (" + a.name + ")", Color: palette[(i+len(aggs))%len(palette)], X: sh[0], Y: sh[1]})
+		series = append(series, Series{Name: "recall (" + a.name + ")", Color: palette[len(series)%len(palette)], X: rec[0], Y: rec[1]})
+		if i > 0 { // no attacker in the first model
+			series = append(series, Series{Name: "table share (" + a.name + ")", Color: palette[len(series)%len(palette)], X: sh[0], Y: sh[1]})
 		}
 	}
 	return lineChart("DHT convergence", fmt.Sprintf("probe lookups' recall and attacker share of honest tables; %d nodes, %d seed(s)", c.Nodes, n),
