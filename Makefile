@@ -106,7 +106,7 @@ demo-report:
 # SIM_FLAGS sizes it; the
 # runs are saved to SIM_SAVE, and `make sim-render` rewrites the report from
 # them without running anything.
-SIM_FLAGS ?= -nodes 200 -seeds 30 -duration 2m -big 10000 -big-seeds 1 -big-duration 2m -big-workers 1 -workers 2 -calibration-seeds 30 -big-books
+SIM_FLAGS ?= -nodes 200 -seeds 30 -duration 2m -big 10000 -big-seeds 1 -big-duration 2m -big-workers 1 -workers 2 -calibration-seeds 30 -big-books -dht-seeds 30
 SIM_SAVE ?= /tmp/peerwire-sim-runs.gob
 sim:
 	$(GO) run ./cmd/peerwire-sim $(SIM_FLAGS) -save $(SIM_SAVE) -out docs

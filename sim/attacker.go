@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -27,7 +28,7 @@ type attacker struct {
 	spread []*node
 }
 
-func newAttacker(s *Sim, taken map[[2]byte]bool) *attacker {
+func newAttacker(s *Sim, taken map[[2]byte]bool) (*attacker, error) {
 	c := s.cfg.Attack
 	a := &attacker{s: s, cfg: c, rng: rand.New(stream(s.cfg.Seed, kindAttacker, 0)), groupSet: map[netip.Prefix]bool{}}
 	a.groups = groupPrefixes(s.rng, c.Groups, taken)
@@ -37,13 +38,23 @@ func newAttacker(s *Sim, taken map[[2]byte]bool) *attacker {
 			ip := s.freshIP(g)
 			for k := range c.IDsPerIP {
 				ep := &endpoint{id: s.newID(), ip: ip, port: uint16(26656 + k), access: s.accessDelay(), listening: true, atk: a}
+				if s.cfg.DHT {
+					k, err := s.identity(1, len(a.eps))
+					if err != nil {
+						return nil, err
+					}
+					ep.id, ep.key = k.ID(), k
+					if ep.rec, err = dht.NewRecord(k, dhtNetwork, 1, dht.RoleServer, []netip.AddrPort{netip.AddrPortFrom(ip, ep.port)}); err != nil {
+						return nil, err
+					}
+				}
 				ep.addr = crypto.Address{ID: ep.id, Host: ip.String(), Port: ep.port}
 				s.byID[ep.id] = ep
 				a.eps = append(a.eps, ep)
 			}
 		}
 	}
-	return a
+	return a, nil
 }
 
 // owns reports whether ip is in one of the attacker's /16s.

@@ -80,6 +80,12 @@ type Config struct {
 	GossipOrigins int
 	// Attack is the adversary; the zero value is none.
 	Attack Attack
+	// DHT runs the real discovery/dht on every honest node (a server if
+	// it listens, a client behind NAT), its findings feeding the book, and
+	// makes every attacker identity a DHT server that answers with its own
+	// records (sim/dht.go). Off by default: signed records and lookups
+	// make a run several times slower.
+	DHT bool
 }
 
 // Attack describes the adversary. Its budget is Groups × IPsPerGroup

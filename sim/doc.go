@@ -24,9 +24,16 @@
 //     every connection, answer every PEX request with their own (or
 //     non-existent) addresses and may dial victims to hold inbound slots.
 //
-// The DHT (issue 17) is not simulated yet: a node's discovery is PEX
-// only. The design leaves room for it: a DHT would be one more per-node
-// component built in newNode with the node's clock and randomness, its
-// messages one more kind of event over the same transport (Sim.send), and
-// its table share one more column of Result.
+// With Config.DHT, each honest node also runs the real discovery/dht.DHT
+// (a server if it listens, a client behind NAT), built with the node's
+// clock and a seeded dht.Config.Rand of its own at each start, and driven
+// through dht's stepping API (sim/dht.go): each request is a dht.Call the
+// event loop carries after the path's latency (and a dial when the two
+// have no connection), answered by the target's real Handle; the node's
+// maintain loop (bootstrap, revalidation, refresh) is mirrored as events,
+// and what lookups find enters the book as source dht, as in p2p.
+// Attacker identities are then DHT servers that answer with their own
+// signed records. The outcomes are the attacker's share of honest table
+// entries and of lookup results, and the probe lookups' recall and
+// convergence time (docs/SIMULATION.md, The DHT).
 package sim

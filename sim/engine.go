@@ -121,4 +121,6 @@ const (
 	kindNode
 	kindAttacker
 	kindID
+	kindDHT
+	kindProbe
 )

@@ -43,6 +43,8 @@ type node struct {
 	byID    map[crypto.ID]*link
 	dialing map[crypto.ID]bool
 
+	dht *dhtNode // Config.DHT: this epoch's DHT
+
 	eclipsedAt time.Duration // first sample at which every peer was the attacker's; -1 never
 }
 
@@ -144,6 +146,11 @@ func (n *node) start() error {
 	n.every(c.PexInterval, n.pexRound)
 	n.every(c.MaintainInterval, n.maintain)
 	n.every(c.ProbeInterval, n.probe)
+	if c.DHT {
+		if err := n.startDHT(); err != nil {
+			return err
+		}
+	}
 	if n.churny {
 		d := time.Duration(n.rng.ExpFloat64() * float64(c.SessionMean))
 		ep := n.epoch

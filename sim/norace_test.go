@@ -13,3 +13,9 @@ const (
 	reportDuration   = 15 * time.Second
 	calibrationSeeds = 30
 )
+
+// dhtTestNodes and dhtTestDuration size the DHT tests.
+const (
+	dhtTestNodes    = 60
+	dhtTestDuration = 2 * time.Minute
+)

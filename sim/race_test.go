@@ -16,3 +16,9 @@ const (
 	reportDuration   = 5 * time.Second
 	calibrationSeeds = 6
 )
+
+// dhtTestNodes and dhtTestDuration size the DHT tests.
+const (
+	dhtTestNodes    = 30
+	dhtTestDuration = 75 * time.Second
+)

@@ -28,6 +28,10 @@ type ReportOptions struct {
 	// full default books for every node (about twice the memory).
 	BigBooks    bool
 	BigDuration time.Duration
+	// DHTSeeds, if > 0, runs the DHT models (none, one-/16, botnet, sybil)
+	// with Config.DHT at Nodes, Duration, DHTSeeds seeds each, for the
+	// report's DHT section (WriteDHTSection runs them alone).
+	DHTSeeds int
 	// CalibrationSeeds is the number of seeds of the lab calibration.
 	CalibrationSeeds int
 	// Dir is where SIMULATION.md is written; the SVGs go to Dir/sim/.
@@ -178,6 +182,12 @@ func WriteReport(o ReportOptions) error {
 		}
 		cal = append(cal, c)
 	}
+	var dhtAggs []agg
+	if o.DHTSeeds > 0 {
+		if dhtAggs, err = runDHT(base, o.DHTSeeds, o.Workers, logf); err != nil {
+			return err
+		}
+	}
 	wall := time.Since(wall0)
 	bigWG.Wait()
 	if bigErr != nil {
@@ -189,11 +199,11 @@ func WriteReport(o ReportOptions) error {
 		_, big.rss = cpuTime()
 	}
 	if o.Save != "" {
-		if err := save(o.Save, o, aggs, sweep, books, cal, big, wall, cpu1-cpu0); err != nil {
+		if err := save(o.Save, o, aggs, sweep, books, cal, big, dhtAggs, wall, cpu1-cpu0); err != nil {
 			return err
 		}
 	}
-	return writeFiles(o, aggs, sweep, books, cal, big, wall, cpu1-cpu0)
+	return writeFiles(o, aggs, sweep, books, cal, big, dhtAggs, wall, cpu1-cpu0)
 }
 
 // baseConfig is the configuration every run of the report starts from.
@@ -346,7 +356,7 @@ func runBigBooks(c Config, seeds int, big *bigRuns, logf func(string, ...any)) e
 // bookCheckModel is the attacker model of the full-size book check.
 const bookCheckModel = "botnet"
 
-func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibration, big *bigRuns, wall, cpu time.Duration) error {
+func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibration, big *bigRuns, dhtAggs []agg, wall, cpu time.Duration) error {
 	svgDir := filepath.Join(o.Dir, "sim")
 	if err := os.MkdirAll(svgDir, 0o755); err != nil {
 		return err
@@ -381,11 +391,11 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("redials) every 10 s (the node's 1 s, to save events). The handshake and multiplexer are not run: a\n")
 	p("connection costs 1.5 round trips; a dial to an address where nobody listens fails after 3 s.\n")
 	p("Attackers are scripted: they accept every connection, answer every PEX request with their own\n")
-	p("addresses and dial victims to hold inbound slots. **The DHT (`discovery/dht`) is not simulated\n")
-	p("yet**: it takes a `Clock` and a `Transport`, but its lookups and pings run on goroutines of their own\n")
-	p("(`lookup.go`, `rpc.go`), its `Transport.Request` blocks, and it draws from the global `math/rand`; a\n")
-	p("deterministic run on this one-goroutine event loop needs a spawn hook and a seeded source in\n")
-	p("`dht.Config` (API additions). There is therefore no column for the attacker's share of DHT tables.\n\n")
+	p("addresses and dial victims to hold inbound slots. The DHT models (section *The DHT*) also run the\n")
+	p("real `discovery/dht` on every honest node, driven through its stepping API (`StartLookup`,\n")
+	p("`RevalidateCalls`, `Config.Carry`) on the same loop with a seeded `Config.Rand`: each query is one\n")
+	p("event after the path's latency (and a dial when there is no connection), answered by the target's\n")
+	p("real `Handle`; the other models run PEX only.\n\n")
 	p("## Population model and assumptions\n\n")
 	if big != nil {
 		p("- %d honest nodes in %d /16s in the headline runs, %d in %d in the others; a node's /16 follows a\n", o.BigNodes, max(16, o.BigNodes/4), o.Nodes, max(16, o.Nodes/4))
@@ -487,6 +497,7 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("\n## Gossip reach\n\n![gossip reach](sim/gossip.svg)\n\n")
 	p("Flooding to every peer but the sender (p2p's forward) over the final graph; attacker identities drop.\n")
 	p("Reach %s with %s copies per node reached (no attacker).\n", base.reach.pct(), base.dup.num())
+	dhtSVG := dhtSection(p, dhtAggs, o)
 	// Book size.
 	p("\n## Does the conclusion depend on the book size?\n\n")
 	p("The botnet of 64 /16s (poisoning + occupation), run with scaled books for non-victims and with full\n")
@@ -543,6 +554,9 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 		filepath.Join(svgDir, "eclipse-budget.svg"): eclSVG,
 		filepath.Join(svgDir, "discovery.svg"):      discSVG,
 		filepath.Join(svgDir, "gossip.svg"):         gossipSVG,
+	}
+	if dhtSVG != "" {
+		files[filepath.Join(svgDir, "dht.svg")] = dhtSVG
 	}
 	for path, s := range files {
 		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {

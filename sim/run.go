@@ -33,6 +33,15 @@ type Sample struct {
 	// MaxAttackerOut is the most outbound peers of one honest node that
 	// are the attacker's.
 	MaxAttackerOut int
+	// With Config.DHT: DHTEntries is the mean table entries of online
+	// honest nodes, DHTAttackerShare the attacker's share of them;
+	// DHTRecall the mean recall of the probe lookups started at this
+	// sample (finished later; -1 when none finished), DHTResultShare the
+	// attacker's share of their results.
+	DHTEntries       float64
+	DHTAttackerShare float64
+	DHTRecall        float64
+	DHTResultShare   float64
 }
 
 // Result is what one run measured.
@@ -66,7 +75,28 @@ type Result struct {
 	Events, Dials, DialFailures, Refused, RefusedInbound, PexRequests, PexAdded, PoisonSent, Bans, Trimmed, Restarts int
 	// ValidatorsMeshed is the share of validator pairs connected at the end.
 	ValidatorsMeshed float64
-	refusals         map[string]int
+	// DHT outcomes (Config.DHT; docs/SIMULATION.md defines them):
+	// DHTTableShare is the attacker's share of the table entries of online
+	// honest nodes at the end, DHTTableShareVictims of the victims';
+	// DHTEntries their mean table size. DHTRecall and DHTResultShare are
+	// the probe lookups' mean recall and attacker share of results over
+	// the last quarter of the probe rounds that finished; DHTConvergence the first sample at whose
+	// probe lookups the mean recall reached 0.9 (-1 never). DHTHops and
+	// DHTLookupTime are the probes' mean hops and median duration.
+	DHTTableShare, DHTTableShareVictims, DHTEntries float64
+	DHTRecall, DHTResultShare                       float64
+	DHTConvergence                                  time.Duration
+	DHTHops                                         float64
+	DHTLookupTime                                   time.Duration
+	// DHTQueries counts the DHT requests carried, DHTBookAdded the book
+	// entries lookups added, DHTPoisonSent the attacker records answered.
+	DHTQueries, DHTBookAdded, DHTPoisonSent int
+	// DHTMaxResultAttackers is the most attacker records one probe
+	// lookup's result held.
+	DHTMaxResultAttackers int
+	refusals              map[string]int
+	dhtHops               []float64
+	dhtTimes              []time.Duration
 }
 
 // Run simulates cfg and returns what it measured. Same cfg, same Result.
@@ -136,9 +166,18 @@ func newSim(cfg Config) (*Sim, error) {
 			})
 		}
 	}
+	if cfg.DHT {
+		s.probeRng = rand.New(stream(cfg.Seed, kindProbe, 0))
+		if a := s.atk; a != nil {
+			s.eng.after(time.Second, a.dhtContact)
+		}
+	}
 	var sample func()
 	sample = func() {
 		s.res.Samples = append(s.res.Samples, s.sample())
+		if cfg.DHT {
+			s.dhtProbe()
+		}
 		s.eng.after(cfg.SampleEvery, sample)
 	}
 	s.eng.after(cfg.SampleEvery, sample)
@@ -220,6 +259,10 @@ func (s *Sim) sample() Sample {
 	sm.HonestOut = frac(hon, sm.Online)
 	sm.AttackerOut = frac(atkOut, totOut)
 	sm.AttackerOutVictims = frac(vAtk, vOut)
+	sm.DHTRecall = -1
+	if s.cfg.DHT {
+		sm.DHTAttackerShare, sm.DHTEntries = s.dhtTables(s.nodes)
+	}
 	return sm
 }
 
@@ -263,6 +306,9 @@ func (s *Sim) finish() {
 	r.BookShareVictims, r.PickShareVictims = s.bookShares(s.victims)
 	r.BookShareOthers, r.PickShareOthers = s.bookShares(others)
 	s.gossip()
+	if s.cfg.DHT {
+		s.finishDHT()
+	}
 	// Validators.
 	var vals []*node
 	for _, n := range s.nodes {

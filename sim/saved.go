@@ -29,6 +29,7 @@ type savedReport struct {
 	HasBigFull  bool
 	BigFull     []*Result
 	BigFullWall time.Duration
+	DHT         []savedAgg
 	Wall, CPU   time.Duration
 }
 
@@ -49,8 +50,8 @@ func fromSaved(ss []savedAgg) []agg {
 }
 
 // save writes the report's inputs to path (gob).
-func save(path string, o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibration, big *bigRuns, wall, cpu time.Duration) error {
-	r := savedReport{Opts: o, Aggs: toSaved(aggs), Sweep: toSaved(sweep), Cal: cal, Wall: wall, CPU: cpu}
+func save(path string, o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibration, big *bigRuns, dhtAggs []agg, wall, cpu time.Duration) error {
+	r := savedReport{Opts: o, Aggs: toSaved(aggs), Sweep: toSaved(sweep), Cal: cal, DHT: toSaved(dhtAggs), Wall: wall, CPU: cpu}
 	bs := toSaved(books[:])
 	r.Books = [2]savedAgg{bs[0], bs[1]}
 	if big != nil {
@@ -131,5 +132,5 @@ func RenderSaved(path, dir string) error {
 	}
 	o := r.Opts
 	o.Dir = dir
-	return writeFiles(o, fromSaved(r.Aggs), fromSaved(r.Sweep), [2]agg{bs[0], bs[1]}, r.Cal, big, r.Wall, r.CPU)
+	return writeFiles(o, fromSaved(r.Aggs), fromSaved(r.Sweep), [2]agg{bs[0], bs[1]}, r.Cal, big, fromSaved(r.DHT), r.Wall, r.CPU)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/discovery/dht"
 )
 
 // endpoint is anything that can be dialed: an honest node or one attacker
@@ -21,6 +22,10 @@ type endpoint struct {
 	listening bool
 	node      *node // nil for an attacker identity
 	atk       *attacker
+	// key and rec are the identity and, for an attacker, the signed DHT
+	// record of a run with Config.DHT (the ID is then the key's).
+	key *crypto.Identity
+	rec *dht.Record
 }
 
 // online reports whether the endpoint answers now.
@@ -39,6 +44,9 @@ type Sim struct {
 	victims []*node
 	res     *Result
 	seenIP  map[netip.Addr]bool
+	// probeRng draws the DHT probes; dhtRounds are their outcomes by sample.
+	probeRng  *rand.Rand
+	dhtRounds []dhtRound
 }
 
 // publicFirstOctets are IPv4 first octets outside every special-purpose
@@ -135,6 +143,13 @@ func (s *Sim) build() error {
 		}
 		ep := &endpoint{id: s.newID(), ip: s.freshIP(g), port: 26656, access: s.accessDelay()}
 		ep.listening = s.rng.Float64() >= c.NATShare
+		if c.DHT { // the ID is the signing key's; the world's draws stay as without
+			k, err := s.identity(0, i)
+			if err != nil {
+				return err
+			}
+			ep.id, ep.key = k.ID(), k
+		}
 		ep.addr = crypto.Address{ID: ep.id, Host: ep.ip.String(), Port: ep.port}
 		eps[i] = ep
 		s.byID[ep.id] = ep
@@ -167,7 +182,10 @@ func (s *Sim) build() error {
 		victim[i] = true
 	}
 	if c.Attack.Groups > 0 {
-		s.atk = newAttacker(s, taken)
+		var err error
+		if s.atk, err = newAttacker(s, taken); err != nil {
+			return err
+		}
 		// Poisoned bootstrap list: replace a share of it.
 		nb := int(math.Round(c.Attack.BootstrapShare * float64(len(s.boot))))
 		for j := 0; j < nb && j < len(s.boot); j++ {

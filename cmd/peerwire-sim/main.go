@@ -27,6 +27,8 @@ func main() {
 	flag.BoolVar(&o.BigBooks, "big-books", false, "also run the botnet model at -big nodes with full books for every node (the book-size check at full size)")
 	flag.IntVar(&o.BigVictims, "big-victims", 0, "monitored victims of the -big runs (0: -victims)")
 	flag.DurationVar(&o.BigDuration, "big-duration", 0, "virtual time of the -big runs (0: -duration)")
+	flag.IntVar(&o.DHTSeeds, "dht-seeds", 0, "also run the DHT models (the real discovery/dht on every honest node) with this many seeds each, for the report's DHT section (0: none)")
+	dhtOnly := flag.Bool("dht-only", false, "run only the DHT models (-dht-seeds, at least 1) and write their section to <out>/SIMULATION-dht.md and <out>/sim/dht.svg")
 	flag.IntVar(&o.CalibrationSeeds, "calibration-seeds", 30, "seeds of the lab calibration")
 	flag.StringVar(&o.Dir, "out", "docs", "directory of SIMULATION.md (SVGs go to <out>/sim/)")
 	flag.StringVar(&o.Save, "save", "", "also write the runs to this file (gob), for -load")
@@ -57,6 +59,13 @@ func main() {
 	}
 	o.Command = "peerwire-sim " + strings.Join(os.Args[1:], " ")
 	o.Log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	if *dhtOnly {
+		if err := sim.WriteDHTSection(o); err != nil {
+			fmt.Fprintln(os.Stderr, "peerwire-sim:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := sim.WriteReport(o); err != nil {
 		fmt.Fprintln(os.Stderr, "peerwire-sim:", err)
 		os.Exit(1)

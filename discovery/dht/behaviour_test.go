@@ -34,6 +34,9 @@ func TestRevalidation(t *testing.T) {
 	for _, n := range []*memNode{live, dead} {
 		defer n.dht.Stop()
 	}
+	// The maintenance arms its tickers after the first bootstrap: a tick
+	// advanced before would be lost.
+	testutil.Eventually(t, 5*time.Second, "the maintenance tickers", func() bool { return clk.Pending() >= 2 })
 	deadline := 20 // ticks: each pings a random bucket's oldest entry
 	for !func() bool { _, ok := a.dht.Table().Get(dead.key.ID()); return !ok }() {
 		if deadline--; deadline == 0 {

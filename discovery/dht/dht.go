@@ -109,6 +109,19 @@ type Config struct {
 	MaxCandidates int
 	// Clock is the time source (default the real clock).
 	Clock clock.Clock
+	// Rand is the DHT's randomness: the IDs bucket refreshes look up
+	// (RandomID), and revalidation's choice of bucket and of candidate.
+	// Nil means math/rand/v2's global source. The DHT serialises its
+	// draws, so a seeded one (a simulator's, for the same run from the
+	// same seed) need not be safe for concurrent use.
+	Rand *rand.Rand
+	// Carry, if set, carries the pings Handle starts to verify a new
+	// inbound candidate, instead of a goroutine over Transport: it must
+	// send c.Req to c.To and call c.Answer once, later, not from within
+	// Carry (a simulator schedules both on its event loop). With Carry
+	// and the stepping API (StartLookup, RevalidateCalls, Prepare), and
+	// without Start, the DHT starts no goroutine and never blocks.
+	Carry func(c *Call)
 }
 
 // Routable reports whether ip is a globally routable unicast address:
@@ -153,6 +166,7 @@ type DHT struct {
 	asking     map[crypto.ID]int  // our queries in flight per node
 	verified   map[string]*Record // records whose signature checked, by encoding
 	verifying  atomic.Int32       // candidate pings in flight
+	randMu     sync.Mutex         // serialises the draws from cfg.Rand
 
 	lookups, lookupFails, queries, queryFails, served, badReqs atomic.Uint64
 
@@ -217,6 +231,9 @@ func New(cfg Config) (*DHT, error) {
 		return nil, errors.New("dht: Config: durations and counts must not be negative")
 	}
 	cfg.Clock = clock.Or(cfg.Clock)
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(globalSource{})
+	}
 	d := &DHT{cfg: cfg, table: NewTable(cfg.Identity.ID(), cfg.Limits), candidates: map[crypto.ID]*Record{}, asking: map[crypto.ID]int{}, verified: map[string]*Record{},
 		addrs: slices.Clone(cfg.Addrs), publish: make(chan struct{}, 1)}
 	switch cfg.Mode {
@@ -405,16 +422,21 @@ func (d *DHT) Refresh(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		d.Lookup(ctx, RandomIDInBucket(self, i))
+		d.Lookup(ctx, d.RandomID(i))
 	}
 }
 
 // RandomIDInBucket returns a random ID that shares exactly i leading bits
-// with self (so it falls in self's bucket i).
+// with self (so it falls in self's bucket i), drawn from math/rand/v2's
+// global source (DHT.RandomID draws from Config.Rand).
 func RandomIDInBucket(self crypto.ID, i int) crypto.ID {
+	return randomIDInBucket(rand.New(globalSource{}), self, i)
+}
+
+func randomIDInBucket(r *rand.Rand, self crypto.ID, i int) crypto.ID {
 	var id crypto.ID
 	for j := range id {
-		id[j] = byte(rand.Uint32())
+		id[j] = byte(r.Uint32())
 	}
 	for bit := range i {
 		mask := byte(0x80) >> (bit % 8)
@@ -432,31 +454,13 @@ func RandomIDInBucket(self crypto.ID, i int) crypto.ID {
 // removal (Config.MaxFailures), after which a replacement takes its slot.
 // It also pings one inbound candidate, which enters the table if it answers.
 func (d *DHT) Revalidate(ctx context.Context) {
-	var nonEmpty []int
-	for i := range IDBits {
-		if _, ok := d.table.Oldest(i); ok {
-			nonEmpty = append(nonEmpty, i)
-		}
+	if c := d.revalidateEntry(func() bool { return ctx.Err() == nil }); c != nil {
+		resp, err := d.request(ctx, c)
+		c.Answer(resp, err)
 	}
-	if len(nonEmpty) > 0 {
-		c, _ := d.table.Oldest(nonEmpty[rand.IntN(len(nonEmpty))])
-		addr := crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}
-		if _, err := d.query(ctx, addr, &Message{Type: MsgPing}); err != nil && ctx.Err() == nil {
-			d.table.Failed(c.ID(), d.cfg.MaxFailures)
-		}
-	}
-	d.mu.Lock()
-	var cand *Record
-	for _, r := range d.candidates {
-		cand = r // map order: a random one
-		delete(d.candidates, r.ID)
-		break
-	}
-	d.mu.Unlock()
-	if cand != nil {
-		if a, ok := d.dialAddr(cand); ok {
-			d.query(ctx, a, &Message{Type: MsgPing})
-		}
+	if c := d.candidatePing(); c != nil {
+		resp, err := d.request(ctx, c)
+		c.Answer(resp, err)
 	}
 }
 

@@ -26,38 +26,19 @@ func (d *DHT) dialAddr(r *Record) (crypto.Address, bool) {
 // verified and belongs to addr.ID. A server that answered enters the
 // table at addr: an outbound request to it succeeded.
 func (d *DHT) query(ctx context.Context, addr crypto.Address, m *Message) (*Message, error) {
-	if d.server.Load() {
-		m.Self = d.self.Load().Bytes()
-	}
-	req, err := m.Encode()
+	c, err := d.newCall(addr, m, nil)
 	if err != nil {
 		return nil, err
 	}
-	d.queries.Add(1)
-	d.mu.Lock()
-	d.asking[addr.ID]++
-	d.mu.Unlock()
-	defer func() {
-		d.mu.Lock()
-		if d.asking[addr.ID]--; d.asking[addr.ID] == 0 {
-			delete(d.asking, addr.ID)
-		}
-		d.mu.Unlock()
-	}()
+	resp, err := d.request(ctx, c)
+	return c.Answer(resp, err)
+}
+
+// request carries c over Transport, bounded by Config.QueryTimeout.
+func (d *DHT) request(ctx context.Context, c *Call) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
 	defer cancel()
-	resp, err := d.cfg.Transport.Request(ctx, addr, req)
-	if err == nil {
-		var ans *Message
-		if ans, err = d.checkAnswer(addr, m.Type, resp); err == nil {
-			return ans, nil
-		}
-		if d.cfg.OnBadAnswer != nil {
-			d.cfg.OnBadAnswer(addr.ID, err)
-		}
-	}
-	d.queryFails.Add(1)
-	return nil, err
+	return d.cfg.Transport.Request(ctx, c.To, c.Req)
 }
 
 func (d *DHT) checkAnswer(addr crypto.Address, sent MsgType, resp []byte) (*Message, error) {
@@ -139,23 +120,26 @@ func (d *DHT) candidate(r *Record) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.stopped || d.asking[r.ID] > 0 {
+		d.mu.Unlock()
 		return // the answer to our own query will tell
 	}
 	if d.verifying.Load() < MaxVerifying {
-		if a, ok := d.dialAddr(r); ok {
+		a, ok := d.dialAddr(r)
+		if ok {
 			delete(d.candidates, r.ID)
 			d.verifying.Add(1)
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				defer d.verifying.Add(-1)
-				d.query(d.ctx, a, &Message{Type: MsgPing})
-			}()
+			if d.cfg.Carry == nil {
+				d.wg.Add(1) // under mu, after the stopped check: Stop waits for it
+			}
+		}
+		d.mu.Unlock()
+		if ok {
+			d.verify(a)
 		}
 		return
 	}
+	defer d.mu.Unlock()
 	if old := d.candidates[r.ID]; old != nil && old.Seq >= r.Seq {
 		return
 	}
@@ -163,6 +147,30 @@ func (d *DHT) candidate(r *Record) {
 		return
 	}
 	d.candidates[r.ID] = r
+}
+
+// verify pings a candidate at a, counted in verifying: over Config.Carry
+// if set, else in a goroutine over Transport (whose d.wg.Add the caller
+// made).
+func (d *DHT) verify(a crypto.Address) {
+	carry := d.cfg.Carry
+	c, err := d.newCall(a, &Message{Type: MsgPing}, func(*Message, error) { d.verifying.Add(-1) })
+	if err != nil {
+		d.verifying.Add(-1)
+		if carry == nil {
+			d.wg.Done()
+		}
+		return
+	}
+	if carry != nil {
+		carry(c)
+		return
+	}
+	go func() {
+		defer d.wg.Done()
+		resp, err := d.request(d.ctx, c)
+		c.Answer(resp, err)
+	}()
 }
 
 // decode is DecodeRecord for the DHT's network, remembering up to
