@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/testutil"
 )
@@ -130,5 +131,41 @@ func TestInboxBurstOrderAndTime(t *testing.T) {
 	case m := <-inbox:
 		t.Fatalf("an extra message: %x", m.Data)
 	default:
+	}
+}
+
+// TestInboxQueueAllocs: a burst of thousands of messages through a topic's
+// queue — pushed, taken whole, delivered, its blocks released — allocates
+// nothing once the block pool is warm. The queue was a slice, which a
+// burst past 1,024 messages regrew from nothing, copying it about twice.
+func TestInboxQueueAllocs(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector makes sync.Pool drop blocks")
+	}
+	const burst = 5000
+	ts := newTopicState(&TopicConfig{})
+	m := &mux.Message{}
+	allocs := testing.AllocsPerRun(20, func() {
+		for range burst {
+			ts.push(inMsg{m: m})
+		}
+		<-ts.wake
+		b := ts.popAll()
+		n := 0
+		for b != nil {
+			n += b.n
+			next := b.next
+			b.release()
+			b = next
+		}
+		if n != burst {
+			t.Fatalf("took %d messages of %d", n, burst)
+		}
+		if ts.popAll() != nil {
+			t.Fatal("the queue is not empty after popAll")
+		}
+	})
+	if allocs >= 1 {
+		t.Fatalf("%.1f allocations per burst of %d messages, want none", allocs, burst)
 	}
 }
