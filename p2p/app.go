@@ -67,6 +67,9 @@ func (n *Node) handleApp(t *topicState, im inMsg) *Message {
 	if im.ck != nil {
 		return n.deliverChunked(t, im)
 	}
+	if msg := directMessage(t, &im); msg != nil {
+		return msg // without parseAppMessage's result, most of it gossip's
+	}
 	am, err := parseAppMessage(t.cfg, uint32(n.s.HopLimit), im.m.Data)
 	if am.gossip {
 		n.st.gossipReceived.Add(1)

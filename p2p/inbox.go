@@ -238,6 +238,16 @@ func (n *Node) Inbox(topic uint8) <-chan *Message {
 	return ch
 }
 
+// directMessage returns the Message a well-formed direct message
+// delivers, or nil for anything else (gossip, malformed: parseAppMessage).
+func directMessage(t *topicState, im *inMsg) *Message {
+	data := im.m.Data
+	if len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
+		return nil
+	}
+	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:]}
+}
+
 // deliverNow puts a direct message into the topic's channel from the
 // connection's reader, skipping the topic's goroutine, when that changes
 // nothing the application can see: the topic is read through its channel,
@@ -246,8 +256,7 @@ func (n *Node) Inbox(topic uint8) <-chan *Message {
 // well-formed direct one (anything else — gossip, malformed, handler
 // topics — goes the usual way). It reports whether it delivered im.
 func (n *Node) deliverNow(t *topicState, im inMsg) bool {
-	data := im.m.Data
-	if !t.viaChannel.Load() || len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
+	if !t.viaChannel.Load() {
 		return false
 	}
 	t.q.Lock()
@@ -255,7 +264,11 @@ func (n *Node) deliverNow(t *topicState, im inMsg) bool {
 		t.q.Unlock()
 		return false
 	}
-	msg := &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:]}
+	msg := directMessage(t, &im)
+	if msg == nil {
+		t.q.Unlock()
+		return false
+	}
 	select {
 	case t.inbox <- msg:
 	default: // the buffer is full and no reader waits
