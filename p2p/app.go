@@ -40,7 +40,7 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 		n.onDialBackMessage(pc, m) // dialback.go
 		return
 	}
-	t := n.topics[m.Topic]
+	t := n.topicAt[m.Topic]
 	if t == nil {
 		m.Done()
 		return
@@ -53,7 +53,9 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 		n.onChunked(pc, t, m)
 		return
 	}
-	if im := (inMsg{pc: pc, m: m, at: n.s.Now()}); !n.deliverNow(t, im) {
+	// The reader's clock reading of the transport read that completed m:
+	// one per read, not one per message (issue 13).
+	if im := (inMsg{pc: pc, m: m, at: m.ReceivedAt()}); !n.deliverNow(t, im) {
 		t.push(im)
 	}
 }
@@ -64,6 +66,9 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 func (n *Node) handleApp(t *topicState, im inMsg) *Message {
 	if im.ck != nil {
 		return n.deliverChunked(t, im)
+	}
+	if msg := directMessage(t, &im); msg != nil {
+		return msg // without parseAppMessage's result, most of it gossip's
 	}
 	am, err := parseAppMessage(t.cfg, uint32(n.s.HopLimit), im.m.Data)
 	if am.gossip {
@@ -300,7 +305,7 @@ var directPrefix = []byte{kindDirect}
 
 // checkDirect reports why data cannot be sent directly on topic, if it cannot.
 func (n *Node) checkDirect(topic uint8, data []byte) error {
-	t := n.topics[topic]
+	t := n.topicAt[topic]
 	if t == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
 	}

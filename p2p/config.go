@@ -300,7 +300,8 @@ type Config struct {
 	// connections (mux.Config.Clock, conn.SecureConfig.Clock) and for the
 	// services' periods (fill, PEX, maintain, churn, status); nil: Clock.
 	// A test drives one part by hand and lets the others keep real time
-	// (onFakeClock in the tests).
+	// (onFakeClock in the tests). Message.ReceivedAt of direct and gossip
+	// messages is read by the connection, so it follows connClock.
 	connClock    clock.Clock
 	serviceClock clock.Clock
 	// healthEvery, set by tests, replaces healthCheckEvery.

@@ -37,7 +37,10 @@ type Node struct {
 	set    *peerset.Set
 	seen   *seenCache
 	topics map[uint8]*topicState
-	dht    atomic.Pointer[dht.DHT] // nil unless Config.DHT is on and the node started
+	// topicAt holds the same topics indexed by ID, for the per-message
+	// paths (onMessage, Send), where the map's lookup showed in profiles.
+	topicAt [256]*topicState
+	dht     atomic.Pointer[dht.DHT] // nil unless Config.DHT is on and the node started
 	// dhtDialing holds the peers being dialed for a DHT query (crypto.ID
 	// keys): not asked for PEX, closed once the query is answered.
 	dhtDialing sync.Map
@@ -261,6 +264,7 @@ func New(cfg Config) (*Node, error) {
 	for i := range s.appTopics {
 		tc := &s.appTopics[i]
 		n.topics[tc.ID] = newTopicState(tc)
+		n.topicAt[tc.ID] = n.topics[tc.ID]
 		n.initChunked(n.topics[tc.ID])
 	}
 	n.ckTopics = n.chunkedTopicIDs()

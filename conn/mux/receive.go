@@ -40,6 +40,7 @@ type packetReader struct {
 	big   *[]byte // pooled; nil while idle
 	buf   []byte  // small[:] or *big
 	r, w  int     // unread bytes are buf[r:w]
+	at    int64   // offset (ns) of the last read's clock reading (Message.ReceivedAt)
 }
 
 func (pr *packetReader) init(c *MultiConn) {
@@ -51,7 +52,8 @@ func (pr *packetReader) init(c *MultiConn) {
 func (pr *packetReader) read(p []byte) (int, error) {
 	n, err := pr.c.t.Read(p)
 	if n > 0 {
-		pr.c.lastRecv.Store(pr.c.offset(pr.c.clock.Now()))
+		pr.at = pr.c.offset(pr.c.clock.Now())
+		pr.c.lastRecv.Store(pr.at)
 		pr.c.st.bytesRecv.Add(uint64(n))
 	}
 	return n, err
@@ -252,7 +254,7 @@ func (c *MultiConn) readData(h *packetHeader) error {
 	t.rx.finish(&c.rxEager)
 	data := t.rx.take()
 	t.inMsg = false
-	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int64(len(data)) + MessageCreditOverhead}
+	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int64(len(data)) + MessageCreditOverhead, at: c.rd.at}
 	t.held.Add(1)
 	t.st.msgsRecv.Add(1)
 	t.st.bytesRecv.Add(uint64(len(m.Data)))
