@@ -139,10 +139,14 @@ func TestInboxBurstOrderAndTime(t *testing.T) {
 // nothing once the block pool is warm. The queue was a slice, which a
 // burst past 1,024 messages regrew from nothing, copying it about twice.
 func TestInboxQueueAllocs(t *testing.T) {
-	if raceDetector {
-		t.Skip("the race detector makes sync.Pool drop blocks")
-	}
 	const burst = 5000
+	// The race detector (make test) makes sync.Pool drop a quarter of what
+	// is put back, at random: then a burst may allocate about a quarter of
+	// its blocks, never nearly all of them as it does without the pool.
+	limit := 1.0
+	if raceDetector {
+		limit = float64((burst+inBlockLen-1)/inBlockLen) * 3 / 4
+	}
 	ts := newTopicState(&TopicConfig{})
 	m := &mux.Message{}
 	allocs := testing.AllocsPerRun(20, func() {
@@ -165,7 +169,7 @@ func TestInboxQueueAllocs(t *testing.T) {
 			t.Fatal("the queue is not empty after popAll")
 		}
 	})
-	if allocs >= 1 {
-		t.Fatalf("%.1f allocations per burst of %d messages, want none", allocs, burst)
+	if allocs >= limit {
+		t.Fatalf("%.1f allocations per burst of %d messages, want fewer than %.0f", allocs, burst, limit)
 	}
 }
