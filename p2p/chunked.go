@@ -210,6 +210,11 @@ type ckMsg struct {
 	wantPending   bool                // our want to the header's sender waits for room in its queue
 	headersDue    int                 // neighbours still waiting for our forward of the header (sendHeadersLocked)
 	blocked       int                 // eager neighbours whose pushes wait for room (resumePushesLocked)
+	// annNhave is nhave at the last announcement pass and annClean says
+	// that pass left nobody to tell: the tick skips the message until
+	// nhave changes or a neighbour may have become one to tell (annDirty).
+	annNhave int
+	annClean bool
 }
 
 // ckPeer is what a node knows of one neighbour for one message.
@@ -361,6 +366,7 @@ func (e *chunkEngine) originate(ctx context.Context, data []byte) (MessageID, ma
 	for _, pc := range nbs {
 		if res[pc.id] == nil {
 			m.peer(pc.id).needHeader = false
+			m.annDirty()
 		} else {
 			m.headersDue++
 		}
@@ -400,6 +406,7 @@ func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 	}
 	if err != nil {
 		p.eager, p.lazy = false, true
+		m.annDirty()
 		return
 	}
 	setBit(p.sent, i)
@@ -441,6 +448,7 @@ func (e *chunkEngine) resumePushesLocked(m *ckMsg, nbs []*peerConn) {
 // once we are complete (a full bitmap is a dont-want too).
 func (e *chunkEngine) announceLocked(m *ckMsg, nbs []*peerConn) {
 	var msg []byte
+	clean := true
 	for _, pc := range nbs {
 		p := m.peer(pc.id)
 		if p.needHeader || p.full || p.lastHave == m.nhave || (p.eager && !p.noPush && !m.done) {
@@ -452,9 +460,19 @@ func (e *chunkEngine) announceLocked(m *ckMsg, nbs []*peerConn) {
 		if pc.mc.TrySend(e.topic, msg) == nil {
 			p.lastHave = m.nhave
 			e.n.ckst.haves.Add(1)
+		} else {
+			clean = false // its queue is full: the next tick tries again
 		}
 	}
+	m.annNhave, m.annClean = m.nhave, clean
 }
+
+// annDirty notes that a neighbour of m may have become one to announce to
+// (it got our header, said dont-want, or turned lazy).
+func (m *ckMsg) annDirty() { m.annClean = false }
+
+// annDue reports whether the tick should announce m.
+func (m *ckMsg) annDue() bool { return m.nhave > 0 && !(m.annClean && m.annNhave == m.nhave) }
 
 // cancelLocked withdraws the pushes to p still queued.
 func (e *chunkEngine) cancelLocked(pc *peerConn, p *ckPeer) {

@@ -49,6 +49,8 @@ func (e *chunkEngine) tick() {
 		}
 		if m.nhave > 0 {
 			e.resumePushesLocked(m, nbs)
+		}
+		if m.annDue() {
 			e.announceLocked(m, nbs)
 		}
 		if !m.done {

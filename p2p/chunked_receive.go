@@ -132,6 +132,7 @@ func (e *chunkEngine) sendHeadersLocked(m *ckMsg, nbs []*peerConn) {
 		}
 		if q.mc.TrySend(e.topic, m.fwd) == nil {
 			p.needHeader = false
+			m.annDirty()
 			e.n.st.gossipForwarded.Add(1)
 		} else {
 			due++
@@ -318,6 +319,7 @@ func (e *chunkEngine) onDontWant(pc *peerConn, data []byte) error {
 	}
 	p := m.peer(pc.id)
 	p.noPush = true
+	m.annDirty()
 	e.cancelLocked(pc, p)
 	return nil
 }
@@ -343,6 +345,7 @@ func (e *chunkEngine) onWant(pc *peerConn, data []byte) error {
 	p.eager = true
 	m.eager++
 	p.needHeader = false // it has the header: it asked for the chunks
+	m.annDirty()
 	for i := range m.chunks {
 		if bitSet(m.have, i) {
 			e.pushLocked(m, pc, i)
