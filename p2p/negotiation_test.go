@@ -73,22 +73,29 @@ func TestFeatureNegotiation(t *testing.T) {
 				}
 				return
 			}
-			var ie *IncompatibleError
-			if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || ie.Field != tc.field || ie.Feature != tc.feature {
-				t.Fatalf("Dial: %v, want an IncompatibleError on %s 0x%04x", err, tc.field, tc.feature)
-			}
-			// b refused too, counted as an incompatible handshake, and
-			// neither side keeps the other.
-			testutil.Eventually(t, 10*time.Second, "b counts the incompatible peer", func() bool {
-				return b.Stats().HandshakeFailures["incompatible"] == 1
-			})
-			if connectedTo(a, b.ID()) || connectedTo(b, a.ID()) {
-				t.Fatal("an incompatible peer stayed connected")
-			}
-			if a.Stats().Violations != 0 || b.Stats().Violations != 0 {
-				t.Fatal("an incompatibility was charged as a violation")
-			}
+			wantIncompatible(t, a, b, err, tc.field, tc.feature)
 		})
+	}
+}
+
+// wantIncompatible checks that a's Dial of b failed with an
+// IncompatibleError on field (and feature), that b refused too, counted as
+// an incompatible handshake, that neither side keeps the other, and that
+// neither charged it as a violation.
+func wantIncompatible(t *testing.T, a, b *Node, err error, field string, feature uint16) {
+	t.Helper()
+	var ie *IncompatibleError
+	if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || ie.Field != field || ie.Feature != feature {
+		t.Fatalf("Dial: %v, want an IncompatibleError on %s 0x%04x", err, field, feature)
+	}
+	testutil.Eventually(t, 10*time.Second, "b counts the incompatible peer", func() bool {
+		return b.Stats().HandshakeFailures["incompatible"] == 1
+	})
+	if connectedTo(a, b.ID()) || connectedTo(b, a.ID()) {
+		t.Fatal("an incompatible peer stayed connected")
+	}
+	if a.Stats().Violations != 0 || b.Stats().Violations != 0 {
+		t.Fatal("an incompatibility was charged as a violation")
 	}
 }
 
@@ -156,19 +163,7 @@ func TestChunkedFeature(t *testing.T) {
 				}
 				return
 			}
-			var ie *IncompatibleError
-			if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || ie.Field != tc.field || ie.Feature != tc.feature {
-				t.Fatalf("Dial: %v, want an IncompatibleError on %s 0x%04x", err, tc.field, tc.feature)
-			}
-			testutil.Eventually(t, 10*time.Second, "b counts the incompatible peer", func() bool {
-				return b.Stats().HandshakeFailures["incompatible"] == 1
-			})
-			if connectedTo(a, b.ID()) || connectedTo(b, a.ID()) {
-				t.Fatal("an incompatible peer stayed connected")
-			}
-			if a.Stats().Violations != 0 || b.Stats().Violations != 0 {
-				t.Fatal("an incompatibility was charged as a violation")
-			}
+			wantIncompatible(t, a, b, err, tc.field, tc.feature)
 		})
 	}
 }

@@ -152,26 +152,5 @@ func dhtSection(p func(string, ...any), aggs []agg, o ReportOptions) string {
 // dhtCurve averages a per-sample value over runs, sample by sample,
 // leaving out samples where it is negative (no probe finished).
 func dhtCurve(rs []*Result, f func(Sample) float64) [2][]float64 {
-	var out [2][]float64
-	if len(rs) == 0 {
-		return out
-	}
-	n := len(rs[0].Samples)
-	for _, r := range rs {
-		n = min(n, len(r.Samples))
-	}
-	for i := range n {
-		y, k := 0.0, 0
-		for _, r := range rs {
-			if v := f(r.Samples[i]); v >= 0 {
-				y += v
-				k++
-			}
-		}
-		if k > 0 {
-			out[0] = append(out[0], secs(rs[0].Samples[i].T))
-			out[1] = append(out[1], y/float64(k))
-		}
-	}
-	return out
+	return averageCurve(rs, f, true)
 }

@@ -611,6 +611,13 @@ func convStr(a agg) string {
 
 // meanCurve averages a per-sample value over runs, sample by sample.
 func meanCurve(rs []*Result, f func(Sample) float64) [2][]float64 {
+	return averageCurve(rs, f, false)
+}
+
+// averageCurve averages f over runs, sample by sample; with skipNegative
+// a negative value means "none in this run" and is left out, and a sample
+// with none in any run is dropped.
+func averageCurve(rs []*Result, f func(Sample) float64, skipNegative bool) [2][]float64 {
 	var out [2][]float64
 	if len(rs) == 0 {
 		return out
@@ -620,12 +627,17 @@ func meanCurve(rs []*Result, f func(Sample) float64) [2][]float64 {
 		n = min(n, len(r.Samples))
 	}
 	for i := range n {
-		y := 0.0
+		y, k := 0.0, 0
 		for _, r := range rs {
-			y += f(r.Samples[i])
+			if v := f(r.Samples[i]); v >= 0 || !skipNegative {
+				y += v
+				k++
+			}
 		}
-		out[0] = append(out[0], secs(rs[0].Samples[i].T))
-		out[1] = append(out[1], y/float64(len(rs)))
+		if k > 0 {
+			out[0] = append(out[0], secs(rs[0].Samples[i].T))
+			out[1] = append(out[1], y/float64(k))
+		}
 	}
 	return out
 }
