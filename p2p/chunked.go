@@ -419,18 +419,22 @@ func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 
 // resumePushesLocked pushes again, in chunk order, what m's eager
 // neighbours whose queue was full still lack of what we hold, until a
-// queue is full again.
-func (e *chunkEngine) resumePushesLocked(m *ckMsg, nbs []*peerConn) {
+// queue is full again. A blocked neighbour that is gone is unblocked too:
+// should it come back on a new connection, pushes to it resume.
+func (e *chunkEngine) resumePushesLocked(m *ckMsg, byID map[crypto.ID]*peerConn) {
 	if m.blocked == 0 {
 		return
 	}
-	m.blocked = 0 // a neighbour gone since is not counted again
-	for _, pc := range nbs {
-		p := m.peers[pc.id]
-		if p == nil || !p.blocked {
+	m.blocked = 0
+	for id, p := range m.peers {
+		if !p.blocked {
 			continue
 		}
 		p.blocked = false
+		pc := byID[id]
+		if pc == nil {
+			continue
+		}
 		for i := range m.chunks {
 			if bitSet(m.have, i) {
 				e.pushLocked(m, pc, i)

@@ -48,7 +48,7 @@ func (e *chunkEngine) tick() {
 			}
 		}
 		if m.nhave > 0 {
-			e.resumePushesLocked(m, nbs)
+			e.resumePushesLocked(m, byID)
 		}
 		if m.annDue() {
 			e.announceLocked(m, nbs)
