@@ -55,11 +55,13 @@ block-bench-chunked:
 	PEERWIRE_BLOCK_BENCH=chunked $(GO) test -count=1 -timeout 30m -run '^TestChunked(RandomGraph|SlowAndUnserving)$$' -v ./p2p/
 
 # block-bench-16: the same 50-node graph with 5 messages of 16 MiB, one every
-# 2 s, chunked only (its heap peaks near 7 GB; flooding would take many
-# times that); then make test's 20-node graph with the same messages,
+# 2 s, chunked only (its heap peaks near 7 GB); then 2 such messages chunked
+# and flooded in one run (flooding holds ~12 GB per 16 MiB message in flight
+# on this graph); then make test's 20-node graph with the 5 messages,
 # chunked and flooded in one run.
 block-bench-16:
 	PEERWIRE_BLOCK_BENCH=chunked PEERWIRE_BLOCK_MIB=16 $(GO) test -count=1 -timeout 30m -run '^TestChunkedRandomGraph$$' -v ./p2p/
+	PEERWIRE_BLOCK_BENCH=1 PEERWIRE_BLOCK_MIB=16 PEERWIRE_BLOCK_COUNT=2 GOMEMLIMIT=12GiB $(GO) test -count=1 -timeout 30m -run '^TestChunkedRandomGraph$$' -v ./p2p/
 	PEERWIRE_BLOCK_MIB=16 $(GO) test -count=1 -timeout 30m -run '^TestChunkedRandomGraph$$' -v ./p2p/
 
 # block-curve: the propagation curves (share of deliveries vs time since the

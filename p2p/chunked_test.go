@@ -66,6 +66,22 @@ func blockBenchMiB(t *testing.T) int {
 	return mib
 }
 
+// blockBenchCount is the number of messages of the block bench:
+// PEERWIRE_BLOCK_COUNT, default def. Flooding 16 MiB messages on the
+// 50-node graph holds about 12 GB per message in flight (every node
+// reassembles each of its ~15 copies), so that run sends fewer.
+func blockBenchCount(t *testing.T, def int) int {
+	v := os.Getenv("PEERWIRE_BLOCK_COUNT")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		t.Fatalf("PEERWIRE_BLOCK_COUNT=%q: want 1-100", v)
+	}
+	return n
+}
+
 // deliveries records, per node, each gossip message delivered: how many
 // times and whether its bytes were the ones sent, and when the last node
 // got it.
@@ -235,7 +251,8 @@ func disseminate(t *testing.T, nodes []*Node, d *deliveries, sums map[MessageID]
 // 200 ms, and asserts a per-delivery p50 under 1 s; PEERWIRE_BLOCK_BENCH=chunked
 // leaves out the flood phase (whose 50-node peak heap is near 7 GB).
 // PEERWIRE_BLOCK_MIB=16 (make block-bench-16) sends 5 messages of 16 MiB,
-// one every 2 s, instead, on either graph.
+// one every 2 s, instead, on either graph; PEERWIRE_BLOCK_COUNT sets the
+// number of messages.
 func TestChunkedRandomGraph(t *testing.T) {
 	size, perNode, msgs := 20, 4, 4
 	gap := 200 * time.Millisecond
@@ -249,6 +266,7 @@ func TestChunkedRandomGraph(t *testing.T) {
 	if mib > 1 {
 		msgs, gap = 5, 2*time.Second
 	}
+	msgs = blockBenchCount(t, msgs)
 	nodes := randomGraph(t, size, perNode, 7, func(i int) Config { return largeChunkedConfig(t, 1400+i, msgSize) })
 	var mu sync.Mutex
 	sums := map[MessageID][32]byte{}
