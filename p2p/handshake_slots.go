@@ -30,31 +30,38 @@ type openSlot struct {
 	raw     net.Conn
 	settled bool // its handshake finished: it is no longer evicted
 	gone    bool // released or evicted
+	evicted bool // a newcomer took its slot and closed its connection
 }
 
 // take gives raw a slot, evicting the oldest unsettled one if none is
-// free. It reports false when every slot is settled. evicted says whether
-// it closed another connection to make room.
-func (o *openSlots) take(raw net.Conn) (s *openSlot, evicted, ok bool) {
+// free. It reports false when every slot is settled.
+func (o *openSlots) take(raw net.Conn) (s *openSlot, ok bool) {
 	s = &openSlot{raw: raw}
 	o.mu.Lock()
 	if len(o.held) < o.max {
 		o.held = append(o.held, s)
 		o.mu.Unlock()
-		return s, false, true
+		return s, true
 	}
 	for i, old := range o.held {
 		if old.settled {
 			continue
 		}
-		old.gone = true
+		old.gone, old.evicted = true, true
 		o.held = append(append(o.held[:i:i], o.held[i+1:]...), s)
 		o.mu.Unlock()
 		old.raw.Close() // its handshake fails and its release is a no-op
-		return s, true, true
+		return s, true
 	}
 	o.mu.Unlock()
-	return nil, false, false
+	return nil, false
+}
+
+// wasEvicted reports whether s lost its slot to a newcomer.
+func (o *openSlots) wasEvicted(s *openSlot) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return s.evicted
 }
 
 // settle marks s's handshake finished.
@@ -89,8 +96,9 @@ func (o *openSlots) len() int {
 
 // hsSlot is a connection's inbound handshake slot.
 type hsSlot struct {
-	release func() // gives the slot back
-	settle  func() // the handshake finished: the slot can no longer be taken from it
+	release func()      // gives the slot back
+	settle  func()      // the handshake finished: the slot can no longer be taken from it
+	evicted func() bool // a newcomer took the slot (its handshake failed for that)
 }
 
 // handshakeSlot takes an inbound handshake slot for raw, a connection from
@@ -115,18 +123,16 @@ func (n *Node) handshakeSlot(ip netip.Addr, raw net.Conn) (hsSlot, bool) {
 					}
 					r.mu.Unlock()
 					<-r.slots
-				}, settle: func() {}}, true
+				}, settle: func() {}, evicted: func() bool { return false }}, true
 			default:
 			}
 		}
 		r.mu.Unlock()
 	}
-	s, evicted, ok := n.open.take(raw)
+	s, ok := n.open.take(raw)
 	if !ok {
 		return hsSlot{}, false
 	}
-	if evicted {
-		n.st.refused("handshake-evicted")
-	}
-	return hsSlot{release: func() { n.open.release(s) }, settle: func() { n.open.settle(s) }}, true
+	return hsSlot{release: func() { n.open.release(s) }, settle: func() { n.open.settle(s) },
+		evicted: func() bool { return n.open.wasEvicted(s) }}, true
 }

@@ -97,6 +97,12 @@ func TestHandshakeFloodAdmitsKnownPeers(t *testing.T) {
 				return cs
 			}
 			evicted := func() uint64 { return victim.Stats().Refusals["handshake-evicted"] }
+			failures := func() (sum uint64) {
+				for _, v := range victim.Stats().HandshakeFailures {
+					sum += v
+				}
+				return sum
+			}
 			silent := fill()
 			hold("127.171.0.1", tc.heldByKnown) // known[0]'s own address
 			testutil.Eventually(t, 10*time.Second, "the known peer's silent connections held", func() bool {
@@ -106,11 +112,18 @@ func TestHandshakeFloodAdmitsKnownPeers(t *testing.T) {
 			sc := quietConfig(t, 1710)
 			sc.ListenAddr, sc.DialLocalIP = "127.0.17.50:0", netip.MustParseAddr("127.0.17.50")
 			stranger := startNode(t, sc)
+			failed := failures()
 			if _, err := stranger.Dial(context.Background(), victim.ListenAddr().String()); err != nil {
 				t.Fatalf("a stranger was refused while the open slots held only silent connections: %v", err)
 			}
+			// The evicted handshake is counted once its goroutine sees it
+			// fail: as the eviction, not also as a failed handshake.
+			testutil.Eventually(t, 10*time.Second, "the eviction counted", func() bool { return evicted() >= 1 })
 			if got := evicted(); got != 1 {
 				t.Fatalf("the stranger's dial evicted %d connections, want 1", got)
+			}
+			if got := failures() - failed; got != 0 {
+				t.Fatalf("the eviction also counted %d failed handshakes (%v), want it counted once", got, victim.Stats().HandshakeFailures)
 			}
 			testutil.Eventually(t, 10*time.Second, "the stranger admitted and its slot free again", func() bool {
 				return connectedTo(victim, stranger.ID()) && victim.open.len() == open-1
@@ -126,16 +139,16 @@ func TestHandshakeFloodAdmitsKnownPeers(t *testing.T) {
 				if _, err := k.Dial(context.Background(), victim.ListenAddr().String()); err != nil {
 					t.Fatalf("known peer %d: Dial: %v", i, err)
 				}
-				if got := evicted() - before; (got == 1) != tc.evicts[i] || got > 1 {
-					t.Fatalf("known peer %d's dial evicted %d connections, want evicting %v", i, got, tc.evicts[i])
-				}
 				testutil.Eventually(t, 10*time.Second, "known peer admitted and its slot free again", func() bool {
 					want := open + tc.heldByKnown
 					if tc.evicts[i] {
 						want--
 					}
-					return connectedTo(victim, k.ID()) && held() == want
+					return connectedTo(victim, k.ID()) && held() == want && (evicted() > before) == tc.evicts[i]
 				})
+				if got := evicted() - before; (got == 1) != tc.evicts[i] || got > 1 {
+					t.Fatalf("known peer %d's dial evicted %d connections, want evicting %v", i, got, tc.evicts[i])
+				}
 			}
 		})
 	}
@@ -208,6 +221,7 @@ func TestOpenSlots(t *testing.T) {
 				t.Cleanup(func() { conns[i].Close(); far[i].Close() })
 			}
 			slots := map[int]*openSlot{}
+			evicted := map[int]bool{}
 			closed := func(i int) bool {
 				far[i].SetReadDeadline(time.Now().Add(time.Millisecond))
 				_, err := far[i].Read(make([]byte, 1))
@@ -216,12 +230,15 @@ func TestOpenSlots(t *testing.T) {
 			for k, st := range tc.steps {
 				switch st.op {
 				case "take":
-					s, ev, ok := o.take(conns[st.i])
-					if ok != st.ok || ev != (st.evicted >= 0) {
-						t.Fatalf("step %d: take(%d) = ok %v evicted %v, want ok %v evicted %d", k, st.i, ok, ev, st.ok, st.evicted)
+					s, ok := o.take(conns[st.i])
+					if ok != st.ok {
+						t.Fatalf("step %d: take(%d) = ok %v, want %v", k, st.i, ok, st.ok)
 					}
-					if st.evicted >= 0 && !closed(st.evicted) {
-						t.Fatalf("step %d: connection %d not closed by the eviction", k, st.evicted)
+					if st.evicted >= 0 {
+						if !o.wasEvicted(slots[st.evicted]) || !closed(st.evicted) {
+							t.Fatalf("step %d: connection %d not evicted and closed", k, st.evicted)
+						}
+						evicted[st.evicted] = true
 					}
 					slots[st.i] = s
 				case "settle":
@@ -236,6 +253,9 @@ func TestOpenSlots(t *testing.T) {
 			for i := range conns {
 				if s := slots[i]; s != nil && !s.gone && closed(i) {
 					t.Fatalf("connection %d holds a slot but was closed", i)
+				}
+				if s := slots[i]; s != nil && o.wasEvicted(s) != evicted[i] {
+					t.Fatalf("connection %d: evicted %v, want %v", i, o.wasEvicted(s), evicted[i])
 				}
 			}
 		})

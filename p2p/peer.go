@@ -83,7 +83,13 @@ func (n *Node) admitRaw(raw net.Conn) {
 		defer slot.release()
 		ec, err := conn.Server(n.ctx, raw, n.secureConfig())
 		if err != nil {
-			n.st.handshakeFailed(err)
+			// An evicted handshake failed because its slot was taken:
+			// counted once, as that refusal, not also as a failure.
+			if slot.evicted() {
+				n.st.refused("handshake-evicted")
+			} else {
+				n.st.handshakeFailed(err)
+			}
 			n.log.Debug("inbound handshake failed", "remote", ap.String(), "err", err)
 			return
 		}
