@@ -17,9 +17,10 @@ import (
 // pongs keep flowing, and nothing is ever dropped.
 
 // Message is one complete message received from a peer. Its Data belongs
-// to the receiver. The message's bytes stay charged to the peer's credit
-// for its topic until Done is called, so the receiving application bounds
-// what a peer can make it hold simply by not calling Done.
+// to the receiver (until Release). The message's bytes stay charged to the
+// peer's credit for its topic until Done is called, so the receiving
+// application bounds what a peer can make it hold simply by not calling
+// Done.
 type Message struct {
 	// Topic is the topic the message arrived on.
 	Topic uint8
@@ -57,6 +58,25 @@ func (m *Message) Done() {
 		return
 	}
 	m.c.consumed(m.t, m.cost)
+}
+
+// Release is Done for an application that has also finished with m.Data
+// (decoded it, copied it, written it out): it gives the buffer back, to be
+// reused for a later message of 64 KiB or more from any connection, and
+// sets m.Data to nil. The application must not use m.Data, or any slice of
+// it, after calling Release. Receiving large messages into reused buffers
+// spares an allocation, its zeroing and the garbage collections they
+// cause: 1 MiB messages stream ~1.4× as fast (docs/BENCHMARKS.md, issue 13).
+// A second call does nothing (m.Data is nil by then), and so does a call
+// on a Message not made by a MultiConn. Unlike Done, Release is not safe
+// for concurrent use, with itself or with readers of m.Data.
+func (m *Message) Release() {
+	if m.t == nil {
+		return
+	}
+	m.Done()
+	putMsgBuf(m.Data)
+	m.Data = nil
 }
 
 // consumed grants cost bytes of credit back on t, asking the writer for a

@@ -45,7 +45,7 @@ func (r *reassembly) start(total, first int, budget *int) {
 	case total <= reassemblyEagerMax && total <= *budget:
 		*budget -= total
 		r.eager = true
-		r.buf = make([]byte, 0, total)
+		r.buf = newMsgBuf(0, total)
 	default:
 		r.buf = make([]byte, 0, max(first, reassemblyMinBuf))
 	}
@@ -105,7 +105,7 @@ func (r *reassembly) read(pr *packetReader, n int) error {
 
 // commit moves what arrived into one buffer of the message's full length.
 func (r *reassembly) commit() {
-	b := make([]byte, r.n, r.total)
+	b := newMsgBuf(r.n, r.total)
 	off := copy(b, r.buf)
 	for _, c := range r.chunks {
 		off += copy(b[off:], *c)
