@@ -17,7 +17,14 @@ import (
 // onChunked handles a chunked message on the connection's reader
 // goroutine; it never blocks.
 func (n *Node) onChunked(pc *peerConn, t *topicState, m *mux.Message) {
-	defer m.Done()
+	// A pushed chunk is copied where it is kept (storeLocked), so its
+	// buffer can take the next one (mux.Message.Release); the other kinds
+	// may keep slices of theirs.
+	if m.Data[0] == kindChunk {
+		defer m.Release()
+	} else {
+		defer m.Done()
+	}
 	e := t.ck
 	if e == nil {
 		n.malformed(pc, fmt.Sprintf("chunked message kind 0x%02x on a flood topic", m.Data[0]))

@@ -25,6 +25,7 @@ type Message struct {
 	// Topic is the topic the message arrived on.
 	Topic uint8
 	done  atomic.Bool // beside Topic, in what was padding: at costs no size class
+	cost  int32       // and so does cost (a message is at most 1 GiB: MaxMessageSizeLimit)
 	// From is the sender's authenticated identity.
 	From crypto.ID
 	// Data is the message.
@@ -32,8 +33,8 @@ type Message struct {
 
 	t    *topic
 	c    *MultiConn
-	cost int64
-	at   int64 // offset (ns) from c.base of the transport read that completed it
+	at   int64   // offset (ns) from c.base of the transport read that completed it
+	full *[]byte // the pooled buffer behind Data (newMsgBuf), for Release; or nil
 }
 
 // ReceivedAt returns when the reader took the message's last bytes from
@@ -57,14 +58,16 @@ func (m *Message) Done() {
 	if m.t == nil || !m.done.CompareAndSwap(false, true) {
 		return
 	}
-	m.c.consumed(m.t, m.cost)
+	m.c.consumed(m.t, int64(m.cost))
 }
 
 // Release is Done for an application that has also finished with m.Data
 // (decoded it, copied it, written it out): it gives the buffer back, to be
 // reused for a later message of 64 KiB or more from any connection, and
 // sets m.Data to nil. The application must not use m.Data, or any slice of
-// it, after calling Release. Receiving large messages into reused buffers
+// it, after calling Release. Only buffers of 64 KiB to 64 MiB that the
+// MultiConn allocated are kept (Data replaced by the application is not).
+// Receiving large messages into reused buffers
 // spares an allocation, its zeroing and the garbage collections they
 // cause: 1 MiB messages stream ~1.4× as fast (docs/BENCHMARKS.md, issue 13).
 // A second call does nothing (m.Data is nil by then), and so does a call
@@ -75,8 +78,8 @@ func (m *Message) Release() {
 		return
 	}
 	m.Done()
-	putMsgBuf(m.Data)
-	m.Data = nil
+	putMsgBuf(m.full)
+	m.Data, m.full = nil, nil
 }
 
 // consumed grants cost bytes of credit back on t, asking the writer for a

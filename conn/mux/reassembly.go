@@ -15,6 +15,10 @@ package mux
 //
 // So a partial message holds at most twice its arrived bytes plus one head
 // and one chunk, and a complete one is a single slice of exactly its length.
+// From 64 KiB up, that slice lies in a buffer of its size class (pool.go:
+// under 1.25× the message), which Message.Release hands to later messages;
+// the bounds here count the message's length, the buffer is at most a
+// quarter more.
 // The price is one extra copy of the first half of long messages (measured
 // by BenchmarkReassembly). Two kinds of message skip it and are allocated
 // whole at their first packet: those whose first packet carries half or
@@ -30,6 +34,7 @@ type reassembly struct {
 	n      int       // bytes arrived
 	eager  bool      // allocated whole at the first packet under the budget
 	buf    []byte    // cap == total once whole; else the head
+	full   *[]byte   // the pooled buffer behind buf once whole (newMsgBuf), or nil
 	chunks []*[]byte // pooled; before that, the bytes after the head
 }
 
@@ -41,11 +46,11 @@ func (r *reassembly) start(total, first int, budget *int) {
 	r.total, r.n, r.eager = total, 0, false
 	switch {
 	case total <= max(reassemblyMinBuf, 2*first):
-		r.buf = make([]byte, 0, total)
+		r.buf, r.full = newMsgBuf(0, total)
 	case total <= reassemblyEagerMax && total <= *budget:
 		*budget -= total
 		r.eager = true
-		r.buf = newMsgBuf(0, total)
+		r.buf, r.full = newMsgBuf(0, total)
 	default:
 		r.buf = make([]byte, 0, max(first, reassemblyMinBuf))
 	}
@@ -105,20 +110,21 @@ func (r *reassembly) read(pr *packetReader, n int) error {
 
 // commit moves what arrived into one buffer of the message's full length.
 func (r *reassembly) commit() {
-	b := newMsgBuf(r.n, r.total)
+	b, full := newMsgBuf(r.n, r.total)
 	off := copy(b, r.buf)
 	for _, c := range r.chunks {
 		off += copy(b[off:], *c)
 	}
 	r.releaseChunks()
-	r.buf = b
+	r.buf, r.full = b, full
 }
 
-// take returns the complete message and resets r.
-func (r *reassembly) take() []byte {
-	b := r.buf
+// take returns the complete message, with the pooled buffer behind it if
+// it has one, and resets r.
+func (r *reassembly) take() ([]byte, *[]byte) {
+	b, full := r.buf, r.full
 	*r = reassembly{chunks: r.chunks[:0]}
-	return b
+	return b, full
 }
 
 // releaseChunks gives the chunks back to the pool.

@@ -252,9 +252,9 @@ func (c *MultiConn) readData(h *packetHeader) error {
 		return nil
 	}
 	t.rx.finish(&c.rxEager)
-	data := t.rx.take()
+	data, full := t.rx.take()
 	t.inMsg = false
-	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int64(len(data)) + MessageCreditOverhead, at: c.rd.at}
+	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int32(len(data) + MessageCreditOverhead), at: c.rd.at, full: full}
 	t.held.Add(1)
 	t.st.msgsRecv.Add(1)
 	t.st.bytesRecv.Add(uint64(len(m.Data)))

@@ -6,47 +6,66 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 )
 
+// TestMsgBufClasses: a released buffer is reused for a later message of
+// its class, whatever the message's exact length within it, and never for
+// one it cannot hold; messages outside 64 KiB-64 MiB are not pooled; a
+// pooled buffer is under 1.25× its message.
 func TestMsgBufClasses(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		put    int // capacity released
-		get    int // message length asked for
-		reused bool
+		name      string
+		put, get  int // message lengths: released, then asked for
+		reused    bool
+		classSize int // the buffer behind a pooled message (0: not pooled)
 	}{
-		{"same size", 1 << 20, 1 << 20, true},
-		{"larger buffer, smaller message", 3 << 19, 1 << 20, true},
-		{"smaller message of the class", 1 << 20, 3 << 18, true},
-		{"too small for the message", 1 << 20, 1<<20 + 1, false},
-		{"under 64 KiB: not pooled", 64<<10 - 1, 64<<10 - 1, false},
-		{"smallest class", 64 << 10, 64 << 10, true},
-		{"over 64 MiB: not pooled", 128 << 20, 128 << 20, false},
+		{"same size", 1 << 20, 1 << 20, true, 1 << 20},
+		{"same size past a power of two", 1<<20 + 1, 1<<20 + 1, true, 5 << 18},
+		{"smaller message of the class", 5 << 18, 1<<20 + 1, true, 5 << 18},
+		{"larger message of the class", 1<<20 + 1, 5 << 18, true, 5 << 18},
+		{"next class", 1 << 20, 1<<20 + 1, false, 5 << 18},
+		{"under 64 KiB: not pooled", 64<<10 - 1, 64<<10 - 1, false, 0},
+		{"smallest class", 64 << 10, 64 << 10, true, 64 << 10},
+		{"largest class", 64 << 20, 64<<20 - 1, true, 64 << 20},
+		{"over 64 MiB: not pooled", 64<<20 + 1, 64<<20 + 1, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// sync.Pool may drop an item (under -race, a quarter of them,
 			// and when the goroutine moves to another P): release
 			// several, and one must come back.
-			var mine [][]byte
+			mine := map[*byte]bool{}
 			for range 16 {
-				b := make([]byte, tc.put)
-				mine = append(mine, b)
-				putMsgBuf(b)
+				b, full := newMsgBuf(0, tc.put)
+				if full != nil {
+					mine[&(*full)[0]] = true
+				}
+				putMsgBuf(full)
+				_ = b
 			}
 			reused := false
 			for range 16 {
-				b := newMsgBuf(7, tc.get)
+				b, full := newMsgBuf(7, tc.get)
 				if len(b) != 7 || cap(b) != tc.get {
 					t.Fatalf("newMsgBuf(7, %d): len %d cap %d", tc.get, len(b), cap(b))
 				}
-				for _, m := range mine {
-					if &m[0] == &b[:1][0] {
-						reused = true
+				if got := 0; full != nil {
+					got = cap(*full)
+					if got != tc.classSize || &(*full)[0] != &b[:1][0] {
+						t.Fatalf("newMsgBuf(7, %d): class buffer of %d bytes, want %d behind the message", tc.get, got, tc.classSize)
 					}
+					if 4*got >= 5*tc.get {
+						t.Fatalf("a %d-byte message in a %d-byte buffer: 1.25× or more", tc.get, got)
+					}
+				} else if tc.classSize != 0 {
+					t.Fatalf("newMsgBuf(7, %d): not pooled, want a %d-byte class", tc.get, tc.classSize)
+				}
+				if mine[&b[:1][0]] {
+					reused = true
 				}
 			}
 			if reused != tc.reused {
-				t.Fatalf("a %d-byte buffer reused for a %d-byte message: %v, want %v", tc.put, tc.get, reused, tc.reused)
+				t.Fatalf("a %d-byte message's buffer reused for a %d-byte message: %v, want %v", tc.put, tc.get, reused, tc.reused)
 			}
 		})
 	}
@@ -57,7 +76,7 @@ func TestMsgBufClasses(t *testing.T) {
 // message allocated whole at its first packet (128 KiB) and one reassembled
 // through chunks first (2 MiB).
 func TestMessageRelease(t *testing.T) {
-	for _, size := range []int{128 << 10, 2 << 20} {
+	for _, size := range []int{128 << 10, 2<<20 + 1} {
 		t.Run(fmt.Sprint(size>>10, "KiB"), func(t *testing.T) { testMessageRelease(t, size) })
 	}
 }
@@ -104,4 +123,7 @@ func testMessageRelease(t *testing.T, size int) {
 		t.Fatalf("none of %d messages was received into a released buffer", n)
 	}
 	(&Message{Data: []byte{1}}).Release() // not a MultiConn's: no-op
+	if sz := unsafe.Sizeof(Message{}); sz > 96 {
+		t.Errorf("a Message is %d bytes, past the 96-byte size class", sz)
+	}
 }
