@@ -320,20 +320,48 @@ func (t *Table) Oldest(i int) (Contact, bool) {
 }
 
 // Closest returns copies of the n entries closest to target, closest first.
+//
+// Every FIND_NODE answered and every lookup started calls it, so it does
+// not sort the whole table: each entry's distance is computed once and
+// only the n best so far are kept in order (distinct IDs have distinct
+// distances, so the result is the one a full sort gives).
 func (t *Table) Closest(target crypto.ID, n int) []Contact {
+	type cand struct {
+		d crypto.ID
+		e *Contact
+	}
 	t.mu.Lock()
-	all := make([]Contact, 0, t.size)
-	for i := range t.buckets {
-		for _, e := range t.buckets[i].entries {
-			all = append(all, *e)
+	defer t.mu.Unlock()
+	n = max(0, min(n, t.size))
+	cmpCand := func(c cand, d crypto.ID) int { return bytes.Compare(c.d[:], d[:]) }
+	best := make([]cand, 0, n)
+	if n == t.size { // all of them (Entries): one sort
+		for i := range t.buckets {
+			for _, e := range t.buckets[i].entries {
+				best = append(best, cand{Distance(target, e.Record.ID), e})
+			}
+		}
+		slices.SortFunc(best, func(a, b cand) int { return cmpCand(a, b.d) })
+	} else {
+		for i := range t.buckets {
+			for _, e := range t.buckets[i].entries {
+				d := Distance(target, e.Record.ID)
+				if len(best) == n && (n == 0 || bytes.Compare(d[:], best[n-1].d[:]) >= 0) {
+					continue
+				}
+				j, _ := slices.BinarySearchFunc(best, d, cmpCand)
+				if len(best) == n {
+					best = best[:n-1]
+				}
+				best = slices.Insert(best, j, cand{d, e})
+			}
 		}
 	}
-	t.mu.Unlock()
-	slices.SortFunc(all, func(a, b Contact) int {
-		da, db := Distance(target, a.Record.ID), Distance(target, b.Record.ID)
-		return bytes.Compare(da[:], db[:])
-	})
-	return all[:min(n, len(all))]
+	out := make([]Contact, len(best))
+	for i, c := range best {
+		out[i] = *c.e
+	}
+	return out
 }
 
 // Get returns a copy of id's entry, if it is one.
