@@ -441,7 +441,7 @@ func (n *node) answerPex(l *link, from *endpoint) *pb.PexResponse {
 // ingestPex is p2p's ingestPex: the book validates and stores, the set
 // scores the sender.
 func (n *node) ingestPex(o *endpoint, resp *pb.PexResponse) {
-	from := crypto.Address{ID: o.id, Host: o.ip.String(), Port: o.port}
+	from := o.addr // {id, ip, port}, as the connection sees it
 	res, err := n.book.IngestPex(from, resp)
 	n.s.res.PexAdded += res.Added
 	switch {

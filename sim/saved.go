@@ -210,7 +210,7 @@ func sameReport(o ReportOptions) ReportOptions {
 // ReportOptions.SeedFrom: every scenario's runs are put together in seed
 // order (a seed run twice is an error), so the pieces render the report
 // one process running all their seeds would. Times add up; the peak heap
-// and RSS are the largest piece's.
+// and RSS are the largest piece's; the command is every piece's.
 func merge(rs []savedReport) (savedReport, error) {
 	if len(rs) == 1 {
 		return rs[0], nil
@@ -254,6 +254,9 @@ func merge(rs []savedReport) (savedReport, error) {
 		join(m.DHT, r.DHT, "DHT models")
 		if err != nil {
 			return m, err
+		}
+		if r.Opts.Command != "" {
+			m.Opts.Command = strings.TrimPrefix(m.Opts.Command+"` + `"+r.Opts.Command, "` + `")
 		}
 		m.Opts.Seeds += r.Opts.Seeds
 		m.Opts.BigSeeds += r.Opts.BigSeeds
