@@ -73,6 +73,10 @@ type Contact struct {
 	LastSeen time.Time
 	// Fails counts consecutive failed revalidation pings.
 	Fails int
+	// id is Record.ID, kept here so that a scan of the table (Closest,
+	// indexOf) reads no record: with many tables in one process (the
+	// simulator) each record read was a cache miss.
+	id crypto.ID
 }
 
 // ID returns the contact's peer ID.
@@ -206,7 +210,7 @@ func (t *Table) Add(rec *Record, addr netip.AddrPort, now time.Time) AddResult {
 		t.refused++
 		return Refused
 	}
-	c := &Contact{Record: rec, Addr: addr, Added: now, LastSeen: now}
+	c := &Contact{Record: rec, Addr: addr, Added: now, LastSeen: now, id: rec.ID}
 	if len(b.entries) < BucketSize || (len(b.entries) < MaxBucketSize && t.neighbourLocked(rec.ID)) {
 		b.entries = slices.Insert(b.entries, 0, c)
 		t.count(addr, +1)
@@ -243,7 +247,7 @@ func (t *Table) neighbourLocked(id crypto.ID) bool {
 
 func indexOf(cs []*Contact, id crypto.ID) int {
 	for i, c := range cs {
-		if c.Record.ID == id {
+		if c.id == id {
 			return i
 		}
 	}
@@ -338,14 +342,14 @@ func (t *Table) Closest(target crypto.ID, n int) []Contact {
 	if n == t.size { // all of them (Entries): one sort
 		for i := range t.buckets {
 			for _, e := range t.buckets[i].entries {
-				best = append(best, cand{Distance(target, e.Record.ID), e})
+				best = append(best, cand{Distance(target, e.id), e})
 			}
 		}
 		slices.SortFunc(best, func(a, b cand) int { return cmpCand(a, b.d) })
 	} else {
 		for i := range t.buckets {
 			for _, e := range t.buckets[i].entries {
-				d := Distance(target, e.Record.ID)
+				d := Distance(target, e.id)
 				if len(best) == n && (n == 0 || bytes.Compare(d[:], best[n-1].d[:]) >= 0) {
 					continue
 				}
