@@ -148,3 +148,25 @@ func BenchmarkLoad(b *testing.B) {
 		_ = bk.Close()
 	}
 }
+
+// BenchmarkIngestPex ingests one PEX answer of 32 IPv4 addresses the book
+// already holds (a settled network's usual answer): the parse of each wire
+// address and the book's checks.
+func BenchmarkIngestPex(b *testing.B) {
+	bk := benchBook(b, 10_000)
+	es := bk.Entries()
+	resp := &pb.PexResponse{}
+	for _, e := range es[:DefaultMaxPexAddrs] {
+		resp.Addrs = append(resp.Addrs, &pb.PeerAddress{Id: append([]byte(nil), e.Addr.ID[:]...), Host: e.Addr.Host, Port: uint32(e.Addr.Port)})
+	}
+	from := es[len(es)-1].Addr
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := bk.MarkPexRequested(from.ID); err != nil {
+			b.Fatal(err)
+		}
+		if res, err := bk.IngestPex(from, resp); err != nil || res.Received != DefaultMaxPexAddrs {
+			b.Fatal(res, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package peerbook
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -180,6 +181,13 @@ func parsePexAddr(pa *pb.PeerAddress) (crypto.Address, IgnoreReason) {
 	host := pa.GetHost()
 	if err != nil || id.IsZero() || port == 0 || port > 65535 || host == "" || len(host) > 253 {
 		return crypto.Address{}, IgnoreInvalid
+	}
+	// An IPv4 host (most of what peers send) is its own canonical form:
+	// skip formatting "ID@host:port" only to parse it back, which cost a
+	// fifth of a PEX answer's ingestion. Anything else takes the full
+	// parse (TestParsePexAddrFastPath checks the two agree).
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {
+		return crypto.Address{ID: id, Host: ip.String(), Port: uint16(port)}, ignoreNone
 	}
 	addr, err := crypto.ParseAddress(id.String() + "@" + net.JoinHostPort(host, strconv.Itoa(int(port))))
 	if err != nil {

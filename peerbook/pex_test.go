@@ -2,7 +2,9 @@ package peerbook
 
 import (
 	"errors"
+	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -180,5 +182,29 @@ func TestIgnoreReasonString(t *testing.T) {
 	}
 	if SourcePEX.String() != "pex" || SourceKind(9).String() != "unknown" {
 		t.Fatal("SourceKind.String")
+	}
+}
+
+// TestParsePexAddrFastPath checks parsePexAddr's IPv4 shortcut against the
+// full parse of "ID@host:port" it skips: the same address, or the same
+// refusal, for IPv4 hosts and for everything the shortcut must leave to
+// the full parse.
+func TestParsePexAddrFastPath(t *testing.T) {
+	id := idN(7)
+	full := func(host string, port uint32) (crypto.Address, bool) {
+		a, err := crypto.ParseAddress(id.String() + "@" + net.JoinHostPort(host, strconv.Itoa(int(port))))
+		return a, err == nil
+	}
+	hosts := []string{"11.1.1.1", "1.2.3.4", "255.255.255.255", "0.0.0.0", "127.0.0.1", "10.0.0.1",
+		"01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", " 1.2.3.4", "1.2.3.4 ", "::ffff:1.2.3.4", "[::ffff:1.2.3.4]",
+		"2a01:4f8::1", "[2a01:4f8::1]", "fe80::1%eth0", "node.example.org", "Node.Example.ORG.", "1.2.3.4%x", "x"}
+	for _, host := range hosts {
+		for _, port := range []uint32{1, 26656, 65535} {
+			got, reason := parsePexAddr(&pb.PeerAddress{Id: id[:], Host: host, Port: port})
+			want, ok := full(host, port)
+			if ok != (reason == ignoreNone) || got != want {
+				t.Errorf("%q:%d: got %v (%v), the full parse gives %v (ok %v)", host, port, got, reason, want, ok)
+			}
+		}
 	}
 }

@@ -372,4 +372,34 @@ func TestCounts(t *testing.T) {
 	if len(peers) != 4 || peers[0].ID != pid(1) || peers[3].ID != pid(10) || !peers[3].MustConnect {
 		t.Fatalf("Peers = %+v", peers)
 	}
+	// Must-connect peers by direction follow admissions, removals,
+	// promotions and demotions.
+	p11 := mustAdmit(t, s, info(11, Outbound), now)
+	steps := []struct {
+		name string
+		do   func()
+		in   int
+		out  int
+	}{
+		{"must outbound admitted", func() {}, 2, 3},
+		{"inbound promoted", func() { _ = s.AddMustConnect(mustAddr(1)) }, 2, 3},
+		{"must outbound removed", func() { s.Remove(p11) }, 2, 2},
+		{"must inbound demoted", func() { s.RemoveMustConnect(pid(10)) }, 2, 2},
+		{"promoted inbound removed", func() { p, _ := s.Get(pid(1)); s.Remove(p.Peer) }, 1, 2},
+	}
+	for _, st := range steps {
+		st.do()
+		c := s.Counts()
+		slots, must := 0, 0
+		for _, p := range s.Peers() {
+			if p.MustConnect {
+				must++
+			} else {
+				slots++
+			}
+		}
+		if c.Inbound != st.in || c.Outbound != st.out || c.Inbound+c.Outbound != slots+must || c.MustConnectUp != must {
+			t.Fatalf("%s: Counts = %+v, want %d inbound and %d outbound (%d peers, %d must-connect)", st.name, c, st.in, st.out, slots+must, must)
+		}
+	}
 }

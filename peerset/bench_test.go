@@ -84,3 +84,15 @@ func BenchmarkDecay(b *testing.B) {
 		s.Decay(now)
 	}
 }
+
+// BenchmarkCounts reads the counts of a Set of 1,000 peers (p2p's fill and
+// PEX round read them every time).
+func BenchmarkCounts(b *testing.B) {
+	s, _ := benchSet(b, Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if s.Counts().InboundSlots != benchPeers {
+			b.Fatal("counts")
+		}
+	}
+}

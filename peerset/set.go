@@ -24,6 +24,7 @@ type Set struct {
 		peers      map[crypto.ID]*Peer
 		in, out    int                  // peers occupying slots (not must-connect), by direction
 		mustUp     int                  // must-connect peers connected
+		mustIn     int                  // of them, inbound
 		groups     map[netip.Prefix]int // outbound slot peers per network group
 		must       map[crypto.ID]*mustPeer
 		dialing    map[crypto.ID]bool      // IDs between BeginDial and its done
@@ -216,6 +217,9 @@ func (s *Set) countLocked(p *Peer, d int) {
 	switch {
 	case p.must:
 		s.mu.mustUp += d
+		if p.Direction == Inbound {
+			s.mu.mustIn += d
+		}
 	case p.Direction == Inbound:
 		s.mu.in += d
 	default:
@@ -339,16 +343,11 @@ func (s *Set) Counts() Counts {
 		MustConnectTotal: len(s.mu.must),
 		Remembered:       s.mu.memory.len(),
 	}
-	c.Inbound, c.Outbound = c.InboundSlots, c.OutboundSlots
-	for _, p := range s.mu.peers {
-		if p.must {
-			if p.Direction == Inbound {
-				c.Inbound++
-			} else {
-				c.Outbound++
-			}
-		}
-	}
+	// The must-connect peers by direction are counted as they come and go
+	// (countLocked), not by a walk of every peer: p2p and the simulator
+	// ask for Counts on every fill and PEX round.
+	c.Inbound = c.InboundSlots + s.mu.mustIn
+	c.Outbound = c.OutboundSlots + s.mu.mustUp - s.mu.mustIn
 	return c
 }
 

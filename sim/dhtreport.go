@@ -14,7 +14,7 @@ import (
 var dhtModels = []string{"none", "one-/16", "botnet", "sybil"}
 
 // runDHT runs the DHT models at base with Config.DHT, seeds seeds each.
-func runDHT(base Config, seeds, workers int, logf func(string, ...any)) ([]agg, error) {
+func runDHT(base Config, first, seeds, workers int, logf func(string, ...any)) ([]agg, error) {
 	var out []agg
 	for _, sc := range Scenarios(base.Duration) {
 		keep := false
@@ -29,7 +29,7 @@ func runDHT(base Config, seeds, workers int, logf func(string, ...any)) ([]agg, 
 		c.Attack = sc.Attack
 		c.Attack.Name = sc.Name
 		t0 := time.Now()
-		rs, err := runSeeds(c, seeds, workers)
+		rs, err := runSeeds(c, first, seeds, workers)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +50,7 @@ func WriteDHTSection(o ReportOptions) error {
 	}
 	seeds := max(1, o.DHTSeeds)
 	t0 := time.Now()
-	aggs, err := runDHT(baseConfig(o), seeds, max(1, o.Workers), logf)
+	aggs, err := runDHT(baseConfig(o), o.firstSeed(), seeds, max(1, o.Workers), logf)
 	if err != nil {
 		return err
 	}

@@ -196,6 +196,9 @@ func (n *node) busy(id crypto.ID) bool { return n.byID[id] != nil || n.dialing[i
 // fill is p2p's fill: the shared decision, then a dial per pick.
 func (n *node) fill() {
 	free := n.s.cfg.MaxOutbound - n.set.Counts().OutboundSlots
+	if free <= 0 { // FillPicks picks nothing: skip the view (a snapshot of the set, no effect)
+		return
+	}
 	view := n.set.DialView() // as p2p's fill: busy IDs and full groups
 	exclude := func(id crypto.ID, ip netip.Addr) bool {
 		if n.busy(id) || view.Refuses(id, ip) {
@@ -438,7 +441,7 @@ func (n *node) answerPex(l *link, from *endpoint) *pb.PexResponse {
 // ingestPex is p2p's ingestPex: the book validates and stores, the set
 // scores the sender.
 func (n *node) ingestPex(o *endpoint, resp *pb.PexResponse) {
-	from := crypto.Address{ID: o.id, Host: o.ip.String(), Port: o.port}
+	from := o.addr // {id, ip, port}, as the connection sees it
 	res, err := n.book.IngestPex(from, resp)
 	n.s.res.PexAdded += res.Added
 	switch {

@@ -34,6 +34,10 @@ type ReportOptions struct {
 	DHTSeeds int
 	// CalibrationSeeds is the number of seeds of the lab calibration.
 	CalibrationSeeds int
+	// SeedFrom is the first seed of every set of seeds (0: 1): a report's
+	// seeds can be run in pieces (SeedFrom 1, Seeds 10; SeedFrom 11, Seeds
+	// 10; ...), each saved, and RenderSaved merges the pieces.
+	SeedFrom int
 	// Dir is where SIMULATION.md is written; the SVGs go to Dir/sim/.
 	Dir string
 	// Save, if set, is a file the runs are written to before the report,
@@ -44,6 +48,9 @@ type ReportOptions struct {
 	// Log, if not nil, receives progress lines.
 	Log func(format string, args ...any)
 }
+
+// firstSeed is the first seed of the report's sets.
+func (o ReportOptions) firstSeed() int { return max(1, o.SeedFrom) }
 
 // agg is a scenario's outcomes over seeds.
 type agg struct {
@@ -141,7 +148,7 @@ func WriteReport(o ReportOptions) error {
 		c.Attack.Name = sc.Name
 		c.PlainBootstrap = sc.PlainBootstrap
 		t0 := time.Now()
-		rs, err := runSeeds(c, o.Seeds, o.Workers)
+		rs, err := runSeeds(c, o.firstSeed(), o.Seeds, o.Workers)
 		if err != nil {
 			return err
 		}
@@ -152,7 +159,7 @@ func WriteReport(o ReportOptions) error {
 	for _, g := range BudgetSweep {
 		c := base
 		c.Attack = budgetAttack(g)
-		rs, err := runSeeds(c, o.Seeds, o.Workers)
+		rs, err := runSeeds(c, o.firstSeed(), o.Seeds, o.Workers)
 		if err != nil {
 			return err
 		}
@@ -163,19 +170,19 @@ func WriteReport(o ReportOptions) error {
 	// with full books for every node.
 	bc := base
 	bc.Attack = budgetAttack(64)
-	scaled, err := runSeeds(bc, o.Seeds, o.Workers)
+	scaled, err := runSeeds(bc, o.firstSeed(), o.Seeds, o.Workers)
 	if err != nil {
 		return err
 	}
 	bc.FullBooks = true
-	full, err := runSeeds(bc, o.Seeds, o.Workers)
+	full, err := runSeeds(bc, o.firstSeed(), o.Seeds, o.Workers)
 	if err != nil {
 		return err
 	}
 	books := [2]agg{aggregate("scaled books (victims full)", "", scaled), aggregate("full books everywhere", "", full)}
 	logf("book-size check done")
 	var cal []Calibration
-	for seed := 1; seed <= o.CalibrationSeeds; seed++ {
+	for seed := o.firstSeed(); seed < o.firstSeed()+o.CalibrationSeeds; seed++ {
 		c, err := Calibrate(uint64(seed))
 		if err != nil {
 			return err
@@ -184,7 +191,7 @@ func WriteReport(o ReportOptions) error {
 	}
 	var dhtAggs []agg
 	if o.DHTSeeds > 0 {
-		if dhtAggs, err = runDHT(base, o.DHTSeeds, o.Workers, logf); err != nil {
+		if dhtAggs, err = runDHT(base, o.firstSeed(), o.DHTSeeds, o.Workers, logf); err != nil {
 			return err
 		}
 	}
@@ -253,7 +260,7 @@ func runBig(o ReportOptions, base Config, big *bigRuns, logf func(string, ...any
 	type job struct{ sc, seed int }
 	var jobs []job
 	for i := range scs {
-		for seed := 1; seed <= seeds; seed++ {
+		for seed := o.firstSeed(); seed < o.firstSeed()+seeds; seed++ {
 			jobs = append(jobs, job{i, seed})
 		}
 	}
@@ -305,7 +312,7 @@ func runBig(o ReportOptions, base Config, big *bigRuns, logf func(string, ...any
 	if !o.BigBooks {
 		return nil
 	}
-	return runBigBooks(c, seeds, big, logf)
+	return runBigBooks(c, o.firstSeed(), seeds, big, logf)
 }
 
 // bigConfig is the configuration of the runs at o.BigNodes.
@@ -326,9 +333,9 @@ func bigConfig(o ReportOptions, base Config) Config {
 // runBigBooks is the book-size check at full size: bookCheckModel at c
 // with full default books for every node, alone (it holds the most
 // memory).
-func runBigBooks(c Config, seeds int, big *bigRuns, logf func(string, ...any)) error {
+func runBigBooks(c Config, first, seeds int, big *bigRuns, logf func(string, ...any)) error {
 	var full []*Result
-	for seed := 1; seed <= seeds; seed++ {
+	for seed := first; seed < first+seeds; seed++ {
 		rc := c
 		for _, sc := range Scenarios(c.Duration) {
 			if sc.Name == bookCheckModel {

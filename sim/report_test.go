@@ -93,3 +93,64 @@ func TestWriteDHTSection(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeSaved runs a report's seeds in two pieces (SeedFrom) and
+// checks that their saved runs, merged, render the report of one process
+// running all the seeds: same tables, same figures (the measured times
+// aside, which differ from run to run). A seed saved twice is refused.
+func TestMergeSaved(t *testing.T) {
+	dir := t.TempDir()
+	n := reportSeeds
+	opts := func(from, seeds int, name string) ReportOptions {
+		return ReportOptions{Nodes: 30, Seeds: seeds, Monitored: 3, Duration: reportDuration, Workers: 2,
+			BigNodes: 40, BigSeeds: seeds, BigWorkers: 2, BigBooks: true, CalibrationSeeds: seeds, DHTSeeds: seeds,
+			SeedFrom: from, Dir: filepath.Join(dir, "out-"+name), Save: filepath.Join(dir, name+".gob")}
+	}
+	for _, o := range []ReportOptions{opts(1, 2*n, "whole"), opts(1, n, "a"), opts(1+n, n, "b")} {
+		if err := WriteReport(o); err != nil {
+			t.Fatal(err)
+		}
+		zeroTimes(t, o.Save)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "pieces"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"a.gob", "b.gob"} {
+		if err := os.Rename(filepath.Join(dir, f), filepath.Join(dir, "pieces", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pa, pb := filepath.Join(dir, "pieces", "a.gob"), filepath.Join(dir, "pieces", "b.gob")
+	if err := RenderSaved(filepath.Join(dir, "whole.gob"), filepath.Join(dir, "whole")); err != nil {
+		t.Fatal(err)
+	}
+	for name, from := range map[string]string{"list": pb + "," + pa, "dir": filepath.Join(dir, "pieces")} {
+		if err := RenderSaved(from, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"SIMULATION.md", "sim/eclipse-budget.svg", "sim/discovery.svg", "sim/gossip.svg", "sim/dht.svg"} {
+			if a, b := read(t, filepath.Join(dir, "whole", f)), read(t, filepath.Join(dir, name, f)); a != b {
+				t.Errorf("%s: pieces merged (%s) render differently from the whole run", f, name)
+			}
+		}
+	}
+	if err := RenderSaved(pa+","+pa, filepath.Join(dir, "twice")); err == nil {
+		t.Error("a piece merged with itself: no error")
+	}
+}
+
+// zeroTimes clears the measured times of the runs saved at path.
+func zeroTimes(t *testing.T, path string) {
+	t.Helper()
+	r, err := load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Wall, r.CPU, r.BigHeap, r.BigTotal, r.BigRSS, r.BigFullWall = 0, 0, 0, 0, 0, 0
+	for i := range r.BigWalls {
+		r.BigWalls[i] = 0
+	}
+	if err := store(path, &r); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,8 +1,14 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/gob"
+	"fmt"
 	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -79,7 +85,7 @@ func AddBigBooks(path string, logf func(string, ...any)) error {
 	o := r.Opts
 	o.BigBooks = true
 	big := &bigRuns{}
-	if err := runBigBooks(bigConfig(o, baseConfig(o)), max(1, o.BigSeeds), big, logf); err != nil {
+	if err := runBigBooks(bigConfig(o, baseConfig(o)), o.firstSeed(), max(1, o.BigSeeds), big, logf); err != nil {
 		return err
 	}
 	r.Opts = o
@@ -111,9 +117,12 @@ func store(path string, r *savedReport) error {
 }
 
 // RenderSaved writes the report of the runs saved at path (see
-// ReportOptions.Save) to dir, without running anything.
+// ReportOptions.Save) to dir, without running anything. path may name
+// several files, comma-separated, or a directory (its *.gob files): the
+// pieces of one report run with different ReportOptions.SeedFrom, which
+// are merged as MergeSaved does.
 func RenderSaved(path, dir string) error {
-	r, err := load(path)
+	r, err := loadAll(path)
 	if err != nil {
 		return err
 	}
@@ -133,4 +142,167 @@ func RenderSaved(path, dir string) error {
 	o := r.Opts
 	o.Dir = dir
 	return writeFiles(o, fromSaved(r.Aggs), fromSaved(r.Sweep), [2]agg{bs[0], bs[1]}, r.Cal, big, fromSaved(r.DHT), r.Wall, r.CPU)
+}
+
+// MergeSaved merges the runs saved at path (several files or a directory,
+// as for RenderSaved) and writes them to out, as one report's -save.
+func MergeSaved(path, out string) error {
+	r, err := loadAll(path)
+	if err != nil {
+		return err
+	}
+	return store(out, &r)
+}
+
+// savedPaths lists the files path names: comma-separated, or the *.gob
+// files of a directory (in name order).
+func savedPaths(path string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(path, ",") {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			ms, err := filepath.Glob(filepath.Join(p, "*.gob"))
+			if err != nil {
+				return nil, err
+			}
+			if len(ms) == 0 {
+				return nil, fmt.Errorf("sim: no *.gob file in %s", p)
+			}
+			out = append(out, ms...)
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("sim: no saved runs in %q", path)
+	}
+	return out, nil
+}
+
+// loadAll loads and merges the saved runs path names.
+func loadAll(path string) (savedReport, error) {
+	paths, err := savedPaths(path)
+	if err != nil {
+		return savedReport{}, err
+	}
+	var rs []savedReport
+	for _, p := range paths {
+		r, err := load(p)
+		if err != nil {
+			return savedReport{}, fmt.Errorf("%s: %w", p, err)
+		}
+		rs = append(rs, r)
+	}
+	return merge(rs)
+}
+
+// sameReport is the part of ReportOptions the pieces of one report share:
+// everything but the seeds and how they were run.
+func sameReport(o ReportOptions) ReportOptions {
+	o.Seeds, o.BigSeeds, o.DHTSeeds, o.CalibrationSeeds, o.SeedFrom = 0, 0, 0, 0, 0
+	o.Workers, o.BigWorkers, o.Dir, o.Save, o.Command, o.Log = 0, 0, "", "", "", nil
+	return o
+}
+
+// merge joins the pieces of one report, each run with its own
+// ReportOptions.SeedFrom: every scenario's runs are put together in seed
+// order (a seed run twice is an error), so the pieces render the report
+// one process running all their seeds would. Times add up; the peak heap
+// and RSS are the largest piece's; the command is every piece's.
+func merge(rs []savedReport) (savedReport, error) {
+	if len(rs) == 1 {
+		return rs[0], nil
+	}
+	slices.SortStableFunc(rs, func(a, b savedReport) int { return cmp.Compare(a.Opts.firstSeed(), b.Opts.firstSeed()) })
+	m := rs[0]
+	// Deep enough copies that appending does not write into rs[0].
+	m.Aggs, m.Sweep, m.Big, m.DHT = cloneAggs(m.Aggs), cloneAggs(m.Sweep), cloneAggs(m.Big), cloneAggs(m.DHT)
+	m.Books = [2]savedAgg(cloneAggs(m.Books[:]))
+	m.Cal = slices.Clone(m.Cal)
+	m.BigWalls = slices.Clone(m.BigWalls)
+	m.BigFull = slices.Clone(m.BigFull)
+	for _, r := range rs[1:] {
+		if !reflect.DeepEqual(sameReport(r.Opts), sameReport(m.Opts)) {
+			return m, fmt.Errorf("sim: saved runs of different reports: %+v and %+v", sameReport(m.Opts), sameReport(r.Opts))
+		}
+		if r.HasBig != m.HasBig {
+			return m, fmt.Errorf("sim: saved runs with and without the -big matrix")
+		}
+		var err error
+		join := func(dst, src []savedAgg, what string) {
+			if err != nil {
+				return
+			}
+			if len(dst) != len(src) {
+				err = fmt.Errorf("sim: saved %s: %d and %d scenarios", what, len(dst), len(src))
+				return
+			}
+			for i := range dst {
+				if dst[i].Name != src[i].Name {
+					err = fmt.Errorf("sim: saved %s: scenario %q and %q", what, dst[i].Name, src[i].Name)
+					return
+				}
+				dst[i].Runs = append(dst[i].Runs, src[i].Runs...)
+			}
+		}
+		join(m.Aggs, r.Aggs, "scenarios")
+		join(m.Sweep, r.Sweep, "budget sweep")
+		join(m.Books[:], r.Books[:], "book-size check")
+		join(m.Big, r.Big, "big matrix")
+		join(m.DHT, r.DHT, "DHT models")
+		if err != nil {
+			return m, err
+		}
+		if r.Opts.Command != "" {
+			m.Opts.Command = strings.TrimPrefix(m.Opts.Command+"` + `"+r.Opts.Command, "` + `")
+		}
+		m.Opts.Seeds += r.Opts.Seeds
+		m.Opts.BigSeeds += r.Opts.BigSeeds
+		m.Opts.DHTSeeds += r.Opts.DHTSeeds
+		m.Opts.CalibrationSeeds += r.Opts.CalibrationSeeds
+		m.Cal = append(m.Cal, r.Cal...)
+		m.BigWalls = append(m.BigWalls, r.BigWalls...)
+		m.BigHeap, m.BigRSS = max(m.BigHeap, r.BigHeap), max(m.BigRSS, r.BigRSS)
+		m.BigTotal += r.BigTotal
+		m.Wall += r.Wall
+		m.CPU += r.CPU
+		if r.HasBigFull {
+			m.HasBigFull = true
+			m.BigFull = append(m.BigFull, r.BigFull...)
+			m.BigFullWall = max(m.BigFullWall, r.BigFullWall)
+		}
+	}
+	var err error
+	for _, as := range [][]savedAgg{m.Aggs, m.Sweep, m.Books[:], m.Big, m.DHT} {
+		for i := range as {
+			if e := sortRuns(as[i].Runs); e != nil && err == nil {
+				err = fmt.Errorf("sim: saved scenario %q: %w", as[i].Name, e)
+			}
+		}
+	}
+	if e := sortRuns(m.BigFull); e != nil && err == nil {
+		err = fmt.Errorf("sim: saved full-book check: %w", e)
+	}
+	return m, err
+}
+
+func cloneAggs(as []savedAgg) []savedAgg {
+	out := slices.Clone(as)
+	for i := range out {
+		out[i].Runs = slices.Clone(out[i].Runs)
+	}
+	return out
+}
+
+// sortRuns puts runs in seed order; a seed twice is an error.
+func sortRuns(runs []*Result) error {
+	slices.SortStableFunc(runs, func(a, b *Result) int { return cmp.Compare(a.Config.Seed, b.Config.Seed) })
+	for i := 1; i < len(runs); i++ {
+		if runs[i].Config.Seed == runs[i-1].Config.Seed {
+			return fmt.Errorf("seed %d in two pieces", runs[i].Config.Seed)
+		}
+	}
+	return nil
 }

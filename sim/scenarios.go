@@ -49,9 +49,9 @@ func budgetAttack(g int) Attack {
 	return Attack{Name: fmt.Sprintf("botnet-%d", g), Groups: g, IPsPerGroup: 1, PexPoison: true, InboundPerVictim: 40}
 }
 
-// runSeeds runs base with seeds 1..seeds over workers goroutines; the
-// results are in seed order whatever the scheduling.
-func runSeeds(base Config, seeds, workers int) ([]*Result, error) {
+// runSeeds runs base with seeds first..first+seeds-1 over workers
+// goroutines; the results are in seed order whatever the scheduling.
+func runSeeds(base Config, first, seeds, workers int) ([]*Result, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -65,7 +65,7 @@ func runSeeds(base Config, seeds, workers int) ([]*Result, error) {
 			defer wg.Done()
 			for i := range next {
 				c := base
-				c.Seed = uint64(i + 1)
+				c.Seed = uint64(first + i)
 				out[i], errs[i] = Run(c)
 			}
 		}()

@@ -82,3 +82,31 @@ func BenchmarkQuery(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTableClosest measures Closest on a table of 200 nodes' records
+// (what every FIND_NODE answer and every lookup start calls): the
+// BucketSize closest to a random target, and every entry (Entries).
+func BenchmarkTableClosest(b *testing.B) {
+	mn := &memNet{}
+	nodes := buildNetwork(b, mn, 12, 200, "bench")
+	tb := NewTable(nodes[0].key.ID(), DefaultLimits())
+	for i, nd := range nodes[1:] {
+		tb.Add(nd.dht.Self(), memAddr(i+1), t0)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{BucketSize, IDBits * BucketSize} {
+		b.Run(map[int]string{BucketSize: "n=k", IDBits * BucketSize: "n=all"}[n], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var target crypto.ID
+				for j := range target {
+					target[j] = byte(rng.Uint32())
+				}
+				if len(tb.Closest(target, n)) == 0 {
+					b.Fatal("no contact")
+				}
+			}
+			b.ReportMetric(float64(tb.Len()), "entries")
+		})
+	}
+}

@@ -100,6 +100,9 @@ func (d *DHT) Handle(_ context.Context, from crypto.ID, req []byte) ([]byte, err
 		ans.Type = MsgNodes
 		q := d.newQuota()
 		for _, c := range d.table.Closest(m.Target, MaxNodesScan) {
+			if len(ans.Nodes) >= MaxNodes {
+				break // the rest would neither be sent nor charge the quota
+			}
 			a := crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}
 			if c.ID() != from && len(ans.Nodes) < MaxNodes && q.take(a) {
 				ans.Nodes = append(ans.Nodes, c.Record.Bytes())

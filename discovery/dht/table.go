@@ -73,6 +73,10 @@ type Contact struct {
 	LastSeen time.Time
 	// Fails counts consecutive failed revalidation pings.
 	Fails int
+	// id is Record.ID, kept here so that a scan of the table (Closest,
+	// indexOf) reads no record: with many tables in one process (the
+	// simulator) each record read was a cache miss.
+	id crypto.ID
 }
 
 // ID returns the contact's peer ID.
@@ -206,7 +210,7 @@ func (t *Table) Add(rec *Record, addr netip.AddrPort, now time.Time) AddResult {
 		t.refused++
 		return Refused
 	}
-	c := &Contact{Record: rec, Addr: addr, Added: now, LastSeen: now}
+	c := &Contact{Record: rec, Addr: addr, Added: now, LastSeen: now, id: rec.ID}
 	if len(b.entries) < BucketSize || (len(b.entries) < MaxBucketSize && t.neighbourLocked(rec.ID)) {
 		b.entries = slices.Insert(b.entries, 0, c)
 		t.count(addr, +1)
@@ -243,7 +247,7 @@ func (t *Table) neighbourLocked(id crypto.ID) bool {
 
 func indexOf(cs []*Contact, id crypto.ID) int {
 	for i, c := range cs {
-		if c.Record.ID == id {
+		if c.id == id {
 			return i
 		}
 	}
@@ -320,20 +324,48 @@ func (t *Table) Oldest(i int) (Contact, bool) {
 }
 
 // Closest returns copies of the n entries closest to target, closest first.
+//
+// Every FIND_NODE answered and every lookup started calls it, so it does
+// not sort the whole table: each entry's distance is computed once and
+// only the n best so far are kept in order (distinct IDs have distinct
+// distances, so the result is the one a full sort gives).
 func (t *Table) Closest(target crypto.ID, n int) []Contact {
+	type cand struct {
+		d crypto.ID
+		e *Contact
+	}
 	t.mu.Lock()
-	all := make([]Contact, 0, t.size)
-	for i := range t.buckets {
-		for _, e := range t.buckets[i].entries {
-			all = append(all, *e)
+	defer t.mu.Unlock()
+	n = max(0, min(n, t.size))
+	cmpCand := func(c cand, d crypto.ID) int { return bytes.Compare(c.d[:], d[:]) }
+	best := make([]cand, 0, n)
+	if n == t.size { // all of them (Entries): one sort
+		for i := range t.buckets {
+			for _, e := range t.buckets[i].entries {
+				best = append(best, cand{Distance(target, e.id), e})
+			}
+		}
+		slices.SortFunc(best, func(a, b cand) int { return cmpCand(a, b.d) })
+	} else {
+		for i := range t.buckets {
+			for _, e := range t.buckets[i].entries {
+				d := Distance(target, e.id)
+				if len(best) == n && (n == 0 || bytes.Compare(d[:], best[n-1].d[:]) >= 0) {
+					continue
+				}
+				j, _ := slices.BinarySearchFunc(best, d, cmpCand)
+				if len(best) == n {
+					best = best[:n-1]
+				}
+				best = slices.Insert(best, j, cand{d, e})
+			}
 		}
 	}
-	t.mu.Unlock()
-	slices.SortFunc(all, func(a, b Contact) int {
-		da, db := Distance(target, a.Record.ID), Distance(target, b.Record.ID)
-		return bytes.Compare(da[:], db[:])
-	})
-	return all[:min(n, len(all))]
+	out := make([]Contact, len(best))
+	for i, c := range best {
+		out[i] = *c.e
+	}
+	return out
 }
 
 // Get returns a copy of id's entry, if it is one.

@@ -1,8 +1,10 @@
 package dht
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -161,5 +163,44 @@ func TestTableNeighbourhood(t *testing.T) {
 	}
 	if r := tb2.Add(fakeRec(self, 10), ip4(6, 1, 0, 1), t0); r != Added {
 		t.Fatalf("near newcomer: %v, want Added", r)
+	}
+}
+
+// TestTableClosest checks Closest against a full sort of every entry by
+// distance, for counts from none to more than the table holds and
+// targets near and far: the same contacts in the same order.
+func TestTableClosest(t *testing.T) {
+	self := crypto.ID{0x3c}
+	rng := rand.New(rand.NewPCG(5, 6))
+	tb := NewTable(self, Limits{Exempt: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}})
+	for k := range 400 {
+		tb.Add(fakeRec(self, rng.IntN(20)), ip4(1, byte(k>>8), byte(k), 1), t0)
+	}
+	if tb.Len() < 100 {
+		t.Fatalf("%d entries", tb.Len())
+	}
+	var all []crypto.ID
+	for i := range tb.buckets {
+		for _, e := range tb.buckets[i].entries {
+			all = append(all, e.Record.ID)
+		}
+	}
+	for _, target := range []crypto.ID{self, RandomIDInBucket(self, 0), RandomIDInBucket(self, 7), RandomIDInBucket(self, 19)} {
+		want := slices.Clone(all)
+		slices.SortFunc(want, func(a, b crypto.ID) int {
+			da, db := Distance(target, a), Distance(target, b)
+			return bytes.Compare(da[:], db[:])
+		})
+		for _, n := range []int{0, 1, 2, BucketSize, MaxNodesScan, len(all) - 1, len(all), len(all) + 5} {
+			got := tb.Closest(target, n)
+			if len(got) != min(n, len(all)) {
+				t.Fatalf("Closest(%x, %d): %d contacts", target[:2], n, len(got))
+			}
+			for i, c := range got {
+				if c.Record.ID != want[i] {
+					t.Fatalf("Closest(%x, %d)[%d] = %x, want %x", target[:2], n, i, c.Record.ID[:4], want[i][:4])
+				}
+			}
+		}
 	}
 }
