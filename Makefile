@@ -110,7 +110,11 @@ demo-report:
 # at 10,000 nodes (the botnet with full books everywhere, alone; not yet measured).
 # SIM_FLAGS sizes it; the
 # runs are saved to SIM_SAVE, and `make sim-render` rewrites the report from
-# them without running anything.
+# them without running anything. A long set runs in pieces: the same
+# SIM_FLAGS with `-seeds K -seed-from N` per piece, each to its own SIM_SAVE,
+# then `make sim-render SIM_SAVE=a.gob,b.gob` (or a directory of .gob files)
+# merges them into one report (a seed saved twice, or pieces of different
+# reports, are refused).
 SIM_FLAGS ?= -nodes 200 -seeds 30 -duration 2m -big 10000 -big-seeds 1 -big-duration 2m -big-workers 1 -workers 2 -calibration-seeds 30 -big-books -dht-seeds 30
 SIM_SAVE ?= /tmp/peerwire-sim-runs.gob
 sim:
