@@ -35,13 +35,15 @@ func TestMsgBufClasses(t *testing.T) {
 			// and when the goroutine moves to another P): release
 			// several, and one must come back.
 			mine := map[*byte]bool{}
-			for range 16 {
-				b, full := newMsgBuf(0, tc.put)
-				if full != nil {
+			var fulls []*[]byte
+			for range 16 { // 16 buffers held at once, then all released
+				if _, full := newMsgBuf(0, tc.put); full != nil {
 					mine[&(*full)[0]] = true
+					fulls = append(fulls, full)
 				}
+			}
+			for _, full := range fulls {
 				putMsgBuf(full)
-				_ = b
 			}
 			reused := false
 			for range 16 {
