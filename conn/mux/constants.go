@@ -199,6 +199,13 @@ const (
 	// declaring messages it does not send, not the sum of its windows.
 	reassemblyEagerMax    = 1 << 20
 	reassemblyEagerBudget = 4 << 20
+	// reassemblyEarlyBudget: a long message switches to its one buffer once
+	// a sixteenth of it has arrived, instead of half, while the bytes the
+	// connection's partial messages switched so still lack total at most
+	// 32 MiB (two 16 MiB messages, or half a 64 MiB one). It saves the copy
+	// of up to 7/16 of each long message; a peer can pin 32 MiB more per
+	// connection than the bytes it sent, never more.
+	reassemblyEarlyBudget = 32 << 20
 	// minBatchRoom: a data packet is not started in the last bytes of a
 	// batch unless the whole remaining message fits; the next batch gets it
 	// whole (256 bytes: a header and a vote).

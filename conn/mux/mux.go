@@ -154,9 +154,9 @@ type MultiConn struct {
 		rtt           RTTStats
 	}
 
-	rxData  atomic.Uint64 // data-packet bytes read (acknowledged in ACKs)
-	nextAck uint64        // rxData at which the next ACK is due; reader only
-	rxEager int           // reassemblyEagerBudget left; reader only
+	rxData   atomic.Uint64 // data-packet bytes read (acknowledged in ACKs)
+	nextAck  uint64        // rxData at which the next ACK is due; reader only
+	rxBudget rxBudget      // what partial messages may take ahead of arrival; reader only
 
 	lastRecv   atomic.Int64 // offset (ns) of the last inbound bytes
 	writeStart atomic.Int64 // offset (ns) + 1 of the Write in progress; 0: none

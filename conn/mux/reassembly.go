@@ -15,6 +15,14 @@ package mux
 //
 // So a partial message holds at most twice its arrived bytes plus one head
 // and one chunk, and a complete one is a single slice of exactly its length.
+// The switch to one buffer may come earlier, once a sixteenth of the
+// message has arrived, if the bytes it still lacks fit in the connection's
+// early budget (reassemblyEarlyBudget): those bytes are taken from it until
+// the message is complete. A long message that streams in then copies a
+// sixteenth of itself, not half (16 MiB messages: 1 MiB, not 8), and what
+// a peer can pin beyond twice the arrived bytes is still a per-connection
+// constant: reassemblyEagerBudget + reassemblyEarlyBudget, whatever it
+// declares.
 // From 64 KiB up, that slice lies in a buffer of its size class (pool.go:
 // under 1.25× the message), which Message.Release hands to later messages;
 // the bounds here count the message's length, the buffer is at most a
@@ -33,22 +41,32 @@ type reassembly struct {
 	total  int       // declared length
 	n      int       // bytes arrived
 	eager  bool      // allocated whole at the first packet under the budget
+	early  int       // early budget taken by an early switch to one buffer
 	buf    []byte    // cap == total once whole; else the head
 	full   *[]byte   // the pooled buffer behind buf once whole (newMsgBuf), or nil
 	chunks []*[]byte // pooled; before that, the bytes after the head
 }
 
-// start begins a message of total bytes whose first packet carries first.
-// budget is the connection's eager allocation left (reassemblyEagerBudget
-// less the partial messages allocated eagerly); start takes from it what
-// it uses, and finish gives that back.
-func (r *reassembly) start(total, first int, budget *int) {
-	r.total, r.n, r.eager = total, 0, false
+// rxBudget is what one connection's partial messages may hold beyond twice
+// their arrived bytes: eager is reassemblyEagerBudget less the messages
+// allocated whole at their first packet, early is reassemblyEarlyBudget
+// less what early switches to one buffer took. Reader only.
+type rxBudget struct{ eager, early int }
+
+func newRxBudget() rxBudget {
+	return rxBudget{eager: reassemblyEagerBudget, early: reassemblyEarlyBudget}
+}
+
+// start begins a message of total bytes whose first packet carries first,
+// taking from budget what it allocates ahead of arrival; finish gives that
+// back.
+func (r *reassembly) start(total, first int, budget *rxBudget) {
+	r.total, r.n, r.eager, r.early = total, 0, false, 0
 	switch {
 	case total <= max(reassemblyMinBuf, 2*first):
 		r.buf, r.full = newMsgBuf(0, total)
-	case total <= reassemblyEagerMax && total <= *budget:
-		*budget -= total
+	case total <= reassemblyEagerMax && total <= budget.eager:
+		budget.eager -= total
 		r.eager = true
 		r.buf, r.full = newMsgBuf(0, total)
 	default:
@@ -56,12 +74,30 @@ func (r *reassembly) start(total, first int, budget *int) {
 	}
 }
 
-// finish gives the eager budget the message took back.
-func (r *reassembly) finish(budget *int) {
+// finish gives back the budget the message took.
+func (r *reassembly) finish(budget *rxBudget) {
 	if r.eager {
-		*budget += r.total
+		budget.eager += r.total
 		r.eager = false
 	}
+	budget.early += r.early
+	r.early = 0
+}
+
+// switchNow reports whether a message that will have arrived bytes after
+// the packet being read moves to one buffer now: at half the message, or
+// from a sixteenth on if what it still lacks fits in the early budget,
+// which it then takes.
+func (r *reassembly) switchNow(arrived int, budget *rxBudget) bool {
+	if 2*arrived >= r.total {
+		return true
+	}
+	if lack := r.total - arrived; 16*arrived >= r.total && lack <= budget.early {
+		budget.early -= lack
+		r.early = lack
+		return true
+	}
+	return false
 }
 
 // rest returns how many bytes the message still lacks.
@@ -71,9 +107,9 @@ func (r *reassembly) rest() int { return r.total - r.n }
 func (r *reassembly) complete() bool { return r.n == r.total }
 
 // read reads the next n payload bytes of the message from pr; n ≤ rest().
-func (r *reassembly) read(pr *packetReader, n int) error {
+func (r *reassembly) read(pr *packetReader, n int, budget *rxBudget) error {
 	whole := cap(r.buf) == r.total
-	if !whole && (len(r.chunks) > 0 || len(r.buf)+n > cap(r.buf)) && 2*(r.n+n) >= r.total {
+	if !whole && (len(r.chunks) > 0 || len(r.buf)+n > cap(r.buf)) && r.switchNow(r.n+n, budget) {
 		r.commit()
 		whole = true
 	}

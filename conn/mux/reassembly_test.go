@@ -225,7 +225,7 @@ func BenchmarkReassembly(b *testing.B) {
 				c := &MultiConn{t: zeroTransport{}, clock: clock.Real()}
 				c.rd.init(c)
 				var r reassembly
-				budget := reassemblyEagerBudget
+				budget := newRxBudget()
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
 				for range b.N {
@@ -240,7 +240,7 @@ func BenchmarkReassembly(b *testing.B) {
 					}
 					r.start(size, packet, &budget)
 					for !r.complete() {
-						if err := r.read(&c.rd, min(packet, r.rest())); err != nil {
+						if err := r.read(&c.rd, min(packet, r.rest()), &budget); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -257,7 +257,7 @@ func BenchmarkReassembly(b *testing.B) {
 // allocated whole only while the connection's budget lasts, and a finished
 // message gives its share back.
 func TestReassemblyEagerBudget(t *testing.T) {
-	budget := reassemblyEagerBudget
+	budget := newRxBudget()
 	n := reassemblyEagerBudget / reassemblyEagerMax
 	rs := make([]reassembly, n+1)
 	for i := range rs {
@@ -272,7 +272,80 @@ func TestReassemblyEagerBudget(t *testing.T) {
 	}
 	rs[0].finish(&budget)
 	rs[n].finish(&budget)
-	if budget != reassemblyEagerMax {
-		t.Fatalf("budget %d after one eager and one lazy message finished, want %d", budget, reassemblyEagerMax)
+	if budget.eager != reassemblyEagerMax {
+		t.Fatalf("budget %d after one eager and one lazy message finished, want %d", budget.eager, reassemblyEagerMax)
+	}
+}
+
+// TestReassemblyEarlyBudget: a long message moves to its one buffer once a
+// sixteenth of it has arrived while the connection's early budget covers
+// what it still lacks; a message the budget cannot cover waits for half;
+// finish gives the budget back.
+func TestReassemblyEarlyBudget(t *testing.T) {
+	const packet = 16 << 10
+	c := &MultiConn{t: zeroTransport{}, clock: clock.Real()}
+	c.rd.init(c)
+	defer c.rd.release()
+	budget := newRxBudget()
+	// feed reads packets into r until it holds one buffer of its full
+	// length, and returns the bytes that had arrived by then.
+	feed := func(r *reassembly) int {
+		t.Helper()
+		for cap(r.buf) != r.total {
+			if err := r.read(&c.rd, min(packet, r.rest()), &budget); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r.n
+	}
+	const total = 16 << 20
+	tests := []struct {
+		name      string
+		before    int // early budget left at the message's start
+		switchMin int // bytes arrived when it switches, at least
+		switchMax int
+		taken     int // early budget the message took
+	}{
+		{"covered: at a sixteenth", reassemblyEarlyBudget, total / 16, total/16 + packet, total - total/16 - packet},
+		{"not covered: at half", total / 2, total / 2, total/2 + packet, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			budget = newRxBudget()
+			budget.early = tt.before
+			var r reassembly
+			r.start(total, packet, &budget)
+			got := feed(&r)
+			if got < tt.switchMin || got > tt.switchMax {
+				t.Fatalf("switched to one buffer with %d of %d bytes arrived, want %d..%d", got, total, tt.switchMin, tt.switchMax)
+			}
+			if taken := tt.before - budget.early; taken < tt.taken || taken > tt.taken+packet {
+				t.Fatalf("early budget taken %d, want %d..%d", taken, tt.taken, tt.taken+packet)
+			}
+			for !r.complete() {
+				if err := r.read(&c.rd, min(packet, r.rest()), &budget); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.finish(&budget)
+			if budget != (rxBudget{eager: reassemblyEagerBudget, early: tt.before}) {
+				t.Fatalf("budget %+v after finish, want early %d back", budget, tt.before)
+			}
+			if b, _ := r.take(); len(b) != total || cap(b) != total {
+				t.Fatalf("message of %d bytes in a %d-byte buffer", len(b), cap(b))
+			}
+		})
+	}
+	// Two 16 MiB messages in progress at once both switch early; a third
+	// finds the budget spent and waits for half.
+	budget = newRxBudget()
+	rs := make([]reassembly, 3)
+	for i := range rs {
+		rs[i].start(total, packet, &budget)
+	}
+	for i, want := range []int{total / 16, total / 16, total / 2} {
+		if got := feed(&rs[i]); got < want || got > want+packet {
+			t.Fatalf("message %d switched with %d bytes arrived, want %d", i, got, want)
+		}
 	}
 }

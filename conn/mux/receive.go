@@ -234,7 +234,7 @@ func (c *MultiConn) readData(h *packetHeader) error {
 		if err := c.checkInboundRate(t); err != nil {
 			return err
 		}
-		t.rx.start(h.total, h.length, &c.rxEager)
+		t.rx.start(h.total, h.length, &c.rxBudget)
 		t.inMsg = true
 	} else if !t.inMsg {
 		return violation(ViolationMalformedPacket, h.topic, "continuation without a first packet")
@@ -244,14 +244,14 @@ func (c *MultiConn) readData(h *packetHeader) error {
 	if err := c.checkRecvRate(h.length + headerLen(h.topic, h.kind)); err != nil {
 		return err
 	}
-	if err := t.rx.read(&c.rd, h.length); err != nil {
+	if err := t.rx.read(&c.rd, h.length, &c.rxBudget); err != nil {
 		return err
 	}
 	c.dataRead(h.length + headerLen(h.topic, h.kind))
 	if !t.rx.complete() {
 		return nil
 	}
-	t.rx.finish(&c.rxEager)
+	t.rx.finish(&c.rxBudget)
 	data, full := t.rx.take()
 	t.inMsg = false
 	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int32(len(data) + MessageCreditOverhead), at: c.rd.at, full: full}

@@ -217,5 +217,5 @@ func (c *MultiConn) applySettings(s *settings) {
 	c.w.pingNonce = rand.Uint64()
 	c.w.fl.cap = initialInFlight
 	c.nextAck = ackEvery
-	c.rxEager = reassemblyEagerBudget
+	c.rxBudget = newRxBudget()
 }
