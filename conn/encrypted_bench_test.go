@@ -137,14 +137,7 @@ func benchSequential(b *testing.B, exchange func(rawC, rawS net.Conn) (io.Closer
 		b.StopTimer()
 		k := min(handshakeBatch, b.N-done)
 		for i := range k {
-			rawC, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			rawS, err := ln.Accept()
-			if err != nil {
-				b.Fatal(err)
-			}
+			rawC, rawS := conntest.DialAccept(b, ln)
 			raws[i] = [2]net.Conn{rawC, rawS}
 		}
 		b.StartTimer()
@@ -192,14 +185,7 @@ func BenchmarkHandshakeEach(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		rawC, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		rawS, err := ln.Accept()
-		if err != nil {
-			b.Fatal(err)
-		}
+		rawC, rawS := conntest.DialAccept(b, ln)
 		b.StartTimer()
 		cpu0 := processCPU()
 		c, s := hs.Run(ctx, rawC, rawS, cc, sc, crypto.ID{})

@@ -269,14 +269,7 @@ func BenchmarkMultiIdleConns(b *testing.B) {
 
 		conns := make([]*MultiConn, 0, 2*pairs)
 		for range pairs {
-			rawC, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			rawS, err := ln.Accept()
-			if err != nil {
-				b.Fatal(err)
-			}
+			rawC, rawS := conntest.DialAccept(b, ln)
 			ctx := context.Background()
 			ec, es := hs.Run(ctx, rawC, rawS, scA, scB, crypto.ID{})
 			if ec.Err != nil || es.Err != nil {

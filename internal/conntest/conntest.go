@@ -77,6 +77,23 @@ func TCPPair(tb testing.TB) (client, server net.Conn) {
 	return client, r.c
 }
 
+// DialAccept dials ln and accepts the connection on the calling goroutine
+// (the kernel completes a loopback connect before Accept is called): the
+// two ends of one more connection to a listener a benchmark keeps open.
+func DialAccept(tb testing.TB, ln net.Listener) (client, server net.Conn) {
+	tb.Helper()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		client.Close()
+		tb.Fatal(err)
+	}
+	return client, server
+}
+
 // Result is one end's outcome of a handshake: its connection, or the error
 // (and then a zero Conn).
 type Result[C any] struct {
