@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,60 @@ func TestMergeSaved(t *testing.T) {
 	if err := RenderSaved(pa+","+pa, filepath.Join(dir, "twice")); err == nil {
 		t.Error("a piece merged with itself: no error")
 	}
+
+	// The 10,000-node matrix and the DHT models may be in one piece only:
+	// the whole run split so that its lower seeds' piece holds neither
+	// renders the same.
+	w, err := load(filepath.Join(dir, "whole.gob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := splitSaved(w, n)
+	pl, ph := filepath.Join(dir, "lo.gob"), filepath.Join(dir, "hi.gob")
+	for p, r := range map[string]*savedReport{pl: &lo, ph: &hi} {
+		if err := store(p, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RenderSaved(ph+","+pl, filepath.Join(dir, "split")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"SIMULATION.md", "sim/eclipse-budget.svg", "sim/discovery.svg", "sim/gossip.svg", "sim/dht.svg"} {
+		if a, b := read(t, filepath.Join(dir, "whole", f)), read(t, filepath.Join(dir, "split", f)); a != b {
+			t.Errorf("%s: a piece without the -big matrix and the DHT models, merged, renders differently from the whole run", f)
+		}
+	}
+	// Two -big matrices of different sizes are not one report's.
+	other := hi
+	other.Opts.BigNodes++
+	if _, err := merge([]savedReport{lo, hi, other}); err == nil || !strings.Contains(err.Error(), "different sizes") {
+		t.Errorf("-big matrices of %d and %d nodes merged: err = %v", hi.Opts.BigNodes, other.Opts.BigNodes, err)
+	}
+}
+
+// splitSaved splits the saved runs of a whole report at seed n: lo holds
+// the small matrix's seeds up to n and nothing of the -big matrix or the
+// DHT models, hi the later seeds and every -big and DHT run.
+func splitSaved(w savedReport, n int) (lo, hi savedReport) {
+	part := func(as []savedAgg, low bool) []savedAgg {
+		out := cloneAggs(as)
+		for i := range out {
+			out[i].Runs = slices.DeleteFunc(out[i].Runs, func(r *Result) bool { return (r.Config.Seed <= uint64(n)) != low })
+		}
+		return out
+	}
+	lo, hi = w, w
+	for _, p := range []*savedReport{&lo, &hi} {
+		low := p == &lo
+		p.Aggs, p.Sweep = part(w.Aggs, low), part(w.Sweep, low)
+		p.Books = [2]savedAgg(part(w.Books[:], low))
+		p.Opts.Seeds, p.Opts.CalibrationSeeds = n, n
+	}
+	lo.Cal, hi.Cal = w.Cal[:n:n], w.Cal[n:]
+	hi.Opts.SeedFrom = n + 1
+	lo.HasBig, lo.Big, lo.BigWalls, lo.HasBigFull, lo.BigFull, lo.DHT = false, nil, nil, false, nil, nil
+	lo.Opts.BigNodes, lo.Opts.BigBooks, lo.Opts.DHTSeeds = 0, false, 0
+	return lo, hi
 }
 
 // zeroTimes clears the measured times of the runs saved at path.

@@ -199,18 +199,44 @@ func loadAll(path string) (savedReport, error) {
 }
 
 // sameReport is the part of ReportOptions the pieces of one report share:
-// everything but the seeds and how they were run.
+// everything but the seeds, how they were run and the -big matrix, which
+// one piece may hold alone (sameBig).
 func sameReport(o ReportOptions) ReportOptions {
 	o.Seeds, o.BigSeeds, o.DHTSeeds, o.CalibrationSeeds, o.SeedFrom = 0, 0, 0, 0, 0
 	o.Workers, o.BigWorkers, o.Dir, o.Save, o.Command, o.Log = 0, 0, "", "", "", nil
+	o.BigNodes, o.BigVictims, o.BigBooks, o.BigDuration = 0, 0, false, 0
 	return o
+}
+
+// bigOf is the part of ReportOptions that sizes the -big matrix, which
+// two pieces that both ran it must share.
+func bigOf(o ReportOptions) bigSize {
+	return bigSize{o.BigNodes, o.BigVictims, o.BigDuration}
+}
+
+type bigSize struct {
+	Nodes, Victims int
+	Duration       time.Duration
+}
+
+// takeBig gives m the -big matrix of r, a piece that ran it where m did
+// not.
+func takeBig(m *savedReport, r savedReport) {
+	m.HasBig, m.Big, m.BigWalls = true, cloneAggs(r.Big), slices.Clone(r.BigWalls)
+	m.BigHeap, m.BigTotal, m.BigRSS = r.BigHeap, r.BigTotal, r.BigRSS
+	m.HasBigFull, m.BigFull, m.BigFullWall = r.HasBigFull, slices.Clone(r.BigFull), r.BigFullWall
+	m.Opts.BigNodes, m.Opts.BigVictims, m.Opts.BigDuration = r.Opts.BigNodes, r.Opts.BigVictims, r.Opts.BigDuration
+	m.Opts.BigBooks, m.Opts.BigSeeds = r.Opts.BigBooks, r.Opts.BigSeeds
 }
 
 // merge joins the pieces of one report, each run with its own
 // ReportOptions.SeedFrom: every scenario's runs are put together in seed
 // order (a seed run twice is an error), so the pieces render the report
-// one process running all their seeds would. Times add up; the peak heap
-// and RSS are the largest piece's; the command is every piece's.
+// one process running all their seeds would. The -big matrix and the DHT
+// models may be in some pieces only (a long small matrix is split, the
+// 10,000-node runs go in one piece); where two pieces hold them, their
+// seeds are joined the same way. Times add up; the peak heap and RSS are
+// the largest piece's; the command is every piece's.
 func merge(rs []savedReport) (savedReport, error) {
 	if len(rs) == 1 {
 		return rs[0], nil
@@ -227,8 +253,16 @@ func merge(rs []savedReport) (savedReport, error) {
 		if !reflect.DeepEqual(sameReport(r.Opts), sameReport(m.Opts)) {
 			return m, fmt.Errorf("sim: saved runs of different reports: %+v and %+v", sameReport(m.Opts), sameReport(r.Opts))
 		}
-		if r.HasBig != m.HasBig {
-			return m, fmt.Errorf("sim: saved runs with and without the -big matrix")
+		bigToo := r.HasBig && m.HasBig
+		if bigToo && bigOf(r.Opts) != bigOf(m.Opts) {
+			return m, fmt.Errorf("sim: saved -big matrices of different sizes: %+v and %+v", bigOf(m.Opts), bigOf(r.Opts))
+		}
+		if r.HasBig && !m.HasBig {
+			takeBig(&m, r)
+		}
+		dhtToo := len(r.DHT) > 0 && len(m.DHT) > 0
+		if len(r.DHT) > 0 && len(m.DHT) == 0 {
+			m.DHT, m.Opts.DHTSeeds = cloneAggs(r.DHT), r.Opts.DHTSeeds
 		}
 		var err error
 		join := func(dst, src []savedAgg, what string) {
@@ -250,8 +284,12 @@ func merge(rs []savedReport) (savedReport, error) {
 		join(m.Aggs, r.Aggs, "scenarios")
 		join(m.Sweep, r.Sweep, "budget sweep")
 		join(m.Books[:], r.Books[:], "book-size check")
-		join(m.Big, r.Big, "big matrix")
-		join(m.DHT, r.DHT, "DHT models")
+		if bigToo {
+			join(m.Big, r.Big, "big matrix")
+		}
+		if dhtToo {
+			join(m.DHT, r.DHT, "DHT models")
+		}
 		if err != nil {
 			return m, err
 		}
@@ -259,19 +297,23 @@ func merge(rs []savedReport) (savedReport, error) {
 			m.Opts.Command = strings.TrimPrefix(m.Opts.Command+"` + `"+r.Opts.Command, "` + `")
 		}
 		m.Opts.Seeds += r.Opts.Seeds
-		m.Opts.BigSeeds += r.Opts.BigSeeds
-		m.Opts.DHTSeeds += r.Opts.DHTSeeds
 		m.Opts.CalibrationSeeds += r.Opts.CalibrationSeeds
 		m.Cal = append(m.Cal, r.Cal...)
-		m.BigWalls = append(m.BigWalls, r.BigWalls...)
-		m.BigHeap, m.BigRSS = max(m.BigHeap, r.BigHeap), max(m.BigRSS, r.BigRSS)
-		m.BigTotal += r.BigTotal
 		m.Wall += r.Wall
 		m.CPU += r.CPU
-		if r.HasBigFull {
-			m.HasBigFull = true
-			m.BigFull = append(m.BigFull, r.BigFull...)
-			m.BigFullWall = max(m.BigFullWall, r.BigFullWall)
+		if dhtToo {
+			m.Opts.DHTSeeds += r.Opts.DHTSeeds
+		}
+		if bigToo {
+			m.Opts.BigSeeds += r.Opts.BigSeeds
+			m.BigWalls = append(m.BigWalls, r.BigWalls...)
+			m.BigHeap, m.BigRSS = max(m.BigHeap, r.BigHeap), max(m.BigRSS, r.BigRSS)
+			m.BigTotal += r.BigTotal
+			if r.HasBigFull {
+				m.Opts.BigBooks, m.HasBigFull = true, true
+				m.BigFull = append(m.BigFull, r.BigFull...)
+				m.BigFullWall = max(m.BigFullWall, r.BigFullWall)
+			}
 		}
 	}
 	var err error
