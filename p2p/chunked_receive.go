@@ -281,8 +281,11 @@ func (e *chunkEngine) dontWantLocked(m *ckMsg, pc *peerConn) {
 	}
 }
 
-func (e *chunkEngine) onHave(pc *peerConn, data []byte) error {
-	id, bm, err := parseHave(data)
+// onKnown is what a have, don't-want and want from a neighbour share: a
+// message that did not parse is the neighbour's violation (err), one we
+// do not know is counted and ignored (knownLocked), and f runs on a known
+// one with e.mu held.
+func (e *chunkEngine) onKnown(id MessageID, err error, f func(m *ckMsg) error) error {
 	if err != nil {
 		return err
 	}
@@ -292,43 +295,43 @@ func (e *chunkEngine) onHave(pc *peerConn, data []byte) error {
 	if m == nil {
 		return nil
 	}
-	if err := checkBitmap(bm, len(m.chunks)); err != nil {
-		return err
-	}
-	p := m.peer(pc.id)
-	now := e.n.s.Now()
-	p.heardAt = now
-	for i := range m.chunks {
-		if bitSet(bm, i) {
-			setBit(p.has, i)
-			if m.seenAt[i].IsZero() {
-				m.seenAt[i] = now
+	return f(m)
+}
+
+func (e *chunkEngine) onHave(pc *peerConn, data []byte) error {
+	id, bm, err := parseHave(data)
+	return e.onKnown(id, err, func(m *ckMsg) error {
+		if err := checkBitmap(bm, len(m.chunks)); err != nil {
+			return err
+		}
+		p := m.peer(pc.id)
+		now := e.n.s.Now()
+		p.heardAt = now
+		for i := range m.chunks {
+			if bitSet(bm, i) {
+				setBit(p.has, i)
+				if m.seenAt[i].IsZero() {
+					m.seenAt[i] = now
+				}
 			}
 		}
-	}
-	if !p.full && bitmapCount(p.has) == len(m.chunks) {
-		p.full = true
-		e.cancelLocked(pc, p)
-	}
-	return nil
+		if !p.full && bitmapCount(p.has) == len(m.chunks) {
+			p.full = true
+			e.cancelLocked(pc, p)
+		}
+		return nil
+	})
 }
 
 func (e *chunkEngine) onDontWant(pc *peerConn, data []byte) error {
 	id, err := parseDontWant(data)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	m := e.knownLocked(id)
-	if m == nil {
+	return e.onKnown(id, err, func(m *ckMsg) error {
+		p := m.peer(pc.id)
+		p.noPush = true
+		m.annDirty()
+		e.cancelLocked(pc, p)
 		return nil
-	}
-	p := m.peer(pc.id)
-	p.noPush = true
-	m.annDirty()
-	e.cancelLocked(pc, p)
-	return nil
+	})
 }
 
 // onWant makes pc, which asked for m's chunks, eager if m has room for
@@ -336,29 +339,22 @@ func (e *chunkEngine) onDontWant(pc *peerConn, data []byte) error {
 // haves).
 func (e *chunkEngine) onWant(pc *peerConn, data []byte) error {
 	id, err := parseWant(data)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	m := e.knownLocked(id)
-	if m == nil {
-		return nil
-	}
-	p := m.peer(pc.id)
-	if e.adversary != advNone || p.eager || p.full || p.noPush || p.lazy || m.eager >= e.cfg.EagerPeers {
-		return nil
-	}
-	p.eager = true
-	m.eager++
-	p.needHeader = false // it has the header: it asked for the chunks
-	m.annDirty()
-	for i := range m.chunks {
-		if bitSet(m.have, i) {
-			e.pushLocked(m, pc, i)
+	return e.onKnown(id, err, func(m *ckMsg) error {
+		p := m.peer(pc.id)
+		if e.adversary != advNone || p.eager || p.full || p.noPush || p.lazy || m.eager >= e.cfg.EagerPeers {
+			return nil
 		}
-	}
-	return nil
+		p.eager = true
+		m.eager++
+		p.needHeader = false // it has the header: it asked for the chunks
+		m.annDirty()
+		for i := range m.chunks {
+			if bitSet(m.have, i) {
+				e.pushLocked(m, pc, i)
+			}
+		}
+		return nil
+	})
 }
 
 // knownLocked returns the message id, or nil when there is none (evicted,
