@@ -11,6 +11,20 @@ import (
 // (MarkSuccess or MarkFailure) or BackoffBase passes, the peer is not picked
 // again. It returns ErrUnknownPeer for an unknown ID.
 func (b *Book) MarkAttempt(id crypto.ID) error {
+	return b.mark(id, func(e *entry, now time.Time) {
+		e.lastAttempt = now
+		if hold := now.Add(b.cfg.BackoffBase); hold.After(e.nextAttempt) {
+			e.nextAttempt = hold
+		}
+		b.schedule(e, now)
+		b.touch()
+	})
+}
+
+// mark runs f on id's entry with the book locked and the clock's reading
+// taken before the lock, as every Mark* does; it returns ErrUnknownPeer,
+// without running f, for an unknown ID.
+func (b *Book) mark(id crypto.ID, f func(e *entry, now time.Time)) error {
 	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -18,12 +32,7 @@ func (b *Book) MarkAttempt(id crypto.ID) error {
 	if !ok {
 		return ErrUnknownPeer
 	}
-	e.lastAttempt = now
-	if hold := now.Add(b.cfg.BackoffBase); hold.After(e.nextAttempt) {
-		e.nextAttempt = hold
-	}
-	b.schedule(e, now)
-	b.touch()
+	f(e, now)
 	return nil
 }
 
@@ -32,23 +41,17 @@ func (b *Book) MarkAttempt(id crypto.ID) error {
 // table, and its address counts as verified (Entry.Unverified). It returns
 // ErrUnknownPeer for an unknown ID.
 func (b *Book) MarkSuccess(id crypto.ID) error {
-	now := b.deps.Clock.Now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e, ok := b.mu.byID[id]
-	if !ok {
-		return ErrUnknownPeer
-	}
-	if e.lastAttempt.IsZero() {
-		e.lastAttempt = now
-	}
-	e.lastSuccess, e.lastSeen = now, now
-	e.failures, e.nextAttempt = 0, time.Time{}
-	e.unverified = false
-	b.schedule(e, now)
-	b.moveToTried(e, now)
-	b.touch()
-	return nil
+	return b.mark(id, func(e *entry, now time.Time) {
+		if e.lastAttempt.IsZero() {
+			e.lastAttempt = now
+		}
+		e.lastSuccess, e.lastSeen = now, now
+		e.failures, e.nextAttempt = 0, time.Time{}
+		e.unverified = false
+		b.schedule(e, now)
+		b.moveToTried(e, now)
+		b.touch()
+	})
 }
 
 // MarkRefused records that the peer was reached but refused us for want
@@ -58,20 +61,14 @@ func (b *Book) MarkSuccess(id crypto.ID) error {
 // dialers do not return in step). It returns ErrUnknownPeer for an
 // unknown ID.
 func (b *Book) MarkRefused(id crypto.ID) error {
-	now := b.deps.Clock.Now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e, ok := b.mu.byID[id]
-	if !ok {
-		return ErrUnknownPeer
-	}
-	e.lastSeen = now
-	if next := now.Add(b.jitter(b.cfg.RefusedBackoff)); next.After(e.nextAttempt) {
-		e.nextAttempt = next
-	}
-	b.schedule(e, now)
-	b.touch()
-	return nil
+	return b.mark(id, func(e *entry, now time.Time) {
+		e.lastSeen = now
+		if next := now.Add(b.jitter(b.cfg.RefusedBackoff)); next.After(e.nextAttempt) {
+			e.nextAttempt = next
+		}
+		b.schedule(e, now)
+		b.touch()
+	})
 }
 
 // MarkVerified records that addr was shown to answer with its ID other
@@ -79,17 +76,12 @@ func (b *Book) MarkRefused(id crypto.ID) error {
 // the peer's entry still holds addr, it is no longer Unverified, and PEX
 // may share it. It returns ErrUnknownPeer for an unknown ID.
 func (b *Book) MarkVerified(addr crypto.Address) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e, ok := b.mu.byID[addr.ID]
-	if !ok {
-		return ErrUnknownPeer
-	}
-	if e.addr == addr && e.unverified {
-		e.unverified = false
-		b.touch()
-	}
-	return nil
+	return b.mark(addr.ID, func(e *entry, _ time.Time) {
+		if e.addr == addr && e.unverified {
+			e.unverified = false
+			b.touch()
+		}
+	})
 }
 
 // MarkFailure records a failed dial to the peer: one more consecutive
@@ -98,25 +90,21 @@ func (b *Book) MarkVerified(addr crypto.Address) error {
 // evicted, which MarkFailure reports. It returns ErrUnknownPeer for an
 // unknown ID.
 func (b *Book) MarkFailure(id crypto.ID) (evicted bool, err error) {
-	now := b.deps.Clock.Now()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e, ok := b.mu.byID[id]
-	if !ok {
-		return false, ErrUnknownPeer
-	}
-	b.touch()
-	e.lastAttempt = now
-	if e.failures < b.cfg.MaxFailures {
-		e.failures++
-	}
-	if e.failures >= b.cfg.MaxFailures && !e.protected {
-		b.evict(e)
-		return true, nil
-	}
-	e.nextAttempt = now.Add(b.backoff(e.failures))
-	b.schedule(e, now)
-	return false, nil
+	err = b.mark(id, func(e *entry, now time.Time) {
+		b.touch()
+		e.lastAttempt = now
+		if e.failures < b.cfg.MaxFailures {
+			e.failures++
+		}
+		if e.failures >= b.cfg.MaxFailures && !e.protected {
+			b.evict(e)
+			evicted = true
+			return
+		}
+		e.nextAttempt = now.Add(b.backoff(e.failures))
+		b.schedule(e, now)
+	})
+	return evicted, err
 }
 
 // backoff returns the delay after n consecutive failures: BackoffBase
