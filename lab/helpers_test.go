@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/peerwire/peerwire/internal/testutil"
-	"github.com/peerwire/peerwire/p2p"
 )
 
 // binaries built once per test binary run.
@@ -96,43 +95,6 @@ func startLabNode(t testing.TB, h *Host, name string, args ...string) *labNode {
 		return err == nil
 	})
 	return ln
-}
-
-// Report mirrors labnode's JSON report.
-type Report struct {
-	ID, Listen               string
-	Peers                    []PeerReport
-	Inbound, Outbound        int
-	MustConnectUp, MustTotal int
-	BookSize, Bans           int
-	BlockMode                string
-	SentVotes, SentBlocks    uint64
-	RecvVotes, RecvBlocks    map[string]uint64
-	BlockPayloadBytes        uint64
-	BlockWireBytesIn         uint64
-	Chunked                  p2p.ChunkedStats
-	Dups                     uint64
-	Goroutines               int
-	HeapAllocKiB, HeapSysKiB uint64
-	LiveHeapKiB              uint64
-	Disconnects              uint64
-	Violations, Malformed    uint64
-	HandshakeFailures        map[string]uint64
-	Refusals                 map[string]uint64
-	GossipForwardDropped     uint64
-	DisconnectReasons        []string
-}
-
-// PeerReport mirrors labnode's per-peer report.
-type PeerReport struct {
-	ID, Direction, Remote string
-	MustConnect           bool
-	PingRTTms             float64
-	AppRTTms              float64
-	AppRTTMaxms           float64
-	AppRTTMinms           float64
-	AppRTTSamples         bool
-	Score                 float64
 }
 
 func (n *labNode) stats(ctx context.Context) (*Report, error) { return n.statsPath(ctx, "/stats") }

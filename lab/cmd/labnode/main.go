@@ -144,50 +144,6 @@ type peerRTT struct {
 	min map[crypto.ID]time.Duration
 }
 
-// Report is what GET /stats returns.
-type Report struct {
-	ID, Listen               string
-	Peers                    []PeerReport
-	Inbound, Outbound        int
-	MustConnectUp, MustTotal int
-	BookSize, Bans           int
-	BlockMode                string
-	SentVotes, SentBlocks    uint64
-	RecvVotes, RecvBlocks    map[string]uint64 // by origin index
-	// BlockPayloadBytes are the block payload bytes received, duplicates
-	// included: chunk bytes pushed or pulled in chunked mode
-	// (ChunkedStats.PayloadBytes), whole gossip payloads in flood mode
-	// (Stats.GossipPayloadBytes, which counts the votes topic's gossip
-	// too: run without -vote-every to read it as blocks only).
-	BlockPayloadBytes uint64
-	// BlockWireBytesIn are the blocks topic's bytes received on the wire
-	// (frames, headers, haves, pulls and late answers included).
-	BlockWireBytesIn            uint64
-	Chunked                     p2p.ChunkedStats
-	Dups                        uint64
-	Goroutines                  int
-	HeapAllocKiB, HeapSysKiB    uint64
-	LiveHeapKiB                 uint64 // after a forced GC, with ?gc=1
-	Disconnects                 uint64
-	Violations, Malformed       uint64
-	HandshakeFailures, Refusals map[string]uint64
-	GossipForwardDropped        uint64
-	Generating                  bool
-	DisconnectReasons           []string
-}
-
-// PeerReport is one connected peer.
-type PeerReport struct {
-	ID, Direction, Remote string
-	MustConnect           bool
-	PingRTTms             float64 // control-topic ping (smoothed)
-	AppRTTms              float64 // consensus-topic echo, latest
-	AppRTTMaxms           float64
-	AppRTTMinms           float64
-	AppRTTSamples         bool
-	Score                 float64
-}
-
 func run(o opts) error {
 	if o.name == "" {
 		return fmt.Errorf("-name is required")
@@ -392,7 +348,7 @@ func run(o opts) error {
 			runtime.ReadMemStats(&ms)
 		}
 		ck := n.ChunkedStats()
-		rep := Report{
+		rep := lab.Report{
 			ID: n.ID().String(), Listen: n.ListenAddr().String(), BlockMode: o.blockMode,
 			Inbound: st.Inbound, Outbound: st.Outbound, MustConnectUp: st.MustConnectUp, MustTotal: st.MustConnectTotal,
 			BookSize: st.BookSize, Bans: st.Bans,
@@ -420,7 +376,7 @@ func run(o opts) error {
 		rep.Dups = d1 + d2
 		rtts.mu.Lock()
 		for _, p := range n.Peers() {
-			rep.Peers = append(rep.Peers, PeerReport{
+			rep.Peers = append(rep.Peers, lab.PeerReport{
 				ID: p.ID.String(), Direction: p.Direction, Remote: p.Remote, MustConnect: p.MustConnect,
 				PingRTTms: ms2(p.RTT.Smoothed), AppRTTms: ms2(rtts.rtt[p.ID]), AppRTTMaxms: ms2(rtts.max[p.ID]),
 				AppRTTMinms: ms2(rtts.min[p.ID]), AppRTTSamples: rtts.min[p.ID] > 0, Score: p.Score,
