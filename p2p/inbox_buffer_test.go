@@ -2,7 +2,9 @@ package p2p
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -11,9 +13,8 @@ import (
 
 // TestInboxHandOffBuffered: once the application reads a topic through its
 // channel, the topic's goroutine hands messages over without waiting for
-// each to be taken — up to inboxBuffer of them, a number bounded by bytes
-// (inboxBufferBytes of the topic's largest messages) — and they arrive in
-// order. Messages that arrive before the application has chosen how to
+// each to be taken — up to inboxBuffer of them while their bytes allow
+// (inboxBufferBytes: TestInboxBufferBytes) — and they arrive in order. Messages that arrive before the application has chosen how to
 // receive wait outside the channel, so a handler registered late still gets
 // every one of them.
 func TestInboxHandOffBuffered(t *testing.T) {
@@ -63,4 +64,111 @@ func TestInboxHandOffBuffered(t *testing.T) {
 			t.Fatalf("handler: message %d arrived as %q", i, m.Data)
 		}
 	}
+}
+
+// TestInboxBufferBytes: the inbox buffer holds many small messages (see
+// TestInboxHandOffBuffered) but at most inboxBufferBytes of Data: with the
+// credit letting forty 64 KiB messages in and the application not reading,
+// exactly sixteen (1 MiB) are in the channel and the rest wait, charged to
+// the sender's credit; read, they all arrive in order, the buffer never
+// over 1 MiB. A node stopped while its topic waits for room stops.
+func TestInboxBufferBytes(t *testing.T) {
+	const total, size = 40, 64 << 10
+	fit := inboxBufferBytes / size // 16
+	a := startNode(t, quietConfig(t, 1430))
+	cfg := quietConfig(t, 1431)
+	cfg.Topics[topicVotes-1].RecvWindow = 8 << 20 // room for all forty
+	b := startNode(t, cfg)
+	cfg = quietConfig(t, 1432)
+	cfg.Topics[topicVotes-1].RecvWindow = 8 << 20
+	c := startNode(t, cfg)
+	dial(t, a, b)
+	dial(t, a, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	inbox, ts := b.Inbox(topicVotes), b.topics[topicVotes]
+	c.Inbox(topicVotes) // read through the channel, never read
+	for i := range total {
+		msg := make([]byte, size)
+		binary.BigEndian.PutUint32(msg, uint32(i))
+		for _, to := range []*Node{b, c} {
+			if err := a.Send(ctx, to.ID(), topicVotes, msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "every message received", func() bool { return len(inbox)+ts.depth() == total })
+	if got := len(inbox); got != fit {
+		t.Fatalf("%d messages of %d bytes in the inbox buffer, want %d (1 MiB)", got, size, fit)
+	}
+	for i := range total {
+		if l := len(inbox); l > fit {
+			t.Fatalf("before message %d: %d messages of %d bytes in the inbox buffer, over 1 MiB", i, l, size)
+		}
+		m := recv(t, inbox, 10*time.Second)
+		if got := binary.BigEndian.Uint32(m.Data); got != uint32(i) || len(m.Data) != size {
+			t.Fatalf("message %d arrived as %d, %d bytes", i, got, len(m.Data))
+		}
+	}
+
+	tc := c.topics[topicVotes]
+	testutil.Eventually(t, 10*time.Second, "c's topic waiting for room", func() bool {
+		return len(c.Inbox(topicVotes))+tc.depth() == total && tc.depth() > 0
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Stop did not return while the topic waited for room in its inbox")
+	}
+}
+
+// TestInboxLedger: the ledger's count of the bytes in a buffered channel
+// matches what is in it, through sends and receives of random sizes that
+// wrap its ring many times; room follows the 1 MiB bound.
+func TestInboxLedger(t *testing.T) {
+	const k = 8
+	ch := make(chan *Message, k)
+	l := inboxLedger{cum: make([]uint32, k+1)}
+	var fifo []int // the sizes in ch, oldest first
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 10_000 {
+		if len(ch) < k && rng.IntN(2) == 0 {
+			size := rng.IntN(300 << 10)
+			if l.room(ch, size) != (sum(fifo)+size <= inboxBufferBytes || len(fifo) == 0) {
+				t.Fatalf("step %d: room for %d with %d bytes in: %v", i, size, sum(fifo), l.room(ch, size))
+			}
+			l.record(size)
+			ch <- &Message{}
+			fifo = append(fifo, size)
+		} else if len(ch) > 0 {
+			<-ch
+			fifo = fifo[1:]
+		}
+		if got := l.bytes(ch); got != sum(fifo) {
+			t.Fatalf("step %d: ledger says %d bytes in the channel, it holds %d", i, got, sum(fifo))
+		}
+	}
+	for len(ch) > 0 {
+		<-ch
+	}
+	if !l.room(ch, inboxBufferBytes+1) {
+		t.Fatal("no room in an empty buffer for a message over 1 MiB: it would wait forever")
+	}
+	var unbuffered inboxLedger
+	if !unbuffered.room(make(chan *Message), 64<<20) {
+		t.Fatal("no room in an unbuffered channel")
+	}
+}
+
+func sum(s []int) int {
+	n := 0
+	for _, v := range s {
+		n += v
+	}
+	return n
 }
