@@ -58,8 +58,8 @@ type topicState struct {
 	cfg *TopicConfig
 	ck  *chunkEngine // Chunked topics only (chunked.go)
 	// inbox is the application's channel. It buffers up to inboxBuffer
-	// messages, as long as their Data totals at most inboxBufferBytes
-	// (ledger): a message's credit returns once it is in the channel, so
+	// messages: a message's credit returns once it is in the channel and
+	// the Data in the buffer totals at most inboxBufferBytes (ledger), so
 	// the topic holds at most inboxBufferBytes beyond its peers' credit.
 	inbox chan *Message
 	// ledger accounts the bytes in inbox's buffer. It is used by whoever
@@ -98,17 +98,29 @@ type topicState struct {
 
 // inboxBuffer returns how many messages at most a topic's inbox channel
 // buffers for a topic of messages up to maxMsg bytes (0: the default
-// maximum): maxInboxBuffer, none for topics of messages over
+// maximum): maxInboxBuffer when at least ledgerMinBuffer of its largest
+// fit in inboxBufferBytes, the bytes then bounded by the ledger; else as
+// many of its largest as fit, none for topics of messages over
 // inboxBufferBytes (their every message is handed over).
 func inboxBuffer(maxMsg int) int {
 	if maxMsg <= 0 {
 		maxMsg = mux.DefaultMaxMessageSize
 	}
-	if maxMsg > inboxBufferBytes {
-		return 0
+	if k := inboxBufferBytes / maxMsg; k < ledgerMinBuffer {
+		return k
 	}
 	return maxInboxBuffer
 }
+
+// ledgerMinBuffer: a topic whose inbox buffer holds fewer of its largest
+// messages keeps that count as its bound, as before the ledger (topics
+// of the default 1 MiB maximum among them). Full of such messages, its
+// buffer holds a few, and the pump waits for a place in a blocking send,
+// woken by the application's receive, rather than looking again for
+// bytes (waitRoom), which could leave an application that takes under
+// 100 µs per message without one. At 16 of them (64 KiB), the
+// application has 15 to read while the pump waits.
+const ledgerMinBuffer = 16
 
 func newTopicState(cfg *TopicConfig) *topicState {
 	k := inboxBuffer(cfg.MaxMessageSize)
@@ -283,9 +295,10 @@ func (t *topicState) closeInbox() { t.once.Do(func() { close(t.inbox) }) }
 
 // Inbox returns the receive-only channel of topic's messages, from every
 // peer, each message once, in order per sender. A message stays charged to
-// its sender's credit until it is received here or enters the channel's
-// buffer (inboxBuffer: up to 1,024 messages and 1 MiB of their Data,
-// none for topics of messages over 1 MiB), so a slow reader slows
+// its sender's credit until it is received here or is in the channel's
+// buffer within its bound (inboxBuffer: for a topic of messages up to 64
+// KiB, up to 1,024 messages and 1 MiB of their Data; for larger ones as
+// many of its largest as fit in 1 MiB, none over 1 MiB), so a slow reader slows
 // only this topic's senders and nothing is dropped. The channel is closed
 // after Stop. Use it in select loops; see receive.go for Next and Handle.
 //
@@ -401,45 +414,44 @@ func (n *Node) pumpOne(t *topicState, handler *func(*Message), chosen *bool, im 
 }
 
 // deliver hands msg to the topic's handler, or to its inbox channel once
-// the application has chosen how to receive (pump), waiting for room in
-// the buffer's bytes first (waitRoom). It reports false when the node
-// stopped first.
+// the application has chosen how to receive (pump). It returns once the
+// message's credit may return (pumpOne): in the channel, and the bytes in
+// its buffer within inboxBufferBytes (waitRoom). So the message that
+// takes the buffer past 1 MiB is already the application's to take while
+// its credit waits, and no bubble opens before it when the application
+// is quick. It reports false when the node stopped first.
 func (n *Node) deliver(t *topicState, handler func(*Message), msg *Message) bool {
 	if handler != nil {
 		handler(msg)
 		return true
 	}
-	if !t.ledger.room(t.inbox, len(msg.Data)) && !n.waitRoom(t, len(msg.Data)) {
-		return false
-	}
 	t.ledger.record(len(msg.Data)) // before the send: nobody else sends meanwhile
 	select {
 	case t.inbox <- msg: // room in the buffer, or a reader waiting
-		return true
 	default:
+		select {
+		case t.inbox <- msg:
+		case <-n.ctx.Done():
+			return false
+		}
 	}
-	select {
-	case t.inbox <- msg:
-		return true
-	case <-n.ctx.Done():
-		return false
-	}
+	return t.ledger.room(t.inbox, 0) || n.waitRoom(t)
 }
 
 // roomPoll bounds how long the pump sleeps between two looks at the
 // inbox buffer's bytes (waitRoom).
-const roomPoll = time.Millisecond
+const roomPoll = 100 * time.Microsecond
 
-// waitRoom waits until the inbox buffer has room for size more bytes of
-// Data, and reports false when the node stopped first. The application's
-// receives signal nothing but to a sender blocked on a full channel, and
-// here the channel has free places, so the pump looks again after 20 µs,
-// then twice as long each time up to roomPoll. It only waits while the
-// buffer holds close to inboxBufferBytes (more than that minus size),
-// which takes at least 1 MiB minus one message for the application to
-// read, so it runs out of messages only if it reads over about 1 GB/s.
-func (n *Node) waitRoom(t *topicState, size int) bool {
-	d := 20 * time.Microsecond
+// waitRoom waits until the bytes of Data in the inbox buffer are within
+// inboxBufferBytes, and reports false when the node stopped first. The
+// application's receives signal nothing but to a sender blocked on a full
+// channel, and here the channel has free places, so the pump looks again
+// after 10 µs, then twice as long each time up to roomPoll. Meanwhile the
+// application has over 1 MiB to read, at least 15 messages, the one the
+// pump waits with among them, and only that message's credit waits
+// (deliver): it would run out only reading over 9 GB/s.
+func (n *Node) waitRoom(t *topicState) bool {
+	d := 10 * time.Microsecond
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	for {
@@ -448,7 +460,7 @@ func (n *Node) waitRoom(t *topicState, size int) bool {
 		case <-n.ctx.Done():
 			return false
 		}
-		if t.ledger.room(t.inbox, size) {
+		if t.ledger.room(t.inbox, 0) {
 			return true
 		}
 		d = min(2*d, roomPoll)
