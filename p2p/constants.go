@@ -43,15 +43,21 @@ const (
 	gossipOverhead = 256
 
 	// inboxBufferBytes and maxInboxBuffer size a topic's inbox channel:
-	// it buffers min(maxInboxBuffer, inboxBufferBytes / MaxMessageSize)
-	// messages, none for topics of messages over 1 MiB. A message in the
-	// buffer has had its credit returned, so this is what a topic may hold
-	// beyond its peers' credit (1 MiB); in exchange the topic's goroutine
-	// hands small messages over without waiting for the application to
-	// take each one (issue 13: the unbuffered hand-off cost a goroutine
-	// switch per 256-byte message).
+	// for a topic of messages up to 64 KiB it buffers up to
+	// maxInboxBuffer messages, and the credit of those in it returns while
+	// their Data totals at most inboxBufferBytes (inboxLedger; the one
+	// message beyond waits with its credit held); for larger messages as
+	// many of the topic's largest as fit in inboxBufferBytes, none over
+	// 1 MiB (inboxBuffer, ledgerMinBuffer). So this is what a topic
+	// may hold beyond its peers' credit (1 MiB of Data, plus up to 1,024
+	// Messages of 136 bytes: 136 KiB); in exchange
+	// the connection's reader puts small messages into the channel itself
+	// and the topic's goroutine hands them over without waiting for the
+	// application to take each one (issue 13: the unbuffered hand-off cost
+	// a goroutine switch per 256-byte message, and a buffer of 16 for a
+	// 64 KiB topic sent nearly every 256-byte one through that goroutine).
 	inboxBufferBytes = 1 << 20
-	maxInboxBuffer   = 64
+	maxInboxBuffer   = 1024
 
 	// DefaultHopLimit is how many hops a gossip message travels at most.
 	DefaultHopLimit = 10

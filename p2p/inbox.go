@@ -57,10 +57,15 @@ type inMsg struct {
 type topicState struct {
 	cfg *TopicConfig
 	ck  *chunkEngine // Chunked topics only (chunked.go)
-	// inbox is the application's channel. It buffers inboxBuffer messages:
-	// a message's credit returns once it is in the channel, so the topic
-	// holds at most inboxBufferBytes beyond its peers' credit.
+	// inbox is the application's channel. It buffers up to inboxBuffer
+	// messages: a message's credit returns once it is in the channel and
+	// the Data in the buffer totals at most inboxBufferBytes (ledger), so
+	// the topic holds at most inboxBufferBytes beyond its peers' credit.
 	inbox chan *Message
+	// ledger accounts the bytes in inbox's buffer. It is used by whoever
+	// may send into inbox: the pump while q.busy, otherwise the holder
+	// of the q lock (Node.deliverNow).
+	ledger inboxLedger
 
 	q struct {
 		sync.Mutex // guards the fields below
@@ -91,18 +96,87 @@ type topicState struct {
 	viaChannel atomic.Bool
 }
 
-// inboxBuffer returns how many messages a topic's inbox channel buffers
-// for a topic of messages up to maxMsg bytes (0: the default maximum).
+// inboxBuffer returns how many messages at most a topic's inbox channel
+// buffers for a topic of messages up to maxMsg bytes (0: the default
+// maximum): maxInboxBuffer when at least ledgerMinBuffer of its largest
+// fit in inboxBufferBytes, the bytes then bounded by the ledger; else as
+// many of its largest as fit, none for topics of messages over
+// inboxBufferBytes (their every message is handed over).
 func inboxBuffer(maxMsg int) int {
 	if maxMsg <= 0 {
 		maxMsg = mux.DefaultMaxMessageSize
 	}
-	return min(maxInboxBuffer, inboxBufferBytes/maxMsg)
+	if k := inboxBufferBytes / maxMsg; k < ledgerMinBuffer {
+		return k
+	}
+	return maxInboxBuffer
 }
 
+// ledgerMinBuffer: a topic whose inbox buffer holds fewer of its largest
+// messages keeps that count as its bound, as before the ledger (topics
+// of the default 1 MiB maximum among them). Full of such messages, its
+// buffer holds a few, and the pump waits for a place in a blocking send,
+// woken by the application's receive, rather than looking again for
+// bytes (waitRoom), which could leave an application that takes under
+// 100 µs per message without one. At 16 of them (64 KiB), the
+// application has 15 to read while the pump waits.
+const ledgerMinBuffer = 16
+
 func newTopicState(cfg *TopicConfig) *topicState {
-	return &topicState{cfg: cfg, inbox: make(chan *Message, inboxBuffer(cfg.MaxMessageSize)), wake: make(chan struct{}, 1),
+	k := inboxBuffer(cfg.MaxMessageSize)
+	t := &topicState{cfg: cfg, inbox: make(chan *Message, k), wake: make(chan struct{}, 1),
 		modeSet: make(chan struct{})}
+	if k > 0 {
+		t.ledger.cum = make([]uint32, k+1)
+	}
+	return t
+}
+
+// inboxLedger accounts the bytes of Data in a topic's inbox buffer, so
+// that it may buffer many small messages yet at most inboxBufferBytes
+// (issue 13: sized by the topic's largest message, a 64 KiB topic's
+// buffer held 16 messages, and a stream of small ones filled it within a
+// single transport read, sending nearly every message through the pump).
+// A channel is FIFO and the sends into inbox never overlap (see
+// topicState.ledger), so the buffer holds the last len(inbox) messages
+// sent: their bytes are a difference of the running total of bytes sent,
+// which cum keeps for the last cap(inbox)+1 sends (4 bytes each).
+type inboxLedger struct {
+	cum  []uint32 // cum[i%len(cum)]: the bytes of the first i sends, mod 2³²; nil when inbox is unbuffered
+	sent uint64   // sends recorded
+}
+
+// room reports whether a message of size bytes of Data may go into the
+// buffer of ch, the ledger's channel: the bytes in it (an upper bound:
+// the application may be taking messages meanwhile) plus size stay
+// within inboxBufferBytes. Always so for an unbuffered channel, which
+// only hands messages over, and when the buffer holds no bytes (so that
+// nothing waits forever, even a message over inboxBufferBytes, which a
+// buffered channel's topic does not allow).
+func (l *inboxLedger) room(ch chan *Message, size int) bool {
+	if l.cum == nil {
+		return true
+	}
+	in := l.bytes(ch)
+	return in+size <= inboxBufferBytes || in == 0
+}
+
+// bytes returns the bytes of Data in the buffer of ch, the ledger's
+// buffered channel, or fewer if receives are under way.
+func (l *inboxLedger) bytes(ch chan *Message) int {
+	r := uint64(len(l.cum))
+	return int(l.cum[l.sent%r] - l.cum[(l.sent-uint64(len(ch)))%r])
+}
+
+// record accounts a send of size bytes of Data into the ledger's channel.
+func (l *inboxLedger) record(size int) {
+	if l.cum == nil {
+		return
+	}
+	r := uint64(len(l.cum))
+	prev := l.cum[l.sent%r]
+	l.sent++
+	l.cum[l.sent%r] = prev + uint32(size)
 }
 
 // inBlockLen is how many messages one block of a topic's queue holds.
@@ -221,9 +295,10 @@ func (t *topicState) closeInbox() { t.once.Do(func() { close(t.inbox) }) }
 
 // Inbox returns the receive-only channel of topic's messages, from every
 // peer, each message once, in order per sender. A message stays charged to
-// its sender's credit until it is received here or enters the channel's
-// small buffer (inboxBuffer: up to 64 messages and 1 MiB of the topic's
-// largest, none for topics of messages over 1 MiB), so a slow reader slows
+// its sender's credit until it is received here or is in the channel's
+// buffer within its bound (inboxBuffer: for a topic of messages up to 64
+// KiB, up to 1,024 messages and 1 MiB of their Data; for larger ones as
+// many of its largest as fit in 1 MiB, none over 1 MiB), so a slow reader slows
 // only this topic's senders and nothing is dropped. The channel is closed
 // after Stop. Use it in select loops; see receive.go for Next and Handle.
 //
@@ -265,12 +340,13 @@ func (n *Node) deliverNow(t *topicState, im inMsg) bool {
 		return false
 	}
 	msg := directMessage(t, &im)
-	if msg == nil {
+	if msg == nil || !t.ledger.room(t.inbox, len(msg.Data)) {
 		t.q.Unlock()
 		return false
 	}
 	select {
 	case t.inbox <- msg:
+		t.ledger.record(len(msg.Data))
 	default: // the buffer is full and no reader waits
 		t.q.Unlock()
 		return false
@@ -338,22 +414,56 @@ func (n *Node) pumpOne(t *topicState, handler *func(*Message), chosen *bool, im 
 }
 
 // deliver hands msg to the topic's handler, or to its inbox channel once
-// the application has chosen how to receive (pump). It reports false when
-// the node stopped first.
+// the application has chosen how to receive (pump). It returns once the
+// message's credit may return (pumpOne): in the channel, and the bytes in
+// its buffer within inboxBufferBytes (waitRoom). So the message that
+// takes the buffer past 1 MiB is already the application's to take while
+// its credit waits, and no bubble opens before it when the application
+// is quick. It reports false when the node stopped first.
 func (n *Node) deliver(t *topicState, handler func(*Message), msg *Message) bool {
 	if handler != nil {
 		handler(msg)
 		return true
 	}
+	t.ledger.record(len(msg.Data)) // before the send: nobody else sends meanwhile
 	select {
 	case t.inbox <- msg: // room in the buffer, or a reader waiting
-		return true
 	default:
+		select {
+		case t.inbox <- msg:
+		case <-n.ctx.Done():
+			return false
+		}
 	}
-	select {
-	case t.inbox <- msg:
-		return true
-	case <-n.ctx.Done():
-		return false
+	return t.ledger.room(t.inbox, 0) || n.waitRoom(t)
+}
+
+// roomPoll bounds how long the pump sleeps between two looks at the
+// inbox buffer's bytes (waitRoom).
+const roomPoll = 100 * time.Microsecond
+
+// waitRoom waits until the bytes of Data in the inbox buffer are within
+// inboxBufferBytes, and reports false when the node stopped first. The
+// application's receives signal nothing but to a sender blocked on a full
+// channel, and here the channel has free places, so the pump looks again
+// after 10 µs, then twice as long each time up to roomPoll. Meanwhile the
+// application has over 1 MiB to read, at least 15 messages, the one the
+// pump waits with among them, and only that message's credit waits
+// (deliver): it would run out only reading over 9 GB/s.
+func (n *Node) waitRoom(t *topicState) bool {
+	d := 10 * time.Microsecond
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	for {
+		select {
+		case <-tm.C:
+		case <-n.ctx.Done():
+			return false
+		}
+		if t.ledger.room(t.inbox, 0) {
+			return true
+		}
+		d = min(2*d, roomPoll)
+		tm.Reset(d)
 	}
 }
