@@ -103,25 +103,26 @@ demo-report:
 
 # sim: the deterministic simulation (package sim) of the real peer book, peer
 # set and filter at scale; writes docs/SIMULATION.md and docs/sim/*.svg.
-# Every attacker model at 10,000 nodes (one seed each of 2 min virtual time:
-# about 3.5 CPU-minutes and 6 GB a run, one at a time; two at once under a
-# memory limit made the collector thrash) beside 30 seeds of every model, the
-# budget sweep and the book-size check at 200 nodes, then the book-size check
-# at 10,000 nodes (the botnet with full books everywhere, alone; not yet measured).
-# SIM_FLAGS sizes it; the
-# runs are saved to SIM_SAVE, and `make sim-render` rewrites the report from
-# them without running anything. A long set runs in pieces: the same
-# SIM_FLAGS with `-seeds K -seed-from N` per piece, each to its own SIM_SAVE,
-# then `make sim-render SIM_SAVE=a.gob,b.gob` (or a directory of .gob files)
-# merges them into one report (a seed saved twice, or pieces of different
-# reports, are refused).
-SIM_FLAGS ?= -nodes 200 -seeds 30 -duration 2m -big 10000 -big-seeds 1 -big-duration 2m -big-workers 1 -workers 2 -calibration-seeds 30 -big-books -dht-seeds 30
+# Every attacker model at 10,000 nodes (one seed each of 4 min virtual time:
+# 2-8 min and up to 14 GB a run, one at a time beside the small matrix) and
+# 30 seeds of every model, the budget sweep and the book-size check at
+# 1,000 nodes, the DHT models at 1,000 nodes and the lab calibration: about
+# 1.5 hours on 2 cores. SIM_FLAGS sizes it; the runs are saved to SIM_SAVE.
+# A long set runs in pieces: the same SIM_FLAGS with `-seeds K -seed-from N`
+# per piece (the -big matrix and the DHT models in one piece or several),
+# each to its own SIM_SAVE. `make sim-render` rewrites the report from the
+# saved runs in SIM_RUNS without running anything: by default the committed
+# pieces docs/SIMULATION.md was written from (docs/sim/runs, whose commands
+# the report names), or e.g. `make sim-render SIM_RUNS=a.gob,b.gob` (a seed
+# saved twice, or pieces of different reports, are refused).
+SIM_FLAGS ?= -nodes 1000 -seeds 30 -duration 4m -big 10000 -big-seeds 1 -big-victims 100 -workers 1 -dht-seeds 5 -calibration-seeds 30 -mem-limit 14
 SIM_SAVE ?= /tmp/peerwire-sim-runs.gob
+SIM_RUNS ?= docs/sim/runs
 sim:
 	$(GO) run ./cmd/peerwire-sim $(SIM_FLAGS) -save $(SIM_SAVE) -out docs
 
 sim-render:
-	$(GO) run ./cmd/peerwire-sim -load $(SIM_SAVE) -out docs
+	$(GO) run ./cmd/peerwire-sim -load $(SIM_RUNS) -out docs
 
 clean:
 	$(GO) clean -testcache
