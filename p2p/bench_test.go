@@ -290,6 +290,8 @@ func BenchmarkPeerCost(b *testing.B) {
 // BenchmarkBareMultiConn in alternating chunks on the same machine, so
 // that load drifting on a shared machine hits both alike, and reports the
 // node's throughput as a share of the bare connection's (target ≥ 0.9).
+// Both receivers give each message back (Release), so that both reuse
+// the buffers of large messages.
 func BenchmarkSendRatio(b *testing.B) {
 	for _, sz := range sendSizes {
 		b.Run(sz.name, func(b *testing.B) {
@@ -303,7 +305,8 @@ func BenchmarkSendRatio(b *testing.B) {
 			nodeGot := make(chan struct{}, 1)
 			var nodeN atomic.Int64
 			go func() {
-				for range r.Inbox(sz.topic) {
+				for m := range r.Inbox(sz.topic) {
+					m.Release()
 					if nodeN.Add(1)%int64(chunk) == 0 {
 						nodeGot <- struct{}{}
 					}
@@ -320,7 +323,7 @@ func BenchmarkSendRatio(b *testing.B) {
 				for {
 					select {
 					case m := <-inbox:
-						m.Done()
+						m.Release()
 						if n++; n%chunk == 0 {
 							bareGot <- struct{}{}
 						}

@@ -39,6 +39,30 @@ type Message struct {
 	OriginVerified bool
 	// ID is the gossip message ID.
 	ID MessageID
+
+	// mm is the connection's message whose buffer Data is a slice of, for
+	// a direct message (directMessage); nil otherwise, and after Release.
+	mm *mux.Message
+}
+
+// Release gives the buffer behind m.Data back once the application has
+// finished with it (decoded it, copied it, written it out), to be reused
+// for a later message of 64 KiB or more from any connection
+// (mux.Message.Release), and sets m.Data to nil. Neither m.Data nor any
+// slice of it may be used after Release. It is optional: a Message not
+// released is collected as usual. It gives back a direct message's buffer;
+// on a gossiped or chunked message (whose bytes the node may still be
+// forwarding), a second call, or a Message not made by the node it does
+// nothing. It is not safe for concurrent use with itself or with readers
+// of m.Data. Receiving large messages into reused buffers spares an
+// allocation, its zeroing and the collections they cause: 1 MiB messages
+// (docs/BENCHMARKS.md, issue 13).
+func (m *Message) Release() {
+	if m.mm == nil {
+		return
+	}
+	m.mm.Release()
+	m.Data, m.mm = nil, nil
 }
 
 // inMsg is a message received from a connection, waiting for its topic's
@@ -320,7 +344,7 @@ func directMessage(t *topicState, im *inMsg) *Message {
 	if len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
 		return nil
 	}
-	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:]}
+	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:], mm: im.m}
 }
 
 // deliverNow puts a direct message into the topic's channel from the
@@ -340,13 +364,18 @@ func (n *Node) deliverNow(t *topicState, im inMsg) bool {
 		return false
 	}
 	msg := directMessage(t, &im)
-	if msg == nil || !t.ledger.room(t.inbox, len(msg.Data)) {
+	if msg == nil {
+		t.q.Unlock()
+		return false
+	}
+	size := len(msg.Data) // once sent, msg is the application's (Release)
+	if !t.ledger.room(t.inbox, size) {
 		t.q.Unlock()
 		return false
 	}
 	select {
 	case t.inbox <- msg:
-		t.ledger.record(len(msg.Data))
+		t.ledger.record(size)
 	default: // the buffer is full and no reader waits
 		t.q.Unlock()
 		return false
