@@ -375,16 +375,17 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("generator. Every figure is a mean over seeds with its 95%% confidence interval (Student's t).\n")
 	if big != nil {
 		bc := big.aggs[0].runs[0].Config
-		p("The headline table is from %d-node runs of %v virtual time, every attacker model, %d seeds each\n", bc.Nodes, bc.Duration, len(big.aggs[0].runs))
+		p("The headline table is from %d-node runs of %v virtual time, every attacker model, %d seed(s) each\n", bc.Nodes, bc.Duration, len(big.aggs[0].runs))
 		p("(%d victims with full books per run); the other sections ", bc.Monitored)
 	} else {
 		p("Every section ")
 	}
 	p("are from %d-node runs of %v virtual time, %d seeds per\n", o.Nodes, o.Duration, o.Seeds)
-	p("point (%d victims). Those took %v of wall time; the whole report %v of CPU\n", o.Monitored, wall.Round(time.Second), cpu.Round(time.Second))
+	p("point (%d victims). The runs took %v of wall time (the pieces' added, for a report run in pieces) and\n", o.Monitored, wall.Round(time.Second))
+	p("%v of CPU\n", cpu.Round(time.Second))
 	p("(%d small runs at once on %d cores, load shared with other jobs).\n\n", o.Workers, runtime.NumCPU())
 	if o.Command != "" {
-		p("Command: `%s`.\n\n", o.Command)
+		p("Command: `%s`.\n\n", shownCommand(o.Command))
 	}
 	p("## What runs\n\n")
 	p("Each honest node runs the **real** `peerbook.Book` (buckets, `IngestPex` validation, `AnswerPex`,\n")
@@ -676,3 +677,26 @@ func gossipSeries(name, color string, rs []*Result) Series {
 // meant in the committed run (1,000 nodes, 4 seeds, 4 min; the 10,000-node
 // run). A rerun with other SIM_FLAGS updates every table, not this text.
 const findings = findingsText
+
+// shownCommand is the report's command line (for a report run in
+// pieces, the pieces' joined by "` + `") without the -save and -out
+// flags, which name files of the machine that ran it and change no
+// result.
+func shownCommand(cmd string) string {
+	pieces := strings.Split(cmd, "` + `")
+	for i, c := range pieces {
+		f := strings.Fields(c)
+		kept := f[:0]
+		for j := 0; j < len(f); j++ {
+			switch {
+			case f[j] == "-save" || f[j] == "-out":
+				j++ // and its value
+			case strings.HasPrefix(f[j], "-save=") || strings.HasPrefix(f[j], "-out="):
+			default:
+				kept = append(kept, f[j])
+			}
+		}
+		pieces[i] = strings.Join(kept, " ")
+	}
+	return strings.Join(pieces, "` + `")
+}

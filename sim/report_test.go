@@ -209,3 +209,18 @@ func zeroTimes(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestShownCommand: the report's command drops -save and -out (and their
+// values) from every piece and keeps every other flag.
+func TestShownCommand(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"peerwire-sim -nodes 10 -save /tmp/a.gob -out /tmp/o", "peerwire-sim -nodes 10"},
+		{"peerwire-sim -save=/x.gob -seeds 3 -out=docs", "peerwire-sim -seeds 3"},
+		{"peerwire-sim -seeds 1 -save a.gob` + `peerwire-sim -seed-from 2 -out d -big 5", "peerwire-sim -seeds 1` + `peerwire-sim -seed-from 2 -big 5"},
+		{"peerwire-sim -nodes 5", "peerwire-sim -nodes 5"},
+	} {
+		if got := shownCommand(tc.in); got != tc.want {
+			t.Errorf("shownCommand(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
