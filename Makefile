@@ -107,7 +107,7 @@ demo-report:
 # 2-8 min and up to 14 GB a run, one at a time beside the small matrix) and
 # 30 seeds of every model, the budget sweep and the book-size check at
 # 1,000 nodes, the DHT models at 1,000 nodes and the lab calibration: about
-# 1.5 hours on 2 cores. SIM_FLAGS sizes it; the runs are saved to SIM_SAVE.
+# two hours on 2 cores. SIM_FLAGS sizes it; the runs are saved to SIM_SAVE.
 # A long set runs in pieces: the same SIM_FLAGS with `-seeds K -seed-from N`
 # per piece (the -big matrix and the DHT models in one piece or several),
 # each to its own SIM_SAVE. `make sim-render` rewrites the report from the
