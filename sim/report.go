@@ -383,7 +383,7 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 	p("are from %d-node runs of %v virtual time, %d seeds per\n", o.Nodes, o.Duration, o.Seeds)
 	p("point (%d victims). The runs took %v of wall time (the pieces' added, for a report run in pieces) and\n", o.Monitored, wall.Round(time.Second))
 	p("%v of CPU\n", cpu.Round(time.Second))
-	p("(%d small runs at once on %d cores, load shared with other jobs).\n\n", o.Workers, runtime.NumCPU())
+	p("(%d small run(s) at once, load shared with other jobs).\n\n", o.Workers)
 	if o.Command != "" {
 		p("Command: `%s`.\n\n", shownCommand(o.Command))
 	}

@@ -224,3 +224,19 @@ func TestShownCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestCommittedReport: docs/SIMULATION.md and its figures are what the
+// committed runs (docs/sim/runs) render to with this generator, so the
+// report's numbers and text never drift from the runs or the code (after
+// a change of either: make sim-render).
+func TestCommittedReport(t *testing.T) {
+	out := t.TempDir()
+	if err := RenderSaved(filepath.Join("..", "docs", "sim", "runs"), out); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"SIMULATION.md", "sim/eclipse-budget.svg", "sim/discovery.svg", "sim/gossip.svg", "sim/dht.svg"} {
+		if read(t, filepath.Join(out, f)) != read(t, filepath.Join("..", "docs", f)) {
+			t.Errorf("docs/%s is not what docs/sim/runs renders to: run make sim-render", f)
+		}
+	}
+}
