@@ -50,7 +50,7 @@ const (
 	// many of the topic's largest as fit in inboxBufferBytes, none over
 	// 1 MiB (inboxBuffer, ledgerMinBuffer). So this is what a topic
 	// may hold beyond its peers' credit (1 MiB of Data, plus up to 1,024
-	// Messages of 136 bytes: 136 KiB); in exchange
+	// Messages of 144 bytes: 144 KiB); in exchange
 	// the connection's reader puts small messages into the channel itself
 	// and the topic's goroutine hands them over without waiting for the
 	// application to take each one (issue 13: the unbuffered hand-off cost

@@ -55,8 +55,8 @@ type Message struct {
 // forwarding), a second call, or a Message not made by the node it does
 // nothing. It is not safe for concurrent use with itself or with readers
 // of m.Data. Receiving large messages into reused buffers spares an
-// allocation, its zeroing and the collections they cause: 1 MiB messages
-// (docs/BENCHMARKS.md, issue 13).
+// allocation, its zeroing and the collections they cause (1 MiB
+// messages: docs/BENCHMARKS.md, issue 13).
 func (m *Message) Release() {
 	if m.mm == nil {
 		return
@@ -142,7 +142,7 @@ func inboxBuffer(maxMsg int) int {
 // buffer holds a few, and the pump waits for a place in a blocking send,
 // woken by the application's receive, rather than looking again for
 // bytes (waitRoom), which could leave an application that takes under
-// 100 µs per message without one. At 16 of them (64 KiB), the
+// a millisecond (roomPoll) per message without one. At 16 of them (64 KiB), the
 // application has 15 to read while the pump waits.
 const ledgerMinBuffer = 16
 

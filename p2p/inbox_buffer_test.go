@@ -14,9 +14,10 @@ import (
 // TestInboxHandOffBuffered: once the application reads a topic through its
 // channel, the topic's goroutine hands messages over without waiting for
 // each to be taken — up to inboxBuffer of them while their bytes allow
-// (inboxBufferBytes: TestInboxBufferBytes) — and they arrive in order. Messages that arrive before the application has chosen how to
-// receive wait outside the channel, so a handler registered late still gets
-// every one of them.
+// (inboxBufferBytes: TestInboxBufferBytes) — and they arrive in order.
+// Messages that arrive before the application has chosen how to receive
+// wait outside the channel, so a handler registered late still gets every
+// one of them.
 func TestInboxHandOffBuffered(t *testing.T) {
 	a := startNode(t, quietConfig(t, 1400))
 	b := startNode(t, quietConfig(t, 1401))

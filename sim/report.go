@@ -381,9 +381,8 @@ func writeFiles(o ReportOptions, aggs, sweep []agg, books [2]agg, cal []Calibrat
 		p("Every section ")
 	}
 	p("are from %d-node runs of %v virtual time, %d seeds per\n", o.Nodes, o.Duration, o.Seeds)
-	p("point (%d victims). The runs took %v of wall time (the pieces' added, for a report run in pieces) and\n", o.Monitored, wall.Round(time.Second))
-	p("%v of CPU\n", cpu.Round(time.Second))
-	p("(%d small run(s) at once, load shared with other jobs).\n\n", o.Workers)
+	p("point (%d victims). The runs took %v of wall time (the pieces' added, for a report run in pieces)\n", o.Monitored, wall.Round(time.Second))
+	p("and %v of CPU, %d small run(s) at once, load shared with other jobs.\n\n", cpu.Round(time.Second), o.Workers)
 	if o.Command != "" {
 		p("Command: `%s`.\n\n", shownCommand(o.Command))
 	}
@@ -674,8 +673,9 @@ func gossipSeries(name, color string, rs []*Result) Series {
 }
 
 // findings is the hand-written part of the report: what the figures above
-// meant in the committed run (1,000 nodes, 4 seeds, 4 min; the 10,000-node
-// run). A rerun with other SIM_FLAGS updates every table, not this text.
+// meant in the committed runs (docs/sim/runs, which TestCommittedReport
+// holds the report to). A rerun with other SIM_FLAGS updates every table,
+// not this text.
 const findings = findingsText
 
 // shownCommand is the report's command line (for a report run in
