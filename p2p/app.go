@@ -293,7 +293,7 @@ func (n *Node) peerConn(id crypto.ID) (*peerConn, error) {
 		}
 	}
 	if pc == nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, id.Short())
+		return nil, fmt.Errorf("%w: %s", ErrUnknownPeer, id.String())
 	}
 	return pc, nil
 }

@@ -82,7 +82,7 @@ func (n *Node) rrViolation(c *rrConn, why string) {
 	pc := c.pc
 	n.rr.st.violations.Add(1)
 	n.st.violations.Add(1)
-	n.log.Info("protocol violation", "peer", pc.id.Short(), "violation", why)
+	n.log.Info("protocol violation", "peer", pc.id.String(), "violation", why)
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
 	n.goAway(pc.mc, mux.GoAwayProtocolViolation, why)
 }
@@ -178,7 +178,7 @@ func (n *Node) runHandler(c *rrConn, rc *RequestConfig, topic uint8, h RequestHa
 		return
 	case panicked != nil:
 		n.rr.st.panics.Add(1)
-		n.log.Error("request handler panicked", "topic", topic, "peer", c.pc.id.Short(), "panic", fmt.Sprint(panicked))
+		n.log.Error("request handler panicked", "topic", topic, "peer", c.pc.id.String(), "panic", fmt.Sprint(panicked))
 		msg = encodeError(w.id, RequestInternal, "the handler failed")
 	case err == nil && len(resp) > rc.MaxResponseSize:
 		n.rr.st.refused.Add(1)

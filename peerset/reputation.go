@@ -152,7 +152,7 @@ func (s *Set) report(id crypto.ID, delta float64, reason string) *BanDecision {
 		if err := s.cfg.bans.Ban(id, s.cfg.banDuration, b.Reason); err != nil {
 			// The peer is still disconnected; it may come back before the
 			// ban would have ended.
-			s.cfg.log.Warn("score ban not recorded", "peer", id.Short(), "err", err)
+			s.cfg.log.Warn("score ban not recorded", "peer", id.String(), "err", err)
 		} else {
 			s.rememberScoreBanLocked(id, b.Until, now)
 		}

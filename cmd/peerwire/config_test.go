@@ -144,6 +144,11 @@ func TestNodeSettingErrorsNameOrigin(t *testing.T) {
 		{"metrics off loopback, no token", "", nil, []string{"-metrics", "0.0.0.0:9"}, []string{"-metrics: ", "token"}},
 		{"metrics port", "", nil, []string{"-metrics", "127.0.0.1:x"}, []string{"-metrics: "}},
 		{"max-inbound range", "max_inbound = -2\n", nil, nil, []string{"HOME/config.toml:1: max_inbound (-max-inbound): -2"}},
+		{"nat, flag", "", nil, []string{"-nat", "stun"}, []string{"-nat: ", "stun"}},
+		{"nat, variable", "", map[string]string{"PEERWIRE_NAT": "stun"}, nil, []string{"PEERWIRE_NAT (-nat): ", "stun"}},
+		{"nat, file", "nat = \"stun\"\n", nil, nil, []string{"HOME/config.toml:1: nat (-nat): ", "stun"}},
+		{"config missing, flag", "", nil, []string{"-config", "HOME/none.toml"}, []string{"-config: ", "none.toml"}},
+		{"config missing, variable", "", map[string]string{"PEERWIRE_CONFIG": "HOME/none.toml"}, nil, []string{"PEERWIRE_CONFIG (-config): ", "none.toml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			home := t.TempDir()
@@ -152,9 +157,13 @@ func TestNodeSettingErrorsNameOrigin(t *testing.T) {
 			}
 			env := map[string]string{"PEERWIRE_HOME": home}
 			for k, v := range tc.env {
-				env[k] = v
+				env[k] = strings.ReplaceAll(v, "HOME", home)
 			}
-			_, _, err := parseNode(tc.args, fakeEnv(env), io.Discard)
+			var args []string
+			for _, a := range tc.args {
+				args = append(args, strings.ReplaceAll(a, "HOME", home))
+			}
+			_, _, err := parseNode(args, fakeEnv(env), io.Discard)
 			if err == nil || !errors.As(err, new(usageError)) {
 				t.Fatalf("err %v, want a usage error", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParseLogLevels: the -log-level syntax, good and bad.
@@ -120,6 +121,29 @@ func TestLogLevelPrecedence(t *testing.T) {
 			}
 			if cfg.NoPeersWarn.String() != "2m0s" {
 				t.Fatalf("NoPeersWarn %v, want the file's 2m", cfg.NoPeersWarn)
+			}
+		})
+	}
+}
+
+// TestNoPeersWarnNever: a negative -no-peers-warn means never, as its
+// help and the library's Config.NoPeersWarn say; under 1 s is refused.
+func TestNoPeersWarnNever(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want time.Duration
+		fail bool
+	}{{"-1s", -time.Second, false}, {"-5m", -5 * time.Minute, false}, {"0", 0, false}, {"3s", 3 * time.Second, false}, {"500ms", 0, true}} {
+		t.Run(tc.arg, func(t *testing.T) {
+			_, cfg, err := parseNode([]string{"-no-peers-warn", tc.arg}, fakeEnv(map[string]string{"PEERWIRE_HOME": t.TempDir()}), io.Discard)
+			if tc.fail {
+				if err == nil || !strings.Contains(err.Error(), "-no-peers-warn: ") {
+					t.Fatalf("err %v, want -no-peers-warn refused", err)
+				}
+				return
+			}
+			if err != nil || cfg.NoPeersWarn != tc.want {
+				t.Fatalf("NoPeersWarn %v, err %v; want %v", cfg.NoPeersWarn, err, tc.want)
 			}
 		})
 	}

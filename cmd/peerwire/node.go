@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -184,6 +185,9 @@ func (o *nodeOptions) layer(fs *flag.FlagSet, lookup lookupEnvFunc) error {
 	var file map[string]fileValue
 	if _, serr := os.Stat(o.configPath); serr == nil || explicit {
 		file, err = readConfigFile(o.configPath, fs, map[string]bool{"home": true, "config": true})
+		if errors.Is(err, os.ErrNotExist) {
+			return o.src.locate(usageError{&settingError{flag: "config", msg: err.Error()}})
+		}
 		if err != nil {
 			return usageError{err}
 		}
@@ -279,7 +283,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	if o.levels, err = parseLogLevels(o.logLevel); err != nil {
 		return cfg, flagError("log-level", "%v", err)
 	}
-	if o.noPeersWarn != 0 && o.noPeersWarn < time.Second {
+	if o.noPeersWarn > 0 && o.noPeersWarn < time.Second {
 		return cfg, flagError("no-peers-warn", "%v: want at least 1s, or 0 for the default, or a negative duration for never", o.noPeersWarn)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
@@ -292,7 +296,7 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 	// the one it runs again, with the logger.
 	mapper, err := nat.Parse(o.nat, nat.Config{})
 	if err != nil {
-		return cfg, usageError{err}
+		return cfg, usageError{&settingError{flag: "nat", msg: strings.TrimPrefix(err.Error(), "-nat ")}}
 	}
 	if mapper != nil && len(listens) == 0 {
 		return cfg, flagError("nat", "%q needs a listen address, and -listen is \"-\"", o.nat)

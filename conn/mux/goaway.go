@@ -169,7 +169,7 @@ func (c *MultiConn) closeUnstarted(ctx context.Context, ge *GoAwayError, linger 
 	if !stop() {
 		<-fired
 	}
-	c.p.log.Debug("mux: unstarted connection closed", "peer", c.remote.Short(), "goaway", ge, "sent", sent)
+	c.p.log.Debug("mux: unstarted connection closed", "peer", c.remote.String(), "goaway", ge, "sent", sent)
 	c.t.Close()
 	close(c.done) // the last thing: nothing of the connection runs after Done
 }
@@ -288,7 +288,7 @@ func (c *MultiConn) fail(cause error, send *GoAwayError, linger time.Duration) (
 	if unsent > 0 {
 		c.st.unsent.Add(uint64(unsent))
 	}
-	c.p.log.Debug("mux: connection ending", "peer", c.remote.Short(), "cause", cause, "unsent", unsent)
+	c.p.log.Debug("mux: connection ending", "peer", c.remote.String(), "cause", cause, "unsent", unsent)
 	if closeNow {
 		c.t.Close()
 	} else {

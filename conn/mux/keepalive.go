@@ -111,7 +111,7 @@ func (c *MultiConn) keepaliveTick() {
 
 func (c *MultiConn) timedOut(text string) {
 	ge := &GoAwayError{Code: GoAwayTimeout, Text: text, Err: fmt.Errorf("%w: %s", ErrIdleTimeout, text)}
-	c.p.log.Info("mux: peer timed out", "peer", c.remote.Short(), "reason", text)
+	c.p.log.Info("mux: peer timed out", "peer", c.remote.String(), "reason", text)
 	c.fail(ge, ge, 0)
 }
 
@@ -147,7 +147,7 @@ func (c *MultiConn) creditStallCheck(off, st time.Duration) (text string, waited
 // (text says which) for the credit-stall timeout.
 func (c *MultiConn) creditStalled(text string) {
 	ge := &GoAwayError{Code: GoAwayTimeout, Text: text, Err: fmt.Errorf("%w: %s", ErrCreditStall, text)}
-	c.p.log.Info("mux: peer stopped returning credit", "peer", c.remote.Short(), "reason", text)
+	c.p.log.Info("mux: peer stopped returning credit", "peer", c.remote.String(), "reason", text)
 	c.fail(ge, ge, 0)
 }
 

@@ -322,7 +322,7 @@ func newMux(ctx context.Context, t Transport, cfg *Config) (*MultiConn, error) {
 	}
 	if p.notSentLowat > 0 {
 		if err := SetNotSentLowat(t, p.notSentLowat); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			p.log.Debug("mux: TCP_NOTSENT_LOWAT not set", "peer", c.remote.Short(), "err", err)
+			p.log.Debug("mux: TCP_NOTSENT_LOWAT not set", "peer", c.remote.String(), "err", err)
 		}
 	}
 	peerSettings, err := c.exchangeSettings(ctx)

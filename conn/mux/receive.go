@@ -154,7 +154,7 @@ func (c *MultiConn) readFailed(err error) {
 		// closed the socket: a violation, but no goaway can go out.
 		v = violation(ViolationMalformedFrame, 0, "%s", strings.TrimPrefix(err.Error(), conn.ErrProtocol.Error()+": "))
 		c.st.violations.Add(1)
-		c.p.log.Info("mux: peer broke the frame protocol", "peer", c.remote.Short(), "violation", v)
+		c.p.log.Info("mux: peer broke the frame protocol", "peer", c.remote.String(), "violation", v)
 		if c.p.onViolation != nil {
 			c.p.onViolation(c, v)
 		}
@@ -165,7 +165,7 @@ func (c *MultiConn) readFailed(err error) {
 			code = GoAwayRateLimit
 		}
 		c.st.violations.Add(1)
-		c.p.log.Info("mux: peer broke the protocol", "peer", c.remote.Short(), "violation", v)
+		c.p.log.Info("mux: peer broke the protocol", "peer", c.remote.String(), "violation", v)
 		if c.p.onViolation != nil {
 			c.p.onViolation(c, v)
 		}
