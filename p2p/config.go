@@ -230,8 +230,10 @@ type Config struct {
 	// and Health reports it degraded. Default DefaultNoPeersWarn; negative
 	// turns both off.
 	NoPeersWarn time.Duration
-	// PexAnswerInterval is the least time between two PEX answers to one
-	// peer; faster requests are a rate excess. Default 5 s.
+	// PexAnswerInterval is the average time between two PEX answers to
+	// one peer: up to 4 requests are answered at once (requests sent
+	// apart may arrive together), and requests beyond that rate are a rate
+	// excess, unanswered. Default 5 s.
 	PexAnswerInterval time.Duration
 	// SeedMode makes the node crawl: it dials book entries, asks each for
 	// addresses, answers PEX requests, and disconnects peers once done.

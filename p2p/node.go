@@ -126,9 +126,9 @@ type peerConn struct {
 	// (transient.go): outside the peer set, never current.
 	transient bool
 	tr        *transientState // set when transient
-	pexMu     sync.Mutex      // guards lastPexAnswer
-	// lastPexAnswer is when we last answered this peer's PEX request.
-	lastPexAnswer time.Time
+	pexMu     sync.Mutex      // guards pexLim
+	// pexLim bounds the PEX requests of this peer we answer (answerPex).
+	pexLim *rate.Limiter
 	// refused is set when the node refuses the peer: at setup (its
 	// MultiConn is then never started), or later when it is banned
 	// (Close). From then on whatever the connection still reads while it

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/peerwire/peerwire/conn/mux"
@@ -41,17 +42,18 @@ func (n *Node) onPex(pc *peerConn, m *mux.Message) {
 	}
 }
 
-// answerPex answers a request with a sample of the book, at most once per
-// PexAnswerInterval per peer; faster requests are a rate excess.
+// answerPex answers a request, at most pexAnswerBurst at once and one
+// per PexAnswerInterval on average per peer; faster requests are a rate
+// excess, left unanswered.
 func (n *Node) answerPex(pc *peerConn, req *pb.PexRequest) {
 	now := n.s.Now()
 	pc.pexMu.Lock()
-	tooSoon := !pc.lastPexAnswer.IsZero() && now.Sub(pc.lastPexAnswer) < n.s.PexAnswerInterval
-	if !tooSoon {
-		pc.lastPexAnswer = now
+	if pc.pexLim == nil {
+		pc.pexLim = rate.NewLimiter(rate.Every(n.s.PexAnswerInterval), pexAnswerBurst)
 	}
+	ok := pc.pexLim.AllowN(now, 1)
 	pc.pexMu.Unlock()
-	if tooSoon {
+	if !ok {
 		n.st.rateExcess.Add(1)
 		n.applyBan(n.set.Record(pc.id, peerset.EventRateExceeded))
 		return
