@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -30,9 +31,12 @@ const (
 	// connection's source port is ephemeral). One peer, or many in one
 	// group, can never move it.
 	ObservedQuorum = 4
-	// observedTTL is how long an observation counts: longer than a PEX
-	// round trip many times over, short enough that a changed address is
-	// learned within the hour.
+	// observedTTL is how long an observation counts once its observer's
+	// connection has ended: a connected peer's report never expires, since
+	// the remote address of a live TCP connection cannot change and a
+	// node at its outbound target hears no new PEX messages. 30 minutes
+	// lets a peer that reconnects keep its vote, and is short enough that
+	// a changed address is learned within the hour.
 	observedTTL = 30 * time.Minute
 	// observedSweep is how often expired reports are dropped: an
 	// observation counts for observedTTL plus at most this.
@@ -108,8 +112,14 @@ type observation struct {
 	group  netip.Prefix   // the observer's network group, from its connection IP
 	seen   netip.AddrPort // what it reported
 	portOK bool           // the observer dialed us: it reached our listener at seen's port
-	at     time.Time
+	// live is the reporting connection's current flag (peerConn.current):
+	// while it is set the report does not expire. nil is never live.
+	live *atomic.Bool
+	at   time.Time // the report, or the end of its connection (gone)
 }
+
+// isLive reports whether the observer's connection is up.
+func (o observation) isLive() bool { return o.live != nil && o.live.Load() }
 
 // observedVotes decides the node's observed address from its peers'
 // reports: safe for concurrent use. The reports are also counted by
@@ -161,9 +171,11 @@ func (v *observedVotes) countLocked(o observation, d int) {
 }
 
 // add records the report seen of the observer id, whose connection comes
-// from observer; dialed says the observer dialed us. It returns the
-// believed address and whether it changed.
-func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPort, dialed bool, now time.Time) (netip.AddrPort, bool) {
+// from observer; dialed says the observer dialed us, and live is the
+// connection's current flag (nil: never live), which keeps the report
+// from expiring while it is set. It returns the believed address and
+// whether it changed.
+func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPort, dialed bool, live *atomic.Bool, now time.Time) (netip.AddrPort, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.byPeer == nil {
@@ -172,7 +184,7 @@ func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPo
 		v.portGroups = make(map[netip.AddrPort]map[netip.Prefix]int)
 		v.swept = now
 	}
-	o := observation{group: observerGroup(observer), seen: seen, portOK: dialed, at: now}
+	o := observation{group: observerGroup(observer), seen: seen, portOK: dialed, live: live, at: now}
 	prev, ok := v.byPeer[id]
 	same := ok && prev.group == o.group && prev.seen == o.seen && prev.portOK == o.portOK
 	switch {
@@ -215,7 +227,7 @@ func (v *observedVotes) tallyLocked(now time.Time) (netip.AddrPort, bool) {
 	if now.Sub(v.swept) >= observedSweep {
 		v.swept = now
 		for id, o := range v.byPeer {
-			if now.Sub(o.at) > observedTTL {
+			if !o.isLive() && now.Sub(o.at) > observedTTL {
 				v.countLocked(o, -1)
 				delete(v.byPeer, id)
 			}
@@ -243,6 +255,17 @@ func (v *observedVotes) tallyLocked(now time.Time) (netip.AddrPort, bool) {
 	changed := ip != v.ip || port != v.port
 	v.ip, v.port = ip, port
 	return netip.AddrPortFrom(ip, port), changed
+}
+
+// gone notes that the connection of the observer id has ended (its live
+// flag is already clear): its report expires observedTTL from now.
+func (v *observedVotes) gone(id crypto.ID, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if o, ok := v.byPeer[id]; ok && !o.isLive() {
+		o.at = now
+		v.byPeer[id] = o
+	}
 }
 
 // seenBy returns what the peer id last reported seeing us at.
@@ -282,7 +305,7 @@ func (n *Node) noteObserved(pc *peerConn, unknown []byte) bool {
 		return true
 	}
 	now := n.s.Now()
-	got, changed := n.reach.observed.add(pc.id, pc.remote.Addr(), seen, pc.dir == peerset.Inbound, now)
+	got, changed := n.reach.observed.add(pc.id, pc.remote.Addr(), seen, pc.dir == peerset.Inbound, &pc.current, now)
 	if changed {
 		n.log.Info("observed address changed", "observed", got.String(), "quorum", ObservedQuorum)
 		if !got.Addr().IsValid() {

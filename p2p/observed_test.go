@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/proto/pb"
 )
@@ -70,7 +73,7 @@ func TestObservedVotes(t *testing.T) {
 			now := time.Unix(1_700_000_000, 0)
 			var got netip.AddrPort
 			for i, r := range tt.reports {
-				got, _ = v.add(obsID(i), netip.MustParseAddr(r.observer), r.seen, r.dialed, now)
+				got, _ = v.add(obsID(i), netip.MustParseAddr(r.observer), r.seen, r.dialed, nil, now)
 			}
 			if got != tt.want || v.believed() != tt.want {
 				t.Fatalf("believed %v (tally %v), want %v", v.believed(), got, tt.want)
@@ -81,10 +84,10 @@ func TestObservedVotes(t *testing.T) {
 	var v observedVotes
 	now := time.Unix(1_700_000_000, 0)
 	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1"} {
-		v.add(obsID(i), netip.MustParseAddr(o), me, true, now)
+		v.add(obsID(i), netip.MustParseAddr(o), me, true, nil, now)
 	}
 	for range 5 {
-		v.add(obsID(0), netip.MustParseAddr("11.1.0.1"), lie, true, now)
+		v.add(obsID(0), netip.MustParseAddr("11.1.0.1"), lie, true, nil, now)
 	}
 	if got := v.believed(); got.IsValid() {
 		t.Fatalf("believed %v after one peer's repeated reports", got)
@@ -93,7 +96,7 @@ func TestObservedVotes(t *testing.T) {
 	v = observedVotes{}
 	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1"} {
 		for k := range 3 {
-			v.add(obsID(i), netip.MustParseAddr(o), me, true, now.Add(time.Duration(k)*observedSweep))
+			v.add(obsID(i), netip.MustParseAddr(o), me, true, nil, now.Add(time.Duration(k)*observedSweep))
 		}
 	}
 	if got := v.believed(); got.IsValid() || got.Addr().IsValid() {
@@ -103,15 +106,15 @@ func TestObservedVotes(t *testing.T) {
 	// Reports expire.
 	v = observedVotes{}
 	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"} {
-		v.add(obsID(i), netip.MustParseAddr(o), me, true, now)
+		v.add(obsID(i), netip.MustParseAddr(o), me, true, nil, now)
 	}
-	if got, changed := v.add(obsID(9), netip.MustParseAddr("15.1.0.1"), me, true, now.Add(observedTTL+time.Second)); got.IsValid() || !changed {
+	if got, changed := v.add(obsID(9), netip.MustParseAddr("15.1.0.1"), me, true, nil, now.Add(observedTTL+time.Second)); got.IsValid() || !changed {
 		t.Fatalf("after the TTL: believed %v, changed %v", got, changed)
 	}
 	// The observations kept are bounded.
 	v = observedVotes{}
 	for i := range maxObservers + 10 {
-		v.add(obsID(i), netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), me, true, now.Add(time.Duration(i)))
+		v.add(obsID(i), netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), me, true, nil, now.Add(time.Duration(i)))
 	}
 	if n := len(v.byPeer); n != maxObservers {
 		t.Fatalf("%d observations kept, bound %d", n, maxObservers)
@@ -309,7 +312,7 @@ func BenchmarkObservedAdd(b *testing.B) {
 	fill := func() *observedVotes {
 		v := &observedVotes{}
 		for i := range maxObservers {
-			v.add(obsID(i), netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), me, true, now)
+			v.add(obsID(i), netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}), me, true, nil, now)
 		}
 		return v
 	}
@@ -321,13 +324,136 @@ func BenchmarkObservedAdd(b *testing.B) {
 			if i%2 == 0 {
 				seen = other
 			}
-			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), seen, true, now)
+			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), seen, true, nil, now)
 		}
 	})
 	b.Run("repeated", func(b *testing.B) {
 		v := fill()
 		for b.Loop() {
-			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), me, true, now)
+			v.add(obsID(0), netip.MustParseAddr("11.0.0.1"), me, true, nil, now)
 		}
 	})
+}
+
+// TestObservedExpiry: a report counts while its observer's connection is
+// up, however long that is, and for observedTTL after it ends; a report
+// with no connection flag ages from when it was made.
+func TestObservedExpiry(t *testing.T) {
+	me := netip.MustParseAddrPort("203.0.113.7:26656")
+	lie := netip.MustParseAddrPort("198.51.100.9:1")
+	start := time.Unix(1_700_000_000, 0)
+	const never = time.Duration(-1)
+	tests := []struct {
+		name   string
+		live   bool          // the reports carry a connection flag, set
+		downAt time.Duration // when the connections end; never: they stay up
+		check  time.Duration // when a newcomer's report makes the node tally
+		want   netip.AddrPort
+	}{
+		{"connected past the TTL", true, never, observedTTL + time.Minute, me},
+		{"connected for ten hours", true, never, 10 * time.Hour, me},
+		{"disconnected, within the TTL", true, 5 * time.Minute, 5*time.Minute + observedTTL - time.Minute, me},
+		{"disconnected, past the TTL", true, 5 * time.Minute, 5*time.Minute + observedTTL + time.Minute, netip.AddrPort{}},
+		{"disconnected, expiry counts from the disconnect", true, 2 * time.Hour, 2*time.Hour + observedTTL - time.Minute, me},
+		{"no connection flag, past the TTL", false, never, observedTTL + time.Minute, netip.AddrPort{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v observedVotes
+			var flags []*atomic.Bool
+			for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"} {
+				var live *atomic.Bool
+				if tt.live {
+					live = new(atomic.Bool)
+					live.Store(true)
+					flags = append(flags, live)
+				}
+				v.add(obsID(i), netip.MustParseAddr(o), me, true, live, start)
+			}
+			if got := v.believed(); got != me {
+				t.Fatalf("believed %v, want %v", got, me)
+			}
+			if tt.downAt != never {
+				for i, f := range flags {
+					f.Store(false)
+					v.gone(obsID(i), start.Add(tt.downAt))
+				}
+			}
+			got, _ := v.add(obsID(9), netip.MustParseAddr("15.1.0.1"), lie, true, nil, start.Add(tt.check))
+			if got != tt.want || v.believed() != tt.want {
+				t.Fatalf("at +%v: believed %v (tally %v), want %v", tt.check, v.believed(), got, tt.want)
+			}
+			checkVoteCounts(t, &v)
+		})
+	}
+}
+
+// TestObservedExpiryTCP, over real TCP on loopback: a node that verified
+// its observed address from four observers keeps believing and
+// advertising it when no PEX message arrives for longer than observedTTL
+// (as at every node's outbound target) and a newcomer then reports;
+// once the observers have gone, their reports expire observedTTL later.
+func TestObservedExpiryTCP(t *testing.T) {
+	clk := clock.NewFake()
+	cfg := quietConfig(t, 2970)
+	onFakeClock(&cfg, clk)
+	cfg.ListenAddr = "0.0.0.0:0"
+	n := startNode(t, cfg)
+	port := n.ListenAddr().Port
+	target := fmt.Sprintf("%s@127.0.0.1:%d", n.ID(), port)
+	newcomer := func(i int) *Node {
+		c := quietConfig(t, 2971+i)
+		ip := fmt.Sprintf("127.%d.0.1", 171+i)
+		c.ListenAddr = ip + ":0"
+		c.DialLocalIP = netip.MustParseAddr(ip)
+		o := startNode(t, c)
+		if _, err := o.Dial(context.Background(), target); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the observer's report heard", func() bool {
+			_, ok := n.reach.observed.seenBy(o.ID())
+			return ok
+		})
+		return o
+	}
+	var observers []*Node
+	for i := range ObservedQuorum {
+		observers = append(observers, newcomer(i))
+	}
+	wantObs := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+	want := crypto.Address{ID: n.ID(), Host: "127.0.0.1", Port: port}
+	testutil.Eventually(t, 20*time.Second, "verified observed address advertised", func() bool {
+		return slices.Contains(n.AdvertisedAddrs(), want)
+	})
+
+	// Quiet for longer than the TTL, then one newcomer reports.
+	clk.Advance(observedTTL + time.Minute)
+	newcomer(ObservedQuorum)
+	if got := n.ObservedAddr(); got != wantObs {
+		t.Fatalf("connected observers' reports expired: observed %v, want %v", got, wantObs)
+	}
+	if !slices.Contains(n.AdvertisedAddrs(), want) || n.Reachability().Verdict != ReachPublic {
+		t.Fatalf("advertised %v, verdict %v", n.AdvertisedAddrs(), n.Reachability().Verdict)
+	}
+
+	// The observers leave; their reports count observedTTL longer. The
+	// disconnect event comes after the report's age restarted.
+	events := n.Subscribe()
+	defer events.Cancel()
+	for _, o := range observers {
+		o.Stop(context.Background())
+		waitEvent(t, events, 10*time.Second, "the observer's disconnect", func(e Event) bool {
+			return e.Kind == EventDisconnected && e.Peer == o.ID()
+		})
+	}
+	clk.Advance(observedTTL - time.Minute)
+	newcomer(ObservedQuorum + 1)
+	if got := n.ObservedAddr(); got != wantObs {
+		t.Fatalf("within the TTL of the disconnect: observed %v, want %v", got, wantObs)
+	}
+	clk.Advance(2 * time.Minute)
+	newcomer(ObservedQuorum + 2)
+	if got := n.ObservedAddr(); got.Addr().IsValid() {
+		t.Fatalf("past the TTL of the disconnect: observed %v, want none", got)
+	}
 }

@@ -292,6 +292,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	if err != nil {
 		reason = err.Error()
 	}
+	n.reach.observed.gone(pc.id, n.s.Now()) // observed.go: its report now ages
 	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
 	n.peerDown(pc, err)
 }
