@@ -21,8 +21,9 @@ const (
 	// (Config.NAT); Addr is the new one, zero when the mapping was lost.
 	EventExternalAddress
 	// EventObservedAddress: the address peers see the node at changed
-	// (Node.ObservedAddr); Addr is the new one, zero when no quorum
-	// agrees any more.
+	// (Node.ObservedAddrs), in one address family; Addr is the new one,
+	// zero when no quorum agrees any more, and Reason the family ("ipv4"
+	// or "ipv6").
 	EventObservedAddress
 	// EventReachability: the dial-back verdict or the verified addresses
 	// changed (Node.Reachability, dialback.go); Reason is the verdict

@@ -131,8 +131,24 @@ type observedVotes struct {
 	ipGroups   map[netip.Addr]map[netip.Prefix]int     // reports of each IP, per observer group
 	portGroups map[netip.AddrPort]map[netip.Prefix]int // dialers' reports of each address, per group
 	swept      time.Time                               // last sweep of expired reports
-	ip         netip.Addr                              // believed, zero until a quorum
-	port       uint16                                  // believed, 0 until a quorum of dialers
+	// best is the believed address of each family (fam4, fam6), tallied
+	// apart so that a dual-stack node believes one of each: its IP zero
+	// until a quorum, its port 0 until a quorum of dialers.
+	best [2]netip.AddrPort
+}
+
+// The address families, indices of observedVotes.best.
+const (
+	fam4 = 0
+	fam6 = 1
+)
+
+// family returns ip's index in observedVotes.best.
+func family(ip netip.Addr) int {
+	if ip.Unmap().Is4() {
+		return fam4
+	}
+	return fam6
 }
 
 // observerGroup is the network group an observer at ip counts in.
@@ -174,8 +190,8 @@ func (v *observedVotes) countLocked(o observation, d int) {
 // from observer; dialed says the observer dialed us, and live is the
 // connection's current flag (nil: never live), which keeps the report
 // from expiring while it is set. It returns the believed address and
-// whether it changed.
-func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPort, dialed bool, live *atomic.Bool, now time.Time) (netip.AddrPort, bool) {
+// which families' belief changed.
+func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPort, dialed bool, live *atomic.Bool, now time.Time) ([2]netip.AddrPort, [2]bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.byPeer == nil {
@@ -193,7 +209,7 @@ func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPo
 		// its age changes, and the counts stay.
 		v.byPeer[id] = o
 		if now.Sub(v.swept) < observedSweep {
-			return netip.AddrPortFrom(v.ip, v.port), false
+			return v.best, [2]bool{}
 		}
 		return v.tallyLocked(now)
 	case ok:
@@ -219,11 +235,12 @@ func (v *observedVotes) dropOldestLocked() {
 	delete(v.byPeer, oldest)
 }
 
-// tallyLocked decides: an IP is believed once ObservedQuorum distinct
-// observer groups report it and no other IP has as many; its port once
-// as many groups of dialers agree on one. Every observedSweep it first
-// drops expired reports.
-func (v *observedVotes) tallyLocked(now time.Time) (netip.AddrPort, bool) {
+// tallyLocked decides, for each address family apart: an IP is believed
+// once ObservedQuorum distinct observer groups report it and no other IP
+// of its family has as many; its port once as many groups of dialers
+// agree on one. Every observedSweep it first drops expired reports. It
+// returns the believed addresses and which of them changed.
+func (v *observedVotes) tallyLocked(now time.Time) ([2]netip.AddrPort, [2]bool) {
 	if now.Sub(v.swept) >= observedSweep {
 		v.swept = now
 		for id, o := range v.byPeer {
@@ -233,28 +250,35 @@ func (v *observedVotes) tallyLocked(now time.Time) (netip.AddrPort, bool) {
 			}
 		}
 	}
-	var best netip.Addr
-	bestN, tie := 0, false
+	var best [2]netip.Addr
+	var bestN [2]int
+	var tie [2]bool
 	for ip, gs := range v.ipGroups {
+		f := family(ip)
 		switch n := len(gs); {
-		case n > bestN:
-			best, bestN, tie = ip, n, false
-		case n == bestN:
-			tie = true
+		case n > bestN[f]:
+			best[f], bestN[f], tie[f] = ip, n, false
+		case n == bestN[f]:
+			tie[f] = true
 		}
 	}
-	ip, port, portN := netip.Addr{}, uint16(0), 0
-	if bestN >= ObservedQuorum && !tie {
-		ip = best
-		for ap, gs := range v.portGroups {
-			if ap.Addr() == ip && len(gs) >= ObservedQuorum && len(gs) > portN {
-				port, portN = ap.Port(), len(gs)
+	var got [2]netip.AddrPort
+	var changed [2]bool
+	for f := range got {
+		ip, port, portN := netip.Addr{}, uint16(0), 0
+		if bestN[f] >= ObservedQuorum && !tie[f] {
+			ip = best[f]
+			for ap, gs := range v.portGroups {
+				if ap.Addr() == ip && len(gs) >= ObservedQuorum && len(gs) > portN {
+					port, portN = ap.Port(), len(gs)
+				}
 			}
 		}
+		got[f] = netip.AddrPortFrom(ip, port)
+		changed[f] = got[f] != v.best[f]
 	}
-	changed := ip != v.ip || port != v.port
-	v.ip, v.port = ip, port
-	return netip.AddrPortFrom(ip, port), changed
+	v.best = got
+	return got, changed
 }
 
 // gone notes that the connection of the observer id has ended (its live
@@ -276,11 +300,27 @@ func (v *observedVotes) seenBy(id crypto.ID) (netip.AddrPort, bool) {
 	return o.seen, ok
 }
 
-// believed returns the believed address.
+// believed returns the believed address: the IPv4 one if any, else the
+// IPv6 one.
 func (v *observedVotes) believed() netip.AddrPort {
+	if all := v.believedAll(); len(all) > 0 {
+		return all[0]
+	}
+	return netip.AddrPort{}
+}
+
+// believedAll returns the believed address of each family that has one,
+// IPv4 first.
+func (v *observedVotes) believedAll() []netip.AddrPort {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return netip.AddrPortFrom(v.ip, v.port)
+	var out []netip.AddrPort
+	for _, ap := range v.best {
+		if ap.Addr().IsValid() {
+			out = append(out, ap)
+		}
+	}
+	return out
 }
 
 // ObservedAddr returns the address the node's peers see it at, once
@@ -289,8 +329,16 @@ func (v *observedVotes) believed() netip.AddrPort {
 // until as many groups of peers that dialed the node agree on it. The
 // node does not advertise it: it is a candidate for verification (a
 // dial-back, dialback.go), not a verified address: it is advertised once
-// a dial-back check verifies it.
+// a dial-back check verifies it. A dual-stack node believes an address
+// of each family (ObservedAddrs); ObservedAddr returns the IPv4 one
+// then. It is safe for concurrent use.
 func (n *Node) ObservedAddr() netip.AddrPort { return n.reach.observed.believed() }
+
+// ObservedAddrs returns every address the node's peers see it at, one per
+// address family, IPv4 first: each family is tallied apart under
+// ObservedAddr's rule, so a dual-stack node learns both. It returns nil
+// before any quorum. It is safe for concurrent use.
+func (n *Node) ObservedAddrs() []netip.AddrPort { return n.reach.observed.believedAll() }
 
 // noteObserved takes the observed-address field of a PEX message from pc.
 // It reports false for a malformed field, which the caller treats as a
@@ -306,13 +354,24 @@ func (n *Node) noteObserved(pc *peerConn, unknown []byte) bool {
 	}
 	now := n.s.Now()
 	got, changed := n.reach.observed.add(pc.id, pc.remote.Addr(), seen, pc.dir == peerset.Inbound, &pc.current, now)
-	if changed {
-		n.log.Info("observed address changed", "observed", got.String(), "quorum", ObservedQuorum)
-		if !got.Addr().IsValid() {
-			got = netip.AddrPort{}
+	kick := false
+	for f, ap := range got {
+		if !changed[f] {
+			continue
 		}
-		n.events.publish(Event{Kind: EventObservedAddress, Addr: got, Time: now})
-		n.kickReachability() // dialback.go: verify the new candidate
+		fam := "ipv4"
+		if f == fam6 {
+			fam = "ipv6"
+		}
+		n.log.Info("observed address changed", "family", fam, "observed", ap.String(), "quorum", ObservedQuorum)
+		if !ap.Addr().IsValid() {
+			ap = netip.AddrPort{}
+		}
+		n.events.publish(Event{Kind: EventObservedAddress, Addr: ap, Reason: fam, Time: now})
+		kick = true
+	}
+	if kick {
+		n.kickReachability() // dialback.go: verify the new candidates
 	}
 	return true
 }

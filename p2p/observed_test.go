@@ -47,36 +47,68 @@ func TestObservedVotes(t *testing.T) {
 		}
 		return out
 	}
+	me6 := netip.MustParseAddrPort("[2001:db8::7]:26656")
+	lie6 := netip.MustParseAddrPort("[2001:db8:bad::9]:1")
+	addrs := func(aps ...netip.AddrPort) []netip.AddrPort { return aps }
 	tests := []struct {
 		name    string
 		reports []report
-		want    netip.AddrPort
+		want    []netip.AddrPort // believedAll
 	}{
-		{"four groups", honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"), me},
-		{"three groups", honest("11.1.0.1", "12.1.0.1", "13.1.0.1"), netip.AddrPort{}},
-		{"four in one group", honest("11.1.0.1", "11.1.0.2", "11.1.9.3", "11.1.200.4"), netip.AddrPort{}},
-		{"three liars in one group", []report{{"21.1.0.1", lie, true}, {"21.1.0.2", lie, true}, {"21.1.0.3", lie, true}}, netip.AddrPort{}},
+		{"four groups", honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"), addrs(me)},
+		{"three groups", honest("11.1.0.1", "12.1.0.1", "13.1.0.1"), nil},
+		{"four in one group", honest("11.1.0.1", "11.1.0.2", "11.1.9.3", "11.1.200.4"), nil},
+		{"three liars in one group", []report{{"21.1.0.1", lie, true}, {"21.1.0.2", lie, true}, {"21.1.0.3", lie, true}}, nil},
 		{"liars outvoted", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
-			report{"21.1.0.1", lie, true}, report{"22.1.0.2", lie, true}, report{"23.1.0.3", lie, true}), me},
+			report{"21.1.0.1", lie, true}, report{"22.1.0.2", lie, true}, report{"23.1.0.3", lie, true}), addrs(me)},
 		{"tie", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
-			report{"21.1.0.1", lie, true}, report{"22.1.0.2", lie, true}, report{"23.1.0.3", lie, true}, report{"24.1.0.3", lie, true}), netip.AddrPort{}},
+			report{"21.1.0.1", lie, true}, report{"22.1.0.2", lie, true}, report{"23.1.0.3", lie, true}, report{"24.1.0.3", lie, true}), nil},
 		{"IP only from outbound connections", []report{{"11.1.0.1", me, false}, {"12.1.0.1", me, false}, {"13.1.0.1", me, false}, {"14.1.0.1", me, false}},
-			netip.AddrPortFrom(me.Addr(), 0)},
+			addrs(netip.AddrPortFrom(me.Addr(), 0))},
 		{"port needs four dialers", []report{{"11.1.0.1", me, true}, {"12.1.0.1", me, true}, {"13.1.0.1", me, true}, {"14.1.0.1", me, false}},
-			netip.AddrPortFrom(me.Addr(), 0)},
-		{"IPv6 observers by /48", honest("2a01:1:1::1", "2a01:1:2::1", "2a01:1:3::1", "2a01:1:4::1"), me},
-		{"IPv6 /64s of one /48", honest("2a01:1:1:1::1", "2a01:1:1:2::1", "2a01:1:1:3::1", "2a01:1:1:4::1"), netip.AddrPort{}},
+			addrs(netip.AddrPortFrom(me.Addr(), 0))},
+		{"IPv6 observers by /48", honest("2a01:1:1::1", "2a01:1:2::1", "2a01:1:3::1", "2a01:1:4::1"), addrs(me)},
+		{"dual stack: both families believed", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
+			report{"2a01:1:1::1", me6, true}, report{"2a01:1:2::1", me6, true}, report{"2a01:1:3::1", me6, true}, report{"2a01:1:4::1", me6, true}),
+			addrs(me, me6)},
+		{"dual stack: IPv6 first, then IPv4", append([]report{{"2a01:1:1::1", me6, true}, {"2a01:1:2::1", me6, true}, {"2a01:1:3::1", me6, true},
+			{"2a01:1:4::1", me6, true}, {"2a01:1:5::1", me6, true}}, honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1")...),
+			addrs(me, me6)},
+		{"dual stack: IPv6 short of a quorum", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
+			report{"2a01:1:1::1", me6, true}, report{"2a01:1:2::1", me6, true}, report{"2a01:1:3::1", me6, true}),
+			addrs(me)},
+		{"dual stack: a tie in IPv6 leaves IPv4", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
+			report{"2a01:1:1::1", me6, true}, report{"2a01:1:2::1", me6, true}, report{"2a01:1:3::1", me6, true}, report{"2a01:1:4::1", me6, true},
+			report{"2a02:1:1::1", lie6, true}, report{"2a02:1:2::1", lie6, true}, report{"2a02:1:3::1", lie6, true}, report{"2a02:1:4::1", lie6, true}),
+			addrs(me)},
+		{"dual stack: IPv4 only from outbound, IPv6 with its port", []report{{"11.1.0.1", me, false}, {"12.1.0.1", me, false}, {"13.1.0.1", me, false},
+			{"14.1.0.1", me, false}, {"2a01:1:1::1", me6, true}, {"2a01:1:2::1", me6, true}, {"2a01:1:3::1", me6, true}, {"2a01:1:4::1", me6, true}},
+			addrs(netip.AddrPortFrom(me.Addr(), 0), me6)},
+		{"IPv6 /64s of one /48", honest("2a01:1:1:1::1", "2a01:1:1:2::1", "2a01:1:1:3::1", "2a01:1:1:4::1"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var v observedVotes
 			now := time.Unix(1_700_000_000, 0)
-			var got netip.AddrPort
+			var got [2]netip.AddrPort
 			for i, r := range tt.reports {
 				got, _ = v.add(obsID(i), netip.MustParseAddr(r.observer), r.seen, r.dialed, nil, now)
 			}
-			if got != tt.want || v.believed() != tt.want {
-				t.Fatalf("believed %v (tally %v), want %v", v.believed(), got, tt.want)
+			var tally []netip.AddrPort
+			for _, ap := range got {
+				if ap.Addr().IsValid() {
+					tally = append(tally, ap)
+				}
+			}
+			if all := v.believedAll(); !slices.Equal(all, tt.want) || !slices.Equal(tally, tt.want) {
+				t.Fatalf("believed %v (tally %v), want %v", all, tally, tt.want)
+			}
+			first := netip.AddrPort{}
+			if len(tt.want) > 0 {
+				first = tt.want[0]
+			}
+			if got := v.believed(); got != first {
+				t.Fatalf("believed() %v, want %v", got, first)
 			}
 		})
 	}
@@ -108,7 +140,7 @@ func TestObservedVotes(t *testing.T) {
 	for i, o := range []string{"11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"} {
 		v.add(obsID(i), netip.MustParseAddr(o), me, true, nil, now)
 	}
-	if got, changed := v.add(obsID(9), netip.MustParseAddr("15.1.0.1"), me, true, nil, now.Add(observedTTL+time.Second)); got.IsValid() || !changed {
+	if got, changed := v.add(obsID(9), netip.MustParseAddr("15.1.0.1"), me, true, nil, now.Add(observedTTL+time.Second)); got[fam4].IsValid() || !changed[fam4] {
 		t.Fatalf("after the TTL: believed %v, changed %v", got, changed)
 	}
 	// The observations kept are bounded.
@@ -380,8 +412,8 @@ func TestObservedExpiry(t *testing.T) {
 				}
 			}
 			got, _ := v.add(obsID(9), netip.MustParseAddr("15.1.0.1"), lie, true, nil, start.Add(tt.check))
-			if got != tt.want || v.believed() != tt.want {
-				t.Fatalf("at +%v: believed %v (tally %v), want %v", tt.check, v.believed(), got, tt.want)
+			if got[fam4] != tt.want || v.believed() != tt.want {
+				t.Fatalf("at +%v: believed %v (tally %v), want %v", tt.check, v.believed(), got[fam4], tt.want)
 			}
 			checkVoteCounts(t, &v)
 		})
@@ -455,5 +487,64 @@ func TestObservedExpiryTCP(t *testing.T) {
 	newcomer(ObservedQuorum + 2)
 	if got := n.ObservedAddr(); got.Addr().IsValid() {
 		t.Fatalf("past the TTL of the disconnect: observed %v, want none", got)
+	}
+}
+
+// TestObservedDualStackTCP, over real TCP on loopback: four nodes in
+// distinct /16s report the hub's IPv4 address and four raw peers in four
+// other /16s its IPv6 address. The hub believes both (neither family
+// outvotes the other), offers both to dial-back checks, and publishes an
+// event for each family.
+func TestObservedDualStackTCP(t *testing.T) {
+	cfg := quietConfig(t, 2980)
+	cfg.ListenAddr = "0.0.0.0:0"
+	hub := startNode(t, cfg)
+	events := hub.Subscribe()
+	defer events.Cancel()
+	port := hub.ListenAddr().Port
+	for i := range ObservedQuorum {
+		c := quietConfig(t, 2981+i)
+		ip := fmt.Sprintf("127.%d.0.1", 181+i)
+		c.ListenAddr = ip + ":0"
+		c.DialLocalIP = netip.MustParseAddr(ip)
+		o := startNode(t, c)
+		if _, err := o.Dial(context.Background(), fmt.Sprintf("%s@127.0.0.1:%d", hub.ID(), port)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want4 := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+	testutil.Eventually(t, 10*time.Second, "the IPv4 address believed", func() bool { return hub.ObservedAddr() == want4 })
+
+	want6 := netip.AddrPortFrom(netip.MustParseAddr("2001:db8::7"), port)
+	req, err := proto.Marshal(&pb.PexMessage{Msg: &pb.PexMessage_Request{Request: &pb.PexRequest{Max: 32}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ObservedQuorum {
+		p, err := dialRaw(t, hub, testIdentity(t, 2990+i), fmt.Sprintf("127.%d.0.1", 191+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 5*time.Second, "raw observer admitted", func() bool { return connectedTo(hub, p.id.ID()) })
+		if err := p.mc.Send(context.Background(), PexTopic, appendObserved(append([]byte(nil), req...), want6)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []netip.AddrPort{want4, want6}
+	testutil.Eventually(t, 10*time.Second, "both families believed", func() bool { return slices.Equal(hub.ObservedAddrs(), want) })
+	if got := hub.ObservedAddr(); got != want4 {
+		t.Fatalf("ObservedAddr %v, want the IPv4 %v", got, want4)
+	}
+	waitEvent(t, events, 10*time.Second, "the IPv6 observed-address event", func(e Event) bool {
+		return e.Kind == EventObservedAddress && e.Addr == want6 && e.Reason == "ipv6"
+	})
+	var obs []netip.AddrPort
+	for _, c := range hub.candidates() {
+		if c.observed {
+			obs = append(obs, c.ap)
+		}
+	}
+	if !slices.Equal(obs, want) {
+		t.Fatalf("observed dial-back candidates %v, want %v", obs, want)
 	}
 }

@@ -23,10 +23,10 @@ type candidate struct {
 	observed bool // from the observed-address vote: advertised only once verified
 }
 
-// candidates returns the addresses a check tests: the observed IP with
-// its observed port or else each listener's port, the port mapping's
-// external address, and the advertised IP addresses; at most
-// maxDialBackCandidates.
+// candidates returns the addresses a check tests: the port mapping's
+// external address, the advertised IP addresses, and each observed IP
+// (IPv4 and IPv6 on a dual-stack node) with its observed port or else
+// each listener's port; at most maxDialBackCandidates.
 func (n *Node) candidates() []candidate {
 	var out []candidate
 	add := func(ap netip.AddrPort, obs bool) {
@@ -49,7 +49,7 @@ func (n *Node) candidates() []candidate {
 			add(ap, false)
 		}
 	}
-	if o := n.ObservedAddr(); o.Addr().IsValid() {
+	for _, o := range n.ObservedAddrs() { // one per family, both on a dual-stack node
 		if o.Port() != 0 {
 			add(o, true)
 		} else {

@@ -27,6 +27,10 @@ func (a *api) health(w http.ResponseWriter, _ *http.Request) {
 	if o := a.n.ObservedAddr(); o.Addr().IsValid() {
 		h.Observed = o.String()
 	}
+	h.ObservedAddrs = []string{}
+	for _, o := range a.n.ObservedAddrs() {
+		h.ObservedAddrs = append(h.ObservedAddrs, o.String())
+	}
 	r := a.n.Reachability()
 	h.Reachability, h.Verified, h.ReachabilityChecked = r.Verdict.String(), []string{}, timePtr(r.Checked)
 	for _, ad := range r.Verified {

@@ -122,3 +122,53 @@ func TestHealthReachability(t *testing.T) {
 		t.Fatalf("after the check: %+v", h)
 	}
 }
+
+// TestHealthObservedAddrs: /healthz lists every observed address in
+// observed_addrs, an empty list before any quorum, and keeps observed,
+// a string, as the first of them.
+func TestHealthObservedAddrs(t *testing.T) {
+	a := startNode(t, 36, pb.NodeRole_NODE_ROLE_FULL)
+	srv := httptest.NewServer(New(a, Options{}))
+	defer srv.Close()
+	api := client{t: t, base: srv.URL}
+	var raw map[string]any
+	api.expect("GET", "/healthz", "", 200, "", &raw)
+	if got, ok := raw["observed_addrs"].([]any); !ok || len(got) != 0 {
+		t.Fatalf("observed_addrs before a quorum: %#v", raw["observed_addrs"])
+	}
+	for i := range p2p.ObservedQuorum {
+		seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-observer-%d", i)))
+		id, err := crypto.IdentityFromSeed(seed[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip := fmt.Sprintf("127.%d.0.1", 40+i)
+		p, err := p2p.New(p2p.Config{
+			Identity: id, ListenAddr: ip + ":0", DialLocalIP: netip.MustParseAddr(ip), NetworkID: "httpapi-test",
+			Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
+			Peers:         peerset.Config{MaxOutboundPerGroup: -1},
+			Filter:        filter.Config{ExemptLoopback: true},
+			Book:          peerbook.Config{AllowLoopback: true},
+			ChurnInterval: -1, StatusInterval: -1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Stop(context.Background()) })
+		if _, err := p.Dial(context.Background(), a.ListenAddr().String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), a.ListenAddr().Port).String()
+	var h Health
+	testutil.Eventually(t, 10*time.Second, "the observed address in /healthz", func() bool {
+		api.expect("GET", "/healthz", "", 200, "", &h)
+		return h.Observed != ""
+	})
+	if h.Observed != want || len(h.ObservedAddrs) != 1 || h.ObservedAddrs[0] != want {
+		t.Fatalf("observed %q, observed_addrs %q, want %q", h.Observed, h.ObservedAddrs, want)
+	}
+}

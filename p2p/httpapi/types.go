@@ -146,6 +146,10 @@ type Health struct {
 	// agree (p2p.Node.ObservedAddr), "" before; its port is 0 until
 	// enough peers that dialed it agree on one.
 	Observed string `json:"observed,omitempty"`
+	// ObservedAddrs is every observed address, one per address family,
+	// IPv4 first (p2p.Node.ObservedAddrs): a dual-stack node has two,
+	// and Observed is the first. Empty before any quorum.
+	ObservedAddrs []string `json:"observed_addrs"`
 	// Reachability is the last dial-back check's verdict
 	// (p2p.Node.Reachability): "unknown", "public" or "private".
 	Reachability string `json:"reachability"`
