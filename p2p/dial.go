@@ -107,13 +107,13 @@ func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (
 		pinned := addr
 		pinned.ID = id
 		if err := n.book.Add(pinned, peerbook.Source{Kind: peerbook.SourceBootstrap}); err == nil {
-			_ = n.book.MarkSuccess(pinned.ID)
+			_ = n.book.MarkSuccess(pinned)
 		}
 	} else if _, known := n.book.Get(addr.ID); !known && !c.transient {
 		// An address the application dialed (Dial) that the book did not
 		// know: keep it, or the node forgets the peer at its next restart.
 		if err := n.book.Add(addr, peerbook.Source{Kind: peerbook.SourceManual}); err == nil {
-			_ = n.book.MarkSuccess(addr.ID)
+			_ = n.book.MarkSuccess(addr)
 		}
 	}
 	pc, err := n.setupConn(ec, peerset.Outbound, remote, c.transient)

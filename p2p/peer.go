@@ -10,6 +10,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn"
 	"github.com/peerwire/peerwire/conn/mux"
+	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
@@ -206,7 +207,9 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 // peers are marked reached; inbound peers' advertised addresses are learned.
 func (n *Node) recordContact(pc *peerConn) {
 	if pc.dir == peerset.Outbound {
-		_ = n.book.MarkSuccess(pc.id)
+		// The flag of an unverified advert clears only if it is the
+		// address this connection reached (peerbook.MarkSuccess).
+		_ = n.book.MarkSuccess(crypto.Address{ID: pc.id, Host: pc.remote.Addr().Unmap().String(), Port: pc.remote.Port()})
 	} else {
 		if a, ok := advertFor(pc); ok { // reach.go
 			if n.book.Add(a, peerbook.Source{Kind: peerbook.SourceInbound, From: pc.id}) == nil {

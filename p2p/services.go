@@ -148,7 +148,7 @@ func (n *Node) churn() {
 				}
 				return
 			}
-			_ = n.book.MarkSuccess(a.ID)
+			_ = n.book.MarkSuccess(a)
 			ec.Close()
 		})
 	}

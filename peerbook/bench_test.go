@@ -39,7 +39,7 @@ func fillRandom(b testing.TB, bk *Book, n int) {
 	for i := uint64(1); bk.Len() < n; i++ {
 		a := addrOf(idN(i), randomPublicIP(r), 26656)
 		if bk.Add(a, Source{Kind: SourceInbound}) == nil && i%10 == 0 {
-			_ = bk.MarkSuccess(a.ID)
+			_ = bk.MarkSuccess(a)
 		}
 	}
 }

@@ -78,7 +78,7 @@ func TestKnownAddressKept(t *testing.T) {
 	if err := b.Add(victim, Source{Kind: SourceBootstrap}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.MarkSuccess(victim.ID); err != nil {
+	if err := b.MarkSuccess(victim); err != nil {
 		t.Fatal(err)
 	}
 	liar := addrOf(idN(99), "66.6.6.6", 26656)
@@ -291,10 +291,10 @@ func TestTriedCollision(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := b.MarkSuccess(a1.ID); err != nil {
+	if err := b.MarkSuccess(a1); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.MarkSuccess(a2.ID); err != nil {
+	if err := b.MarkSuccess(a2); err != nil {
 		t.Fatal(err)
 	}
 	e1, _ := b.Get(a1.ID)
@@ -303,7 +303,7 @@ func TestTriedCollision(t *testing.T) {
 		t.Fatalf("fresh tried entry displaced: %v %v", e1.Tried, e2.Tried)
 	}
 	clk.Advance(triedKeepWindow + time.Minute)
-	if err := b.MarkSuccess(a2.ID); err != nil {
+	if err := b.MarkSuccess(a2); err != nil {
 		t.Fatal(err)
 	}
 	e1, _ = b.Get(a1.ID)
@@ -359,7 +359,7 @@ func TestConcurrentUse(t *testing.T) {
 				_ = b.Add(a, Source{Kind: SourceInbound})
 				switch i % 6 {
 				case 0:
-					_ = b.MarkSuccess(a.ID)
+					_ = b.MarkSuccess(a)
 				case 1:
 					_, _ = b.MarkFailure(a.ID)
 				case 2:
@@ -408,14 +408,14 @@ func TestKnownIP(t *testing.T) {
 	}{
 		{"empty", func() error { return nil }, false},
 		{"new", func() error { return b.Add(a, Source{Kind: SourceBootstrap}) }, false},
-		{"reached", func() error { return b.MarkSuccess(a.ID) }, true},
+		{"reached", func() error { return b.MarkSuccess(a) }, true},
 		{"second peer at the IP, new", func() error { return b.Add(other, Source{Kind: SourceBootstrap}) }, true},
 		{"first removed", func() error { b.Remove(a.ID); return nil }, false},
 		{"second protected", func() error { return b.Protect(other) }, true},
 		{"protected moved away", func() error { return b.Protect(addrOf(idN(2), "12.1.1.1", 2)) }, false},
 		{"protected moved back", func() error { return b.Protect(other) }, true},
 		{"unprotected, never reached", func() error { return b.Unprotect(other.ID) }, false},
-		{"reached", func() error { return b.MarkSuccess(other.ID) }, true},
+		{"reached", func() error { return b.MarkSuccess(other) }, true},
 		{"readdressed away", func() error {
 			clk.Advance(staleAfter + time.Hour) // the old address goes stale
 			return b.Add(addrOf(idN(2), "13.1.1.1", 2), Source{Kind: SourceManual})

@@ -1,6 +1,8 @@
 package peerbook
 
 import (
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/peerwire/peerwire/crypto"
@@ -36,22 +38,42 @@ func (b *Book) mark(id crypto.ID, f func(e *entry, now time.Time)) error {
 	return nil
 }
 
-// MarkSuccess records that a dial to the peer succeeded (the handshake
-// completed): failures reset, backoff ends, the entry moves to the tried
-// table, and its address counts as verified (Entry.Unverified). It returns
+// MarkSuccess records that a dial to the peer dialed.ID at dialed's host
+// and port succeeded (the handshake completed): failures reset, backoff
+// ends and the entry moves to the tried table. The entry's address counts
+// as verified (Entry.Unverified) only when it is the address dialed: a
+// peer reached at another address (an application's Dial, a must-connect
+// address) says nothing about the one it advertised. It returns
 // ErrUnknownPeer for an unknown ID.
-func (b *Book) MarkSuccess(id crypto.ID) error {
-	return b.mark(id, func(e *entry, now time.Time) {
+func (b *Book) MarkSuccess(dialed crypto.Address) error {
+	return b.mark(dialed.ID, func(e *entry, now time.Time) {
 		if e.lastAttempt.IsZero() {
 			e.lastAttempt = now
 		}
 		e.lastSuccess, e.lastSeen = now, now
 		e.failures, e.nextAttempt = 0, time.Time{}
-		e.unverified = false
+		if sameAddr(e.addr, dialed) {
+			e.unverified = false
+		}
 		b.schedule(e, now)
 		b.moveToTried(e, now)
 		b.touch()
 	})
+}
+
+// sameAddr reports whether a and b name the same host and port: IP
+// literals compare as IPs (an IPv4-mapped IPv6 address is its IPv4
+// address), names as strings, case-insensitively.
+func sameAddr(a, b crypto.Address) bool {
+	if a.Port != b.Port {
+		return false
+	}
+	ia, errA := netip.ParseAddr(a.Host)
+	ib, errB := netip.ParseAddr(b.Host)
+	if errA == nil && errB == nil {
+		return ia.Unmap() == ib.Unmap()
+	}
+	return errA != nil && errB != nil && strings.EqualFold(a.Host, b.Host)
 }
 
 // MarkRefused records that the peer was reached but refused us for want

@@ -50,7 +50,7 @@ func TestBackoff(t *testing.T) {
 		}
 		checkInvariants(t, b)
 	}
-	if err := b.MarkSuccess(a.ID); err != nil {
+	if err := b.MarkSuccess(a); err != nil {
 		t.Fatal(err)
 	}
 	e, _ := b.Get(a.ID)
@@ -121,7 +121,7 @@ func TestMarkUnknown(t *testing.T) {
 	if err := b.MarkAttempt(id); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatal(err)
 	}
-	if err := b.MarkSuccess(id); !errors.Is(err, ErrUnknownPeer) {
+	if err := b.MarkSuccess(crypto.Address{ID: id, Host: "11.1.1.1", Port: 26656}); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatal(err)
 	}
 	if _, err := b.MarkFailure(id); !errors.Is(err, ErrUnknownPeer) {
@@ -148,7 +148,7 @@ func TestDueForProbe(t *testing.T) {
 	}
 	for _, a := range addrs[:15] {
 		_ = b.MarkAttempt(a.ID)
-		_ = b.MarkSuccess(a.ID)
+		_ = b.MarkSuccess(a)
 	}
 	if got := b.DueForProbe(100, nil); len(got) != 5 {
 		t.Fatalf("after probing 15: %d due, want 5", len(got))
@@ -173,7 +173,7 @@ func TestMarkRefused(t *testing.T) {
 	if err := b.Add(a, Source{Kind: SourceManual}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.MarkSuccess(a.ID); err != nil {
+	if err := b.MarkSuccess(a); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 * cfg.MaxFailures { // more refusals than failures would evict

@@ -112,7 +112,7 @@ func runEclipseScenario(t *testing.T, attacker netip.Prefix, sc eclipseScenario)
 		}
 	}
 	for _, a := range honest[:eclipseHonestTried] {
-		if err := b.MarkSuccess(a.ID); err != nil {
+		if err := b.MarkSuccess(a); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -55,7 +55,7 @@ func ExampleBook_Pick() {
 	for _, addr := range book.Pick(8, func(id crypto.ID, _ netip.Addr) bool { return connected[id] }) {
 		_ = book.MarkAttempt(addr.ID)
 		// ... dial; on success:
-		_ = book.MarkSuccess(addr.ID)
+		_ = book.MarkSuccess(addr)
 		// on failure: evicted, _ := book.MarkFailure(addr.ID)
 	}
 	e, _ := book.Get(a.ID)

@@ -125,7 +125,7 @@ func FuzzPexIngest(f *testing.F) {
 			t.Fatal(err)
 		}
 		_ = b.Add(addrOf(idN(1), "11.1.1.1", 26656), Source{Kind: SourceManual})
-		_ = b.MarkSuccess(idN(1))
+		_ = b.MarkSuccess(addrOf(idN(1), "11.1.1.1", 26656))
 		_ = b.Ban(idN(5), time.Hour, "fuzz")
 		from := addrOf(idN(1000), "15.1.1.1", 1)
 		for round := range 2 {

@@ -154,7 +154,7 @@ func TestExpireLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = b.MarkAttempt(reached.ID)
-	if err := b.MarkSuccess(reached.ID); err != nil {
+	if err := b.MarkSuccess(reached); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(20 * time.Second)
@@ -190,7 +190,7 @@ func TestLocalNotInPex(t *testing.T) {
 		}
 		if i%2 == 0 {
 			_ = b.MarkAttempt(a.ID)
-			_ = b.MarkSuccess(a.ID)
+			_ = b.MarkSuccess(a)
 		}
 	}
 	shared := addrOf(idN(99), "11.1.1.1", 26656)
@@ -220,7 +220,7 @@ func TestLocalOneLAN(t *testing.T) {
 		}
 	}
 	_ = b.MarkAttempt(idN(10))
-	_ = b.MarkSuccess(idN(10))
+	_ = b.MarkSuccess(addrOf(idN(10), "192.168.1.10", 26656))
 	checkInvariants(t, b)
 	if err := b.Save(); err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func populate(t testing.TB, b *Book, clk *clock.Fake) {
 		switch i % 5 {
 		case 0:
 			_ = b.MarkAttempt(a.ID)
-			_ = b.MarkSuccess(a.ID)
+			_ = b.MarkSuccess(a)
 		case 1:
 			_, _ = b.MarkFailure(a.ID)
 			_, _ = b.MarkFailure(a.ID)

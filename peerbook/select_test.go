@@ -24,7 +24,7 @@ func TestPickDistinctAndExclude(t *testing.T) {
 	b := newTestBook(t, Config{}, testDeps(newClock()))
 	addrs := fillBook(t, b, 200)
 	for _, a := range addrs[:50] {
-		_ = b.MarkSuccess(a.ID)
+		_ = b.MarkSuccess(a)
 	}
 	connected := map[crypto.ID]bool{}
 	for _, a := range addrs[:100] {
@@ -72,7 +72,7 @@ func TestPickBias(t *testing.T) {
 		addrs := fillBook(t, b, 400)
 		tried := map[crypto.ID]bool{}
 		for _, a := range addrs[:200] {
-			_ = b.MarkSuccess(a.ID)
+			_ = b.MarkSuccess(a)
 		}
 		for _, e := range b.Entries() {
 			tried[e.Addr.ID] = e.Tried

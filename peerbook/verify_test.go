@@ -32,7 +32,7 @@ func TestUnverifiedInbound(t *testing.T) {
 		src    SourceKind
 		verify func(b *Book, a crypto.Address) error
 	}{
-		{"dialed", SourceInbound, func(b *Book, a crypto.Address) error { return b.MarkSuccess(a.ID) }},
+		{"dialed", SourceInbound, func(b *Book, a crypto.Address) error { return b.MarkSuccess(a) }},
 		{"verified", SourceInbound, func(b *Book, a crypto.Address) error { return b.MarkVerified(a) }},
 		{"manual", SourceManual, nil},
 		{"bootstrap", SourceBootstrap, nil},
@@ -146,4 +146,45 @@ func TestUnverifiedPersist(t *testing.T) {
 		}
 	}
 	checkInvariants(t, b3)
+}
+
+// TestMarkSuccessAddress: a successful dial clears an inbound advert's
+// unverified flag only when the address dialed is the book's address for
+// the peer; reaching the peer elsewhere leaves the advert unshared, but
+// still counts as a success (failures reset, tried table).
+func TestMarkSuccessAddress(t *testing.T) {
+	a := addrOf(idN(7), "11.7.7.7", 26656)
+	tests := []struct {
+		name     string
+		dialed   crypto.Address
+		verified bool
+	}{
+		{"the book's address", a, true},
+		{"the same IP, IPv4-mapped", crypto.Address{ID: a.ID, Host: "::ffff:11.7.7.7", Port: 26656}, true},
+		{"another IP", addrOf(a.ID, "12.9.9.9", 26656), false},
+		{"another port", addrOf(a.ID, "11.7.7.7", 26657), false},
+		{"a name", crypto.Address{ID: a.ID, Host: "node.example.org", Port: 26656}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newTestBook(t, Config{}, testDeps(newClock()))
+			if err := b.Add(a, Source{Kind: SourceInbound, Host: "11.7.7.7"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.MarkFailure(a.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.MarkSuccess(tt.dialed); err != nil {
+				t.Fatal(err)
+			}
+			e, _ := b.Get(a.ID)
+			if e.Unverified == tt.verified || pexHas(b, a.ID) != tt.verified {
+				t.Fatalf("dialed %v: Unverified %v, in PEX %v; want verified %v", tt.dialed, e.Unverified, pexHas(b, a.ID), tt.verified)
+			}
+			if e.Failures != 0 || e.LastSuccess.IsZero() {
+				t.Fatalf("dialed %v: failures %d, last success %v", tt.dialed, e.Failures, e.LastSuccess)
+			}
+			checkInvariants(t, b)
+		})
+	}
 }

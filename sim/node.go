@@ -328,7 +328,7 @@ func (n *node) dial(a crypto.Address, must, probe bool) {
 			return
 		}
 		if probe {
-			_ = n.book.MarkSuccess(a.ID)
+			_ = n.book.MarkSuccess(a)
 			return
 		}
 		s.connect(n.ep, t, must)

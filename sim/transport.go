@@ -30,7 +30,7 @@ func (s *Sim) connect(d, t *endpoint, must bool) {
 				n.failed(t.addr, must)
 				return
 			}
-			_ = n.book.MarkSuccess(t.id)
+			_ = n.book.MarkSuccess(t.addr)
 			if why == refusedRoom {
 				_ = n.book.MarkRefused(t.id)
 			}
@@ -53,7 +53,7 @@ func (s *Sim) connect(d, t *endpoint, must bool) {
 	}
 	l.pa = p
 	s.attach(l)
-	_ = n.book.MarkSuccess(t.id) // recordContact, outbound
+	_ = n.book.MarkSuccess(t.addr) // recordContact, outbound
 	if tn := t.node; tn != nil && d.listening {
 		tn.learnInbound(d)
 	}
