@@ -68,6 +68,11 @@ func TestObservedVotes(t *testing.T) {
 		{"port needs four dialers", []report{{"11.1.0.1", me, true}, {"12.1.0.1", me, true}, {"13.1.0.1", me, true}, {"14.1.0.1", me, false}},
 			addrs(netip.AddrPortFrom(me.Addr(), 0))},
 		{"IPv6 observers by /48", honest("2a01:1:1::1", "2a01:1:2::1", "2a01:1:3::1", "2a01:1:4::1"), addrs(me)},
+		{"four honest, three liars in one group", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
+			report{"21.1.0.1", lie, true}, report{"21.1.0.2", lie, true}, report{"21.1.9.3", lie, true}), addrs(me)},
+		{"four honest, five liars in one group", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
+			report{"21.1.0.1", lie, true}, report{"21.1.0.2", lie, true}, report{"21.1.9.3", lie, true}, report{"21.1.9.4", lie, true},
+			report{"21.1.200.5", lie, true}), addrs(me)},
 		{"dual stack: both families believed", append(honest("11.1.0.1", "12.1.0.1", "13.1.0.1", "14.1.0.1"),
 			report{"2a01:1:1::1", me6, true}, report{"2a01:1:2::1", me6, true}, report{"2a01:1:3::1", me6, true}, report{"2a01:1:4::1", me6, true}),
 			addrs(me, me6)},
@@ -333,6 +338,28 @@ func TestObservedAddrTCP(t *testing.T) {
 	// answer (their source port was ephemeral), and from one group only.
 	if got := hub.ObservedAddr(); got != want {
 		t.Fatalf("observed %v, want %v", got, want)
+	}
+	// Once the hub believes its address, three liars in one /16 tell it
+	// another: it keeps the honest quorum's.
+	answered := hub.Stats().PexAnswers
+	for i := range 3 {
+		p, err := dialRaw(t, hub, testIdentity(t, 1830+i), fmt.Sprintf("127.9.1.%d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 5*time.Second, "liar admitted by the hub", func() bool { return connectedTo(hub, p.id.ID()) })
+		if err := p.mc.Send(context.Background(), PexTopic, appendObserved(append([]byte(nil), req...), lie)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, "the liars' requests to the hub answered", func() bool { return hub.Stats().PexAnswers == answered+3 })
+	for i := range 3 {
+		if seen, ok := hub.reach.observed.seenBy(testIdentity(t, 1830+i).ID()); !ok || seen != lie {
+			t.Fatalf("liar %d's report: %v %v", i, seen, ok)
+		}
+	}
+	if got := hub.ObservedAddr(); got != want {
+		t.Fatalf("three liars in one group moved the hub's observed address to %v, want %v", got, want)
 	}
 }
 
