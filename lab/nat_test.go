@@ -133,11 +133,12 @@ func fileHas(path, s string) bool {
 var idLine = regexp.MustCompile(`msg="peerwire node running" (?:component=node )?id=([0-9a-f]{40})`)
 
 // TestNATPortMapping: a node on the LAN maps its port on miniupnpd
-// through UPnP, then (second run) NAT-PMP; a node on the WAN dials the
+// through UPnP, then (second run) NAT-PMP, then (third run) mode any,
+// which finds miniupnpd by SSDP first; a node on the WAN dials the
 // mapped address and completes a handshake; the mapping is gone once the
 // LAN node has stopped.
 func TestNATPortMapping(t *testing.T) {
-	for _, mode := range []string{"upnp", "pmp"} {
+	for _, mode := range []string{"upnp", "pmp", "any"} {
 		t.Run(mode, func(t *testing.T) {
 			n := newNATLab(t)
 			buildBins(t)

@@ -1,18 +1,23 @@
 package nat
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 )
 
-// fakeIGD is an in-process UPnP Internet Gateway Device: a root device
-// description and a WANIPConnection:1 SOAP control endpoint on loopback
-// HTTP, with fault injection.
+// fakeIGD is an in-process UPnP Internet Gateway Device: an SSDP
+// responder on 127.0.0.1 (startSSDP), a root device description and a
+// WANIPConnection:1 SOAP control endpoint on loopback HTTP, with fault
+// injection.
 type fakeIGD struct {
 	srv *httptest.Server
 
@@ -23,6 +28,7 @@ type fakeIGD struct {
 	requests int                    // HTTP requests of any kind
 	down     bool                   // every request fails with HTTP 503
 	faults   int                    // the next faults SOAP calls answer a UPnP error
+	searches []string               // the search targets of the M-SEARCH requests, in order
 }
 
 type fakeMapping struct {
@@ -200,4 +206,61 @@ func (f *fakeIGD) setFaults(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults = n
+}
+
+// startSSDP starts the fake's SSDP responder: a UDP socket on 127.0.0.1
+// (never multicast) that answers an M-SEARCH for the fake's service, as
+// a router does, with the root description's URL, and ignores other
+// targets and everything while the fake is down. It returns the address
+// to search at (Config.ssdpAddr).
+func (f *fakeIGD) startSSDP(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(buf[:n])))
+			if err != nil || req.Method != "M-SEARCH" || req.Header.Get("MAN") != `"ssdp:discover"` {
+				continue
+			}
+			st := req.Header.Get("ST")
+			f.mu.Lock()
+			f.searches = append(f.searches, st)
+			down := f.down
+			f.mu.Unlock()
+			if down || st != igdService {
+				continue
+			}
+			fmt.Fprintf(writerTo{pc, from}, "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nEXT:\r\nLOCATION: %s\r\n"+
+				"SERVER: fake/1 UPnP/1.1 fakeigd/1\r\nST: %s\r\nUSN: uuid:fake-igd::%s\r\n\r\n", f.rootURL(), st, st)
+		}
+	}()
+	t.Cleanup(func() {
+		pc.Close()
+		<-done
+	})
+	return pc.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// writerTo writes each Write as one datagram to addr.
+type writerTo struct {
+	pc   net.PacketConn
+	addr net.Addr
+}
+
+func (w writerTo) Write(b []byte) (int, error) { return w.pc.WriteTo(b, w.addr) }
+
+func (f *fakeIGD) searchTargets() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.searches...)
 }

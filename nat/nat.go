@@ -57,6 +57,12 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Description names the mapping on the router. Default DefaultDescription.
 	Description string
+
+	// ssdpAddr, when valid, is the one UDP address SSDP searches go to,
+	// from a socket bound to its IP (tests: the fake IGD's responder on
+	// 127.0.0.1). The zero value searches as goupnp does: the multicast
+	// group from every multicast-capable IPv4 interface.
+	ssdpAddr netip.AddrPort
 }
 
 func (c Config) withDefaults() Config {

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"time"
 
 	"github.com/huin/goupnp"
 	"github.com/huin/goupnp/dcps/internetgateway2"
+	"github.com/huin/goupnp/httpu"
+	"github.com/huin/goupnp/ssdp"
 )
 
 // igdClient is what the three WAN connection services of an IGD have in
@@ -116,11 +119,19 @@ func upnpAt(loc *url.URL) discoverer {
 func upnpSSDP(ctx context.Context, cfg Config) (gateway, error) {
 	targets := []string{internetgateway2.URN_WANIPConnection_2, internetgateway2.URN_WANIPConnection_1,
 		internetgateway2.URN_WANPPPConnection_1}
+	search := func(ctx context.Context, target string) ([]goupnp.MaybeRootDevice, error) {
+		sctx, cancel := context.WithTimeout(ctx, cfg.DiscoverTimeout)
+		defer cancel()
+		return goupnp.DiscoverDevicesCtx(sctx, target)
+	}
+	if cfg.ssdpAddr.IsValid() {
+		search = func(ctx context.Context, target string) ([]goupnp.MaybeRootDevice, error) {
+			return searchAt(ctx, cfg.ssdpAddr, target, cfg.DiscoverTimeout)
+		}
+	}
 	var errs []error
 	for _, target := range targets {
-		sctx, cancel := context.WithTimeout(ctx, cfg.DiscoverTimeout)
-		devs, err := goupnp.DiscoverDevicesCtx(sctx, target)
-		cancel()
+		devs, err := search(ctx, target)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -144,4 +155,43 @@ func upnpSSDP(ctx context.Context, cfg Config) (gateway, error) {
 		return nil, errors.New("upnp: no gateway answered the SSDP search")
 	}
 	return nil, fmt.Errorf("upnp: no usable gateway: %w", errors.Join(errs...))
+}
+
+// searchAt is goupnp.DiscoverDevicesCtx with its search sent to the one
+// address to (Config.ssdpAddr) instead of the multicast group: the same
+// SSDP request and response filtering, answers awaited for wait, then the
+// root descriptions fetched under ctx.
+func searchAt(ctx context.Context, to netip.AddrPort, target string, wait time.Duration) ([]goupnp.MaybeRootDevice, error) {
+	c, err := httpu.NewHTTPUClientAddr(to.Addr().String())
+	if err != nil {
+		return nil, fmt.Errorf("upnp: %w", err)
+	}
+	defer c.Close()
+	sctx, cancel := context.WithTimeout(ctx, wait)
+	resps, err := ssdp.RawSearch(sctx, unicastHTTPU{c: c, to: to.String()}, target, 1)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("upnp: %w", err)
+	}
+	out := make([]goupnp.MaybeRootDevice, len(resps))
+	for i, r := range resps {
+		d := &out[i]
+		d.USN = r.Header.Get("USN")
+		if d.Location, d.Err = r.Location(); d.Err != nil {
+			continue
+		}
+		d.Root, d.Err = goupnp.DeviceByURLCtx(ctx, d.Location)
+	}
+	return out, nil
+}
+
+// unicastHTTPU sends an HTTPU request to one address, whatever its Host.
+type unicastHTTPU struct {
+	c  *httpu.HTTPUClient
+	to string
+}
+
+func (u unicastHTTPU) DoWithContext(req *http.Request, numSends int) ([]*http.Response, error) {
+	req.Host = u.to
+	return u.c.DoWithContext(req, numSends)
 }
