@@ -87,6 +87,21 @@ func TestChunkedAdversary(t *testing.T) {
 			t.Fatalf("forged header accepted: %+v", st)
 		}
 	})
+	// The right key for the origin, but a signature that does not verify:
+	// only ed25519.Verify can refuse it.
+	t.Run("bad signature under the origin's own key", func(t *testing.T) {
+		n, p := chunkedRaw(t, 1505)
+		h, _ := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
+		h.sig = append([]byte(nil), h.sig...)
+		h.sig[0] ^= 1
+		rawSend(t, p, encodeChunkHeader(h, 3))
+		if ge := goAwayOf(t, p.mc); ge.Code != mux.GoAwayProtocolViolation {
+			t.Fatalf("goaway %v, want protocol violation", ge)
+		}
+		if st := n.ChunkedStats(); st.Headers != 0 {
+			t.Fatalf("header with a bad signature accepted: %+v", st)
+		}
+	})
 	t.Run("chunk not matching the hash list", func(t *testing.T) {
 		n, p := chunkedRaw(t, 1510)
 		h, id := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
