@@ -554,3 +554,61 @@ func (e *chunkEngine) debugState() string {
 	}
 	return string(b)
 }
+
+// TestChunkedThreshold: on a Chunked topic the size of each message picks
+// its mode. Below ChunkedConfig.Threshold it floods whole (a gossip
+// envelope, counted in Stats.GossipPayloadBytes); from the threshold up it
+// goes chunked (a header and chunks, counted in ChunkedStats).
+func TestChunkedThreshold(t *testing.T) {
+	const threshold = 100_000
+	nodes := randomGraph(t, 2, 1, 3, func(i int) Config {
+		cfg := chunkedConfig(t, 1800+i)
+		cfg.Topics[1].Chunked = &ChunkedConfig{Threshold: threshold}
+		return cfg
+	})
+	a, b := nodes[0], nodes[1]
+	in := b.Inbox(topicChunked)
+	for _, tt := range []struct {
+		name    string
+		size    int
+		chunked bool
+	}{
+		{"one byte below the threshold floods", threshold - 1, false},
+		{"at the threshold goes chunked", threshold, true},
+		{"above the threshold goes chunked", threshold + 1, true},
+		{"small again floods", 10, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := make([]byte, tt.size)
+			for i := range data {
+				data[i] = byte(i * 3)
+			}
+			orig, flood, ck := a.ChunkedStats().Originated, b.Stats().GossipPayloadBytes, b.ChunkedStats()
+			id, _, err := a.Gossip(context.Background(), topicChunked, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m *Message
+			select {
+			case m = <-in:
+			case <-time.After(10 * time.Second):
+				t.Fatal("message not delivered")
+			}
+			if m.ID != id || sha256.Sum256(m.Data) != sha256.Sum256(data) {
+				t.Fatalf("delivered %s (%d bytes), want %s (%d bytes)", m.ID, len(m.Data), id, len(data))
+			}
+			gotOrig := a.ChunkedStats().Originated - orig
+			gotFlood := b.Stats().GossipPayloadBytes - flood
+			gotCk := b.ChunkedStats()
+			if tt.chunked {
+				if gotOrig != 1 || gotFlood != 0 || gotCk.Completed != ck.Completed+1 || gotCk.PayloadBytes-ck.PayloadBytes != uint64(tt.size) {
+					t.Fatalf("%d bytes: originated %d chunked, %d flood bytes, completed %d, %d chunk bytes; want it chunked",
+						tt.size, gotOrig, gotFlood, gotCk.Completed-ck.Completed, gotCk.PayloadBytes-ck.PayloadBytes)
+				}
+			} else if gotOrig != 0 || gotFlood != uint64(tt.size) || gotCk.Headers != ck.Headers || gotCk.PayloadBytes != ck.PayloadBytes {
+				t.Fatalf("%d bytes: originated %d chunked, %d flood bytes, %d headers, %d chunk bytes; want it flooded",
+					tt.size, gotOrig, gotFlood, gotCk.Headers-ck.Headers, gotCk.PayloadBytes-ck.PayloadBytes)
+			}
+		})
+	}
+}
