@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -132,5 +133,68 @@ func TestChunkedPushLargerThanQueue(t *testing.T) {
 	}
 	if s := n.ChunkedStats(); s.PushesSkipped == 0 || s.ChunksPushed != chunks {
 		t.Fatalf("%d pushes deferred, %d pushed: want some deferred (the queue holds 4 chunks) and all %d pushed", s.PushesSkipped, s.ChunksPushed, chunks)
+	}
+}
+
+// TestChunkedPipelined: a relay forwards each chunk to its eager children
+// as soon as it has verified it, not once it holds the whole message. The
+// upstream peer sends the header and then chunk 0 of 4 only; the child,
+// eager at the relay (its want taken), must receive chunk 0 before the
+// upstream sends anything more.
+func TestChunkedPipelined(t *testing.T) {
+	n := startNode(t, chunkedConfig(t, 1720))
+	up, err := dialRaw(t, n, testIdentity(t, 1721), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRaw(t, n, up)
+	child, err := dialRaw(t, n, testIdentity(t, 1722), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRaw(t, n, child)
+	data := make([]byte, 4*DefaultChunkSize)
+	for i := range data {
+		data[i] = byte(i * 17)
+	}
+	h, id := signedHeader(t, up.id, up.id.ID(), data, DefaultChunkSize)
+	rawSend(t, up, encodeChunkHeader(h, 3))
+	// The relay forwards the header to the child, which asks it to push.
+	timeout := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case m := <-child.inbox:
+			if m.Topic == topicChunked && len(m.Data) > 0 && m.Data[0] == kindChunkHeader {
+				fh, _, err := parseChunkHeader(m.Data, 4<<20, 10)
+				got = err == nil && chunkedID(topicChunked, fh) == id
+			}
+		case <-timeout:
+			t.Fatal("the relay did not forward the header")
+		}
+	}
+	rawSend(t, child, encodeWant(id))
+	e := n.topics[topicChunked].ck
+	testutil.Eventually(t, 10*time.Second, "the child eager at the relay", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		m := e.msgs[id]
+		return m != nil && m.peers[child.id.ID()] != nil && m.peers[child.id.ID()].eager
+	})
+	rawSend(t, up, chunkMsg(id, 0, data[:DefaultChunkSize]))
+	timeout = time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-child.inbox:
+			if m.Topic != topicChunked || len(m.Data) == 0 || m.Data[0] != kindChunk {
+				continue
+			}
+			cid, i, b, err := parseChunk(m.Data)
+			if err != nil || cid != id || i != 0 || !bytes.Equal(b, data[:DefaultChunkSize]) {
+				t.Fatalf("child got chunk %d of %s (%v), want chunk 0 of %s", i, cid, err, id)
+			}
+			return
+		case <-timeout:
+			t.Fatalf("the child did not get chunk 0 while the relay held 1 of 4 chunks (stats %+v): store-and-forward", n.ChunkedStats())
+		}
 	}
 }
