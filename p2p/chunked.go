@@ -224,6 +224,7 @@ type ckPeer struct {
 	noPush     bool   // it said dont-want: no pushes
 	dwSent     bool   // we told it dont-want
 	eager      bool   // we push to it
+	start      int    // the chunk we push it first: eager neighbour k of e starts at k·N/e
 	lazy       bool   // a push failed on a closing connection: it pulls
 	blocked    bool   // a push found its queue full: the tick resumes as it drains
 	needHeader bool   // our forward of the header waits for room in its queue
@@ -371,12 +372,23 @@ func (e *chunkEngine) originate(ctx context.Context, data []byte) (MessageID, ma
 			m.headersDue++
 		}
 	}
-	rand.Shuffle(len(nbs), func(i, j int) { nbs[i], nbs[j] = nbs[j], nbs[i] })
 	// Chunk by chunk to every eager neighbour, so the first chunks leave
-	// early on every link and the neighbours can forward them at once.
-	for i := range nc {
-		for _, pc := range nbs {
-			e.pushLocked(m, pc, i)
+	// early on every link and the neighbours can forward them at once;
+	// eager neighbour k starts at chunk k·nc/eager and wraps, so each
+	// subtree gets a different part of the message first.
+	var eager []*peerConn
+	for _, pc := range nbs {
+		if m.peer(pc.id).eager {
+			eager = append(eager, pc)
+		}
+	}
+	rand.Shuffle(len(eager), func(i, j int) { eager[i], eager[j] = eager[j], eager[i] })
+	for k, pc := range eager {
+		m.peer(pc.id).start = k * nc / len(eager)
+	}
+	for s := range nc {
+		for _, pc := range eager {
+			e.pushLocked(m, pc, (m.peer(pc.id).start+s)%nc)
 		}
 	}
 	e.announceLocked(m, nbs)
@@ -417,9 +429,9 @@ func (e *chunkEngine) pushLocked(m *ckMsg, pc *peerConn, i int) {
 	e.n.ckst.pushed.Add(1)
 }
 
-// resumePushesLocked pushes again, in chunk order, what m's eager
-// neighbours whose queue was full still lack of what we hold, until a
-// queue is full again. A blocked neighbour that is gone is unblocked too:
+// resumePushesLocked pushes again, in chunk order from the neighbour's
+// first chunk (ckPeer.start) and wrapping, what m's eager neighbours whose
+// queue was full still lack of what we hold, until a queue is full again. A blocked neighbour that is gone is unblocked too:
 // should it come back on a new connection, pushes to it resume.
 func (e *chunkEngine) resumePushesLocked(m *ckMsg, byID map[crypto.ID]*peerConn) {
 	if m.blocked == 0 {
@@ -435,8 +447,8 @@ func (e *chunkEngine) resumePushesLocked(m *ckMsg, byID map[crypto.ID]*peerConn)
 		if pc == nil {
 			continue
 		}
-		for i := range m.chunks {
-			if bitSet(m.have, i) {
+		for s := range m.chunks {
+			if i := (p.start + s) % len(m.chunks); bitSet(m.have, i) {
 				e.pushLocked(m, pc, i)
 				if p.blocked {
 					break

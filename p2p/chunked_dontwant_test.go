@@ -3,6 +3,8 @@ package p2p
 import (
 	"bytes"
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -197,4 +199,109 @@ func TestChunkedPipelined(t *testing.T) {
 			t.Fatalf("the child did not get chunk 0 while the relay held 1 of 4 chunks (stats %+v): store-and-forward", n.ChunkedStats())
 		}
 	}
+}
+
+// rawChunkOrder returns the indexes of the first k chunks of id the node
+// pushed to p, in the order they came.
+func rawChunkOrder(t *testing.T, p *rawPeer, id MessageID, k int) []int {
+	t.Helper()
+	var order []int
+	timeout := time.After(10 * time.Second)
+	for len(order) < k {
+		select {
+		case m := <-p.inbox:
+			if m.Topic != topicChunked || len(m.Data) == 0 || m.Data[0] != kindChunk {
+				continue
+			}
+			cid, i, _, err := parseChunk(m.Data)
+			if err != nil || cid != id {
+				t.Fatalf("chunk %d of %s (%v), want one of %s", i, cid, err, id)
+			}
+			order = append(order, i)
+		case <-timeout:
+			t.Fatalf("%d of %d chunks pushed within 10 s: %v", len(order), k, order)
+		}
+	}
+	return order
+}
+
+// rotated returns 0…n-1 starting at start and wrapping.
+func rotated(n, start int) []int {
+	out := make([]int, n)
+	for s := range out {
+		out[s] = (start + s) % n
+	}
+	return out
+}
+
+// TestChunkedEagerRotation: different eager neighbours get different
+// chunks first. Eager neighbour k of e starts at chunk k·N/e and wraps: at
+// the origin over its eager set, and at a relay, which holds the message
+// when the wants come, over EagerPeers in the order the wants came.
+func TestChunkedEagerRotation(t *testing.T) {
+	const nc = 8
+	data := make([]byte, nc*DefaultChunkSize)
+	for i := range data {
+		data[i] = byte(i * 29)
+	}
+	t.Run("origin", func(t *testing.T) {
+		n := startNode(t, chunkedConfig(t, 1730))
+		var ps []*rawPeer
+		for j := range 3 { // under EagerPeers: all three are eager
+			p, err := dialRaw(t, n, testIdentity(t, 1731+j), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRaw(t, n, p)
+			ps = append(ps, p)
+		}
+		id, _, err := n.Gossip(context.Background(), topicChunked, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firsts := map[int]bool{}
+		for j, p := range ps {
+			order := rawChunkOrder(t, p, id, nc)
+			if !slices.Equal(order, rotated(nc, order[0])) {
+				t.Fatalf("neighbour %d got chunks %v, want them in order from its first, wrapping", j, order)
+			}
+			firsts[order[0]] = true
+		}
+		// k·8/3 for k = 0, 1, 2, in the order the origin drew them.
+		if want := map[int]bool{0: true, 2: true, 5: true}; !maps.Equal(firsts, want) {
+			t.Fatalf("first chunks %v, want 0, 2 and 5 (one per eager neighbour)", firsts)
+		}
+	})
+	t.Run("relay answering wants", func(t *testing.T) {
+		n := startNode(t, chunkedConfig(t, 1740))
+		var ps []*rawPeer
+		for j := range 3 {
+			p, err := dialRaw(t, n, testIdentity(t, 1741+j), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRaw(t, n, p)
+			ps = append(ps, p)
+		}
+		up, children := ps[0], ps[1:]
+		h, id := signedHeader(t, up.id, up.id.ID(), data, DefaultChunkSize)
+		rawSend(t, up, encodeChunkHeader(h, 3))
+		for i := range nc {
+			rawSend(t, up, chunkMsg(id, i, data[i*DefaultChunkSize:(i+1)*DefaultChunkSize]))
+		}
+		testutil.Eventually(t, 10*time.Second, "the relay holds the message", func() bool { return n.ChunkedStats().Completed == 1 })
+		e := n.topics[topicChunked].ck
+		for k, c := range children {
+			rawSend(t, c, encodeWant(id))
+			testutil.Eventually(t, 10*time.Second, "the child eager", func() bool {
+				e.mu.Lock()
+				defer e.mu.Unlock()
+				p := e.msgs[id].peers[c.id.ID()]
+				return p != nil && p.eager
+			})
+			if order, want := rawChunkOrder(t, c, id, nc), rotated(nc, k*nc/DefaultEagerPeers); !slices.Equal(order, want) {
+				t.Fatalf("child %d got chunks %v, want %v", k, order, want)
+			}
+		}
+	})
 }

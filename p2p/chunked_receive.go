@@ -344,12 +344,15 @@ func (e *chunkEngine) onWant(pc *peerConn, data []byte) error {
 		if e.adversary != advNone || p.eager || p.full || p.noPush || p.lazy || m.eager >= e.cfg.EagerPeers {
 			return nil
 		}
+		// The k-th neighbour to ask starts at chunk k·N/EagerPeers of
+		// what we hold and wraps, as the origin does.
+		p.start = m.eager * len(m.chunks) / e.cfg.EagerPeers
 		p.eager = true
 		m.eager++
 		p.needHeader = false // it has the header: it asked for the chunks
 		m.annDirty()
-		for i := range m.chunks {
-			if bitSet(m.have, i) {
+		for s := range m.chunks {
+			if i := (p.start + s) % len(m.chunks); bitSet(m.have, i) {
 				e.pushLocked(m, pc, i)
 			}
 		}
