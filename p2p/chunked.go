@@ -137,7 +137,8 @@ type ChunkedStats struct {
 	PullsFailed       uint64 // of them, failed (error, timeout): asked elsewhere
 	PullsServed       uint64 // pull requests we answered with a chunk
 	PullsRefused      uint64 // pull requests for chunks we do not hold or never announced
-	UnservedPenalties uint64 // announcers penalised for not serving
+	UnservedPenalties uint64 // announcers penalised for not serving (refused or silent)
+	SilentPenalties   uint64 // of them, for leaving pulls unanswered that others served
 }
 
 type chunkedCounters struct {
@@ -146,6 +147,7 @@ type chunkedCounters struct {
 	payloadBytes, pushed, pushSkipped, received, pulled, dups       atomic.Uint64
 	unknown, bad, haves, dontWants, cancelled                       atomic.Uint64
 	pullsSent, pullsFailed, pullsServed, pullsRefused, unservedPens atomic.Uint64
+	silentPens                                                      atomic.Uint64
 }
 
 // ChunkedStats returns the node's chunked dissemination counters.
@@ -160,6 +162,7 @@ func (n *Node) ChunkedStats() ChunkedStats {
 		ChunksUnknown: c.unknown.Load(), BadChunks: c.bad.Load(), Haves: c.haves.Load(), DontWants: c.dontWants.Load(),
 		Cancelled: c.cancelled.Load(), PullsSent: c.pullsSent.Load(), PullsFailed: c.pullsFailed.Load(),
 		PullsServed: c.pullsServed.Load(), PullsRefused: c.pullsRefused.Load(), UnservedPenalties: c.unservedPens.Load(),
+		SilentPenalties: c.silentPens.Load(),
 	}
 }
 
@@ -233,7 +236,10 @@ type ckPeer struct {
 	lastHave   int       // nhave when we last announced to it; -1 never
 	heardAt    time.Time // when its last have came
 	failures   int       // its pulls that failed (timeout, overload, refusal)
-	punished   bool      // it refused a chunk it announced: asked no more
+	served     int       // its pulls that it answered with the chunk
+	unanswered []byte    // chunks it announced whose pull it left unanswered (bitmap; nil: none)
+	silent     int       // of them, chunks we then got elsewhere
+	punished   bool      // it refused, or left unanswered, chunks it announced: asked no more
 }
 
 // adversary is a test's misbehaving node (chunkEngine.adversary).

@@ -10,6 +10,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/peerset"
 )
 
 // signedHeader builds a header of data cut into chunk-byte chunks, signed
@@ -246,6 +247,68 @@ func TestChunkedAdversary(t *testing.T) {
 			t.Fatalf("%d more pulls to a penalised announcer", after-before)
 		}
 	})
+}
+
+// TestChunkedSilentAnnouncer: an announcer that leaves the pulls of
+// chunks it announced unanswered, while another announcer serves them, is
+// penalised once silentAfter of them came elsewhere, and asked nothing
+// more of the message; the message still completes.
+func TestChunkedSilentAnnouncer(t *testing.T) {
+	const nc = 8
+	data := make([]byte, nc*DefaultChunkSize)
+	for i := range data {
+		data[i] = byte(i * 11)
+	}
+	n := startNode(t, chunkedConfig(t, 1580))
+	x, err := dialRaw(t, n, testIdentity(t, 1581), "") // silent
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRaw(t, n, x)
+	y, err := dialRaw(t, n, testIdentity(t, 1582), "") // serves
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRaw(t, n, y)
+	h, id := signedHeader(t, x.id, x.id.ID(), data, DefaultChunkSize)
+	rawSend(t, x, encodeChunkHeader(h, 1))
+	testutil.Eventually(t, 10*time.Second, "the header tracked", func() bool { return n.ChunkedStats().Headers == 1 })
+	rawSend(t, x, encodeHave(id, []byte{0xff}))
+	rawSend(t, y, encodeHave(id, []byte{0xff}))
+	deadline := time.Now().Add(30 * time.Second)
+	for st := n.ChunkedStats(); st.Completed == 0 || st.SilentPenalties == 0; st = n.ChunkedStats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("within 30 s: %+v", st)
+		}
+		select {
+		case m := <-y.inbox:
+			if w, err := parseRR(m.Data); err == nil && w.kind == kindRequest {
+				pid, i, err := parsePull(w.body)
+				if err != nil || pid != id {
+					t.Fatalf("pull %v of %s, want one of %s", err, pid, id)
+				}
+				rawSend(t, y, encodeResponse(w.id, data[i*DefaultChunkSize:(i+1)*DefaultChunkSize]))
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	st := n.ChunkedStats()
+	if st.SilentPenalties != 1 || st.UnservedPenalties != 1 || st.ChunksPulled != nc {
+		t.Fatalf("stats %+v, want one silent penalty and all %d chunks pulled (from Y)", st, nc)
+	}
+	if s, _ := n.Score(x.id.ID()); s > peerset.DeltaInvalidMessage {
+		t.Fatalf("silent announcer's score %v, want at most %v", s, peerset.DeltaInvalidMessage)
+	}
+	if s, _ := n.Score(y.id.ID()); s < 0 {
+		t.Fatalf("serving announcer's score %v, want at least 0", s)
+	}
+	e := n.topics[topicChunked].ck
+	e.mu.Lock()
+	punished := e.msgs[id].peers[x.id.ID()].punished
+	e.mu.Unlock()
+	if !punished {
+		t.Fatal("the silent announcer may still be asked for the message")
+	}
 }
 
 // TestChunkedConfig: operator errors name the field.

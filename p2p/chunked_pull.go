@@ -173,7 +173,9 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 	if err == nil {
 		if err = e.storeLocked(m, pc, i, b, true); err != nil {
 			e.violation(pc, err.Error())
+			return
 		}
+		m.peer(pc.id).served++
 		return
 	}
 	if errors.Is(err, context.Canceled) && n.ctx.Err() != nil {
@@ -183,12 +185,22 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 	m.failed[i] = append(m.failed[i], pc.id)
 	p := m.peer(pc.id)
 	p.failures++
-	// A timeout or an overload is no fault: a busy honest peer does that.
-	// Refusing a chunk it announced is: the announcer is asked nothing
-	// more of this message and, if it announced within half the time a
-	// complete message is kept (so it cannot have dropped it honestly),
-	// loses reputation, once.
+	// A timeout or an overload is no fault by itself: a busy honest peer
+	// does that. A timeout is judged once the chunk came from another
+	// (noteServedLocked). Refusing a chunk it announced is a fault: the
+	// announcer is asked nothing more of this message and, if it
+	// announced within half the time a complete message is kept (so it
+	// cannot have dropped it honestly), loses reputation, once.
 	var re *RequestError
+	if errors.As(err, &re) && re.unanswered && !p.punished {
+		// Sent, and no answer: it may be busy; storeLocked judges it
+		// once others have served the chunk (noteServedLocked).
+		if p.unanswered == nil {
+			p.unanswered = make([]byte, len(p.has))
+		}
+		setBit(p.unanswered, i)
+		return
+	}
 	if errors.As(err, &re) && re.Remote && re.Code == RequestRefused && !p.punished {
 		p.punished = true
 		if n.s.Now().Sub(p.heardAt) >= chunkedRetain/2 {
@@ -199,6 +211,28 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 		// also sees the score it cost.
 		n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
 		n.ckst.unservedPens.Add(1)
+	}
+}
+
+// noteServedLocked runs when chunk i of m came, from pc: an announcer
+// that left a pull of the chunk unanswered, and answered none of m's, is
+// silent, not busy, once silentAfter such chunks came from others. It is
+// asked nothing more of m and loses reputation (invalid-message), once per
+// message, as one that refuses.
+func (e *chunkEngine) noteServedLocked(m *ckMsg, pc *peerConn, i int) {
+	n := e.n
+	for id, p := range m.peers {
+		if id == pc.id || p.punished || p.served > 0 || p.unanswered == nil || !bitSet(p.unanswered, i) {
+			continue
+		}
+		if p.silent++; p.silent < silentAfter {
+			continue
+		}
+		p.punished = true
+		n.log.Debug("announcer does not answer", "peer", id.Short(), "message", m.id.String(), "unanswered", bitmapCount(p.unanswered))
+		n.applyBan(n.set.Record(id, peerset.EventInvalidMessage))
+		n.ckst.unservedPens.Add(1)
+		n.ckst.silentPens.Add(1)
 	}
 }
 

@@ -247,6 +247,7 @@ func (e *chunkEngine) storeLocked(m *ckMsg, pc *peerConn, i int, b []byte, pulle
 	e.bytes += len(m.chunks[i])
 	setBit(m.have, i)
 	m.nhave++
+	e.noteServedLocked(m, pc, i)
 	// In random order, so that while the eager set fills, different
 	// neighbours get the message first at different nodes.
 	for _, k := range rand.Perm(len(nbs)) {

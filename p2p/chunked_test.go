@@ -16,6 +16,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/peerset"
 )
 
 // Topics of the chunked tests: the same block topic twice, chunked and
@@ -318,7 +319,9 @@ func TestChunkedRandomGraph(t *testing.T) {
 // nodes slow (their uploads limited to 4 MiB/s, their inbox read at a
 // tenth of the schedule's rate) and 2 nodes that announce what they hold
 // but never push or answer a pull, every node still gets every message
-// once and whole. PEERWIRE_BLOCK_BENCH runs it on the 50 nodes.
+// once and whole, and both are penalised: the one that refuses pulls, and
+// the silent one (node 2), counted in SilentPenalties. PEERWIRE_BLOCK_BENCH
+// runs it on the 50 nodes.
 func TestChunkedSlowAndUnserving(t *testing.T) {
 	size, perNode, msgs := 20, 4, 6
 	const msgSize = 1 << 20
@@ -356,6 +359,41 @@ func TestChunkedSlowAndUnserving(t *testing.T) {
 		len(slow), len(bad), ratio, ck.deliveryP50, ck.deliveryP99, ck.lastP50, pens)
 	if pens == 0 {
 		t.Fatal("the announcer that refuses pulls was never penalised")
+	}
+	// The silent one (node 2) leaves pulls unanswered: its neighbours
+	// count it silent once others served what it announced, and its score
+	// falls by more than the timeouts alone cost it.
+	silentID := nodes[2].ID()
+	var silentPens uint64
+	var marked, honestMarked int
+	minScore := 0.0
+	for i, n := range nodes {
+		silentPens += n.ChunkedStats().SilentPenalties
+		e := n.topics[topicChunked].ck
+		e.mu.Lock()
+		for _, m := range e.msgs {
+			for id, p := range m.peers {
+				if p.silent >= silentAfter && p.punished {
+					if id == silentID {
+						marked++
+					} else {
+						honestMarked++
+					}
+				}
+			}
+		}
+		e.mu.Unlock()
+		if s, ok := n.Score(silentID); ok && i != 2 {
+			minScore = min(minScore, s)
+		}
+	}
+	t.Logf("silent penalties %d; messages held with node 2 marked silent %d, an honest node marked %d; node 2's lowest score %.1f",
+		silentPens, marked, honestMarked, minScore)
+	if silentPens == 0 || marked == 0 {
+		t.Fatalf("the silent announcer was never counted: %d silent penalties, marked in %d messages", silentPens, marked)
+	}
+	if minScore > peerset.DeltaInvalidMessage {
+		t.Fatalf("the silent announcer's lowest score %.1f, want at most %v", minScore, peerset.DeltaInvalidMessage)
 	}
 }
 

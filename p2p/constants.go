@@ -365,6 +365,12 @@ const (
 	// sent it a header (and its want) to push or announce before it pulls
 	// from others.
 	parentWait = time.Second
+	// silentAfter: an announcer that left this many pulls of a message's
+	// chunks unanswered (each for pullTimeout), answered none, while
+	// others served those chunks, is silent, not busy: asked nothing more
+	// of the message and penalised. Two, not one, so that one answer lost
+	// behind a burst of queued chunks is forgiven.
+	silentAfter = 2
 	// pullRetry is how long a chunk waits before it is asked again of
 	// announcers that all failed it.
 	pullRetry = 200 * time.Millisecond

@@ -142,6 +142,10 @@ type RequestError struct {
 	Message string
 	// Err is the underlying error, if any (a local timeout's context error).
 	Err error
+
+	// unanswered: a timeout of a request that was sent (not one still
+	// queued at the deadline).
+	unanswered bool
 }
 
 // Error says which request failed, how, and who said so.

@@ -358,7 +358,7 @@ func (n *Node) requestEnded(why error, pc *peerConn, topic uint8, wait time.Dura
 			n.applyBan(n.set.Report(pc.id, DeltaRequestTimeout, "request-timeout"))
 		}
 	}
-	return &RequestError{Code: RequestTimeout, Topic: topic, Peer: pc.id, Message: msg, Err: why}
+	return &RequestError{Code: RequestTimeout, Topic: topic, Peer: pc.id, Message: msg, Err: why, unanswered: sent}
 }
 
 // answered returns an answer to the caller, folding it into the peer's
