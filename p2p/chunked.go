@@ -57,6 +57,16 @@ type ChunkedConfig struct {
 	// chunks to at most: the first that ask (want), or, for its own
 	// messages, ones it picks. Default DefaultEagerPeers.
 	EagerPeers int
+	// HeaderValidator, if set, decides on a header before the node tracks
+	// or forwards it, from what the header says: the neighbour it came
+	// from, the origin (whose signature has been checked) and the
+	// message's total length. Ignore drops the header without penalty,
+	// Reject drops it and lowers from's reputation; either way the message
+	// is neither forwarded nor delivered here, and further copies of the
+	// header are duplicates. It runs on the connection's reader goroutine
+	// and must be quick. The topic's Validator still runs on the whole
+	// message before delivery. Default nil: every header is accepted.
+	HeaderValidator func(from, origin crypto.ID, total int) ValidationResult
 }
 
 // chunkedDefaults checks and fills in the chunked settings of topic i; a
@@ -115,6 +125,7 @@ type ChunkedStats struct {
 	HeaderDuplicates uint64 // headers already known
 	HeadersRefused   uint64 // new headers over a memory cap, dropped
 	HeadersStale     uint64 // headers with a timestamp out of range
+	HeadersRejected  uint64 // headers the HeaderValidator rejected or ignored
 	Completed        uint64 // messages received whole
 	Delivered        uint64 // of them, delivered to the application
 	Rejected         uint64 // of them, rejected or ignored by the validator
@@ -143,6 +154,7 @@ type ChunkedStats struct {
 
 type chunkedCounters struct {
 	originated, headers, headerDups, headersRefused, headersStale   atomic.Uint64
+	headersRejected                                                 atomic.Uint64
 	completed, delivered, rejected, evicted                         atomic.Uint64
 	payloadBytes, pushed, pushSkipped, received, pulled, dups       atomic.Uint64
 	unknown, bad, haves, dontWants, cancelled                       atomic.Uint64
@@ -155,7 +167,7 @@ func (n *Node) ChunkedStats() ChunkedStats {
 	c := &n.ckst
 	return ChunkedStats{
 		Originated: c.originated.Load(), Headers: c.headers.Load(), HeaderDuplicates: c.headerDups.Load(),
-		HeadersRefused: c.headersRefused.Load(), HeadersStale: c.headersStale.Load(),
+		HeadersRefused: c.headersRefused.Load(), HeadersStale: c.headersStale.Load(), HeadersRejected: c.headersRejected.Load(),
 		Completed: c.completed.Load(), Delivered: c.delivered.Load(), Rejected: c.rejected.Load(), Evicted: c.evicted.Load(),
 		PayloadBytes: c.payloadBytes.Load(), ChunksPushed: c.pushed.Load(), PushesSkipped: c.pushSkipped.Load(),
 		ChunksReceived: c.received.Load(), ChunksPulled: c.pulled.Load(), ChunkDuplicates: c.dups.Load(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -343,4 +344,98 @@ func waitTicks(t *testing.T, n *Node, k uint64) {
 	e := n.topics[topicChunked].ck
 	start := e.ticks.Load()
 	testutil.Eventually(t, 10*time.Second, "chunk ticks", func() bool { return e.ticks.Load() >= start+k })
+}
+
+// TestChunkedHeaderValidator: a header the ChunkedConfig.HeaderValidator
+// does not accept is neither tracked nor forwarded, so its message is
+// delivered nowhere; Reject costs the sender reputation, Ignore does not.
+// A header it accepts, sent after, goes through: on the link to the child
+// it would come after the refused one.
+func TestChunkedHeaderValidator(t *testing.T) {
+	const limit = 200_000 // the validator refuses messages over this
+	big := make([]byte, 4*DefaultChunkSize)
+	small := make([]byte, 2*DefaultChunkSize)
+	for i := range big {
+		big[i] = byte(i * 5)
+	}
+	for i := range small {
+		small[i] = byte(i * 9)
+	}
+	for k, tt := range []struct {
+		name    string
+		verdict ValidationResult
+	}{{"reject", Reject}, {"ignore", Ignore}} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := chunkedConfig(t, 1590+3*k)
+			var calls atomic.Int32
+			cfg.Topics[1].Chunked = &ChunkedConfig{HeaderValidator: func(_, _ crypto.ID, total int) ValidationResult {
+				calls.Add(1)
+				if total > limit {
+					return tt.verdict
+				}
+				return Accept
+			}}
+			n := startNode(t, cfg)
+			up, err := dialRaw(t, n, testIdentity(t, 1591+3*k), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRaw(t, n, up)
+			child, err := dialRaw(t, n, testIdentity(t, 1592+3*k), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitRaw(t, n, child)
+			in := n.Inbox(topicChunked)
+			hb, bigID := signedHeader(t, up.id, up.id.ID(), big, DefaultChunkSize)
+			rawSend(t, up, encodeChunkHeader(hb, 3))
+			rawSend(t, up, encodeChunkHeader(hb, 3)) // a copy: a duplicate, not judged again
+			for i := range 4 {
+				rawSend(t, up, chunkMsg(bigID, i, big[i*DefaultChunkSize:(i+1)*DefaultChunkSize]))
+			}
+			hs, smallID := signedHeader(t, up.id, up.id.ID(), small, DefaultChunkSize)
+			rawSend(t, up, encodeChunkHeader(hs, 3))
+			timeout := time.After(10 * time.Second)
+			for got := false; !got; {
+				select {
+				case m := <-child.inbox:
+					if m.Topic != topicChunked || len(m.Data) == 0 || m.Data[0] != kindChunkHeader {
+						continue
+					}
+					fh, _, err := parseChunkHeader(m.Data, 4<<20, 10)
+					if err != nil {
+						t.Fatal(err)
+					}
+					switch chunkedID(topicChunked, fh) {
+					case bigID:
+						t.Fatal("the refused header was forwarded")
+					case smallID:
+						got = true
+					}
+				case <-timeout:
+					t.Fatal("the accepted header was not forwarded")
+				}
+			}
+			for i := range 2 {
+				rawSend(t, up, chunkMsg(smallID, i, small[i*DefaultChunkSize:(i+1)*DefaultChunkSize]))
+			}
+			select {
+			case m := <-in:
+				if m.ID != smallID {
+					t.Fatalf("delivered %s, want only the accepted %s", m.ID, smallID)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the accepted message was not delivered")
+			}
+			st := n.ChunkedStats()
+			if st.HeadersRejected != 1 || st.Headers != 1 || st.HeaderDuplicates != 1 || st.ChunksUnknown != 4 || calls.Load() != 2 {
+				t.Fatalf("stats %+v, validator called %d times; want 1 header refused (its copy a duplicate, its 4 chunks unknown), 1 accepted, 2 calls",
+					st, calls.Load())
+			}
+			s, _ := n.Score(up.id.ID())
+			if tt.verdict == Reject && s >= 0 || tt.verdict == Ignore && s < 0 {
+				t.Fatalf("sender's score %v after %s", s, tt.name)
+			}
+		})
+	}
 }

@@ -87,6 +87,18 @@ func (e *chunkEngine) onHeader(pc *peerConn, data []byte) error {
 	if err := verifyChunkHeader(h, id); err != nil {
 		return err
 	}
+	if v := e.cfg.HeaderValidator; v != nil {
+		if r := v(pc.id, h.origin, int(h.total)); r != Accept {
+			// Seen, so that the other copies are duplicates, not judged
+			// (and penalised) again.
+			n.seen.Add(id.key(), pc.id, n.seenBudget(), now)
+			if r == Reject {
+				n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
+			}
+			n.ckst.headersRejected.Add(1)
+			return nil
+		}
+	}
 	e.mu.Lock()
 	if e.msgs[id] != nil {
 		e.mu.Unlock()
