@@ -30,9 +30,11 @@ import (
 // dont-want, and the sender stops pushing that message to it and cancels
 // the chunks still queued (mux.MultiConn.Cancel); a node that completes a
 // message announces a full bitmap, which means the same to everyone. A
-// push that finds the neighbour's queue full is not retried: the
-// neighbour pulls instead, so nothing is lost. The application receives
-// the message once, whole, after its validator accepted it.
+// push that finds the neighbour's queue full is deferred, not dropped: at
+// each chunkTick the node pushes that neighbour again what it still lacks,
+// as the queue drains (resumePushesLocked), and a neighbour whose
+// connection fails pulls instead, so nothing is lost. The application
+// receives the message once, whole, after its validator accepted it.
 
 // Dissemination is how Gossip spreads a topic's messages.
 type Dissemination uint8

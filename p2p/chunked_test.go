@@ -503,8 +503,9 @@ func writeCurve(t *testing.T, ck, fl spread, receivers int) {
 
 // TestChunkedFullQueuesAndValidator: with send queues of a few messages,
 // pushes find them full (and header forwards wait), yet every node gets
-// every accepted message once, by pull; a message the validator rejects
-// is delivered nowhere.
+// every accepted message once: the deferred pushes resume as the queues
+// drain, and what is still missing is pulled. A message the validator
+// rejects is delivered nowhere.
 func TestChunkedFullQueuesAndValidator(t *testing.T) {
 	const size, msgSize = 8, 512 << 10
 	cfgOf := func(i int) Config {
@@ -553,7 +554,7 @@ func TestChunkedFullQueuesAndValidator(t *testing.T) {
 		}
 	}
 	if skipped == 0 {
-		t.Fatal("no push found a full queue: the test does not exercise the pull fallback")
+		t.Fatal("no push found a full queue: the test does not exercise the deferred pushes")
 	}
 	t.Logf("pushes skipped on full queues: %d", skipped)
 }
