@@ -54,6 +54,7 @@ type opts struct {
 	voteSize, blockSize          int
 	blockCount                   uint64
 	blockMode                    string
+	readDelay                    time.Duration
 	probeEvery                   time.Duration
 	allowPrivate                 bool
 	logLevel                     string
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&o.blockSize, "block-size", 1<<20, "block size in bytes")
 	flag.Uint64Var(&o.blockCount, "block-count", 0, "stop gossiping blocks after this many (0: no limit)")
 	flag.StringVar(&o.blockMode, "block-mode", "flood", "the blocks topic's dissemination: flood or chunked (64 KiB chunks, 4 eager peers)")
+	flag.DurationVar(&o.readDelay, "read-delay", 0, "a slow reader: pause this long after reading each block from the inbox (0: none)")
 	flag.DurationVar(&o.probeEvery, "probe-every", time.Second, "consensus-topic echo probe to every peer this often (0: never)")
 	flag.BoolVar(&o.allowPrivate, "allow-private", false, "admit private addresses from PEX")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
@@ -270,6 +272,12 @@ func run(o opts) error {
 	go func() {
 		for m := range n.Inbox(topicBlocks) {
 			handle(m, blocks)
+			if o.readDelay > 0 {
+				select { // the slow reader this node plays
+				case <-time.After(o.readDelay):
+				case <-ctx.Done():
+				}
+			}
 		}
 	}()
 	go func() {
