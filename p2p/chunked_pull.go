@@ -176,6 +176,7 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 			return
 		}
 		m.peer(pc.id).served++
+		pc.pullAnswered.Store(true)
 		return
 	}
 	if errors.Is(err, context.Canceled) && n.ctx.Err() != nil {
@@ -215,9 +216,10 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 }
 
 // noteServedLocked runs when chunk i of m came, from pc: an announcer
-// that left a pull of the chunk unanswered, and answered none of m's, is
-// silent, not busy, once silentAfter such chunks came from others. It is
-// asked nothing more of m and loses reputation (invalid-message), once per
+// that left a pull of the chunk unanswered, and has answered none of our
+// pulls on its connection (a busy honest peer answers some, late or not),
+// is silent once silentAfter such chunks came from others. It is asked
+// nothing more of m and loses reputation (invalid-message), once per
 // message, as one that refuses.
 func (e *chunkEngine) noteServedLocked(m *ckMsg, pc *peerConn, i int) {
 	n := e.n
@@ -226,6 +228,9 @@ func (e *chunkEngine) noteServedLocked(m *ckMsg, pc *peerConn, i int) {
 			continue
 		}
 		if p.silent++; p.silent < silentAfter {
+			continue
+		}
+		if q, err := n.peerConn(id); err != nil || q.pullAnswered.Load() {
 			continue
 		}
 		p.punished = true

@@ -134,6 +134,10 @@ type peerConn struct {
 	// (Close). From then on whatever the connection still reads while it
 	// closes is discarded (Stats.Discarded), not delivered.
 	refused atomic.Bool
+	// pullAnswered is set once the peer answered one of our chunked pulls
+	// with the chunk (chunked_pull.go): from then on a pull it leaves
+	// unanswered is taken for load, never for silence.
+	pullAnswered atomic.Bool
 	// current is set once the admitted connection is still the set's
 	// after its start, and cleared in OnClose: while set, Stats counts it
 	// live and the node sends to it. Written under n.st.closed, so its
