@@ -46,7 +46,8 @@ bench:
 # same with 5 slow nodes and 2 that announce and never serve; one run each,
 # figures in docs/BENCHMARKS.md; the propagation curves (per delivery:
 # mode, seconds, share delivered) go to /tmp/peerwire-block-curve.txt. The flood phase
-# peaks near 7 GB of heap: block-bench-chunked leaves it out. make test
+# peaked at 10.9–12.6 GiB of heap (docs/BENCHMARKS.md, 2026-12-03; the chunked
+# phase 2.2–2.4 GiB): block-bench-chunked leaves it out. make test
 # runs the same tests on 20 nodes.
 block-bench:
 	PEERWIRE_BLOCK_BENCH=1 PEERWIRE_BLOCK_CURVE=/tmp/peerwire-block-curve.txt $(GO) test -count=1 -timeout 30m -run '^TestChunked(RandomGraph|SlowAndUnserving)$$' -v ./p2p/
@@ -55,7 +56,7 @@ block-bench-chunked:
 	PEERWIRE_BLOCK_BENCH=chunked $(GO) test -count=1 -timeout 30m -run '^TestChunked(RandomGraph|SlowAndUnserving)$$' -v ./p2p/
 
 # block-bench-16: the same 50-node graph with 5 messages of 16 MiB, one every
-# 2 s, chunked only (its heap peaks near 7 GB); then 2 such messages chunked
+# 2 s, chunked only (its heap peaked at 7.3 GB at 2de4591); then 2 such messages chunked
 # and flooded in one run (flooding holds ~12 GB per 16 MiB message in flight
 # on this graph); then make test's 20-node graph with the 5 messages,
 # chunked and flooded in one run.

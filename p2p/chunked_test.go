@@ -253,7 +253,8 @@ func disseminate(t *testing.T, nodes []*Node, d *deliveries, sums map[MessageID]
 // With PEERWIRE_BLOCK_BENCH set (make block-bench) it runs the issue's
 // graph instead: 50 nodes each dialing 8 others, 20 messages, one every
 // 200 ms, and asserts a per-delivery p50 under 1 s; PEERWIRE_BLOCK_BENCH=chunked
-// leaves out the flood phase (whose 50-node peak heap is near 7 GB).
+// leaves out the flood phase (whose 50-node peak heap was 10.9–12.6 GiB
+// in docs/BENCHMARKS.md, the chunked phase 2.2–2.4 GiB).
 // PEERWIRE_BLOCK_MIB=16 (make block-bench-16) sends 5 messages of 16 MiB,
 // one every 2 s, instead, on either graph; PEERWIRE_BLOCK_COUNT sets the
 // number of messages.
