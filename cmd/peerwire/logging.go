@@ -12,8 +12,9 @@ import (
 // logComponents are the values of the component attribute every line of
 // "peerwire node" carries, which -log-level can set one by one: the
 // binary itself, the node, its connections, the peer book, the filter,
-// the port mapper and the admin API's HTTP server.
-var logComponents = []string{"node", "p2p", "conn", "book", "filter", "nat", "api"}
+// the port mapper, the admin API's HTTP server, the peer set and mDNS
+// discovery (p2p names the last two: peerset.Deps.Logger, mdns.Config).
+var logComponents = []string{"node", "p2p", "conn", "book", "filter", "nat", "api", "peerset", "mdns"}
 
 // logLevels is a parsed -log-level: a level for each component named,
 // and one for the others.

@@ -25,6 +25,8 @@ func TestParseLogLevels(t *testing.T) {
 		{in: "p2p=debug,info", def: slog.LevelInfo, by: map[string]slog.Level{"p2p": slog.LevelDebug}},
 		{in: "p2p=debug", def: slog.LevelInfo, by: map[string]slog.Level{"p2p": slog.LevelDebug}},
 		{in: "warn, book=debug , conn=error", def: slog.LevelWarn, by: map[string]slog.Level{"book": slog.LevelDebug, "conn": slog.LevelError}},
+		// p2p logs the peer set and mDNS under their own components.
+		{in: "peerset=debug,mdns=warn", def: slog.LevelInfo, by: map[string]slog.Level{"peerset": slog.LevelDebug, "mdns": slog.LevelWarn}},
 		{in: "", fail: "entry 1 is empty"},
 		{in: "info,", fail: "entry 2 is empty"},
 		{in: "loud", fail: `level "loud": want debug, info, warn or error`},
