@@ -314,10 +314,9 @@ func (o *nodeOptions) config(lookup lookupEnvFunc) (p2p.Config, error) {
 		return cfg, err
 	}
 	// The flags mean what the library's fields mean: 0 the default, -1 none.
+	// -allow-loopback is Config.AllowLoopback alone: the node spreads it
+	// (no per-group outbound limit among them; p2p.TestIntentsSpread).
 	pc := peerset.Config{MaxInbound: o.maxInbound, MaxOutbound: o.maxOutbound}
-	if o.allowLoopback {
-		pc.MaxOutboundPerGroup = -1
-	}
 	cfg = p2p.Config{
 		DataDir: o.dataDir, AdvertiseAddrs: o.advertise,
 		NetworkID: o.network, ChainID: o.chain, Role: role, SoftwareVersion: softwareVersion,
