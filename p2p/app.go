@@ -310,7 +310,7 @@ func (n *Node) checkDirect(topic uint8, data []byte) error {
 		return fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
 	}
 	if len(data) > t.cfg.MaxMessageSize {
-		return fmt.Errorf("p2p: message of %d bytes exceeds topic %d's maximum of %d", len(data), topic, t.cfg.MaxMessageSize)
+		return fmt.Errorf("%w: %d bytes exceed topic %d's maximum of %d", ErrMessageTooLarge, len(data), topic, t.cfg.MaxMessageSize)
 	}
 	return nil
 }
@@ -332,6 +332,11 @@ func (n *Node) direct(topic uint8, data []byte) ([]byte, error) {
 // topic arrive in the order sent. It fails at once if the peer did not
 // declare the topic. Send does not copy data (as mux.MultiConn.Send): the
 // caller must not modify it afterwards.
+//
+// The errors to match: ErrUnknownPeer (not connected), ErrUnknownTopic,
+// ErrMessageTooLarge (over the topic's MaxMessageSize, ours or the
+// peer's), ErrClosed (the connection closed during the call; the error
+// also carries why) and ctx's error.
 func (n *Node) Send(ctx context.Context, peer crypto.ID, topic uint8, data []byte) error {
 	pc, err := n.peerConn(peer)
 	if err != nil {
@@ -340,10 +345,10 @@ func (n *Node) Send(ctx context.Context, peer crypto.ID, topic uint8, data []byt
 	if err := n.checkDirect(topic, data); err != nil {
 		return err
 	}
-	return pc.mc.SendPrefixed(ctx, topic, directPrefix, data)
+	return sendErr(pc.mc.SendPrefixed(ctx, topic, directPrefix, data))
 }
 
-// TrySend is Send that fails at once (mux.ErrQueueFull) instead of
+// TrySend is Send that fails at once with ErrQueueFull instead of
 // waiting. Like Send, it does not copy data.
 func (n *Node) TrySend(peer crypto.ID, topic uint8, data []byte) error {
 	pc, err := n.peerConn(peer)
@@ -353,7 +358,7 @@ func (n *Node) TrySend(peer crypto.ID, topic uint8, data []byte) error {
 	if err := n.checkDirect(topic, data); err != nil {
 		return err
 	}
-	return pc.mc.TrySendPrefixed(topic, directPrefix, data)
+	return sendErr(pc.mc.TrySendPrefixed(topic, directPrefix, data))
 }
 
 // Broadcast sends data on topic to every connected peer that declared the
@@ -379,7 +384,7 @@ func (n *Node) sendAll(ctx context.Context, topic uint8, msg []byte, except cryp
 		err := pc.mc.TrySend(topic, msg)
 		if !errors.Is(err, mux.ErrQueueFull) {
 			mu.Lock()
-			res[pc.id] = err
+			res[pc.id] = sendErr(err)
 			mu.Unlock()
 			continue
 		}
@@ -388,7 +393,7 @@ func (n *Node) sendAll(ctx context.Context, topic uint8, msg []byte, except cryp
 			defer wg.Done()
 			err := pc.mc.Send(ctx, topic, msg)
 			mu.Lock()
-			res[pc.id] = err
+			res[pc.id] = sendErr(err)
 			mu.Unlock()
 		}()
 	}
@@ -413,7 +418,18 @@ func (n *Node) SendRandom(ctx context.Context, topic uint8, data []byte) (crypto
 		return crypto.ID{}, fmt.Errorf("%w: no connected peer serves topic %d", ErrUnknownPeer, topic)
 	}
 	pc := cands[rand.IntN(len(cands))]
-	return pc.id, pc.mc.Send(ctx, topic, msg)
+	return pc.id, sendErr(pc.mc.Send(ctx, topic, msg))
+}
+
+// sendErr is what the send calls return for err from a MultiConn: the
+// error of a connection that closed under the call (mux.ErrClosed, with
+// its cause) also matches ErrClosed, so an application matches p2p's
+// sentinels alone. Other errors pass unchanged.
+func sendErr(err error) error {
+	if err == nil || !errors.Is(err, mux.ErrClosed) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, err)
 }
 
 // Gossip floods data on topic through the network: every node delivers it
@@ -426,7 +442,7 @@ func (n *Node) Gossip(ctx context.Context, topic uint8, data []byte) (MessageID,
 		return MessageID{}, nil, fmt.Errorf("%w: %d", ErrUnknownTopic, topic)
 	}
 	if len(data) > t.cfg.MaxMessageSize {
-		return MessageID{}, nil, fmt.Errorf("p2p: message of %d bytes exceeds topic %d's maximum of %d", len(data), topic, t.cfg.MaxMessageSize)
+		return MessageID{}, nil, fmt.Errorf("%w: %d bytes exceed topic %d's maximum of %d", ErrMessageTooLarge, len(data), topic, t.cfg.MaxMessageSize)
 	}
 	if t.chunkedFor(data) {
 		return t.ck.originate(ctx, data)

@@ -17,7 +17,10 @@ import (
 // matches these and imports no lower package.
 var (
 	// ErrClosed is returned by Node methods after Stop, and by the book,
-	// filter or peer set once closed.
+	// filter or peer set once closed. A send call (Send, TrySend,
+	// SendRandom, a peer's result from Broadcast or Gossip) on a
+	// connection that closed under it returns an error matching it too,
+	// wrapping the multiplexer's, which carries why.
 	ErrClosed = errs.ErrClosed
 	// ErrBanned is returned when a peer's ID or address is banned (by the
 	// book or the peer set).
@@ -39,6 +42,15 @@ var (
 	ErrFiltered = errors.New("p2p: address refused by the filter")
 	// ErrUnknownTopic is returned for a topic the node did not declare.
 	ErrUnknownTopic = errors.New("p2p: unknown topic")
+	// ErrQueueFull is returned by TrySend when the topic's send queue to
+	// the peer is full (Send and Broadcast wait instead). It is the
+	// multiplexer's (mux.ErrQueueFull).
+	ErrQueueFull = mux.ErrQueueFull
+	// ErrMessageTooLarge is returned by the send calls and Gossip for a
+	// message over the topic's MaxMessageSize, ours (checked before
+	// anything is queued) or the peer's (refused by the multiplexer). It
+	// is the multiplexer's (mux.ErrMessageTooLarge).
+	ErrMessageTooLarge = mux.ErrMessageTooLarge
 	// ErrTooManyBans is returned by Ban and BanIP when the book holds its
 	// maximum of bans and none ends before the new one.
 	ErrTooManyBans = peerbook.ErrTooManyBans
