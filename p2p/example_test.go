@@ -47,17 +47,6 @@ func exampleNode() *p2p.Node {
 	return n
 }
 
-// waitConnected waits until n has admitted peer (the dialer returns from
-// Dial once it has; the listener admits a moment later).
-func waitConnected(n *p2p.Node, peer crypto.ID) {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if _, ok := n.Peer(peer); ok {
-			return
-		}
-	}
-	panic("not connected")
-}
-
 // Example connects two nodes on loopback, sends a vote from one to the
 // other, reads it from the receiver's inbox and stops both.
 func Example() {
@@ -92,7 +81,15 @@ func ExampleNode_Gossip() {
 		if _, err := link[0].Dial(ctx, link[1].ListenAddr().String()); err != nil {
 			panic(err)
 		}
-		waitConnected(link[1], link[0].ID())
+		// The dialer returns from Dial once it has admitted the peer; the
+		// listener admits it a moment later. Each listener here has only
+		// the one peer.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := link[1].WaitPeers(wctx, 1)
+		cancel()
+		if err != nil {
+			panic(err)
+		}
 	}
 
 	id, _, err := a.Gossip(ctx, topicBlocks, []byte("block 43"))

@@ -9,7 +9,10 @@ import (
 )
 
 // tickClock is the real clock whose Now returns clock.Start plus one
-// millisecond more at every call, so two readings never coincide.
+// millisecond more at every call, so two readings never coincide. It is
+// not clock.Fake on purpose: on a fake clock that stands still every
+// reading coincides, so TestMessageReceivedAt could not tell one reading
+// per read from one per message.
 type tickClock struct {
 	clock.Clock
 	n atomic.Int64
