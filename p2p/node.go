@@ -48,9 +48,15 @@ type Node struct {
 	// transientOut holds our transient connections (transient.go) by peer
 	// ID (crypto.ID → *peerConn), for the DHT's next queries to reuse.
 	transientOut sync.Map
-	// sendTo maps each peer to its current connection (peerConn.current),
-	// copied on write under st.closed, so Send finds a peer's connection
-	// with one atomic load instead of the set's lock (peerConn).
+	// sendTo is an index derived from the peer set, not a second registry:
+	// each peer's current connection (peerConn.current), as the Set holds
+	// it. It exists for Send's speed: Send finds a peer's connection with
+	// one atomic load instead of taking the Set's lock (peerConn, app.go).
+	// Two places keep it in step, both under st.closed: setupPeer adds the
+	// connection once the Set has admitted it and it is marked current,
+	// and onClose drops it as it stops being current (setSendTo). A miss
+	// falls back to the Set, which stays the owner; TestSendToFollowsConnection
+	// checks the two agree.
 	sendTo atomic.Pointer[map[crypto.ID]*peerConn]
 	log    *slog.Logger
 
