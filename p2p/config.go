@@ -146,9 +146,10 @@ type Config struct {
 	// each once (Book.AllowNetworkNames). Off by default.
 	AllowNetworkNames bool
 
-	// Peers configures limits, watermarks and reputation (peerset.Config);
-	// its Self, Now (Config.Clock's), Counter and MustConnect fields are set
-	// by the node.
+	// Peers configures limits, watermarks and reputation (peerset.Config).
+	// The node joins Config.MustConnect to Peers.MustConnect; the set's
+	// wiring (peerset.Deps: own ID, clock, logger, counter, bans) is the
+	// node's.
 	// Peers.MaxInbound and MaxOutbound: 0 means the default (40, 10), -1
 	// none; "peerwire node -max-inbound/-max-outbound" mean the same.
 	Peers peerset.Config

@@ -18,7 +18,11 @@ import (
 // not use it then.
 const DHTTopic uint8 = 254
 
-// DHTMode says whether the node runs the DHT, and how.
+// DHTMode says whether the node runs the DHT, and how. It is a
+// deliberate superset of dht.Mode, not a copy: DHTOff, its zero value,
+// keeps the DHT off by default, which dht.Mode (whose zero value is
+// ModeAuto, for a DHT that exists) cannot say; startDHT maps the other
+// three onto dht.Mode.
 type DHTMode uint8
 
 // DHT modes. The zero value is DHTOff.
