@@ -296,8 +296,9 @@ type Config struct {
 	// node's waits, the book (its save interval), the filter (its throttle
 	// and database polling), the peer set, the connections (keepalive,
 	// credit stall, rekey) and the services' periods. It is wiring, like
-	// Logger: nil means clock.Real.
-	Clock clock.Clock
+	// Logger: nil means RealClock(). Code outside the module implements it
+	// with p2p.Clock, Timer and Ticker, or drives it with a FakeClock.
+	Clock Clock
 
 	// connClock and serviceClock, set by tests, replace Clock for the
 	// connections (mux.Config.Clock, conn.SecureConfig.Clock) and for the
