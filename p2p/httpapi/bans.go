@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/p2p"
 )
 
@@ -56,14 +55,14 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var (
-		id     crypto.ID
+		id     p2p.ID
 		prefix netip.Prefix
 		err    error
 	)
 	switch {
 	case req.ID != "":
-		if id, err = crypto.ParseID(req.ID); err != nil || id.IsZero() {
-			writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits, not all zero`, clip(req.ID), 2*crypto.IDLen))
+		if id, err = p2p.ParseID(req.ID); err != nil || id.IsZero() {
+			writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf(`"id" %q: want %d hex digits, not all zero`, clip(req.ID), 2*p2p.IDLen))
 			return
 		}
 		if id == a.n.ID() {
@@ -125,7 +124,7 @@ func (a *api) ban(w http.ResponseWriter, r *http.Request) {
 // address, or a CIDR prefix (DELETE /bans/192.0.2.0/24).
 func (a *api) unban(w http.ResponseWriter, r *http.Request) {
 	target := r.PathValue("target")
-	if id, err := crypto.ParseID(target); err == nil {
+	if id, err := p2p.ParseID(target); err == nil {
 		if !a.n.Unban(id) {
 			writeError(w, http.StatusNotFound, "not_banned", "no ban on "+id.String())
 			return
@@ -135,7 +134,7 @@ func (a *api) unban(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := p2p.ParseBanPrefix(target)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_target", fmt.Sprintf("%q: want a peer ID (%d hex digits), an IP address or a CIDR prefix", clip(target), 2*crypto.IDLen))
+		writeError(w, http.StatusBadRequest, "bad_target", fmt.Sprintf("%q: want a peer ID (%d hex digits), an IP address or a CIDR prefix", clip(target), 2*p2p.IDLen))
 		return
 	}
 	if !a.n.UnbanIP(p) {

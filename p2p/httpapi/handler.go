@@ -50,7 +50,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/p2p"
 )
 
@@ -238,11 +237,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // pathID parses the {id} path value; it writes the error answer itself.
-func pathID(w http.ResponseWriter, r *http.Request) (crypto.ID, bool) {
-	id, err := crypto.ParseID(r.PathValue("id"))
+func pathID(w http.ResponseWriter, r *http.Request) (p2p.ID, bool) {
+	id, err := p2p.ParseID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf("peer ID %q: want %d hex digits", clip(r.PathValue("id")), 2*crypto.IDLen))
-		return crypto.ID{}, false
+		writeError(w, http.StatusBadRequest, "bad_id", fmt.Sprintf("peer ID %q: want %d hex digits", clip(r.PathValue("id")), 2*p2p.IDLen))
+		return p2p.ID{}, false
 	}
 	return id, true
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/p2p"
 )
 
@@ -54,7 +53,7 @@ func (a *api) dial(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.MustConnect {
-		addr, err := crypto.ParseAddress(req.Addr)
+		addr, err := p2p.ParseAddress(req.Addr)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "bad_addr", err.Error()+" (a must-connect peer needs its ID)")
 			return
@@ -71,7 +70,7 @@ func (a *api) dial(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, DialResponse{ID: addr.ID.String(), MustConnect: true, Connected: connected})
 		return
 	}
-	addr, err := crypto.ParseDialAddress(req.Addr)
+	addr, err := p2p.ParseDialAddress(req.Addr)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_addr", err.Error())
 		return
