@@ -216,12 +216,12 @@ func TestNodeProcessMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	addrs := freeAddrs(t, 3)
+	addrs := freeAddrs(t, 2)
 	tok := filepath.Join(t.TempDir(), "metrics-token")
 	if err := os.WriteFile(tok, []byte("m-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(addrs[2])
+	port := freeWildcardPort(t)
 	p := startNodeProc(t, "metrics", addrs[0], addrs[1], "-data-dir", t.TempDir(), "-metrics", "0.0.0.0:"+port, "-metrics-token-file", tok)
 	p.health(t)
 	maddr := "127.0.0.1:" + port

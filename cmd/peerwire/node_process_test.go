@@ -141,6 +141,21 @@ func (p *nodeProc) hasPeer(id string) bool {
 	return false
 }
 
+// freeWildcardPort returns a port free right now on every address, for a
+// listener on 0.0.0.0. A port free on 127.0.0.1 (freeAddrs) may be taken
+// on another loopback address — the p2p tests listen on 127.x.0.1 — and
+// then binding 0.0.0.0 to it fails: TestNodeProcessAdminToken did, with
+// "bind: address already in use", while other packages' tests ran.
+func freeWildcardPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
 // freeAddrs returns n loopback addresses with ports free right now.
 func freeAddrs(t *testing.T, n int) []string {
 	var out []string
@@ -254,7 +269,7 @@ func TestNodeProcessAdminToken(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	addrs := freeAddrs(t, 2)
-	_, port, _ := net.SplitHostPort(addrs[0])
+	port := freeWildcardPort(t)
 	tok := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tok, []byte("let-me-in\n"), 0o600); err != nil {
 		t.Fatal(err)
