@@ -11,6 +11,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/discovery/dht"
+	"github.com/peerwire/peerwire/peerset"
 )
 
 // DHTTopic is the request/response topic the node declares for the DHT
@@ -282,25 +283,31 @@ func (n *Node) dhtFound(recs []*dht.Record) {
 	}
 }
 
-// dhtTransport carries the DHT's queries: over the connection to the peer
-// if there is one, else over a connection dialed for the query (through
-// the node's checks: filters, bans, routability, caps, dial rate and
-// concurrency).
+// dhtTransport carries the DHT's queries: over our outbound connection
+// to the peer if we dialed it at the queried address, else over a
+// connection dialed for the query (through the node's checks: filters,
+// bans, routability, caps, dial rate and concurrency). An answer enters
+// the node in the table at that address (dht.Transport's contract), so an
+// inbound connection, or one we dialed to another address, never carries
+// a query: its answer would prove nothing about the address.
 //
 // Such a transient connection (transient.go) is marked so in its
 // SETTINGS: neither side counts it against its peer limits or lists it as
-// a peer, and it carries only DHT traffic. Later queries to the node reuse
-// it; it closes after TransientIdleTimeout without one.
+// a peer, and it carries only DHT traffic. Later queries to the node at
+// the same address reuse it; it closes after TransientIdleTimeout without
+// one.
 type dhtTransport struct{ n *Node }
 
 // Request implements dht.Transport.
 func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte) ([]byte, error) {
 	n := t.n
-	if _, err := n.peerConn(to.ID); err == nil {
-		return n.Request(ctx, to.ID, DHTTopic, req)
-	}
-	if pc := n.transientFor(to.ID); pc != nil {
-		return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
+	if ap, ok := to.AddrPort(); ok {
+		if pc, err := n.peerConn(to.ID); err == nil && pc.dir == peerset.Outbound && pc.remote == ap {
+			return n.Request(ctx, to.ID, DHTTopic, req)
+		}
+		if pc := n.transientFor(to.ID); pc != nil && pc.remote == ap {
+			return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
+		}
 	}
 	if !n.enter() {
 		return nil, errStopped
@@ -308,16 +315,12 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 	defer n.wg.Done()
 	n.dhtDialing.Store(to.ID, struct{}{})
 	defer n.dhtDialing.Delete(to.ID)
+	// A transient dial takes no in-flight mark (dialConn), so it never
+	// meets ErrConnected, and its connection is always a transient one.
 	pc, err := n.dialConn(ctx, to, dialCheck{origin: byNetwork, transient: true})
-	if errors.Is(err, ErrConnected) {
-		return n.Request(ctx, to.ID, DHTTopic, req)
-	}
 	if err != nil {
 		return nil, err
 	}
 	n.st.dhtDials.Add(1)
-	if !pc.transient { // a real peer (the dial raced another's): use it
-		return n.Request(ctx, pc.id, DHTTopic, req)
-	}
 	return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
 }

@@ -3,11 +3,13 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
 )
@@ -96,6 +98,66 @@ func TestDHTLoopback(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestDHTInboundOnlyNeverEnters: a DHT server that dialed us and sends a
+// FIND_NODE with its record becomes a candidate, pinged over a connection
+// we dial to its record's address, never over its own inbound one. It
+// enters our table when that address answers, and never when nothing
+// listens there, though its inbound connection stays up.
+func TestDHTInboundOnlyNeverEnters(t *testing.T) {
+	for i, tc := range []struct {
+		name  string
+		dead  bool // advertise an address nobody listens on
+		enter bool
+	}{
+		{"advertises an address nobody listens on", true, false},
+		{"advertises its listen address", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startNode(t, dhtConfig(t, 4*i, DHTServer, nil))
+			hc := dhtConfig(t, 4*i+1, DHTServer, nil)
+			if tc.dead {
+				l, err := net.Listen("tcp", fmt.Sprintf("127.%d.0.1:0", 10+4*i+2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				hc.AdvertiseAddrs = []string{l.Addr().String()}
+				l.Close()
+			}
+			h := startNode(t, hc)
+			dial(t, h, a) // inbound at a
+			req, err := (&dht.Message{Type: dht.MsgFindNode, Target: h.ID(), Self: h.DHT().Self().Bytes()}).Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.Request(t.Context(), a.ID(), DHTTopic, req); err != nil {
+				t.Fatal(err)
+			}
+			// Handle starts the candidate's ping before it answers.
+			testutil.Eventually(t, 10*time.Second, "a's ping of the candidate to end", func() bool {
+				return a.DHTStats().Queries >= 1 && a.DHT().Verifying() == 0
+			})
+			st := a.DHTStats()
+			c, entered := a.DHT().Table().Get(h.ID())
+			if entered != tc.enter {
+				t.Fatalf("h in a's table: %v (at %v), want %v; h advertises %v; a's stats %+v", entered, c.Addr, tc.enter, h.DHT().Self().Addrs, st)
+			}
+			if ap, _ := h.ListenAddr().AddrPort(); entered && c.Addr != ap {
+				t.Errorf("h entered at %v, want its listen address %v", c.Addr, h.ListenAddr())
+			}
+			wantFails, wantDials := uint64(1), uint64(0)
+			if tc.enter {
+				wantFails, wantDials = 0, 1
+			}
+			if st.QueryFailures != wantFails || st.TransientDials != wantDials {
+				t.Errorf("a's ping: %d failures, %d transient dials; want %d, %d", st.QueryFailures, st.TransientDials, wantFails, wantDials)
+			}
+			if !connectedTo(a, h.ID()) {
+				t.Error("h's inbound connection to a is gone")
+			}
+		})
+	}
 }
 
 // TestDHTNetworksIsolated checks that a node of another network never

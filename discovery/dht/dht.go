@@ -54,9 +54,13 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // Transport carries the DHT's requests. Request sends req to the node at
-// to over a connection authenticated as to.ID (dialed for the purpose if
-// there is none, and closed when idle) and returns its answer. The node
-// that implements it passes the peers' requests to DHT.Handle.
+// to over a connection authenticated as to.ID and returns its answer. The
+// DHT takes an answer as proof that the node is reachable at to (it enters
+// the table there), so Request must carry it over a connection it dialed
+// to to's address: one the peer dialed to us, or one dialed to another of
+// its addresses, must not be used; Request dials one for the purpose
+// (closed when idle) instead. The node that implements it passes the
+// peers' requests to DHT.Handle. It must be safe for concurrent use.
 type Transport interface {
 	Request(ctx context.Context, to crypto.Address, req []byte) ([]byte, error)
 }
