@@ -11,6 +11,7 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/discovery/dht"
+	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/peerset"
 )
 
@@ -152,7 +153,7 @@ func (n *Node) startDHT() error {
 	mode := map[DHTMode]dht.Mode{DHTClient: dht.ModeClient, DHTServer: dht.ModeServer, DHTAuto: dht.ModeAuto}[dc.Mode]
 	d, err := dht.New(dht.Config{
 		Identity: n.id, Network: n.s.NetworkID, Transport: dhtTransport{n},
-		Mode: mode, Addrs: addrs, Bootstrap: boot,
+		Mode: mode, Addrs: addrs, Bootstrap: boot, BootstrapFunc: n.dhtPinnedBootstrap,
 		Limits:    dht.Limits{Exempt: dc.Exempt},
 		AllowAddr: n.dhtAllowAddr,
 		OnBadAnswer: func(id crypto.ID, err error) {
@@ -186,6 +187,31 @@ func (n *Node) startDHT() error {
 	d.Start()
 	n.log.Info("DHT started", "mode", d.Stats().Mode.String(), "bootstrap", len(boot))
 	return nil
+}
+
+// dhtPinnedBootstrap returns the bootstrap entries configured without an
+// ID (host:port) whose ID our dial has since learned and pinned in the
+// book (dialConn), for the DHT to start from as from the ID@host:port
+// ones. The book is read only while there is such an entry.
+func (n *Node) dhtPinnedBootstrap() []crypto.Address {
+	var plain []crypto.Address
+	for _, a := range n.s.bootstrap {
+		if a.ID.IsZero() {
+			plain = append(plain, a)
+		}
+	}
+	if len(plain) == 0 {
+		return nil
+	}
+	var out []crypto.Address
+	for _, e := range n.book.Entries() {
+		if e.Source.Kind == peerbook.SourceBootstrap && slices.ContainsFunc(plain, func(a crypto.Address) bool {
+			return a.Host == e.Addr.Host && a.Port == e.Addr.Port
+		}) {
+			out = append(out, e.Addr)
+		}
+	}
+	return out
 }
 
 // syncDHT brings the DHT in line with the node's reachability and

@@ -160,6 +160,41 @@ func TestDHTInboundOnlyNeverEnters(t *testing.T) {
 	}
 }
 
+// TestDHTPlainBootstrap: a DHT client whose only bootstrap entry is a
+// plain host:port (no ID), or the ID@host:port form, starts its table
+// from it once connected: the fill's dial pins the ID, the bootstrap
+// answers, and a lookup finds the rest of the network.
+func TestDHTPlainBootstrap(t *testing.T) {
+	for i, tc := range []struct {
+		name string
+		boot func(a *Node) string
+	}{
+		{"host:port", func(a *Node) string { ap, _ := a.ListenAddr().AddrPort(); return ap.String() }},
+		{"ID@host:port", func(a *Node) string { return a.ListenAddr().String() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startNode(t, dhtConfig(t, 3*i, DHTServer, nil))
+			b := startNode(t, dhtConfig(t, 3*i+1, DHTServer, a))
+			testutil.Eventually(t, 20*time.Second, "b in a's table", func() bool { return a.DHT().Table().Contains(b.ID()) })
+			cc := dhtConfig(t, 3*i+2, DHTClient, nil)
+			cc.Bootstrap = []string{tc.boot(a)}
+			cc.FillInterval = 100 * time.Millisecond
+			c := startNode(t, cc)
+			testutil.Eventually(t, 20*time.Second, "c connected to a", func() bool { return connectedTo(c, a.ID()) })
+			if !c.DHT().Bootstrap(t.Context()) {
+				t.Fatalf("no bootstrap node answered; c's DHT stats %+v", c.DHTStats())
+			}
+			found, _ := c.DHT().Lookup(t.Context(), b.ID())
+			if len(found) != 2 || found[0].ID != b.ID() {
+				t.Fatalf("lookup of b found %d records (%v), want b and a", len(found), found)
+			}
+			if !c.DHT().Table().Contains(a.ID()) {
+				t.Error("the bootstrap node is not in c's table")
+			}
+		})
+	}
+}
+
 // TestDHTNetworksIsolated checks that a node of another network never
 // enters a DHT table, though it bootstraps from this network's node.
 func TestDHTNetworksIsolated(t *testing.T) {

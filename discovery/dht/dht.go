@@ -84,6 +84,12 @@ type Config struct {
 	Roles Roles
 	// Bootstrap are the nodes a table starts from.
 	Bootstrap []crypto.Address
+	// BootstrapFunc, if set, returns more bootstrap nodes, besides
+	// Bootstrap, each time the list is read (a bootstrap, a lookup from
+	// an empty table): for nodes whose IDs become known only later, as a
+	// host:port bootstrap entry's once a dial to it pinned its ID. It
+	// must be safe for concurrent use and not block for long.
+	BootstrapFunc func() []crypto.Address
 	// Limits are the diversity bounds; a zero field means its default.
 	Limits Limits
 	// AllowAddr decides whether an address another node reports may be
@@ -402,7 +408,7 @@ func (d *DHT) maintain() {
 // answered (or the table already had entries).
 func (d *DHT) Bootstrap(ctx context.Context) bool {
 	ok := d.table.Len() > 0
-	for _, b := range d.cfg.Bootstrap {
+	for _, b := range d.bootstrap() {
 		if b.ID == d.cfg.Identity.ID() {
 			continue
 		}
@@ -414,6 +420,21 @@ func (d *DHT) Bootstrap(ctx context.Context) bool {
 		d.Refresh(ctx)
 	}
 	return ok
+}
+
+// bootstrap returns Config.Bootstrap and what Config.BootstrapFunc adds,
+// each node once.
+func (d *DHT) bootstrap() []crypto.Address {
+	if d.cfg.BootstrapFunc == nil {
+		return d.cfg.Bootstrap
+	}
+	out := slices.Clone(d.cfg.Bootstrap)
+	for _, a := range d.cfg.BootstrapFunc() {
+		if !slices.ContainsFunc(out, func(b crypto.Address) bool { return b.ID == a.ID }) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Refresh looks the node itself up, then a random ID in every bucket up

@@ -104,14 +104,15 @@ type LookupRun struct {
 }
 
 // StartLookup starts a lookup of target from the table's closest entries
-// (from Config.Bootstrap when the table is empty).
+// (from the bootstrap nodes, Config.Bootstrap and BootstrapFunc, when the
+// table is empty).
 func (d *DHT) StartLookup(target crypto.ID) *LookupRun {
 	l := &LookupRun{d: d, target: target, start: d.cfg.Clock.Now(), byID: map[crypto.ID]*lookupCand{}}
 	for _, c := range d.table.Closest(target, BucketSize) {
 		l.add(&lookupCand{addr: crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}, rec: c.Record, hop: 1})
 	}
 	if len(l.list) == 0 {
-		for _, b := range d.cfg.Bootstrap {
+		for _, b := range d.bootstrap() {
 			l.add(&lookupCand{addr: b, hop: 1})
 		}
 	}
