@@ -166,7 +166,7 @@ func TestEclipseTable(t *testing.T) {
 	}
 }
 
-// TestEclipse runs an honest network with 100 attacker nodes on one /24
+// TestEclipse runs an honest network with 500 attacker nodes on one /24
 // (then one /16) that join it and look up everything: no honest table
 // holds more than the diversity bound of them, and lookups for targets
 // next to attacker IDs return at most 5% attackers.
@@ -186,7 +186,7 @@ func TestEclipse(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			mn := &memNet{}
 			honest := buildNetwork(t, mn, 8, 30, "net")
-			attackers := make([]*memNode, 100)
+			attackers := make([]*memNode, 500)
 			bad := map[crypto.ID]bool{}
 			for i := range attackers {
 				attackers[i] = mn.add(t, "net", testKey(t, 9, i), c.addr(i), func(cfg *Config) {
@@ -218,7 +218,7 @@ func TestEclipse(t *testing.T) {
 			}
 			results, evil := 0, 0
 			for i := range 100 {
-				target := attackers[i%len(attackers)].key.ID()
+				target := attackers[i*len(attackers)/100].key.ID()
 				target[19] ^= 1 // next to an attacker's ID
 				found, st := honest[i%len(honest)].dht.Lookup(context.Background(), target)
 				if len(found) < BucketSize {
