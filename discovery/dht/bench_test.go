@@ -20,6 +20,7 @@ func BenchmarkLookup(b *testing.B) {
 			nodes := buildNetwork(b, mn, 11, n, "bench")
 			rng := rand.New(rand.NewPCG(3, 4))
 			var msgs uint64
+			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				var target crypto.ID
@@ -47,6 +48,7 @@ func BenchmarkTableMemory(b *testing.B) {
 	}
 	self := nodes[0].key.ID()
 	var perTable float64
+	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		var m0, m1 runtime.MemStats
@@ -72,6 +74,7 @@ func BenchmarkQuery(b *testing.B) {
 	nodes := buildNetwork(b, mn, 13, 50, "bench")
 	from, to := nodes[1], nodes[2]
 	rng := rand.New(rand.NewPCG(5, 6))
+	b.ReportAllocs()
 	for b.Loop() {
 		var target crypto.ID
 		for j := range target {
