@@ -3,7 +3,7 @@ package dht
 import "time"
 
 // Protocol and table bounds. The wire format depends on the Max values
-// (docs/PROTOCOL.md §12); the others are defaults of Config.
+// (docs/PROTOCOL.md §10); the others are defaults of Config.
 const (
 	// BucketSize (Kademlia's k) is how many entries one bucket holds and
 	// how many closest nodes a lookup returns: 20, as in the Kademlia
