@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -90,4 +91,57 @@ func TestDHTTransientOnlyDHT(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the violation to be counted and the connection closed", func() bool {
 		return b.Stats().Violations == 1 && len(b.transientConns()) == 0 && len(a.transientConns()) == 0
 	})
+}
+
+// TestDHTTransientRefused: a transient dial goes through the node's
+// filters and bans like any other: a DHT query to a node whose address a
+// rule denies, or whose ID or IP is banned, fails without a connection.
+func TestDHTTransientRefused(t *testing.T) {
+	req, err := (&dht.Message{Type: dht.MsgPing}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		name    string
+		deny    bool // a rule denies b's /16
+		ban     func(t *testing.T, a, b *Node)
+		refused bool
+	}{
+		{"allowed", false, nil, false},
+		{"denied by a filter rule", true, nil, true},
+		{"peer ID banned", false, func(t *testing.T, a, b *Node) {
+			if err := a.Ban(b.ID(), time.Hour, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"IP banned", false, func(t *testing.T, a, b *Node) {
+			ap, _ := b.ListenAddr().AddrPort()
+			if err := a.book.BanIP(ap.Addr(), time.Hour, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startNode(t, dhtConfig(t, 3*i, DHTServer, nil))
+			ac := dhtConfig(t, 3*i+1, DHTServer, nil)
+			if tc.deny {
+				ac.Filter.DenyCIDRs = []string{fmt.Sprintf("127.%d.0.0/16", 10+3*i)}
+			}
+			a := startNode(t, ac)
+			if tc.ban != nil {
+				tc.ban(t, a, b)
+			}
+			_, err := dhtTransport{a}.Request(t.Context(), b.ListenAddr(), req)
+			if (err != nil) != tc.refused {
+				t.Fatalf("query: %v, want refused %v", err, tc.refused)
+			}
+			dials, want := a.DHTStats().TransientDials, uint64(1)
+			if tc.refused {
+				want = 0
+			}
+			if dials != want || uint64(len(a.transientConns())) != want {
+				t.Errorf("%d transient dials, %d transient connections; want %d", dials, len(a.transientConns()), want)
+			}
+		})
+	}
 }

@@ -204,3 +204,24 @@ func TestTableClosest(t *testing.T) {
 		}
 	}
 }
+
+// TestTableNewestSeqWins: the table keeps a node's record with the highest
+// sequence number; an older one offered later changes nothing.
+func TestTableNewestSeqWins(t *testing.T) {
+	key := testKey(t, 50, 1)
+	addr := memAddr(1)
+	tb := NewTable(testKey(t, 50, 0).ID(), DefaultLimits())
+	for _, step := range []struct {
+		seq, want uint64
+	}{{5, 5}, {3, 5}, {7, 7}, {6, 7}} {
+		r, err := NewRecord(key, "net", step.seq, RoleServer, []netip.AddrPort{addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.Add(r, addr, t0)
+		c, ok := tb.Get(key.ID())
+		if !ok || c.Record.Seq != step.want {
+			t.Fatalf("after seq %d: entry %v (seq %d), want seq %d", step.seq, ok, c.Record.Seq, step.want)
+		}
+	}
+}
