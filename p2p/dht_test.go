@@ -2,13 +2,20 @@ package p2p
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerbook"
@@ -29,47 +36,138 @@ func dhtConfig(t testing.TB, i int, mode DHTMode, boot *Node) Config {
 	return cfg
 }
 
-// TestDHTLoopback runs 8 nodes on loopback, each knowing only node 0,
-// with no other discovery: every DHT table comes to hold all the other
-// servers, the client enters none, what the lookups found reaches the
-// book as source dht, and the connections dialed for queries close.
+var (
+	dhtLoopbackNodes   = flag.Int("dht-loopback-nodes", 8, "DHT servers in TestDHTLoopback, at most 240 (make dht-200-loopback runs 200)")
+	dhtLoopbackLookups = flag.Int("dht-loopback-lookups", 100, "random lookups in TestDHTLoopback")
+)
+
+// TestDHTLoopback runs n DHT servers on loopback TCP (8, -dht-loopback-nodes
+// for more), each knowing only node 0, and a client, with no other
+// discovery. It checks what the in-memory TestNetwork (discovery/dht)
+// checks: every table holds its node's k closest servers, computed from
+// all IDs; random lookups (-dht-loopback-lookups) return the true k
+// closest in at least 99% of cases; the median lookup takes at most
+// log2(n) hops. And that the client enters no table, what lookups found
+// reaches the books as source dht, and the query connections close.
 func TestDHTLoopback(t *testing.T) {
-	const n = 8
-	nodes := []*Node{startNode(t, dhtConfig(t, 0, DHTServer, nil))}
+	n := *dhtLoopbackNodes
+	if n < 2 || n > 240 {
+		t.Fatalf("-dht-loopback-nodes %d: want 2 to 240 (each node takes its own 127.x.0.1)", n)
+	}
+	start := time.Now()
+	bc := dhtConfig(t, 0, DHTServer, nil)
+	bc.Peers.MaxInbound = n + 1 // the one bootstrap node takes every fill link
+	bc.DialRate = 1000
+	nodes := []*Node{startNode(t, bc)}
 	for i := 1; i < n; i++ {
-		nodes = append(nodes, startNode(t, dhtConfig(t, i, DHTServer, nodes[0])))
+		cfg := dhtConfig(t, i, DHTServer, nodes[0])
+		// A lookup dials most of the ~20 nodes it asks: the default
+		// DialRate (10/s) would make each take 2 s.
+		cfg.DialRate = 1000
+		nodes = append(nodes, startNode(t, cfg))
 	}
 	client := startNode(t, dhtConfig(t, n, DHTClient, nodes[0]))
-	testutil.Eventually(t, 30*time.Second, "every table to hold the other servers", func() bool {
-		for _, nd := range nodes {
-			if nd.DHT().Table().Len() < n-1 {
-				// Tables fill by revalidation and refresh; a lookup speeds it.
-				nd.DHT().Refresh(t.Context())
-				return false
+	ids := make([]crypto.ID, n)
+	for i, nd := range nodes {
+		ids[i] = nd.ID()
+	}
+	missing := func(nd *Node) int {
+		m := 0
+		for _, id := range closestIDs(ids, nd.ID(), nd.ID(), dht.BucketSize) {
+			if !nd.DHT().Table().Contains(id) {
+				m++
 			}
 		}
-		return true
+		return m
+	}
+	testutil.Eventually(t, time.Duration(n)*time.Second, "every table to hold its node's k closest servers", func() bool {
+		var short []*Node
+		for _, nd := range nodes {
+			if missing(nd) > 0 {
+				short = append(short, nd)
+			}
+		}
+		// Tables fill by bootstrap, revalidation and refresh; a refresh
+		// of the tables still short speeds it.
+		inParallel(short, func(nd *Node) { nd.DHT().Refresh(t.Context()) })
+		return len(short) == 0
 	})
+	built := time.Since(start)
 	for _, nd := range nodes {
 		if nd.DHT().Table().Known(client.ID()) {
 			t.Errorf("%s holds the client in its table", nd.ID().Short())
 		}
 	}
-	found, _ := client.DHT().Lookup(t.Context(), nodes[3].ID())
-	if len(found) != n || found[0].ID != nodes[3].ID() {
-		t.Fatalf("client lookup found %d records (first %v), want %d starting with the target", len(found), found, n)
+	found, _ := client.DHT().Lookup(t.Context(), nodes[3%n].ID())
+	if want := min(n, dht.BucketSize); len(found) != want || found[0].ID != nodes[3%n].ID() {
+		t.Fatalf("client lookup found %d records (first %v), want %d starting with the target", len(found), found, want)
 	}
-	// The books learn the servers from lookups (a self-lookup finds them
-	// all) and from PEX (each node's first link, to node 0, asks it); a
-	// query's transient connection teaches the book nothing.
-	for _, nd := range nodes {
-		nd.DHT().Lookup(t.Context(), nd.ID())
+
+	// Random lookups from random servers, a few at a time.
+	rng := rand.New(rand.NewPCG(1, 2))
+	type job struct {
+		nd     *Node
+		target crypto.ID
 	}
+	jobs := make([]job, *dhtLoopbackLookups)
+	for i := range jobs {
+		jobs[i].nd = nodes[rng.IntN(n)]
+		for j := range jobs[i].target {
+			jobs[i].target[j] = byte(rng.Uint32())
+		}
+	}
+	var mu sync.Mutex
+	exact, queries, failures := 0, 0, 0
+	var hops []int
+	var took []time.Duration
+	lookStart := time.Now()
+	inParallel(jobs, func(j job) {
+		t0 := time.Now()
+		found, st := j.nd.DHT().Lookup(t.Context(), j.target)
+		d := time.Since(t0)
+		want := closestIDs(ids, j.nd.ID(), j.target, dht.BucketSize)
+		got := make([]crypto.ID, len(found))
+		for i, r := range found {
+			got[i] = r.ID
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if slices.Equal(got, want) {
+			exact++
+		}
+		hops = append(hops, st.Hops)
+		took = append(took, d)
+		queries += st.Queries
+		failures += st.Failures
+	})
+	lookTime := time.Since(lookStart)
+	slices.Sort(hops)
+	slices.Sort(took)
+	if len(jobs) > 0 {
+		median := hops[len(hops)/2]
+		t.Logf("%d nodes on loopback TCP: tables built in %v; %d lookups in %v: %d exact, median hops %d, %.1f queries (%.1f failed) per lookup, lookup latency median %v p90 %v",
+			n, built.Round(time.Millisecond), len(jobs), lookTime.Round(time.Millisecond), exact, median,
+			float64(queries)/float64(len(jobs)), float64(failures)/float64(len(jobs)),
+			took[len(took)/2].Round(time.Microsecond), took[len(took)*9/10].Round(time.Microsecond))
+		if exact*100 < len(jobs)*99 {
+			t.Errorf("%d of %d lookups returned the true %d closest, want at least 99%%", exact, len(jobs), dht.BucketSize)
+		}
+		if float64(median) > math.Log2(float64(n)) {
+			t.Errorf("median hops %d, want at most log2(%d) = %.1f", median, n, math.Log2(float64(n)))
+		}
+	}
+
+	// The books learn the servers from lookups (a self-lookup finds its
+	// neighbourhood) and from PEX (each node's first link, to node 0,
+	// asks it); a query's transient connection teaches the book nothing.
+	inParallel(nodes, func(nd *Node) { nd.DHT().Lookup(t.Context(), nd.ID()) })
 	fromDHT := 0
 	for _, nd := range append(nodes, client) {
-		for _, other := range nodes {
-			if _, ok := nd.book.Get(other.ID()); !ok && other != nd {
-				t.Errorf("%s's book lacks %s", nd.ID().Short(), other.ID().Short())
+		if n <= dht.BucketSize {
+			for _, other := range nodes {
+				if _, ok := nd.book.Get(other.ID()); !ok && other != nd {
+					t.Errorf("%s's book lacks %s", nd.ID().Short(), other.ID().Short())
+				}
 			}
 		}
 		for _, e := range nd.book.Entries() {
@@ -98,6 +196,29 @@ func TestDHTLoopback(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// closestIDs returns the k IDs of ids closest to target, leaving out self.
+func closestIDs(ids []crypto.ID, self, target crypto.ID, k int) []crypto.ID {
+	out := slices.DeleteFunc(slices.Clone(ids), func(id crypto.ID) bool { return id == self })
+	dht.SortByDistance(target, out)
+	return out[:min(k, len(out))]
+}
+
+// inParallel runs f for each item, as many at a time as there are CPUs.
+func inParallel[T any](items []T, f func(T)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(it)
+		}()
+	}
+	wg.Wait()
 }
 
 // TestDHTInboundOnlyNeverEnters: a DHT server that dialed us and sends a
