@@ -313,4 +313,7 @@ type Config struct {
 	// afterAdmit, set by tests, runs in setupPeer between the set's
 	// admission and the connection becoming the peer's current one.
 	afterAdmit func(crypto.ID)
+	// maxTransient, set by tests, lowers the transient connections
+	// allowed per direction below peerset.MaxTransient (transient.go).
+	maxTransient int
 }

@@ -115,6 +115,10 @@ type DHTStats struct {
 	// TransientDials counts connections dialed only for a DHT query;
 	// BookAdded the records found that the book took.
 	TransientDials, BookAdded uint64
+	// TransientEvictions counts idle transient connections, either
+	// direction, closed at the cap (peerset.MaxTransient) to admit a
+	// newer one (transient.go).
+	TransientEvictions uint64
 }
 
 // DHTStats returns the DHT's counters.
@@ -124,7 +128,8 @@ func (n *Node) DHTStats() DHTStats {
 		return DHTStats{Mode: DHTOff.String()}
 	}
 	st := d.Stats()
-	return DHTStats{Mode: st.Mode.String(), Stats: st, TransientDials: n.st.dhtDials.Load(), BookAdded: n.st.dhtBookAdded.Load()}
+	return DHTStats{Mode: st.Mode.String(), Stats: st, TransientDials: n.st.dhtDials.Load(),
+		BookAdded: n.st.dhtBookAdded.Load(), TransientEvictions: n.st.dhtEvicted.Load()}
 }
 
 // DHT returns the node's DHT, nil when Config.DHT is off or before Start.
@@ -331,7 +336,10 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 		if pc, err := n.peerConn(to.ID); err == nil && pc.dir == peerset.Outbound && pc.remote == ap {
 			return n.Request(ctx, to.ID, DHTTopic, req)
 		}
-		if pc := n.transientFor(to.ID); pc != nil && pc.remote == ap {
+		// begin keeps it from eviction while the query is in flight; an
+		// evicted one makes way for a new dial.
+		if pc := n.transientFor(to.ID); pc != nil && pc.remote == ap && pc.tr.begin(n.s.Now()) {
+			defer func() { pc.tr.end(n.s.Now()) }()
 			return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
 		}
 	}
@@ -346,6 +354,9 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 	pc, err := n.dialConn(ctx, to, dialCheck{origin: byNetwork, transient: true})
 	if err != nil {
 		return nil, err
+	}
+	if pc.tr != nil { // admitted busy with this query (admitTransient)
+		defer func() { pc.tr.end(n.s.Now()) }()
 	}
 	n.st.dhtDials.Add(1)
 	return n.requestOn(ctx, n.topics[DHTTopic], pc, req)

@@ -48,6 +48,9 @@ type Node struct {
 	// transientOut holds our transient connections (transient.go) by peer
 	// ID (crypto.ID → *peerConn), for the DHT's next queries to reuse.
 	transientOut sync.Map
+	// transientAdmit serialises transient admissions (admitTransient), so
+	// the slot an eviction frees goes to the connection that caused it.
+	transientAdmit sync.Mutex
 	// sendTo is an index derived from the peer set, not a second registry:
 	// each peer's current connection (peerConn.current), as the Set holds
 	// it. It exists for Send's speed: Send finds a peer's connection with

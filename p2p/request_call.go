@@ -126,6 +126,20 @@ func (n *Node) rrConnOf(pc *peerConn) (*rrConn, error) {
 }
 
 // slot returns the semaphore of our requests in flight on topic.
+// rrInFlight reports whether pc carries a request in flight: one of ours
+// awaiting its answer, or one of the peer's being handled.
+func (n *Node) rrInFlight(pc *peerConn) bool {
+	n.rr.mu.Lock()
+	c := n.rr.conns[pc]
+	n.rr.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.out) > 0 || len(c.in) > 0
+}
+
 func (c *rrConn) slot(topic uint8, size int) chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -25,6 +25,7 @@ type nodeCounters struct {
 	dialFailures         atomic.Uint64
 	dhtDials             atomic.Uint64 // connections dialed only for a DHT query
 	dhtBookAdded         atomic.Uint64 // DHT records the book took
+	dhtEvicted           atomic.Uint64 // transient connections evicted at the cap
 	gossipOriginated     atomic.Uint64
 	gossipReceived       atomic.Uint64
 	gossipPayloadBytes   atomic.Uint64

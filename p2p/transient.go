@@ -11,8 +11,29 @@ package p2p
 // else on it is a protocol violation. The dial goes through the node's
 // filters, bans and dial rate like any (dialConn). It closes after
 // TransientIdleTimeout without DHT traffic, on the node's clock.
+//
+// At the cap a newcomer evicts rather than being refused: the least
+// recently used transient connection of its direction that carries no DHT
+// request in flight (ours awaiting an answer, or the peer's being handled)
+// gets a goaway (trimmed, "transient connection evicted"), its slot is
+// freed at once, and the newcomer takes it; only when every one of them is
+// busy is the newcomer refused (too-many-peers). A refusal would be for
+// good: revalidation keeps the open ones from idling, so a node could never
+// query more than MaxTransient nodes it has no peer connection to, and the
+// DHT stopped growing at about 16 nodes. So at most MaxTransient transient
+// connections per direction are admitted at any time; an evicted one
+// lingers only while its goaway drains (bounded by the mux's close
+// timeout), no longer usable for a query.
+//
+// The cost: a stranger can make us evict our idle inbound transient
+// connections by dialing transient ones of its own (outbound ones are
+// evicted only by our own queries). That is bounded by what bounds any
+// inbound connection — the accept rate limit, the handshake slots and the
+// per-IP caps (peerset.Counter) — and what it costs the evicted peer is
+// one redial on its next query, never a query in flight.
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -31,10 +52,34 @@ const transientMark = 0x01
 type transientState struct {
 	release func() // frees its AdmitTransient count
 
-	mu     sync.Mutex
-	last   time.Time   // last DHT request or answer
-	timer  clock.Timer // the idle check
-	closed bool
+	mu      sync.Mutex
+	last    time.Time   // last DHT request or answer, or our request's start
+	uses    int         // our requests in flight on it (begin, end)
+	timer   clock.Timer // the idle check
+	closed  bool
+	evicted bool // evictTransient took its slot: no new request starts on it
+}
+
+// begin notes a request of ours starting on the connection at now, which
+// keeps it from eviction until end. It reports false when the connection
+// is evicted or closed: the request must find another.
+func (tr *transientState) begin(now time.Time) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.evicted || tr.closed {
+		return false
+	}
+	tr.uses++
+	tr.last = now
+	return true
+}
+
+// end notes the end, at now, of a request begin let start.
+func (tr *transientState) end(now time.Time) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.uses--
+	tr.last = now
 }
 
 // transientFeatures returns the protocol features of a connection:
@@ -60,8 +105,40 @@ func markedTransient(mc *mux.MultiConn) bool {
 
 // admitTransient admits pc, whose MultiConn is built and not started, as a
 // transient connection, or refuses it with a goaway saying why.
+// At the cap it evicts an idle one of pc's direction to make room
+// (evictTransient). An outbound pc is returned busy: the dial's query
+// holds it (transientState.begin) until the caller's end.
 func (n *Node) admitTransient(pc *peerConn, now time.Time) error {
-	release, err := n.set.AdmitTransient(peerset.PeerInfo{ID: pc.id, Direction: pc.dir, Remote: pc.remote, Meta: pc.meta}, now)
+	// One admission at a time, so the slot an eviction frees goes to the
+	// connection that caused it.
+	n.transientAdmit.Lock()
+	info := peerset.PeerInfo{ID: pc.id, Direction: pc.dir, Remote: pc.remote, Meta: pc.meta}
+	var release func()
+	var err error
+	limit := n.transientLimit()
+	full := len(n.openTransient(pc.dir)) >= limit
+	if !full {
+		release, err = n.set.AdmitTransient(info, now)
+		full = peerset.ReasonOf(err) == peerset.ReasonTooManyPeers
+	}
+	if full {
+		if v := n.transientVictim(pc.dir); v != nil && n.evictTransient(v) {
+			release, err = n.set.AdmitTransient(info, now)
+		} else {
+			err = &peerset.RefusedError{ID: pc.id, Reason: peerset.ReasonTooManyPeers,
+				Detail: fmt.Sprintf("transient %v %d/%d, all with a request in flight", pc.dir, limit, limit)}
+		}
+	}
+	if err == nil {
+		tr := &transientState{release: release, last: now}
+		if pc.dir == peerset.Outbound {
+			tr.uses = 1 // the dial's query
+		}
+		n.conns.Lock() // transientConns reads tr under it
+		pc.tr = tr
+		n.conns.Unlock()
+	}
+	n.transientAdmit.Unlock()
 	if err != nil {
 		pc.refused.Store(true)
 		reason := peerset.ReasonOf(err)
@@ -69,9 +146,6 @@ func (n *Node) admitTransient(pc *peerConn, now time.Time) error {
 		n.refuse(pc, goAwayCode(reason), reason.String())
 		return err
 	}
-	n.conns.Lock() // transientConns reads tr under it
-	pc.tr = &transientState{release: release, last: now}
-	n.conns.Unlock()
 	n.armTransient(pc, TransientIdleTimeout)
 	if pc.dir == peerset.Outbound {
 		n.transientOut.Store(pc.id, pc)
@@ -107,6 +181,76 @@ func (n *Node) transientConns() []*peerConn {
 		}
 	}
 	return out
+}
+
+// transientLimit is the transient connections allowed per direction:
+// peerset.MaxTransient, or less when a test says so.
+func (n *Node) transientLimit() int {
+	if m := n.s.maxTransient; m > 0 && m < peerset.MaxTransient {
+		return m
+	}
+	return peerset.MaxTransient
+}
+
+// openTransient returns the admitted transient connections of direction
+// dir that are not evicted or closed: those holding a slot.
+func (n *Node) openTransient(dir peerset.Direction) []*peerConn {
+	var out []*peerConn
+	for _, pc := range n.transientConns() {
+		if pc.dir != dir {
+			continue
+		}
+		pc.tr.mu.Lock()
+		open := !pc.tr.evicted && !pc.tr.closed
+		pc.tr.mu.Unlock()
+		if open {
+			out = append(out, pc)
+		}
+	}
+	return out
+}
+
+// transientVictim returns the least recently used transient connection
+// of direction dir with no DHT request in flight, or nil when all are
+// busy. The caller holds transientAdmit.
+func (n *Node) transientVictim(dir peerset.Direction) *peerConn {
+	var victim *peerConn
+	var oldest time.Time
+	for _, pc := range n.openTransient(dir) {
+		tr := pc.tr
+		tr.mu.Lock()
+		idle, last := tr.uses == 0, tr.last
+		tr.mu.Unlock()
+		if !idle || n.rrInFlight(pc) {
+			continue
+		}
+		if victim == nil || last.Before(oldest) {
+			victim, oldest = pc, last
+		}
+	}
+	return victim
+}
+
+// evictTransient closes pc, an idle transient connection, to free its
+// slot for a newcomer: the slot is free when it returns, and no request
+// of ours starts on pc any more. A request of ours that began since
+// transientVictim chose it keeps it; evictTransient then frees nothing,
+// reports false, and the newcomer is refused.
+func (n *Node) evictTransient(pc *peerConn) bool {
+	tr := pc.tr
+	tr.mu.Lock()
+	if tr.uses > 0 || tr.evicted || tr.closed {
+		tr.mu.Unlock()
+		return false
+	}
+	tr.evicted = true
+	tr.mu.Unlock()
+	tr.release() // idempotent: closeTransient calls it again
+	n.transientOut.CompareAndDelete(pc.id, pc)
+	n.st.dhtEvicted.Add(1)
+	n.log.Debug("transient connection evicted", "peer", pc.id.String(), "dir", pc.dir.String())
+	n.goAway(pc.mc, mux.GoAwayTrimmed, "transient connection evicted")
+	return true
 }
 
 // armTransient schedules pc's idle check in d.

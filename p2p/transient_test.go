@@ -1,13 +1,18 @@
 package p2p
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/peerset"
 )
 
 // TestDHTTransient: a node at its inbound limit still answers a DHT query
@@ -144,4 +149,194 @@ func TestDHTTransientRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// heldHandler answers every request on the DHT topic of a client-mode
+// node (which serves none of its own) at once, except those hold picks,
+// which it holds until release is closed, saying on entered that one is
+// being held.
+func heldHandler(t *testing.T, nd *Node, hold func(from crypto.ID) bool, entered chan<- crypto.ID, release <-chan struct{}) {
+	t.Helper()
+	if err := nd.HandleRequests(DHTTopic, func(ctx context.Context, from crypto.ID, req []byte) ([]byte, error) {
+		if hold(from) {
+			entered <- from
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return []byte("pong"), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTransientEvictOutbound: at its transient cap a node's next DHT
+// query evicts its least recently used transient connection with no
+// request in flight — not the oldest, not one a query holds — and is
+// refused only when every one is busy; at most the cap are ever open.
+func TestTransientEvictOutbound(t *testing.T) {
+	const limit = 3
+	clk := clock.NewFake()
+	ac := dhtConfig(t, 40, DHTClient, nil)
+	ac.maxTransient = limit
+	onFakeClock(&ac, clk)
+	a := startNode(t, ac)
+	held := map[int]bool{0: true, 5: true, 6: true}
+	entered := make(chan crypto.ID, 8)
+	release := make(chan struct{})
+	var ts []*Node
+	for i := range 8 {
+		c := dhtConfig(t, 41+i, DHTClient, nil)
+		onFakeClock(&c, clk)
+		nd := startNode(t, c)
+		var answered atomic.Bool
+		heldHandler(t, nd, func(crypto.ID) bool {
+			return held[i] && !answered.Swap(true)
+		}, entered, release)
+		ts = append(ts, nd)
+	}
+	open := func(step string, want ...int) {
+		t.Helper()
+		got := a.openTransient(peerset.Outbound)
+		if len(got) > limit {
+			t.Fatalf("%s: %d transient connections open, over the cap of %d", step, len(got), limit)
+		}
+		var ids []int
+		for i, nd := range ts {
+			if a.transientFor(nd.ID()) != nil {
+				ids = append(ids, i)
+			}
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(want) {
+			t.Fatalf("%s: transient connections to %v, want %v", step, ids, want)
+		}
+	}
+	query := func(i int) error {
+		clk.Advance(100 * time.Millisecond) // a distinct last use; refills the dial rate
+		_, err := dhtTransport{a}.Request(t.Context(), ts[i].ListenAddr(), []byte{1})
+		return err
+	}
+	mustQuery := func(i int) {
+		t.Helper()
+		if err := query(i); err != nil {
+			t.Fatalf("query to %d: %v", i, err)
+		}
+	}
+	errs := make(chan error, 3)
+	hold := func(i int) {
+		t.Helper()
+		clk.Advance(100 * time.Millisecond)
+		go func() {
+			_, err := dhtTransport{a}.Request(t.Context(), ts[i].ListenAddr(), []byte{1})
+			errs <- err
+		}()
+		if got := <-entered; got != a.ID() {
+			t.Fatalf("held request from %s", got.Short())
+		}
+	}
+
+	hold(0) // in flight until release
+	mustQuery(1)
+	mustQuery(2)
+	open("at the cap", 0, 1, 2)
+	mustQuery(3) // evicts 1: 0 is older but busy
+	open("after the first eviction", 0, 2, 3)
+	mustQuery(2) // reused: now 3 is the least recently used
+	if got := a.DHTStats().TransientDials; got != 4 {
+		t.Fatalf("%d transient dials, want 4 (the query to 2 reuses its connection)", got)
+	}
+	mustQuery(4) // evicts 3, not 2 (dialed before it, used after)
+	open("after the second eviction", 0, 2, 4)
+	hold(5) // evicts 2
+	hold(6) // evicts 4
+	open("all busy", 0, 5, 6)
+	if err := query(7); !errors.Is(err, peerset.ErrTooManyPeers) {
+		t.Fatalf("query with every transient connection busy: %v, want too-many-peers", err)
+	}
+	open("after the refusal", 0, 5, 6)
+	if got := a.DHTStats().TransientEvictions; got != 4 {
+		t.Errorf("%d evictions, want 4", got)
+	}
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatalf("held query: %v", err)
+		}
+	}
+	// The three ended at one instant; used again, 5 and 6 are newer than 0.
+	mustQuery(5)
+	mustQuery(6)
+	mustQuery(7) // evicts 0, the least recently used now that none is busy
+	open("after the release", 5, 6, 7)
+	for _, i := range []int{1, 2, 3, 4, 0} {
+		testutil.Eventually(t, 10*time.Second, "an evicted connection to close at its far end", func() bool {
+			return len(ts[i].transientConns()) == 0
+		})
+	}
+}
+
+// TestTransientEvictInbound: a node with peerset.MaxTransient inbound
+// transient connections admits one more by evicting the least recently
+// used with no request in flight; one whose request it is still handling
+// stays.
+func TestTransientEvictInbound(t *testing.T) {
+	clk := clock.NewFake()
+	bc := dhtConfig(t, 60, DHTClient, nil)
+	onFakeClock(&bc, clk)
+	b := startNode(t, bc)
+	var as []*Node
+	for i := range peerset.MaxTransient + 3 {
+		c := dhtConfig(t, 61+i, DHTClient, nil)
+		onFakeClock(&c, clk)
+		as = append(as, startNode(t, c))
+	}
+	entered := make(chan crypto.ID, 1)
+	release := make(chan struct{})
+	heldHandler(t, b, func(from crypto.ID) bool { return from == as[0].ID() }, entered, release)
+	inbound := func() map[crypto.ID]bool {
+		m := map[crypto.ID]bool{}
+		for _, pc := range b.openTransient(peerset.Inbound) {
+			m[pc.id] = true
+		}
+		return m
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := dhtTransport{as[0]}.Request(t.Context(), b.ListenAddr(), []byte{1})
+		errs <- err
+	}()
+	<-entered
+	for i := 1; i < len(as); i++ {
+		clk.Advance(100 * time.Millisecond)
+		if _, err := (dhtTransport{as[i]}).Request(t.Context(), b.ListenAddr(), []byte{1}); err != nil {
+			t.Fatalf("query %d of %d: %v", i, len(as), err)
+		}
+		open := inbound()
+		if len(open) > peerset.MaxTransient {
+			t.Fatalf("after query %d: %d inbound transient connections, over %d", i, len(open), peerset.MaxTransient)
+		}
+		if !open[as[0].ID()] {
+			t.Fatalf("after query %d: the connection with a request in flight was evicted", i)
+		}
+		// Queries 1–15 fill the cap with 0's; from 16 on each evicts the
+		// least recently used idle one: 1, then 2, ...
+		for j := 1; j <= i; j++ {
+			evicted := j <= i-peerset.MaxTransient+1
+			if open[as[j].ID()] == evicted {
+				t.Fatalf("after query %d: connection of %d open %v, want %v", i, j, open[as[j].ID()], !evicted)
+			}
+		}
+	}
+	if got, want := b.DHTStats().TransientEvictions, uint64(len(as)-peerset.MaxTransient); got != want {
+		t.Errorf("%d evictions, want %d", got, want)
+	}
+	close(release)
+	if err := <-errs; err != nil {
+		t.Fatalf("held query: %v", err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the evicted connections to close at the dialer", func() bool {
+		return as[1].transientFor(b.ID()) == nil && as[2].transientFor(b.ID()) == nil && as[3].transientFor(b.ID()) == nil
+	})
 }

@@ -9,7 +9,9 @@ import "time"
 // outbound slot, no network group, and is never in Peers, Get, Trim or the
 // duplicate rule, so it can neither replace nor be preferred over a real
 // connection to the same peer. Instead at most MaxTransient transient
-// connections per direction are open at once (ReasonTooManyPeers).
+// connections per direction are open at once (ReasonTooManyPeers); the
+// Node, before it takes that for an answer, evicts an idle one and frees
+// its slot with its release (p2p/transient.go).
 //
 // The returned release, idempotent, frees the transient slot and the
 // Counter's count; the Node calls it when the connection has ended.

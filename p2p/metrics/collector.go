@@ -124,7 +124,7 @@ func NewCollector(src Source) *Collector {
 	c.descs.invalid = d("peer_misbehaviour_total", "Peer misbehaviour by kind (malformed, violation, rate_excess).", "kind")
 	c.descs.dhtTable = d("dht_table_entries", "Entries in the DHT's routing table (0 when the DHT is off).")
 	c.descs.dhtLookups = d("dht_lookups_total", "DHT lookups by result (found, failed: found nothing).", "result")
-	c.descs.dhtQueries = d("dht_queries_total", "DHT queries sent by result (answered, failed), and connections dialed only for one (transient_dial).", "result")
+	c.descs.dhtQueries = d("dht_queries_total", "DHT queries sent by result (answered, failed), connections dialed only for one (transient_dial), and such transient connections closed at their cap to admit a newer one (transient_evicted).", "result")
 	c.mu.conns = map[connKey]*connSnap{}
 	c.mu.topics = map[string]*topicCounts{}
 	c.mu.rtt = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -212,6 +212,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.descs.dhtQueries, st.DHT.Queries-st.DHT.QueryFailures, "answered")
 	counter(c.descs.dhtQueries, st.DHT.QueryFailures, "failed")
 	counter(c.descs.dhtQueries, st.DHT.TransientDials, "transient_dial")
+	counter(c.descs.dhtQueries, st.DHT.TransientEvictions, "transient_evicted")
 	for _, v := range []p2p.Verdict{p2p.ReachUnknown, p2p.ReachPublic, p2p.ReachPrivate} {
 		in := 0.0
 		if st.Reachability == v {
