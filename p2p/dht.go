@@ -159,7 +159,9 @@ func (n *Node) startDHT() error {
 	d, err := dht.New(dht.Config{
 		Identity: n.id, Network: n.s.NetworkID, Transport: dhtTransport{n},
 		Mode: mode, Addrs: addrs, Bootstrap: boot, BootstrapFunc: n.dhtPinnedBootstrap,
-		Limits:    dht.Limits{Exempt: dc.Exempt},
+		// The /16 cap groups addresses as the book does (Book.IPv4GroupBits,
+		// IPv6GroupBits; 0 is the same default in both).
+		Limits:    dht.Limits{Exempt: dc.Exempt, IPv4GroupBits: n.s.Book.IPv4GroupBits, IPv6GroupBits: n.s.Book.IPv6GroupBits},
 		AllowAddr: n.dhtAllowAddr,
 		OnBadAnswer: func(id crypto.ID, err error) {
 			if pc, e := n.peerConn(id); e == nil {

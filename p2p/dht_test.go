@@ -376,3 +376,23 @@ func TestDHTMalformedRequest(t *testing.T) {
 		t.Errorf("BadRequests %d, want 1", got)
 	}
 }
+
+// TestDHTGroupBitsFromBook: the DHT table's per-group cap groups IPv4
+// addresses as the book is configured to (Book.IPv4GroupBits), not by a
+// fixed /16: 40 entries in 40 /16s of one /8 all enter by default, 16
+// (dht.DefaultPerTableGroup) with 8-bit groups.
+func TestDHTGroupBitsFromBook(t *testing.T) {
+	for i, tc := range []struct{ bits, want int }{{0, 40}, {8, dht.DefaultPerTableGroup}} {
+		cfg := dhtConfig(t, 100+i, DHTServer, nil)
+		cfg.Book.IPv4GroupBits = tc.bits
+		nd := startNode(t, cfg)
+		tb := nd.DHT().Table()
+		for k := range 40 {
+			rec := &dht.Record{ID: dht.RandomIDInBucket(nd.ID(), k%4), Roles: dht.RoleServer}
+			tb.Add(rec, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(k), 3, 4}), 4000), time.Now())
+		}
+		if got := tb.Len(); got != tc.want {
+			t.Errorf("IPv4GroupBits %d: %d entries, want %d", tc.bits, got, tc.want)
+		}
+	}
+}

@@ -39,7 +39,8 @@ const (
 	DefaultPerTable24 = 10
 	// DefaultPerTableGroup is how many entries of one peer-book network
 	// group (IPv4 /16, IPv6 /32: peerbook.DefaultIPv4GroupBits and
-	// DefaultIPv6GroupBits) the whole table admits.
+	// DefaultIPv6GroupBits unless Limits.IPv4GroupBits and IPv6GroupBits
+	// say otherwise; p2p sets them from its book's) the whole table admits.
 	DefaultPerTableGroup = 16
 	// DefaultResultPerGroup is how many nodes of one /24 (/48), and of one
 	// /16 (/32), a lookup's BucketSize results hold: 1, so an attacker

@@ -219,6 +219,12 @@ func New(cfg Config) (*DHT, error) {
 	if cfg.Limits.ResultPer24 < 0 || cfg.Limits.ResultPerGroup < 0 || cfg.Limits.PerBucket24 < 0 || cfg.Limits.PerTable24 < 0 || cfg.Limits.PerTableGroup < 0 {
 		return nil, errors.New("dht: Config.Limits: bounds must not be negative")
 	}
+	if g := cfg.Limits.IPv4GroupBits; g < 0 || g > 32 {
+		return nil, fmt.Errorf("dht: Config.Limits.IPv4GroupBits %d: want 1 to 32, or 0 for the default", g)
+	}
+	if g := cfg.Limits.IPv6GroupBits; g < 0 || g > 128 {
+		return nil, fmt.Errorf("dht: Config.Limits.IPv6GroupBits %d: want 1 to 128, or 0 for the default", g)
+	}
 	if cfg.AllowAddr == nil {
 		cfg.AllowAddr = func(a netip.AddrPort) bool { return Routable(a.Addr()) }
 	}

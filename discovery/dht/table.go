@@ -2,6 +2,7 @@ package dht
 
 import (
 	"bytes"
+	"cmp"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -51,11 +52,15 @@ func SortByDistance(target crypto.ID, ids []crypto.ID) {
 type Limits struct {
 	PerBucket24   int // entries of one IPv4 /24 or IPv6 /48 in one bucket
 	PerTable24    int // entries of one IPv4 /24 or IPv6 /48 in the table
-	PerTableGroup int // entries of one IPv4 /16 or IPv6 /32 in the table
+	PerTableGroup int // entries of one network group (IPv4 /16, IPv6 /32 by default) in the table
 	// ResultPer24 and ResultPerGroup bound the nodes of one /24 (/48) and
 	// of one /16 (/32) among a lookup's closest nodes and results.
 	ResultPer24, ResultPerGroup int
-	Exempt                      []netip.Prefix
+	// IPv4GroupBits and IPv6GroupBits are the prefix lengths of a network
+	// group (1–32, 1–128), as the peer book's (peerbook.Config); 0 means
+	// peerbook.DefaultIPv4GroupBits (16) and DefaultIPv6GroupBits (32).
+	IPv4GroupBits, IPv6GroupBits int
+	Exempt                       []netip.Prefix
 }
 
 // DefaultLimits returns the default diversity bounds.
@@ -127,10 +132,10 @@ func (t *Table) prefixes(ip netip.Addr) (p24, group netip.Prefix, counted bool) 
 	}
 	if ip.Is4() {
 		p24, _ = ip.Prefix(24)
-		group, _ = ip.Prefix(peerbook.DefaultIPv4GroupBits)
+		group, _ = ip.Prefix(cmp.Or(t.limits.IPv4GroupBits, peerbook.DefaultIPv4GroupBits))
 	} else {
 		p24, _ = ip.Prefix(48)
-		group, _ = ip.Prefix(peerbook.DefaultIPv6GroupBits)
+		group, _ = ip.Prefix(cmp.Or(t.limits.IPv6GroupBits, peerbook.DefaultIPv6GroupBits))
 	}
 	return p24, group, true
 }

@@ -40,6 +40,11 @@ func TestTableDiversity(t *testing.T) {
 		{"IPv6 /48 per bucket", DefaultLimits(), func(k int) (int, netip.AddrPort) {
 			return 3, netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 0, 1, 6: byte(k), 15: 1}), 1)
 		}, 5, 2},
+		{"16 per configured /8 group", Limits{PerBucket24: 2, PerTable24: 10, PerTableGroup: 16, IPv4GroupBits: 8},
+			func(k int) (int, netip.AddrPort) { return k % 4, ip4(1, byte(k), 3, 4) }, 40, 16},
+		{"IPv6 distinct /32s", DefaultLimits(), func(k int) (int, netip.AddrPort) { return k % 4, ip6in16(k) }, 40, 40},
+		{"IPv6 16 per configured /16 group", Limits{PerBucket24: 2, PerTable24: 10, PerTableGroup: 16, IPv6GroupBits: 16},
+			func(k int) (int, netip.AddrPort) { return k % 4, ip6in16(k) }, 40, 16},
 		{"distinct /16s", DefaultLimits(), func(k int) (int, netip.AddrPort) { return k % 4, ip4(1, byte(k), 3, 4) }, 40, 40},
 		{"exempt prefix", Limits{PerBucket24: 2, PerTable24: 10, PerTableGroup: 16, Exempt: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 			func(k int) (int, netip.AddrPort) { return k % 2, ip4(10, 0, 0, byte(k)) }, 30, 30},
@@ -60,6 +65,11 @@ func TestTableDiversity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ip6in16 is an address of 2001::/16 in its own /32 for each k.
+func ip6in16(k int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 1, byte(k), 0xb8, 15: 1}), 1)
 }
 
 // fullBucket0 returns a table whose 20 closest entries sit in bucket 3
