@@ -80,12 +80,20 @@ func TestDHTLoopback(t *testing.T) {
 		}
 		return m
 	}
+	lastLog := time.Now()
 	testutil.Eventually(t, time.Duration(n)*time.Second, "every table to hold its node's k closest servers", func() bool {
 		var short []*Node
+		lacking := 0
 		for _, nd := range nodes {
-			if missing(nd) > 0 {
+			if m := missing(nd); m > 0 {
 				short = append(short, nd)
+				lacking += m
 			}
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			lastLog = time.Now()
+			t.Logf("after %v: %d tables short of their %d closest, %d entries missing in all",
+				time.Since(start).Round(time.Second), len(short), dht.BucketSize, lacking)
 		}
 		// Tables fill by bootstrap, revalidation and refresh; a refresh
 		// of the tables still short speeds it.
