@@ -341,7 +341,7 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 		// begin keeps it from eviction while the query is in flight; an
 		// evicted one makes way for a new dial.
 		if pc := n.transientFor(to.ID); pc != nil && pc.remote == ap && pc.tr.begin(n.s.Now()) {
-			defer func() { pc.tr.end(n.s.Now()) }()
+			defer n.endTransient(pc)
 			return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
 		}
 	}
@@ -349,17 +349,33 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 		return nil, errStopped
 	}
 	defer n.wg.Done()
+	// A slot first: waiting for one is better than a dial that our own
+	// cap refuses after its handshake, and a wait that runs out sends
+	// nothing the DHT could hold against the node (reserveTransient).
+	release, err := n.reserveTransient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	n.dhtDialing.Store(to.ID, struct{}{})
 	defer n.dhtDialing.Delete(to.ID)
 	// A transient dial takes no in-flight mark (dialConn), so it never
 	// meets ErrConnected, and its connection is always a transient one.
 	pc, err := n.dialConn(ctx, to, dialCheck{origin: byNetwork, transient: true})
+	release() // admitted, the connection holds its own slot
 	if err != nil {
 		return nil, err
 	}
 	if pc.tr != nil { // admitted busy with this query (admitTransient)
-		defer func() { pc.tr.end(n.s.Now()) }()
+		defer n.endTransient(pc)
 	}
 	n.st.dhtDials.Add(1)
 	return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
+}
+
+// endTransient ends a query of ours on pc, a transient connection, and
+// wakes the queries waiting for an outbound slot, which pc may now give.
+func (n *Node) endTransient(pc *peerConn) {
+	pc.tr.end(n.s.Now())
+	n.transientFreed()
 }

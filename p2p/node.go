@@ -51,6 +51,15 @@ type Node struct {
 	// transientAdmit serialises transient admissions (admitTransient), so
 	// the slot an eviction frees goes to the connection that caused it.
 	transientAdmit sync.Mutex
+	// transientReserved counts the outbound transient slots held by
+	// dials in progress (reserveTransient), under transientAdmit.
+	transientReserved int
+	// transientWake is closed, and a new one made, whenever an outbound
+	// transient slot may have come free (transientFreed), waking the
+	// queries reserveTransient holds; transientWaiting counts those.
+	transientWakeMu  sync.Mutex
+	transientWake    chan struct{}
+	transientWaiting int
 	// sendTo is an index derived from the peer set, not a second registry:
 	// each peer's current connection (peerConn.current), as the Set holds
 	// it. It exists for Send's speed: Send finds a peer's connection with

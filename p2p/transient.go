@@ -17,7 +17,13 @@ package p2p
 // request in flight (ours awaiting an answer, or the peer's being handled)
 // gets a goaway (trimmed, "transient connection evicted"), its slot is
 // freed at once, and the newcomer takes it; only when every one of them is
-// busy is the newcomer refused (too-many-peers). A refusal would be for
+// busy is the newcomer refused (too-many-peers). Our own queries do not
+// meet that refusal: a query's dial first reserves an outbound slot
+// (reserveTransient), evicting an idle connection for it or, when every
+// one is busy, waiting for one to come free, until the query's deadline;
+// only then, with nothing sent, does it fail, with an error wrapping
+// dht.ErrNotSent, which the DHT does not charge to the queried node's
+// table entry. A refusal would be for
 // good: revalidation keeps the open ones from idling, so a node could never
 // query more than MaxTransient nodes it has no peer connection to, and the
 // DHT stopped growing at about 16 nodes. So at most MaxTransient transient
@@ -33,6 +39,7 @@ package p2p
 // one redial on its next query, never a query in flight.
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"sync"
@@ -40,6 +47,7 @@ import (
 
 	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
+	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/peerset"
 )
@@ -116,7 +124,13 @@ func (n *Node) admitTransient(pc *peerConn, now time.Time) error {
 	var release func()
 	var err error
 	limit := n.transientLimit()
-	full := len(n.openTransient(pc.dir)) >= limit
+	taken := len(n.openTransient(pc.dir))
+	if pc.dir == peerset.Outbound {
+		// The dials in progress hold reservations, this one's among them
+		// (reserveTransient): it takes its own, not another's.
+		taken += n.transientReserved - 1
+	}
+	full := taken >= limit
 	if !full {
 		release, err = n.set.AdmitTransient(info, now)
 		full = peerset.ReasonOf(err) == peerset.ReasonTooManyPeers
@@ -144,6 +158,9 @@ func (n *Node) admitTransient(pc *peerConn, now time.Time) error {
 		reason := peerset.ReasonOf(err)
 		n.st.refused("transient-" + reason.String())
 		n.refuse(pc, goAwayCode(reason), reason.String())
+		if pc.dir == peerset.Outbound && reason == peerset.ReasonTooManyPeers {
+			err = fmt.Errorf("%w: %w", dht.ErrNotSent, err) // our cap, not the peer's fault
+		}
 		return err
 	}
 	n.armTransient(pc, TransientIdleTimeout)
@@ -152,6 +169,89 @@ func (n *Node) admitTransient(pc *peerConn, now time.Time) error {
 	}
 	pc.mc.Start()
 	return nil
+}
+
+// reserveTransient holds an outbound transient slot for a query's dial,
+// until the release it returns (after the dial, whose admission turns the
+// reservation into the connection's slot) — or, with every slot open and
+// busy, waits for one to come free until ctx ends, and then fails with an
+// error wrapping dht.ErrNotSent and peerset.ErrTooManyPeers: nothing was
+// sent, so the DHT does not hold it against the queried node. A slot is
+// free when fewer than the cap are open or reserved, or when an open one
+// is idle: that one is evicted for the dial (evictTransient), before the
+// handshake, so a dial never completes only to be refused for room here.
+func (n *Node) reserveTransient(ctx context.Context) (release func(), err error) {
+	limit := n.transientLimit()
+	for {
+		// The wake channel is taken before the check, so a slot freed
+		// after the check closes the channel this waits on.
+		n.transientWakeMu.Lock()
+		if n.transientWake == nil {
+			n.transientWake = make(chan struct{})
+		}
+		wake := n.transientWake
+		n.transientWakeMu.Unlock()
+
+		n.transientAdmit.Lock()
+		ok := len(n.openTransient(peerset.Outbound))+n.transientReserved < limit
+		if !ok {
+			if v := n.transientVictim(peerset.Outbound); v != nil {
+				ok = n.evictTransient(v)
+			}
+		}
+		if ok {
+			n.transientReserved++
+		}
+		n.transientAdmit.Unlock()
+		if ok {
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					n.transientAdmit.Lock()
+					n.transientReserved--
+					n.transientAdmit.Unlock()
+					n.transientFreed()
+				})
+			}, nil
+		}
+
+		n.transientWakeMu.Lock()
+		n.transientWaiting++
+		n.transientWakeMu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			err = fmt.Errorf("%w: %w", dht.ErrNotSent, &peerset.RefusedError{Reason: peerset.ReasonTooManyPeers,
+				Detail: fmt.Sprintf("transient outbound %d/%d, all with a request in flight until the query's deadline", limit, limit)})
+		case <-n.ctx.Done():
+			err = errStopped
+		}
+		n.transientWakeMu.Lock()
+		n.transientWaiting--
+		n.transientWakeMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// transientFreed wakes the queries waiting in reserveTransient to look
+// again: an outbound transient connection's last request ended, it
+// closed, or a reservation was released.
+func (n *Node) transientFreed() {
+	n.transientWakeMu.Lock()
+	if n.transientWake != nil {
+		close(n.transientWake)
+		n.transientWake = nil
+	}
+	n.transientWakeMu.Unlock()
+}
+
+// transientWaiters returns how many queries wait in reserveTransient.
+func (n *Node) transientWaiters() int {
+	n.transientWakeMu.Lock()
+	defer n.transientWakeMu.Unlock()
+	return n.transientWaiting
 }
 
 // transientFor returns our open transient connection to id, if any.
@@ -312,6 +412,9 @@ func (n *Node) closeTransient(pc *peerConn) {
 		tr.mu.Unlock()
 		tr.release()
 		n.transientOut.CompareAndDelete(pc.id, pc)
+		if pc.dir == peerset.Outbound {
+			n.transientFreed()
+		}
 	}
 	n.st.closed.Lock()
 	n.st.foldLocked(pc.mc.Stats())

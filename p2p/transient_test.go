@@ -252,10 +252,34 @@ func TestTransientEvictOutbound(t *testing.T) {
 	hold(5) // evicts 2
 	hold(6) // evicts 4
 	open("all busy", 0, 5, 6)
-	if err := query(7); !errors.Is(err, peerset.ErrTooManyPeers) {
-		t.Fatalf("query with every transient connection busy: %v, want too-many-peers", err)
+	// With every slot busy a query waits for one, dialing nothing; one
+	// whose context ends first fails as not sent, a local refusal.
+	dials := a.DHTStats().TransientDials
+	waiting := func(what string) {
+		t.Helper()
+		testutil.Eventually(t, 10*time.Second, what, func() bool { return a.transientWaiters() == 1 })
 	}
-	open("after the refusal", 0, 5, 6)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		_, err := dhtTransport{a}.Request(ctx, ts[7].ListenAddr(), []byte{1})
+		errs <- err
+	}()
+	waiting("the query to 7 to wait for a slot")
+	cancel()
+	if err := <-errs; !errors.Is(err, dht.ErrNotSent) || !errors.Is(err, peerset.ErrTooManyPeers) {
+		t.Fatalf("query with every transient connection busy until its context ended: %v, want not sent, too-many-peers", err)
+	}
+	open("after the query that gave up", 0, 5, 6)
+	if got := a.DHTStats().TransientDials; got != dials {
+		t.Fatalf("%d transient dials while every slot was busy, want %d", got, dials)
+	}
+	late := make(chan error, 1)
+	go func() {
+		_, err := dhtTransport{a}.Request(t.Context(), ts[7].ListenAddr(), []byte{1})
+		late <- err
+	}()
+	waiting("the second query to 7 to wait for a slot")
+	open("while the query to 7 waits", 0, 5, 6)
 	if got := a.DHTStats().TransientEvictions; got != 4 {
 		t.Errorf("%d evictions, want 4", got)
 	}
@@ -265,12 +289,25 @@ func TestTransientEvictOutbound(t *testing.T) {
 			t.Fatalf("held query: %v", err)
 		}
 	}
-	// The three ended at one instant; used again, 5 and 6 are newer than 0.
-	mustQuery(5)
-	mustQuery(6)
-	mustQuery(7) // evicts 0, the least recently used now that none is busy
-	open("after the release", 5, 6, 7)
-	for _, i := range []int{1, 2, 3, 4, 0} {
+	if err := <-late; err != nil {
+		t.Fatalf("query to 7 that waited for a slot: %v", err)
+	}
+	// It took the slot of whichever of 0, 5 and 6 ended first.
+	var evicted int
+	switch {
+	case a.transientFor(ts[0].ID()) == nil:
+		open("after the release", 5, 6, 7)
+	case a.transientFor(ts[5].ID()) == nil:
+		evicted = 5
+		open("after the release", 0, 6, 7)
+	default:
+		evicted = 6
+		open("after the release", 0, 5, 7)
+	}
+	if got := a.DHTStats().TransientEvictions; got != 5 {
+		t.Errorf("%d evictions, want 5", got)
+	}
+	for _, i := range []int{1, 2, 3, 4, evicted} {
 		testutil.Eventually(t, 10*time.Second, "an evicted connection to close at its far end", func() bool {
 			return len(ts[i].transientConns()) == 0
 		})

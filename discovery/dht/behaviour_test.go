@@ -2,7 +2,10 @@ package dht
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,5 +299,56 @@ func TestBadAnswerReported(t *testing.T) {
 	}
 	if len(bad) != 1 || bad[0] != peer || d.Table().Len() != 0 {
 		t.Fatalf("reported %v, table %d; want the peer reported and an empty table", bad, d.Table().Len())
+	}
+}
+
+// switchTransport is a node's transport that, while fail holds an error,
+// returns it instead of sending.
+type switchTransport struct {
+	Transport
+	fail atomic.Pointer[error]
+}
+
+func (s *switchTransport) Request(ctx context.Context, to crypto.Address, req []byte) ([]byte, error) {
+	if e := s.fail.Load(); e != nil {
+		return nil, *e
+	}
+	return s.Transport.Request(ctx, to, req)
+}
+
+// TestRevalidateNotSent: a revalidation ping that the transport could not
+// send (ErrNotSent, as when every connection slot of ours is busy) leaves
+// the entry alone however often it happens, and is counted in NotSent; a
+// ping sent and failed counts toward the entry's removal.
+func TestRevalidateNotSent(t *testing.T) {
+	var mn memNet
+	b := mn.add(t, "net", testKey(t, 31, 1), memAddr(1), nil)
+	tr := &switchTransport{}
+	a := mn.add(t, "net", testKey(t, 31, 0), memAddr(0), func(c *Config) {
+		tr.Transport = c.Transport
+		c.Transport = tr
+	})
+	if _, err := a.dht.query(t.Context(), b.address(), &Message{Type: MsgPing}); err != nil {
+		t.Fatal(err)
+	}
+	notSent := fmt.Errorf("%w: every transient connection busy", ErrNotSent)
+	tr.fail.Store(&notSent)
+	for range 3 * DefaultMaxFailures {
+		a.dht.Revalidate(t.Context())
+	}
+	c, ok := a.dht.Table().Get(b.key.ID())
+	if !ok || c.Fails != 0 {
+		t.Fatalf("after %d pings not sent: in the table %v, fails %d; want in, 0", 3*DefaultMaxFailures, ok, c.Fails)
+	}
+	if st := a.dht.Stats(); st.NotSent != 3*DefaultMaxFailures || st.QueryFailures != st.NotSent {
+		t.Errorf("stats: %d not sent, %d failures; want %d of each", st.NotSent, st.QueryFailures, 3*DefaultMaxFailures)
+	}
+	sent := errors.New("connection reset")
+	tr.fail.Store(&sent)
+	for range DefaultMaxFailures {
+		a.dht.Revalidate(t.Context())
+	}
+	if a.dht.Table().Contains(b.key.ID()) {
+		t.Fatalf("still in the table after %d failed pings", DefaultMaxFailures)
 	}
 }

@@ -61,9 +61,18 @@ func ParseMode(s string) (Mode, error) {
 // its addresses, must not be used; Request dials one for the purpose
 // (closed when idle) instead. The node that implements it passes the
 // peers' requests to DHT.Handle. It must be safe for concurrent use.
+//
+// An error wrapping ErrNotSent says the request never left this node
+// (no connection could be had for it here, such as every connection
+// slot busy until ctx ended): the query has failed, but it says nothing
+// about the node at to, so its table entry is not charged for it.
 type Transport interface {
 	Request(ctx context.Context, to crypto.Address, req []byte) ([]byte, error)
 }
+
+// ErrNotSent is what a Transport's error wraps when the request was never
+// sent, for a reason of this node's own (Transport).
+var ErrNotSent = errors.New("dht: request not sent")
 
 // Config configures a DHT. The zero value of each optional field means
 // its default.
@@ -148,8 +157,9 @@ type Stats struct {
 	// Lookups counts lookups, LookupFailures those that found nothing.
 	Lookups, LookupFailures uint64
 	// Queries counts requests sent, QueryFailures those without a valid
-	// answer (timeouts, errors, bad messages).
-	Queries, QueryFailures uint64
+	// answer (timeouts, errors, bad messages), NotSent those of them
+	// the transport could not send (ErrNotSent).
+	Queries, QueryFailures, NotSent uint64
 	// Served counts peers' requests answered; BadRequests those refused
 	// as malformed.
 	Served, BadRequests uint64
@@ -178,7 +188,7 @@ type DHT struct {
 	verifying  atomic.Int32       // candidate pings in flight
 	randMu     sync.Mutex         // serialises the draws from cfg.Rand
 
-	lookups, lookupFails, queries, queryFails, served, badReqs atomic.Uint64
+	lookups, lookupFails, queries, queryFails, notSent, served, badReqs atomic.Uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -358,10 +368,11 @@ func (d *DHT) Stats() Stats {
 	}
 	// Failures first: each is counted after its total, so a total read
 	// later is never below its failures.
+	ns := d.notSent.Load()
 	lf, qf := d.lookupFails.Load(), d.queryFails.Load()
 	return Stats{Mode: m, Table: d.table.Stats(),
 		Lookups: d.lookups.Load(), LookupFailures: lf,
-		Queries: d.queries.Load(), QueryFailures: qf,
+		Queries: d.queries.Load(), QueryFailures: qf, NotSent: ns,
 		Served: d.served.Load(), BadRequests: d.badReqs.Load(),
 		Candidates: nc, Seq: d.self.Load().Seq}
 }

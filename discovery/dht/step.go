@@ -2,6 +2,7 @@ package dht
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -85,6 +86,9 @@ func (c *Call) finish(resp []byte, err error) (*Message, error) {
 		}
 	}
 	d.queryFails.Add(1)
+	if errors.Is(err, ErrNotSent) {
+		d.notSent.Add(1) // after queryFails: Stats reads it first
+	}
 	return nil, err
 }
 
@@ -244,7 +248,9 @@ func (d *DHT) RevalidateCalls() []*Call {
 }
 
 // revalidateEntry returns the ping of the least recently seen entry of a
-// random non-empty bucket, or nil; a failure counts when count says so.
+// random non-empty bucket, or nil; a failure counts when count says so,
+// and never when the ping was not sent (ErrNotSent): our own lack of a
+// connection slot is no sign that the node is gone.
 func (d *DHT) revalidateEntry(count func() bool) *Call {
 	var nonEmpty []int
 	for i := range IDBits {
@@ -258,7 +264,7 @@ func (d *DHT) revalidateEntry(count func() bool) *Call {
 	c, _ := d.table.Oldest(nonEmpty[d.intN(len(nonEmpty))])
 	addr := crypto.Address{ID: c.ID(), Host: c.Addr.Addr().String(), Port: c.Addr.Port()}
 	call, err := d.newCall(addr, &Message{Type: MsgPing}, func(_ *Message, err error) {
-		if err != nil && count() {
+		if err != nil && !errors.Is(err, ErrNotSent) && count() {
 			d.table.Failed(c.ID(), d.cfg.MaxFailures)
 		}
 	})
