@@ -341,8 +341,16 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 		// begin keeps it from eviction while the query is in flight; an
 		// evicted one makes way for a new dial.
 		if pc := n.transientFor(to.ID); pc != nil && pc.remote == ap && pc.tr.begin(n.s.Now()) {
-			defer n.endTransient(pc)
-			return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
+			resp, err := n.requestOn(ctx, n.topics[DHTTopic], pc, req)
+			n.endTransient(pc)
+			if err == nil || ctx.Err() != nil || !connGone(err) {
+				return resp, err
+			}
+			// The connection ended under the query, most often because
+			// the far end evicted it as idle at its cap just as we took
+			// it up again: that says nothing of the node, so ask again
+			// over a new dial (DHT queries are idempotent) rather than
+			// have the DHT count the node as failed.
 		}
 	}
 	if !n.enter() {
@@ -378,4 +386,10 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 func (n *Node) endTransient(pc *peerConn) {
 	pc.tr.end(n.s.Now())
 	n.transientFreed()
+}
+
+// connGone reports whether err is a request's failure because its
+// connection ended (closed by either side) before the answer came.
+func connGone(err error) bool {
+	return errors.Is(err, ErrUnknownPeer) || errors.Is(err, mux.ErrClosed)
 }

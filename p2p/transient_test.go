@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/discovery/dht"
 	"github.com/peerwire/peerwire/internal/clock"
@@ -376,4 +377,37 @@ func TestTransientEvictInbound(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the evicted connections to close at the dialer", func() bool {
 		return as[1].transientFor(b.ID()) == nil && as[2].transientFor(b.ID()) == nil && as[3].transientFor(b.ID()) == nil
 	})
+}
+
+// TestTransientReuseClosedRetries: a query that reuses a transient
+// connection which the far end closes before answering (as it does when
+// it evicts that connection as idle at its cap while our next query is
+// on its way) is asked again over a new dial and answered, so the DHT
+// does not count a live node as failed.
+func TestTransientReuseClosedRetries(t *testing.T) {
+	a := startNode(t, dhtConfig(t, 60, DHTClient, nil))
+	b := startNode(t, dhtConfig(t, 61, DHTClient, nil))
+	entered := make(chan crypto.ID, 1)
+	var calls atomic.Int32
+	heldHandler(t, b, func(crypto.ID) bool { return calls.Add(1) == 2 }, entered, make(chan struct{}))
+	if _, err := (dhtTransport{a}).Request(t.Context(), b.ListenAddr(), []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := dhtTransport{a}.Request(t.Context(), b.ListenAddr(), []byte{1})
+		errs <- err
+	}()
+	<-entered // the second query, on the reused connection, is at b
+	trs := b.transientConns()
+	if len(trs) != 1 {
+		t.Fatalf("b has %d transient connections, want 1", len(trs))
+	}
+	trs[0].mc.Abort(mux.GoAwayTrimmed, "closed under the query")
+	if err := <-errs; err != nil {
+		t.Fatalf("query whose reused connection the far end closed: %v, want it asked again and answered", err)
+	}
+	if got, want := a.DHTStats().TransientDials, uint64(2); got != want || calls.Load() != 3 {
+		t.Errorf("%d transient dials, %d requests at b; want %d and 3 (the query asked again over a new dial)", got, calls.Load(), want)
+	}
 }
