@@ -80,26 +80,65 @@ func TestDHTLoopback(t *testing.T) {
 		}
 		return m
 	}
-	lastLog := time.Now()
-	testutil.Eventually(t, time.Duration(n)*time.Second, "every table to hold its node's k closest servers", func() bool {
-		var short []*Node
-		lacking := 0
-		for _, nd := range nodes {
-			if m := missing(nd); m > 0 {
-				short = append(short, nd)
-				lacking += m
+	// Progress every 10 s from its own goroutine, so a slow round of
+	// refreshes below cannot hide it: a failing large run shows whether
+	// the tables converge slowly or stall.
+	stopLog := make(chan struct{})
+	var logged sync.WaitGroup
+	logged.Add(1)
+	go func() {
+		defer logged.Done()
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		var dials uint64
+		for {
+			select {
+			case <-stopLog:
+				return
+			case <-tick.C:
 			}
+			short, lacking, d := 0, 0, uint64(0)
+			var queries, failed, notSent uint64
+			sizes := make([]int, 0, n)
+			for _, nd := range nodes {
+				if m := missing(nd); m > 0 {
+					short++
+					lacking += m
+				}
+				sizes = append(sizes, nd.DHT().Table().Len())
+				st := nd.DHTStats()
+				d += st.TransientDials
+				queries, failed, notSent = queries+st.Queries, failed+st.QueryFailures, notSent+st.NotSent
+			}
+			slices.Sort(sizes)
+			t.Logf("after %v: %d tables short of their %d closest, %d entries missing in all; table sizes min %d median %d; %.0f transient dials/s; %d queries, %d failed (%d not sent)",
+				time.Since(start).Round(time.Second), short, dht.BucketSize, lacking, sizes[0], sizes[n/2], float64(d-dials)/10, queries, failed, notSent)
+			dials = d
 		}
-		if time.Since(lastLog) > 10*time.Second {
-			lastLog = time.Now()
-			t.Logf("after %v: %d tables short of their %d closest, %d entries missing in all",
-				time.Since(start).Round(time.Second), len(short), dht.BucketSize, lacking)
+	}()
+	stop := sync.OnceFunc(func() { close(stopLog); logged.Wait() })
+	defer stop() // also when the wait below fails the test
+	// The deadline grows with n: the tables of the nodes that joined
+	// first, when the network was small, fill mostly from the refreshes
+	// below (their own refresh is 10 minutes away), run two at a time on
+	// this 2-core machine, and each refresh is some ten lookups of ~20
+	// queries, most over a new transient connection (a handshake each).
+	// At 200 nodes, at a load average of 5-12, they filled in 114-174 s;
+	// 2 s per node leaves room for a loaded machine, and the log above
+	// tells a slow fill from a stall.
+	testutil.Eventually(t, time.Duration(2*n)*time.Second, "every table to hold its node's k closest servers", func() bool {
+		var short []*Node
+		for _, nd := range nodes {
+			if missing(nd) > 0 {
+				short = append(short, nd)
+			}
 		}
 		// Tables fill by bootstrap, revalidation and refresh; a refresh
 		// of the tables still short speeds it.
 		inParallel(short, func(nd *Node) { nd.DHT().Refresh(t.Context()) })
 		return len(short) == 0
 	})
+	stop()
 	built := time.Since(start)
 	for _, nd := range nodes {
 		if nd.DHT().Table().Known(client.ID()) {
