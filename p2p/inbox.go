@@ -43,81 +43,26 @@ type Message struct {
 	// mm is the connection's message whose buffer Data is a slice of, for
 	// a direct message (directMessage); nil otherwise, and after Release.
 	mm *mux.Message
-	// cache is the topic's, which Release gives a direct message back to.
-	cache *msgCache
 }
 
 // Release gives the buffer behind m.Data back once the application has
 // finished with it (decoded it, copied it, written it out), to be reused
 // for a later message of 64 KiB or more from any connection
-// (mux.Message.Release), and m itself back to its topic, to carry a later
-// message. Neither m, nor m.Data or any slice of it, may be used after
-// Release: copy what is still needed (m.From, say) before. It is
-// optional: a Message not released is collected as usual. It gives back
-// a direct message; on a gossiped or chunked message (whose bytes the
-// node may still be forwarding), a second call before m carries another
-// message, or a Message not made by the node it does nothing. It is not
-// safe for concurrent use with itself or with readers of m. Receiving
-// into reused Messages and buffers spares allocations, their zeroing
-// and the collections they cause (docs/BENCHMARKS.md, issue 13).
+// (mux.Message.Release), and sets m.Data to nil. Neither m.Data nor any
+// slice of it may be used after Release. It is optional: a Message not
+// released is collected as usual. It gives back a direct message's buffer;
+// on a gossiped or chunked message (whose bytes the node may still be
+// forwarding), a second call, or a Message not made by the node it does
+// nothing. It is not safe for concurrent use with itself or with readers
+// of m.Data. Receiving large messages into reused buffers spares an
+// allocation, its zeroing and the collections they cause (1 MiB
+// messages: docs/BENCHMARKS.md, issue 13).
 func (m *Message) Release() {
 	if m.mm == nil {
 		return
 	}
 	m.mm.Release()
-	if c := m.cache; c != nil {
-		c.put(m)
-		return
-	}
 	m.Data, m.mm = nil, nil
-}
-
-// msgCache keeps a topic's released direct Messages for its later ones,
-// so that an application that releases what it receives costs the node
-// no allocation per message. The sender of the topic's messages (the
-// holder of the ledger: the pump while q.busy, otherwise the holder of
-// the q lock) takes them from stash alone; Release adds them to freed,
-// and the sender takes all of freed at once when stash runs out, one
-// lock per batch rather than per message.
-type msgCache struct {
-	stash []*Message
-	mu    sync.Mutex // guards freed
-	freed []*Message
-	n     atomic.Int32 // len(freed), for a look without the lock
-}
-
-// maxCachedMessages bounds the released Messages a topic keeps: as many
-// as its inbox buffers at most, 1024 × 192 B (192 KiB) per topic whose
-// application releases them, none for one that does not.
-const maxCachedMessages = maxInboxBuffer
-
-// get returns a cleared Message, released earlier or new.
-func (c *msgCache) get() *Message {
-	if len(c.stash) == 0 {
-		if c.n.Load() == 0 {
-			return &Message{cache: c}
-		}
-		c.mu.Lock()
-		c.stash, c.freed = c.freed, c.stash
-		c.n.Store(0)
-		c.mu.Unlock()
-	}
-	i := len(c.stash) - 1
-	m := c.stash[i]
-	c.stash[i] = nil
-	c.stash = c.stash[:i]
-	return m
-}
-
-// put takes back m, released: it is cleared so that it holds nothing.
-func (c *msgCache) put(m *Message) {
-	*m = Message{cache: c}
-	c.mu.Lock()
-	if len(c.freed) < maxCachedMessages {
-		c.freed = append(c.freed, m)
-		c.n.Store(int32(len(c.freed)))
-	}
-	c.mu.Unlock()
 }
 
 // inMsg is a message received from a connection, waiting for its topic's
@@ -145,9 +90,6 @@ type topicState struct {
 	// may send into inbox: the pump while q.busy, otherwise the holder
 	// of the q lock (Node.deliverNow).
 	ledger inboxLedger
-	// msgs recycles released direct Messages; its stash is the ledger's
-	// user's alone.
-	msgs msgCache
 
 	q struct {
 		sync.Mutex // guards the fields below
@@ -303,9 +245,7 @@ func directMessage(t *topicState, im *inMsg) *Message {
 	if len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
 		return nil
 	}
-	m := t.msgs.get()
-	m.Topic, m.From, m.Meta, m.ReceivedAt, m.Data, m.mm = t.cfg.ID, im.pc.id, im.pc.meta, im.at, data[1:], im.m
-	return m
+	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:], mm: im.m}
 }
 
 // deliverNow puts a direct message into the topic's channel from the
