@@ -207,7 +207,7 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 		if n.s.Now().Sub(p.heardAt) >= chunkedRetain/2 {
 			return
 		}
-		n.log.Debug("announcer does not serve", "peer", pc.id.Short(), "message", m.id.String(), "err", err)
+		n.log.Debug("announcer does not serve", "peer", pc.id.String(), "message", m.id.String(), "err", err)
 		// Counted once the peer has paid, so a reader of the counter
 		// also sees the score it cost.
 		n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
@@ -234,7 +234,7 @@ func (e *chunkEngine) noteServedLocked(m *ckMsg, pc *peerConn, i int) {
 			continue
 		}
 		p.punished = true
-		n.log.Debug("announcer does not answer", "peer", id.Short(), "message", m.id.String(), "unanswered", bitmapCount(p.unanswered))
+		n.log.Debug("announcer does not answer", "peer", id.String(), "message", m.id.String(), "unanswered", bitmapCount(p.unanswered))
 		n.applyBan(n.set.Record(id, peerset.EventInvalidMessage))
 		n.ckst.unservedPens.Add(1)
 		n.ckst.silentPens.Add(1)

@@ -56,7 +56,7 @@ func (e *chunkEngine) violation(pc *peerConn, why string) {
 		return
 	}
 	n.st.violations.Add(1)
-	n.log.Info("protocol violation", "peer", pc.id.Short(), "violation", why)
+	n.log.Info("protocol violation", "peer", pc.id.String(), "violation", why)
 	n.applyBan(n.set.Record(pc.id, peerset.EventProtocolViolation))
 	n.goAway(pc.mc, mux.GoAwayProtocolViolation, why)
 }

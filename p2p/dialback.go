@@ -203,7 +203,7 @@ func (n *Node) serveDialBack(ctx context.Context, from crypto.ID, req []byte) ([
 	}
 	if target.Addr() != pc.remote.Addr().Unmap() {
 		d.thirdParty.Add(1)
-		n.log.Info("dial-back to a third party refused", "peer", from.Short(), "target", target.String(), "conn", pc.remote.String())
+		n.log.Info("dial-back to a third party refused", "peer", from.String(), "target", target.String(), "conn", pc.remote.String())
 		n.applyBan(n.set.Report(from, DeltaDialBackThirdParty, "dialback-third-party"))
 		return nil, &RequestError{Code: RequestRefused, Message: "dial-back only to the IP your connection comes from"}
 	}
@@ -226,7 +226,7 @@ func (n *Node) serveDialBack(ctx context.Context, from crypto.ID, req []byte) ([
 	<-n.dials
 	d.served.Add(1)
 	if err != nil {
-		n.log.Debug("dial-back did not reach the peer", "peer", from.Short(), "target", target.String(), "err", err)
+		n.log.Debug("dial-back did not reach the peer", "peer", from.String(), "target", target.String(), "err", err)
 		return []byte{dialBackUnreachable}, nil
 	}
 	ec.Close()

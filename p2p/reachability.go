@@ -191,7 +191,7 @@ func (n *Node) askDialBack(ctx context.Context, ap netip.AddrPort) (reached, ans
 			defer cancel()
 			resp, err := n.request(rctx, n.reach.db.topic, pc.id, body)
 			if err != nil {
-				n.log.Debug("dial-back request failed", "peer", pc.id.Short(), "addr", ap.String(), "err", err)
+				n.log.Debug("dial-back request failed", "peer", pc.id.String(), "addr", ap.String(), "err", err)
 				res <- result{}
 				return
 			}
