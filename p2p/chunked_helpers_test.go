@@ -104,7 +104,7 @@ func (d *deliveries) complete(ids map[MessageID]int) bool {
 // disseminate gossips msgs messages of size bytes on topic from random
 // origins, one every gap, and waits until every node has each. It
 // returns the median time from a message's Gossip to its last delivery.
-func disseminate(t *testing.T, nodes []*Node, d *deliveries, sums map[MessageID][32]byte, mu *sync.Mutex,
+func disseminate(t testing.TB, nodes []*Node, d *deliveries, sums map[MessageID][32]byte, mu *sync.Mutex,
 	topic uint8, msgs, size int, gap time.Duration, seed uint64) spread {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed))
