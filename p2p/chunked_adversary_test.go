@@ -32,11 +32,7 @@ func signedHeader(t testing.TB, signer *crypto.Identity, origin crypto.ID, data 
 func chunkedRaw(t *testing.T, i int) (*Node, *rawPeer) {
 	t.Helper()
 	n := startNode(t, chunkedConfig(t, i))
-	p, err := dialRaw(t, n, testIdentity(t, i+1), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, p)
+	p := joinRaw(t, n, i+1)
 	return n, p
 }
 
@@ -168,11 +164,7 @@ func TestChunkedAdversary(t *testing.T) {
 		const peers = maxChunkedMessages/maxChunkedPerPeer + 1
 		sent := 0
 		for j := range peers {
-			p, err := dialRaw(t, n, testIdentity(t, 1561+j), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitRaw(t, n, p)
+			p := joinRaw(t, n, 1561+j)
 			for i := range maxChunkedPerPeer {
 				h, _ := signedHeader(t, p.id, p.id.ID(), data, DefaultChunkSize)
 				h.nonce = uint64(i)
@@ -261,16 +253,8 @@ func TestChunkedSilentAnnouncer(t *testing.T) {
 		data[i] = byte(i * 11)
 	}
 	n := startNode(t, chunkedConfig(t, 1580))
-	x, err := dialRaw(t, n, testIdentity(t, 1581), "") // silent
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, x)
-	y, err := dialRaw(t, n, testIdentity(t, 1582), "") // serves
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, y)
+	x := joinRaw(t, n, 1581) // silent
+	y := joinRaw(t, n, 1582) // serves
 	h, id := signedHeader(t, x.id, x.id.ID(), data, DefaultChunkSize)
 	rawSend(t, x, encodeChunkHeader(h, 1))
 	testutil.Eventually(t, 10*time.Second, "the header tracked", func() bool { return n.ChunkedStats().Headers == 1 })
@@ -376,16 +360,8 @@ func TestChunkedHeaderValidator(t *testing.T) {
 				return Accept
 			}}
 			n := startNode(t, cfg)
-			up, err := dialRaw(t, n, testIdentity(t, 1591+3*k), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitRaw(t, n, up)
-			child, err := dialRaw(t, n, testIdentity(t, 1592+3*k), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitRaw(t, n, child)
+			up := joinRaw(t, n, 1591+3*k)
+			child := joinRaw(t, n, 1592+3*k)
 			in := n.Inbox(topicChunked)
 			hb, bigID := signedHeader(t, up.id, up.id.ID(), big, DefaultChunkSize)
 			rawSend(t, up, encodeChunkHeader(hb, 3))

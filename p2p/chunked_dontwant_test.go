@@ -49,16 +49,8 @@ func rawChunkedKind(t *testing.T, p *rawPeer, k byte, id MessageID, within time.
 // third of the chunks arrived twice this way.)
 func TestChunkedDontWantToFullParent(t *testing.T) {
 	n := startNode(t, chunkedConfig(t, 1700))
-	x, err := dialRaw(t, n, testIdentity(t, 1701), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, x)
-	y, err := dialRaw(t, n, testIdentity(t, 1702), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, y)
+	x := joinRaw(t, n, 1701)
+	y := joinRaw(t, n, 1702)
 	data := make([]byte, 3*DefaultChunkSize)
 	for i := range data {
 		data[i] = byte(i * 13)
@@ -99,11 +91,7 @@ func TestChunkedPushLargerThanQueue(t *testing.T) {
 		}
 	}
 	n := startNode(t, cfg)
-	p, err := dialRaw(t, n, testIdentity(t, 1711), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, p)
+	p := joinRaw(t, n, 1711)
 	const chunks = 32
 	data := make([]byte, chunks*DefaultChunkSize)
 	for i := range data {
@@ -145,16 +133,8 @@ func TestChunkedPushLargerThanQueue(t *testing.T) {
 // upstream sends anything more.
 func TestChunkedPipelined(t *testing.T) {
 	n := startNode(t, chunkedConfig(t, 1720))
-	up, err := dialRaw(t, n, testIdentity(t, 1721), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, up)
-	child, err := dialRaw(t, n, testIdentity(t, 1722), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRaw(t, n, child)
+	up := joinRaw(t, n, 1721)
+	child := joinRaw(t, n, 1722)
 	data := make([]byte, 4*DefaultChunkSize)
 	for i := range data {
 		data[i] = byte(i * 17)
@@ -248,11 +228,7 @@ func TestChunkedEagerRotation(t *testing.T) {
 		n := startNode(t, chunkedConfig(t, 1730))
 		var ps []*rawPeer
 		for j := range 3 { // under EagerPeers: all three are eager
-			p, err := dialRaw(t, n, testIdentity(t, 1731+j), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitRaw(t, n, p)
+			p := joinRaw(t, n, 1731+j)
 			ps = append(ps, p)
 		}
 		id, _, err := n.Gossip(context.Background(), topicChunked, data)
@@ -276,11 +252,7 @@ func TestChunkedEagerRotation(t *testing.T) {
 		n := startNode(t, chunkedConfig(t, 1740))
 		var ps []*rawPeer
 		for j := range 3 {
-			p, err := dialRaw(t, n, testIdentity(t, 1741+j), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitRaw(t, n, p)
+			p := joinRaw(t, n, 1741+j)
 			ps = append(ps, p)
 		}
 		up, children := ps[0], ps[1:]

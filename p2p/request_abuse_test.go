@@ -27,6 +27,18 @@ func waitRaw(t *testing.T, n *Node, p *rawPeer) {
 	})
 }
 
+// joinRaw connects a raw peer of identity seed to n and waits until n
+// can send to it (dialRaw, then waitRaw).
+func joinRaw(t *testing.T, n *Node, seed int) *rawPeer {
+	t.Helper()
+	p, err := dialRaw(t, n, testIdentity(t, seed), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRaw(t, n, p)
+	return p
+}
+
 // rawRR returns the next request/response message the node sent to p,
 // decoded.
 func rawRR(t *testing.T, p *rawPeer) rrMsg {
