@@ -87,27 +87,7 @@ func TestHealthReachability(t *testing.T) {
 		t.Fatalf("before a check: %+v", h)
 	}
 	for i := range p2p.DialBackPeers {
-		seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-reach-%d", i)))
-		id, err := crypto.IdentityFromSeed(seed[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ip := fmt.Sprintf("127.%d.0.1", 33+i)
-		p, err := p2p.New(p2p.Config{
-			Identity: id, ListenAddr: ip + ":0", DialLocalIP: netip.MustParseAddr(ip), NetworkID: "httpapi-test",
-			Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
-			Peers:         peerset.Config{MaxOutboundPerGroup: -1},
-			Filter:        filter.Config{ExemptLoopback: true},
-			Book:          peerbook.Config{AllowLoopback: true},
-			ChurnInterval: -1, StatusInterval: -1,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Stop(context.Background()) })
+		p := startPeerAt(t, "httpapi-reach-%d", i, fmt.Sprintf("127.%d.0.1", 33+i))
 		if _, err := a.Dial(context.Background(), p.ListenAddr().String()); err != nil {
 			t.Fatal(err)
 		}
@@ -137,27 +117,7 @@ func TestHealthObservedAddrs(t *testing.T) {
 		t.Fatalf("observed_addrs before a quorum: %#v", raw["observed_addrs"])
 	}
 	for i := range p2p.ObservedQuorum {
-		seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-observer-%d", i)))
-		id, err := crypto.IdentityFromSeed(seed[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ip := fmt.Sprintf("127.%d.0.1", 40+i)
-		p, err := p2p.New(p2p.Config{
-			Identity: id, ListenAddr: ip + ":0", DialLocalIP: netip.MustParseAddr(ip), NetworkID: "httpapi-test",
-			Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
-			Peers:         peerset.Config{MaxOutboundPerGroup: -1},
-			Filter:        filter.Config{ExemptLoopback: true},
-			Book:          peerbook.Config{AllowLoopback: true},
-			ChurnInterval: -1, StatusInterval: -1,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Stop(context.Background()) })
+		p := startPeerAt(t, "httpapi-observer-%d", i, fmt.Sprintf("127.%d.0.1", 40+i))
 		if _, err := p.Dial(context.Background(), a.ListenAddr().String()); err != nil {
 			t.Fatal(err)
 		}
@@ -171,4 +131,31 @@ func TestHealthObservedAddrs(t *testing.T) {
 	if h.Observed != want || len(h.ObservedAddrs) != 1 || h.ObservedAddrs[0] != want {
 		t.Fatalf("observed %q, observed_addrs %q, want %q", h.Observed, h.ObservedAddrs, want)
 	}
+}
+
+// startPeerAt starts a node of identity name (a format with one %d, for
+// i) listening and dialing from ip, on the test's network.
+func startPeerAt(t *testing.T, name string, i int, ip string) *p2p.Node {
+	t.Helper()
+	seed := sha256.Sum256([]byte(fmt.Sprintf(name, i)))
+	id, err := crypto.IdentityFromSeed(seed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := p2p.New(p2p.Config{
+		Identity: id, ListenAddr: ip + ":0", DialLocalIP: netip.MustParseAddr(ip), NetworkID: "httpapi-test",
+		Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
+		Peers:         peerset.Config{MaxOutboundPerGroup: -1},
+		Filter:        filter.Config{ExemptLoopback: true},
+		Book:          peerbook.Config{AllowLoopback: true},
+		ChurnInterval: -1, StatusInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(context.Background()) })
+	return p
 }
