@@ -15,17 +15,23 @@ import (
 	"github.com/peerwire/peerwire/internal/testutil"
 )
 
+// startNodeAt starts a quiet node of identity seed that listens and
+// dials from ip, a loopback address of its own network group.
+func startNodeAt(t *testing.T, seed int, ip string) *Node {
+	t.Helper()
+	cfg := quietConfig(t, seed)
+	cfg.ListenAddr = ip + ":0"
+	cfg.DialLocalIP = netip.MustParseAddr(ip)
+	return startNode(t, cfg)
+}
+
 // dialBackPeers starts k nodes at 127.(base+i).0.1, distinct /16 groups,
 // and has n dial each of them.
 func dialBackPeers(t *testing.T, n *Node, seed, base, k int) []*Node {
 	t.Helper()
 	var out []*Node
 	for i := range k {
-		cfg := quietConfig(t, seed+i)
-		ip := fmt.Sprintf("127.%d.0.1", base+i)
-		cfg.ListenAddr = ip + ":0"
-		cfg.DialLocalIP = netip.MustParseAddr(ip)
-		p := startNode(t, cfg)
+		p := startNodeAt(t, seed+i, fmt.Sprintf("127.%d.0.1", base+i))
 		dial(t, n, p)
 		out = append(out, p)
 	}
@@ -161,11 +167,7 @@ func TestDialBackAdvertisesObserved(t *testing.T) {
 	n := startNode(t, cfg)
 	port := n.ListenAddr().Port
 	for i := range ObservedQuorum {
-		c := quietConfig(t, 1951+i)
-		ip := fmt.Sprintf("127.%d.0.1", 51+i)
-		c.ListenAddr = ip + ":0"
-		c.DialLocalIP = netip.MustParseAddr(ip)
-		o := startNode(t, c)
+		o := startNodeAt(t, 1951+i, fmt.Sprintf("127.%d.0.1", 51+i))
 		if _, err := o.Dial(context.Background(), fmt.Sprintf("%s@127.0.0.1:%d", n.ID(), port)); err != nil {
 			t.Fatal(err)
 		}

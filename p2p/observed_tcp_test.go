@@ -63,11 +63,7 @@ func TestObservedAddrTCP(t *testing.T) {
 	// Four honest observers in 127.1/16 … 127.4/16 dial the hub; each asks
 	// for addresses at once, telling the hub where it reached it.
 	for i := range ObservedQuorum {
-		cfg := quietConfig(t, 1820+i)
-		ip := fmt.Sprintf("127.%d.0.1", i+1)
-		cfg.ListenAddr = ip + ":0"
-		cfg.DialLocalIP = netip.MustParseAddr(ip)
-		o := startNode(t, cfg)
+		o := startNodeAt(t, 1820+i, fmt.Sprintf("127.%d.0.1", i+1))
 		if i < ObservedQuorum-1 {
 			dial(t, o, hub)
 			continue
@@ -126,11 +122,7 @@ func TestObservedExpiryTCP(t *testing.T) {
 	port := n.ListenAddr().Port
 	target := fmt.Sprintf("%s@127.0.0.1:%d", n.ID(), port)
 	newcomer := func(i int) *Node {
-		c := quietConfig(t, 2971+i)
-		ip := fmt.Sprintf("127.%d.0.1", 171+i)
-		c.ListenAddr = ip + ":0"
-		c.DialLocalIP = netip.MustParseAddr(ip)
-		o := startNode(t, c)
+		o := startNodeAt(t, 2971+i, fmt.Sprintf("127.%d.0.1", 171+i))
 		if _, err := o.Dial(context.Background(), target); err != nil {
 			t.Fatal(err)
 		}
@@ -195,11 +187,7 @@ func TestObservedDualStackTCP(t *testing.T) {
 	defer events.Cancel()
 	port := hub.ListenAddr().Port
 	for i := range ObservedQuorum {
-		c := quietConfig(t, 2981+i)
-		ip := fmt.Sprintf("127.%d.0.1", 181+i)
-		c.ListenAddr = ip + ":0"
-		c.DialLocalIP = netip.MustParseAddr(ip)
-		o := startNode(t, c)
+		o := startNodeAt(t, 2981+i, fmt.Sprintf("127.%d.0.1", 181+i))
 		if _, err := o.Dial(context.Background(), fmt.Sprintf("%s@127.0.0.1:%d", hub.ID(), port)); err != nil {
 			t.Fatal(err)
 		}
