@@ -223,12 +223,16 @@ func (v *observedVotes) add(id crypto.ID, observer netip.Addr, seen netip.AddrPo
 }
 
 func (v *observedVotes) dropOldestLocked() {
+	// The oldest report of an observer no longer connected; only when
+	// every observer is connected, the oldest of all (a connected peer's
+	// report, however old, never expires).
 	var oldest crypto.ID
 	var at time.Time
-	first := true
+	first, live := true, true
 	for id, o := range v.byPeer {
-		if first || o.at.Before(at) {
-			oldest, at, first = id, o.at, false
+		l := o.isLive()
+		if first || (live && !l) || (l == live && o.at.Before(at)) {
+			oldest, at, live, first = id, o.at, l, false
 		}
 	}
 	v.countLocked(v.byPeer[oldest], -1)
@@ -287,7 +291,7 @@ func (v *observedVotes) gone(id crypto.ID, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if o, ok := v.byPeer[id]; ok && !o.isLive() {
-		o.at = now
+		o.at, o.live = now, nil // nil: the ended connection is not kept alive by its report
 		v.byPeer[id] = o
 	}
 }

@@ -349,3 +349,34 @@ func TestObservedExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestObservedEvictsDisconnectedFirst: with maxObservers reports held, a
+// new observer pushes out the oldest report of one no longer connected,
+// never a connected observer's, however old its report; the reports of
+// ended connections keep nothing of them alive.
+func TestObservedEvictsDisconnectedFirst(t *testing.T) {
+	var v observedVotes
+	t0 := time.Unix(1_700_000_000, 0)
+	seen := netip.MustParseAddrPort("203.0.113.7:26656")
+	observer := netip.MustParseAddr("198.51.100.1")
+	connected := &atomic.Bool{}
+	connected.Store(true)
+	liveID := crypto.ID{0xff}
+	v.add(liveID, observer, seen, true, connected, t0) // the oldest report of all
+	ended := &atomic.Bool{}
+	for i := 1; i < maxObservers; i++ {
+		id := crypto.ID{1, byte(i), byte(i >> 8)}
+		v.add(id, observer, seen, true, ended, t0.Add(time.Duration(i)*time.Second))
+		v.gone(id, t0.Add(time.Duration(i)*time.Second))
+	}
+	if o := v.byPeer[crypto.ID{1, 1}]; o.live != nil {
+		t.Fatal("an ended connection's report still holds its flag")
+	}
+	v.add(crypto.ID{0xfe}, observer, seen, true, nil, t0.Add(time.Hour))
+	if _, ok := v.byPeer[liveID]; !ok {
+		t.Fatal("the connected observer's report was evicted")
+	}
+	if _, ok := v.byPeer[crypto.ID{1, 1}]; ok {
+		t.Fatal("the oldest report of an ended connection was kept")
+	}
+}

@@ -99,7 +99,7 @@ func (b *Book) MarkRefused(id crypto.ID) error {
 // may share it. It returns ErrUnknownPeer for an unknown ID.
 func (b *Book) MarkVerified(addr crypto.Address) error {
 	return b.mark(addr.ID, func(e *entry, _ time.Time) {
-		if e.addr == addr && e.unverified {
+		if sameAddr(e.addr, addr) && e.unverified {
 			e.unverified = false
 			b.touch()
 		}

@@ -24,12 +24,12 @@ func (a *api) health(w http.ResponseWriter, _ *http.Request) {
 	for _, ad := range a.n.AdvertisedAddrs() {
 		h.Advertise = append(h.Advertise, ad.String())
 	}
-	if o := a.n.ObservedAddr(); o.Addr().IsValid() {
-		h.Observed = o.String()
-	}
 	h.ObservedAddrs = []string{}
-	for _, o := range a.n.ObservedAddrs() {
+	for _, o := range a.n.ObservedAddrs() { // one read: Observed is its first
 		h.ObservedAddrs = append(h.ObservedAddrs, o.String())
+	}
+	if len(h.ObservedAddrs) > 0 {
+		h.Observed = h.ObservedAddrs[0]
 	}
 	r := a.n.Reachability()
 	h.Reachability, h.Verified, h.ReachabilityChecked = r.Verdict.String(), []string{}, timePtr(r.Checked)
