@@ -9,8 +9,9 @@ import (
 // random origin on a 20-node random graph (each node dials 4), chunked
 // and flooded on the same nodes: an op is one message, until every node
 // has it whole. It reports the payload bytes each node received per
-// message over the message size (bytes/node), the median time from
-// Gossip to a delivery and to the last (deliver-ms, all-ms). The issue's
+// message over the message size (bytes/node) and, averaged over the
+// messages, each message's median time from Gossip to a delivery
+// (deliver-ms) and its time to the last node (all-ms). The issue's
 // 50-node schedule is TestChunkedRandomGraph with PEERWIRE_BLOCK_BENCH
 // (make block-bench); this is the same engine one message at a time.
 func BenchmarkChunkedGossip(b *testing.B) {

@@ -90,8 +90,12 @@ func (e *chunkEngine) onHeader(pc *peerConn, data []byte) error {
 	if v := e.cfg.HeaderValidator; v != nil {
 		if r := v(pc.id, h.origin, int(h.total)); r != Accept {
 			// Seen, so that the other copies are duplicates, not judged
-			// (and penalised) again.
-			n.seen.Add(id.key(), pc.id, n.seenBudget(), now)
+			// (and penalised) again: a copy that another connection's
+			// reader judged first is one.
+			if n.seen.Add(id.key(), pc.id, n.seenBudget(), now) != seenNew {
+				n.ckst.headerDups.Add(1)
+				return nil
+			}
 			if r == Reject {
 				n.applyBan(n.set.Record(pc.id, peerset.EventInvalidMessage))
 			}
