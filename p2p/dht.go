@@ -371,6 +371,11 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 	// meets ErrConnected, and its connection is always a transient one.
 	pc, err := n.dialConn(ctx, to, dialCheck{origin: byNetwork, transient: true})
 	release() // admitted, the connection holds its own slot
+	if errors.Is(err, errDialNotStarted) {
+		// Our own dial limits held it until the query's time ran out:
+		// nothing reached the node.
+		return nil, fmt.Errorf("%w: %w", dht.ErrNotSent, err)
+	}
 	if err != nil {
 		return nil, err
 	}

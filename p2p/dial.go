@@ -69,12 +69,15 @@ func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (
 	select {
 	case n.dials <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: %w", errDialNotStarted, ctx.Err())
 	case <-n.ctx.Done():
 		return nil, errStopped
 	}
 	defer func() { <-n.dials }()
 	if err := n.waitDialRate(ctx); err != nil {
+		if err != errStopped {
+			err = fmt.Errorf("%w: %w", errDialNotStarted, err)
+		}
 		return nil, err
 	}
 	if !addr.ID.IsZero() {

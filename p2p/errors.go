@@ -75,3 +75,8 @@ type Feature = mux.Feature
 
 // errStopped is what Node methods return after Stop; it matches ErrClosed.
 var errStopped = fmt.Errorf("%w: node is stopped", ErrClosed)
+
+// errDialNotStarted marks a dial that the node's own limits (concurrent
+// dials, DialRate) held until its context ended: nothing was sent, so a
+// DHT query it was for is not the queried node's failure (dht.ErrNotSent).
+var errDialNotStarted = errors.New("p2p: dial not started")

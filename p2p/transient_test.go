@@ -411,3 +411,39 @@ func TestTransientReuseClosedRetries(t *testing.T) {
 		t.Errorf("%d transient dials, %d requests at b; want %d and 3 (the query asked again over a new dial)", got, calls.Load(), want)
 	}
 }
+
+// TestDHTQueryHeldByDialRate: a DHT query that the node's own dial rate
+// holds until its context ends fails as not sent (dht.ErrNotSent), so the
+// DHT does not count it against the queried node; one that reached the
+// node and found nothing there does not.
+func TestDHTQueryHeldByDialRate(t *testing.T) {
+	req, err := (&dht.Message{Type: dht.MsgPing}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startNode(t, dhtConfig(t, 30, DHTServer, nil))
+	c := startNode(t, dhtConfig(t, 31, DHTServer, nil))
+	ac := dhtConfig(t, 32, DHTServer, nil)
+	ac.DialRate = 1.0 / 3600 // one dial, then none for an hour
+	a := startNode(t, ac)
+	if _, err := (dhtTransport{a}).Request(t.Context(), b.ListenAddr(), req); err != nil {
+		t.Fatalf("the first query, within the rate: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err = dhtTransport{a}.Request(ctx, c.ListenAddr(), req)
+	if !errors.Is(err, dht.ErrNotSent) {
+		t.Fatalf("a query held by our dial rate: %v, want dht.ErrNotSent", err)
+	}
+	if n := len(c.transientConns()); n != 0 {
+		t.Fatalf("the held query reached c (%d transient connections)", n)
+	}
+	dead := c.ListenAddr()
+	dead.ID = testIdentity(t, 33).ID() // c answers, but not as this ID
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel2()
+	x := startNode(t, dhtConfig(t, 34, DHTServer, nil))
+	if _, err := (dhtTransport{x}).Request(ctx2, dead, req); err == nil || errors.Is(err, dht.ErrNotSent) {
+		t.Fatalf("a query to the wrong ID: %v, want a failure that is not ErrNotSent", err)
+	}
+}
