@@ -144,9 +144,9 @@ func TestNodeSettingErrorsNameOrigin(t *testing.T) {
 		{"metrics off loopback, no token", "", nil, []string{"-metrics", "0.0.0.0:9"}, []string{"-metrics: ", "token"}},
 		{"metrics port", "", nil, []string{"-metrics", "127.0.0.1:x"}, []string{"-metrics: "}},
 		{"max-inbound range", "max_inbound = -2\n", nil, nil, []string{"HOME/config.toml:1: max_inbound (-max-inbound): -2"}},
-		{"nat, flag", "", nil, []string{"-nat", "stun"}, []string{"-nat: ", "stun"}},
-		{"nat, variable", "", map[string]string{"PEERWIRE_NAT": "stun"}, nil, []string{"PEERWIRE_NAT (-nat): ", "stun"}},
-		{"nat, file", "nat = \"stun\"\n", nil, nil, []string{"HOME/config.toml:1: nat (-nat): ", "stun"}},
+		{"nat, flag", "", nil, []string{"-nat", "stun"}, []string{`-nat: "stun": `}},
+		{"nat, variable", "", map[string]string{"PEERWIRE_NAT": "stun"}, nil, []string{`PEERWIRE_NAT (-nat): "stun": `}},
+		{"nat, file", "nat = \"stun\"\n", nil, nil, []string{`HOME/config.toml:1: nat (-nat): "stun": `}},
 		{"config missing, flag", "", nil, []string{"-config", "HOME/none.toml"}, []string{"-config: ", "none.toml"}},
 		{"config missing, variable", "", map[string]string{"PEERWIRE_CONFIG": "HOME/none.toml"}, nil, []string{"PEERWIRE_CONFIG (-config): ", "none.toml"}},
 	} {
