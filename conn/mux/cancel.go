@@ -14,12 +14,12 @@ var handles atomic.Uint64
 // which Cancel can withdraw the message while it still waits in the
 // queue. Like TrySend it never blocks, and it does not copy msg.
 func (c *MultiConn) TrySendCancelable(topic uint8, prefix, msg []byte) (Handle, error) {
-	m, err := prefixed(prefix, msg)
-	if err != nil {
+	var m outMsg
+	if err := m.setPrefixed(prefix, msg); err != nil {
 		return 0, err
 	}
 	m.handle = Handle(handles.Add(1))
-	if err := c.trySend(topic, m); err != nil {
+	if err := c.trySend(topic, &m); err != nil {
 		return 0, err
 	}
 	return m.handle, nil

@@ -39,7 +39,7 @@ type msgQueue struct {
 	n    int
 }
 
-func (q *msgQueue) push(m outMsg) {
+func (q *msgQueue) push(m *outMsg) {
 	if q.n == len(q.buf) {
 		nb := make([]outMsg, max(4, 2*len(q.buf)))
 		for i := range q.n {
@@ -47,7 +47,7 @@ func (q *msgQueue) push(m outMsg) {
 		}
 		q.buf, q.head = nb, 0
 	}
-	q.buf[(q.head+q.n)%len(q.buf)] = m
+	q.buf[(q.head+q.n)%len(q.buf)] = *m
 	q.n++
 }
 

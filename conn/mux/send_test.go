@@ -47,7 +47,7 @@ func TestMsgQueue(t *testing.T) {
 	next := 0
 	for round := range 3 {
 		for i := range 100 * (round + 1) {
-			q.push(outMsg{data: []byte{byte(i)}})
+			q.push(&outMsg{data: []byte{byte(i)}})
 			if i%3 == 0 {
 				if q.front().data[0] != byte(next) {
 					t.Fatalf("round %d: front %d, want %d", round, q.front().data[0], next)
