@@ -101,6 +101,12 @@ type Config struct {
 	// credit until m.Done is called, so the queue is bounded by the topics'
 	// RecvWindows and nothing ever needs to be dropped. Required.
 	OnMessage func(m *Message)
+	// NewMessage, if set, allocates the Message the reader fills for each
+	// message received; it must return a new, zero Message each call. A
+	// layer above uses it to make the Message part of a value of its own,
+	// named by Message.Outer, and so to spare an allocation per message
+	// (p2p does: its inbox Message and this one are one allocation).
+	NewMessage func() *Message
 	// OnViolation, if set, is called once when the peer breaks the protocol,
 	// just before the connection closes with a goaway.
 	OnViolation func(c *MultiConn, v *ViolationError)
@@ -146,6 +152,7 @@ type resolved struct {
 	excessPeriod time.Duration
 	notSentLowat int
 	onMessage    func(*Message)
+	newMessage   func() *Message
 	onViolation  func(*MultiConn, *ViolationError)
 	onRateExcess func(*MultiConn, uint8)
 	onClose      func(*MultiConn, error)
@@ -184,7 +191,7 @@ func (c *Config) resolve() (*resolved, error) {
 		closeTimeout: c.CloseTimeout, setupTimeout: c.SetupTimeout, sendRate: c.SendRate,
 		recvRate: c.RecvRate, pingRate: c.PingRate, pingBurst: c.PingBurst,
 		excessTol: c.ExcessTolerance, excessPeriod: c.ExcessPeriod, notSentLowat: c.NotSentLowat,
-		onMessage: c.OnMessage, onViolation: c.OnViolation, onRateExcess: c.OnRateExcess,
+		onMessage: c.OnMessage, newMessage: c.NewMessage, onViolation: c.OnViolation, onRateExcess: c.OnRateExcess,
 		onClose: c.OnClose, log: c.Logger, clock: c.Clock,
 	}
 	var seen topicSet

@@ -26,15 +26,27 @@ type Message struct {
 	Topic uint8
 	done  atomic.Bool // beside Topic, in what was padding: at costs no size class
 	cost  int32       // and so does cost (a message is at most 1 GiB: MaxMessageSizeLimit)
-	// From is the sender's authenticated identity.
-	From crypto.ID
 	// Data is the message.
 	Data []byte
+	// Outer is what Config.NewMessage made this Message part of, for the
+	// layer above to find it from the Message; nil otherwise. The
+	// MultiConn never reads it.
+	Outer any
 
 	t    *topic
 	c    *MultiConn
 	at   int64   // offset (ns) from c.base of the transport read that completed it
 	full *[]byte // the pooled buffer behind Data (newMsgBuf), for Release; or nil
+}
+
+// From returns the sender's authenticated identity (MultiConn.RemoteID),
+// or the zero ID for a Message not made by a MultiConn. It is a method,
+// not a field, to keep the 32 bytes out of every message received.
+func (m *Message) From() crypto.ID {
+	if m.c == nil {
+		return crypto.ID{}
+	}
+	return m.c.remote
 }
 
 // ReceivedAt returns when the reader took the message's last bytes from

@@ -254,12 +254,23 @@ func (c *MultiConn) readData(h *packetHeader) error {
 	t.rx.finish(&c.rxBudget)
 	data, full := t.rx.take()
 	t.inMsg = false
-	m := &Message{Topic: t.id, From: c.remote, Data: data, t: t, c: c, cost: int32(len(data) + MessageCreditOverhead), at: c.rd.at, full: full}
+	m := c.newMessage()
+	m.Topic, m.Data, m.full = t.id, data, full
+	m.t, m.c, m.cost, m.at = t, c, int32(len(data)+MessageCreditOverhead), c.rd.at
 	t.held.Add(1)
 	t.st.msgsRecv.Add(1)
 	t.st.bytesRecv.Add(uint64(len(m.Data)))
 	c.p.onMessage(m)
 	return nil
+}
+
+// newMessage returns a new, zero Message for the reader to fill: from
+// Config.NewMessage when set.
+func (c *MultiConn) newMessage() *Message {
+	if c.p.newMessage != nil {
+		return c.p.newMessage()
+	}
+	return new(Message)
 }
 
 // readControl handles one control packet whose header has been read.
