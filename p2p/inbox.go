@@ -10,7 +10,10 @@ import (
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-// Message is one message delivered to an inbox.
+// Message is one message delivered to an inbox. A direct one shares its
+// allocation with its connection's record of it, so an application that
+// keeps Messages for long (released or not) keeps those records too, and
+// through them the connection's state: keep Data, or a copy, instead.
 type Message struct {
 	// Topic is the topic it arrived on.
 	Topic uint8
@@ -42,6 +45,7 @@ type Message struct {
 
 	// mm is the connection's message whose buffer Data is a slice of, for
 	// a direct message (directMessage); nil otherwise, and after Release.
+	// A direct Message shares one allocation with it (rxMessage).
 	mm *mux.Message
 }
 
@@ -151,7 +155,7 @@ func newTopicState(cfg *TopicConfig) *topicState {
 	t := &topicState{cfg: cfg, inbox: make(chan *Message, k), wake: make(chan struct{}, 1),
 		modeSet: make(chan struct{})}
 	if k > 0 {
-		t.ledger.cum = make([]uint32, k+1)
+		t.ledger = newInboxLedger(k)
 	}
 	return t
 }
@@ -238,6 +242,25 @@ func (n *Node) Inbox(topic uint8) <-chan *Message {
 	return ch
 }
 
+// rxMessage is what a connection's reader allocates for each message it
+// receives (mux.Config.NewMessage): the connection's Message and the
+// Message a direct one becomes in the inbox, in one allocation rather
+// than two (issue 13: the second cost a 256-byte Node.Send about 45 ns
+// and its share of garbage collection). Only direct messages use msg:
+// the inbox Message of one holds mm until Release anyway, and the same
+// allocation then holds both. A gossiped one gets a Message of its own,
+// so that holding it does not hold the envelope's bytes.
+type rxMessage struct {
+	mm  mux.Message
+	msg Message
+}
+
+func newRxMessage() *mux.Message {
+	r := new(rxMessage)
+	r.mm.Outer = r
+	return &r.mm
+}
+
 // directMessage returns the Message a well-formed direct message
 // delivers, or nil for anything else (gossip, malformed: parseAppMessage).
 func directMessage(t *topicState, im *inMsg) *Message {
@@ -245,7 +268,17 @@ func directMessage(t *topicState, im *inMsg) *Message {
 	if len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
 		return nil
 	}
-	return &Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:], mm: im.m}
+	// deliverNow may build it and fail to deliver it, and the pump then
+	// builds it again in the same place: once delivered, it is built no
+	// more.
+	var msg *Message
+	if r, ok := im.m.Outer.(*rxMessage); ok {
+		msg = &r.msg
+	} else {
+		msg = new(Message) // a mux.Message not made by a connection's reader
+	}
+	*msg = Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:], mm: im.m}
+	return msg
 }
 
 // deliverNow puts a direct message into the topic's channel from the

@@ -135,14 +135,25 @@ func TestInboxBufferBytes(t *testing.T) {
 
 // TestInboxLedger: the ledger's count of the bytes in a buffered channel
 // matches what is in it, through sends and receives of random sizes that
-// wrap its ring many times; room follows the 1 MiB bound.
+// wrap its ring many times; room follows the 1 MiB bound. Buffers of 7
+// and 1,023 messages take a ring of exactly k+1 totals, the fewest that
+// work; 8 and 1,024 one nearly twice that.
 func TestInboxLedger(t *testing.T) {
-	const k = 8
+	for _, k := range []int{1, 7, 8, 1023, 1024} {
+		t.Run(fmt.Sprint(k), func(t *testing.T) { testInboxLedger(t, k) })
+	}
+	var unbuffered inboxLedger
+	if !unbuffered.room(make(chan *Message), 64<<20) {
+		t.Fatal("no room in an unbuffered channel")
+	}
+}
+
+func testInboxLedger(t *testing.T, k int) {
 	ch := make(chan *Message, k)
-	l := inboxLedger{cum: make([]uint32, k+1)}
+	l := newInboxLedger(k)
 	var fifo []int // the sizes in ch, oldest first
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 10_000 {
+	rng := rand.New(rand.NewPCG(1, uint64(k)))
+	for i := range 10_000 + 20*k {
 		if len(ch) < k && rng.IntN(2) == 0 {
 			size := rng.IntN(300 << 10)
 			if l.room(ch, size) != (sum(fifo)+size <= inboxBufferBytes || len(fifo) == 0) {
@@ -164,10 +175,6 @@ func TestInboxLedger(t *testing.T) {
 	}
 	if !l.room(ch, inboxBufferBytes+1) {
 		t.Fatal("no room in an empty buffer for a message over 1 MiB: it would wait forever")
-	}
-	var unbuffered inboxLedger
-	if !unbuffered.room(make(chan *Message), 64<<20) {
-		t.Fatal("no room in an unbuffered channel")
 	}
 }
 
@@ -191,5 +198,56 @@ func TestInboxBufferSize(t *testing.T) {
 		if got := inboxBuffer(c.maxMsg); got != c.want {
 			t.Errorf("inboxBuffer(%d) = %d, want %d", c.maxMsg, got, c.want)
 		}
+	}
+}
+
+// TestDirectMessageShared: a direct message reaches the application in the
+// same allocation as the connection's message it came in (rxMessage),
+// whether the reader puts it into the inbox itself (Inbox) or the topic's
+// goroutine hands it over (Handle); Release still gives the buffer back
+// and clears Data.
+func TestDirectMessageShared(t *testing.T) {
+	a := startNode(t, quietConfig(t, 1510))
+	b := startNode(t, quietConfig(t, 1511))
+	dial(t, a, b)
+	handled := make(chan *Message, 1)
+	if err := b.Handle(topicTxs, func(m *Message) { handled <- m }); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		topic uint8
+		get   func() *Message
+	}{
+		{"inbox", topicVotes, func() *Message { return recv(t, b.Inbox(topicVotes), 5*time.Second) }},
+		{"handler", topicTxs, func() *Message {
+			select {
+			case m := <-handled:
+				return m
+			case <-time.After(5 * time.Second):
+				t.Fatal("no message handled")
+				return nil
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := []byte(tc.name)
+			if err := a.Send(ctx, b.ID(), tc.topic, data); err != nil {
+				t.Fatal(err)
+			}
+			m := tc.get()
+			r, ok := m.mm.Outer.(*rxMessage)
+			if !ok || &r.msg != m || &r.mm != m.mm {
+				t.Fatalf("the delivered Message is not the one allocated with its connection's message")
+			}
+			if string(m.Data) != tc.name || m.From != a.ID() || m.Topic != tc.topic || m.Gossip {
+				t.Fatalf("delivered %q from %s on %d (gossip %v)", m.Data, m.From.Short(), m.Topic, m.Gossip)
+			}
+			m.Release()
+			if m.Data != nil || m.mm != nil {
+				t.Fatal("Release left Data or the connection's message in place")
+			}
+		})
 	}
 }

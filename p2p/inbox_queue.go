@@ -4,7 +4,10 @@ package p2p
 // inQueue, the pump's FIFO of received messages in pooled blocks, and
 // inboxLedger, the bytes of Data in the inbox buffer.
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // inboxLedger accounts the bytes of Data in a topic's inbox buffer, so
 // that it may buffer many small messages yet at most inboxBufferBytes
@@ -14,10 +17,18 @@ import "sync"
 // A channel is FIFO and the sends into inbox never overlap (see
 // topicState.ledger), so the buffer holds the last len(inbox) messages
 // sent: their bytes are a difference of the running total of bytes sent,
-// which cum keeps for the last cap(inbox)+1 sends (4 bytes each).
+// which cum keeps for at least the last cap(inbox)+1 sends (4 bytes each).
 type inboxLedger struct {
-	cum  []uint32 // cum[i%len(cum)]: the bytes of the first i sends, mod 2³²; nil when inbox is unbuffered
+	cum  []uint32 // cum[i&mask]: the bytes of the first i sends, mod 2³²; nil when inbox is unbuffered
+	mask uint64   // len(cum)-1: len(cum) is a power of two, so no division per message
 	sent uint64   // sends recorded
+}
+
+// newInboxLedger returns the ledger of a channel buffering k > 0 messages:
+// it keeps the running total of the last k+1 sends or more.
+func newInboxLedger(k int) inboxLedger {
+	r := uint64(1) << bits.Len(uint(k)) // > k
+	return inboxLedger{cum: make([]uint32, r), mask: r - 1}
 }
 
 // room reports whether a message of size bytes of Data may go into the
@@ -38,8 +49,7 @@ func (l *inboxLedger) room(ch chan *Message, size int) bool {
 // bytes returns the bytes of Data in the buffer of ch, the ledger's
 // buffered channel, or fewer if receives are under way.
 func (l *inboxLedger) bytes(ch chan *Message) int {
-	r := uint64(len(l.cum))
-	return int(l.cum[l.sent%r] - l.cum[(l.sent-uint64(len(ch)))%r])
+	return int(l.cum[l.sent&l.mask] - l.cum[(l.sent-uint64(len(ch)))&l.mask])
 }
 
 // record accounts a send of size bytes of Data into the ledger's channel.
@@ -47,10 +57,9 @@ func (l *inboxLedger) record(size int) {
 	if l.cum == nil {
 		return
 	}
-	r := uint64(len(l.cum))
-	prev := l.cum[l.sent%r]
+	prev := l.cum[l.sent&l.mask]
 	l.sent++
-	l.cum[l.sent%r] = prev + uint32(size)
+	l.cum[l.sent&l.mask] = prev + uint32(size)
 }
 
 // inBlockLen is how many messages one block of a topic's queue holds.
