@@ -255,24 +255,47 @@ func connOf(p *peerset.Peer) *peerConn {
 	return pc
 }
 
+// sendIndex is the copy-on-write map behind Node.sendTo, keyed by the
+// first 8 bytes of a peer's ID (sendKey); a lookup checks the whole ID.
+// Hashing 8 bytes rather than the ID's 20 halves what a lookup costs a
+// 256-byte Node.Send (issue 13). Two peers whose IDs share those 8 bytes
+// (a truncated SHA-256: 2⁶⁴ keys to make on purpose) cannot both be in
+// it: the one that came second is sent to through the Set, and chunked
+// dissemination (neighbours) does not push to it.
+type sendIndex map[uint64]*peerConn
+
+func sendKey(id crypto.ID) uint64 { return binary.LittleEndian.Uint64(id[:8]) }
+
+// get returns id's connection in x, or nil.
+func (x sendIndex) get(id crypto.ID) *peerConn {
+	if pc := x[sendKey(id)]; pc != nil && pc.id == id {
+		return pc
+	}
+	return nil
+}
+
 // setSendTo makes pc the connection Send uses for id, or (pc nil) drops
 // it unless a newer connection already took its place; under st.closed.
 func (n *Node) setSendTo(id crypto.ID, pc *peerConn) {
-	var old map[crypto.ID]*peerConn
+	var old sendIndex
 	if p := n.sendTo.Load(); p != nil {
 		old = *p
 	}
-	if pc == nil && old[id] != nil && old[id].current.Load() {
+	k := sendKey(id)
+	if prev := old[k]; prev != nil && prev.id != id && prev.current.Load() {
+		return // another current peer's ID begins with the same 8 bytes
+	}
+	if pc == nil && old.get(id) != nil && old.get(id).current.Load() {
 		return // a newer connection of the peer is current
 	}
-	m := make(map[crypto.ID]*peerConn, len(old)+1)
+	m := make(sendIndex, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
 	if pc != nil {
-		m[id] = pc
+		m[k] = pc
 	} else {
-		delete(m, id)
+		delete(m, k)
 	}
 	n.sendTo.Store(&m)
 }
@@ -282,7 +305,7 @@ func (n *Node) setSendTo(id crypto.ID, pc *peerConn) {
 // has no current connection for id.
 func (n *Node) peerConn(id crypto.ID) (*peerConn, error) {
 	if p := n.sendTo.Load(); p != nil {
-		if pc := (*p)[id]; pc != nil && pc.current.Load() {
+		if pc := p.get(id); pc != nil && pc.current.Load() {
 			return pc, nil
 		}
 	}

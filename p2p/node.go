@@ -69,7 +69,7 @@ type Node struct {
 	// and onClose drops it as it stops being current (setSendTo). A miss
 	// falls back to the Set, which stays the owner; TestSendToFollowsConnection
 	// checks the two agree.
-	sendTo atomic.Pointer[map[crypto.ID]*peerConn]
+	sendTo atomic.Pointer[sendIndex]
 	log    *slog.Logger
 
 	loadReport *peerbook.LoadReport

@@ -20,7 +20,7 @@ func TestSendToFollowsConnection(t *testing.T) {
 	ctx := context.Background()
 	entry := func() *peerConn {
 		if p := a.sendTo.Load(); p != nil {
-			return (*p)[b.ID()]
+			return p.get(b.ID())
 		}
 		return nil
 	}
@@ -39,5 +39,37 @@ func TestSendToFollowsConnection(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, "b out of the send map", func() bool { return entry() == nil })
 	if err := a.Send(ctx, b.ID(), topicTxs, []byte("x")); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatalf("send after disconnect: %v, want ErrUnknownPeer", err)
+	}
+}
+
+// TestSendIndexCollision: of two current peers whose IDs begin with the
+// same 8 bytes, the index keeps the first and never answers for the
+// second (which Send then finds through the Set); dropping the second
+// leaves the first in place, and once the first is gone the second can
+// take the key.
+func TestSendIndexCollision(t *testing.T) {
+	var n Node
+	mk := func(last byte) *peerConn {
+		pc := &peerConn{}
+		pc.id[0], pc.id[7], pc.id[19] = 0xaa, 0xbb, last
+		pc.current.Store(true)
+		return pc
+	}
+	first, second := mk(1), mk(2)
+	get := func(pc *peerConn) *peerConn { return n.sendTo.Load().get(pc.id) }
+	n.setSendTo(first.id, first)
+	n.setSendTo(second.id, second)
+	if get(first) != first || get(second) != nil {
+		t.Fatalf("after both: first %p (want %p), second %p (want nil)", get(first), first, get(second))
+	}
+	n.setSendTo(second.id, nil)
+	if get(first) != first {
+		t.Fatal("dropping the second peer dropped the first")
+	}
+	first.current.Store(false)
+	n.setSendTo(first.id, nil)
+	n.setSendTo(second.id, second)
+	if get(first) != nil || get(second) != second {
+		t.Fatalf("after the first left: first %p (want nil), second %p (want %p)", get(first), get(second), second)
 	}
 }
