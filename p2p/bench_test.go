@@ -64,13 +64,13 @@ func BenchmarkNodeSend(b *testing.B) {
 					}
 				}
 			}()
-			msg := make([]byte, sz.size)
+			msg, rid := make([]byte, sz.size), r.ID()
 			ctx := context.Background()
 			b.SetBytes(int64(sz.size))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				if err := a.Send(ctx, r.ID(), sz.topic, msg); err != nil {
+				if err := a.Send(ctx, rid, sz.topic, msg); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -332,7 +332,7 @@ func BenchmarkSendRatio(b *testing.B) {
 					}
 				}
 			}()
-			msg := make([]byte, sz.size)
+			msg, rid := make([]byte, sz.size), r.ID()
 			ctx := context.Background()
 			var nodeT, bareT time.Duration
 			b.SetBytes(int64(2 * chunk * sz.size))
@@ -340,7 +340,7 @@ func BenchmarkSendRatio(b *testing.B) {
 			for b.Loop() {
 				t0 := time.Now()
 				for range chunk {
-					if err := a.Send(ctx, r.ID(), sz.topic, msg); err != nil {
+					if err := a.Send(ctx, rid, sz.topic, msg); err != nil {
 						b.Fatal(err)
 					}
 				}
