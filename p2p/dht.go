@@ -357,6 +357,12 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 		return nil, errStopped
 	}
 	defer n.wg.Done()
+	// A dial refused before it starts (a ban, a filter) is refused now,
+	// before it takes a slot: it must not evict a connection for room.
+	check := dialCheck{origin: byNetwork, transient: true}
+	if _, err := n.precheckDial(ctx, to, check); err != nil {
+		return nil, err
+	}
 	// A slot first: waiting for one is better than a dial that our own
 	// cap refuses after its handshake, and a wait that runs out sends
 	// nothing the DHT could hold against the node (reserveTransient).
@@ -369,7 +375,7 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 	defer n.dhtDialing.Delete(to.ID)
 	// A transient dial takes no in-flight mark (dialConn), so it never
 	// meets ErrConnected, and its connection is always a transient one.
-	pc, err := n.dialConn(ctx, to, dialCheck{origin: byNetwork, transient: true})
+	pc, err := n.dialConn(ctx, to, check)
 	release() // admitted, the connection holds its own slot
 	if errors.Is(err, errDialNotStarted) {
 		// Our own dial limits held it until the query's time ran out:

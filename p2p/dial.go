@@ -32,12 +32,13 @@ func (n *Node) dial(ctx context.Context, addr crypto.Address, c dialCheck) (cryp
 	return pc.id, nil
 }
 
-// dialConn is dial, returning the admitted connection; with c.transient
-// it is a transient one (transient.go).
-func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (*peerConn, error) {
-	if n.stopped() {
-		return nil, errStopped
-	}
+// precheckDial returns why a dial to addr would be refused before it
+// starts, if it would: ourselves, an address the filters or an IP ban
+// refuse, a network name we do not dial, a banned ID. For an IP address
+// it returns the checked targets; for a name, nil (resolved later, in
+// dialConn). A DHT query asks it before it takes a transient slot, so
+// that a dial bound to be refused never evicts a connection for room.
+func (n *Node) precheckDial(ctx context.Context, addr crypto.Address, c dialCheck) ([]netip.AddrPort, error) {
 	if addr.ID == n.ID() {
 		return nil, conn.ErrSelfConnection
 	}
@@ -50,10 +51,23 @@ func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (
 	} else if c.origin != byOperator && !n.s.Book.AllowNetworkNames {
 		return nil, fmt.Errorf("%w: %s: %w", ErrFiltered, addr.Host, peerbook.ErrNetworkName)
 	}
+	if !addr.ID.IsZero() && n.book.IsBanned(addr.ID) {
+		return nil, ErrBanned
+	}
+	return targets, nil
+}
+
+// dialConn is dial, returning the admitted connection; with c.transient
+// it is a transient one (transient.go).
+func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (*peerConn, error) {
+	if n.stopped() {
+		return nil, errStopped
+	}
+	targets, err := n.precheckDial(ctx, addr, c)
+	if err != nil {
+		return nil, err
+	}
 	if !addr.ID.IsZero() {
-		if n.book.IsBanned(addr.ID) {
-			return nil, ErrBanned
-		}
 		// A transient dial (a DHT query's) stays out of the set's in-flight
 		// marks, as its connection stays out of the set: it must never make
 		// the application's Dial or the fill see "already dialing". The

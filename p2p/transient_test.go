@@ -99,37 +99,41 @@ func TestDHTTransientOnlyDHT(t *testing.T) {
 	})
 }
 
-// TestDHTTransientRefused: a transient dial goes through the node's
-// filters and bans like any other: a DHT query to a node whose address a
-// rule denies, or whose ID or IP is banned, fails without a connection.
+// TestDHTTransientRefused: a DHT query's transient dial obeys the
+// node's filters and bans like any dial, and is refused with the error
+// naming why (ErrFiltered, ErrBanned) before it takes a transient slot:
+// with the one slot held by an idle connection to c, a refused query
+// dials nothing and evicts nothing, and the allowed query evicts c's.
 func TestDHTTransientRefused(t *testing.T) {
 	req, err := (&dht.Message{Type: dht.MsgPing}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, tc := range []struct {
-		name    string
-		deny    bool // a rule denies b's /16
-		ban     func(t *testing.T, a, b *Node)
-		refused bool
+		name string
+		deny bool // a rule denies b's /16
+		ban  func(t *testing.T, a, b *Node)
+		want error // nil: allowed
 	}{
-		{"allowed", false, nil, false},
-		{"denied by a filter rule", true, nil, true},
+		{"allowed", false, nil, nil},
+		{"denied by a filter rule", true, nil, ErrFiltered},
 		{"peer ID banned", false, func(t *testing.T, a, b *Node) {
 			if err := a.Ban(b.ID(), time.Hour, "test"); err != nil {
 				t.Fatal(err)
 			}
-		}, true},
+		}, ErrBanned},
 		{"IP banned", false, func(t *testing.T, a, b *Node) {
 			ap, _ := b.ListenAddr().AddrPort()
 			if err := a.book.BanIP(ap.Addr(), time.Hour, "test"); err != nil {
 				t.Fatal(err)
 			}
-		}, true},
+		}, ErrBanned},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startNode(t, dhtConfig(t, 3*i, DHTServer, nil))
+			c := startNode(t, dhtConfig(t, 3*i+2, DHTServer, nil))
 			ac := dhtConfig(t, 3*i+1, DHTServer, nil)
+			ac.maxTransient = 1
 			if tc.deny {
 				ac.Filter.DenyCIDRs = []string{fmt.Sprintf("127.%d.0.0/16", 10+3*i)}
 			}
@@ -137,16 +141,21 @@ func TestDHTTransientRefused(t *testing.T) {
 			if tc.ban != nil {
 				tc.ban(t, a, b)
 			}
+			if _, err := (dhtTransport{a}).Request(t.Context(), c.ListenAddr(), req); err != nil {
+				t.Fatalf("query to c, to fill the slot: %v", err)
+			}
 			_, err := dhtTransport{a}.Request(t.Context(), b.ListenAddr(), req)
-			if (err != nil) != tc.refused {
-				t.Fatalf("query: %v, want refused %v", err, tc.refused)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("query: %v, want %v", err, tc.want)
 			}
-			dials, want := a.DHTStats().TransientDials, uint64(1)
-			if tc.refused {
-				want = 0
+			st, want := a.DHTStats(), uint64(2)
+			evicted, toC := uint64(1), false
+			if tc.want != nil {
+				want, evicted, toC = 1, 0, true
 			}
-			if dials != want || uint64(len(a.transientConns())) != want {
-				t.Errorf("%d transient dials, %d transient connections; want %d", dials, len(a.transientConns()), want)
+			if st.TransientDials != want || st.TransientEvictions != evicted || (a.transientFor(c.ID()) != nil) != toC {
+				t.Errorf("%d transient dials, %d evictions, connection to c kept %v; want %d, %d, %v",
+					st.TransientDials, st.TransientEvictions, a.transientFor(c.ID()) != nil, want, evicted, toC)
 			}
 		})
 	}
