@@ -151,12 +151,17 @@ func (n *Node) serve(c *rrConn, t *topicState, w rrMsg, m *mux.Message) {
 	}
 }
 
-// handled ends the bookkeeping of the peer's request id.
+// handled ends the bookkeeping of the peer's request id. On a transient
+// connection that may leave it idle, so the queries waiting for a slot
+// look again (transientFreed): an outbound one is then theirs to evict.
 func (c *rrConn) handled(id uint64, topic uint8) {
 	c.mu.Lock()
 	delete(c.in, id)
 	c.busy[topic]--
 	c.mu.Unlock()
+	if c.pc.transient {
+		c.pc.n.transientFreed()
+	}
 }
 
 // runHandler runs h for one request and sends its answer, unless the

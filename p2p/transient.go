@@ -236,8 +236,8 @@ func (n *Node) reserveTransient(ctx context.Context) (release func(), err error)
 }
 
 // transientFreed wakes the queries waiting in reserveTransient to look
-// again: an outbound transient connection's last request ended, it
-// closed, or a reservation was released.
+// again: a request on a transient connection ended (ours, or the peer's
+// that we answered), one closed, or a reservation was released.
 func (n *Node) transientFreed() {
 	n.transientWakeMu.Lock()
 	if n.transientWake != nil {

@@ -456,3 +456,58 @@ func TestDHTQueryHeldByDialRate(t *testing.T) {
 		t.Fatalf("a query to the wrong ID: %v, want a failure that is not ErrNotSent", err)
 	}
 }
+
+// TestTransientWakeOnInboundEnd: with the one outbound slot held by a
+// connection busy with the peer's request (which we serve), a query of
+// ours waits for a slot; when that request ends, the query is woken, evicts
+// the now idle connection and goes out. The clock the idle timers run on
+// stands still, so nothing else could wake it before its deadline.
+func TestTransientWakeOnInboundEnd(t *testing.T) {
+	clk := clock.NewFake()
+	node := func(i int) *Node {
+		c := dhtConfig(t, i, DHTClient, nil)
+		if i == 90 {
+			c.maxTransient = 1
+		}
+		onFakeClock(&c, clk)
+		return startNode(t, c)
+	}
+	a, x, y := node(90), node(91), node(92)
+	never := func(crypto.ID) bool { return false }
+	heldHandler(t, x, never, nil, nil)
+	heldHandler(t, y, never, nil, nil)
+	entered := make(chan crypto.ID, 1)
+	release := make(chan struct{})
+	heldHandler(t, a, func(from crypto.ID) bool { return from == x.ID() }, entered, release)
+	if _, err := (dhtTransport{a}).Request(t.Context(), x.ListenAddr(), []byte{1}); err != nil {
+		t.Fatalf("query to x: %v", err)
+	}
+	var back *peerConn // x's end of a's connection
+	testutil.Eventually(t, 10*time.Second, "x to admit a's transient connection", func() bool {
+		for _, pc := range x.openTransient(peerset.Inbound) {
+			if pc.id == a.ID() {
+				back = pc
+			}
+		}
+		return back != nil
+	})
+	go func() { _, _ = x.requestOn(t.Context(), x.topics[DHTTopic], back, []byte{2}) }()
+	if got := <-entered; got != x.ID() {
+		t.Fatalf("held request from %s", got.Short())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() {
+		_, err := dhtTransport{a}.Request(ctx, y.ListenAddr(), []byte{1})
+		errs <- err
+	}()
+	testutil.Eventually(t, 10*time.Second, "the query to y to wait for a slot", func() bool { return a.transientWaiters() == 1 })
+	close(release)
+	if err := <-errs; err != nil {
+		t.Fatalf("query to y after x's request ended: %v", err)
+	}
+	if a.transientFor(y.ID()) == nil || a.DHTStats().TransientEvictions != 1 {
+		t.Fatalf("connection to y %v, %d evictions; want the connection and 1", a.transientFor(y.ID()) != nil, a.DHTStats().TransientEvictions)
+	}
+}
