@@ -336,7 +336,9 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 	n := t.n
 	if ap, ok := to.AddrPort(); ok {
 		if pc, err := n.peerConn(to.ID); err == nil && pc.dir == peerset.Outbound && pc.remote == ap {
-			return n.Request(ctx, to.ID, DHTTopic, req)
+			// On this connection, the one just checked: looking the peer
+			// up again could find another (an inbound one) by then.
+			return n.requestOn(ctx, n.topics[DHTTopic], pc, req)
 		}
 		// begin keeps it from eviction while the query is in flight; an
 		// evicted one makes way for a new dial.
