@@ -229,22 +229,31 @@ const (
 	// inFlightGain multiplies the measured bandwidth-delay product, as BBR's
 	// cwnd gain: enough to keep the pipe full while the estimates lag.
 	inFlightGain = 2
-	// inFlightQuantum is added to the measured cap while the connection
-	// carries bulk data only, as Linux BBR adds its quantization budget
-	// (3 × the send quantum): data moves in frames of up to frameBudget
-	// bytes, and the pipeline's stages — the sender sealing a frame, the
-	// kernel, the receiver opening one, its ACK on the way back — each hold
-	// about one whole frame that the minimum RTT, measured on the quickest
-	// sample, does not see; with the measured cap alone (its 128 KiB floor
-	// on loopback) the sender waited for ACKs 15 times per 1 MiB message.
-	// Next to urgent traffic it is withheld (inFlightQuantumQuiet): there
-	// it cost a 64-byte echo's p99 ~0.5 ms on loopback (issue 13).
-	inFlightQuantum = 3 * frameBudget
+	// inFlightQuantumTime sizes what is added to the measured cap while
+	// the connection carries bulk data only, as Linux BBR adds its
+	// quantization budget: what the link delivers in this long (500 µs),
+	// from inFlightQuantumMin to inFlightQuantumMax. Data moves in frames
+	// of up to frameBudget bytes, and the pipeline's stages — the sender
+	// sealing a frame, the kernel, the receiver opening one, its ACK on
+	// the way back — each hold about one whole frame that the minimum RTT,
+	// measured on the quickest sample, does not see; with the measured cap
+	// alone (its 128 KiB floor on loopback) the sender waited for ACKs 15
+	// times per 1 MiB message. A fixed 3 frames left it waiting ~220 times
+	// per 32 MiB at 1 GB/s (1 and 16 MiB at 0.85× and 0.82× of the
+	// transport, session 14); 500 µs of the rate is ~8 frames there. In
+	// time rather than bytes, it also bounds what the first urgent
+	// message after a quiet period waits behind (inFlightQuantumQuiet):
+	// 500 µs on a fast link, 3 frames on a slow one. Next to urgent
+	// traffic it is withheld: there it cost a 64-byte echo's p99 ~0.5 ms
+	// on loopback (issue 13).
+	inFlightQuantumTime = 500 * time.Microsecond
+	inFlightQuantumMin  = 3 * frameBudget
+	inFlightQuantumMax  = 16 * frameBudget
 	// inFlightQuantumQuiet is how long after a packet of a priority above
 	// the lowest the quantum stays withheld (1 s: consensus messages come
 	// several times a second, so it stays off while they flow; a message
-	// after a quiet second waits behind at most the quantum more, ~0.2 ms at
-	// 1 GB/s).
+	// after a quiet second waits behind at most the quantum more, about
+	// inFlightQuantumTime).
 	inFlightQuantumQuiet = time.Second
 	// inFlightHeadroom is the extra in-flight allowance of each priority
 	// level above the lowest (64 KiB): urgent packets are never held back

@@ -33,30 +33,48 @@ func simulateLink(t *testing.T, rate float64, rtt time.Duration) *inflight {
 }
 
 // TestInFlightCapQuantum: on a fast link with a tiny round trip (loopback)
-// the cap of a connection carrying bulk data only leaves a whole frame for
-// each stage of the pipeline — the sender sealing, the kernel, the
-// receiver opening, its ACK — beyond the measured cap (there its 128 KiB
-// floor, with which the pipe ran empty between ACKs: issue 13, 0.55× of the
-// transport's throughput). A packet of a higher priority withholds the
-// quantum for inFlightQuantumQuiet, so urgent messages wait behind the
-// measured cap only.
+// the cap of a connection carrying bulk data only leaves room beyond the
+// measured cap (there its 128 KiB floor, with which the pipe ran empty
+// between ACKs: issue 13, 0.55× of the transport's throughput) for what
+// the link delivers in inFlightQuantumTime, at least a whole frame for
+// each stage of the pipeline (the sender sealing, the kernel, the receiver
+// opening, its ACK) and at most inFlightQuantumMax. A packet of a higher
+// priority withholds the quantum for inFlightQuantumQuiet, so urgent
+// messages wait behind the measured cap only.
 func TestInFlightCapQuantum(t *testing.T) {
-	f := simulateLink(t, 1e9, 40*time.Microsecond)
-	if f.cap != minInFlight {
-		t.Fatalf("measured cap %d on a 1 GB/s, 40 µs link, want the floor %d", f.cap, minInFlight)
+	for _, tc := range []struct {
+		name    string
+		rate    float64
+		quantum func(maxRate float64) int64
+	}{
+		{"100 MB/s: the 3-frame floor", 100e6, func(float64) int64 { return 3 * frameBudget }},
+		{"1 GB/s: 500 µs of the rate", 1e9, func(r float64) int64 { return int64(r * inFlightQuantumTime.Seconds()) }},
+		{"10 GB/s: the 16-frame ceiling", 10e9, func(float64) int64 { return 16 * frameBudget }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := simulateLink(t, tc.rate, 40*time.Microsecond)
+			q := tc.quantum(f.maxRate)
+			if q < 3*frameBudget || q > 16*frameBudget {
+				t.Fatalf("quantum %d out of [3, 16] frames (measured rate %.3g)", q, f.maxRate)
+			}
+			now := 10 * time.Second
+			if got := f.capAt(now); got != f.cap+q {
+				t.Fatalf("bulk-only cap %d, want the measured %d + %d", got, f.cap, q)
+			}
+			f.sentUrgent(now)
+			for _, d := range []time.Duration{0, inFlightQuantumQuiet - time.Millisecond} {
+				if got := f.limit(1, 2, now+d); got != f.cap {
+					t.Fatalf("cap %d %v after an urgent packet, want the measured %d", got, d, f.cap)
+				}
+			}
+			if got := f.capAt(now + inFlightQuantumQuiet); got != f.cap+q {
+				t.Fatalf("cap %d a quiet period after the urgent packet, want %d", got, f.cap+q)
+			}
+		})
 	}
-	now := 10 * time.Second
-	if got := f.capAt(now); got != minInFlight+3*frameBudget {
-		t.Fatalf("bulk-only cap %d, want the floor + 3 frames = %d", got, minInFlight+3*frameBudget)
-	}
-	f.sentUrgent(now)
-	for _, d := range []time.Duration{0, inFlightQuantumQuiet - time.Millisecond} {
-		if got := f.limit(1, 2, now+d); got != minInFlight {
-			t.Fatalf("cap %d %v after an urgent packet, want the measured %d", got, d, minInFlight)
-		}
-	}
-	if got := f.capAt(now + inFlightQuantumQuiet); got != minInFlight+inFlightQuantum {
-		t.Fatalf("cap %d a quiet period after the urgent packet, want %d", got, minInFlight+inFlightQuantum)
+	var fresh inflight // no rate measured yet
+	if got := fresh.quantum(); got != inFlightQuantumMin {
+		t.Fatalf("quantum %d before any measurement, want %d", got, inFlightQuantumMin)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 // unacknowledged bytes under a cap sized like BBR's: twice the product of
 // the highest recent delivery rate and the lowest recent round trip (both
 // measured from the ACKs), never below minInFlight; while the connection
-// carries bulk data only, plus inFlightQuantum, a frame for each stage of
-// the pipeline. Higher priorities get inFlightHeadroom more per priority
+// carries bulk data only, plus a quantum, at least a frame for each stage
+// of the pipeline (inFlightQuantumTime). Higher priorities get inFlightHeadroom more per priority
 // level above the lowest, so bulk data can never fill the pipe in front of
 // a vote. The cap follows the link: it
 // doubles per round trip while the path has no queue, and settles where
@@ -43,7 +43,7 @@ type inflight struct {
 
 	// urgentAt is when a packet of a priority above the lowest last went
 	// out (urgent: one ever did). Until inFlightQuantumQuiet after it, the
-	// cap goes without inFlightQuantum.
+	// cap goes without the quantum.
 	urgentAt time.Duration
 	urgent   bool
 }
@@ -55,15 +55,23 @@ func (f *inflight) limit(ci, classes int, now time.Duration) int64 {
 }
 
 // capAt returns the lowest priority's cap at now: the measured cap, plus
-// inFlightQuantum unless a higher priority sent within
-// inFlightQuantumQuiet. Bulk data alone fills the pipeline's stages; next
-// to urgent traffic it keeps to the measured cap, so an urgent message
-// waits behind no more than that.
+// the quantum unless a higher priority sent within inFlightQuantumQuiet.
+// Bulk data alone fills the pipeline's stages; next to urgent traffic it
+// keeps to the measured cap, so an urgent message waits behind no more
+// than that.
 func (f *inflight) capAt(now time.Duration) int64 {
 	if f.urgent && now-f.urgentAt < inFlightQuantumQuiet {
 		return f.cap
 	}
-	return min(f.cap+inFlightQuantum, maxInFlight)
+	return min(f.cap+f.quantum(), maxInFlight)
+}
+
+// quantum returns the bulk-only allowance: inFlightQuantumTime of the
+// highest recent delivery rate, within [inFlightQuantumMin,
+// inFlightQuantumMax] (the minimum until a rate is measured).
+func (f *inflight) quantum() int64 {
+	q := int64(f.maxRate * inFlightQuantumTime.Seconds())
+	return min(max(q, inFlightQuantumMin), inFlightQuantumMax)
 }
 
 // sentUrgent notes that a packet of a priority above the lowest went out at now.
