@@ -24,27 +24,10 @@ import (
 // unverified, and a dialed peer's address as not.
 func TestHealthAdvertiseAndUnverified(t *testing.T) {
 	a := startNode(t, 31, pb.NodeRole_NODE_ROLE_FULL)
-	seed := sha256.Sum256([]byte("httpapi-reach-liar"))
-	id, err := crypto.IdentityFromSeed(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
 	// liar advertises a port of its IP where nothing listens.
-	liar, err := p2p.New(p2p.Config{
-		Identity: id, ListenAddr: "-", AdvertiseAddrs: []string{"127.0.0.1:9"}, NetworkID: "httpapi-test",
-		Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
-		Peers:         peerset.Config{MaxOutboundPerGroup: -1},
-		Filter:        filter.Config{ExemptLoopback: true},
-		Book:          peerbook.Config{AllowLoopback: true},
-		ChurnInterval: -1, StatusInterval: -1,
+	liar := startTestPeer(t, "httpapi-reach-liar", func(c *p2p.Config) {
+		c.ListenAddr, c.AdvertiseAddrs = "-", []string{"127.0.0.1:9"}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := liar.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { liar.Stop(context.Background()) })
 	if _, err := liar.Dial(context.Background(), a.ListenAddr().String()); err != nil {
 		t.Fatal(err)
 	}
@@ -137,19 +120,30 @@ func TestHealthObservedAddrs(t *testing.T) {
 // i) listening and dialing from ip, on the test's network.
 func startPeerAt(t *testing.T, name string, i int, ip string) *p2p.Node {
 	t.Helper()
-	seed := sha256.Sum256([]byte(fmt.Sprintf(name, i)))
-	id, err := crypto.IdentityFromSeed(seed[:])
+	return startTestPeer(t, fmt.Sprintf(name, i), func(c *p2p.Config) {
+		c.ListenAddr, c.DialLocalIP = ip+":0", netip.MustParseAddr(ip)
+	})
+}
+
+// startTestPeer starts a node of identity seed on the test's network,
+// loopback allowed, its config changed by set; it stops with the test.
+func startTestPeer(t *testing.T, seed string, set func(*p2p.Config)) *p2p.Node {
+	t.Helper()
+	sum := sha256.Sum256([]byte(seed))
+	id, err := crypto.IdentityFromSeed(sum[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := p2p.New(p2p.Config{
-		Identity: id, ListenAddr: ip + ":0", DialLocalIP: netip.MustParseAddr(ip), NetworkID: "httpapi-test",
+	cfg := p2p.Config{
+		Identity: id, NetworkID: "httpapi-test",
 		Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
 		Peers:         peerset.Config{MaxOutboundPerGroup: -1},
 		Filter:        filter.Config{ExemptLoopback: true},
 		Book:          peerbook.Config{AllowLoopback: true},
 		ChurnInterval: -1, StatusInterval: -1,
-	})
+	}
+	set(&cfg)
+	p, err := p2p.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
