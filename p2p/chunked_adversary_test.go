@@ -14,6 +14,15 @@ import (
 	"github.com/peerwire/peerwire/peerset"
 )
 
+// patterned returns n bytes of test payload, byte i being i·k mod 256.
+func patterned(n, k int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * k)
+	}
+	return b
+}
+
 // signedHeader builds a header of data cut into chunk-byte chunks, signed
 // by signer but naming origin (the same for an honest header).
 func signedHeader(t testing.TB, signer *crypto.Identity, origin crypto.ID, data []byte, chunk int) (*chunkHeader, MessageID) {
@@ -69,10 +78,7 @@ func chunkMsg(id MessageID, i int, b []byte) []byte { return append(chunkPrefix(
 
 // TestChunkedAdversary: what a peer can send wrong, and what it costs it.
 func TestChunkedAdversary(t *testing.T) {
-	data := make([]byte, 3*DefaultChunkSize+100)
-	for i := range data {
-		data[i] = byte(i * 7)
-	}
+	data := patterned(3*DefaultChunkSize+100, 7)
 	t.Run("forged header signature", func(t *testing.T) {
 		n, p := chunkedRaw(t, 1500)
 		other := testIdentity(t, 1599)
@@ -248,10 +254,7 @@ func TestChunkedAdversary(t *testing.T) {
 // more of the message; the message still completes.
 func TestChunkedSilentAnnouncer(t *testing.T) {
 	const nc = 8
-	data := make([]byte, nc*DefaultChunkSize)
-	for i := range data {
-		data[i] = byte(i * 11)
-	}
+	data := patterned(nc*DefaultChunkSize, 11)
 	n := startNode(t, chunkedConfig(t, 1580))
 	x := joinRaw(t, n, 1581) // silent
 	y := joinRaw(t, n, 1582) // serves

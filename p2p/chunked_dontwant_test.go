@@ -51,10 +51,7 @@ func TestChunkedDontWantToFullParent(t *testing.T) {
 	n := startNode(t, chunkedConfig(t, 1700))
 	x := joinRaw(t, n, 1701)
 	y := joinRaw(t, n, 1702)
-	data := make([]byte, 3*DefaultChunkSize)
-	for i := range data {
-		data[i] = byte(i * 13)
-	}
+	data := patterned(3*DefaultChunkSize, 13)
 	h, id := signedHeader(t, x.id, x.id.ID(), data, DefaultChunkSize)
 	// X, the origin, is the header's sender: the node asks it to push.
 	rawSend(t, x, encodeChunkHeader(h, 3))
@@ -93,10 +90,7 @@ func TestChunkedPushLargerThanQueue(t *testing.T) {
 	n := startNode(t, cfg)
 	p := joinRaw(t, n, 1711)
 	const chunks = 32
-	data := make([]byte, chunks*DefaultChunkSize)
-	for i := range data {
-		data[i] = byte(i * 31)
-	}
+	data := patterned(chunks*DefaultChunkSize, 31)
 	id, _, err := n.Gossip(context.Background(), topicChunked, data)
 	if err != nil {
 		t.Fatal(err)
@@ -135,10 +129,7 @@ func TestChunkedPipelined(t *testing.T) {
 	n := startNode(t, chunkedConfig(t, 1720))
 	up := joinRaw(t, n, 1721)
 	child := joinRaw(t, n, 1722)
-	data := make([]byte, 4*DefaultChunkSize)
-	for i := range data {
-		data[i] = byte(i * 17)
-	}
+	data := patterned(4*DefaultChunkSize, 17)
 	h, id := signedHeader(t, up.id, up.id.ID(), data, DefaultChunkSize)
 	rawSend(t, up, encodeChunkHeader(h, 3))
 	// The relay forwards the header to the child, which asks it to push.
@@ -220,10 +211,7 @@ func rotated(n, start int) []int {
 // when the wants come, over EagerPeers in the order the wants came.
 func TestChunkedEagerRotation(t *testing.T) {
 	const nc = 8
-	data := make([]byte, nc*DefaultChunkSize)
-	for i := range data {
-		data[i] = byte(i * 29)
-	}
+	data := patterned(nc*DefaultChunkSize, 29)
 	t.Run("origin", func(t *testing.T) {
 		n := startNode(t, chunkedConfig(t, 1730))
 		var ps []*rawPeer

@@ -424,10 +424,7 @@ func TestChunkedThreshold(t *testing.T) {
 		{"small again floods", 10, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			data := make([]byte, tt.size)
-			for i := range data {
-				data[i] = byte(i * 3)
-			}
+			data := patterned(tt.size, 3)
 			orig, flood, ck := a.ChunkedStats().Originated, b.Stats().GossipPayloadBytes, b.ChunkedStats()
 			id, _, err := a.Gossip(context.Background(), topicChunked, data)
 			if err != nil {
