@@ -285,7 +285,7 @@ func (n *Node) setSendTo(id crypto.ID, pc *peerConn) {
 	if prev := old[k]; prev != nil && prev.id != id && prev.current.Load() {
 		return // another current peer's ID begins with the same 8 bytes
 	}
-	if pc == nil && old.get(id) != nil && old.get(id).current.Load() {
+	if cur := old.get(id); pc == nil && cur != nil && cur.current.Load() {
 		return // a newer connection of the peer is current
 	}
 	m := make(sendIndex, len(old)+1)

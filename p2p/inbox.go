@@ -13,7 +13,8 @@ import (
 // Message is one message delivered to an inbox. A direct one shares its
 // allocation with its connection's record of it, so an application that
 // keeps Messages for long (released or not) keeps those records too, and
-// through them the connection's state: keep Data, or a copy, instead.
+// through them the connection's state: keep Data (unreleased) or a copy
+// of it instead.
 type Message struct {
 	// Topic is the topic it arrived on.
 	Topic uint8

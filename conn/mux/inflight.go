@@ -14,9 +14,9 @@ import (
 // the highest recent delivery rate and the lowest recent round trip (both
 // measured from the ACKs), never below minInFlight; while the connection
 // carries bulk data only, plus a quantum, at least a frame for each stage
-// of the pipeline (inFlightQuantumTime). Higher priorities get inFlightHeadroom more per priority
-// level above the lowest, so bulk data can never fill the pipe in front of
-// a vote. The cap follows the link: it
+// of the pipeline (inFlightQuantumTime). Higher priorities get
+// inFlightHeadroom more per priority level above the lowest, so bulk data
+// can never fill the pipe in front of a vote. The cap follows the link: it
 // doubles per round trip while the path has no queue, and settles where
 // about one bandwidth-delay product waits in buffers.
 
