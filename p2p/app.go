@@ -24,6 +24,13 @@ import (
 // is read on while its connection closes; those messages are counted as
 // discarded and dropped.
 func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
+	// m is lent (mux.Config.LendMessages): a direct message the reader can
+	// put into its inbox needs nothing of it afterwards; anything else
+	// keeps it.
+	if n.deliverNow(pc, m) {
+		return
+	}
+	m = m.Keep()
 	if pc.refused.Load() { // banned: its connection is closing
 		n.st.discarded.Add(1)
 		m.Done()
@@ -55,9 +62,7 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 	}
 	// The reader's clock reading of the transport read that completed m:
 	// one per read, not one per message (issue 13).
-	if im := (inMsg{pc: pc, m: m, at: m.ReceivedAt()}); !n.deliverNow(t, im) {
-		t.push(im)
-	}
+	t.push(inMsg{pc: pc, m: m, at: m.ReceivedAt()})
 }
 
 // handleApp turns a received message into what the inbox delivers, or nil

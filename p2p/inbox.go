@@ -10,14 +10,16 @@ import (
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
-// Message is one message delivered to an inbox. A direct one shares its
-// allocation with its connection's record of it, so an application that
-// keeps Messages for long (released or not) keeps those records too, and
-// through them the connection's state: keep Data (unreleased) or a copy
-// of it instead.
+// Message is one message delivered to an inbox. A direct one the topic's
+// goroutine delivered (to a handler, or to an inbox behind others) shares
+// its allocation with its connection's record of it, so an application
+// that keeps Messages for long (released or not) keeps those records too,
+// and through them the connection's state: keep Data (unreleased) or a
+// copy of it instead.
 type Message struct {
 	// Topic is the topic it arrived on.
-	Topic uint8
+	Topic  uint8
+	direct bool // a direct message (Release); in what was padding
 	// From is the peer that sent it to us (for gossip: the last hop).
 	From crypto.ID
 	// Meta is what From said about itself in the handshake.
@@ -46,7 +48,8 @@ type Message struct {
 
 	// mm is the connection's message whose buffer Data is a slice of, for
 	// a direct message (directMessage); nil otherwise, and after Release.
-	// A direct Message shares one allocation with it (rxMessage).
+	// A direct Message the reader kept shares one allocation with it
+	// (rxMessage).
 	mm *mux.Message
 }
 
@@ -63,11 +66,13 @@ type Message struct {
 // allocation, its zeroing and the collections they cause (1 MiB
 // messages: docs/BENCHMARKS.md, issue 13).
 func (m *Message) Release() {
-	if m.mm == nil {
+	if !m.direct {
 		return
 	}
-	m.mm.Release()
-	m.Data, m.mm = nil, nil
+	if m.mm != nil {
+		m.mm.Release()
+	}
+	m.Data, m.mm, m.direct = nil, nil, false
 }
 
 // inMsg is a message received from a connection, waiting for its topic's
@@ -243,14 +248,16 @@ func (n *Node) Inbox(topic uint8) <-chan *Message {
 	return ch
 }
 
-// rxMessage is what a connection's reader allocates for each message it
-// receives (mux.Config.NewMessage): the connection's Message and the
-// Message a direct one becomes in the inbox, in one allocation rather
-// than two (issue 13: the second cost a 256-byte Node.Send about 45 ns
-// and its share of garbage collection). Only direct messages use msg:
-// the inbox Message of one holds mm until Release anyway, and the same
-// allocation then holds both. A gossiped one gets a Message of its own,
-// so that holding it does not hold the envelope's bytes.
+// rxMessage is what a connection's reader allocates for each message the
+// node keeps past the reader's call (mux.Config.NewMessage, Message.Keep):
+// the connection's Message and the Message a direct one becomes, in one
+// allocation rather than two (issue 13: the second cost a 256-byte
+// Node.Send about 45 ns and its share of garbage collection). Only direct
+// messages use msg: those the topic goroutine delivers (to a handler, or
+// to an inbox behind others), whose inbox Message holds mm until Release
+// anyway. A gossiped one gets a Message of its own, so that holding it
+// does not hold the envelope's bytes. A direct message deliverNow puts
+// into the inbox from the reader needs no connection's Message at all.
 type rxMessage struct {
 	mm  mux.Message
 	msg Message
@@ -269,45 +276,45 @@ func directMessage(t *topicState, im *inMsg) *Message {
 	if len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
 		return nil
 	}
-	// deliverNow may build it and fail to deliver it, and the pump then
-	// builds it again in the same place: once delivered, it is built no
-	// more.
 	var msg *Message
 	if r, ok := im.m.Outer.(*rxMessage); ok {
 		msg = &r.msg
 	} else {
 		msg = new(Message) // a mux.Message not made by a connection's reader
 	}
-	*msg = Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:], mm: im.m}
+	*msg = Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:], direct: true, mm: im.m}
 	return msg
 }
 
-// deliverNow puts a direct message into the topic's channel from the
+// deliverNow puts a direct message into its topic's channel from the
 // connection's reader, skipping the topic's goroutine, when that changes
-// nothing the application can see: the topic is read through its channel,
-// nothing of it is queued or being delivered (so order holds), the
-// channel takes the message without waiting, and the message is a
-// well-formed direct one (anything else — gossip, malformed, handler
-// topics — goes the usual way). It reports whether it delivered im.
-func (n *Node) deliverNow(t *topicState, im inMsg) bool {
-	if !t.viaChannel.Load() {
+// nothing the application can see: the connection is an admitted peer's,
+// not transient; the topic is read through its channel, nothing of it is
+// queued or being delivered (so order holds); the channel takes the
+// message without waiting; and the message is a well-formed direct one
+// whose buffer the connection does not reuse (anything else — gossip,
+// malformed, handler topics, 64 KiB or more — goes the usual way). It
+// reports whether it delivered m, whose credit the reader then returns.
+// The Message it delivers is a new one of its own: m is lent (mux
+// Config.LendMessages), and sparing the connection's Message its
+// allocation is what sets a 256-byte Node.Send at ~0.93× the bare
+// MultiConn rather than ~0.87× (issue 13, docs/BENCHMARKS.md).
+func (n *Node) deliverNow(pc *peerConn, m *mux.Message) bool {
+	data := m.Data
+	if len(data) == 0 || data[0] != kindDirect || m.Pooled() || pc.transient || pc.refused.Load() {
 		return false
 	}
+	t := n.topicAt[m.Topic]
+	if t == nil || !t.viaChannel.Load() || len(data)-1 > t.cfg.MaxMessageSize {
+		return false
+	}
+	size := len(data) - 1
 	t.q.Lock()
-	if t.q.closed || t.q.busy || t.q.items.len != 0 {
+	if t.q.closed || t.q.busy || t.q.items.len != 0 || !t.ledger.room(t.inbox, size) {
 		t.q.Unlock()
 		return false
 	}
-	msg := directMessage(t, &im)
-	if msg == nil {
-		t.q.Unlock()
-		return false
-	}
-	size := len(msg.Data) // once sent, msg is the application's (Release)
-	if !t.ledger.room(t.inbox, size) {
-		t.q.Unlock()
-		return false
-	}
+	msg := &Message{Topic: t.cfg.ID, From: pc.id, Meta: pc.meta, ReceivedAt: m.ReceivedAt(), Data: data[1:], direct: true}
 	select {
 	case t.inbox <- msg:
 		t.ledger.record(size)
@@ -316,7 +323,6 @@ func (n *Node) deliverNow(t *topicState, im inMsg) bool {
 		return false
 	}
 	t.q.Unlock()
-	im.m.Done()
 	n.st.delivered.Add(1)
 	return true
 }

@@ -201,52 +201,58 @@ func TestInboxBufferSize(t *testing.T) {
 	}
 }
 
-// TestDirectMessageShared: a direct message reaches the application in the
-// same allocation as the connection's message it came in (rxMessage),
-// whether the reader puts it into the inbox itself (Inbox) or the topic's
-// goroutine hands it over (Handle); Release still gives the buffer back
-// and clears Data.
-func TestDirectMessageShared(t *testing.T) {
+// TestDirectMessageAllocation: a direct message the reader puts into an
+// inbox itself is a Message of its own, which the connection's lent
+// message (mux.Config.LendMessages), reused for the next one, leaves
+// intact; one the topic's goroutine hands over (Handle) shares its
+// allocation with the connection's message it came in (rxMessage).
+// Release clears Data in both.
+func TestDirectMessageAllocation(t *testing.T) {
 	a := startNode(t, quietConfig(t, 1510))
 	b := startNode(t, quietConfig(t, 1511))
 	dial(t, a, b)
-	handled := make(chan *Message, 1)
+	handled := make(chan *Message, 2)
 	if err := b.Handle(topicTxs, func(m *Message) { handled <- m }); err != nil {
 		t.Fatal(err)
 	}
+	inbox := b.Inbox(topicVotes) // before the sends: the reader delivers
 	ctx := context.Background()
 	for _, tc := range []struct {
-		name  string
-		topic uint8
-		get   func() *Message
+		name   string
+		topic  uint8
+		msgs   <-chan *Message
+		shared bool
 	}{
-		{"inbox", topicVotes, func() *Message { return recv(t, b.Inbox(topicVotes), 5*time.Second) }},
-		{"handler", topicTxs, func() *Message {
-			select {
-			case m := <-handled:
-				return m
-			case <-time.After(5 * time.Second):
-				t.Fatal("no message handled")
-				return nil
-			}
-		}},
+		{"inbox", topicVotes, inbox, false},
+		{"handler", topicTxs, handled, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := []byte(tc.name)
-			if err := a.Send(ctx, b.ID(), tc.topic, data); err != nil {
-				t.Fatal(err)
+			first, second := []byte(tc.name+"-1"), []byte(tc.name+"-2")
+			for _, d := range [][]byte{first, second} {
+				if err := a.Send(ctx, b.ID(), tc.topic, d); err != nil {
+					t.Fatal(err)
+				}
 			}
-			m := tc.get()
-			r, ok := m.mm.Outer.(*rxMessage)
-			if !ok || &r.msg != m || &r.mm != m.mm {
-				t.Fatalf("the delivered Message is not the one allocated with its connection's message")
-			}
-			if string(m.Data) != tc.name || m.From != a.ID() || m.Topic != tc.topic || m.Gossip {
-				t.Fatalf("delivered %q from %s on %d (gossip %v)", m.Data, m.From.Short(), m.Topic, m.Gossip)
-			}
-			m.Release()
-			if m.Data != nil || m.mm != nil {
-				t.Fatal("Release left Data or the connection's message in place")
+			m1, m2 := recv(t, tc.msgs, 5*time.Second), recv(t, tc.msgs, 5*time.Second)
+			for i, c := range []struct {
+				m    *Message
+				want []byte
+			}{{m1, first}, {m2, second}} {
+				m := c.m
+				if string(m.Data) != string(c.want) || m.From != a.ID() || m.Topic != tc.topic || m.Gossip || m.ReceivedAt.IsZero() {
+					t.Fatalf("message %d: %q from %s on %d (gossip %v, at %v)", i+1, m.Data, m.From.Short(), m.Topic, m.Gossip, m.ReceivedAt)
+				}
+				if tc.shared {
+					if r, ok := m.mm.Outer.(*rxMessage); !ok || &r.msg != m || &r.mm != m.mm {
+						t.Fatalf("message %d is not the one allocated with its connection's message", i+1)
+					}
+				} else if m.mm != nil {
+					t.Fatalf("message %d holds its connection's message", i+1)
+				}
+				m.Release()
+				if m.Data != nil || m.mm != nil {
+					t.Fatalf("message %d: Release left Data or the connection's message in place", i+1)
+				}
 			}
 		})
 	}

@@ -30,6 +30,7 @@ func (n *Node) multiConfig(pc *peerConn) *mux.Config {
 		RecvRate:         n.s.RecvRate,
 		OnMessage:        func(m *mux.Message) { n.onMessage(pc, m) },
 		NewMessage:       newRxMessage,
+		LendMessages:     true,
 		OnViolation:      func(_ *mux.MultiConn, v *mux.ViolationError) { n.onViolation(pc, v) },
 		OnRateExcess:     func(_ *mux.MultiConn, topic uint8) { n.onRateExcess(pc, topic) },
 		OnClose:          func(_ *mux.MultiConn, err error) { n.onClose(pc, err) },

@@ -107,6 +107,17 @@ type Config struct {
 	// named by Message.Outer, and so to spare an allocation per message
 	// (p2p does: its inbox Message and this one are one allocation).
 	NewMessage func() *Message
+	// LendMessages makes the Message OnMessage receives the reader's own,
+	// reused for the next message: it is OnMessage's only until it
+	// returns. To hold it longer OnMessage calls m.Keep, which returns the
+	// same message in one that stays (from NewMessage when set). A lent
+	// message OnMessage did not keep is Done when it returns, and its
+	// Data (never reused, unless m.Pooled: Message.Release) stays the
+	// application's. It spares the allocation of a Message for those the
+	// layer above consumes within OnMessage: p2p, delivering a direct
+	// message into its inbox from the reader, makes its own Message of it
+	// there (issue 13).
+	LendMessages bool
 	// OnViolation, if set, is called once when the peer breaks the protocol,
 	// just before the connection closes with a goaway.
 	OnViolation func(c *MultiConn, v *ViolationError)
@@ -153,6 +164,7 @@ type resolved struct {
 	notSentLowat int
 	onMessage    func(*Message)
 	newMessage   func() *Message
+	lend         bool
 	onViolation  func(*MultiConn, *ViolationError)
 	onRateExcess func(*MultiConn, uint8)
 	onClose      func(*MultiConn, error)
@@ -191,7 +203,7 @@ func (c *Config) resolve() (*resolved, error) {
 		closeTimeout: c.CloseTimeout, setupTimeout: c.SetupTimeout, sendRate: c.SendRate,
 		recvRate: c.RecvRate, pingRate: c.PingRate, pingBurst: c.PingBurst,
 		excessTol: c.ExcessTolerance, excessPeriod: c.ExcessPeriod, notSentLowat: c.NotSentLowat,
-		onMessage: c.OnMessage, newMessage: c.NewMessage, onViolation: c.OnViolation, onRateExcess: c.OnRateExcess,
+		onMessage: c.OnMessage, newMessage: c.NewMessage, lend: c.LendMessages, onViolation: c.OnViolation, onRateExcess: c.OnRateExcess,
 		onClose: c.OnClose, log: c.Logger, clock: c.Clock,
 	}
 	var seen topicSet

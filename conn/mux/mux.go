@@ -165,8 +165,9 @@ type MultiConn struct {
 	ignoreLim *rate.Limiter  // inbound ignored control messages; made at the first (reader only)
 	features  []featureEntry // the peer's entries of the features in use, ascending
 
-	rd packetReader // reader goroutine only
-	st connCounters
+	rd   packetReader // reader goroutine only
+	lent Message      // the message OnMessage borrows, with Config.LendMessages; reader only
+	st   connCounters
 }
 
 type connState uint8

@@ -254,15 +254,47 @@ func (c *MultiConn) readData(h *packetHeader) error {
 	t.rx.finish(&c.rxBudget)
 	data, full := t.rx.take()
 	t.inMsg = false
-	m := c.newMessage()
+	var m *Message
+	if c.p.lend {
+		m = &c.lent
+		m.done.Store(false)
+	} else {
+		m = c.newMessage()
+	}
 	m.Topic, m.Data, m.full = t.id, data, full
 	m.t, m.c, m.cost, m.at = t, c, int32(len(data)+MessageCreditOverhead), c.rd.at
 	t.held.Add(1)
 	t.st.msgsRecv.Add(1)
-	t.st.bytesRecv.Add(uint64(len(m.Data)))
+	t.st.bytesRecv.Add(uint64(len(data)))
 	c.p.onMessage(m)
+	if m == &c.lent {
+		m.Done() // nothing if OnMessage kept it or was done with it
+		m.Data, m.full, m.t = nil, nil, nil
+	}
 	return nil
 }
+
+// Keep returns a Message that stays valid after OnMessage returns: m
+// itself, unless m is lent (Config.LendMessages), when it is a new one
+// holding the same message, Done already if m was. Only OnMessage may
+// keep a lent message, once, and m must not be used afterwards.
+func (m *Message) Keep() *Message {
+	if m.c == nil || m != &m.c.lent || m.t == nil {
+		return m
+	}
+	k := m.c.newMessage()
+	k.Topic, k.Data, k.full, k.t, k.c, k.cost, k.at = m.Topic, m.Data, m.full, m.t, m.c, m.cost, m.at
+	if m.done.Load() {
+		k.done.Store(true)
+	}
+	m.t = nil // the reader's Done after OnMessage does nothing
+	return k
+}
+
+// Pooled reports whether m.Data is a buffer the MultiConn reuses once m
+// is released (Release: messages of 64 KiB or more), which a lent
+// message not kept does not give back.
+func (m *Message) Pooled() bool { return m.full != nil }
 
 // newMessage returns a new, zero Message for the reader to fill: from
 // Config.NewMessage when set.
