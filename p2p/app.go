@@ -25,9 +25,9 @@ import (
 // discarded and dropped.
 func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 	// m is lent (mux.Config.LendMessages): a direct message the reader can
-	// put into its inbox needs nothing of it afterwards; anything else
-	// keeps it.
-	if n.deliverNow(pc, m) {
+	// put into its inbox needs nothing of it afterwards, unless its buffer
+	// is to go back to the connection (Pooled); anything else keeps it.
+	if !m.Pooled() && n.deliverNow(pc, m) {
 		return
 	}
 	m = m.Keep()
@@ -62,6 +62,9 @@ func (n *Node) onMessage(pc *peerConn, m *mux.Message) {
 	}
 	// The reader's clock reading of the transport read that completed m:
 	// one per read, not one per message (issue 13).
+	if m.Pooled() && n.deliverNow(pc, m) {
+		return
+	}
 	t.push(inMsg{pc: pc, m: m, at: m.ReceivedAt()})
 }
 

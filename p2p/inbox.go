@@ -276,14 +276,20 @@ func directMessage(t *topicState, im *inMsg) *Message {
 	if len(data) == 0 || data[0] != kindDirect || len(data)-1 > t.cfg.MaxMessageSize {
 		return nil
 	}
-	var msg *Message
-	if r, ok := im.m.Outer.(*rxMessage); ok {
-		msg = &r.msg
-	} else {
-		msg = new(Message) // a mux.Message not made by a connection's reader
+	return newDirect(t, im.pc, im.m, im.at)
+}
+
+// newDirect returns the Message of direct message m: in m's rxMessage,
+// holding m for Release, when the node kept m (mux.Message.Keep); else a
+// new one without it, for m is lent (mux.Config.LendMessages) and about
+// to be reused, or not made by a connection's reader at all.
+func newDirect(t *topicState, pc *peerConn, m *mux.Message, at time.Time) *Message {
+	r, ok := m.Outer.(*rxMessage)
+	if !ok {
+		return &Message{Topic: t.cfg.ID, From: pc.id, Meta: pc.meta, ReceivedAt: at, Data: m.Data[1:], direct: true}
 	}
-	*msg = Message{Topic: t.cfg.ID, From: im.pc.id, Meta: im.pc.meta, ReceivedAt: im.at, Data: data[1:], direct: true, mm: im.m}
-	return msg
+	r.msg = Message{Topic: t.cfg.ID, From: pc.id, Meta: pc.meta, ReceivedAt: at, Data: m.Data[1:], direct: true, mm: m}
+	return &r.msg
 }
 
 // deliverNow puts a direct message into its topic's channel from the
@@ -292,16 +298,18 @@ func directMessage(t *topicState, im *inMsg) *Message {
 // not transient; the topic is read through its channel, nothing of it is
 // queued or being delivered (so order holds); the channel takes the
 // message without waiting; and the message is a well-formed direct one
-// whose buffer the connection does not reuse (anything else — gossip,
-// malformed, handler topics, 64 KiB or more — goes the usual way). It
-// reports whether it delivered m, whose credit the reader then returns.
-// The Message it delivers is a new one of its own: m is lent (mux
-// Config.LendMessages), and sparing the connection's Message its
-// allocation is what sets a 256-byte Node.Send at ~0.93× the bare
-// MultiConn rather than ~0.87× (issue 13, docs/BENCHMARKS.md).
+// (anything else — gossip, malformed, handler topics — goes the usual
+// way). It reports whether it delivered m, whose credit it then returns.
+//
+// onMessage calls it with the lent m first (mux Config.LendMessages), and
+// the Message delivered is then a new one of its own: sparing the
+// connection's Message its allocation is what sets a 256-byte Node.Send
+// at ~0.93× the bare MultiConn rather than ~0.87× (issue 13,
+// docs/BENCHMARKS.md). A message of 64 KiB or more, whose buffer Release
+// gives back through the connection's Message, comes kept instead.
 func (n *Node) deliverNow(pc *peerConn, m *mux.Message) bool {
 	data := m.Data
-	if len(data) == 0 || data[0] != kindDirect || m.Pooled() || pc.transient || pc.refused.Load() {
+	if len(data) == 0 || data[0] != kindDirect || pc.transient || pc.refused.Load() {
 		return false
 	}
 	t := n.topicAt[m.Topic]
@@ -314,7 +322,7 @@ func (n *Node) deliverNow(pc *peerConn, m *mux.Message) bool {
 		t.q.Unlock()
 		return false
 	}
-	msg := &Message{Topic: t.cfg.ID, From: pc.id, Meta: pc.meta, ReceivedAt: m.ReceivedAt(), Data: data[1:], direct: true}
+	msg := newDirect(t, pc, m, m.ReceivedAt())
 	select {
 	case t.inbox <- msg:
 		t.ledger.record(size)
@@ -323,6 +331,7 @@ func (n *Node) deliverNow(pc *peerConn, m *mux.Message) bool {
 		return false
 	}
 	t.q.Unlock()
+	m.Done()
 	n.st.delivered.Add(1)
 	return true
 }

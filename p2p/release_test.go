@@ -11,20 +11,35 @@ import (
 	"github.com/peerwire/peerwire/conn/mux"
 )
 
-// TestMessageRelease: Release clears a direct message's Data, and a
-// second call and a call on a gossiped Message do nothing.
+// TestMessageRelease: Release clears a direct message's Data, whether it
+// holds the connection's message it came in (one the node kept: an
+// rxMessage) or not (a lent one's, or one not made by a reader); a second
+// call and a call on a gossiped Message do nothing.
 func TestMessageRelease(t *testing.T) {
 	ts := newTopicState(&TopicConfig{TopicConfig: mux.TopicConfig{ID: topicVotes, MaxMessageSize: 1 << 10}})
-	im := inMsg{pc: &peerConn{}, m: &mux.Message{Data: []byte{kindDirect, 1, 2, 3}}}
-	m := directMessage(ts, &im)
-	if !bytes.Equal(m.Data, []byte{1, 2, 3}) || m.mm != im.m {
-		t.Fatalf("direct message %+v", m)
+	for _, tc := range []struct {
+		name string
+		m    *mux.Message
+		kept bool
+	}{
+		{"kept", newRxMessage(), true},
+		{"not a reader's", &mux.Message{}, false},
+	} {
+		tc.m.Data = []byte{kindDirect, 1, 2, 3}
+		im := inMsg{pc: &peerConn{}, m: tc.m}
+		m := directMessage(ts, &im)
+		if !bytes.Equal(m.Data, []byte{1, 2, 3}) || (m.mm == tc.m) != tc.kept {
+			t.Fatalf("%s: direct message %+v", tc.name, m)
+		}
+		if r, ok := tc.m.Outer.(*rxMessage); tc.kept && (!ok || &r.msg != m) {
+			t.Fatalf("%s: the Message is not its rxMessage's", tc.name)
+		}
+		m.Release()
+		if m.Data != nil || m.mm != nil || m.Topic != topicVotes {
+			t.Errorf("%s: released Message %+v, want Data and its buffer gone, the rest kept", tc.name, m)
+		}
+		m.Release() // a second call: nothing
 	}
-	m.Release()
-	if m.Data != nil || m.mm != nil || m.Topic != topicVotes {
-		t.Errorf("released Message %+v, want Data and its buffer gone, the rest kept", m)
-	}
-	m.Release() // a second call: nothing
 	g := &Message{Topic: topicVotes, Data: []byte("gossip"), Gossip: true}
 	g.Release()
 	if string(g.Data) != "gossip" || !g.Gossip {
