@@ -296,7 +296,14 @@ func TestRefusedForRoomBacksOff(t *testing.T) {
 	cfg := quietConfig(t, 1732)
 	onFakeClock(&cfg, clk)
 	a := startNode(t, cfg)
-	_, _ = a.Dial(context.Background(), b.ListenAddr().String()) // refused now or just after admission
+	_, err := a.Dial(context.Background(), b.ListenAddr().String()) // refused now or just after admission
+	t.Logf("dial: %v", err)
+	t.Cleanup(func() { // what the book and the set held, should the wait below time out
+		if t.Failed() {
+			e, ok := a.book.Get(b.ID())
+			t.Logf("book entry %v: %+v; connected %v; a's stats %+v", ok, e, connectedTo(a, b.ID()), a.Stats())
+		}
+	})
 	testutil.Eventually(t, 10*time.Second, "the refusal recorded in the book", func() bool {
 		e, ok := a.book.Get(b.ID())
 		return ok && e.NextAttempt.After(clk.Now()) && !connectedTo(a, b.ID())
