@@ -284,12 +284,15 @@ func directMessage(t *topicState, im *inMsg) *Message {
 // new one without it, for m is lent (mux.Config.LendMessages) and about
 // to be reused, or not made by a connection's reader at all.
 func newDirect(t *topicState, pc *peerConn, m *mux.Message, at time.Time) *Message {
-	r, ok := m.Outer.(*rxMessage)
-	if !ok {
-		return &Message{Topic: t.cfg.ID, From: pc.id, Meta: pc.meta, ReceivedAt: at, Data: m.Data[1:], direct: true}
+	var msg *Message
+	var kept *mux.Message
+	if r, ok := m.Outer.(*rxMessage); ok {
+		msg, kept = &r.msg, m
+	} else {
+		msg = new(Message)
 	}
-	r.msg = Message{Topic: t.cfg.ID, From: pc.id, Meta: pc.meta, ReceivedAt: at, Data: m.Data[1:], direct: true, mm: m}
-	return &r.msg
+	*msg = Message{Topic: t.cfg.ID, From: pc.id, Meta: pc.meta, ReceivedAt: at, Data: m.Data[1:], direct: true, mm: kept}
+	return msg
 }
 
 // deliverNow puts a direct message into its topic's channel from the
