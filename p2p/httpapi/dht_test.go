@@ -2,52 +2,27 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn/mux"
-	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/p2p"
 	"github.com/peerwire/peerwire/p2p/metrics"
-	"github.com/peerwire/peerwire/peerbook"
-	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
 // startDHTNode starts a DHT server on ip that bootstraps from boot (if any).
 func startDHTNode(t *testing.T, name, ip string, boot *p2p.Node) *p2p.Node {
 	t.Helper()
-	seed := sha256.Sum256([]byte("httpapi-dht-" + name))
-	id, err := crypto.IdentityFromSeed(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := p2p.Config{
-		Identity: id, ListenAddr: ip + ":0", NetworkID: "httpapi-test", Role: pb.NodeRole_NODE_ROLE_FULL,
-		Topics:           []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
-		Peers:            peerset.Config{MaxOutboundPerGroup: -1},
-		Filter:           filter.Config{ExemptLoopback: true},
-		Book:             peerbook.Config{AllowLoopback: true},
-		DHT:              p2p.DHTConfig{Mode: p2p.DHTServer},
-		MaintainInterval: 50 * time.Millisecond, ChurnInterval: -1, StatusInterval: -1,
-	}
-	if boot != nil {
-		cfg.Bootstrap = []string{boot.ListenAddr().String()}
-	}
-	n, err := p2p.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop(context.Background()) })
-	return n
+	return startTestPeer(t, "httpapi-dht-"+name, func(c *p2p.Config) {
+		c.ListenAddr, c.Role = ip+":0", pb.NodeRole_NODE_ROLE_FULL
+		c.DHT = p2p.DHTConfig{Mode: p2p.DHTServer}
+		c.MaintainInterval = 50 * time.Millisecond
+		if boot != nil {
+			c.Bootstrap = []string{boot.ListenAddr().String()}
+		}
+	})
 }
 
 // TestDHTEndpoint checks GET /dht: the mode, counters and table of a node

@@ -30,19 +30,33 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func startNode(t testing.TB, i int, role pb.NodeRole) *p2p.Node {
 	t.Helper()
-	seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-%d", i)))
-	id, err := crypto.IdentityFromSeed(seed[:])
+	return startTestPeer(t, fmt.Sprintf("httpapi-%d", i), func(c *p2p.Config) {
+		c.Role = role
+		c.Peers.RedialBase, c.Peers.RedialMax = 50*time.Millisecond, 200*time.Millisecond
+		c.MaintainInterval = 50 * time.Millisecond
+	})
+}
+
+// startTestPeer starts a node of identity seed listening on loopback, on
+// the test's network, loopback allowed, its config changed by set; it
+// stops with the test.
+func startTestPeer(t testing.TB, seed string, set func(*p2p.Config)) *p2p.Node {
+	t.Helper()
+	sum := sha256.Sum256([]byte(seed))
+	id, err := crypto.IdentityFromSeed(sum[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := p2p.New(p2p.Config{
-		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "httpapi-test", Role: role,
-		Topics:           []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
-		Peers:            peerset.Config{MaxOutboundPerGroup: -1, RedialBase: 50 * time.Millisecond, RedialMax: 200 * time.Millisecond},
-		Filter:           filter.Config{ExemptLoopback: true},
-		Book:             peerbook.Config{AllowLoopback: true},
-		MaintainInterval: 50 * time.Millisecond, ChurnInterval: -1, StatusInterval: -1,
-	})
+	cfg := p2p.Config{
+		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "httpapi-test",
+		Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
+		Peers:         peerset.Config{MaxOutboundPerGroup: -1},
+		Filter:        filter.Config{ExemptLoopback: true},
+		Book:          peerbook.Config{AllowLoopback: true},
+		ChurnInterval: -1, StatusInterval: -1,
+	}
+	set(&cfg)
+	n, err := p2p.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

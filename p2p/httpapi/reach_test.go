@@ -2,20 +2,14 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn/mux"
-	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/p2p"
-	"github.com/peerwire/peerwire/peerbook"
-	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -123,33 +117,4 @@ func startPeerAt(t *testing.T, name string, i int, ip string) *p2p.Node {
 	return startTestPeer(t, fmt.Sprintf(name, i), func(c *p2p.Config) {
 		c.ListenAddr, c.DialLocalIP = ip+":0", netip.MustParseAddr(ip)
 	})
-}
-
-// startTestPeer starts a node of identity seed on the test's network,
-// loopback allowed, its config changed by set; it stops with the test.
-func startTestPeer(t *testing.T, seed string, set func(*p2p.Config)) *p2p.Node {
-	t.Helper()
-	sum := sha256.Sum256([]byte(seed))
-	id, err := crypto.IdentityFromSeed(sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := p2p.Config{
-		Identity: id, NetworkID: "httpapi-test",
-		Topics:        []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
-		Peers:         peerset.Config{MaxOutboundPerGroup: -1},
-		Filter:        filter.Config{ExemptLoopback: true},
-		Book:          peerbook.Config{AllowLoopback: true},
-		ChurnInterval: -1, StatusInterval: -1,
-	}
-	set(&cfg)
-	p, err := p2p.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Stop(context.Background()) })
-	return p
 }

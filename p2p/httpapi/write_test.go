@@ -1,21 +1,15 @@
 package httpapi
 
 import (
-	"context"
-	"crypto/sha256"
 	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/peerwire/peerwire/conn/mux"
 	"github.com/peerwire/peerwire/crypto"
-	"github.com/peerwire/peerwire/filter"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/p2p"
-	"github.com/peerwire/peerwire/peerbook"
-	"github.com/peerwire/peerwire/peerset"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -95,25 +89,7 @@ func TestAPIWriteSide(t *testing.T) {
 // on its own and re-enter the book while the test looks.
 func startQuietNode(t testing.TB, i int, role pb.NodeRole) *p2p.Node {
 	t.Helper()
-	seed := sha256.Sum256([]byte(fmt.Sprintf("httpapi-%d", i)))
-	id, err := crypto.IdentityFromSeed(seed[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := p2p.New(p2p.Config{
-		Identity: id, ListenAddr: "127.0.0.1:0", NetworkID: "httpapi-test", Role: role,
-		Topics:       []p2p.TopicConfig{{TopicConfig: mux.TopicConfig{ID: 1, Name: "consensus", Priority: 10}}},
-		Peers:        peerset.Config{MaxOutboundPerGroup: -1},
-		Filter:       filter.Config{ExemptLoopback: true},
-		Book:         peerbook.Config{AllowLoopback: true},
-		FillInterval: time.Hour, PexInterval: time.Hour, ChurnInterval: -1, StatusInterval: -1,
+	return startTestPeer(t, fmt.Sprintf("httpapi-%d", i), func(c *p2p.Config) {
+		c.Role, c.FillInterval, c.PexInterval = role, time.Hour, time.Hour
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop(context.Background()) })
-	return n
 }
