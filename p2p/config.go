@@ -313,6 +313,9 @@ type Config struct {
 	// afterAdmit, set by tests, runs in setupPeer between the set's
 	// admission and the connection becoming the peer's current one.
 	afterAdmit func(crypto.ID)
+	// beforeContact, set by tests, runs in setupPeer once the connection
+	// is current, before the book and the events learn of it.
+	beforeContact func(*peerConn)
 	// maxTransient, set by tests, lowers the transient connections
 	// allowed per direction below peerset.MaxTransient (transient.go).
 	maxTransient int

@@ -285,33 +285,82 @@ func TestTransientDialTakesNoMark(t *testing.T) {
 
 // TestRefusedForRoomBacksOff: a peer that answers a dial with "too many
 // peers" stays a good address (no failure counted) but is not dialed
-// again before the book's RefusedBackoff.
+// again before the book's RefusedBackoff. The refusal can reach the
+// dialer before its own admission has told the book of the contact: that
+// contact's MarkSuccess must not undo the backoff (seen under load, and
+// forced in the second case, where the connection has ended before the
+// dialer's setup records it).
 func TestRefusedForRoomBacksOff(t *testing.T) {
-	full := quietConfig(t, 1730)
-	full.Peers.MaxInbound = 1
-	b := startNode(t, full)
-	dial(t, startNode(t, quietConfig(t, 1731)), b) // takes b's one inbound slot
+	for _, tc := range []struct {
+		name      string
+		endsFirst bool
+	}{
+		{"refused after the contact is recorded", false},
+		{"refused before the contact is recorded", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			full := quietConfig(t, 1730)
+			full.Peers.MaxInbound = 1
+			b := startNode(t, full)
+			dial(t, startNode(t, quietConfig(t, 1731)), b) // takes b's one inbound slot
 
-	clk := clock.NewFake()
-	cfg := quietConfig(t, 1732)
-	onFakeClock(&cfg, clk)
-	a := startNode(t, cfg)
-	_, err := a.Dial(context.Background(), b.ListenAddr().String()) // refused now or just after admission
-	t.Logf("dial: %v", err)
-	t.Cleanup(func() { // what the book and the set held, should the wait below time out
-		if t.Failed() {
-			e, ok := a.book.Get(b.ID())
-			t.Logf("book entry %v: %+v; connected %v; a's stats %+v", ok, e, connectedTo(a, b.ID()), a.Stats())
-		}
-	})
-	testutil.Eventually(t, 10*time.Second, "the refusal recorded in the book", func() bool {
-		e, ok := a.book.Get(b.ID())
-		return ok && e.NextAttempt.After(clk.Now()) && !connectedTo(a, b.ID())
-	})
-	e, _ := a.book.Get(b.ID())
-	wait := e.NextAttempt.Sub(clk.Now())
-	d := peerbook.DefaultRefusedBackoff
-	if e.Failures != 0 || wait < d/2 || wait > d {
-		t.Fatalf("after the refusal: %d failures, next attempt in %v; want none and a wait in [%v, %v]", e.Failures, wait, d/2, d)
+			clk := clock.NewFake()
+			cfg := quietConfig(t, 1732)
+			onFakeClock(&cfg, clk)
+			ended := make(chan bool, 1)
+			if tc.endsFirst {
+				cfg.beforeContact = func(pc *peerConn) {
+					<-pc.mc.Done() // b's goaway: it has no room
+					// Give the connection's OnClose its chance to finish
+					// first; it must wait for this setup instead.
+					select {
+					case <-pc.closed:
+						ended <- true
+					case <-time.After(200 * time.Millisecond):
+						ended <- false
+					}
+				}
+			}
+			a := startNode(t, cfg)
+			sub := a.Subscribe()
+			_, err := a.Dial(context.Background(), b.ListenAddr().String()) // refused now or just after admission
+			t.Logf("dial: %v", err)
+			t.Cleanup(func() { // what the book and the set held, should the wait below time out
+				if t.Failed() {
+					e, ok := a.book.Get(b.ID())
+					t.Logf("book entry %v: %+v; connected %v; a's stats %+v", ok, e, connectedTo(a, b.ID()), a.Stats())
+				}
+			})
+			if tc.endsFirst {
+				if <-ended {
+					t.Fatal("the connection's close was recorded before its setup had recorded it")
+				}
+			}
+			testutil.Eventually(t, 10*time.Second, "the refusal recorded in the book", func() bool {
+				e, ok := a.book.Get(b.ID())
+				return ok && e.NextAttempt.After(clk.Now()) && !connectedTo(a, b.ID())
+			})
+			e, _ := a.book.Get(b.ID())
+			wait := e.NextAttempt.Sub(clk.Now())
+			d := peerbook.DefaultRefusedBackoff
+			if e.Failures != 0 || wait < d/2 || wait > d {
+				t.Fatalf("after the refusal: %d failures, next attempt in %v; want none and a wait in [%v, %v]", e.Failures, wait, d/2, d)
+			}
+			// A subscriber sees the peer come, then go: never the reverse.
+			var kinds []EventKind
+			for len(kinds) < 2 {
+				select {
+				case ev := <-sub.C:
+					if ev.Peer == b.ID() {
+						kinds = append(kinds, ev.Kind)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("events for b: %v; want connected, then disconnected", kinds)
+				}
+			}
+			if kinds[0] != EventConnected || kinds[1] != EventDisconnected {
+				t.Fatalf("events for b: %v; want connected, then disconnected", kinds)
+			}
+		})
 	}
 }

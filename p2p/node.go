@@ -166,6 +166,13 @@ type peerConn struct {
 	// closed is closed when the connection has ended and its OnClose has
 	// run: nothing of it remains but its goroutines' return.
 	closed chan struct{}
+	// settled is closed when setupConn is done with an admitted
+	// connection (made it current or not, told the book, published
+	// EventConnected). onClose waits for it, so a connection that ends
+	// at once is still recorded ended after it was recorded started: a
+	// refusal's backoff is not undone by the admission's MarkSuccess, and
+	// EventDisconnected never precedes EventConnected.
+	settled chan struct{}
 }
 
 // Close implements peerset.Conn: a graceful goaway with the mapped code.

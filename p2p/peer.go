@@ -119,7 +119,7 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	id := ec.RemoteID()
 	now := n.s.Now()
 	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now,
-		closed: make(chan struct{}), transient: transient && dir == peerset.Outbound}
+		closed: make(chan struct{}), settled: make(chan struct{}), transient: transient && dir == peerset.Outbound}
 	if n.book.IsBanned(id) || n.book.IsIPBanned(ap.Addr()) {
 		// Still build the MultiConn so the refused peer learns why.
 		pc.refused.Store(true)
@@ -175,7 +175,8 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	pc.peer = p
-	mc.Start() // admitted: its callbacks see pc.peer
+	defer close(pc.settled) // onClose waits for the rest of this function
+	mc.Start()              // admitted: its callbacks see pc.peer
 	if n.s.afterAdmit != nil {
 		n.s.afterAdmit(id)
 	}
@@ -197,6 +198,9 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	if n.book.IsIPBanned(ap.Addr()) { // banned (BanIP) since the check above
 		_ = p.Disconnect(peerset.ReasonBanned, "banned")
 		return nil, ErrBanned
+	}
+	if n.s.beforeContact != nil {
+		n.s.beforeContact(pc)
 	}
 	n.recordContact(pc)
 	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
@@ -270,6 +274,7 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	if pc.peer == nil {
 		return
 	}
+	<-pc.settled
 	if errors.Is(err, mux.ErrCreditStall) {
 		// The peer pinned our send queue; it pays before it leaves the set,
 		// so the hit lands on its live score. Must-connect peers are never
@@ -280,9 +285,9 @@ func (n *Node) onClose(pc *peerConn, err error) {
 	n.set.Remove(pc.peer)
 	if pc.dir == peerset.Outbound && refusedForRoom(err) {
 		// The peer admitted the handshake, then found no room: a good
-		// address, a full node. recordContact's MarkSuccess came first,
-		// so this backoff stands. (A goaway that beats our own admission
-		// leaves MarkAttempt's BackoffBase hold instead.)
+		// address, a full node. recordContact's MarkSuccess came first
+		// (settled), so this backoff stands. (A goaway that beats our own
+		// admission leaves MarkAttempt's BackoffBase hold instead.)
 		_ = n.book.MarkRefused(pc.id)
 	}
 	// Fold the connection's counters into the node's totals in the same
