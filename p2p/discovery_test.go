@@ -55,6 +55,11 @@ func discovery(t *testing.T, seedMode bool) {
 		nodes[i] = n
 	}
 	target := cfgs[0].Peers.MaxOutbound
+	t.Cleanup(func() {
+		if t.Failed() {
+			discoveryDiag(t, seed, nodes, target)
+		}
+	})
 	reached := func() bool {
 		for _, n := range nodes {
 			if n.Stats().Outbound < target {
@@ -105,4 +110,37 @@ func discovery(t *testing.T, seedMode bool) {
 		nodes[i] = n
 	}
 	testutil.Eventually(t, 60*time.Second, "every node back at its outbound target from its book", reached)
+}
+
+// discoveryDiag logs, for a failed run, what each node below its target
+// held: its connections, dials and PEX counters, and its book by kind.
+func discoveryDiag(t *testing.T, seed *Node, nodes []*Node, target int) {
+	line := func(name string, n *Node) {
+		st := n.Stats()
+		var tried, unverified, waiting, failing int
+		now := n.s.Now()
+		for _, e := range n.book.Entries() {
+			if e.Tried {
+				tried++
+			}
+			if e.Unverified {
+				unverified++
+			}
+			if e.NextAttempt.After(now) {
+				waiting++
+			}
+			if e.Failures > 0 {
+				failing++
+			}
+		}
+		t.Logf("%s: out %d in %d; dials %d failed %d; pex req %d ans %d added %d; refusals %v; handshake failures %v; dial-back %+v; book %d (tried %d, unverified %d, waiting %d, failing %d)",
+			name, st.Outbound, st.Inbound, st.Dials, st.DialFailures, st.PexRequests, st.PexAnswers, st.PexAdded,
+			st.Refusals, st.HandshakeFailures, st.DialBack, st.BookSize, tried, unverified, waiting, failing)
+	}
+	line("seed", seed)
+	for i, n := range nodes {
+		if n != nil && n.Stats().Outbound < target {
+			line(fmt.Sprintf("node %d", i), n)
+		}
+	}
 }
