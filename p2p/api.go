@@ -148,6 +148,7 @@ func (n *Node) Ban(id crypto.ID, d time.Duration, reason string) error {
 	if p != nil {
 		_ = p.Disconnect(peerset.ReasonBanned, "banned: "+reason)
 	}
+	n.closeBannedTransient(func(pc *peerConn) bool { return pc.id == id }, reason)
 	n.events.publish(Event{Kind: EventBanned, Peer: id, Reason: reason, Time: n.s.Now()})
 	return nil
 }
@@ -195,6 +196,7 @@ func (n *Node) banPrefix(p netip.Prefix, d time.Duration, reason string) error {
 			_ = st.Peer.Disconnect(peerset.ReasonBanned, "banned: "+reason)
 		}
 	}
+	n.closeBannedTransient(func(pc *peerConn) bool { return p.Contains(pc.remote.Addr().Unmap()) }, reason)
 	n.events.publish(Event{Kind: EventBanned, Prefix: p, Reason: reason, Time: n.s.Now()})
 	n.log.Info("address banned", "prefix", p.String(), "for", d, "reason", reason)
 	return nil

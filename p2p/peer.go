@@ -333,6 +333,7 @@ func (n *Node) applyBan(d *peerset.BanDecision) {
 		n.strike(d.Peer.Remote.Addr(), d.Until, now)
 		_ = d.Peer.Disconnect(peerset.ReasonLowReputation, "banned: "+d.Reason)
 	}
+	n.closeBannedTransient(func(pc *peerConn) bool { return pc.id == d.ID }, d.Reason)
 	n.events.publish(Event{Kind: EventBanned, Peer: d.ID, Reason: d.Reason, Time: now})
 	n.log.Info("peer banned", "peer", d.ID.String(), "until", d.Until, "reason", d.Reason)
 }

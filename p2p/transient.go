@@ -283,6 +283,22 @@ func (n *Node) transientConns() []*peerConn {
 	return out
 }
 
+// closeBannedTransient ends, with goaway "banned", the open transient
+// connections that match: a ban reaches them as it reaches the set's
+// peers, and no later query reuses one (transientFor no longer finds it).
+// What they still read while they close is discarded (refused).
+func (n *Node) closeBannedTransient(match func(*peerConn) bool, reason string) {
+	for _, pc := range n.transientConns() {
+		if !match(pc) {
+			continue
+		}
+		pc.refused.Store(true)
+		n.transientOut.CompareAndDelete(pc.id, pc)
+		n.log.Info("transient connection of a banned peer closed", "peer", pc.id.String(), "remote", pc.remote.String())
+		n.goAway(pc.mc, mux.GoAwayBanned, "banned: "+reason)
+	}
+}
+
 // transientLimit is the transient connections allowed per direction:
 // peerset.MaxTransient, or less when a test says so.
 func (n *Node) transientLimit() int {

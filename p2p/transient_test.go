@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -509,5 +510,62 @@ func TestTransientWakeOnInboundEnd(t *testing.T) {
 	}
 	if a.transientFor(y.ID()) == nil || a.DHTStats().TransientEvictions != 1 {
 		t.Fatalf("connection to y %v, %d evictions; want the connection and 1", a.transientFor(y.ID()) != nil, a.DHTStats().TransientEvictions)
+	}
+}
+
+// TestBanClosesTransient: a ban of a peer we hold a transient connection
+// to (by ID, by address, for its score) closes that connection with goaway
+// "banned", as it closes a set peer's, and the next query does not reuse
+// it: it is refused like any dial to a banned peer.
+func TestBanClosesTransient(t *testing.T) {
+	req, err := (&dht.Message{Type: dht.MsgPing}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		name string
+		ban  func(t *testing.T, a, b *Node)
+	}{
+		{"Ban", func(t *testing.T, a, b *Node) {
+			if err := a.Ban(b.ID(), time.Hour, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"BanIP", func(t *testing.T, a, b *Node) {
+			ap, _ := b.ListenAddr().AddrPort()
+			if err := a.BanIP(netip.PrefixFrom(ap.Addr(), 32), time.Hour, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"score", func(t *testing.T, a, b *Node) {
+			a.Report(b.ID(), peerset.MinScore, "test")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startNode(t, dhtConfig(t, 70+2*i, DHTServer, nil))
+			a := startNode(t, dhtConfig(t, 71+2*i, DHTServer, nil))
+			if _, err := (dhtTransport{a}).Request(t.Context(), b.ListenAddr(), req); err != nil {
+				t.Fatal(err)
+			}
+			tp := a.transientFor(b.ID())
+			if tp == nil {
+				t.Fatal("no transient connection after the query")
+			}
+			tc.ban(t, a, b)
+			if a.transientFor(b.ID()) != nil {
+				t.Fatal("the banned peer's transient connection is still offered for queries")
+			}
+			<-tp.mc.Done()
+			var ge *mux.GoAwayError
+			if err := tp.mc.Err(); !errors.As(err, &ge) || ge.Code != mux.GoAwayBanned {
+				t.Fatalf("transient connection ended with %v, want our goaway %q", err, mux.GoAwayBanned)
+			}
+			if _, err := (dhtTransport{a}).Request(t.Context(), b.ListenAddr(), req); err == nil {
+				t.Fatal("a query to the banned peer succeeded")
+			}
+			if got := a.DHTStats().TransientDials; got != 1 {
+				t.Fatalf("%d transient dials, want 1: the query after the ban must not dial", got)
+			}
+		})
 	}
 }
