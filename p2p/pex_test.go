@@ -98,3 +98,36 @@ func waitPex(t *testing.T, p *rawPeer) *pb.PexMessage {
 		}
 	}
 }
+
+// TestPexRequestsOverlap: a second PEX request to a peer before its first
+// answer (the node asks on admission and again in its PEX round) makes
+// both answers solicited: the honest peer is not charged for the second.
+func TestPexRequestsOverlap(t *testing.T) {
+	a := startNode(t, quietConfig(t, 1790))
+	b := startNode(t, quietConfig(t, 1791))
+	dial(t, a, b)
+	pc, err := a.peerConn(b.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := func(asked int) {
+		t.Helper()
+		testutil.Eventually(t, 10*time.Second, "every request answered and taken", func() bool {
+			return b.Stats().PexAnswers >= uint64(asked) && a.book.Stats().PexOutstanding == 0
+		})
+	}
+	answered(1) // the request on admission
+	before, _ := a.Score(b.ID())
+	a.requestPex(pc)
+	a.requestPex(pc)
+	answered(3)
+	// One more, answered after the two: once it is taken, so are they.
+	a.requestPex(pc)
+	answered(4)
+	if after, _ := a.Score(b.ID()); after < before {
+		t.Fatalf("the peer's score fell from %v to %v for answering both requests", before, after)
+	}
+	if got := a.Stats().PexRequests; got != 4 {
+		t.Fatalf("%d PEX requests sent, want 4", got)
+	}
+}

@@ -44,7 +44,7 @@ type Book struct {
 		ipBans     map[netip.Prefix]banInfo // masked, IPv4 unmapped
 		ipBanLens4 []uint8                  // prefix lengths in ipBans, IPv4
 		ipBanLens6 []uint8                  // and IPv6, ascending
-		pexOut     map[crypto.ID]time.Time  // outstanding PEX requests: deadline
+		pexOut     map[crypto.ID]pexAsk     // outstanding PEX requests per peer
 		known      map[netip.Addr]int       // tried and protected entries per IP (KnownIP)
 		rng        *rand.Rand
 		gen        uint64 // bumped by every change worth saving
@@ -94,7 +94,7 @@ func (b *Book) reset() {
 	m.bans = make(map[crypto.ID]banInfo)
 	m.ipBans = make(map[netip.Prefix]banInfo)
 	m.ipBanLens4, m.ipBanLens6 = nil, nil
-	m.pexOut = make(map[crypto.ID]time.Time)
+	m.pexOut = make(map[crypto.ID]pexAsk)
 	m.known = make(map[netip.Addr]int)
 }
 

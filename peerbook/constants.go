@@ -88,6 +88,9 @@ const (
 	DefaultPexResponseTimeout = time.Minute
 	// maxPexOutstanding bounds the outstanding PEX requests tracked at once.
 	maxPexOutstanding = 1024
+	// maxPexAsksPerPeer bounds the requests to one peer that count as
+	// outstanding at once (MarkPexRequested).
+	maxPexAsksPerPeer = 8
 
 	// DefaultProbeInterval is how long after its last attempt an entry is due
 	// for a churn probe.

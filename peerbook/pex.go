@@ -81,16 +81,23 @@ func (r *PexResult) ignore(reason IgnoreReason) {
 }
 
 // MarkPexRequested records that a PexRequest was sent to the peer now, so
-// one response from it within Config.PexResponseTimeout is solicited. It
-// returns ErrPexBusy when 1024 requests are already outstanding.
+// one response from it within Config.PexResponseTimeout is solicited. Each
+// call asks for one more response (up to 8 at once), and renews the
+// deadline of those still due: two requests sent before the first answer
+// make both answers solicited. It returns ErrPexBusy when 1024 peers have
+// requests outstanding.
 func (b *Book) MarkPexRequested(from crypto.ID) error {
 	now := b.deps.Clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	m := &b.mu
-	if _, ok := m.pexOut[from]; !ok && len(m.pexOut) >= maxPexOutstanding {
-		for id, deadline := range m.pexOut {
-			if now.After(deadline) {
+	ask, ok := m.pexOut[from]
+	if ok && now.After(ask.deadline) {
+		ask, ok = pexAsk{}, false
+	}
+	if !ok && len(m.pexOut) >= maxPexOutstanding {
+		for id, a := range m.pexOut {
+			if now.After(a.deadline) {
 				delete(m.pexOut, id)
 			}
 		}
@@ -98,8 +105,18 @@ func (b *Book) MarkPexRequested(from crypto.ID) error {
 			return ErrPexBusy
 		}
 	}
-	m.pexOut[from] = now.Add(b.cfg.PexResponseTimeout)
+	ask.deadline = now.Add(b.cfg.PexResponseTimeout)
+	if ask.n < maxPexAsksPerPeer {
+		ask.n++
+	}
+	m.pexOut[from] = ask
 	return nil
+}
+
+// pexAsk is what a peer owes us: n PEX responses, due by deadline.
+type pexAsk struct {
+	deadline time.Time
+	n        uint8
 }
 
 // IngestPex stores the addresses of a PEX response from the peer at from
@@ -120,11 +137,16 @@ func (b *Book) IngestPex(from crypto.Address, resp *pb.PexResponse) (PexResult, 
 	res := PexResult{From: from.ID, Received: len(addrs)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	deadline, ok := b.mu.pexOut[from.ID]
-	delete(b.mu.pexOut, from.ID)
-	if !ok || now.After(deadline) {
+	ask, ok := b.mu.pexOut[from.ID]
+	if !ok || now.After(ask.deadline) {
+		delete(b.mu.pexOut, from.ID)
 		res.Unsolicited = true
 		return res, ErrPexUnsolicited
+	}
+	if ask.n--; ask.n == 0 {
+		delete(b.mu.pexOut, from.ID)
+	} else {
+		b.mu.pexOut[from.ID] = ask
 	}
 	var err error
 	if len(addrs) > b.cfg.MaxPexAddrs {

@@ -130,6 +130,49 @@ func TestIngestPexUnsolicited(t *testing.T) {
 	}
 }
 
+// TestPexAsksCounted: each request to a peer asks for one response, so
+// two requests sent before the first answer make both answers solicited
+// (the node asks on admission and in its PEX round); requests that expired
+// are forgotten, not added to; at most maxPexAsksPerPeer count at once.
+func TestPexAsksCounted(t *testing.T) {
+	tests := []struct {
+		name      string
+		asks      int
+		expireMid bool // the first asks expire before the last one
+		solicited int  // answers accepted, then one more is unsolicited
+	}{
+		{"one", 1, false, 1},
+		{"two before an answer", 2, false, 2},
+		{"expired asks forgotten", 3, true, 1},
+		{"capped", maxPexAsksPerPeer + 3, false, maxPexAsksPerPeer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			b := newTestBook(t, Config{}, testDeps(clk))
+			from := addrOf(idN(100), "15.1.1.1", 26656)
+			for i := range tt.asks {
+				if tt.expireMid && i == tt.asks-1 {
+					clk.Advance(DefaultPexResponseTimeout + time.Second)
+				}
+				if err := b.MarkPexRequested(from.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range tt.solicited {
+				resp := pexResp(addrOf(idN(uint64(i+1)), publicIP(uint32(i)<<16), 1))
+				if _, err := b.IngestPex(from, resp); err != nil {
+					t.Fatalf("answer %d of %d: %v", i+1, tt.solicited, err)
+				}
+			}
+			if _, err := b.IngestPex(from, pexResp()); !errors.Is(err, ErrPexUnsolicited) {
+				t.Fatalf("answer %d: %v, want unsolicited", tt.solicited+1, err)
+			}
+			checkInvariants(t, b)
+		})
+	}
+}
+
 func TestIngestPexExcess(t *testing.T) {
 	cfg, deps := Config{}, testDeps(newClock())
 	cfg.MaxPexAddrs = 10
