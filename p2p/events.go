@@ -14,7 +14,15 @@ type EventKind uint8
 
 // Event kinds.
 const (
+	// EventConnected: the peer is connected (admitted), where it was not.
+	// A connection that replaces the peer's older one (the duplicate rule)
+	// is no new arrival and is not reported.
 	EventConnected EventKind = iota + 1
+	// EventDisconnected: the peer is no longer connected. It follows the
+	// peer's EventConnected, never precedes it, and is not sent for a
+	// connection a newer one of the same peer replaced; when the peer's
+	// connection ends while another of it is being set up, the event
+	// waits for that one's outcome.
 	EventDisconnected
 	EventBanned
 	// EventExternalAddress: the port mapping's external address changed

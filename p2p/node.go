@@ -113,6 +113,17 @@ type Node struct {
 		live       map[*peerConn]struct{}
 	}
 
+	// announced is, per peer, the connection whose EventConnected
+	// subscribers last saw and whose EventDisconnected they have not
+	// (announce, unannounce): a connection replaced by a duplicate ends
+	// without telling them the peer left, and its successor arrives
+	// without telling them twice that it came.
+	announced struct {
+		sync.Mutex // guards m, setup and the publishing of the two events
+		m          map[crypto.ID]*peerConn
+		setup      map[crypto.ID][]*peerConn // connections in setupConn
+	}
+
 	// strikes remembers, per IPv4 address or IPv6 /64, when identities
 	// connected from it were banned automatically (Config.IPBanAfter).
 	strikes struct {

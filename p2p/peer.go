@@ -120,6 +120,8 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	now := n.s.Now()
 	pc := &peerConn{n: n, ec: ec, id: id, meta: ec.RemoteMeta(), dir: dir, remote: ap, since: now,
 		closed: make(chan struct{}), settled: make(chan struct{}), transient: transient && dir == peerset.Outbound}
+	n.settingUp(pc)
+	defer n.setupDone(pc)
 	if n.book.IsBanned(id) || n.book.IsIPBanned(ap.Addr()) {
 		// Still build the MultiConn so the refused peer learns why.
 		pc.refused.Store(true)
@@ -181,6 +183,9 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		n.s.afterAdmit(id)
 	}
 	if replaced != nil {
+		if old, ok := replaced.Conn.(*peerConn); ok {
+			n.handOver(old, pc) // before its close can announce the peer gone
+		}
 		_ = replaced.Disconnect(peerset.ReasonDuplicate, "duplicate connection")
 	}
 	// Mark it current only while the set still holds this connection: a
@@ -203,7 +208,7 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 		n.s.beforeContact(pc)
 	}
 	n.recordContact(pc)
-	n.events.publish(Event{Kind: EventConnected, Peer: id, Direction: dir.String(), Time: now})
+	n.announce(pc, now)
 	n.peerUp(pc)
 	n.onAdmitted(pc)
 	return pc, nil
@@ -303,8 +308,91 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		reason = err.Error()
 	}
 	n.reach.observed.gone(pc.id, n.s.Now()) // observed.go: its report now ages
-	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
+	n.unannounce(pc, reason)
 	n.peerDown(pc, err)
+}
+
+// announce publishes EventConnected for pc's peer unless a connection of
+// the peer is announced already (pc replaces it as a duplicate); pc is
+// then the one whose end is announced.
+func (n *Node) announce(pc *peerConn, now time.Time) {
+	n.announced.Lock()
+	defer n.announced.Unlock()
+	if n.announced.m == nil {
+		n.announced.m = make(map[crypto.ID]*peerConn)
+	}
+	_, already := n.announced.m[pc.id]
+	n.announced.m[pc.id] = pc
+	if !already {
+		n.events.publish(Event{Kind: EventConnected, Peer: pc.id, Direction: pc.dir.String(), Time: now})
+	}
+}
+
+// handOver makes pc, which replaces old as its peer's connection, the one
+// whose end is announced, if old's was: the peer has not left.
+func (n *Node) handOver(old, pc *peerConn) {
+	n.announced.Lock()
+	defer n.announced.Unlock()
+	if n.announced.m[pc.id] == old {
+		n.announced.m[pc.id] = pc
+	}
+}
+
+// unannounce publishes EventDisconnected for the ended pc if it is its
+// peer's announced connection: not for one a duplicate replaced, nor for
+// one that was never announced (it ended, or lost to a duplicate, before
+// its setup was done). While another connection of the peer is still in
+// its setup (the peer replaced pc and told us so first, or is dialing
+// again) that one inherits the announcement instead: the peer is not
+// announced gone unless it ends too (setupDone, onClose).
+func (n *Node) unannounce(pc *peerConn, reason string) {
+	n.announced.Lock()
+	defer n.announced.Unlock()
+	if n.announced.m[pc.id] != pc {
+		return
+	}
+	for _, next := range n.announced.setup[pc.id] {
+		if next != pc {
+			n.announced.m[pc.id] = next
+			return
+		}
+	}
+	delete(n.announced.m, pc.id)
+	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
+}
+
+// settingUp records that pc's setup has begun (setupConn).
+func (n *Node) settingUp(pc *peerConn) {
+	n.announced.Lock()
+	defer n.announced.Unlock()
+	if n.announced.setup == nil {
+		n.announced.setup = make(map[crypto.ID][]*peerConn)
+	}
+	n.announced.setup[pc.id] = append(n.announced.setup[pc.id], pc)
+}
+
+// setupDone records that pc's setup has ended. A pc that holds its
+// peer's announcement but never started (refused, failed, transient)
+// has no OnClose to pass it on: it is passed on, or the end announced,
+// here.
+func (n *Node) setupDone(pc *peerConn) {
+	n.announced.Lock()
+	list := n.announced.setup[pc.id]
+	for i, p := range list {
+		if p == pc {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(n.announced.setup, pc.id)
+	} else {
+		n.announced.setup[pc.id] = list
+	}
+	n.announced.Unlock()
+	if pc.peer == nil {
+		n.unannounce(pc, "connection setup ended")
+	}
 }
 
 // onViolation records a protocol violation: a heavy reputation hit.

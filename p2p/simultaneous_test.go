@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/testutil"
 	"github.com/peerwire/peerwire/peerset"
 )
@@ -79,4 +82,130 @@ func TestSimultaneousDial(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDuplicateEvents: a newer connection that replaces a peer's older one
+// (the same dialer's: the newer wins) is no change in the node's peers:
+// subscribers see the peer connect once and never leave, whether the
+// older connection had been announced or lost before its setup was done.
+func TestDuplicateEvents(t *testing.T) {
+	for i, tc := range []struct {
+		name  string
+		early bool // the second connection is made inside the first's setup
+	}{
+		{"older announced", false},
+		{"older replaced before its announcement", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var a, b *Node
+			second := func() {
+				// The rule "same dialer: the newer wins" holds when b admits
+				// the two in the order a dialed them, as a node's dialer,
+				// which never dials a peer it is connected to or dialing,
+				// ensures: the first must be b's before the second starts.
+				for deadline := time.Now().Add(10 * time.Second); !connectedTo(b, a.ID()); {
+					if time.Now().After(deadline) {
+						t.Error("b did not admit the first connection")
+						return
+					}
+					time.Sleep(time.Millisecond) // polling, as testutil.Eventually does
+				}
+				ap, _ := b.ListenAddr().AddrPort()
+				ec, err := a.handshakeOut(context.Background(), b.ID(), []netip.AddrPort{ap})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := a.setupPeer(ec, peerset.Outbound, addrPortOf(ec.RemoteAddr())); err != nil {
+					t.Errorf("second connection: %v", err)
+				}
+			}
+			cfg := quietConfig(t, 520+2*i)
+			if tc.early {
+				var made atomic.Bool // the second's own setup runs afterAdmit too
+				cfg.afterAdmit = func(crypto.ID) {
+					if made.CompareAndSwap(false, true) {
+						second()
+					}
+				}
+			}
+			var first atomic.Pointer[peerConn]
+			if !tc.early {
+				// The second connection's setup waits for the first's
+				// OnClose: the older one's end comes before the newer one is
+				// announced, and must not be announced as the peer leaving.
+				cfg.beforeContact = func(pc *peerConn) {
+					if f := first.Load(); f != nil && f != pc {
+						select {
+						case <-f.closed:
+						case <-time.After(5 * time.Second):
+							t.Error("the replaced connection did not close")
+						}
+					}
+				}
+			}
+			a = startNode(t, cfg)
+			b = startNode(t, quietConfig(t, 521+2*i))
+			sub := a.Subscribe()
+			dial(t, a, b)
+			if !tc.early {
+				pc, err := a.peerConn(b.ID())
+				if err != nil {
+					t.Fatal(err)
+				}
+				first.Store(pc)
+				second()
+			}
+			t.Cleanup(func() {
+				if t.Failed() {
+					a.conns.Lock()
+					for pc := range a.conns.live {
+						t.Logf("live: %s %v transient %v peer %v current %v done %v", pc.id.Short(), pc.dir, pc.transient, pc.peer != nil, pc.current.Load(), pc.mc.Err())
+					}
+					a.conns.Unlock()
+					_, bHas := b.Peer(a.ID())
+					t.Logf("b holds a: %v; a refusals %+v", bHas, a.Stats().Refusals)
+					for more := true; more; {
+						select {
+						case ev := <-sub.C:
+							t.Logf("event %v %s %s", ev.Kind, ev.Direction, ev.Reason)
+						default:
+							more = false
+						}
+					}
+				}
+			})
+			// Once a holds one connection to b, the other's OnClose is done.
+			testutil.Eventually(t, 10*time.Second, "one live connection to b", func() bool {
+				return liveConns(a, b.ID()) == 1 && connectedTo(a, b.ID())
+			})
+			var kinds []EventKind
+			for more := true; more; {
+				select {
+				case ev := <-sub.C:
+					if ev.Peer == b.ID() {
+						kinds = append(kinds, ev.Kind)
+					}
+				default:
+					more = false
+				}
+			}
+			if len(kinds) != 1 || kinds[0] != EventConnected {
+				t.Fatalf("events for b: %v; want one connected", kinds)
+			}
+		})
+	}
+}
+
+// liveConns counts n's connections to id that have not run their OnClose.
+func liveConns(n *Node, id crypto.ID) int {
+	n.conns.Lock()
+	defer n.conns.Unlock()
+	k := 0
+	for pc := range n.conns.live {
+		if pc.id == id {
+			k++
+		}
+	}
+	return k
 }
