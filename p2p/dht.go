@@ -276,12 +276,6 @@ func (n *Node) stopDHT() {
 	}
 }
 
-// dhtTransient reports whether id is being dialed for a DHT query.
-func (n *Node) dhtTransient(id crypto.ID) bool {
-	_, ok := n.dhtDialing.Load(id)
-	return ok
-}
-
 // dhtAllowAddr decides whether an address a DHT record carries may be
 // dialed: the book's routability rules, the filter's rules for learned
 // addresses, and the IP bans.
@@ -373,8 +367,6 @@ func (t dhtTransport) Request(ctx context.Context, to crypto.Address, req []byte
 		return nil, err
 	}
 	defer release()
-	n.dhtDialing.Store(to.ID, struct{}{})
-	defer n.dhtDialing.Delete(to.ID)
 	// A transient dial takes no in-flight mark (dialConn), so it never
 	// meets ErrConnected, and its connection is always a transient one.
 	pc, err := n.dialConn(ctx, to, check)

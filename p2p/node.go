@@ -41,10 +41,7 @@ type Node struct {
 	// paths (onMessage, Send), where the map's lookup showed in profiles.
 	topicAt [256]*topicState
 	dht     atomic.Pointer[dht.DHT] // nil unless Config.DHT is on and the node started
-	// dhtDialing holds the peers being dialed for a DHT query (crypto.ID
-	// keys): not asked for PEX, closed once the query is answered.
-	dhtDialing sync.Map
-	dhtSync    sync.Mutex // serialises syncDHT (dht.go)
+	dhtSync sync.Mutex              // serialises syncDHT (dht.go)
 	// transientOut holds our transient connections (transient.go) by peer
 	// ID (crypto.ID → *peerConn), for the DHT's next queries to reuse.
 	transientOut sync.Map

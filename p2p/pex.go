@@ -146,9 +146,6 @@ func (n *Node) pexRound() {
 // disconnects, freeing the slot it holds. A seed, for its part, drops a
 // peer that is still connected after seedLinger (seedSweep).
 func (n *Node) onAdmitted(pc *peerConn) {
-	if n.dhtTransient(pc.id) {
-		return // dialed for one DHT query, closed once it is answered
-	}
 	isSeed := pc.meta.GetRole() == pb.NodeRole_NODE_ROLE_SEED
 	if pc.dir == peerset.Outbound && (isSeed || n.s.SeedMode || n.set.Counts().OutboundSlots < n.maxOutbound()) {
 		n.requestPex(pc)
