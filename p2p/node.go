@@ -119,6 +119,9 @@ type Node struct {
 		sync.Mutex // guards m, setup and the publishing of the two events
 		m          map[crypto.ID]*peerConn
 		setup      map[crypto.ID][]*peerConn // connections in setupConn
+		// left holds the EventDisconnected a connection in setup inherited
+		// with the announcement: published if it fails too.
+		left map[crypto.ID]Event
 	}
 
 	// strikes remembers, per IPv4 address or IPv6 /64, when identities

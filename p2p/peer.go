@@ -323,6 +323,7 @@ func (n *Node) announce(pc *peerConn, now time.Time) {
 	}
 	_, already := n.announced.m[pc.id]
 	n.announced.m[pc.id] = pc
+	delete(n.announced.left, pc.id) // an inheritor arrived: the peer never left
 	if !already {
 		n.events.publish(Event{Kind: EventConnected, Peer: pc.id, Direction: pc.dir.String(), Time: now})
 	}
@@ -343,22 +344,33 @@ func (n *Node) handOver(old, pc *peerConn) {
 // one that was never announced (it ended, or lost to a duplicate, before
 // its setup was done). While another connection of the peer is still in
 // its setup (the peer replaced pc and told us so first, or is dialing
-// again) that one inherits the announcement instead: the peer is not
-// announced gone unless it ends too (setupDone, onClose).
+// again) that one inherits the announcement instead, with the event and
+// its reason: the peer is announced gone, for that reason, only if the
+// other ends too (setupDone, onClose).
 func (n *Node) unannounce(pc *peerConn, reason string) {
 	n.announced.Lock()
 	defer n.announced.Unlock()
 	if n.announced.m[pc.id] != pc {
 		return
 	}
+	ev, inherited := n.announced.left[pc.id]
+	if !inherited {
+		ev = Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason}
+	}
 	for _, next := range n.announced.setup[pc.id] {
 		if next != pc {
 			n.announced.m[pc.id] = next
+			if n.announced.left == nil {
+				n.announced.left = make(map[crypto.ID]Event)
+			}
+			n.announced.left[pc.id] = ev
 			return
 		}
 	}
 	delete(n.announced.m, pc.id)
-	n.events.publish(Event{Kind: EventDisconnected, Peer: pc.id, Direction: pc.dir.String(), Reason: reason, Time: n.s.Now()})
+	delete(n.announced.left, pc.id)
+	ev.Time = n.s.Now()
+	n.events.publish(ev)
 }
 
 // settingUp records that pc's setup has begun (setupConn).
