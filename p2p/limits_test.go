@@ -172,3 +172,44 @@ func TestBanUntilExpiry(t *testing.T) {
 		t.Fatalf("ban still listed after expiry: %+v", hub.Bans())
 	}
 }
+
+// TestBannedDuringSetup: a peer banned between its admission and the end
+// of its setup (by the operator, or for what it sent at once) is not
+// announced: subscribers see the ban alone, the book does not record the
+// admission, and the dial reports ErrBanned.
+func TestBannedDuringSetup(t *testing.T) {
+	b := startNode(t, quietConfig(t, 650))
+	cfg := quietConfig(t, 651)
+	var a *Node
+	cfg.beforeContact = func(pc *peerConn) {
+		if err := a.Ban(pc.id, time.Hour, "test ban"); err != nil {
+			t.Error(err)
+		}
+	}
+	a = startNode(t, cfg)
+	sub := a.Subscribe()
+	defer sub.Cancel()
+	if _, err := a.Dial(context.Background(), b.ListenAddr().String()); !errors.Is(err, ErrBanned) {
+		t.Fatalf("dial: %v, want ErrBanned", err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the banned connection ended", func() bool { return liveConns(a, b.ID()) == 0 })
+	var kinds []EventKind
+	for more := true; more; {
+		select {
+		case ev := <-sub.C:
+			if ev.Peer == b.ID() {
+				kinds = append(kinds, ev.Kind)
+			}
+		default:
+			more = false
+		}
+	}
+	if len(kinds) != 1 || kinds[0] != EventBanned {
+		t.Fatalf("events for b: %v; want the ban alone", kinds)
+	}
+	// The dial's own bookkeeping added the address; the admission's
+	// (recordContact: the peer's meta) must not have run.
+	if e, ok := a.book.Get(b.ID()); ok && e.Meta.NetworkID != "" {
+		t.Fatalf("book entry %+v: the banned peer's contact recorded", e)
+	}
+}

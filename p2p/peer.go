@@ -207,6 +207,12 @@ func (n *Node) setupConn(ec *conn.EncryptedConn, dir peerset.Direction, ap netip
 	if n.s.beforeContact != nil {
 		n.s.beforeContact(pc)
 	}
+	if pc.refused.Load() {
+		// Banned since its admission (Ban, or its score for something
+		// it sent at once): it is closing; the book and the subscribers
+		// learn of the ban alone, not of a peer that came and went.
+		return nil, ErrBanned
+	}
 	n.recordContact(pc)
 	n.announce(pc, now)
 	n.peerUp(pc)
