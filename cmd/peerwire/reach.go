@@ -46,7 +46,8 @@ func setListen(cfg *p2p.Config, listens []string) {
 // logRunning announces the running node. Its "address" is the first
 // address peers can dial (an ID@host:port to hand out), never a wildcard
 // such as ID@0.0.0.0:26656 or ID@[::]:26656: without one the key is left
-// out, and a warning says that no peer can dial in — unless a port
+// out, and a warning, logged just before, says that no peer can dial in
+// — unless a port
 // mapping (-nat) may still provide one.
 func logRunning(log *slog.Logger, n *p2p.Node, o *nodeOptions, mapping bool) {
 	var listen, share []string
@@ -62,7 +63,8 @@ func logRunning(log *slog.Logger, n *p2p.Node, o *nodeOptions, mapping bool) {
 	}
 	attrs = append(attrs, "advertise", strings.Join(share, ","), "listen", strings.Join(listen, ","),
 		"network", o.network, "chain", o.chain, "role", o.role, "data_dir", o.dataDir)
-	log.Info("peerwire node running", attrs...)
+	// The warning comes first: once the running line is in the log, so is
+	// any warning about it (a reader of the log may stop at that line).
 	switch {
 	case len(share) > 0 || len(listen) == 0:
 	case mapping:
@@ -72,4 +74,5 @@ func logRunning(log *slog.Logger, n *p2p.Node, o *nodeOptions, mapping bool) {
 			"and has no -advertise address and no -nat mapping, so peers cannot dial it; "+
 			"set -advertise <public-ip>:<port> (or -nat)", "listen", strings.Join(listen, ","))
 	}
+	log.Info("peerwire node running", attrs...)
 }
