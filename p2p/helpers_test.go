@@ -273,3 +273,32 @@ func waitEvent(t testing.TB, sub *Subscription, d time.Duration, what string, wa
 		}
 	}
 }
+
+// pendingKinds returns the kinds of the events for id already waiting in
+// sub, in order, without waiting for more.
+func pendingKinds(sub *Subscription, id crypto.ID) []EventKind {
+	var kinds []EventKind
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.Peer == id {
+				kinds = append(kinds, ev.Kind)
+			}
+		default:
+			return kinds
+		}
+	}
+}
+
+// liveConns counts n's connections to id that have not run their OnClose.
+func liveConns(n *Node, id crypto.ID) int {
+	n.conns.Lock()
+	defer n.conns.Unlock()
+	k := 0
+	for pc := range n.conns.live {
+		if pc.id == id {
+			k++
+		}
+	}
+	return k
+}

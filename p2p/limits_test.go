@@ -193,17 +193,7 @@ func TestBannedDuringSetup(t *testing.T) {
 		t.Fatalf("dial: %v, want ErrBanned", err)
 	}
 	testutil.Eventually(t, 10*time.Second, "the banned connection ended", func() bool { return liveConns(a, b.ID()) == 0 })
-	var kinds []EventKind
-	for more := true; more; {
-		select {
-		case ev := <-sub.C:
-			if ev.Peer == b.ID() {
-				kinds = append(kinds, ev.Kind)
-			}
-		default:
-			more = false
-		}
-	}
+	kinds := pendingKinds(sub, b.ID())
 	if len(kinds) != 1 || kinds[0] != EventBanned {
 		t.Fatalf("events for b: %v; want the ban alone", kinds)
 	}

@@ -179,33 +179,10 @@ func TestDuplicateEvents(t *testing.T) {
 			testutil.Eventually(t, 10*time.Second, "one live connection to b", func() bool {
 				return liveConns(a, b.ID()) == 1 && connectedTo(a, b.ID())
 			})
-			var kinds []EventKind
-			for more := true; more; {
-				select {
-				case ev := <-sub.C:
-					if ev.Peer == b.ID() {
-						kinds = append(kinds, ev.Kind)
-					}
-				default:
-					more = false
-				}
-			}
+			kinds := pendingKinds(sub, b.ID())
 			if len(kinds) != 1 || kinds[0] != EventConnected {
 				t.Fatalf("events for b: %v; want one connected", kinds)
 			}
 		})
 	}
-}
-
-// liveConns counts n's connections to id that have not run their OnClose.
-func liveConns(n *Node, id crypto.ID) int {
-	n.conns.Lock()
-	defer n.conns.Unlock()
-	k := 0
-	for pc := range n.conns.live {
-		if pc.id == id {
-			k++
-		}
-	}
-	return k
 }
