@@ -11,11 +11,21 @@ import (
 
 // discoveryConfig is node i of a discovery network: its identity comes from
 // the key file in its own data directory, and its book is saved there.
+//
+// Its inbound slots keep the defaults' ratio to the outbound ones (40:10).
+// With room for the whole network, the first nodes to start (the first a
+// newcomer learns of) could take every other node inbound and have nobody
+// left to dial: node 0 once held 27 of the 29 others inbound and 2
+// outbound, so it could never reach its target. At 16 a node refuses the
+// rest ("too many peers"): at most 7 nodes can be full, so a node below its
+// target has at least 29-16-3-7 = 3 others it can dial. A refusal holds
+// the full node back for RefusedBackoff, short here.
 func discoveryConfig(t *testing.T, i int, dir string) Config {
 	cfg := testConfig(t, i)
 	cfg.Identity = nil
 	cfg.DataDir = dir
-	cfg.Peers.MaxInbound = 30
+	cfg.Peers.MaxInbound = 4 * cfg.Peers.MaxOutbound
+	cfg.Book.RefusedBackoff = 500 * time.Millisecond
 	return cfg
 }
 
