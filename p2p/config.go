@@ -316,6 +316,9 @@ type Config struct {
 	// beforeContact, set by tests, runs in setupPeer once the connection
 	// is current, before the book and the events learn of it.
 	beforeContact func(*peerConn)
+	// beforeServices, set by tests, runs first on the goroutine of each
+	// periodic service (every).
+	beforeServices func()
 	// maxTransient, set by tests, lowers the transient connections
 	// allowed per direction below peerset.MaxTransient (transient.go).
 	maxTransient int

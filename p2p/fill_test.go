@@ -75,3 +75,26 @@ func TestFillSkipsRefusedEntries(t *testing.T) {
 		return true
 	})
 }
+
+// TestFirstFillAtStart: the first fill runs in Start, not on the fill
+// service's goroutine, whose first round waits a full interval. Here the
+// services' goroutines are held until the test ends, yet the bootstrap
+// peer is dialed; and a node whose first round ran late could dial what
+// the application added to its book, or dialed and left, since Start
+// (TestBanUntilExpiry's peer once redialed the hub that had just banned
+// it that way, and the test's own dial met "already dialing").
+func TestFirstFillAtStart(t *testing.T) {
+	b := startNode(t, quietConfig(t, 660))
+	hold := make(chan struct{})
+	cfg := quietConfig(t, 661)
+	cfg.Bootstrap = []string{b.ListenAddr().String()}
+	cfg.beforeServices = func() { <-hold }
+	a := startNode(t, cfg)
+	t.Cleanup(func() { close(hold) }) // runs before a's Stop, which waits for them
+	testutil.Eventually(t, 10*time.Second, "the bootstrap peer dialed", func() bool {
+		return connectedTo(a, b.ID()) && connectedTo(b, a.ID())
+	})
+	if s := a.Stats(); s.Dials != 1 || s.Outbound != 1 {
+		t.Fatalf("a: %d dials, %d outbound; want the one bootstrap dial", s.Dials, s.Outbound)
+	}
+}

@@ -12,26 +12,40 @@ import (
 
 // startServices starts the node's periodic services, each one goroutine
 // that ends with the node.
+//
+// The first fill runs before Start returns: the first dials (the bootstrap
+// list, a saved book) are under way by then, and what a node dials at its
+// start depends on its configuration alone, never on how late a goroutine
+// gets to run (a late first fill would see what the application added or
+// dialed since Start).
 func (n *Node) startServices() {
-	n.every(n.s.FillInterval, n.fill)
-	n.every(n.s.PexInterval, n.pexRound)
-	n.every(n.s.MaintainInterval, n.maintain)
+	n.fill()
+	n.every(n.s.FillInterval, n.fill, false)
+	n.every(n.s.PexInterval, n.pexRound, true)
+	n.every(n.s.MaintainInterval, n.maintain, true)
 	if n.s.ChurnInterval > 0 {
-		n.every(n.s.ChurnInterval, n.churn)
+		n.every(n.s.ChurnInterval, n.churn, true)
 	}
 	if n.s.StatusInterval > 0 {
-		n.every(n.s.StatusInterval, n.status)
+		n.every(n.s.StatusInterval, n.status, true)
 	}
 	n.startHealth()
 }
 
-// every runs f now and then on each tick of interval until the node stops.
-func (n *Node) every(interval time.Duration, f func()) {
+// every runs f on each tick of interval until the node stops, and first
+// at once when now is set.
+func (n *Node) every(interval time.Duration, f func(), now bool) {
 	n.spawn(func() {
 		t := n.s.serviceClock.NewTicker(interval)
 		defer t.Stop()
+		if n.s.beforeServices != nil {
+			n.s.beforeServices()
+		}
 		for {
-			f()
+			if now {
+				f()
+			}
+			now = true
 			select {
 			case <-t.C():
 			case <-n.ctx.Done():
