@@ -115,6 +115,9 @@ type Config struct {
 	// Bootstrap peers, "ID@host:port" or plain "host:port". A plain address
 	// is weaker: the identity is learned at the handshake and then pinned in
 	// the book, so the first connection trusts whoever answers there.
+	// A seed among them (or in the book) whose visit taught the node no
+	// new address is not dialed again for FillInterval, doubling per such
+	// visit up to 5 minutes; a visit that teaches something ends that.
 	Bootstrap []string
 	// MustConnect peers, "ID@host:port": dialed at start, redialed forever,
 	// exempt from caps, trimming, churn and automatic bans.

@@ -84,6 +84,12 @@ const (
 	// never sends) addresses, so neither side's slot is held for long. The
 	// maintain service checks it, within MaintainInterval.
 	seedLinger = 10 * time.Second
+	// seedHoldMax is the longest a seed whose visits keep teaching us
+	// nothing is held back from the fill (seedhold.go).
+	seedHoldMax = 5 * time.Minute
+	// maxSeedHolds bounds the seeds held back at once; a peer only has to
+	// claim the seed role to be counted.
+	maxSeedHolds = 256
 
 	// MaxListenAddrs bounds Config.ListenAddrs: a handshake carries at most
 	// 8 advertised addresses (conn's limit on PeerMeta.listen_addrs), and

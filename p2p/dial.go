@@ -126,6 +126,7 @@ func (n *Node) dialConn(ctx context.Context, addr crypto.Address, c dialCheck) (
 		if err := n.book.Add(pinned, peerbook.Source{Kind: peerbook.SourceBootstrap}); err == nil {
 			_ = n.book.MarkSuccess(pinned)
 		}
+		n.pinBootstrap(addr, id)
 	} else if _, known := n.book.Get(addr.ID); !known && !c.transient {
 		// An address the application dialed (Dial) that the book did not
 		// know: keep it, or the node forgets the peer at its next restart.

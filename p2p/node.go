@@ -131,6 +131,7 @@ type Node struct {
 		m          map[netip.Prefix][]time.Time
 	}
 
+	seeds      seedHolds       // seeds held back from the fill (seedhold.go)
 	rr         rrState         // request/response (request.go)
 	ckst       chunkedCounters // chunked dissemination (chunked.go)
 	ckTopics   []byte          // IDs of the Chunked topics, ascending: featureChunked's value
@@ -167,6 +168,9 @@ type peerConn struct {
 	// with the chunk (chunked_pull.go): from then on a pull it leaves
 	// unanswered is taken for load, never for silence.
 	pullAnswered atomic.Bool
+	// pexLearned counts the new addresses the peer's PEX answers gave
+	// (ingestPex): a seed's visit that taught nothing holds it back.
+	pexLearned atomic.Int64
 	// current is set once the admitted connection is still the set's
 	// after its start, and cleared in OnClose: while set, Stats counts it
 	// live and the node sends to it. Written under n.st.closed, so its

@@ -301,6 +301,9 @@ func (n *Node) onClose(pc *peerConn, err error) {
 		// admission leaves MarkAttempt's BackoffBase hold instead.)
 		_ = n.book.MarkRefused(pc.id)
 	}
+	if pc.dir == peerset.Outbound {
+		n.seedVisited(pc)
+	}
 	// Fold the connection's counters into the node's totals in the same
 	// step that stops counting it live, so Stats never counts it twice or
 	// not at all.

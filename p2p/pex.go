@@ -79,6 +79,7 @@ func (n *Node) ingestPex(pc *peerConn, resp *pb.PexResponse) {
 	from := pexSource(pc)
 	res, err := n.book.IngestPex(from, resp)
 	n.st.pexAdded.Add(uint64(res.Added))
+	pc.pexLearned.Add(int64(res.Added))
 	switch {
 	case errors.Is(err, peerbook.ErrPexUnsolicited), errors.Is(err, peerbook.ErrPexTooMany):
 		n.applyBan(n.set.Record(pc.id, peerset.EventBadPEX))

@@ -2,6 +2,8 @@ package p2p
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/peerwire/peerwire/crypto"
 	"github.com/peerwire/peerwire/internal/clock"
 	"github.com/peerwire/peerwire/internal/testutil"
+	"github.com/peerwire/peerwire/peerbook"
 	"github.com/peerwire/peerwire/proto/pb"
 )
 
@@ -104,4 +107,100 @@ func TestSeedMode(t *testing.T) {
 			t.Fatalf("idle peer dropped with %v", ge)
 		}
 	})
+}
+
+// TestSeedHeldBack: a seed whose visit taught the node no new address is
+// left out of the fill, from the book's picks and from the fallback to the
+// bootstrap list alike, whether its bootstrap address names its ID or not:
+// for FillInterval after one such visit, twice that after the next. A
+// visit that teaches an address leaves the seed free to be asked again.
+func TestSeedHeldBack(t *testing.T) {
+	const every = time.Minute
+	for i, tc := range []struct {
+		name         string
+		plain, teach bool
+	}{
+		{name: "ID@host:port"},
+		{name: "host:port", plain: true},
+		{name: "a visit that teaches", teach: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scfg := quietConfig(t, 1410+10*i)
+			scfg.SeedMode = true
+			seed := startNode(t, scfg)
+			if tc.teach {
+				c := startNode(t, quietConfig(t, 1411+10*i)).ListenAddr()
+				if err := seed.book.Add(c, peerbook.Source{Kind: peerbook.SourceManual}); err != nil {
+					t.Fatal(err)
+				}
+				if err := seed.book.MarkSuccess(c); err != nil { // dialed: the seed may share it
+					t.Fatal(err)
+				}
+			}
+			boot := seed.ListenAddr().String()
+			if tc.plain {
+				boot = seed.ListenAddr().HostPort()
+			}
+			clk := clock.NewFake()
+			cfg := quietConfig(t, 1412+10*i)
+			onFakeClock(&cfg, clk)
+			cfg.serviceClock = clock.NewFake() // the fill runs at Start and when the test says
+			cfg.FillInterval = every
+			cfg.DialRate = 1e6 // on the fake clock, which stands still
+			cfg.Bootstrap = []string{boot}
+			a, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub := a.Subscribe()
+			defer sub.Cancel()
+			if err := a.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Stop(context.Background()) })
+
+			visits := 0
+			visit := func() { // the seed answers, then hangs up
+				t.Helper()
+				if visits > 0 {
+					a.fill()
+				}
+				visits++
+				waitEvent(t, sub, 10*time.Second, fmt.Sprintf("the end of visit %d to the seed", visits), func(e Event) bool {
+					return e.Kind == EventDisconnected && e.Peer == seed.ID()
+				})
+				if d := a.Stats().Dials; d != uint64(visits) {
+					t.Fatalf("%d dials after %d visits", d, visits)
+				}
+			}
+			picked := func() bool {
+				picks, _ := a.fillPicks()
+				return slices.ContainsFunc(picks, func(p crypto.Address) bool { return p.ID == seed.ID() || p.String() == boot })
+			}
+			visit() // the first fill, in Start
+			if tc.teach {
+				if a.Stats().PexAdded == 0 {
+					t.Fatal("the seed's answer taught nothing")
+				}
+				if !picked() {
+					t.Fatal("a seed that taught an address is held back")
+				}
+				return
+			}
+			for _, hold := range []time.Duration{every, 2 * every} {
+				if picked() {
+					t.Fatalf("visit %d taught nothing, yet the seed is picked at once", visits)
+				}
+				clk.Advance(hold - time.Second)
+				if picked() {
+					t.Fatalf("visit %d: the seed picked before its hold of %v ended", visits, hold)
+				}
+				clk.Advance(time.Second)
+				if !picked() {
+					t.Fatalf("visit %d: the seed not picked once its hold of %v ended", visits, hold)
+				}
+				visit()
+			}
+		})
+	}
 }

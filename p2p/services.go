@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/peerwire/peerwire/conn"
@@ -72,28 +73,9 @@ func (n *Node) busy(id crypto.ID) bool {
 }
 
 // fill dials book entries while outbound slots are free; with an empty
-// book it dials the bootstrap peers. Its picks skip what the peer set
-// would refuse (connected, dialed, must-connect, a full network group),
-// judged on one snapshot of the set, which also counts the round's own
-// picks: a book stuffed with addresses of one group (a PEX poisoner's)
-// does not use up the round's picks on dials refused at once, and one
-// round does not dial more of a group than its share. The snapshot,
-// because the exclude callback runs under the book's lock and the set
-// calls the book under its own: the set must not be called from it.
+// book it dials the bootstrap peers (fillPicks).
 func (n *Node) fill() {
-	free := n.maxOutbound() - n.set.Counts().OutboundSlots
-	if free <= 0 {
-		return
-	}
-	view := n.set.DialView()
-	exclude := func(id crypto.ID, ip netip.Addr) bool {
-		if view.Refuses(id, ip) {
-			return true
-		}
-		view.Take(id, ip) // Pick returns every candidate it does not exclude
-		return false
-	}
-	picks, fromBook := n.book.FillPicks(free, exclude, n.s.bootstrap, n.busy)
+	picks, fromBook := n.fillPicks()
 	for i, a := range picks {
 		c := dialCheck{origin: byOperator} // the bootstrap list
 		if i < fromBook {
@@ -107,6 +89,35 @@ func (n *Node) fill() {
 			}
 		})
 	}
+}
+
+// fillPicks is fill's choice. It skips a seed whose last visits taught us
+// nothing (seedhold.go), and what the peer set would refuse (connected,
+// dialed, must-connect, a full network group), judged on one snapshot of
+// the set, which also counts the round's own picks: a book stuffed with
+// addresses of one group (a PEX poisoner's) does not use up the round's
+// picks on dials refused at once, and one round does not dial more of a
+// group than its share. The snapshot, because the exclude callback runs
+// under the book's lock and the set calls the book under its own: the set
+// must not be called from it.
+func (n *Node) fillPicks() (picks []crypto.Address, fromBook int) {
+	free := n.maxOutbound() - n.set.Counts().OutboundSlots
+	if free <= 0 {
+		return nil, 0
+	}
+	view, now := n.set.DialView(), n.s.Now()
+	exclude := func(id crypto.ID, ip netip.Addr) bool {
+		if view.Refuses(id, ip) || n.seedHeld(id, now) {
+			return true
+		}
+		view.Take(id, ip) // Pick returns every candidate it does not exclude
+		return false
+	}
+	picks, fromBook = n.book.FillPicks(free, exclude, n.s.bootstrap, n.busy)
+	if fromBook == 0 {
+		picks = slices.DeleteFunc(picks, func(a crypto.Address) bool { return n.bootstrapHeld(a, now) })
+	}
+	return picks, fromBook
 }
 
 // maintain decays reputation, trims above the high watermark, ends a
