@@ -255,6 +255,7 @@ func TestChunkedAdversary(t *testing.T) {
 func TestChunkedSilentAnnouncer(t *testing.T) {
 	const nc = 8
 	data := patterned(nc*DefaultChunkSize, 11)
+	start := time.Now()
 	n := startNode(t, chunkedConfig(t, 1580))
 	x := joinRaw(t, n, 1581) // silent
 	y := joinRaw(t, n, 1582) // serves
@@ -284,8 +285,8 @@ func TestChunkedSilentAnnouncer(t *testing.T) {
 	if st.SilentPenalties != 1 || st.UnservedPenalties != 1 || st.ChunksPulled != nc {
 		t.Fatalf("stats %+v, want one silent penalty and all %d chunks pulled (from Y)", st, nc)
 	}
-	if s, _ := n.Score(x.id.ID()); s > peerset.DeltaInvalidMessage {
-		t.Fatalf("silent announcer's score %v, want at most %v", s, peerset.DeltaInvalidMessage)
+	if s, _ := n.Score(x.id.ID()); s > penaltyAfterDecay(peerset.DeltaInvalidMessage, start) {
+		t.Fatalf("silent announcer's score %v, want at most %v less decay", s, peerset.DeltaInvalidMessage)
 	}
 	if s, _ := n.Score(y.id.ID()); s < 0 {
 		t.Fatalf("serving announcer's score %v, want at least 0", s)
@@ -296,6 +297,41 @@ func TestChunkedSilentAnnouncer(t *testing.T) {
 	e.mu.Unlock()
 	if !punished {
 		t.Fatal("the silent announcer may still be asked for the message")
+	}
+}
+
+// TestChunkedSilentWhilePushed: the chunks an announcer left unanswered
+// came from another, by push, while its pulls waited; when the pulls time
+// out it is judged silent all the same.
+func TestChunkedSilentWhilePushed(t *testing.T) {
+	const nc = 8
+	data := patterned(nc*DefaultChunkSize, 13)
+	start := time.Now()
+	n := startNode(t, chunkedConfig(t, 1590))
+	x := joinRaw(t, n, 1591) // silent
+	y := joinRaw(t, n, 1592) // pushes
+	h, id := signedHeader(t, x.id, x.id.ID(), data, DefaultChunkSize)
+	rawSend(t, x, encodeChunkHeader(h, 1))
+	testutil.Eventually(t, 10*time.Second, "the header tracked", func() bool { return n.ChunkedStats().Headers == 1 })
+	rawSend(t, x, encodeHave(id, []byte{0xff}))
+	// X is the only announcer: the node pulls from it, and X says nothing.
+	for range silentAfter {
+		w := rawChunkedRR(t, x)
+		if w.kind != kindRequest {
+			t.Fatalf("message kind %d to the announcer, want a pull", w.kind)
+		}
+	}
+	for i := range nc {
+		rawSend(t, y, chunkMsg(id, i, data[i*DefaultChunkSize:(i+1)*DefaultChunkSize]))
+	}
+	testutil.Eventually(t, 10*time.Second, "the message complete", func() bool { return n.ChunkedStats().Completed == 1 })
+	testutil.Eventually(t, 10*time.Second, "X judged silent", func() bool { return n.ChunkedStats().SilentPenalties == 1 })
+	st := n.ChunkedStats()
+	if st.UnservedPenalties != 1 || st.ChunksReceived != nc || st.ChunksPulled != 0 {
+		t.Fatalf("stats %+v, want one silent penalty and all %d chunks pushed (by Y)", st, nc)
+	}
+	if s, _ := n.Score(x.id.ID()); s > penaltyAfterDecay(peerset.DeltaInvalidMessage, start) {
+		t.Fatalf("silent announcer's score %v, want at most %v less decay", s, peerset.DeltaInvalidMessage)
 	}
 }
 

@@ -200,6 +200,11 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 			p.unanswered = make([]byte, len(p.has))
 		}
 		setBit(p.unanswered, i)
+		if bitSet(m.have, i) && p.served == 0 {
+			// Another served the chunk while this pull waited: judged
+			// now, as noteServedLocked would had it come later.
+			e.judgeSilentLocked(m, pc.id, p)
+		}
 		return
 	}
 	if errors.As(err, &re) && re.Remote && re.Code == RequestRefused && !p.punished {
@@ -222,23 +227,30 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 // nothing more of m and loses reputation (invalid-message), once per
 // message, as one that refuses.
 func (e *chunkEngine) noteServedLocked(m *ckMsg, pc *peerConn, i int) {
-	n := e.n
 	for id, p := range m.peers {
 		if id == pc.id || p.punished || p.served > 0 || p.unanswered == nil || !bitSet(p.unanswered, i) {
 			continue
 		}
-		if p.silent++; p.silent < silentAfter {
-			continue
-		}
-		if q, err := n.peerConn(id); err != nil || q.pullAnswered.Load() {
-			continue
-		}
-		p.punished = true
-		n.log.Debug("announcer does not answer", "peer", id.String(), "message", m.id.String(), "unanswered", bitmapCount(p.unanswered))
-		n.applyBan(n.set.Record(id, peerset.EventInvalidMessage))
-		n.ckst.unservedPens.Add(1)
-		n.ckst.silentPens.Add(1)
+		e.judgeSilentLocked(m, id, p)
 	}
+}
+
+// judgeSilentLocked counts one more chunk of m that announcer id (p) left
+// unanswered and another served; at silentAfter, unless it has answered a
+// pull on its connection, it is punished (noteServedLocked).
+func (e *chunkEngine) judgeSilentLocked(m *ckMsg, id crypto.ID, p *ckPeer) {
+	n := e.n
+	if p.silent++; p.silent < silentAfter {
+		return
+	}
+	if q, err := n.peerConn(id); err != nil || q.pullAnswered.Load() {
+		return
+	}
+	p.punished = true
+	n.log.Debug("announcer does not answer", "peer", id.String(), "message", m.id.String(), "unanswered", bitmapCount(p.unanswered))
+	n.applyBan(n.set.Record(id, peerset.EventInvalidMessage))
+	n.ckst.unservedPens.Add(1)
+	n.ckst.silentPens.Add(1)
 }
 
 // errNotHeld answers a pull of a chunk we do not hold.

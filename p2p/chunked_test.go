@@ -192,6 +192,7 @@ func TestChunkedSlowAndUnserving(t *testing.T) {
 		slow[1+3*i] = 2 * time.Second // a tenth of one message per 200 ms
 	}
 	bad := map[int]adversary{2: advSilent, 5: advRefuse}
+	start := time.Now()
 	nodes := randomGraph(t, size, perNode, 9, func(i int) Config {
 		cfg := chunkedConfig(t, 1700+i)
 		if slow[i] > 0 {
@@ -221,13 +222,16 @@ func TestChunkedSlowAndUnserving(t *testing.T) {
 	// falls by more than the timeouts alone cost it.
 	silentID := nodes[2].ID()
 	var silentPens uint64
-	var marked, honestMarked int
+	var marked, honestMarked, waited int
 	minScore := 0.0
 	for i, n := range nodes {
 		silentPens += n.ChunkedStats().SilentPenalties
 		e := n.topics[topicChunked].ck
 		e.mu.Lock()
 		for _, m := range e.msgs {
+			if p := m.peers[silentID]; p != nil && p.unanswered != nil && bitmapCount(p.unanswered) >= silentAfter {
+				waited++
+			}
 			for id, p := range m.peers {
 				if p.silent >= silentAfter && p.punished {
 					if id == silentID {
@@ -243,16 +247,27 @@ func TestChunkedSlowAndUnserving(t *testing.T) {
 			minScore = min(minScore, s)
 		}
 	}
-	t.Logf("silent penalties %d; messages held with node 2 marked silent %d, an honest node marked %d; node 2's lowest score %.1f",
-		silentPens, marked, honestMarked, minScore)
+	t.Logf("silent penalties %d; messages held with node 2 marked silent %d, an honest node marked %d, a node waited on node 2 for %d or more chunks %d; node 2's lowest score %.1f",
+		silentPens, marked, honestMarked, silentAfter, waited, minScore)
 	if pens-silentPens == 0 { // UnservedPenalties counts the silent ones too
 		t.Fatal("the announcer that refuses pulls was never penalised")
+	}
+	if honestMarked != 0 {
+		t.Fatalf("an honest node was marked silent in %d messages", honestMarked)
+	}
+	if waited == 0 {
+		// Pushes reached every neighbour of node 2 before any needed to
+		// pull from it (about one run in twenty): nothing to judge here;
+		// TestChunkedSilentAnnouncer and TestChunkedSilentWhilePushed
+		// judge it every time.
+		t.Logf("no node pulled %d chunks of a message from node 2: its count is not checked in this run", silentAfter)
+		return
 	}
 	if silentPens == 0 || marked == 0 {
 		t.Fatalf("the silent announcer was never counted: %d silent penalties, marked in %d messages", silentPens, marked)
 	}
-	if minScore > peerset.DeltaInvalidMessage {
-		t.Fatalf("the silent announcer's lowest score %.1f, want at most %v", minScore, peerset.DeltaInvalidMessage)
+	if minScore > penaltyAfterDecay(peerset.DeltaInvalidMessage, start) {
+		t.Fatalf("the silent announcer's lowest score %.1f, want at most %v less decay", minScore, peerset.DeltaInvalidMessage)
 	}
 }
 

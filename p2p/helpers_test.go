@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"testing"
@@ -125,6 +126,15 @@ func quietConfig(t testing.TB, i int) Config {
 	cfg.Peers.MaxOutbound = 20
 	cfg.Peers.MaxInbound = 40
 	return cfg
+}
+
+// penaltyAfterDecay is the highest score a peer can have now that lost
+// delta (< 0) at or after since and gained nothing: a Node decays scores
+// toward 0 every MaintainInterval (half-life peerset.DefaultDecayHalfLife),
+// so a penalty read back a few seconds later is a little smaller in size
+// than it was. Call it after reading the score.
+func penaltyAfterDecay(delta float64, since time.Time) float64 {
+	return delta * math.Exp2(-float64(time.Since(since))/float64(peerset.DefaultDecayHalfLife))
 }
 
 // inboxCounter drains every topic's inbox of a node until it closes at
