@@ -248,21 +248,30 @@ func TestChunkedAdversary(t *testing.T) {
 	})
 }
 
+// silentAnnouncer starts a node (seed) with two raw peers, x (seed+1)
+// and y (seed+2); x sends the header of an nc-chunk message of patterned
+// data (k) and announces all of it. x is the silent announcer of the
+// tests below; y is for them to use.
+func silentAnnouncer(t *testing.T, seed, nc, k int) (n *Node, x, y *rawPeer, data []byte, id MessageID) {
+	t.Helper()
+	data = patterned(nc*DefaultChunkSize, k)
+	n = startNode(t, chunkedConfig(t, seed))
+	x, y = joinRaw(t, n, seed+1), joinRaw(t, n, seed+2)
+	h, id := signedHeader(t, x.id, x.id.ID(), data, DefaultChunkSize)
+	rawSend(t, x, encodeChunkHeader(h, 1))
+	testutil.Eventually(t, 10*time.Second, "the header tracked", func() bool { return n.ChunkedStats().Headers == 1 })
+	rawSend(t, x, encodeHave(id, []byte{0xff}))
+	return n, x, y, data, id
+}
+
 // TestChunkedSilentAnnouncer: an announcer that leaves the pulls of
 // chunks it announced unanswered, while another announcer serves them, is
 // penalised once silentAfter of them came elsewhere, and asked nothing
 // more of the message; the message still completes.
 func TestChunkedSilentAnnouncer(t *testing.T) {
 	const nc = 8
-	data := patterned(nc*DefaultChunkSize, 11)
 	start := time.Now()
-	n := startNode(t, chunkedConfig(t, 1580))
-	x := joinRaw(t, n, 1581) // silent
-	y := joinRaw(t, n, 1582) // serves
-	h, id := signedHeader(t, x.id, x.id.ID(), data, DefaultChunkSize)
-	rawSend(t, x, encodeChunkHeader(h, 1))
-	testutil.Eventually(t, 10*time.Second, "the header tracked", func() bool { return n.ChunkedStats().Headers == 1 })
-	rawSend(t, x, encodeHave(id, []byte{0xff}))
+	n, x, y, data, id := silentAnnouncer(t, 1580, nc, 11) // y serves
 	rawSend(t, y, encodeHave(id, []byte{0xff}))
 	deadline := time.Now().Add(30 * time.Second)
 	for st := n.ChunkedStats(); st.Completed == 0 || st.SilentPenalties == 0; st = n.ChunkedStats() {
@@ -305,15 +314,8 @@ func TestChunkedSilentAnnouncer(t *testing.T) {
 // out it is judged silent all the same.
 func TestChunkedSilentWhilePushed(t *testing.T) {
 	const nc = 8
-	data := patterned(nc*DefaultChunkSize, 13)
 	start := time.Now()
-	n := startNode(t, chunkedConfig(t, 1590))
-	x := joinRaw(t, n, 1591) // silent
-	y := joinRaw(t, n, 1592) // pushes
-	h, id := signedHeader(t, x.id, x.id.ID(), data, DefaultChunkSize)
-	rawSend(t, x, encodeChunkHeader(h, 1))
-	testutil.Eventually(t, 10*time.Second, "the header tracked", func() bool { return n.ChunkedStats().Headers == 1 })
-	rawSend(t, x, encodeHave(id, []byte{0xff}))
+	n, x, y, data, id := silentAnnouncer(t, 1590, nc, 13) // y pushes
 	// X is the only announcer: the node pulls from it, and X says nothing.
 	for range silentAfter {
 		w := rawChunkedRR(t, x)
