@@ -322,6 +322,10 @@ type Config struct {
 	// beforeServices, set by tests, runs first on the goroutine of each
 	// periodic service (every).
 	beforeServices func()
+	// serviceIdle, set by tests, runs on a periodic service's goroutine
+	// each time it starts waiting for its next tick, with the service's
+	// name (every).
+	serviceIdle func(name string)
 	// maxTransient, set by tests, lowers the transient connections
 	// allowed per direction below peerset.MaxTransient (transient.go).
 	maxTransient int

@@ -98,3 +98,46 @@ func TestFirstFillAtStart(t *testing.T) {
 		t.Fatalf("a: %d dials, %d outbound; want the one bootstrap dial", s.Dials, s.Outbound)
 	}
 }
+
+// TestPexAskedOnceAtAdmission: a new outbound peer is asked for
+// addresses once, when it is admitted; the PEX service, however late its
+// goroutine gets to run, asks nothing before its first tick. (A first
+// round at once that ran after the admission asked the peer again: the
+// hub of TestObservedAddrTCP then counted four answers for three peers.)
+func TestPexAskedOnceAtAdmission(t *testing.T) {
+	b := startNode(t, quietConfig(t, 670))
+	hold := make(chan struct{})
+	pexIdle := make(chan struct{}, 1)
+	cfg := quietConfig(t, 671)
+	cfg.beforeServices = func() { <-hold }
+	cfg.serviceIdle = func(name string) {
+		if name == "pex" {
+			select {
+			case pexIdle <- struct{}{}:
+			default:
+			}
+		}
+	}
+	a := startNode(t, cfg)
+	released := false
+	t.Cleanup(func() { // runs before a's Stop, which waits for them
+		if !released {
+			close(hold)
+		}
+	})
+	dial(t, a, b)
+	testutil.Eventually(t, 10*time.Second, "the new peer's PEX request answered", func() bool {
+		return b.Stats().PexAnswers == 1 && a.Stats().PexRequests == 1
+	})
+	// Now the services run: the PEX one waits for its tick (an hour).
+	close(hold)
+	released = true
+	select {
+	case <-pexIdle:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the PEX service did not start waiting for its tick")
+	}
+	if s := a.Stats(); s.PexRequests != 1 {
+		t.Fatalf("%d PEX requests to the one peer, want the one at its admission", s.PexRequests)
+	}
+}

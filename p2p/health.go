@@ -107,7 +107,7 @@ func (n *Node) startHealth() {
 	if n.s.healthEvery > 0 {
 		every = n.s.healthEvery
 	}
-	n.every(every, n.checkNoPeers, true)
+	n.every("health", every, n.checkNoPeers, true)
 }
 
 // checkNoPeers logs a warning when the node has had no peers for

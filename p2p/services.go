@@ -19,23 +19,28 @@ import (
 // start depends on its configuration alone, never on how late a goroutine
 // gets to run (a late first fill would see what the application added or
 // dialed since Start).
+//
+// The PEX service has no first round: a node has no peer at Start to ask,
+// and a new outbound peer is asked when it is admitted (onAdmitted). A
+// first round that ran late, after an admission, asked that peer a
+// second time.
 func (n *Node) startServices() {
 	n.fill()
-	n.every(n.s.FillInterval, n.fill, false)
-	n.every(n.s.PexInterval, n.pexRound, true)
-	n.every(n.s.MaintainInterval, n.maintain, true)
+	n.every("fill", n.s.FillInterval, n.fill, false)
+	n.every("pex", n.s.PexInterval, n.pexRound, false)
+	n.every("maintain", n.s.MaintainInterval, n.maintain, true)
 	if n.s.ChurnInterval > 0 {
-		n.every(n.s.ChurnInterval, n.churn, true)
+		n.every("churn", n.s.ChurnInterval, n.churn, true)
 	}
 	if n.s.StatusInterval > 0 {
-		n.every(n.s.StatusInterval, n.status, true)
+		n.every("status", n.s.StatusInterval, n.status, true)
 	}
 	n.startHealth()
 }
 
 // every runs f on each tick of interval until the node stops, and first
-// at once when now is set.
-func (n *Node) every(interval time.Duration, f func(), now bool) {
+// at once when now is set. name is for the tests' hooks.
+func (n *Node) every(name string, interval time.Duration, f func(), now bool) {
 	n.spawn(func() {
 		t := n.s.serviceClock.NewTicker(interval)
 		defer t.Stop()
@@ -47,6 +52,9 @@ func (n *Node) every(interval time.Duration, f func(), now bool) {
 				f()
 			}
 			now = true
+			if n.s.serviceIdle != nil {
+				n.s.serviceIdle(name)
+			}
 			select {
 			case <-t.C():
 			case <-n.ctx.Done():
