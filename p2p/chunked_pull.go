@@ -200,7 +200,7 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 			p.unanswered = make([]byte, len(p.has))
 		}
 		setBit(p.unanswered, i)
-		if bitSet(m.have, i) && p.served == 0 {
+		if bitSet(m.have, i) {
 			// Another served the chunk while this pull waited: judged
 			// now, as noteServedLocked would had it come later.
 			e.judgeSilentLocked(m, pc.id, p)
@@ -228,7 +228,7 @@ func (e *chunkEngine) pull(m *ckMsg, pc *peerConn, i int) {
 // message, as one that refuses.
 func (e *chunkEngine) noteServedLocked(m *ckMsg, pc *peerConn, i int) {
 	for id, p := range m.peers {
-		if id == pc.id || p.punished || p.served > 0 || p.unanswered == nil || !bitSet(p.unanswered, i) {
+		if id == pc.id || p.unanswered == nil || !bitSet(p.unanswered, i) {
 			continue
 		}
 		e.judgeSilentLocked(m, id, p)
@@ -236,10 +236,14 @@ func (e *chunkEngine) noteServedLocked(m *ckMsg, pc *peerConn, i int) {
 }
 
 // judgeSilentLocked counts one more chunk of m that announcer id (p) left
-// unanswered and another served; at silentAfter, unless it has answered a
-// pull on its connection, it is punished (noteServedLocked).
+// unanswered and another served, unless p was punished already or has
+// served us a chunk of m; at silentAfter, unless it has answered a pull
+// on its connection, it is punished (noteServedLocked).
 func (e *chunkEngine) judgeSilentLocked(m *ckMsg, id crypto.ID, p *ckPeer) {
 	n := e.n
+	if p.punished || p.served > 0 {
+		return
+	}
 	if p.silent++; p.silent < silentAfter {
 		return
 	}
